@@ -1,0 +1,610 @@
+/* arnet.h -- public interface of libarnet, weakly supervised video anomaly
+ * detection (AR-Net, Wan et al., ICME 2020) as an embeddable C library.
+ *
+ * This header is the manual.  It reads top to bottom: versions, status codes
+ * and errors, the model, checkpoint files, scoring and camera streams, data
+ * sets and evaluation, training, loss kernels, metrics.
+ *
+ * Conventions that hold for every function below:
+ *  - Functions return ARNET_OK (0) or a negative ARNET_E_* status.  Results go
+ *    through out-parameters, placed last; on failure they are left untouched
+ *    unless stated otherwise, and arnet_last_error() says what went wrong.
+ *  - Pointer ownership is written beside each argument:
+ *      [borrowed]        read or written during the call only;
+ *      [borrowed, life]  must stay valid for as long as the handle lives;
+ *      [transferred]     the callee (or caller, for outputs) owns it after.
+ *  - Destructors accept NULL.
+ *  - Option and result structs start with `size_t struct_size`, set by their
+ *    *_init() function.  Always call *_init() first; fields are only ever
+ *    appended, so old callers keep working with new libraries.
+ *  - The library never prints, never exits and never aborts on bad input.
+ *
+ * Threading (see also each function):
+ *  - arnet_model is read-only once created or loaded: any number of threads
+ *    may score with one model at once (arnet_model_score, scorers, streams,
+ *    arnet_evaluate), as long as no thread modifies it at the same time
+ *    (arnet_model_set_params, arnet_model_set_meta, a trainer using it).
+ *  - arnet_scorer, arnet_stream, arnet_trainer and arnet_dataset are not
+ *    internally locked: one thread at a time per handle.  Different handles
+ *    may be used from different threads freely.
+ *  - Error messages are per thread.
+ *
+ * Copyright and licence: see COPYING (MIT).
+ */
+#ifndef ARNET_ARNET_H
+#define ARNET_ARNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Export and attribute macros                                              */
+/* ------------------------------------------------------------------------ */
+
+#if defined(_WIN32) && defined(ARNET_BUILDING_LIBRARY)
+#define ARNET_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define ARNET_API
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define ARNET_API __attribute__((visibility("default")))
+#else
+#define ARNET_API
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define ARNET_NODISCARD __attribute__((warn_unused_result))
+#else
+#define ARNET_NODISCARD
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define ARNET_VERSION_MAJOR 0
+#define ARNET_VERSION_MINOR 1
+#define ARNET_VERSION_PATCH 0
+#define ARNET_VERSION "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
+#define ARNET_VERSION_NUMBER \
+    (ARNET_VERSION_MAJOR * 10000 + ARNET_VERSION_MINOR * 100 + ARNET_VERSION_PATCH)
+/* Changes only when the binary interface breaks (the SONAME's number). */
+#define ARNET_ABI_VERSION 0
+
+/* The library's version string ("0.1.0"), as compiled into the library that
+ * was actually loaded.  Static storage. Thread-safe. */
+ARNET_API const char *arnet_version(void);
+/* ARNET_ABI_VERSION of the loaded library: bindings refuse a mismatch. */
+ARNET_API int arnet_abi_version(void);
+/* Checkpoint file format version this library writes: major * 100 + minor.
+ * Readers accept any minor of their major (they skip unknown sections). */
+ARNET_API int arnet_checkpoint_format_version(void);
+
+/* Name of the BLIS kernel set that matrix products run on ("skx", "zen3",
+ * "haswell", "generic", ...).  The first call initialises BLIS; see
+ * docs/blis.md for how the library picks fast kernels on processors that
+ * Debian's BLIS 0.9 does not recognise, and how BLIS_ARCH_TYPE (if the user
+ * set it) always wins.  Static storage.  Thread-safe. */
+ARNET_API const char *arnet_blas_arch(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define ARNET_OK 0
+#define ARNET_E_INVALID (-1)   /* bad argument */
+#define ARNET_E_NOMEM (-2)     /* out of memory */
+#define ARNET_E_IO (-3)        /* file could not be read or written */
+#define ARNET_E_FORMAT (-4)    /* malformed or unsupported file */
+#define ARNET_E_SHAPE (-5)     /* dimension mismatch */
+#define ARNET_E_STATE (-6)     /* call not valid now */
+#define ARNET_E_CANCELLED (-7) /* a callback asked to stop */
+
+/* Short name of a status code ("invalid argument", ...).  Never NULL; an
+ * unknown code gives "unknown status".  Static storage.  Thread-safe. */
+ARNET_API const char *arnet_strerror(int status);
+
+/* Message for the last failure on the calling thread, saying what was wrong
+ * and where (file, line, argument, dimension); "" when none.  Valid until the
+ * next libarnet call on this thread.  Thread-safe (thread-local). */
+ARNET_API const char *arnet_last_error(void);
+
+/* Forget the calling thread's last error message. */
+ARNET_API void arnet_clear_error(void);
+
+/* Free memory the library handed over ([transferred] outputs such as
+ * arnet_npy_read's data or arnet_model_save_buffer's buffer).  NULL is fine. */
+ARNET_API void arnet_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Model                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* The AR-Net scorer network (METHOD.md eq. 1-2):
+ *     H = Dropout_p(ReLU(X W1^T + b1)),  s = sigmoid(H w2 + b2)
+ * X is n_clips x feature_dim (row-major), W1 is hidden_dim x feature_dim. */
+typedef struct arnet_model arnet_model;
+
+typedef struct arnet_model_config {
+    size_t struct_size;
+    uint32_t feature_dim; /* F >= 1; default 2048 (I3D RGB + flow) */
+    uint32_t hidden_dim;  /* 0 means "equal to feature_dim" (the paper) */
+    float dropout;        /* training only, in [0, 1); default 0.7 */
+    uint64_t seed;        /* weight initialisation seed; default 1 */
+} arnet_model_config;
+
+/* Fill *cfg with the paper's defaults: 2048, 0 (= feature_dim), 0.7, 1. */
+ARNET_API void arnet_model_config_init(arnet_model_config *cfg);
+
+/* Create a model with Xavier-uniform W1 and w2 drawn from the library's own
+ * seeded generator (the same seed gives the same weights on every machine
+ * and compiler) and zero biases.  cfg [borrowed]; *out [transferred], free
+ * with arnet_model_free.  ARNET_E_INVALID names the bad field. */
+ARNET_API ARNET_NODISCARD int arnet_model_create(const arnet_model_config *cfg,
+                                                 arnet_model **out);
+ARNET_API void arnet_model_free(arnet_model *m);
+
+ARNET_API uint32_t arnet_model_feature_dim(const arnet_model *m);
+ARNET_API uint32_t arnet_model_hidden_dim(const arnet_model *m);
+/* Copy the model's configuration (hidden_dim resolved, never 0) to *cfg,
+ * which must have been set up with arnet_model_config_init. */
+ARNET_API int arnet_model_get_config(const arnet_model *m, arnet_model_config *cfg);
+
+/* Score n_clips clips: features [borrowed] is n_clips x feature_dim
+ * row-major float32, scores [borrowed] receives n_clips values in [0, 1].
+ * Dropout is off.  One matrix product per layer on one thread; it allocates
+ * scratch memory per call (use an arnet_scorer on hot paths).
+ * Thread-safe with a shared model. */
+ARNET_API ARNET_NODISCARD int arnet_model_score(const arnet_model *m, const float *features,
+                                                size_t n_clips, float *scores);
+
+/* Copy the parameters out (any pointer may be NULL to skip that tensor):
+ * w1 hidden x feature, b1 hidden, w2 hidden, b2 one value.  Thread-safe. */
+ARNET_API int arnet_model_get_params(const arnet_model *m, float *w1, float *b1, float *w2,
+                                     float *b2);
+/* Deep-copy new parameters in (NULL leaves that tensor unchanged).  Not safe
+ * while other threads score with the model. */
+ARNET_API int arnet_model_set_params(arnet_model *m, const float *w1, const float *b1,
+                                     const float *w2, const float *b2);
+
+/* Free-form key/value metadata stored in checkpoints (training settings,
+ * step count, data set name, library version...).  Keys are 1..255 bytes of
+ * printable ASCII without spaces, values up to 64 KiB of UTF-8; value NULL
+ * removes the key.  Strings are copied. */
+ARNET_API int arnet_model_set_meta(arnet_model *m, const char *key, const char *value);
+/* The value for key, or NULL.  [borrowed, valid until the model's metadata
+ * changes or the model is freed]. */
+ARNET_API const char *arnet_model_get_meta(const arnet_model *m, const char *key);
+ARNET_API size_t arnet_model_meta_count(const arnet_model *m);
+/* i-th pair in insertion order; both out-pointers [borrowed as above]. */
+ARNET_API int arnet_model_meta_at(const arnet_model *m, size_t i, const char **key,
+                                  const char **value);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoint files (format: docs/checkpoint-format.md)                      */
+/* ------------------------------------------------------------------------ */
+
+#define ARNET_STORAGE_F32 0 /* exact (default) */
+#define ARNET_STORAGE_F16 1 /* half the size; scores within 1e-3 */
+
+typedef struct arnet_save_options {
+    size_t struct_size;
+    int storage;           /* ARNET_STORAGE_F32 or ARNET_STORAGE_F16 */
+    int compression_level; /* zlib level 0..9; default 6 */
+} arnet_save_options;
+
+ARNET_API void arnet_save_options_init(arnet_save_options *opt);
+
+/* Save atomically: write a temporary file beside path, fsync, rename.  A
+ * crash or full disk never leaves a half-written file under path.  f32
+ * storage, default compression. */
+ARNET_API ARNET_NODISCARD int arnet_model_save(const arnet_model *m, const char *path);
+/* As arnet_model_save with options (NULL = defaults). */
+ARNET_API ARNET_NODISCARD int arnet_model_save_ex(const arnet_model *m, const char *path,
+                                                  const arnet_save_options *opt);
+/* Serialise to memory: *buf [transferred] (free with arnet_free), *size bytes. */
+ARNET_API ARNET_NODISCARD int arnet_model_save_buffer(const arnet_model *m,
+                                                      const arnet_save_options *opt,
+                                                      void **buf, size_t *size);
+/* Load a model.  Every size and offset is validated before anything is
+ * allocated: a truncated, corrupted, oversized, wrong-magic or
+ * future-major-version file gives ARNET_E_FORMAT and a message saying what
+ * is wrong.  Trainer sections, if present, are skipped. */
+ARNET_API ARNET_NODISCARD int arnet_model_load(const char *path, arnet_model **out);
+/* As arnet_model_load from size bytes at buf [borrowed]; the model keeps no
+ * reference to buf. */
+ARNET_API ARNET_NODISCARD int arnet_model_load_buffer(const void *buf, size_t size,
+                                                      arnet_model **out);
+
+/* What a checkpoint file says about itself, without building a model. */
+typedef struct arnet_file_info {
+    size_t struct_size;
+    uint32_t format_major;
+    uint32_t format_minor;
+    uint32_t feature_dim;
+    uint32_t hidden_dim;
+    float dropout;
+    int storage;          /* ARNET_STORAGE_* of the model tensors */
+    uint64_t file_size;   /* bytes */
+    uint32_t n_tensors;   /* all tensors, model and trainer */
+    uint32_t n_sections;  /* all sections, known or not */
+    int has_trainer;      /* 1 when the file can resume training */
+} arnet_file_info;
+
+ARNET_API void arnet_file_info_init(arnet_file_info *info);
+ARNET_API ARNET_NODISCARD int arnet_file_info_read(const char *path, arnet_file_info *info);
+
+/* ------------------------------------------------------------------------ */
+/* Scorer: scratch memory for scoring with one model                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct arnet_scorer arnet_scorer;
+
+typedef struct arnet_scorer_options {
+    size_t struct_size;
+    size_t max_batch; /* clips per matrix product; default 256 */
+    int threads;      /* BLIS threads per product; default 1 */
+} arnet_scorer_options;
+
+ARNET_API void arnet_scorer_options_init(arnet_scorer_options *opt);
+/* model [borrowed, life] (read only: share it between scorers and threads);
+ * opt [borrowed] (NULL = defaults).  All scratch memory is allocated here:
+ * no scorer call allocates afterwards. */
+ARNET_API ARNET_NODISCARD int arnet_scorer_create(const arnet_model *model,
+                                                  const arnet_scorer_options *opt,
+                                                  arnet_scorer **out);
+ARNET_API void arnet_scorer_free(arnet_scorer *s);
+/* Score any number of clips, max_batch at a time; same contract as
+ * arnet_model_score, results identical to it bit for bit. */
+ARNET_API ARNET_NODISCARD int arnet_scorer_score(arnet_scorer *s, const float *features,
+                                                 size_t n_clips, float *scores);
+/* Bytes of memory the scorer holds (not counting the model). */
+ARNET_API size_t arnet_scorer_memory(const arnet_scorer *s);
+
+/* ------------------------------------------------------------------------ */
+/* Streams: one camera each, with smoothing and alarm hysteresis             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct arnet_stream arnet_stream;
+
+#define ARNET_SMOOTH_NONE 0
+#define ARNET_SMOOTH_WINDOW 1 /* mean of the last `window` raw scores */
+#define ARNET_SMOOTH_EMA 2    /* s = a * raw + (1 - a) * s, a = ema_alpha */
+
+#define ARNET_EVENT_ALARM_START 1
+#define ARNET_EVENT_ALARM_END 2
+
+typedef struct arnet_event {
+    size_t struct_size;
+    int type;            /* ARNET_EVENT_* */
+    uint64_t stream_id;  /* from the stream's options */
+    uint64_t start_clip; /* first clip of the alarm (clip index in the stream) */
+    uint64_t end_clip;   /* last clip of the alarm (END events only; else 0) */
+    float peak_score;    /* highest smoothed score so far within the alarm */
+} arnet_event;
+
+/* Called synchronously from the call that produced the event; ev [borrowed]. */
+typedef void (*arnet_event_fn)(void *user, const arnet_event *ev);
+
+typedef struct arnet_stream_options {
+    size_t struct_size;
+    uint64_t stream_id;
+    int smoothing;          /* ARNET_SMOOTH_*; default WINDOW */
+    uint32_t window;        /* default 5 */
+    float ema_alpha;        /* default 0.3 */
+    float on_threshold;     /* smoothed >= on counts towards an alarm; default 0.5 */
+    float off_threshold;    /* smoothed < off counts towards its end; default 0.3 */
+    uint32_t min_on_clips;  /* consecutive clips >= on before an alarm starts; default 3 */
+    uint32_t min_off_clips; /* consecutive clips < off before it ends; default 5 */
+    arnet_event_fn on_event; /* may be NULL */
+    void *user;              /* passed to on_event */
+} arnet_stream_options;
+
+typedef struct arnet_stream_result {
+    size_t struct_size;
+    uint64_t clip_index; /* index of the clip just pushed */
+    float raw;           /* model score */
+    float smoothed;
+    int alarm;           /* 1 while an alarm is on after this clip */
+    int event;           /* ARNET_EVENT_* raised by this clip, or 0 */
+} arnet_stream_result;
+
+typedef struct arnet_stream_state {
+    size_t struct_size;
+    uint64_t clips;       /* clips pushed since creation or reset */
+    int alarm;            /* 1 while an alarm is on */
+    uint64_t alarm_start; /* start clip of the current alarm */
+    float peak_score;     /* of the current alarm */
+    float last_raw;
+    float last_smoothed;
+    uint32_t run_length;  /* clips in the current above-on / below-off run */
+    uint64_t alarms;      /* alarms started since creation or reset */
+} arnet_stream_state;
+
+ARNET_API void arnet_stream_options_init(arnet_stream_options *opt);
+ARNET_API void arnet_stream_result_init(arnet_stream_result *res);
+ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
+/* opt [borrowed] (copied; NULL = defaults).  ARNET_E_INVALID when
+ * off_threshold > on_threshold or a window/alpha is out of range. */
+ARNET_API ARNET_NODISCARD int arnet_stream_create(const arnet_stream_options *opt,
+                                                  arnet_stream **out);
+ARNET_API void arnet_stream_free(arnet_stream *st);
+/* Feed one raw score (already computed) through smoothing and hysteresis.
+ * res [borrowed] may be NULL. */
+ARNET_API ARNET_NODISCARD int arnet_stream_update(arnet_stream *st, float raw_score,
+                                                  arnet_stream_result *res);
+/* Score one clip feature (feature_dim floats) with scorer and update. */
+ARNET_API ARNET_NODISCARD int arnet_stream_push(arnet_stream *st, arnet_scorer *scorer,
+                                                const float *feature,
+                                                arnet_stream_result *res);
+/* Score one pending clip from each of n streams in one matrix product
+ * (features: n x feature_dim row-major, row i belongs to streams[i]) and
+ * update every stream.  results [borrowed] may be NULL, else n entries each
+ * set up by arnet_stream_result_init.  A stream may appear only once. */
+ARNET_API ARNET_NODISCARD int arnet_scorer_push_streams(arnet_scorer *scorer,
+                                                        arnet_stream *const *streams,
+                                                        const float *features, size_t n,
+                                                        arnet_stream_result *results);
+/* Back to the state right after creation (an open alarm is dropped without
+ * an END event). */
+ARNET_API int arnet_stream_reset(arnet_stream *st);
+ARNET_API int arnet_stream_get_state(const arnet_stream *st, arnet_stream_state *state);
+/* Bytes of memory one stream holds with these options. */
+ARNET_API size_t arnet_stream_memory(const arnet_stream_options *opt);
+
+/* Threshold t for a target false-alarm rate: the smallest score threshold
+ * such that the fraction of scores >= t is at most target_far (0..1).
+ * scores [borrowed], n >= 1.  *achieved_far may be NULL. */
+ARNET_API ARNET_NODISCARD int arnet_threshold_for_far(const float *scores, size_t n,
+                                                      double target_far, float *threshold,
+                                                      double *achieved_far);
+
+/* ------------------------------------------------------------------------ */
+/* NumPy .npy files                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct arnet_npy_options {
+    size_t struct_size;
+    int crop; /* for [T, C, F] arrays: -1 (default) averages crops, else 0..C-1 */
+} arnet_npy_options;
+
+ARNET_API void arnet_npy_options_init(arnet_npy_options *opt);
+/* Read a feature array (format 1.0/2.0/3.0; float16/32/64, either byte
+ * order, C or Fortran order; shape [T, F] or [T, C, F]) as T x F float32.
+ * *data [transferred] (arnet_free).  One pass over the file. */
+ARNET_API ARNET_NODISCARD int arnet_npy_read(const char *path, const arnet_npy_options *opt,
+                                             float **data, size_t *n_rows, uint32_t *n_cols);
+/* Read a 1-D array of any bool, integer or float dtype as 0/1 labels
+ * (nonzero = 1).  *labels [transferred]. */
+ARNET_API ARNET_NODISCARD int arnet_npy_read_labels(const char *path, uint8_t **labels,
+                                                    size_t *n);
+/* Write float32 C-order data with the given shape (ndim 1..3), atomically. */
+ARNET_API ARNET_NODISCARD int arnet_npy_write(const char *path, const float *data,
+                                              const size_t *shape, int ndim);
+
+/* ------------------------------------------------------------------------ */
+/* Data sets                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct arnet_dataset arnet_dataset;
+
+typedef struct arnet_load_options {
+    size_t struct_size;
+    int crop;             /* as arnet_npy_options.crop */
+    uint32_t feature_dim; /* expected F, 0 = take the first video's */
+} arnet_load_options;
+
+typedef struct arnet_video_info {
+    size_t struct_size;
+    const char *name;           /* [borrowed, valid while the data set lives] */
+    int label;                  /* 0 normal, 1 anomalous */
+    size_t n_clips;
+    const float *features;      /* n_clips x feature_dim [borrowed, same] */
+    size_t n_frames;            /* 0 when there is no frame ground truth */
+    const uint8_t *frame_labels;/* n_frames 0/1 values or NULL [borrowed, same] */
+} arnet_video_info;
+
+ARNET_API void arnet_load_options_init(arnet_load_options *opt);
+ARNET_API void arnet_video_info_init(arnet_video_info *info);
+/* An empty data set; feature_dim 0 = set by the first video added. */
+ARNET_API ARNET_NODISCARD int arnet_dataset_create(uint32_t feature_dim, arnet_dataset **out);
+/* Load a manifest (format in API.md / docs/data.md): one video per line,
+ * `<features.npy> <label> [<ground truth>]`.  Errors name file and line. */
+ARNET_API ARNET_NODISCARD int arnet_dataset_load_manifest(const char *path,
+                                                          const arnet_load_options *opt,
+                                                          arnet_dataset **out);
+/* Add one video; features, frame_labels (may be NULL), name [borrowed]
+ * (deep-copied).  A feature_dim different from the data set's is
+ * ARNET_E_SHAPE naming the video. */
+ARNET_API ARNET_NODISCARD int arnet_dataset_add(arnet_dataset *ds, const char *name,
+                                                const float *features, size_t n_clips,
+                                                uint32_t feature_dim, int label,
+                                                const uint8_t *frame_labels,
+                                                size_t n_frames);
+ARNET_API void arnet_dataset_free(arnet_dataset *ds);
+ARNET_API size_t arnet_dataset_size(const arnet_dataset *ds);
+ARNET_API uint32_t arnet_dataset_feature_dim(const arnet_dataset *ds);
+/* Number of videos with the given label (0 or 1). */
+ARNET_API size_t arnet_dataset_count(const arnet_dataset *ds, int label);
+ARNET_API int arnet_dataset_video(const arnet_dataset *ds, size_t index,
+                                  arnet_video_info *info);
+
+/* A synthetic data set shaped like ShanghaiTech's weakly supervised split
+ * (docs/synthetic-data.md says what it models). */
+typedef struct arnet_synth_options {
+    size_t struct_size;
+    uint64_t seed;        /* default 1 */
+    uint32_t feature_dim; /* default 2048 */
+    double scale;         /* fraction of the videos of each class, (0, 1]; default 1 */
+} arnet_synth_options;
+
+ARNET_API void arnet_synth_options_init(arnet_synth_options *opt);
+/* Build the training and test sets in memory.  *train, *test [transferred]. */
+ARNET_API ARNET_NODISCARD int arnet_synth_create(const arnet_synth_options *opt,
+                                                 arnet_dataset **train,
+                                                 arnet_dataset **test);
+/* Write them to dir (created if needed): one .npy per video, frame ground
+ * truth as .npy, train.txt and test.txt manifests. */
+ARNET_API ARNET_NODISCARD int arnet_synth_write(const char *dir,
+                                                const arnet_synth_options *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation (METHOD.md "Evaluation")                                       */
+/* ------------------------------------------------------------------------ */
+
+#define ARNET_GT_TRUNCATE 0 /* ground truth cut to 16*T frames (AR-Net code) */
+#define ARNET_GT_PAD_LAST 1 /* padded with its last label to 16*T (RTFM) */
+
+typedef struct arnet_eval_options {
+    size_t struct_size;
+    int gt_rule;          /* ARNET_GT_*; default TRUNCATE */
+    uint32_t clip_frames; /* frames per clip; default 16 */
+    float far_threshold;  /* default 0.5 */
+} arnet_eval_options;
+
+typedef struct arnet_video_result {
+    size_t struct_size;
+    const char *name; /* [owned by the eval result] */
+    int label;
+    size_t n_clips;
+    size_t n_frames;  /* frames evaluated */
+    double auc;       /* NaN when the video has one class only */
+    double far;       /* fraction of its normal frames scoring >= threshold */
+    float max_score;
+    float mean_score;
+} arnet_video_result;
+
+typedef struct arnet_eval_result {
+    size_t struct_size;
+    double auc;          /* frame-level ROC AUC, all test videos */
+    double ap;           /* sklearn average_precision_score */
+    double pr_auc;       /* trapezoidal PR area (RTFM's "AP") */
+    double far;          /* fraction of normal-video frames >= threshold */
+    double auc_abnormal; /* ROC AUC over anomalous videos only */
+    uint64_t frames;
+    uint64_t videos;
+    uint64_t anomalous_videos;
+    int gt_rule;         /* the rule used */
+    size_t n_per_video;
+    arnet_video_result *per_video; /* [owned; arnet_eval_result_free] */
+} arnet_eval_result;
+
+ARNET_API void arnet_eval_options_init(arnet_eval_options *opt);
+ARNET_API void arnet_eval_result_init(arnet_eval_result *res);
+/* Frees per_video and the names in it; the struct itself is the caller's. */
+ARNET_API void arnet_eval_result_free(arnet_eval_result *res);
+/* Score every clip of every video and compute the paper's frame metrics.
+ * model, dataset [borrowed]; res set up by arnet_eval_result_init. */
+ARNET_API ARNET_NODISCARD int arnet_evaluate(const arnet_model *model,
+                                             const arnet_dataset *dataset,
+                                             arnet_eval_result *res);
+ARNET_API ARNET_NODISCARD int arnet_evaluate_ex(const arnet_model *model,
+                                                const arnet_dataset *dataset,
+                                                const arnet_eval_options *opt,
+                                                arnet_eval_result *res);
+
+/* ------------------------------------------------------------------------ */
+/* Training (METHOD.md eq. 3-8)                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct arnet_trainer arnet_trainer;
+
+#define ARNET_LOSS_DMIL_CENTER 0 /* default: L_DMIL + lambda * L_c */
+#define ARNET_LOSS_DMIL 1
+#define ARNET_LOSS_KMAX_MIL 2
+
+#define ARNET_REDUCE_VIDEO 0    /* mean over videos (paper eq. 5); default */
+#define ARNET_REDUCE_INSTANCE 1 /* mean over all selected clips (authors' code) */
+
+typedef struct arnet_step_stats {
+    size_t struct_size;
+    uint64_t step;      /* steps done after this one */
+    double loss;        /* total */
+    double loss_dmil;   /* DMIL (or k-max MIL) part */
+    double loss_center; /* center part, before lambda */
+} arnet_step_stats;
+
+/* Return nonzero to cancel: the trainer stops with ARNET_E_CANCELLED after
+ * the step just done (its state stays consistent). */
+typedef int (*arnet_progress_fn)(void *user, const arnet_step_stats *stats,
+                                 uint64_t total_steps);
+
+typedef struct arnet_train_options {
+    size_t struct_size;
+    uint32_t normal_per_batch;    /* 30 */
+    uint32_t anomalous_per_batch; /* 30 */
+    float alpha;                  /* k = ceil(t / alpha); 4 */
+    float lambda;                 /* center loss weight; 20 */
+    float lr;                     /* Adam; 1e-4 */
+    float beta1, beta2, eps;      /* 0.9, 0.999, 1e-8 */
+    float weight_decay;           /* torch-style L2 added to the gradient; 5e-4 */
+    uint32_t max_clips;           /* per video and step; 300 */
+    int loss;                     /* ARNET_LOSS_*; DMIL_CENTER */
+    int reduce;                   /* ARNET_REDUCE_*; VIDEO */
+    uint64_t seed;                /* sampling and dropout; 1 */
+    int threads;                  /* BLIS threads; 1 */
+    uint64_t iterations;          /* total steps for arnet_trainer_run; 4760 */
+    arnet_progress_fn progress;   /* may be NULL */
+    void *progress_user;
+} arnet_train_options;
+
+ARNET_API void arnet_train_options_init(arnet_train_options *opt);
+ARNET_API void arnet_step_stats_init(arnet_step_stats *st);
+/* model [borrowed, life] (modified by training: do not score with it from
+ * other threads meanwhile); train [borrowed, life]; opt [borrowed, copied].
+ * Too few videos of a class for the batch is ARNET_E_INVALID saying so. */
+ARNET_API ARNET_NODISCARD int arnet_trainer_create(arnet_model *model,
+                                                   const arnet_dataset *train,
+                                                   const arnet_train_options *opt,
+                                                   arnet_trainer **out);
+ARNET_API void arnet_trainer_free(arnet_trainer *t);
+/* One optimisation step on a freshly drawn batch.  stats may be NULL. */
+ARNET_API ARNET_NODISCARD int arnet_trainer_step(arnet_trainer *t, arnet_step_stats *stats);
+/* Step until `iterations` total steps are done, calling progress after each. */
+ARNET_API ARNET_NODISCARD int arnet_trainer_run(arnet_trainer *t);
+ARNET_API uint64_t arnet_trainer_steps(const arnet_trainer *t);
+/* Save the model plus trainer sections (Adam moments, step count, generator
+ * state, options) atomically: arnet_model_load still reads it for scoring. */
+ARNET_API ARNET_NODISCARD int arnet_trainer_save(const arnet_trainer *t, const char *path);
+/* Restore model weights and trainer state from a file written by
+ * arnet_trainer_save; the trainer must have been created with a model of the
+ * same shape.  Resuming then ends with exactly the weights of an
+ * uninterrupted run. */
+ARNET_API ARNET_NODISCARD int arnet_trainer_restore(arnet_trainer *t, const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Loss kernels (one video each; logits z, s = sigmoid(z))                   */
+/* ------------------------------------------------------------------------ */
+
+/* Each writes the loss and, when grad is not NULL, dLoss/dz for every clip
+ * (0 where a clip takes no part).  n >= 1, label 0 or 1, alpha > 0, else
+ * ARNET_E_INVALID.  Finite for logits of +-1e4.  Top-k ties: lower index. */
+ARNET_API ARNET_NODISCARD int arnet_loss_dmil(const float *logits, size_t n, int label,
+                                              float alpha, float *loss, float *grad);
+ARNET_API ARNET_NODISCARD int arnet_loss_center(const float *logits, size_t n, int label,
+                                                float *loss, float *grad);
+ARNET_API ARNET_NODISCARD int arnet_loss_kmax_mil(const float *logits, size_t n, int label,
+                                                  float alpha, float *loss, float *grad);
+
+/* ------------------------------------------------------------------------ */
+/* Metrics (equal to scikit-learn's)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* labels nonzero = positive.  One class only: ARNET_E_INVALID.  O(n log n). */
+ARNET_API ARNET_NODISCARD int arnet_roc_auc(const float *scores, const uint8_t *labels,
+                                            size_t n, double *auc);
+ARNET_API ARNET_NODISCARD int arnet_average_precision(const float *scores,
+                                                      const uint8_t *labels, size_t n,
+                                                      double *ap);
+ARNET_API ARNET_NODISCARD int arnet_pr_auc(const float *scores, const uint8_t *labels,
+                                           size_t n, double *area);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARNET_ARNET_H */

@@ -1,0 +1,2 @@
+/* backward.c -- placeholder: being written. */
+#include "internal.h"

@@ -1,0 +1,110 @@
+/* error.c -- status names, the per-thread last-error message, versions and
+ * the checked allocation helpers every other file uses. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ARNET_ERRMSG_MAX 1024
+
+static _Thread_local char last_error[ARNET_ERRMSG_MAX];
+
+const char *arnet_version(void) { return ARNET_VERSION; }
+
+int arnet_abi_version(void) { return ARNET_ABI_VERSION; }
+
+const char *arnet_strerror(int status)
+{
+    switch (status) {
+    case ARNET_OK: return "ok";
+    case ARNET_E_INVALID: return "invalid argument";
+    case ARNET_E_NOMEM: return "out of memory";
+    case ARNET_E_IO: return "input/output error";
+    case ARNET_E_FORMAT: return "malformed or unsupported file";
+    case ARNET_E_SHAPE: return "dimension mismatch";
+    case ARNET_E_STATE: return "call not valid now";
+    case ARNET_E_CANCELLED: return "cancelled";
+    default: return "unknown status";
+    }
+}
+
+const char *arnet_last_error(void) { return last_error; }
+
+void arnet_clear_error(void) { last_error[0] = '\0'; }
+
+void arnet_free(void *ptr) { free(ptr); }
+
+int arnet__error(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void arnet__error_prefix(const char *fmt, ...)
+{
+    char prefix[ARNET_ERRMSG_MAX / 4];
+    char old[ARNET_ERRMSG_MAX - ARNET_ERRMSG_MAX / 4 - 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, last_error, sizeof old - 1);
+    old[sizeof old - 1] = '\0';
+    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+}
+
+int arnet__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+int arnet__add_size(size_t a, size_t b, size_t *out)
+{
+    if (b > SIZE_MAX - a)
+        return 0;
+    *out = a + b;
+    return 1;
+}
+
+void *arnet__alloc(size_t n, size_t size, const char *what)
+{
+    size_t bytes;
+    if (!arnet__mul_size(n, size, &bytes)) {
+        arnet__error(ARNET_E_NOMEM, "%s: %zu x %zu bytes overflows", what, n, size);
+        return NULL;
+    }
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p)
+        arnet__error(ARNET_E_NOMEM, "%s: cannot allocate %zu bytes", what, bytes);
+    return p;
+}
+
+void *arnet__calloc(size_t n, size_t size, const char *what)
+{
+    size_t bytes;
+    if (!arnet__mul_size(n, size, &bytes)) {
+        arnet__error(ARNET_E_NOMEM, "%s: %zu x %zu bytes overflows", what, n, size);
+        return NULL;
+    }
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        arnet__error(ARNET_E_NOMEM, "%s: cannot allocate %zu bytes", what, bytes);
+    return p;
+}
+
+char *arnet__strdup(const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *p = arnet__alloc(len, 1, "string");
+    if (p)
+        memcpy(p, s, len);
+    return p;
+}

@@ -1,0 +1,173 @@
+/* internal.h -- what the library's source files share and callers never see.
+ * Nothing here is exported: everything is hidden by -fvisibility=hidden. */
+#ifndef ARNET_INTERNAL_H
+#define ARNET_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arnet/arnet.h"
+
+#if defined(__GNUC__)
+#define ARNET_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ARNET_PRINTF(a, b)
+#endif
+
+/* ---- errors (error.c) --------------------------------------------------- */
+
+/* Record a message for the calling thread and return status, so that error
+ * paths read `return arnet__error(ARNET_E_FORMAT, "%s: ...", path);`. */
+int arnet__error(int status, const char *fmt, ...) ARNET_PRINTF(2, 3);
+/* Prefix the current message with "prefix: " (adds context on the way out). */
+void arnet__error_prefix(const char *fmt, ...) ARNET_PRINTF(1, 2);
+
+/* Overflow-checked size arithmetic: return 0 on overflow. */
+int arnet__mul_size(size_t a, size_t b, size_t *out);
+int arnet__add_size(size_t a, size_t b, size_t *out);
+/* malloc/calloc that set ARNET_E_NOMEM messages naming what was wanted. */
+void *arnet__alloc(size_t n, size_t size, const char *what);
+void *arnet__calloc(size_t n, size_t size, const char *what);
+char *arnet__strdup(const char *s);
+
+/* ---- random numbers (rng.c) ---------------------------------------------- */
+
+/* xoshiro256** seeded through splitmix64: same seed, same stream on every
+ * platform and compiler (integer arithmetic only, floats built from bits). */
+typedef struct arnet__rng {
+    uint64_t s[4];
+} arnet__rng;
+
+void arnet__rng_seed(arnet__rng *r, uint64_t seed);
+uint64_t arnet__rng_next(arnet__rng *r);
+/* Uniform in [0, 1) with 53 random bits. */
+double arnet__rng_uniform(arnet__rng *r);
+/* Uniform integer in [0, n), unbiased (n >= 1). */
+uint64_t arnet__rng_below(arnet__rng *r, uint64_t n);
+/* Standard normal (Box-Muller on the above; deterministic). */
+double arnet__rng_normal(arnet__rng *r);
+/* Fisher-Yates shuffle of idx[0..n). */
+void arnet__rng_shuffle(arnet__rng *r, uint32_t *idx, size_t n);
+
+/* ---- BLIS glue (blas.c) --------------------------------------------------- */
+
+/* One-time BLIS set-up (kernel choice, see docs/blis.md).  Thread-safe. */
+void arnet__blas_init(void);
+
+/* Row-major single-precision GEMM through BLIS:
+ *   C (m x n) = alpha * op(A) * op(B) + beta * C
+ * op(A) is m x k (A is m x k, or k x m when trans_a), op(B) is k x n (B is
+ * k x n, or n x k when trans_b).  lda/ldb/ldc are row strides.  threads is
+ * the BLIS thread count for this call only (a per-call rntm_t: the host's
+ * global BLIS settings are never touched). */
+void arnet__sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                  const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                  float *c, size_t ldc, int threads);
+
+/* y (m) = alpha * op(A) x + beta * y with A m x n row-major (or n x m when
+ * trans_a: then y has n entries and x m). */
+void arnet__sgemv(int trans_a, size_t m, size_t n, float alpha, const float *a, size_t lda,
+                  const float *x, float beta, float *y, int threads);
+
+/* ---- model (model.c) ---------------------------------------------------- */
+
+typedef struct arnet__kv {
+    char *key;
+    char *value;
+} arnet__kv;
+
+struct arnet_model {
+    arnet_model_config cfg; /* hidden_dim resolved (never 0) */
+    uint32_t feature_dim;   /* F */
+    uint32_t hidden_dim;    /* H */
+    float *w1;              /* H x F row-major */
+    float *b1;              /* H */
+    float *w2;              /* H */
+    float b2;
+    arnet__kv *meta;
+    size_t n_meta;
+};
+
+/* Allocate a model with the given shape, parameters uninitialised
+ * (checkpoint loading fills them). */
+int arnet__model_alloc(uint32_t feature_dim, uint32_t hidden_dim, float dropout,
+                       uint64_t seed, arnet_model **out);
+
+/* Forward pass without dropout: hidden (n x H scratch, may be reused) gets
+ * ReLU(X W1^T + b1); logits (n) get H w2 + b2.  One GEMM + one GEMV. */
+void arnet__model_forward(const arnet_model *m, const float *x, size_t n, float *hidden,
+                          float *logits, int threads);
+
+/* Numerically safe sigmoid and softplus, shared by scoring and losses. */
+float arnet__sigmoid(float z);
+double arnet__softplus(double z);
+
+/* ---- checkpoint (checkpoint.c) ----------------------------------------- */
+
+/* A named float tensor handed to the writer ([borrowed]). */
+typedef struct arnet__tensor {
+    const char *name;
+    uint32_t ndim;    /* 1..4 */
+    uint64_t dims[4];
+    const float *data;
+} arnet__tensor;
+
+/* Extra (trainer) content for a checkpoint: tensors, always stored f32, and
+ * key/value strings.  Written as sections that model-only readers skip. */
+typedef struct arnet__extra {
+    const arnet__tensor *tensors;
+    size_t n_tensors;
+    const char *const *kv; /* key0, value0, key1, value1, ... */
+    size_t n_kv;           /* number of pairs */
+} arnet__extra;
+
+/* The same, owned, as read back. */
+typedef struct arnet__loaded_tensor {
+    char *name;
+    uint32_t ndim;
+    uint64_t dims[4];
+    float *data;
+} arnet__loaded_tensor;
+
+typedef struct arnet__loaded_extra {
+    arnet__loaded_tensor *tensors;
+    size_t n_tensors;
+    arnet__kv *kv;
+    size_t n_kv;
+} arnet__loaded_extra;
+
+/* Write model (+ extra when not NULL) atomically to path. */
+int arnet__checkpoint_save(const arnet_model *m, const arnet_save_options *opt,
+                           const arnet__extra *extra, const char *path);
+/* Read path; *extra is set to NULL when the file has no trainer sections
+ * (extra itself may be NULL when the caller does not want them). */
+int arnet__checkpoint_load(const char *path, arnet_model **model,
+                           arnet__loaded_extra **extra);
+void arnet__loaded_extra_free(arnet__loaded_extra *e);
+/* Tensor with this name and exactly `count` elements, or NULL. */
+const float *arnet__extra_tensor(const arnet__loaded_extra *e, const char *name,
+                                 uint64_t count);
+/* Value for key, or NULL. */
+const char *arnet__extra_kv(const arnet__loaded_extra *e, const char *key);
+
+/* ---- data sets (dataset.c) ------------------------------------------------ */
+
+typedef struct arnet__video {
+    char *name;
+    int label;
+    size_t n_clips;
+    float *features;       /* n_clips x feature_dim */
+    size_t n_frames;       /* 0 = no frame ground truth */
+    uint8_t *frame_labels; /* n_frames 0/1, or NULL */
+} arnet__video;
+
+struct arnet_dataset {
+    uint32_t feature_dim;
+    size_t n_videos;
+    size_t cap;
+    arnet__video *videos;
+    size_t n_label[2];
+};
+
+#endif /* ARNET_INTERNAL_H */

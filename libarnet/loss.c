@@ -1,0 +1,2 @@
+/* loss.c -- placeholder: being written. */
+#include "internal.h"

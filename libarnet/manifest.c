@@ -1,0 +1,2 @@
+/* manifest.c -- placeholder: being written. */
+#include "internal.h"

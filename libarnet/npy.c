@@ -1,0 +1,2 @@
+/* npy.c -- placeholder: being written. */
+#include "internal.h"

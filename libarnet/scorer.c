@@ -1,0 +1,2 @@
+/* scorer.c -- placeholder: being written. */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* synth.c -- placeholder: being written. */
+#include "internal.h"

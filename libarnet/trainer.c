@@ -1,0 +1,2 @@
+/* trainer.c -- placeholder: being written. */
+#include "internal.h"

@@ -1,0 +1,94 @@
+/* test_error.c -- status names, per-thread error messages, versions. */
+#include <check.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "internal.h"
+
+START_TEST(status_names)
+{
+    ck_assert_str_eq(arnet_strerror(ARNET_OK), "ok");
+    ck_assert_str_eq(arnet_strerror(ARNET_E_FORMAT), "malformed or unsupported file");
+    ck_assert_str_eq(arnet_strerror(12345), "unknown status");
+    ck_assert_int_eq(ARNET_E_INVALID, -1);
+    ck_assert_int_eq(ARNET_E_NOMEM, -2);
+    ck_assert_int_eq(ARNET_E_IO, -3);
+    ck_assert_int_eq(ARNET_E_FORMAT, -4);
+    ck_assert_int_eq(ARNET_E_SHAPE, -5);
+    ck_assert_int_eq(ARNET_E_STATE, -6);
+    ck_assert_int_eq(ARNET_E_CANCELLED, -7);
+}
+END_TEST
+
+START_TEST(versions)
+{
+    ck_assert_str_eq(arnet_version(), ARNET_VERSION);
+    ck_assert_int_eq(arnet_abi_version(), ARNET_ABI_VERSION);
+    ck_assert_int_eq(ARNET_VERSION_NUMBER,
+                     ARNET_VERSION_MAJOR * 10000 + ARNET_VERSION_MINOR * 100 + ARNET_VERSION_PATCH);
+    ck_assert_int_ge(arnet_checkpoint_format_version(), 100);
+}
+END_TEST
+
+static void *fail_in_thread(void *arg)
+{
+    (void)arg;
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = 0;
+    arnet_model *m;
+    int rc = arnet_model_create(&cfg, &m);
+    /* The message is this thread's own. */
+    int ok = rc == ARNET_E_INVALID && strstr(arnet_last_error(), "feature_dim") != NULL;
+    return ok ? (void *)1 : NULL;
+}
+
+START_TEST(errors_are_per_thread)
+{
+    arnet_clear_error();
+    ck_assert_str_eq(arnet_last_error(), "");
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.dropout = 2.0f;
+    arnet_model *m;
+    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_E_INVALID);
+    char mine[256];
+    strncpy(mine, arnet_last_error(), sizeof mine - 1);
+    mine[sizeof mine - 1] = 0;
+    ck_assert_ptr_nonnull(strstr(mine, "dropout"));
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, fail_in_thread, NULL);
+    for (int i = 0; i < 4; i++) {
+        void *ret;
+        pthread_join(t[i], &ret);
+        ck_assert_ptr_nonnull(ret);
+    }
+    /* Other threads' failures did not touch this thread's message. */
+    ck_assert_str_eq(arnet_last_error(), mine);
+}
+END_TEST
+
+START_TEST(size_arithmetic_detects_overflow)
+{
+    size_t out;
+    ck_assert_int_eq(arnet__mul_size(SIZE_MAX / 2 + 1, 2, &out), 0);
+    ck_assert_int_eq(arnet__mul_size(1000, 1000, &out), 1);
+    ck_assert_uint_eq(out, 1000000);
+    ck_assert_int_eq(arnet__add_size(SIZE_MAX, 1, &out), 0);
+    ck_assert_ptr_null(arnet__alloc(SIZE_MAX / 2, 4, "huge"));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "huge"));
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("error");
+    TCase *tc = tcase_create("error");
+    tcase_add_test(tc, status_names);
+    tcase_add_test(tc, versions);
+    tcase_add_test(tc, errors_are_per_thread);
+    tcase_add_test(tc, size_arithmetic_detects_overflow);
+    suite_add_tcase(s, tc);
+    return s;
+}

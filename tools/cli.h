@@ -1,0 +1,58 @@
+/* cli.h -- what the arnet program's subcommands share: the command table,
+ * option parsing helpers, error reporting and terminal progress.
+ * The program uses only the public header <arnet/arnet.h>. */
+#ifndef ARNET_CLI_H
+#define ARNET_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <arnet/arnet.h>
+
+/* Each subcommand: argv[0] is the subcommand name. Returns the exit code. */
+int cmd_info(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+
+/* Exit codes: 0 ok, 1 failure reported by the library or I/O, 2 usage. */
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Print "arnet CMD: what: <library message>" to stderr; returns CLI_EXIT_FAIL. */
+int cli_fail(const char *cmd, int status, const char *what);
+/* Print "arnet CMD: message" plus a hint to try --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Strict number parsing: the whole string must be a number in range.
+ * On failure print which option was wrong and return 0. */
+int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
+                  uint64_t *out);
+int cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
+                     double *out);
+
+/* Value of an option that takes one (`--opt VALUE` or `--opt=VALUE`):
+ * when argv[*i] matches opt, sets *value, advances *i and returns 1; on a
+ * missing value prints an error and returns -1; otherwise 0. */
+int cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
+                  const char **value);
+
+/* Progress is shown when stderr is a terminal, or when forced (--progress). */
+int cli_progress_enabled(int forced);
+/* Redraw one progress line on stderr ("\r...\033[K"). */
+void cli_progress_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* End the progress line (newline if one was drawn). */
+void cli_progress_done(void);
+
+/* Write s as a JSON string literal (with quotes) to f. */
+void cli_json_string(FILE *f, const char *s);
+
+/* Seconds since an arbitrary start (monotonic clock). */
+double cli_now(void);
+
+#endif
