@@ -1,0 +1,2 @@
+/* calibrate.c -- placeholder: being written. */
+#include "internal.h"
