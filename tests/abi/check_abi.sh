@@ -1,0 +1,79 @@
+#!/bin/sh
+# check_abi.sh -- the shared library's promises, checked on the built files:
+# exports, SONAME, header as C99 and C++, install + pkg-config from outside.
+# Writes TAP so each promise shows up by name.
+# usage: check_abi.sh LIBRARY SOURCE_ROOT BUILD_ROOT
+set -u
+lib=$1 src=$2 build=$3
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# 1. Only arnet_* symbols are exported (the version node arnet_0 included).
+others=$(nm -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//' | grep -v '^arnet_' || true)
+if [ -z "$others" ]; then ok "only arnet_* symbols exported"; else notok "only arnet_* symbols exported" "$others"; fi
+
+# 2. SONAME carries the ABI major.
+soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
+if [ "$soname" = "libarnet.so.0" ]; then ok "SONAME is libarnet.so.0"; else notok "SONAME is libarnet.so.0" "got '$soname'"; fi
+
+# 3. Every function the header declares is exported, and nothing else is.
+grep -o 'ARNET_API[^(]*arnet_[a-z0-9_]*[ ]*(' "$src/include/arnet/arnet.h" |
+    sed 's/.*\(arnet_[a-z0-9_]*\)[ ]*(/\1/' | sort -u > "$tmp/declared"
+nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | sed 's/@.*//' | sort -u > "$tmp/exported"
+missing=$(comm -23 "$tmp/declared" "$tmp/exported")
+extra=$(comm -13 "$tmp/declared" "$tmp/exported")
+if [ -z "$missing" ]; then ok "every declared function is implemented and exported"; else notok "every declared function is implemented and exported" "missing: $missing"; fi
+if [ -z "$extra" ]; then ok "no exported function is missing from the header"; else notok "no exported function is missing from the header" "extra: $extra"; fi
+
+# 4. The header compiles alone as C99 and as C++, pedantically.
+printf '#include <arnet/arnet.h>\nint main(void) { return arnet_abi_version() == ARNET_ABI_VERSION ? 0 : 1; }\n' > "$tmp/h.c"
+if out=$(cc -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$src/include" "$tmp/h.c" 2>&1); then ok "header compiles as C99"; else notok "header compiles as C99" "$out"; fi
+cp "$tmp/h.c" "$tmp/h.cpp"
+if command -v c++ >/dev/null 2>&1; then
+    if out=$(c++ -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$src/include" "$tmp/h.cpp" 2>&1); then ok "header compiles as C++11"; else notok "header compiles as C++11" "$out"; fi
+else
+    n=$((n + 1)); echo "ok $n - header compiles as C++11 # SKIP no C++ compiler"
+fi
+
+# 5. meson install, then a program outside the tree builds with pkg-config.
+dest="$tmp/dest"
+if out=$(meson install -C "$build" --no-rebuild --destdir "$dest" 2>&1); then
+    ok "meson install"
+    pc=$(find "$dest" -name arnet.pc | head -n 1)
+    hdr=$(find "$dest" -path '*include/arnet/arnet.h' | head -n 1)
+    exe=$(find "$dest" -path '*bin/arnet' | head -n 1)
+    [ -n "$hdr" ] && [ -n "$exe" ] && [ -n "$pc" ] && ok "installs header, arnet program and arnet.pc" || notok "installs header, arnet program and arnet.pc" "pc=$pc hdr=$hdr exe=$exe"
+    cat > "$tmp/x.c" <<'EOC'
+#include <arnet/arnet.h>
+#include <stdio.h>
+int main(void)
+{
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = 8;
+    arnet_model *m;
+    if (arnet_model_create(&cfg, &m) != ARNET_OK) return 1;
+    float x[16] = {0}, s[2];
+    int rc = arnet_model_score(m, x, 2, s);
+    arnet_model_free(m);
+    printf("%s %d\n", arnet_version(), rc);
+    return rc;
+}
+EOC
+    if [ -n "$pc" ] && flags=$(PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs arnet) &&
+        out=$(cc "$tmp/x.c" $flags -o "$tmp/x" 2>&1) &&
+        libdir=$(dirname "$(find "$dest" -name 'libarnet.so.0' | head -n 1)") &&
+        out=$(LD_LIBRARY_PATH="$libdir" "$tmp/x" 2>&1); then
+        ok "cc x.c \$(pkg-config --cflags --libs arnet) builds and runs: $out"
+    else
+        notok "cc x.c \$(pkg-config --cflags --libs arnet) builds and runs" "$out"
+    fi
+else
+    notok "meson install" "$out"
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
