@@ -1,2 +1,227 @@
-/* dataset.c -- placeholder: being written. */
+/* dataset.c -- the in-memory data set: videos (features, label, optional
+ * frame ground truth) sharing one feature dimension, and its accessors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
+
+void arnet_load_options_init(arnet_load_options *opt)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
+    opt->crop = -1;
+    opt->feature_dim = 0;
+}
+
+void arnet_video_info_init(arnet_video_info *info)
+{
+    if (!info)
+        return;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+}
+
+int arnet_dataset_create(uint32_t feature_dim, arnet_dataset **out)
+{
+    if (!out)
+        return arnet__error(ARNET_E_INVALID, "arnet_dataset_create: out is NULL");
+    arnet_dataset *ds = arnet__calloc(1, sizeof *ds, "data set");
+    if (!ds)
+        return ARNET_E_NOMEM;
+    ds->feature_dim = feature_dim;
+    *out = ds;
+    return ARNET_OK;
+}
+
+static void video_clear(arnet__video *v)
+{
+    free(v->name);
+    free(v->features);
+    free(v->frame_labels);
+    memset(v, 0, sizeof *v);
+}
+
+void arnet_dataset_free(arnet_dataset *ds)
+{
+    if (!ds)
+        return;
+    for (size_t i = 0; i < ds->n_videos; i++)
+        video_clear(&ds->videos[i]);
+    free(ds->videos);
+    free(ds);
+}
+
+/* Checks shared by the copying and the owning add; name is never NULL here. */
+static int check_video(const arnet_dataset *ds, const char *name, const float *features,
+                       size_t n_clips, uint32_t feature_dim, int label,
+                       const uint8_t *frame_labels, size_t n_frames)
+{
+    if (label != 0 && label != 1)
+        return arnet__error(ARNET_E_INVALID, "video '%s': label is %d, must be 0 or 1", name,
+                            label);
+    if (n_clips == 0 || !features)
+        return arnet__error(ARNET_E_INVALID, "video '%s': no clip features (n_clips = %zu)",
+                            name, n_clips);
+    if (feature_dim == 0)
+        return arnet__error(ARNET_E_INVALID, "video '%s': feature_dim is 0", name);
+    if (ds->feature_dim != 0 && feature_dim != ds->feature_dim)
+        return arnet__error(ARNET_E_SHAPE,
+                            "video '%s': feature dimension %u differs from the data set's %u",
+                            name, (unsigned)feature_dim, (unsigned)ds->feature_dim);
+    size_t total;
+    if (!arnet__mul_size(n_clips, feature_dim, &total) ||
+        !arnet__mul_size(total, sizeof(float), &total))
+        return arnet__error(ARNET_E_INVALID, "video '%s': %zu x %u features overflow", name,
+                            n_clips, (unsigned)feature_dim);
+    if (n_frames > 0 && !frame_labels)
+        return arnet__error(ARNET_E_INVALID, "video '%s': n_frames is %zu but frame_labels is NULL",
+                            name, n_frames);
+    if (label == 0 && frame_labels) {
+        for (size_t i = 0; i < n_frames; i++)
+            if (frame_labels[i])
+                return arnet__error(ARNET_E_INVALID,
+                                    "video '%s' is labelled normal (0) but its ground truth "
+                                    "marks frame %zu anomalous",
+                                    name, i);
+    }
+    return ARNET_OK;
+}
+
+static int grow(arnet_dataset *ds)
+{
+    if (ds->n_videos < ds->cap)
+        return ARNET_OK;
+    size_t cap = ds->cap ? ds->cap * 2 : 16;
+    size_t bytes;
+    if (!arnet__mul_size(cap, sizeof *ds->videos, &bytes))
+        return arnet__error(ARNET_E_NOMEM, "data set: too many videos");
+    arnet__video *v = realloc(ds->videos, bytes);
+    if (!v)
+        return arnet__error(ARNET_E_NOMEM, "data set: out of memory growing to %zu videos", cap);
+    ds->videos = v;
+    ds->cap = cap;
+    return ARNET_OK;
+}
+
+/* Frame labels are stored as exact 0/1 so that callers and metrics never
+ * have to normalise them again. */
+static void normalise_labels(uint8_t *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        l[i] = l[i] ? 1 : 0;
+}
+
+static void commit_video(arnet_dataset *ds, char *name, float *features, size_t n_clips,
+                         uint32_t feature_dim, int label, uint8_t *frame_labels,
+                         size_t n_frames)
+{
+    arnet__video *v = &ds->videos[ds->n_videos++];
+    v->name = name;
+    v->label = label;
+    v->n_clips = n_clips;
+    v->features = features;
+    v->n_frames = frame_labels ? n_frames : 0;
+    v->frame_labels = frame_labels;
+    if (ds->feature_dim == 0)
+        ds->feature_dim = feature_dim;
+    ds->n_label[label]++;
+}
+
+int arnet_dataset_add(arnet_dataset *ds, const char *name, const float *features,
+                      size_t n_clips, uint32_t feature_dim, int label,
+                      const uint8_t *frame_labels, size_t n_frames)
+{
+    if (!ds)
+        return arnet__error(ARNET_E_INVALID, "arnet_dataset_add: ds is NULL");
+    char fallback[48];
+    if (!name) {
+        snprintf(fallback, sizeof fallback, "#%zu", ds->n_videos);
+        name = fallback;
+    }
+    int rc = check_video(ds, name, features, n_clips, feature_dim, label, frame_labels,
+                         n_frames);
+    if (rc)
+        return rc;
+    if ((rc = grow(ds)))
+        return rc;
+    char *nm = arnet__strdup(name);
+    float *f = arnet__alloc(n_clips * feature_dim, sizeof(float), "video features");
+    uint8_t *fl = NULL;
+    if (frame_labels && n_frames > 0)
+        fl = arnet__alloc(n_frames, 1, "frame labels");
+    if (!nm || !f || (frame_labels && n_frames > 0 && !fl)) {
+        free(nm);
+        free(f);
+        free(fl);
+        return arnet__error(ARNET_E_NOMEM, "video '%s': out of memory copying it", name);
+    }
+    memcpy(f, features, n_clips * feature_dim * sizeof(float));
+    if (fl) {
+        memcpy(fl, frame_labels, n_frames);
+        normalise_labels(fl, n_frames);
+    }
+    commit_video(ds, nm, f, n_clips, feature_dim, label, fl, n_frames);
+    return ARNET_OK;
+}
+
+int arnet__dataset_add_owned(arnet_dataset *ds, char *name, float *features, size_t n_clips,
+                             uint32_t feature_dim, int label, uint8_t *frame_labels,
+                             size_t n_frames)
+{
+    int rc = check_video(ds, name, features, n_clips, feature_dim, label, frame_labels,
+                         n_frames);
+    if (!rc)
+        rc = grow(ds);
+    if (rc) {
+        free(name);
+        free(features);
+        free(frame_labels);
+        return rc;
+    }
+    if (frame_labels)
+        normalise_labels(frame_labels, n_frames);
+    if (frame_labels && n_frames == 0) {
+        free(frame_labels);
+        frame_labels = NULL;
+    }
+    commit_video(ds, name, features, n_clips, feature_dim, label, frame_labels, n_frames);
+    return ARNET_OK;
+}
+
+size_t arnet_dataset_size(const arnet_dataset *ds) { return ds ? ds->n_videos : 0; }
+
+uint32_t arnet_dataset_feature_dim(const arnet_dataset *ds) { return ds ? ds->feature_dim : 0; }
+
+size_t arnet_dataset_count(const arnet_dataset *ds, int label)
+{
+    if (!ds || (label != 0 && label != 1))
+        return 0;
+    return ds->n_label[label];
+}
+
+int arnet_dataset_video(const arnet_dataset *ds, size_t index, arnet_video_info *info)
+{
+    if (!ds || !info)
+        return arnet__error(ARNET_E_INVALID, "arnet_dataset_video: %s is NULL",
+                            ds ? "info" : "ds");
+    if (info->struct_size < sizeof *info)
+        return arnet__error(ARNET_E_INVALID,
+                            "arnet_dataset_video: info.struct_size %zu < %zu (call "
+                            "arnet_video_info_init first)",
+                            info->struct_size, sizeof *info);
+    if (index >= ds->n_videos)
+        return arnet__error(ARNET_E_INVALID,
+                            "arnet_dataset_video: index %zu out of range (%zu videos)", index,
+                            ds->n_videos);
+    const arnet__video *v = &ds->videos[index];
+    info->name = v->name;
+    info->label = v->label;
+    info->n_clips = v->n_clips;
+    info->features = v->features;
+    info->n_frames = v->n_frames;
+    info->frame_labels = v->frame_labels;
+    return ARNET_OK;
+}
