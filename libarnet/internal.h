@@ -170,4 +170,11 @@ struct arnet_dataset {
     size_t n_label[2];
 };
 
+/* Add a video whose buffers the data set takes over (name, features,
+ * frame_labels [transferred], freed on failure too), so that loading a
+ * manifest never holds two copies of the features. */
+int arnet__dataset_add_owned(arnet_dataset *ds, char *name, float *features, size_t n_clips,
+                             uint32_t feature_dim, int label, uint8_t *frame_labels,
+                             size_t n_frames);
+
 #endif /* ARNET_INTERNAL_H */
