@@ -1,0 +1,515 @@
+/* test_npy.c -- the .npy reader and writer against files NumPy wrote (kept
+ * fixtures, and random ones when /usr/bin/python3 has numpy), hostile headers. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+
+#include "internal.h"
+
+#define FIXTURES ARNET_SOURCE_DIR "/tests/fixtures/npy"
+#define PYTHON "/usr/bin/python3"
+
+static char tmpdir[64];
+
+static void make_tmp(void)
+{
+    strcpy(tmpdir, "/tmp/arnet-npy-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void remove_tmp(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The formula tests/gen_npy.py wrote the fixtures with. */
+static double fixture_value(size_t flat) { return (double)flat * 0.25 - 2.5; }
+
+static float *read_ok(const char *path, int crop, size_t *T, uint32_t *F)
+{
+    arnet_npy_options o;
+    arnet_npy_options_init(&o);
+    o.crop = crop;
+    float *d = NULL;
+    int rc = arnet_npy_read(path, &o, &d, T, F);
+    ck_assert_msg(rc == ARNET_OK, "%s: %s", path, arnet_last_error());
+    return d;
+}
+
+static const char *fixtures_2d[] = {"2d_v1_f4_le_C", "2d_v1_f4_be_C", "2d_v1_f8_le_F",
+                                    "2d_v2_f2_le_C", "2d_v3_f8_be_F", "2d_v1_f2_be_F"};
+static const char *fixtures_3d[] = {"3d_v1_f4_le_C", "3d_v2_f8_be_F", "3d_v1_f2_le_F",
+                                    "3d_v3_f4_be_C"};
+
+START_TEST(fixtures_2d_every_kind)
+{
+    for (size_t k = 0; k < sizeof fixtures_2d / sizeof *fixtures_2d; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.npy", FIXTURES, fixtures_2d[k]);
+        size_t T;
+        uint32_t F;
+        float *d = read_ok(path, -1, &T, &F);
+        ck_assert_uint_eq(T, 3);
+        ck_assert_uint_eq(F, 4);
+        for (size_t i = 0; i < T * F; i++)
+            ck_assert_msg(d[i] == (float)fixture_value(i), "%s[%zu] = %g, want %g",
+                          fixtures_2d[k], i, d[i], fixture_value(i));
+        arnet_free(d);
+    }
+}
+END_TEST
+
+START_TEST(fixtures_3d_average_and_chosen_crop)
+{
+    const size_t C = 2, Fd = 4;
+    for (size_t k = 0; k < sizeof fixtures_3d / sizeof *fixtures_3d; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.npy", FIXTURES, fixtures_3d[k]);
+        for (int crop = -1; crop < (int)C; crop++) {
+            size_t T;
+            uint32_t F;
+            float *d = read_ok(path, crop, &T, &F);
+            ck_assert_uint_eq(T, 3);
+            ck_assert_uint_eq(F, Fd);
+            for (size_t t = 0; t < T; t++)
+                for (size_t f = 0; f < Fd; f++) {
+                    double want = 0;
+                    if (crop < 0) {
+                        for (size_t c = 0; c < C; c++)
+                            want += fixture_value(t * C * Fd + c * Fd + f);
+                        want /= (double)C;
+                    } else {
+                        want = fixture_value(t * C * Fd + (size_t)crop * Fd + f);
+                    }
+                    ck_assert_msg(d[t * Fd + f] == (float)want, "%s crop %d [%zu,%zu]: %g vs %g",
+                                  fixtures_3d[k], crop, t, f, d[t * Fd + f], want);
+                }
+            arnet_free(d);
+        }
+        /* A crop the file does not have. */
+        arnet_npy_options o;
+        arnet_npy_options_init(&o);
+        o.crop = 2;
+        float *d = NULL;
+        size_t T = 99;
+        uint32_t F = 99;
+        ck_assert_int_eq(arnet_npy_read(path, &o, &d, &T, &F), ARNET_E_INVALID);
+        ck_assert_ptr_nonnull(strstr(arnet_last_error(), "crop 2 out of range"));
+        ck_assert_ptr_nonnull(strstr(arnet_last_error(), fixtures_3d[k]));
+        ck_assert_ptr_null(d);
+        ck_assert_uint_eq(T, 99);
+    }
+    /* A crop asked of a file without a crop axis, and a nonsense crop. */
+    arnet_npy_options o;
+    arnet_npy_options_init(&o);
+    o.crop = 0;
+    float *d = NULL;
+    size_t T;
+    uint32_t F;
+    ck_assert_int_eq(arnet_npy_read(FIXTURES "/2d_v1_f4_le_C.npy", &o, &d, &T, &F),
+                     ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "no crop axis"));
+    o.crop = -2;
+    ck_assert_int_eq(arnet_npy_read(FIXTURES "/3d_v1_f4_le_C.npy", &o, &d, &T, &F),
+                     ARNET_E_INVALID);
+    o.struct_size = 4;
+    o.crop = -1;
+    ck_assert_int_eq(arnet_npy_read(FIXTURES "/3d_v1_f4_le_C.npy", &o, &d, &T, &F),
+                     ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "struct_size"));
+    /* NULL options = defaults (average). */
+    ck_assert_int_eq(arnet_npy_read(FIXTURES "/3d_v1_f4_le_C.npy", NULL, &d, &T, &F), ARNET_OK);
+    ck_assert(d[0] == (float)((fixture_value(0) + fixture_value(4)) / 2));
+    arnet_free(d);
+}
+END_TEST
+
+START_TEST(labels_every_dtype)
+{
+    const char *names[] = {"labels_b1", "labels_i1", "labels_u2_be",
+                           "labels_i8", "labels_f8", "labels_f2_be"};
+    const uint8_t want[6] = {0, 1, 0, 1, 0, 1};
+    for (size_t k = 0; k < 6; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.npy", FIXTURES, names[k]);
+        uint8_t *l = NULL;
+        size_t n = 0;
+        ck_assert_msg(arnet_npy_read_labels(path, &l, &n) == ARNET_OK, "%s",
+                      arnet_last_error());
+        ck_assert_uint_eq(n, 6);
+        ck_assert_mem_eq(l, want, 6);
+        arnet_free(l);
+    }
+    /* A 2-D array is not a label vector. */
+    uint8_t *l = NULL;
+    size_t n;
+    ck_assert_int_eq(arnet_npy_read_labels(FIXTURES "/2d_v1_f4_le_C.npy", &l, &n),
+                     ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "1-D"));
+    ck_assert_ptr_null(l);
+    /* And labels are not features (wrong rank, integer dtype). */
+    float *d = NULL;
+    size_t T;
+    uint32_t F;
+    ck_assert_int_eq(arnet_npy_read(FIXTURES "/labels_f8.npy", NULL, &d, &T, &F),
+                     ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "rank 1"));
+    ck_assert_int_eq(arnet_npy_read(FIXTURES "/labels_i8.npy", NULL, &d, &T, &F),
+                     ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "'<i8'"));
+}
+END_TEST
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(writer_round_trip)
+{
+    make_tmp();
+    arnet__rng rng;
+    arnet__rng_seed(&rng, 7);
+    char path[128];
+    snprintf(path, sizeof path, "%s/w.npy", tmpdir);
+    for (int trial = 0; trial < 20; trial++) {
+        size_t T = 1 + arnet__rng_below(&rng, 50), C = 1 + arnet__rng_below(&rng, 5),
+               F = 1 + arnet__rng_below(&rng, 300);
+        int ndim = 2 + (int)(trial % 2);
+        size_t n = T * F * (ndim == 3 ? C : 1);
+        float *x = malloc(n * sizeof *x);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)(arnet__rng_normal(&rng) * 1e3);
+        size_t shape[3] = {T, ndim == 3 ? C : F, F};
+        ck_assert_int_eq(arnet_npy_write(path, x, shape, ndim), ARNET_OK);
+        /* NumPy's layout: 64-byte aligned header, then the data, nothing else. */
+        long hdr = file_size(path) - (long)(n * 4);
+        ck_assert_int_gt(hdr, 0);
+        ck_assert_int_eq(hdr % 64, 0);
+        int crop = ndim == 3 ? (int)arnet__rng_below(&rng, C) : -1;
+        size_t rT;
+        uint32_t rF;
+        float *y = read_ok(path, crop, &rT, &rF);
+        ck_assert_uint_eq(rT, T);
+        ck_assert_uint_eq(rF, F);
+        for (size_t t = 0; t < T; t++)
+            for (size_t f = 0; f < F; f++) {
+                float want = ndim == 2 ? x[t * F + f] : x[(t * C + (size_t)crop) * F + f];
+                ck_assert(y[t * F + f] == want);
+            }
+        arnet_free(y);
+        free(x);
+    }
+    /* 1-D: a float label vector. */
+    float lab[5] = {0, 0.5f, 0, -3, 0};
+    size_t s1 = 5;
+    ck_assert_int_eq(arnet_npy_write(path, lab, &s1, 1), ARNET_OK);
+    uint8_t *l;
+    size_t nl;
+    ck_assert_int_eq(arnet_npy_read_labels(path, &l, &nl), ARNET_OK);
+    ck_assert_uint_eq(nl, 5);
+    ck_assert_mem_eq(l, ((uint8_t[]){0, 1, 0, 1, 0}), 5);
+    arnet_free(l);
+    /* The temporary file was renamed away: only w.npy is left. */
+    ck_assert_int_eq(count_entries(tmpdir), 1);
+
+    /* Failures: nothing left behind, the old file untouched. */
+    long before = file_size(path);
+    size_t bad[2] = {2, 3};
+    ck_assert_int_eq(arnet_npy_write(path, NULL, bad, 2), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_npy_write(path, lab, bad, 0), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_npy_write(path, lab, bad, 4), ARNET_E_INVALID);
+    size_t huge[3] = {SIZE_MAX / 2, 4, 1};
+    ck_assert_int_eq(arnet_npy_write(path, lab, huge, 3), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "overflow"));
+    ck_assert_int_eq(file_size(path), before);
+    char nodir[160];
+    snprintf(nodir, sizeof nodir, "%s/missing/w.npy", tmpdir);
+    ck_assert_int_eq(arnet_npy_write(nodir, lab, &s1, 1), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), nodir));
+    ck_assert_int_eq(count_entries(tmpdir), 1);
+    remove_tmp();
+}
+END_TEST
+
+/* ---- hostile files ---------------------------------------------------------- */
+
+/* Write magic + version + header (padded like NumPy unless raw) + data. */
+static void write_npy_raw(const char *path, int major, const char *dict, size_t data_bytes,
+                          long hlen_override)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    size_t dl = strlen(dict);
+    size_t pre = major == 1 ? 10 : 12;
+    size_t total = (pre + dl + 1 + 63) / 64 * 64;
+    size_t hlen = total - pre;
+    unsigned long long hl = hlen_override >= 0 ? (unsigned long long)hlen_override : hlen;
+    fwrite("\x93NUMPY", 1, 6, fp);
+    fputc(major, fp);
+    fputc(0, fp);
+    fputc((int)(hl & 0xff), fp);
+    fputc((int)((hl >> 8) & 0xff), fp);
+    if (major != 1) {
+        fputc((int)((hl >> 16) & 0xff), fp);
+        fputc((int)((hl >> 24) & 0xff), fp);
+    }
+    fwrite(dict, 1, dl, fp);
+    for (size_t i = dl; i + 1 < hlen; i++)
+        fputc(' ', fp);
+    fputc('\n', fp);
+    for (size_t i = 0; i < data_bytes; i++)
+        fputc((int)(i & 0x7f), fp);
+    fclose(fp);
+}
+
+typedef struct hostile {
+    const char *what;
+    int major;
+    const char *dict;
+    size_t data_bytes;
+    long hlen;
+    const char *expect; /* substring of the message */
+} hostile;
+
+#define H(descr, fo, shape) "{'descr': '" descr "', 'fortran_order': " fo ", 'shape': " shape ", }"
+
+static const hostile cases[] = {
+    {"huge shape", 1, H("<f4", "False", "(4000000000000, 400000)"), 64, -1, "truncated"},
+    {"shape overflow", 1, H("<f4", "False", "(18446744073709551615, 2)"), 64, -1, "overflow"},
+    {"shape beyond u64", 1, H("<f4", "False", "(99999999999999999999999, 2)"), 64, -1,
+     "too large"},
+    {"negative dim", 1, H("<f4", "False", "(-3, 4)"), 48, -1, "negative"},
+    {"missing shape", 1, "{'descr': '<f4', 'fortran_order': False, }", 48, -1,
+     "missing key 'shape'"},
+    {"missing descr", 1, "{'fortran_order': False, 'shape': (3, 4), }", 48, -1,
+     "missing key 'descr'"},
+    {"unknown key", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), 'x': 1}", 48,
+     -1, "unknown key 'x'"},
+    {"duplicate key", 1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (3, 4)}",
+     48, -1, "duplicate key"},
+    {"object dtype", 1, H("|O", "False", "(3, 4)"), 96, -1, "object arrays"},
+    {"structured dtype", 1,
+     "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3, 4), }", 48, -1,
+     "structured"},
+    {"complex dtype", 1, H("<c8", "False", "(3, 4)"), 96, -1, "not supported"},
+    {"integer features", 1, H("<i4", "False", "(3, 4)"), 48, -1, "must be float"},
+    {"no byte order", 1, H("f4", "False", "(3, 4)"), 48, -1, "byte order"},
+    {"rank 1", 1, H("<f4", "False", "(12,)"), 48, -1, "rank 1"},
+    {"rank 4", 1, H("<f4", "False", "(1, 3, 1, 4)"), 48, -1, "rank 4"},
+    {"rank 0", 1, H("<f4", "False", "()"), 4, -1, "rank 0"},
+    {"T = 0", 1, H("<f4", "False", "(0, 4)"), 0, -1, "T = 0"},
+    {"F = 0", 1, H("<f4", "False", "(3, 0)"), 0, -1, "F = 0"},
+    {"crops = 0", 1, H("<f4", "False", "(3, 0, 4)"), 0, -1, "crops = 0"},
+    {"truncated data", 1, H("<f4", "False", "(3, 4)"), 40, -1, "truncated"},
+    {"trailing bytes", 1, H("<f4", "False", "(3, 4)"), 52, -1, "4 bytes after"},
+    {"header past end", 1, H("<f4", "False", "(3, 4)"), 48, 60000, "past the end"},
+    {"v2 header past end", 2, H("<f4", "False", "(3, 4)"), 48, 0x7fffffff, "past the end"},
+    {"bad fortran_order", 1, H("<f4", "maybe", "(3, 4)"), 48, -1, "True or False"},
+    {"not a tuple", 1, H("<f4", "False", "[3, 4]"), 48, -1, "tuple"},
+    {"1-tuple without comma", 1, H("<f4", "False", "(3)"), 48, -1, "trailing comma"},
+    {"float dim", 1, H("<f4", "False", "(3.0, 4)"), 48, -1, "expected ','"},
+    {"text after dict", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4)} x", 48,
+     -1, "after the closing"},
+    {"unterminated string", 1, "{'descr: '<f4', 'fortran_order': False, 'shape': (3, 4)}", 48,
+     -1, "malformed"},
+    {"not a dict", 1, "('<f4', False, (3, 4))", 48, -1, "expected '{'"},
+};
+
+START_TEST(hostile_headers)
+{
+    make_tmp();
+    char path[128];
+    snprintf(path, sizeof path, "%s/h.npy", tmpdir);
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const hostile *c = &cases[k];
+        write_npy_raw(path, c->major, c->dict, c->data_bytes, c->hlen);
+        float *d = NULL;
+        size_t T = 7;
+        uint32_t F = 7;
+        int rc = arnet_npy_read(path, NULL, &d, &T, &F);
+        ck_assert_msg(rc == ARNET_E_FORMAT, "%s: status %d (%s)", c->what, rc,
+                      arnet_last_error());
+        ck_assert_msg(strstr(arnet_last_error(), c->expect) != NULL, "%s: message '%s'",
+                      c->what, arnet_last_error());
+        ck_assert_msg(strstr(arnet_last_error(), path) != NULL, "%s: no file name in '%s'",
+                      c->what, arnet_last_error());
+        ck_assert_ptr_null(d);
+        ck_assert_uint_eq(T, 7);
+        ck_assert_uint_eq(F, 7);
+    }
+    /* Bytes that are not .npy at all, an unknown version, too short, missing. */
+    struct {
+        const char *bytes;
+        size_t n;
+        const char *expect;
+    } raw[] = {
+        {"\x93NUMPX\x01\x00\x10\x00{}              ", 26, "bad magic"},
+        {"\x93NUMPY\x04\x00\x10\x00{}              ", 26, "version 4.0"},
+        {"\x93NUMPY\x01\x01\x10\x00{}              ", 26, "version 1.1"},
+        {"\x93NUMPY", 6, "too short"},
+        {"\x93NUMPY\x02\x00\x10", 9, "too short"},
+        {"\x93NUMPY\x02\x00\x10\x00", 10, "truncated .npy preamble"},
+        {"\x93NUMPY\x01\x00\x08\x00{'a\0b'}", 18, "NUL"},
+    };
+    for (size_t k = 0; k < sizeof raw / sizeof *raw; k++) {
+        FILE *fp = fopen(path, "wb");
+        fwrite(raw[k].bytes, 1, raw[k].n, fp);
+        fclose(fp);
+        float *d = NULL;
+        size_t T;
+        uint32_t F;
+        ck_assert_int_eq(arnet_npy_read(path, NULL, &d, &T, &F), ARNET_E_FORMAT);
+        ck_assert_msg(strstr(arnet_last_error(), raw[k].expect) != NULL, "raw %zu: '%s'", k,
+                      arnet_last_error());
+        uint8_t *l = NULL;
+        size_t n;
+        ck_assert_int_eq(arnet_npy_read_labels(path, &l, &n), ARNET_E_FORMAT);
+    }
+    /* Labels: empty, NaN. */
+    write_npy_raw(path, 1, H("<f8", "False", "(0,)"), 0, -1);
+    uint8_t *l = NULL;
+    size_t n;
+    ck_assert_int_eq(arnet_npy_read_labels(path, &l, &n), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "empty"));
+    FILE *fp = fopen(path, "wb");
+    const char *dict = H("<f8", "False", "(2,)");
+    size_t dl = strlen(dict), hlen = (10 + dl + 1 + 63) / 64 * 64 - 10;
+    fwrite("\x93NUMPY\x01\x00", 1, 8, fp);
+    fputc((int)hlen, fp);
+    fputc(0, fp);
+    fwrite(dict, 1, dl, fp);
+    for (size_t i = dl; i + 1 < hlen; i++)
+        fputc(' ', fp);
+    fputc('\n', fp);
+    double v[2] = {1.0, NAN};
+    fwrite(v, sizeof(double), 2, fp); /* little-endian hosts only: see below */
+    fclose(fp);
+    if (*(const uint8_t *)&(uint16_t){1} == 1) {
+        ck_assert_int_eq(arnet_npy_read_labels(path, &l, &n), ARNET_E_FORMAT);
+        ck_assert_ptr_nonnull(strstr(arnet_last_error(), "label 1 is NaN"));
+    }
+    /* Missing file and NULL arguments. */
+    float *d;
+    size_t T;
+    uint32_t F;
+    ck_assert_int_eq(arnet_npy_read("/nonexistent/x.npy", NULL, &d, &T, &F), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "/nonexistent/x.npy"));
+    ck_assert_int_eq(arnet_npy_read(NULL, NULL, &d, &T, &F), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_npy_read(path, NULL, NULL, &T, &F), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_npy_read_labels(path, NULL, &n), ARNET_E_INVALID);
+    remove_tmp();
+}
+END_TEST
+
+/* ---- NumPy as the reference -------------------------------------------------- */
+
+static int have_numpy(void)
+{
+    return system(PYTHON " -c 'import numpy' >/dev/null 2>&1") == 0;
+}
+
+static void *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long sz = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    void *buf = malloc((size_t)sz + 1);
+    *n = fread(buf, 1, (size_t)sz, fp);
+    fclose(fp);
+    return buf;
+}
+
+START_TEST(numpy_random_arrays_exact)
+{
+    make_tmp();
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, PYTHON " '%s/tests/gen_npy.py' random '%s' 20261128",
+             ARNET_SOURCE_DIR, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/index.txt", tmpdir);
+    FILE *idx = fopen(path, "r");
+    ck_assert_ptr_nonnull(idx);
+    char name[32];
+    int crop;
+    size_t T, F, checked = 0;
+    while (fscanf(idx, "%31s %d %zu %zu", name, &crop, &T, &F) == 4) {
+        snprintf(path, sizeof path, "%s/%s.npy", tmpdir, name);
+        size_t rT;
+        uint32_t rF;
+        float *d = read_ok(path, crop, &rT, &rF);
+        ck_assert_uint_eq(rT, T);
+        ck_assert_uint_eq(rF, F);
+        snprintf(path, sizeof path, "%s/%s_%d.f32", tmpdir, name, crop + 1);
+        size_t n;
+        float *ref = slurp(path, &n);
+        ck_assert_ptr_nonnull(ref);
+        ck_assert_uint_eq(n, T * F * 4);
+        /* Bitwise: the same rounding as NumPy's astype and float64 mean. */
+        ck_assert_msg(memcmp(d, ref, n) == 0, "%s crop %d differs from NumPy", name, crop);
+        /* Our writer's file back through NumPy (checked below in one call). */
+        snprintf(path, sizeof path, "%s/%s_%d.out.npy", tmpdir, name, crop + 1);
+        size_t shape[2] = {T, F};
+        ck_assert_int_eq(arnet_npy_write(path, d, shape, 2), ARNET_OK);
+        free(ref);
+        arnet_free(d);
+        checked++;
+    }
+    fclose(idx);
+    ck_assert_uint_eq(checked, 108);
+    snprintf(cmd, sizeof cmd,
+             PYTHON " -c \"import glob,sys,numpy as np\n"
+             "n=0\n"
+             "for p in glob.glob('%s/*.out.npy'):\n"
+             "  a=np.load(p); r=np.fromfile(p[:-8]+'.f32',dtype='<f4')\n"
+             "  assert a.dtype==np.float32 and a.flags.c_contiguous, p\n"
+             "  assert np.array_equal(a.ravel(),r,equal_nan=True), p\n"
+             "  n+=1\n"
+             "sys.exit(0 if n==108 else 3)\"",
+             tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    remove_tmp();
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("npy");
+    TCase *tc = tcase_create("npy");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, fixtures_2d_every_kind);
+    tcase_add_test(tc, fixtures_3d_average_and_chosen_crop);
+    tcase_add_test(tc, labels_every_dtype);
+    tcase_add_test(tc, writer_round_trip);
+    tcase_add_test(tc, hostile_headers);
+    if (have_numpy())
+        tcase_add_test(tc, numpy_random_arrays_exact);
+    else /* Not run, so not counted: say so in the TAP stream. */
+        printf("# SKIP numpy_random_arrays_exact: " PYTHON " with numpy not available\n");
+    fflush(stdout); /* before Check forks, or every child repeats it */
+    suite_add_tcase(s, tc);
+    return s;
+}
