@@ -1,10 +1,481 @@
-/* cmd_import.c -- placeholder: being written. */
+/* cmd_import.c -- `arnet import`: turns the list and annotation formats users
+ * already have (RTFM lists + gt .npy, UCF-Crime annotations) into manifests. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+
+#define CMD "import"
+#define FRAMES_PER_CLIP 16
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: arnet import rtfm --list LIST --gt GT.npy --anomalous N --out MANIFEST\n"
+            "                         [--features-dir DIR]\n"
+            "       arnet import ucf --annotations FILE --features-dir DIR --out MANIFEST\n"
+            "                        [--suffix SUFFIX]\n\n"
+            "Write a manifest (see docs/data.md) with per-video frame ground truth.\n\n"
+            "rtfm: LIST has one feature .npy path a line, the N anomalous videos first;\n"
+            "  GT.npy holds the frame labels of all videos concatenated in list order,\n"
+            "  16 frames per clip.  Each video's clip count T is read from its features,\n"
+            "  so the files must exist; --features-dir DIR looks them up as DIR/<basename>\n"
+            "  instead of the list's paths.  Anomalous videos get frame ranges in the\n"
+            "  manifest (an .npy under MANIFEST_gt/ when they have no anomalous frame).\n"
+            "ucf: FILE is Temporal_Anomaly_Annotation.txt (name class s1 e1 s2 e2, -1 for\n"
+            "  no event); features are DIR/<name without .mp4><SUFFIX> (default .npy).\n"
+            "  Class Normal gives label 0, every other class label 1 with its ranges.\n");
+}
+
+/* Absolute form of an existing path, so the manifest works from anywhere. */
+static char *absolute(const char *path)
+{
+    char buf[PATH_MAX];
+    if (!realpath(path, buf))
+        return NULL;
+    return strdup(buf);
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* The manifest is written under a temporary name and renamed, so a failed
+ * import never leaves a half-written manifest behind. */
+typedef struct out_file {
+    FILE *fp;
+    char tmp[PATH_MAX];
+    const char *path;
+} out_file;
+
+static int out_open(out_file *o, const char *path)
+{
+    o->path = path;
+    if (snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path) >= (int)sizeof o->tmp) {
+        fprintf(stderr, "arnet import: %s: path too long\n", path);
+        return 0;
+    }
+    o->fp = fopen(o->tmp, "w");
+    if (!o->fp) {
+        fprintf(stderr, "arnet import: cannot write %s: %s\n", o->tmp, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+static int out_commit(out_file *o)
+{
+    int bad = ferror(o->fp);
+    if (fclose(o->fp) != 0 || bad || rename(o->tmp, o->path) != 0) {
+        fprintf(stderr, "arnet import: cannot write %s: %s\n", o->path, strerror(errno));
+        remove(o->tmp);
+        return 0;
+    }
+    return 1;
+}
+
+static void out_abort(out_file *o)
+{
+    fclose(o->fp);
+    remove(o->tmp);
+}
+
+/* Write the anomalous stretches of labels[0..n) as "a-b,c-d"; 0 if none. */
+static int write_ranges(FILE *f, const uint8_t *labels, size_t n)
+{
+    int any = 0;
+    for (size_t i = 0; i < n;) {
+        if (!labels[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j + 1 < n && labels[j + 1])
+            j++;
+        fprintf(f, "%s%zu-%zu", any ? "," : "", i, j);
+        any = 1;
+        i = j + 1;
+    }
+    return any;
+}
+
+/* ---- RTFM ---------------------------------------------------------------- */
+
+typedef struct rtfm_video {
+    char *features; /* absolute */
+    size_t frames;  /* 16 * T */
+} rtfm_video;
+
+static int import_rtfm(int argc, char **argv)
+{
+    const char *list = NULL, *gt = NULL, *anom = NULL, *fdir = NULL, *out = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if ((r = cli_opt_value(CMD, argc, argv, &i, "--list", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            list = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--gt", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            gt = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--anomalous", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            anom = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--features-dir", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            fdir = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            out = v;
+        } else {
+            return cli_usage_error(CMD, "unknown option '%s' for rtfm", argv[i]);
+        }
+    }
+    if (!list || !gt || !anom || !out)
+        return cli_usage_error(CMD, "rtfm needs --list, --gt, --anomalous and --out");
+    uint64_t n_anom;
+    if (!cli_parse_u64(CMD, "--anomalous", anom, 0, UINT32_MAX, &n_anom))
+        return CLI_EXIT_USAGE;
+
+    uint8_t *labels = NULL;
+    size_t n_gt = 0;
+    int rc = arnet_npy_read_labels(gt, &labels, &n_gt);
+    if (rc)
+        return cli_fail(CMD, rc, "reading the ground truth");
+
+    FILE *lf = fopen(list, "r");
+    if (!lf) {
+        fprintf(stderr, "arnet import: cannot open %s: %s\n", list, strerror(errno));
+        arnet_free(labels);
+        return CLI_EXIT_FAIL;
+    }
+    rtfm_video *vids = NULL;
+    size_t n = 0, cap = 0, total = 0, lineno = 0;
+    char line[PATH_MAX + 2];
+    int status = 0;
+    while (!status && fgets(line, sizeof line, lf)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len + 1 == sizeof line && line[len - 1] != '\n') {
+            fprintf(stderr, "arnet import: %s:%zu: line too long\n", list, lineno);
+            status = CLI_EXIT_FAIL;
+            break;
+        }
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+            line[--len] = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            continue;
+        char path[PATH_MAX];
+        if (fdir)
+            snprintf(path, sizeof path, "%s/%s", fdir, base_name(p));
+        else
+            snprintf(path, sizeof path, "%s", p);
+        float *feat;
+        size_t T;
+        uint32_t F;
+        arnet_npy_options o;
+        arnet_npy_options_init(&o);
+        o.crop = 0; /* only T is needed: skip averaging the crops */
+        rc = arnet_npy_read(path, &o, &feat, &T, &F);
+        if (rc == ARNET_E_INVALID) { /* [T, F] files have no crop axis */
+            o.crop = -1;
+            rc = arnet_npy_read(path, &o, &feat, &T, &F);
+        }
+        if (rc) {
+            char what[64];
+            snprintf(what, sizeof what, "%s line %zu", base_name(list), lineno);
+            status = cli_fail(CMD, rc, what);
+            break;
+        }
+        arnet_free(feat);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            rtfm_video *nv = realloc(vids, cap * sizeof *vids);
+            if (!nv) {
+                fprintf(stderr, "arnet import: out of memory\n");
+                status = CLI_EXIT_FAIL;
+                break;
+            }
+            vids = nv;
+        }
+        vids[n].features = absolute(path);
+        vids[n].frames = T * FRAMES_PER_CLIP;
+        if (!vids[n].features) {
+            fprintf(stderr, "arnet import: %s: %s\n", path, strerror(errno));
+            status = CLI_EXIT_FAIL;
+            break;
+        }
+        total += vids[n].frames;
+        n++;
+    }
+    fclose(lf);
+    if (!status && n == 0) {
+        fprintf(stderr, "arnet import: %s lists no videos\n", list);
+        status = CLI_EXIT_FAIL;
+    }
+    if (!status && n_anom > n) {
+        fprintf(stderr, "arnet import: --anomalous %llu but %s lists only %zu videos\n",
+                (unsigned long long)n_anom, list, n);
+        status = CLI_EXIT_FAIL;
+    }
+    if (!status && total != n_gt) {
+        fprintf(stderr,
+                "arnet import: %s has %zu frame labels but the %zu videos' features give "
+                "%zu frames (16 per clip): wrong list, ground truth or features\n",
+                gt, n_gt, n, total);
+        status = CLI_EXIT_FAIL;
+    }
+    /* Per-video .npy ground truth (only needed for anomalous videos without
+     * an anomalous frame) lives in <out>_gt/. */
+    char gtdir[PATH_MAX];
+    snprintf(gtdir, sizeof gtdir, "%s_gt", out);
+    out_file of;
+    if (!status && !out_open(&of, out))
+        status = CLI_EXIT_FAIL;
+    if (!status) {
+        fprintf(of.fp, "# imported by arnet import rtfm from %s and %s (%zu videos, %llu "
+                       "anomalous first)\n",
+                base_name(list), base_name(gt), n, (unsigned long long)n_anom);
+        size_t at = 0;
+        for (size_t i = 0; i < n && !status; i++) {
+            const uint8_t *l = labels + at;
+            int label = i < n_anom;
+            size_t ones = 0;
+            for (size_t k = 0; k < vids[i].frames; k++)
+                ones += l[k] != 0;
+            if (!label && ones) {
+                fprintf(stderr,
+                        "arnet import: video %zu (%s) is past the %llu anomalous ones but "
+                        "has %zu anomalous frames: is --anomalous right?\n",
+                        i + 1, base_name(vids[i].features), (unsigned long long)n_anom, ones);
+                status = CLI_EXIT_FAIL;
+                break;
+            }
+            fprintf(of.fp, "%s %d ", vids[i].features, label);
+            if (!label) {
+                fprintf(of.fp, "-\n");
+            } else if (ones) {
+                write_ranges(of.fp, l, vids[i].frames);
+                fputc('\n', of.fp);
+            } else {
+                if (mkdir(gtdir, 0777) != 0 && errno != EEXIST) {
+                    fprintf(stderr, "arnet import: cannot create %s: %s\n", gtdir,
+                            strerror(errno));
+                    status = CLI_EXIT_FAIL;
+                    break;
+                }
+                char gpath[2 * PATH_MAX];
+                snprintf(gpath, sizeof gpath, "%s/%s", gtdir, base_name(vids[i].features));
+                float *z = calloc(vids[i].frames, sizeof *z);
+                size_t shape = vids[i].frames;
+                rc = z ? arnet_npy_write(gpath, z, &shape, 1) : ARNET_E_NOMEM;
+                free(z);
+                if (rc) {
+                    status = cli_fail(CMD, rc, "writing ground truth");
+                    break;
+                }
+                char *ab = absolute(gpath);
+                fprintf(of.fp, "%s\n", ab ? ab : gpath);
+                free(ab);
+            }
+            at += vids[i].frames;
+        }
+        if (!status && !out_commit(&of))
+            status = CLI_EXIT_FAIL;
+        else if (status)
+            out_abort(&of);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(vids[i].features);
+    free(vids);
+    arnet_free(labels);
+    if (!status)
+        fprintf(stderr, "arnet import: wrote %s (%zu videos, %llu anomalous, %zu frames)\n",
+                out, n, (unsigned long long)n_anom, total);
+    return status;
+}
+
+/* ---- UCF-Crime ------------------------------------------------------------ */
+
+static int parse_frame(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || v < -1)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int import_ucf(int argc, char **argv)
+{
+    const char *ann = NULL, *fdir = NULL, *out = NULL, *suffix = ".npy";
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if ((r = cli_opt_value(CMD, argc, argv, &i, "--annotations", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            ann = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--features-dir", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            fdir = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            out = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--suffix", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            suffix = v;
+        } else {
+            return cli_usage_error(CMD, "unknown option '%s' for ucf", argv[i]);
+        }
+    }
+    if (!ann || !fdir || !out)
+        return cli_usage_error(CMD, "ucf needs --annotations, --features-dir and --out");
+    char *adir = absolute(fdir);
+    if (!adir) {
+        fprintf(stderr, "arnet import: --features-dir %s: %s\n", fdir, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    FILE *af = fopen(ann, "r");
+    if (!af) {
+        fprintf(stderr, "arnet import: cannot open %s: %s\n", ann, strerror(errno));
+        free(adir);
+        return CLI_EXIT_FAIL;
+    }
+    out_file of;
+    if (!out_open(&of, out)) {
+        fclose(af);
+        free(adir);
+        return CLI_EXIT_FAIL;
+    }
+    fprintf(of.fp, "# imported by arnet import ucf from %s\n", base_name(ann));
+    char line[4096];
+    size_t lineno = 0, n = 0, n_anom = 0;
+    int status = 0;
+    while (!status && fgets(line, sizeof line, af)) {
+        lineno++;
+        char *tok[7];
+        int nt = 0;
+        for (char *s = strtok(line, " \t\r\n"); s; s = strtok(NULL, " \t\r\n"))
+            if (nt < 7)
+                tok[nt++] = s;
+            else
+                nt++;
+        if (nt == 0)
+            continue;
+        long long fr[4];
+        int ok = nt == 6;
+        for (int k = 0; ok && k < 4; k++)
+            ok = parse_frame(tok[2 + k], &fr[k]);
+        if (!ok) {
+            fprintf(stderr,
+                    "arnet import: %s:%zu: expected 'name class s1 e1 s2 e2' with frame "
+                    "numbers or -1\n",
+                    ann, lineno);
+            status = CLI_EXIT_FAIL;
+            break;
+        }
+        int normal = strcmp(tok[1], "Normal") == 0;
+        int bad = 0;
+        for (int k = 0; k < 4; k += 2) {
+            if ((fr[k] < 0) != (fr[k + 1] < 0) || (fr[k] >= 0 && fr[k] > fr[k + 1]))
+                bad = 1;
+        }
+        if (bad || (normal && (fr[0] >= 0 || fr[2] >= 0)) || (fr[0] < 0 && fr[2] >= 0)) {
+            fprintf(stderr,
+                    "arnet import: %s:%zu: %s: event frames %lld %lld %lld %lld are not "
+                    "start <= end pairs (or -1 -1)%s\n",
+                    ann, lineno, tok[0], fr[0], fr[1], fr[2], fr[3],
+                    normal ? " for a Normal video, which has none" : "");
+            status = CLI_EXIT_FAIL;
+            break;
+        }
+        char stem[1024];
+        snprintf(stem, sizeof stem, "%s", tok[0]);
+        size_t sl = strlen(stem);
+        if (sl > 4 && !strcmp(stem + sl - 4, ".mp4"))
+            stem[sl - 4] = '\0';
+        char fpath[PATH_MAX + 1100];
+        snprintf(fpath, sizeof fpath, "%s/%s%s", adir, stem, suffix);
+        struct stat st;
+        if (stat(fpath, &st) != 0) {
+            fprintf(stderr, "arnet import: %s:%zu: features of %s not found: %s: %s\n", ann,
+                    lineno, tok[0], fpath, strerror(errno));
+            status = CLI_EXIT_FAIL;
+            break;
+        }
+        if (normal) {
+            fprintf(of.fp, "%s 0 -\n", fpath);
+        } else if (fr[0] < 0) {
+            /* Sultani's file always has an event for anomalous classes; if a
+             * user's does not, training can still use the video. */
+            fprintf(stderr, "arnet import: %s:%zu: warning: %s (%s) has no event; "
+                            "written without ground truth\n",
+                    ann, lineno, tok[0], tok[1]);
+            fprintf(of.fp, "%s 1 -\n", fpath);
+            n_anom++;
+        } else {
+            fprintf(of.fp, "%s 1 %lld-%lld", fpath, fr[0], fr[1]);
+            if (fr[2] >= 0)
+                fprintf(of.fp, ",%lld-%lld", fr[2], fr[3]);
+            fputc('\n', of.fp);
+            n_anom++;
+        }
+        n++;
+    }
+    fclose(af);
+    free(adir);
+    if (!status && n == 0) {
+        fprintf(stderr, "arnet import: %s has no annotations\n", ann);
+        status = CLI_EXIT_FAIL;
+    }
+    if (status) {
+        out_abort(&of);
+        return status;
+    }
+    if (!out_commit(&of))
+        return CLI_EXIT_FAIL;
+    fprintf(stderr, "arnet import: wrote %s (%zu videos, %zu anomalous)\n", out, n, n_anom);
+    return 0;
+}
 
 int cmd_import(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "arnet import: not available in this build yet\n");
-    return CLI_EXIT_FAIL;
+    if (argc < 2)
+        return cli_usage_error(CMD, "which format: rtfm or ucf?");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "rtfm"))
+        return import_rtfm(argc, argv);
+    if (!strcmp(argv[1], "ucf"))
+        return import_ucf(argc, argv);
+    return cli_usage_error(CMD, "unknown format '%s' (rtfm or ucf)", argv[1]);
 }
