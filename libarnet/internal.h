@@ -177,4 +177,11 @@ int arnet__dataset_add_owned(arnet_dataset *ds, char *name, float *features, siz
                              uint32_t feature_dim, int label, uint8_t *frame_labels,
                              size_t n_frames);
 
+/* ---- metrics (metrics.c) -------------------------------------------------- */
+
+/* ROC AUC, average precision and trapezoidal PR area from one sort (any of
+ * the outputs may be NULL).  fn names the public caller in error messages. */
+int arnet__binary_metrics(const char *fn, const float *scores, const uint8_t *labels, size_t n,
+                          double *auc, double *ap, double *pr_auc);
+
 #endif /* ARNET_INTERNAL_H */
