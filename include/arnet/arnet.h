@@ -375,14 +375,25 @@ typedef struct arnet_npy_options {
 ARNET_API void arnet_npy_options_init(arnet_npy_options *opt);
 /* Read a feature array (format 1.0/2.0/3.0; float16/32/64, either byte
  * order, C or Fortran order; shape [T, F] or [T, C, F]) as T x F float32.
- * *data [transferred] (arnet_free).  One pass over the file. */
+ * opt [borrowed] (NULL = defaults).  *data [transferred] (arnet_free).
+ * One pass over the file; memory beyond the result is one row (C order) or
+ * T doubles (Fortran order).  Errors: ARNET_E_IO (cannot open),
+ * ARNET_E_FORMAT naming the file and the problem (bad magic or version, a
+ * header that is not exactly NumPy's dict, unsupported dtype such as '|O',
+ * rank not 2/3, T/C/F = 0, a size that disagrees with the file's length),
+ * ARNET_E_INVALID for a crop the file does not have.  Nothing is allocated
+ * before the header has been checked against the file size.  Thread-safe. */
 ARNET_API ARNET_NODISCARD int arnet_npy_read(const char *path, const arnet_npy_options *opt,
                                              float **data, size_t *n_rows, uint32_t *n_cols);
-/* Read a 1-D array of any bool, integer or float dtype as 0/1 labels
- * (nonzero = 1).  *labels [transferred]. */
+/* Read a 1-D non-empty array of any bool, integer or float dtype as 0/1
+ * labels (nonzero = 1; NaN is ARNET_E_FORMAT).  *labels [transferred]
+ * (arnet_free).  Same header checks as arnet_npy_read.  Thread-safe. */
 ARNET_API ARNET_NODISCARD int arnet_npy_read_labels(const char *path, uint8_t **labels,
                                                     size_t *n);
-/* Write float32 C-order data with the given shape (ndim 1..3), atomically. */
+/* Write float32 little-endian C-order data with the given shape (ndim 1..3)
+ * in NumPy's format 1.0.  data, shape [borrowed].  Atomic: written to a
+ * temporary file beside path, fsynced, then renamed over path; on failure
+ * (ARNET_E_IO naming the path) path is untouched.  Thread-safe. */
 ARNET_API ARNET_NODISCARD int arnet_npy_write(const char *path, const float *data,
                                               const size_t *shape, int ndim);
 
@@ -413,13 +424,20 @@ ARNET_API void arnet_video_info_init(arnet_video_info *info);
 /* An empty data set; feature_dim 0 = set by the first video added. */
 ARNET_API ARNET_NODISCARD int arnet_dataset_create(uint32_t feature_dim, arnet_dataset **out);
 /* Load a manifest (format in API.md / docs/data.md): one video per line,
- * `<features.npy> <label> [<ground truth>]`.  Errors name file and line. */
+ * `<features.npy> <label> [<ground truth>]`, paths relative to the
+ * manifest's folder; range ground truth covers 16 * T frames.  opt
+ * [borrowed] (NULL = defaults).  *out [transferred] (arnet_dataset_free).
+ * Stops at the first bad line; the message starts "<path>:<line>: ".
+ * Video names are the feature paths as written in the manifest. */
 ARNET_API ARNET_NODISCARD int arnet_dataset_load_manifest(const char *path,
                                                           const arnet_load_options *opt,
                                                           arnet_dataset **out);
 /* Add one video; features, frame_labels (may be NULL), name [borrowed]
- * (deep-copied).  A feature_dim different from the data set's is
- * ARNET_E_SHAPE naming the video. */
+ * (deep-copied; NULL name = "#<index>"; frame labels stored as 0/1).
+ * A feature_dim different from the data set's is ARNET_E_SHAPE naming the
+ * video; label not 0/1, n_clips 0, frame labels marking an anomalous frame
+ * on a label-0 video are ARNET_E_INVALID naming it.  On failure the data
+ * set is unchanged. */
 ARNET_API ARNET_NODISCARD int arnet_dataset_add(arnet_dataset *ds, const char *name,
                                                 const float *features, size_t n_clips,
                                                 uint32_t feature_dim, int label,
@@ -430,6 +448,8 @@ ARNET_API size_t arnet_dataset_size(const arnet_dataset *ds);
 ARNET_API uint32_t arnet_dataset_feature_dim(const arnet_dataset *ds);
 /* Number of videos with the given label (0 or 1). */
 ARNET_API size_t arnet_dataset_count(const arnet_dataset *ds, int label);
+/* Fill info (set up by arnet_video_info_init) with video index's data;
+ * ARNET_E_INVALID when index >= arnet_dataset_size. */
 ARNET_API int arnet_dataset_video(const arnet_dataset *ds, size_t index,
                                   arnet_video_info *info);
 
