@@ -543,6 +543,64 @@ START_TEST(import_rtfm_shanghaitech)
 }
 END_TEST
 
+/* The training list has no frame ground truth: labels only. */
+START_TEST(import_rtfm_training_list)
+{
+    make_tmp();
+    char exe[PATH_MAX + 32], cmd[3 * PATH_MAX], p[1024];
+    arnet_exe(exe, sizeof exe);
+    snprintf(p, sizeof p, "%s/feat", tmpdir);
+    ck_assert_int_eq(mkdir(p, 0777), 0);
+    FILE *lf = fopen(SH_DIR "/rtfm_shanghai-i3d-train-10crop.list", "r");
+    ck_assert_ptr_nonnull(lf);
+    char line[512];
+    int n = 0, first_normal = -1;
+    while (fgets(line, sizeof line, lf)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        const char *base = strrchr(line, '/') + 1;
+        /* Anomalous ShanghaiTech names have four digits after the scene. */
+        int anomalous = strcspn(base + 3, "_") == 4;
+        if (!anomalous && first_normal < 0)
+            first_normal = n;
+        ck_assert_msg(anomalous == (first_normal < 0), "%s out of order", base);
+        snprintf(p, sizeof p, "%s/feat/%s", tmpdir, base);
+        write_features(p, n, 1 + (size_t)n % 7, 2);
+        n++;
+    }
+    fclose(lf);
+    ck_assert_int_eq(n, 238);
+    ck_assert_int_eq(first_normal, 63);
+    snprintf(cmd, sizeof cmd,
+             "'%s' import rtfm --list '%s/rtfm_shanghai-i3d-train-10crop.list' --anomalous 63 "
+             "--features-dir '%s/feat' --out '%s/train.txt' 2>/dev/null",
+             exe, SH_DIR, tmpdir, tmpdir);
+    ck_assert_int_eq(run(cmd), 0);
+    snprintf(p, sizeof p, "%s/train.txt", tmpdir);
+    arnet_dataset *ds;
+    ck_assert_msg(arnet_dataset_load_manifest(p, NULL, &ds) == ARNET_OK, "%s",
+                  arnet_last_error());
+    ck_assert_uint_eq(arnet_dataset_size(ds), 238);
+    ck_assert_uint_eq(arnet_dataset_count(ds, 1), 63);
+    for (size_t i = 0; i < 238; i++) {
+        arnet_video_info vi;
+        arnet_video_info_init(&vi);
+        ck_assert_int_eq(arnet_dataset_video(ds, i, &vi), ARNET_OK);
+        ck_assert_int_eq(vi.label, i < 63);
+        ck_assert_uint_eq(vi.n_clips, 1 + i % 7);
+        ck_assert(vi.features[0] == feat_value((int)i, 0, 0));
+        ck_assert_uint_eq(vi.n_frames, 0);
+    }
+    arnet_dataset_free(ds);
+    /* More anomalous videos than the list has. */
+    snprintf(cmd, sizeof cmd,
+             "'%s' import rtfm --list '%s/rtfm_shanghai-i3d-train-10crop.list' --anomalous 239 "
+             "--features-dir '%s/feat' --out '%s/t2.txt' 2>/dev/null",
+             exe, SH_DIR, tmpdir, tmpdir);
+    ck_assert_int_eq(run(cmd), 1);
+    remove_tmp();
+}
+END_TEST
+
 START_TEST(import_ucf_crime)
 {
     make_tmp();
@@ -667,6 +725,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, manifest_paths_comments_ground_truth);
     tcase_add_test(tc, manifest_errors_name_file_and_line);
     tcase_add_test(tc, import_rtfm_shanghaitech);
+    tcase_add_test(tc, import_rtfm_training_list);
     tcase_add_test(tc, import_ucf_crime);
     suite_add_tcase(s, tc);
     return s;

@@ -14,14 +14,15 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: arnet import rtfm --list LIST --gt GT.npy --anomalous N --out MANIFEST\n"
-            "                         [--features-dir DIR]\n"
+            "usage: arnet import rtfm --list LIST --anomalous N --out MANIFEST\n"
+            "                         [--gt GT.npy] [--features-dir DIR]\n"
             "       arnet import ucf --annotations FILE --features-dir DIR --out MANIFEST\n"
             "                        [--suffix SUFFIX]\n\n"
             "Write a manifest (see docs/data.md) with per-video frame ground truth.\n\n"
             "rtfm: LIST has one feature .npy path a line, the N anomalous videos first;\n"
             "  GT.npy holds the frame labels of all videos concatenated in list order,\n"
-            "  16 frames per clip.  Each video's clip count T is read from its features,\n"
+            "  16 frames per clip (leave --gt out for a training list: labels only).\n"
+            "  Each video's clip count T is read from its features,\n"
             "  so the files must exist; --features-dir DIR looks them up as DIR/<basename>\n"
             "  instead of the list's paths.  Anomalous videos get frame ranges in the\n"
             "  manifest (an .npy under MANIFEST_gt/ when they have no anomalous frame).\n"
@@ -145,15 +146,15 @@ static int import_rtfm(int argc, char **argv)
             return cli_usage_error(CMD, "unknown option '%s' for rtfm", argv[i]);
         }
     }
-    if (!list || !gt || !anom || !out)
-        return cli_usage_error(CMD, "rtfm needs --list, --gt, --anomalous and --out");
+    if (!list || !anom || !out)
+        return cli_usage_error(CMD, "rtfm needs --list, --anomalous and --out");
     uint64_t n_anom;
     if (!cli_parse_u64(CMD, "--anomalous", anom, 0, UINT32_MAX, &n_anom))
         return CLI_EXIT_USAGE;
 
     uint8_t *labels = NULL;
     size_t n_gt = 0;
-    int rc = arnet_npy_read_labels(gt, &labels, &n_gt);
+    int rc = gt ? arnet_npy_read_labels(gt, &labels, &n_gt) : ARNET_OK;
     if (rc)
         return cli_fail(CMD, rc, "reading the ground truth");
 
@@ -188,23 +189,35 @@ static int import_rtfm(int argc, char **argv)
         else
             snprintf(path, sizeof path, "%s", p);
         float *feat;
-        size_t T;
+        size_t T = 0;
         uint32_t F;
-        arnet_npy_options o;
-        arnet_npy_options_init(&o);
-        o.crop = 0; /* only T is needed: skip averaging the crops */
-        rc = arnet_npy_read(path, &o, &feat, &T, &F);
-        if (rc == ARNET_E_INVALID) { /* [T, F] files have no crop axis */
-            o.crop = -1;
+        if (gt) {
+            arnet_npy_options o;
+            arnet_npy_options_init(&o);
+            o.crop = 0; /* only T is needed: skip averaging the crops */
             rc = arnet_npy_read(path, &o, &feat, &T, &F);
+            if (rc == ARNET_E_INVALID) { /* [T, F] files have no crop axis */
+                o.crop = -1;
+                rc = arnet_npy_read(path, &o, &feat, &T, &F);
+            }
+            if (rc) {
+                char what[64];
+                snprintf(what, sizeof what, "%s line %zu", base_name(list), lineno);
+                status = cli_fail(CMD, rc, what);
+                break;
+            }
+            arnet_free(feat);
+        } else {
+            /* Without ground truth only the labels are written: the
+             * features are read (and checked) when the manifest is loaded. */
+            struct stat st;
+            if (stat(path, &st) != 0) {
+                fprintf(stderr, "arnet import: %s line %zu: %s: %s\n", base_name(list),
+                        lineno, path, strerror(errno));
+                status = CLI_EXIT_FAIL;
+                break;
+            }
         }
-        if (rc) {
-            char what[64];
-            snprintf(what, sizeof what, "%s line %zu", base_name(list), lineno);
-            status = cli_fail(CMD, rc, what);
-            break;
-        }
-        arnet_free(feat);
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
             rtfm_video *nv = realloc(vids, cap * sizeof *vids);
@@ -235,7 +248,7 @@ static int import_rtfm(int argc, char **argv)
                 (unsigned long long)n_anom, list, n);
         status = CLI_EXIT_FAIL;
     }
-    if (!status && total != n_gt) {
+    if (!status && gt && total != n_gt) {
         fprintf(stderr,
                 "arnet import: %s has %zu frame labels but the %zu videos' features give "
                 "%zu frames (16 per clip): wrong list, ground truth or features\n",
@@ -252,11 +265,16 @@ static int import_rtfm(int argc, char **argv)
     if (!status) {
         fprintf(of.fp, "# imported by arnet import rtfm from %s and %s (%zu videos, %llu "
                        "anomalous first)\n",
-                base_name(list), base_name(gt), n, (unsigned long long)n_anom);
+                base_name(list), gt ? base_name(gt) : "no ground truth", n,
+                (unsigned long long)n_anom);
         size_t at = 0;
         for (size_t i = 0; i < n && !status; i++) {
-            const uint8_t *l = labels + at;
             int label = i < n_anom;
+            if (!gt) {
+                fprintf(of.fp, "%s %d -\n", vids[i].features, label);
+                continue;
+            }
+            const uint8_t *l = labels + at;
             size_t ones = 0;
             for (size_t k = 0; k < vids[i].frames; k++)
                 ones += l[k] != 0;
@@ -306,9 +324,12 @@ static int import_rtfm(int argc, char **argv)
         free(vids[i].features);
     free(vids);
     arnet_free(labels);
-    if (!status)
+    if (!status && gt)
         fprintf(stderr, "arnet import: wrote %s (%zu videos, %llu anomalous, %zu frames)\n",
                 out, n, (unsigned long long)n_anom, total);
+    else if (!status)
+        fprintf(stderr, "arnet import: wrote %s (%zu videos, %llu anomalous, no ground truth)\n",
+                out, n, (unsigned long long)n_anom);
     return status;
 }
 
