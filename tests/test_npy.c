@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <dirent.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -421,6 +422,48 @@ START_TEST(hostile_headers)
 }
 END_TEST
 
+/* ---- memory ------------------------------------------------------------------- */
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* A 10-crop file is ten times its result: reading it must cost about the
+ * result, not the file (the peak resident size would show a slurp). */
+START_TEST(multi_crop_reading_stays_near_result_size)
+{
+    make_tmp();
+    char path[128];
+    snprintf(path, sizeof path, "%s/big.npy", tmpdir);
+    const size_t T = 1500, C = 10, F = 1024;
+    const char *dicts[2] = {H("<f4", "False", "(1500, 10, 1024)"),
+                            H("<f4", "True", "(1500, 10, 1024)")};
+    for (int k = 0; k < 2; k++) {
+        write_npy_raw(path, 1, dicts[k], T * C * F * 4, -1);
+        long before = max_rss_kb();
+        float *d = NULL;
+        size_t rT;
+        uint32_t rF;
+        ck_assert_int_eq(arnet_npy_read(path, NULL, &d, &rT, &rF), ARNET_OK);
+        /* Touch the result so all of it is resident. */
+        volatile float sink = 0;
+        for (size_t i = 0; i < rT * rF; i += 1024)
+            sink += d[i];
+        (void)sink;
+        long grown_kb = max_rss_kb() - before;
+        long result_kb = (long)(T * F * 4 / 1024), file_kb = (long)(T * C * F * 4 / 1024);
+        ck_assert_msg(grown_kb < result_kb + 8 * 1024,
+                      "%s order: peak grew by %ld KiB for a %ld KiB result (file %ld KiB)",
+                      k ? "Fortran" : "C", grown_kb, result_kb, file_kb);
+        arnet_free(d);
+    }
+    remove_tmp();
+}
+END_TEST
+
 /* ---- NumPy as the reference -------------------------------------------------- */
 
 /* ARNET_TEST_PYTHON overrides the interpreter (a missing one shows the skip). */
@@ -514,6 +557,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, labels_every_dtype);
     tcase_add_test(tc, writer_round_trip);
     tcase_add_test(tc, hostile_headers);
+    tcase_add_test(tc, multi_crop_reading_stays_near_result_size);
     if (have_numpy())
         tcase_add_test(tc, numpy_random_arrays_exact);
     else /* Not run, so not counted: say so in the TAP stream. */
