@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -379,14 +380,19 @@ static int npy_open(const char *path, FILE **fp_out, npy_header *h)
         return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(errno));
     int rc = ARNET_OK;
     char *hdr = NULL;
-    long long fsize_ll;
-    if (fseek(fp, 0, SEEK_END) != 0 || (fsize_ll = ftell(fp)) < 0 ||
-        fseek(fp, 0, SEEK_SET) != 0) {
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0) {
         rc = arnet__error(ARNET_E_IO, "%s: cannot determine the file size: %s", path,
                           strerror(errno));
         goto fail;
     }
-    uint64_t fsize = (uint64_t)fsize_ll;
+    /* The size check below is what makes a lying header harmless, so only
+     * files with a real size will do (not directories, pipes or devices). */
+    if (!S_ISREG(st.st_mode)) {
+        rc = arnet__error(ARNET_E_IO, "%s: not a regular file", path);
+        goto fail;
+    }
+    uint64_t fsize = (uint64_t)st.st_size;
     unsigned char pre[12];
     if (fsize < 10 || fread(pre, 1, 10, fp) != 10) {
         rc = arnet__error(ARNET_E_FORMAT, "%s: too short for a .npy file (%llu bytes)", path,

@@ -413,6 +413,10 @@ START_TEST(hostile_headers)
     float *d;
     size_t T;
     uint32_t F;
+    ck_assert_int_eq(arnet_npy_read(tmpdir, NULL, &d, &T, &F), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "not a regular file"));
+    ck_assert_int_eq(arnet_npy_read_labels("/dev/zero", &l, &n), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "not a regular file"));
     ck_assert_int_eq(arnet_npy_read("/nonexistent/x.npy", NULL, &d, &T, &F), ARNET_E_IO);
     ck_assert_ptr_nonnull(strstr(arnet_last_error(), "/nonexistent/x.npy"));
     ck_assert_int_eq(arnet_npy_read(NULL, NULL, &d, &T, &F), ARNET_E_INVALID);
