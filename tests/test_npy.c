@@ -426,6 +426,65 @@ START_TEST(hostile_headers)
 }
 END_TEST
 
+/* Headers NumPy (or Python 2 era NumPy) writes or accepts that our writer
+ * never produces: each must read, with the right values. */
+START_TEST(header_variants_that_numpy_accepts)
+{
+    make_tmp();
+    char path[128];
+    snprintf(path, sizeof path, "%s/v.npy", tmpdir);
+    const char *ok[] = {
+        "{'descr': '=f4', 'fortran_order': False, 'shape': (3, 4), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3L, 4L), }",
+        "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (3, 4)}",
+        "{'shape': (3, 4), 'fortran_order': False, 'descr': '<f4'}",
+        "{ 'descr' : '<f4' ,\t'fortran_order' : False , 'shape' : ( 3 , 4 , ) , }",
+    };
+    int little = *(const uint8_t *)&(uint16_t){1} == 1;
+    for (size_t k = 0; k < sizeof ok / sizeof *ok; k++) {
+        write_npy_raw(path, 1, ok[k], 48, -1);
+        float *d = NULL;
+        size_t T;
+        uint32_t F;
+        ck_assert_msg(arnet_npy_read(path, NULL, &d, &T, &F) == ARNET_OK, "%s: %s", ok[k],
+                      arnet_last_error());
+        ck_assert_uint_eq(T, 3);
+        ck_assert_uint_eq(F, 4);
+        /* write_npy_raw's data bytes are 0, 1, 2, ...: element i has bytes
+         * 4i..4i+3, in file order for '<' (and '=' on this host). */
+        for (size_t i = 0; i < 12 && (little || k == 0); i++) {
+            uint8_t b[4] = {(uint8_t)(4 * i), (uint8_t)(4 * i + 1), (uint8_t)(4 * i + 2),
+                            (uint8_t)(4 * i + 3)};
+            float want;
+            memcpy(&want, b, 4);
+            ck_assert(memcmp(&d[i], &want, 4) == 0);
+        }
+        arnet_free(d);
+    }
+    /* A header longer than format 1.0 can hold (NumPy switches to 2.0). */
+    char *big = malloc(70100);
+    strcpy(big, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), ");
+    size_t bl = strlen(big);
+    memset(big + bl, ' ', 70000);
+    strcpy(big + bl + 70000, "}");
+    write_npy_raw(path, 2, big, 48, -1);
+    float *d = NULL;
+    size_t T;
+    uint32_t F;
+    ck_assert_msg(arnet_npy_read(path, NULL, &d, &T, &F) == ARNET_OK, "%s", arnet_last_error());
+    arnet_free(d);
+    /* ... but not an unbounded one. */
+    big = realloc(big, (2u << 20) + 100);
+    memset(big + bl, ' ', 2u << 20);
+    strcpy(big + bl + (2u << 20), "}");
+    write_npy_raw(path, 2, big, 48, -1);
+    ck_assert_int_eq(arnet_npy_read(path, NULL, &d, &T, &F), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "exceeds"));
+    free(big);
+    remove_tmp();
+}
+END_TEST
+
 /* ---- memory ------------------------------------------------------------------- */
 
 static long max_rss_kb(void)
@@ -561,6 +620,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, labels_every_dtype);
     tcase_add_test(tc, writer_round_trip);
     tcase_add_test(tc, hostile_headers);
+    tcase_add_test(tc, header_variants_that_numpy_accepts);
     tcase_add_test(tc, multi_crop_reading_stays_near_result_size);
     if (have_numpy())
         tcase_add_test(tc, numpy_random_arrays_exact);
