@@ -171,6 +171,8 @@ START_TEST(manifest_paths_comments_ground_truth)
     write_features(p, 1, 4, 3);
     snprintf(p, sizeof p, "%s/c.npy", tmpdir);
     write_features(p, 2, 2, 3);
+    snprintf(p, sizeof p, "%s/feats/a#b.npy", tmpdir);
+    write_features(p, 3, 1, 3);
     /* A multi-crop file: [T=2, C=2, F=3]. */
     float mc[12];
     for (int i = 0; i < 12; i++)
@@ -196,7 +198,8 @@ START_TEST(manifest_paths_comments_ground_truth)
              "%s/c.npy 0 -\n"
              "feats/a.npy 0\n"
              "feats/a.npy 1 70-200\n"
-             "feats/mc.npy 1\n",
+             "feats/mc.npy 1\n"
+             "feats/a#b.npy 0 # '#' inside a path is part of it\n",
              tmpdir);
     snprintf(m, sizeof m, "%s/train.txt", tmpdir);
     write_text(m, text);
@@ -209,7 +212,7 @@ START_TEST(manifest_paths_comments_ground_truth)
     int rc = arnet_dataset_load_manifest(m, NULL, &ds);
     ck_assert_int_eq(chdir(cwd), 0);
     ck_assert_msg(rc == ARNET_OK, "%s", arnet_last_error());
-    ck_assert_uint_eq(arnet_dataset_size(ds), 6);
+    ck_assert_uint_eq(arnet_dataset_size(ds), 7);
     ck_assert_uint_eq(arnet_dataset_count(ds, 1), 4);
     ck_assert_uint_eq(arnet_dataset_feature_dim(ds), 3);
     arnet_video_info vi;
@@ -253,6 +256,9 @@ START_TEST(manifest_paths_comments_ground_truth)
     ck_assert_int_eq(arnet_dataset_video(ds, 5, &vi), ARNET_OK);
     ck_assert_uint_eq(vi.n_clips, 2);
     ck_assert(vi.features[0] == 1.5f && vi.features[5] == 9.5f);
+    ck_assert_int_eq(arnet_dataset_video(ds, 6, &vi), ARNET_OK);
+    ck_assert_str_eq(vi.name, "feats/a#b.npy");
+    ck_assert(vi.features[2] == feat_value(3, 0, 2));
     arnet_dataset_free(ds);
 
     /* Chosen crop through the load options; then a crop a file lacks. */
