@@ -74,7 +74,7 @@ START_TEST(add_copies_and_accessors)
     ck_assert_int_eq(arnet_dataset_create(0, &ds), ARNET_OK);
     ck_assert_uint_eq(arnet_dataset_size(ds), 0);
     ck_assert_uint_eq(arnet_dataset_feature_dim(ds), 0);
-    float x[6] = {1, 2, 3, 4, 5, 6};
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     uint8_t fl[5] = {0, 7, 1, 0, 255};
     char name[8] = "vid-a";
     ck_assert_int_eq(arnet_dataset_add(ds, name, x, 2, 3, 1, fl, 5), ARNET_OK);
