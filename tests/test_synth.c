@@ -133,6 +133,20 @@ START_TEST(deterministic_and_non_negative)
         }
     }
     ck_assert_msg(differs, "another seed gave the same features");
+    /* A video kept at a small scale is the same video as at full scale. */
+    arnet_dataset *trf, *tef;
+    make(7, 24, 1.0, &trf, &tef);
+    for (int split = 0; split < 2; split++) {
+        const arnet_dataset *a = split ? te1 : tr1, *full = split ? tef : trf;
+        for (size_t i = 0; i < a->n_videos; i++) {
+            const arnet__video *va = &a->videos[i], *vf = find(full, va->name);
+            ck_assert_ptr_nonnull(vf);
+            ck_assert_uint_eq(va->n_clips, vf->n_clips);
+            ck_assert(memcmp(va->features, vf->features, va->n_clips * 24 * sizeof(float)) == 0);
+        }
+    }
+    arnet_dataset_free(trf);
+    arnet_dataset_free(tef);
     /* A tenth keeps a tenth of each class (rounded up). */
     ck_assert_uint_eq(arnet_dataset_count(tr1, 0), 18);
     ck_assert_uint_eq(arnet_dataset_count(tr1, 1), 7);
