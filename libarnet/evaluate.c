@@ -94,7 +94,7 @@ static int video_frames(const arnet__video *v, const arnet_eval_options *opt, si
 }
 
 /* Label of frame f; only PAD_LAST reaches past the ground truth, which then
- * repeats its last label (RTFM's np.pad(..., 'edge') equivalent). */
+ * repeats its last label (the RTFM rule). */
 static uint8_t frame_label(const arnet__video *v, size_t f)
 {
     if (!v->frame_labels || v->n_frames == 0)
