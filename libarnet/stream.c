@@ -1,2 +1,393 @@
-/* stream.c -- placeholder: being written. */
+/* stream.c -- one camera's score stream: window or exponential smoothing,
+ * alarm hysteresis with minimum run lengths, events, multi-stream batching. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
+
+#define WINDOW_MAX 4096u
+
+struct arnet_stream {
+    arnet_stream_options opt;
+    float *ring; /* window raw scores (WINDOW smoothing only) */
+    uint32_t ring_pos;
+    uint32_t ring_fill;
+    uint64_t clips;
+    float last_raw, last_smoothed;
+    int alarm;
+    uint64_t alarm_start;
+    float peak;
+    uint32_t run;        /* current above-on (idle) or below-off (alarm) run */
+    uint64_t run_start;  /* first clip of that run */
+    float run_peak;      /* highest smoothed score of the above-on run */
+    uint64_t alarms;
+    int batch_mark;      /* set while arnet_scorer_push_streams checks duplicates */
+};
+
+void arnet_stream_options_init(arnet_stream_options *opt)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
+    opt->stream_id = 0;
+    opt->smoothing = ARNET_SMOOTH_WINDOW;
+    opt->window = 5;
+    opt->ema_alpha = 0.3f;
+    opt->on_threshold = 0.5f;
+    opt->off_threshold = 0.3f;
+    opt->min_on_clips = 3;
+    opt->min_off_clips = 5;
+    opt->on_event = NULL;
+    opt->user = NULL;
+}
+
+void arnet_stream_result_init(arnet_stream_result *res)
+{
+    if (!res)
+        return;
+    memset(res, 0, sizeof *res);
+    res->struct_size = sizeof *res;
+}
+
+void arnet_stream_state_init(arnet_stream_state *st)
+{
+    if (!st)
+        return;
+    memset(st, 0, sizeof *st);
+    st->struct_size = sizeof *st;
+}
+
+static int check_options(const char *fn, const arnet_stream_options *o)
+{
+    if (o->struct_size < sizeof(arnet_stream_options))
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: opt->struct_size %zu is smaller than %zu (call "
+                            "arnet_stream_options_init)",
+                            fn, o->struct_size, sizeof(arnet_stream_options));
+    if (o->smoothing != ARNET_SMOOTH_NONE && o->smoothing != ARNET_SMOOTH_WINDOW &&
+        o->smoothing != ARNET_SMOOTH_EMA)
+        return arnet__error(ARNET_E_INVALID, "%s: smoothing %d is not an ARNET_SMOOTH_* value",
+                            fn, o->smoothing);
+    if (o->smoothing == ARNET_SMOOTH_WINDOW && (o->window < 1 || o->window > WINDOW_MAX))
+        return arnet__error(ARNET_E_INVALID, "%s: window %u out of range 1..%u", fn,
+                            o->window, WINDOW_MAX);
+    if (o->smoothing == ARNET_SMOOTH_EMA && !(o->ema_alpha > 0.0f && o->ema_alpha <= 1.0f))
+        return arnet__error(ARNET_E_INVALID, "%s: ema_alpha %g must be in (0, 1]", fn,
+                            (double)o->ema_alpha);
+    if (!(o->on_threshold >= 0.0f && o->on_threshold <= 1.0f))
+        return arnet__error(ARNET_E_INVALID, "%s: on_threshold %g must be in [0, 1]", fn,
+                            (double)o->on_threshold);
+    if (!(o->off_threshold >= 0.0f && o->off_threshold <= 1.0f))
+        return arnet__error(ARNET_E_INVALID, "%s: off_threshold %g must be in [0, 1]", fn,
+                            (double)o->off_threshold);
+    if (o->off_threshold > o->on_threshold)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: off_threshold %g is above on_threshold %g (hysteresis needs "
+                            "off <= on)",
+                            fn, (double)o->off_threshold, (double)o->on_threshold);
+    if (o->min_on_clips < 1 || o->min_off_clips < 1)
+        return arnet__error(ARNET_E_INVALID, "%s: %s must be at least 1", fn,
+                            o->min_on_clips < 1 ? "min_on_clips" : "min_off_clips");
+    return ARNET_OK;
+}
+
+size_t arnet_stream_memory(const arnet_stream_options *opt)
+{
+    arnet_stream_options def;
+    arnet_stream_options_init(&def);
+    if (opt && opt->struct_size >= sizeof def)
+        def = *opt;
+    size_t bytes = sizeof(struct arnet_stream);
+    if (def.smoothing == ARNET_SMOOTH_WINDOW && def.window <= WINDOW_MAX)
+        bytes += (size_t)def.window * sizeof(float);
+    return bytes;
+}
+
+int arnet_stream_create(const arnet_stream_options *opt, arnet_stream **out)
+{
+    if (!out)
+        return arnet__error(ARNET_E_INVALID, "arnet_stream_create: out is NULL");
+    arnet_stream_options o;
+    arnet_stream_options_init(&o);
+    if (opt) {
+        int rc = check_options("arnet_stream_create", opt);
+        if (rc)
+            return rc;
+        o = *opt;
+        o.struct_size = sizeof o;
+    }
+    arnet_stream *st = arnet__calloc(1, sizeof *st, "stream");
+    if (!st)
+        return ARNET_E_NOMEM;
+    st->opt = o;
+    if (o.smoothing == ARNET_SMOOTH_WINDOW) {
+        st->ring = arnet__calloc(o.window, sizeof(float), "stream window");
+        if (!st->ring) {
+            free(st);
+            return ARNET_E_NOMEM;
+        }
+    }
+    *out = st;
+    return ARNET_OK;
+}
+
+void arnet_stream_free(arnet_stream *st)
+{
+    if (!st)
+        return;
+    free(st->ring);
+    free(st);
+}
+
+int arnet_stream_reset(arnet_stream *st)
+{
+    if (!st)
+        return arnet__error(ARNET_E_INVALID, "arnet_stream_reset: stream is NULL");
+    float *ring = st->ring;
+    arnet_stream_options o = st->opt;
+    memset(st, 0, sizeof *st);
+    st->opt = o;
+    st->ring = ring;
+    if (ring)
+        memset(ring, 0, (size_t)o.window * sizeof(float));
+    return ARNET_OK;
+}
+
+int arnet_stream_get_state(const arnet_stream *st, arnet_stream_state *state)
+{
+    if (!st || !state)
+        return arnet__error(ARNET_E_INVALID, "arnet_stream_get_state: %s is NULL",
+                            !st ? "stream" : "state");
+    if (state->struct_size < sizeof *state)
+        return arnet__error(ARNET_E_INVALID,
+                            "arnet_stream_get_state: state->struct_size %zu is smaller than "
+                            "%zu (call arnet_stream_state_init)",
+                            state->struct_size, sizeof *state);
+    size_t keep = state->struct_size;
+    memset(state, 0, sizeof *state);
+    state->struct_size = keep;
+    state->clips = st->clips;
+    state->alarm = st->alarm;
+    state->alarm_start = st->alarm ? st->alarm_start : 0;
+    state->peak_score = st->alarm ? st->peak : 0.0f;
+    state->last_raw = st->last_raw;
+    state->last_smoothed = st->last_smoothed;
+    state->run_length = st->run;
+    state->alarms = st->alarms;
+    return ARNET_OK;
+}
+
+static float smooth(arnet_stream *st, float raw)
+{
+    switch (st->opt.smoothing) {
+    case ARNET_SMOOTH_WINDOW: {
+        st->ring[st->ring_pos] = raw;
+        st->ring_pos = st->ring_pos + 1 == st->opt.window ? 0 : st->ring_pos + 1;
+        if (st->ring_fill < st->opt.window)
+            st->ring_fill++;
+        /* Summed afresh in double each clip: a running sum would drift and
+         * make the result depend on how long the stream has run. */
+        double sum = 0.0;
+        for (uint32_t i = 0; i < st->ring_fill; i++)
+            sum += st->ring[i];
+        return (float)(sum / st->ring_fill);
+    }
+    case ARNET_SMOOTH_EMA:
+        if (st->clips == 0)
+            return raw;
+        return st->opt.ema_alpha * raw + (1.0f - st->opt.ema_alpha) * st->last_smoothed;
+    default:
+        return raw;
+    }
+}
+
+static void emit(arnet_stream *st, int type, uint64_t end_clip)
+{
+    if (!st->opt.on_event)
+        return;
+    arnet_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.struct_size = sizeof ev;
+    ev.type = type;
+    ev.stream_id = st->opt.stream_id;
+    ev.start_clip = st->alarm_start;
+    ev.end_clip = end_clip;
+    ev.peak_score = st->peak;
+    st->opt.on_event(st->opt.user, &ev);
+}
+
+/* The update itself, after the caller has checked its arguments. */
+static void update(arnet_stream *st, float raw, arnet_stream_result *res)
+{
+    uint64_t clip = st->clips;
+    float s = smooth(st, raw);
+    int event = 0;
+    if (!st->alarm) {
+        if (s >= st->opt.on_threshold) {
+            if (st->run == 0) {
+                st->run_start = clip;
+                st->run_peak = s;
+            }
+            st->run++;
+            if (s > st->run_peak)
+                st->run_peak = s;
+            if (st->run >= st->opt.min_on_clips) {
+                st->alarm = 1;
+                st->alarm_start = st->run_start;
+                st->peak = st->run_peak;
+                st->alarms++;
+                st->run = 0;
+                event = ARNET_EVENT_ALARM_START;
+            }
+        } else {
+            st->run = 0;
+        }
+    } else {
+        if (s > st->peak)
+            st->peak = s;
+        if (s < st->opt.off_threshold) {
+            if (st->run == 0)
+                st->run_start = clip;
+            st->run++;
+            if (st->run >= st->opt.min_off_clips) {
+                st->alarm = 0;
+                st->run = 0;
+                event = ARNET_EVENT_ALARM_END;
+            }
+        } else {
+            st->run = 0;
+        }
+    }
+    st->clips = clip + 1;
+    st->last_raw = raw;
+    st->last_smoothed = s;
+    /* The state is complete before the callback runs, so a callback that
+     * reads the stream's state sees this clip. */
+    if (event == ARNET_EVENT_ALARM_START)
+        emit(st, event, 0);
+    else if (event == ARNET_EVENT_ALARM_END)
+        emit(st, event, st->run_start - 1);
+    if (res && res->struct_size >= sizeof *res) {
+        res->clip_index = clip;
+        res->raw = raw;
+        res->smoothed = s;
+        res->alarm = st->alarm;
+        res->event = event;
+    }
+}
+
+static int check_result(const char *fn, const arnet_stream_result *res)
+{
+    if (res && res->struct_size < sizeof *res)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: res->struct_size %zu is smaller than %zu (call "
+                            "arnet_stream_result_init)",
+                            fn, res->struct_size, sizeof *res);
+    return ARNET_OK;
+}
+
+int arnet_stream_update(arnet_stream *st, float raw_score, arnet_stream_result *res)
+{
+    if (!st)
+        return arnet__error(ARNET_E_INVALID, "arnet_stream_update: stream is NULL");
+    int rc = check_result("arnet_stream_update", res);
+    if (rc)
+        return rc;
+    if (!isfinite(raw_score))
+        return arnet__error(ARNET_E_INVALID,
+                            "arnet_stream_update: raw_score of clip %llu of stream %llu is "
+                            "not finite",
+                            (unsigned long long)st->clips,
+                            (unsigned long long)st->opt.stream_id);
+    update(st, raw_score, res);
+    return ARNET_OK;
+}
+
+int arnet_stream_push(arnet_stream *st, arnet_scorer *scorer, const float *feature,
+                      arnet_stream_result *res)
+{
+    if (!st || !scorer || !feature)
+        return arnet__error(ARNET_E_INVALID, "arnet_stream_push: %s is NULL",
+                            !st ? "stream" : !scorer ? "scorer" : "feature");
+    int rc = check_result("arnet_stream_push", res);
+    if (rc)
+        return rc;
+    const arnet_model *m = arnet__scorer_model(scorer);
+    for (uint32_t k = 0; k < m->feature_dim; k++)
+        if (!isfinite(feature[k]))
+            return arnet__error(ARNET_E_INVALID,
+                                "arnet_stream_push: feature[%u] of clip %llu of stream %llu "
+                                "is not finite",
+                                k, (unsigned long long)st->clips,
+                                (unsigned long long)st->opt.stream_id);
+    float raw = arnet__scorer_run(scorer, feature, 1)[0];
+    if (!isfinite(raw))
+        return arnet__error(ARNET_E_INVALID,
+                            "arnet_stream_push: score of clip %llu of stream %llu is not "
+                            "finite (NaN in the feature?)",
+                            (unsigned long long)st->clips,
+                            (unsigned long long)st->opt.stream_id);
+    update(st, raw, res);
+    return ARNET_OK;
+}
+
+int arnet_scorer_push_streams(arnet_scorer *scorer, arnet_stream *const *streams,
+                              const float *features, size_t n, arnet_stream_result *results)
+{
+    static const char fn[] = "arnet_scorer_push_streams";
+    if (!scorer || (n && (!streams || !features)))
+        return arnet__error(ARNET_E_INVALID, "%s: %s is NULL", fn,
+                            !scorer ? "scorer" : !streams ? "streams" : "features");
+    for (size_t i = 0; i < n; i++) {
+        if (!streams[i])
+            return arnet__error(ARNET_E_INVALID, "%s: streams[%zu] is NULL", fn, i);
+        if (results) {
+            int rc = check_result(fn, &results[i]);
+            if (rc) {
+                arnet__error_prefix("results[%zu]", i);
+                return rc;
+            }
+        }
+    }
+    /* Duplicates in O(n) with a mark on each stream; the marks are cleared
+     * before returning, whatever happens. */
+    size_t dup = n;
+    for (size_t i = 0; i < n; i++) {
+        if (streams[i]->batch_mark) {
+            dup = i;
+            break;
+        }
+        streams[i]->batch_mark = 1;
+    }
+    for (size_t i = 0; i < (dup < n ? dup : n); i++)
+        streams[i]->batch_mark = 0;
+    if (dup < n)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: streams[%zu] (stream_id %llu) appears twice in one batch", fn,
+                            dup, (unsigned long long)streams[dup]->opt.stream_id);
+    const arnet_model *m = arnet__scorer_model(scorer);
+    size_t F = m->feature_dim, B = arnet__scorer_max_batch(scorer);
+    /* NaN would vanish in the ReLU and give a plausible score: refuse it
+     * before any stream changes (cheap next to the product itself). */
+    for (size_t i = 0; i < n * F; i++)
+        if (!isfinite(features[i]))
+            return arnet__error(ARNET_E_INVALID,
+                                "%s: features[%zu][%zu] (stream_id %llu) is not finite", fn,
+                                i / F, i % F, (unsigned long long)streams[i / F]->opt.stream_id);
+    for (size_t off = 0; off < n; off += B) {
+        size_t c = n - off < B ? n - off : B;
+        const float *sc = arnet__scorer_run(scorer, features + off * F, c);
+        for (size_t i = 0; i < c; i++)
+            if (!isfinite(sc[i]))
+                return arnet__error(ARNET_E_INVALID,
+                                    "%s: score of row %zu (stream_id %llu) is not finite (NaN "
+                                    "in the feature?); rows before %zu were applied",
+                                    fn, off + i,
+                                    (unsigned long long)streams[off + i]->opt.stream_id, off);
+        for (size_t i = 0; i < c; i++)
+            update(streams[off + i], sc[i], results ? &results[off + i] : NULL);
+    }
+    return ARNET_OK;
+}
