@@ -184,4 +184,13 @@ int arnet__dataset_add_owned(arnet_dataset *ds, char *name, float *features, siz
 int arnet__binary_metrics(const char *fn, const float *scores, const uint8_t *labels, size_t n,
                           double *auc, double *ap, double *pr_auc);
 
+/* ---- scorer (scorer.c) --------------------------------------------------- */
+
+/* The model a scorer was created with and its batch size. */
+const arnet_model *arnet__scorer_model(const arnet_scorer *s);
+size_t arnet__scorer_max_batch(const arnet_scorer *s);
+/* Score m <= max_batch clips without argument checks; the m scores live in
+ * the scorer's scratch until its next call. */
+const float *arnet__scorer_run(arnet_scorer *s, const float *features, size_t m);
+
 #endif /* ARNET_INTERNAL_H */
