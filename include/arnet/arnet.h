@@ -252,17 +252,27 @@ typedef struct arnet_scorer_options {
 
 ARNET_API void arnet_scorer_options_init(arnet_scorer_options *opt);
 /* model [borrowed, life] (read only: share it between scorers and threads);
- * opt [borrowed] (NULL = defaults).  All scratch memory is allocated here:
- * no scorer call allocates afterwards. */
+ * opt [borrowed] (NULL = defaults; max_batch 1..16384, threads 1..1024, else
+ * ARNET_E_INVALID naming the field).  *out [transferred] (arnet_scorer_free).
+ * All scratch memory (max_batch x (hidden_dim + 1) floats) is allocated here
+ * and BLIS is warmed up: no scorer, stream push or push_streams call
+ * allocates in libarnet afterwards (docs/embedding.md: BLIS's OpenMP runtime
+ * still mallocs two small blocks per product).  Thread-safe: one scorer per
+ * thread, any number of scorers per model. */
 ARNET_API ARNET_NODISCARD int arnet_scorer_create(const arnet_model *model,
                                                   const arnet_scorer_options *opt,
                                                   arnet_scorer **out);
 ARNET_API void arnet_scorer_free(arnet_scorer *s);
 /* Score any number of clips, max_batch at a time; same contract as
- * arnet_model_score, results identical to it bit for bit. */
+ * arnet_model_score.  A clip's score is the same bit for bit whatever the
+ * batch it is in, the max_batch, the thread or the number of threads
+ * (both layers are GEMMs); it equals arnet_model_score's to float rounding
+ * (within 1e-6: that one's second layer is a GEMV).  Not thread-safe per
+ * scorer (it writes the scratch). */
 ARNET_API ARNET_NODISCARD int arnet_scorer_score(arnet_scorer *s, const float *features,
                                                  size_t n_clips, float *scores);
-/* Bytes of memory the scorer holds (not counting the model). */
+/* Bytes of memory the scorer holds (not counting the model):
+ * 4 * max_batch * (hidden_dim + 1) plus a 40-byte struct.  Thread-safe. */
 ARNET_API size_t arnet_scorer_memory(const arnet_scorer *s);
 
 /* ------------------------------------------------------------------------ */
@@ -283,11 +293,14 @@ typedef struct arnet_event {
     int type;            /* ARNET_EVENT_* */
     uint64_t stream_id;  /* from the stream's options */
     uint64_t start_clip; /* first clip of the alarm (clip index in the stream) */
-    uint64_t end_clip;   /* last clip of the alarm (END events only; else 0) */
+    uint64_t end_clip;   /* last clip of the alarm, i.e. the last one before
+                          * the off-run that ended it (END events only; else 0) */
     float peak_score;    /* highest smoothed score so far within the alarm */
 } arnet_event;
 
-/* Called synchronously from the call that produced the event; ev [borrowed]. */
+/* Called synchronously, on the calling thread, from the update/push call
+ * that produced the event, after the stream's state includes that clip;
+ * ev [borrowed].  Must not call into the same stream. */
 typedef void (*arnet_event_fn)(void *user, const arnet_event *ev);
 
 typedef struct arnet_stream_options {
@@ -329,22 +342,41 @@ ARNET_API void arnet_stream_options_init(arnet_stream_options *opt);
 ARNET_API void arnet_stream_result_init(arnet_stream_result *res);
 ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
 /* opt [borrowed] (copied; NULL = defaults).  ARNET_E_INVALID when
- * off_threshold > on_threshold or a window/alpha is out of range. */
+ * off_threshold > on_threshold, a threshold is outside [0, 1], window is
+ * outside 1..4096 (WINDOW smoothing), ema_alpha outside (0, 1] (EMA),
+ * smoothing unknown or a min_*_clips is 0.  The window ring buffer is
+ * allocated here.  *out [transferred] (arnet_stream_free).
+ *
+ * Alarm rules (docs/embedding.md has a worked example): an alarm starts when
+ * the smoothed score is >= on_threshold for min_on_clips consecutive clips
+ * (start_clip = first clip of that run; the START event comes with the clip
+ * completing the run) and ends when it is < off_threshold for min_off_clips
+ * consecutive clips (END event with the clip completing that run).  Window
+ * smoothing averages the clips there are while fewer than `window`; EMA
+ * starts from the first raw score.  Streams are not thread-safe: one thread
+ * at a time per stream. */
 ARNET_API ARNET_NODISCARD int arnet_stream_create(const arnet_stream_options *opt,
                                                   arnet_stream **out);
 ARNET_API void arnet_stream_free(arnet_stream *st);
 /* Feed one raw score (already computed) through smoothing and hysteresis.
- * res [borrowed] may be NULL. */
+ * res [borrowed] may be NULL, else set up by arnet_stream_result_init.  A
+ * non-finite raw_score is ARNET_E_INVALID and changes nothing. */
 ARNET_API ARNET_NODISCARD int arnet_stream_update(arnet_stream *st, float raw_score,
                                                   arnet_stream_result *res);
-/* Score one clip feature (feature_dim floats) with scorer and update. */
+/* Score one clip feature (feature_dim floats of the scorer's model) with
+ * scorer and update.  A non-finite feature value is ARNET_E_INVALID and
+ * changes nothing.  Uses both handles: neither may be in use elsewhere. */
 ARNET_API ARNET_NODISCARD int arnet_stream_push(arnet_stream *st, arnet_scorer *scorer,
                                                 const float *feature,
                                                 arnet_stream_result *res);
 /* Score one pending clip from each of n streams in one matrix product
  * (features: n x feature_dim row-major, row i belongs to streams[i]) and
  * update every stream.  results [borrowed] may be NULL, else n entries each
- * set up by arnet_stream_result_init.  A stream may appear only once. */
+ * set up by arnet_stream_result_init.  A stream listed twice, a NULL
+ * stream or a non-finite feature value is ARNET_E_INVALID before any stream
+ * changes.  Products are max_batch rows each; results are the same as n
+ * arnet_stream_push calls.  No stream nor the scorer may be used by another
+ * thread during the call. */
 ARNET_API ARNET_NODISCARD int arnet_scorer_push_streams(arnet_scorer *scorer,
                                                         arnet_stream *const *streams,
                                                         const float *features, size_t n,
@@ -358,7 +390,10 @@ ARNET_API size_t arnet_stream_memory(const arnet_stream_options *opt);
 
 /* Threshold t for a target false-alarm rate: the smallest score threshold
  * such that the fraction of scores >= t is at most target_far (0..1).
- * scores [borrowed], n >= 1.  *achieved_far may be NULL. */
+ * Ties are not split, so *achieved_far (that fraction, may be NULL) can be
+ * below the target; target 1 gives the lowest score, target 0 the float
+ * just above the highest.  scores [borrowed], n >= 1, all finite, else
+ * ARNET_E_INVALID.  Allocates a sorted copy (4 n bytes).  Thread-safe. */
 ARNET_API ARNET_NODISCARD int arnet_threshold_for_far(const float *scores, size_t n,
                                                       double target_far, float *threshold,
                                                       double *achieved_far);
