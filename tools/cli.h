@@ -55,4 +55,29 @@ void cli_json_string(FILE *f, const char *s);
 /* Seconds since an arbitrary start (monotonic clock). */
 double cli_now(void);
 
+/* ---- evaluation output (eval_out.c), shared by eval, train and demo ---- */
+
+/* Write r as one JSON object (auc, ap, pr_auc, far, auc_abnormal, frames,
+ * videos, gt_rule, per_video list; NaN as null) followed by a newline.
+ * model_path and test_path (may be NULL) are recorded as given.
+ * Returns 0, or -1 when writing failed. */
+int cli_eval_write_json(FILE *f, const arnet_eval_result *r, const char *model_path,
+                        const char *test_path);
+/* Print the readable summary table of r to f (per-video rows too when
+ * per_video is nonzero). */
+void cli_eval_print_table(FILE *f, const arnet_eval_result *r, int per_video);
+/* Write one SVG per video of test (clip scores over frames, ground-truth
+ * anomalies shaded, FAR threshold drawn) and DIR/index.html linking them,
+ * into dir (created if needed).  r is arnet_evaluate's result for m on
+ * test.  Returns 0, or prints "arnet CMD: ..." to stderr and returns -1. */
+int cli_eval_write_plots(const char *cmd, const char *dir, const arnet_model *m,
+                         const arnet_dataset *test, const arnet_eval_result *r,
+                         float threshold);
+/* Create dir if it does not exist (parent must).  0 or -1 with errno. */
+int cli_mkdir(const char *dir);
+/* Write a whole file atomically (temporary name in the same folder, fsync,
+ * rename) from a function that writes to a FILE.  Returns 0 or -1 (message
+ * on stderr naming path, prefixed "arnet CMD: "). */
+int cli_write_file(const char *cmd, const char *path, int (*fill)(FILE *, void *), void *ctx);
+
 #endif
