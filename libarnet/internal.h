@@ -95,7 +95,8 @@ int arnet__model_alloc(uint32_t feature_dim, uint32_t hidden_dim, float dropout,
                        uint64_t seed, arnet_model **out);
 
 /* Forward pass without dropout: hidden (n x H scratch, may be reused) gets
- * ReLU(X W1^T + b1); logits (n) get H w2 + b2.  One GEMM + one GEMV. */
+ * ReLU(X W1^T + b1); logits (n) get H w2 + b2.  Two GEMMs (the second
+ * one column wide), so a row's result does not depend on n. */
 void arnet__model_forward(const arnet_model *m, const float *x, size_t n, float *hidden,
                           float *logits, int threads);
 

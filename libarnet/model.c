@@ -155,7 +155,11 @@ void arnet__model_forward(const arnet_model *m, const float *x, size_t n, float 
         hidden[i] = hidden[i] > 0.0f ? hidden[i] : 0.0f;
     for (size_t i = 0; i < n; i++)
         logits[i] = m->b2;
-    arnet__sgemv(0, n, H, 1.0f, hidden, H, m->w2, 1.0f, logits, threads);
+    /* A one-column GEMM, not a GEMV: with BLIS's SKX kernels a GEMV's result
+     * for a row depends on how many rows it is given (fused kernels for
+     * groups of rows, another loop for the rest), a GEMM's does not.  So a
+     * clip's score never depends on the batch it is scored in. */
+    arnet__sgemm(0, 0, n, 1, H, 1.0f, hidden, H, m->w2, 1, 1.0f, logits, 1, threads);
 }
 
 int arnet_model_score(const arnet_model *m, const float *features, size_t n_clips,

@@ -93,25 +93,12 @@ const arnet_model *arnet__scorer_model(const arnet_scorer *s) { return s->model;
 
 size_t arnet__scorer_max_batch(const arnet_scorer *s) { return s->max_batch; }
 
-/* The forward pass of arnet__model_forward, but the second layer is a GEMM
- * with one column instead of a GEMV: with BLIS's SKX kernels a GEMV's result
- * for a row depends on how many rows it is given (fused kernels for groups of
- * rows, another loop for the rest), while a GEMM's does not.  That makes a
- * clip's score independent of the batch it is scored in, which the tests
- * check for every chunk size. */
+/* arnet__model_forward's layers are both GEMMs, so a clip's score is
+ * independent of the batch it is scored in (the tests check every chunk
+ * size) and equal to arnet_model_score's bit for bit. */
 static void forward(arnet_scorer *s, const float *x, size_t n)
 {
-    const arnet_model *m = s->model;
-    size_t F = m->feature_dim, H = m->hidden_dim;
-    float *hidden = s->hidden, *logits = s->logits;
-    for (size_t i = 0; i < n; i++)
-        memcpy(hidden + i * H, m->b1, H * sizeof(float));
-    arnet__sgemm(0, 1, n, H, F, 1.0f, x, F, m->w1, F, 1.0f, hidden, H, s->threads);
-    for (size_t i = 0; i < n * H; i++)
-        hidden[i] = hidden[i] > 0.0f ? hidden[i] : 0.0f;
-    for (size_t i = 0; i < n; i++)
-        logits[i] = m->b2;
-    arnet__sgemm(0, 0, n, 1, H, 1.0f, hidden, H, m->w2, 1, 1.0f, logits, 1, s->threads);
+    arnet__model_forward(s->model, x, n, s->hidden, s->logits, s->threads);
 }
 
 const float *arnet__scorer_run(arnet_scorer *s, const float *features, size_t m)

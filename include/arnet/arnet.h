@@ -266,8 +266,8 @@ ARNET_API void arnet_scorer_free(arnet_scorer *s);
 /* Score any number of clips, max_batch at a time; same contract as
  * arnet_model_score.  A clip's score is the same bit for bit whatever the
  * batch it is in, the max_batch, the thread or the number of threads
- * (both layers are GEMMs); it equals arnet_model_score's to float rounding
- * (within 1e-6: that one's second layer is a GEMV).  Not thread-safe per
+ * (both layers are GEMMs); it equals arnet_model_score's bit for bit.
+ * Not thread-safe per
  * scorer (it writes the scratch). */
 ARNET_API ARNET_NODISCARD int arnet_scorer_score(arnet_scorer *s, const float *features,
                                                  size_t n_clips, float *scores);
