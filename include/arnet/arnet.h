@@ -656,7 +656,9 @@ ARNET_API ARNET_NODISCARD int arnet_trainer_restore(arnet_trainer *t, const char
 
 /* Each writes the loss and, when grad is not NULL, dLoss/dz for every clip
  * (0 where a clip takes no part).  n >= 1, label 0 or 1, alpha > 0, else
- * ARNET_E_INVALID.  Finite for logits of +-1e4.  Top-k ties: lower index. */
+ * ARNET_E_INVALID.  Finite for logits of +-1e4.  Top-k ties: lower index.
+ * k = ceil(n / alpha) clamped to 1..n.  A NaN or infinite logit is
+ * ARNET_E_INVALID naming its index.  No allocation; O(n).  Thread-safe. */
 ARNET_API ARNET_NODISCARD int arnet_loss_dmil(const float *logits, size_t n, int label,
                                               float alpha, float *loss, float *grad);
 ARNET_API ARNET_NODISCARD int arnet_loss_center(const float *logits, size_t n, int label,
