@@ -1,10 +1,725 @@
-/* cmd_train.c -- placeholder: being written. */
+/* cmd_train.c -- `arnet train`: train a model from a manifest with the
+ * paper's defaults, show progress, evaluate on a test list, save, resume. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cli.h"
+
+#define CMD "train"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: arnet train --train LIST --out MODEL [options]\n\n"
+        "Train an AR-Net model on the videos of a manifest (docs/data.md) with the\n"
+        "paper's settings unless told otherwise (docs/training.md).  MODEL also holds\n"
+        "the optimizer state, so --resume MODEL continues the run exactly.\n\n"
+        "data and files:\n"
+        "  --train LIST          training manifest (video labels; feature size from the data)\n"
+        "  --out MODEL           model file to write (atomically), with training settings\n"
+        "  --test LIST           test manifest with frame ground truth: AUC and FAR\n"
+        "  --eval-every N        evaluate on --test every N steps (default: at the end)\n"
+        "  --keep-best FILE      also save the model with the best test AUC to FILE\n"
+        "  --resume FILE         continue the run saved in FILE (by --out or --save-every)\n"
+        "  --save-every N        rewrite MODEL every N steps (default 0: at the end)\n"
+        "  --crop C              crop of [T, C, F] feature files (default: mean of crops)\n"
+        "training (defaults: the paper's):\n"
+        "  --iterations N        total steps, counting those of a resumed run (4760)\n"
+        "  --loss NAME           dmil-center, dmil or kmax-mil (dmil-center)\n"
+        "  --reduce R            video (paper, eq. 5) or instance (authors' code) (video)\n"
+        "  --alpha A             k = ceil(clips / A) top clips per video (4)\n"
+        "  --lambda L            center loss weight (20)\n"
+        "  --lr R                Adam learning rate (1e-4)\n"
+        "  --weight-decay W      L2 added to the gradient, as torch's Adam (5e-4)\n"
+        "  --batch-normal N      normal videos per step (30)\n"
+        "  --batch-anomalous N   anomalous videos per step (30)\n"
+        "  --max-clips N         clips per video and step (300)\n"
+        "  --hidden H            hidden units (default: the feature size)\n"
+        "  --dropout P           dropout rate while training (0.7)\n"
+        "  --seed S              weights, sampling and dropout (1)\n"
+        "  --threads K           BLIS threads (1); the same seed and K give the same model\n"
+        "output:\n"
+        "  --progress            show progress even when stderr is not a terminal\n"
+        "  --quiet               print nothing but errors\n\n"
+        "Ctrl-C stops after the current step and saves MODEL, so that\n"
+        "`arnet train ... --resume MODEL` goes on from there.\n");
+}
+
+/* ---- settings: one table drives parsing, metadata and resuming ---------- */
+
+enum kind { K_U64, K_U32, K_INT, K_FLOAT, K_LOSS, K_REDUCE };
+
+typedef struct setting {
+    const char *opt; /* command-line option */
+    const char *key; /* metadata key */
+    enum kind kind;
+    double min, max; /* accepted range; min_open: min itself refused */
+    int min_open;
+    void *field;
+    int given; /* set on the command line */
+} setting;
+
+static const char *const loss_names[] = {"dmil-center", "dmil", "kmax-mil"};
+static const char *const reduce_names[] = {"video", "instance"};
+
+static int name_index(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], s))
+            return i;
+    return -1;
+}
+
+/* Parse s into the setting's field; 0 on failure (message printed when
+ * cmd_line, since a bad metadata value is reported by the caller). */
+static int setting_parse(setting *st, const char *s, int cmd_line)
+{
+    const char *cmd = cmd_line ? CMD : NULL;
+    switch (st->kind) {
+    case K_LOSS:
+    case K_REDUCE: {
+        int i = st->kind == K_LOSS ? name_index(loss_names, 3, s)
+                                   : name_index(reduce_names, 2, s);
+        if (i < 0) {
+            if (cmd)
+                cli_usage_error(cmd, "%s: '%s' is not one of %s", st->opt, s,
+                                st->kind == K_LOSS ? "dmil-center, dmil, kmax-mil"
+                                                   : "video, instance");
+            return 0;
+        }
+        *(int *)st->field = i;
+        return 1;
+    }
+    case K_U64:
+    case K_U32:
+    case K_INT: {
+        uint64_t v;
+        if (cmd) {
+            if (!cli_parse_u64(cmd, st->opt, s, (uint64_t)st->min, (uint64_t)st->max, &v))
+                return 0;
+        } else {
+            char *end;
+            v = strtoull(s, &end, 10);
+            if (*end || !*s || v < (uint64_t)st->min || v > (uint64_t)st->max)
+                return 0;
+        }
+        if (st->kind == K_U64)
+            *(uint64_t *)st->field = v;
+        else if (st->kind == K_U32)
+            *(uint32_t *)st->field = (uint32_t)v;
+        else
+            *(int *)st->field = (int)v;
+        return 1;
+    }
+    case K_FLOAT: {
+        double v;
+        if (cmd) {
+            if (!cli_parse_double(cmd, st->opt, s, st->min, st->max, &v))
+                return 0;
+        } else {
+            char *end;
+            v = strtod(s, &end);
+            if (*end || !*s || !(v >= st->min && v <= st->max))
+                return 0;
+        }
+        if (st->min_open && v <= st->min) {
+            if (cmd)
+                cli_usage_error(cmd, "%s: must be above %g", st->opt, st->min);
+            return 0;
+        }
+        *(float *)st->field = (float)v;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+static void setting_format(const setting *st, char *buf, size_t cap)
+{
+    switch (st->kind) {
+    case K_LOSS: snprintf(buf, cap, "%s", loss_names[*(int *)st->field]); break;
+    case K_REDUCE: snprintf(buf, cap, "%s", reduce_names[*(int *)st->field]); break;
+    case K_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(uint64_t *)st->field); break;
+    case K_U32: snprintf(buf, cap, "%u", *(uint32_t *)st->field); break;
+    case K_INT: snprintf(buf, cap, "%d", *(int *)st->field); break;
+    case K_FLOAT: snprintf(buf, cap, "%.9g", (double)*(float *)st->field); break;
+    }
+}
+
+typedef struct train_args {
+    const char *train_path, *test_path, *out, *resume, *keep_best;
+    arnet_train_options opt;
+    uint32_t hidden;
+    float dropout;
+    int crop;
+    uint64_t save_every, eval_every;
+    int progress_forced, quiet;
+    int hidden_given, dropout_given;
+    setting settings[16];
+    size_t n_settings;
+} train_args;
+
+static void add_setting(train_args *a, const char *opt, const char *key, enum kind kind,
+                        double min, double max, int min_open, void *field)
+{
+    setting s = {opt, key, kind, min, max, min_open, field, 0};
+    a->settings[a->n_settings++] = s;
+}
+
+static void args_init(train_args *a)
+{
+    memset(a, 0, sizeof *a);
+    arnet_train_options_init(&a->opt);
+    a->dropout = 0.7f;
+    a->crop = -1;
+    arnet_train_options *o = &a->opt;
+    add_setting(a, "--iterations", "train.iterations", K_U64, 0, 1e15, 0, &o->iterations);
+    add_setting(a, "--loss", "train.loss", K_LOSS, 0, 0, 0, &o->loss);
+    add_setting(a, "--reduce", "train.reduce", K_REDUCE, 0, 0, 0, &o->reduce);
+    add_setting(a, "--alpha", "train.alpha", K_FLOAT, 0, 1e9, 1, &o->alpha);
+    add_setting(a, "--lambda", "train.lambda", K_FLOAT, 0, 1e9, 0, &o->lambda);
+    add_setting(a, "--lr", "train.lr", K_FLOAT, 0, 10, 1, &o->lr);
+    add_setting(a, "--weight-decay", "train.weight_decay", K_FLOAT, 0, 10, 0,
+                &o->weight_decay);
+    add_setting(a, "--batch-normal", "train.batch_normal", K_U32, 1, 1e6, 0,
+                &o->normal_per_batch);
+    add_setting(a, "--batch-anomalous", "train.batch_anomalous", K_U32, 1, 1e6, 0,
+                &o->anomalous_per_batch);
+    add_setting(a, "--max-clips", "train.max_clips", K_U32, 1, 4e9, 0, &o->max_clips);
+    add_setting(a, "--seed", "train.seed", K_U64, 0, 1.8446744073709552e19, 0, &o->seed);
+    add_setting(a, "--threads", "train.threads", K_INT, 1, 1024, 0, &o->threads);
+}
+
+/* Returns -1 when parsing should stop with exit code *code. */
+static int parse_args(train_args *a, int argc, char **argv, int *code)
+{
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        int r = 0;
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            usage(stdout);
+            *code = 0;
+            return -1;
+        }
+        if (!strcmp(arg, "--progress")) {
+            a->progress_forced = 1;
+            continue;
+        }
+        if (!strcmp(arg, "--quiet")) {
+            a->quiet = 1;
+            continue;
+        }
+        const char **paths[] = {&a->train_path, &a->test_path, &a->out, &a->resume,
+                                &a->keep_best};
+        const char *path_opts[] = {"--train", "--test", "--out", "--resume", "--keep-best"};
+        int done = 0;
+        for (size_t p = 0; p < 5 && !done; p++)
+            if ((r = cli_opt_value(CMD, argc, argv, &i, path_opts[p], &v))) {
+                if (r < 0)
+                    goto usage;
+                *paths[p] = v;
+                done = 1;
+            }
+        for (size_t s = 0; s < a->n_settings && !done; s++)
+            if ((r = cli_opt_value(CMD, argc, argv, &i, a->settings[s].opt, &v))) {
+                if (r < 0 || !setting_parse(&a->settings[s], v, 1))
+                    goto usage;
+                a->settings[s].given = 1;
+                done = 1;
+            }
+        if (done)
+            continue;
+        uint64_t u;
+        double d;
+        if ((r = cli_opt_value(CMD, argc, argv, &i, "--save-every", &v))) {
+            if (r < 0 || !cli_parse_u64(CMD, "--save-every", v, 0, UINT64_MAX, &a->save_every))
+                goto usage;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--eval-every", &v))) {
+            if (r < 0 || !cli_parse_u64(CMD, "--eval-every", v, 0, UINT64_MAX, &a->eval_every))
+                goto usage;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--hidden", &v))) {
+            if (r < 0 || !cli_parse_u64(CMD, "--hidden", v, 0, 65536, &u))
+                goto usage;
+            a->hidden = (uint32_t)u;
+            a->hidden_given = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--dropout", &v))) {
+            if (r < 0 || !cli_parse_double(CMD, "--dropout", v, 0.0, 0.999, &d))
+                goto usage;
+            a->dropout = (float)d;
+            a->dropout_given = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--crop", &v))) {
+            if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1000, &u))
+                goto usage;
+            a->crop = (int)u;
+        } else {
+            cli_usage_error(CMD, "unknown option or argument '%s'", arg);
+            goto usage;
+        }
+    }
+    if (!a->train_path || !a->out) {
+        cli_usage_error(CMD, "%s is required", !a->train_path ? "--train LIST" : "--out MODEL");
+        goto usage;
+    }
+    if (a->keep_best && !a->test_path) {
+        cli_usage_error(CMD, "--keep-best needs --test LIST");
+        goto usage;
+    }
+    if (a->eval_every && !a->test_path) {
+        cli_usage_error(CMD, "--eval-every needs --test LIST");
+        goto usage;
+    }
+    return 0;
+usage:
+    *code = CLI_EXIT_USAGE;
+    return -1;
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct run {
+    train_args *a;
+    arnet_model *model;
+    arnet_dataset *train, *test;
+    arnet_trainer *trainer;
+    int show_progress;
+    int have_eval; /* last/best evaluation known */
+    double last_auc, last_far, best_auc, best_far;
+    uint64_t last_step, best_step;
+} run;
+
+static void format_duration(char *buf, size_t cap, double secs)
+{
+    if (!isfinite(secs) || secs < 0)
+        snprintf(buf, cap, "?");
+    else if (secs < 60)
+        snprintf(buf, cap, "%.0fs", secs);
+    else if (secs < 3600)
+        snprintf(buf, cap, "%dm %02ds", (int)(secs / 60), (int)fmod(secs, 60));
+    else
+        snprintf(buf, cap, "%dh %02dm", (int)(secs / 3600), (int)fmod(secs / 60, 60));
+}
+
+static int set_meta(run *r, const char *key, const char *value)
+{
+    int rc = arnet_model_set_meta(r->model, key, value);
+    if (rc != ARNET_OK)
+        cli_fail(CMD, rc, key);
+    return rc;
+}
+
+static int set_meta_double(run *r, const char *key, double v)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    return set_meta(r, key, buf);
+}
+
+/* Training settings and results into the model's metadata, so that the
+ * file says how it was made (arnet info shows them) and --resume can
+ * continue with the same settings. */
+static int write_meta(run *r)
+{
+    char buf[64];
+    train_args *a = r->a;
+    int rc = set_meta(r, "arnet.version", arnet_version());
+    for (size_t i = 0; i < a->n_settings && !rc; i++) {
+        setting_format(&a->settings[i], buf, sizeof buf);
+        rc = set_meta(r, a->settings[i].key, buf);
+    }
+    if (!rc)
+        rc = set_meta(r, "train.manifest", a->train_path);
+    if (!rc) {
+        snprintf(buf, sizeof buf, "%zu", arnet_dataset_count(r->train, 0));
+        rc = set_meta(r, "train.videos_normal", buf);
+    }
+    if (!rc) {
+        snprintf(buf, sizeof buf, "%zu", arnet_dataset_count(r->train, 1));
+        rc = set_meta(r, "train.videos_anomalous", buf);
+    }
+    if (!rc) {
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)arnet_trainer_steps(r->trainer));
+        rc = set_meta(r, "train.steps", buf);
+    }
+    if (!rc && a->test_path)
+        rc = set_meta(r, "test.manifest", a->test_path);
+    if (!rc && r->have_eval) {
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->last_step);
+        rc = set_meta(r, "test.step", buf);
+        if (!rc)
+            rc = set_meta_double(r, "test.auc", r->last_auc);
+        if (!rc)
+            rc = set_meta_double(r, "test.far", r->last_far);
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->best_step);
+        if (!rc)
+            rc = set_meta(r, "test.best_step", buf);
+        if (!rc)
+            rc = set_meta_double(r, "test.best_auc", r->best_auc);
+        if (!rc)
+            rc = set_meta_double(r, "test.best_far", r->best_far);
+    }
+    return rc;
+}
+
+static int save_run(run *r)
+{
+    if (write_meta(r) != ARNET_OK)
+        return -1;
+    int rc = arnet_trainer_save(r->trainer, r->a->out);
+    if (rc != ARNET_OK) {
+        cli_progress_done();
+        cli_fail(CMD, rc, r->a->out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Evaluate on the test list; prints one line, and the table at the end. */
+static int evaluate(run *r, int final)
+{
+    arnet_eval_result res;
+    arnet_eval_result_init(&res);
+    int rc = arnet_evaluate(r->model, r->test, &res);
+    if (rc != ARNET_OK) {
+        cli_progress_done();
+        cli_fail(CMD, rc, r->a->test_path);
+        return -1;
+    }
+    uint64_t step = arnet_trainer_steps(r->trainer);
+    int better = !r->have_eval || res.auc > r->best_auc || (isnan(r->best_auc) && !isnan(res.auc));
+    r->last_auc = res.auc;
+    r->last_far = res.far;
+    r->last_step = step;
+    if (better) {
+        r->best_auc = res.auc;
+        r->best_far = res.far;
+        r->best_step = step;
+    }
+    r->have_eval = 1;
+    int status = 0;
+    if (better && r->a->keep_best) {
+        if (write_meta(r) != ARNET_OK)
+            status = -1;
+        else if ((rc = arnet_model_save(r->model, r->a->keep_best)) != ARNET_OK) {
+            cli_progress_done();
+            cli_fail(CMD, rc, r->a->keep_best);
+            status = -1;
+        }
+    }
+    if (!r->a->quiet) {
+        cli_progress_done();
+        if (final) {
+            printf("\ntest set %s after %llu steps:\n", r->a->test_path,
+                   (unsigned long long)step);
+            cli_eval_print_table(stdout, &res, 0);
+            if (r->best_step != step)
+                printf("  best test AUC %.2f %% (FAR %.2f %%) at step %llu%s%s\n",
+                       100 * r->best_auc, 100 * r->best_far,
+                       (unsigned long long)r->best_step, r->a->keep_best ? ", kept in " : "",
+                       r->a->keep_best ? r->a->keep_best : "");
+        } else {
+            printf("step %llu: test AUC %.2f %%, FAR %.2f %%%s\n", (unsigned long long)step,
+                   100 * res.auc, 100 * res.far,
+                   better && r->a->keep_best ? " (best so far, saved)" : "");
+        }
+        fflush(stdout);
+    }
+    arnet_eval_result_free(&res);
+    return status;
+}
+
+/* Step until the target, with progress, periodic saves and evaluations. */
+static int train_loop(run *r, double *train_secs)
+{
+    train_args *a = r->a;
+    uint64_t target = a->opt.iterations, start = arnet_trainer_steps(r->trainer);
+    double t0 = cli_now(), eval_secs = 0, last_draw = 0;
+    double sum_loss = 0, sum_mil = 0, sum_center = 0;
+    uint64_t n_sum = 0;
+    double redraw = isatty(STDERR_FILENO) ? 0.2 : 5.0;
+    while (arnet_trainer_steps(r->trainer) < target && !interrupted) {
+        arnet_step_stats st;
+        arnet_step_stats_init(&st);
+        int rc = arnet_trainer_step(r->trainer, &st);
+        if (rc != ARNET_OK) {
+            cli_progress_done();
+            return cli_fail(CMD, rc, "training step");
+        }
+        sum_loss += st.loss;
+        sum_mil += st.loss_dmil;
+        sum_center += st.loss_center;
+        n_sum++;
+        uint64_t step = st.step;
+        double now = cli_now();
+        if (r->show_progress && (now - last_draw >= redraw || step == target)) {
+            double secs = now - t0 - eval_secs;
+            double rate = secs > 0 ? (double)(step - start) / secs : 0;
+            char left[32];
+            format_duration(left, sizeof left, rate > 0 ? (double)(target - step) / rate : -1);
+            cli_progress_line("step %llu/%llu  loss %.4f (mil %.4f, center %.5f)  "
+                              "%.1f steps/s  %s left",
+                              (unsigned long long)step, (unsigned long long)target,
+                              sum_loss / n_sum, sum_mil / n_sum, sum_center / n_sum, rate,
+                              left);
+            sum_loss = sum_mil = sum_center = 0;
+            n_sum = 0;
+            last_draw = now;
+        }
+        if (a->eval_every && step % a->eval_every == 0 && step < target) {
+            double e0 = cli_now();
+            if (evaluate(r, 0) != 0)
+                return CLI_EXIT_FAIL;
+            eval_secs += cli_now() - e0;
+        }
+        if (a->save_every && step % a->save_every == 0 && step < target) {
+            double s0 = cli_now();
+            if (save_run(r) != 0)
+                return CLI_EXIT_FAIL;
+            eval_secs += cli_now() - s0;
+        }
+    }
+    cli_progress_done();
+    *train_secs = cli_now() - t0 - eval_secs;
+    return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------- */
+
+static int load_data(run *r)
+{
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    lo.crop = r->a->crop;
+    int rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
+    if (rc != ARNET_OK)
+        return cli_fail(CMD, rc, r->a->train_path);
+    if (r->a->test_path) {
+        lo.feature_dim = arnet_dataset_feature_dim(r->train);
+        rc = arnet_dataset_load_manifest(r->a->test_path, &lo, &r->test);
+        if (rc != ARNET_OK)
+            return cli_fail(CMD, rc, r->a->test_path);
+    }
+    return 0;
+}
+
+/* The evaluations of the resumed run on the same test list, so that
+ * --keep-best only replaces its best with a better one. */
+static void resume_best(run *r)
+{
+    const char *m = arnet_model_get_meta(r->model, "test.manifest");
+    const char *keys[6] = {"test.step", "test.auc", "test.far", "test.best_step",
+                           "test.best_auc", "test.best_far"};
+    const char *v[6];
+    if (!r->a->test_path || !m || strcmp(m, r->a->test_path) != 0)
+        return;
+    for (int i = 0; i < 6; i++)
+        if (!(v[i] = arnet_model_get_meta(r->model, keys[i])))
+            return;
+    r->last_step = strtoull(v[0], NULL, 10);
+    r->last_auc = strtod(v[1], NULL);
+    r->last_far = strtod(v[2], NULL);
+    r->best_step = strtoull(v[3], NULL, 10);
+    r->best_auc = strtod(v[4], NULL);
+    r->best_far = strtod(v[5], NULL);
+    r->have_eval = 1;
+}
+
+/* Settings not given on the command line come from the file being resumed;
+ * given ones that differ are allowed but the run is then not the one that
+ * was interrupted, so say so. */
+static int resume_settings(run *r)
+{
+    train_args *a = r->a;
+    char buf[64];
+    for (size_t i = 0; i < a->n_settings; i++) {
+        setting *st = &a->settings[i];
+        const char *v = arnet_model_get_meta(r->model, st->key);
+        if (!v)
+            continue;
+        if (!st->given) {
+            if (!setting_parse(st, v, 0)) {
+                fprintf(stderr, "arnet %s: %s: bad %s value '%s' in the file\n", CMD,
+                        a->resume, st->key, v);
+                return CLI_EXIT_FAIL;
+            }
+        } else {
+            setting_format(st, buf, sizeof buf);
+            if (strcmp(buf, v) != 0 && strcmp(st->opt, "--iterations") != 0 && !a->quiet)
+                fprintf(stderr,
+                        "arnet %s: note: %s %s differs from the resumed run's %s: the result "
+                        "will not equal an uninterrupted run\n",
+                        CMD, st->opt, buf, v);
+        }
+    }
+    resume_best(r);
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    int rc = arnet_model_get_config(r->model, &cfg);
+    if (rc != ARNET_OK)
+        return cli_fail(CMD, rc, a->resume);
+    if ((a->hidden_given && a->hidden && a->hidden != cfg.hidden_dim) ||
+        (a->dropout_given && a->dropout != cfg.dropout)) {
+        fprintf(stderr, "arnet %s: --hidden and --dropout are fixed by the model in %s "
+                        "(%u hidden units, dropout %g)\n",
+                CMD, a->resume, cfg.hidden_dim, (double)cfg.dropout);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int make_model(run *r)
+{
+    train_args *a = r->a;
+    int rc;
+    uint32_t F = arnet_dataset_feature_dim(r->train);
+    if (a->resume) {
+        rc = arnet_model_load(a->resume, &r->model);
+        if (rc != ARNET_OK)
+            return cli_fail(CMD, rc, a->resume);
+        if (arnet_model_feature_dim(r->model) != F) {
+            fprintf(stderr, "arnet %s: %s has %u features per clip but %s has %u\n", CMD,
+                    a->resume, arnet_model_feature_dim(r->model), a->train_path, F);
+            return CLI_EXIT_FAIL;
+        }
+        return resume_settings(r);
+    }
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = F;
+    cfg.hidden_dim = a->hidden;
+    cfg.dropout = a->dropout;
+    cfg.seed = a->opt.seed;
+    rc = arnet_model_create(&cfg, &r->model);
+    if (rc != ARNET_OK)
+        return cli_fail(CMD, rc, "model");
+    return 0;
+}
+
+static int make_trainer(run *r)
+{
+    int rc = arnet_trainer_create(r->model, r->train, &r->a->opt, &r->trainer);
+    if (rc != ARNET_OK)
+        return cli_fail(CMD, rc, "trainer");
+    if (r->a->resume) {
+        rc = arnet_trainer_restore(r->trainer, r->a->resume);
+        if (rc != ARNET_OK)
+            return cli_fail(CMD, rc, r->a->resume);
+    }
+    return 0;
+}
+
+static void print_header(const run *r)
+{
+    const train_args *a = r->a;
+    const arnet_train_options *o = &a->opt;
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    if (arnet_model_get_config(r->model, &cfg) != ARNET_OK)
+        cfg.dropout = a->dropout;
+    printf("training on %s: %zu videos (%zu normal, %zu anomalous), %u features per clip\n",
+           a->train_path, arnet_dataset_size(r->train), arnet_dataset_count(r->train, 0),
+           arnet_dataset_count(r->train, 1), arnet_dataset_feature_dim(r->train));
+    printf("model %u -> %u -> 1, dropout %g; loss %s (alpha %g", arnet_model_feature_dim(r->model),
+           arnet_model_hidden_dim(r->model), (double)cfg.dropout, loss_names[o->loss],
+           (double)o->alpha);
+    if (o->loss == ARNET_LOSS_DMIL_CENTER)
+        printf(", lambda %g", (double)o->lambda);
+    printf("), reduce %s; Adam lr %g, weight decay %g; %u + %u videos per step, "
+           "at most %u clips each; seed %llu, %d thread%s\n",
+           reduce_names[o->reduce], (double)o->lr, (double)o->weight_decay,
+           o->normal_per_batch, o->anomalous_per_batch, o->max_clips,
+           (unsigned long long)o->seed, o->threads, o->threads == 1 ? "" : "s");
+    uint64_t done = arnet_trainer_steps(r->trainer);
+    if (a->resume)
+        printf("resuming %s at step %llu of %llu\n", a->resume, (unsigned long long)done,
+               (unsigned long long)o->iterations);
+    else
+        printf("%llu steps\n", (unsigned long long)o->iterations);
+    fflush(stdout);
+}
 
 int cmd_train(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "arnet train: not available in this build yet\n");
-    return CLI_EXIT_FAIL;
+    train_args a;
+    args_init(&a);
+    int code = 0;
+    if (parse_args(&a, argc, argv, &code) < 0)
+        return code;
+    run r;
+    memset(&r, 0, sizeof r);
+    r.a = &a;
+    r.show_progress = !a.quiet && cli_progress_enabled(a.progress_forced);
+    code = load_data(&r);
+    if (!code)
+        code = make_model(&r);
+    if (!code)
+        code = make_trainer(&r);
+    if (code)
+        goto done;
+    if (!a.quiet)
+        print_header(&r);
+
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old);
+    double secs = 0;
+    uint64_t before = arnet_trainer_steps(r.trainer);
+    code = train_loop(&r, &secs);
+    sigaction(SIGINT, &old, NULL);
+    if (code)
+        goto done;
+    uint64_t steps = arnet_trainer_steps(r.trainer);
+    if (interrupted) {
+        if (save_run(&r) != 0) {
+            code = CLI_EXIT_FAIL;
+            goto done;
+        }
+        fprintf(stderr,
+                "arnet %s: interrupted after step %llu; saved %s (continue with the same "
+                "command and --resume %s)\n",
+                CMD, (unsigned long long)steps, a.out, a.out);
+        code = 130;
+        goto done;
+    }
+    if (r.test && evaluate(&r, 1) != 0) {
+        code = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (save_run(&r) != 0) {
+        code = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (!a.quiet) {
+        char d[32];
+        format_duration(d, sizeof d, secs);
+        if (steps > before)
+            printf("\n%llu steps in %s (%.1f steps/s); wrote %s\n",
+                   (unsigned long long)(steps - before), d, (double)(steps - before) / secs,
+                   a.out);
+        else
+            printf("\nalready at %llu of %llu steps; wrote %s\n", (unsigned long long)steps,
+                   (unsigned long long)a.opt.iterations, a.out);
+    }
+done:
+    arnet_trainer_free(r.trainer);
+    arnet_model_free(r.model);
+    arnet_dataset_free(r.train);
+    arnet_dataset_free(r.test);
+    return code;
 }
