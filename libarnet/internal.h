@@ -194,4 +194,86 @@ size_t arnet__scorer_max_batch(const arnet_scorer *s);
  * the scorer's scratch until its next call. */
 const float *arnet__scorer_run(arnet_scorer *s, const float *features, size_t m);
 
+/* ---- training internals (backward.c, optim.c, sampler.c, trainer.c) ------ */
+
+/* One step's videos packed row after row (no padding): video i owns rows
+ * [row0_i, row0_i + rows[i]) with row0_i = rows[0] + ... + rows[i-1]. */
+typedef struct arnet__batch {
+    size_t n_videos;
+    const size_t *rows; /* clips of each video in the batch */
+    const int *labels;  /* 0 / 1 per video */
+    size_t n_rows;      /* sum of rows[] */
+    const float *x;     /* n_rows x feature_dim [borrowed] */
+} arnet__batch;
+
+/* Which loss and how it is reduced over the batch (ARNET_LOSS_*, ARNET_REDUCE_*). */
+typedef struct arnet__loss_spec {
+    int loss;
+    int reduce;
+    float alpha;
+    float lambda;
+} arnet__loss_spec;
+
+/* Scratch of one forward/backward pass over up to max_rows packed rows. */
+typedef struct arnet__pass_scratch {
+    float *hidden;  /* max_rows x H: activations, then dZ1 in place */
+    float *logits;  /* max_rows */
+    float *dlogits; /* max_rows */
+    float *tmp;     /* max_rows: a second loss gradient */
+    double *colsum; /* H */
+} arnet__pass_scratch;
+
+/* Parameters and gradients are laid out flat as [W1 (H x F) | b1 (H) | w2 (H) | b2]. */
+size_t arnet__param_count(const arnet_model *m);
+
+/* Inverted dropout draw for one hidden unit: 1 when kept (probability
+ * 1 - p).  The training forward pass calls it once per element of the
+ * n_rows x H activation matrix, row-major, whatever the unit's value. */
+int arnet__dropout_keep(arnet__rng *r, float p);
+
+/* Forward and backward pass of one packed batch: the model's training
+ * forward (dropout p = m->cfg.dropout with draws from dropout_rng, or no
+ * dropout when dropout_rng is NULL), the loss of spec, and its gradient for
+ * every parameter into grad (flat, arnet__param_count floats).  st (may be
+ * NULL) gets loss, loss_dmil and loss_center.  Returns a loss kernel's error
+ * status if one fails (bad spec).  Deterministic for a given thread count. */
+int arnet__train_pass(const arnet_model *m, const arnet__batch *b, const arnet__loss_spec *spec,
+                      arnet__rng *dropout_rng, const arnet__pass_scratch *ws, float *grad,
+                      arnet_step_stats *st, int threads);
+
+/* Adam with torch.optim.Adam's L2 weight decay (added to the gradient). */
+typedef struct arnet__adam_hyper {
+    float lr, beta1, beta2, eps, weight_decay;
+} arnet__adam_hyper;
+
+/* One Adam update of n parameters; step is 1-based (bias corrections). */
+void arnet__adam_update(const arnet__adam_hyper *h, uint64_t step, float *param,
+                        const float *grad, float *m, float *v, size_t n);
+
+/* Sampling of a step's batch (METHOD.md): per class, videos drawn without
+ * replacement inside the step; a video longer than max_clips is resampled
+ * (anomalous: one random clip from each of max_clips equal bins) or cropped
+ * (normal: a random contiguous window). */
+typedef struct arnet__sampler arnet__sampler;
+
+typedef struct arnet__pick {
+    uint32_t video;  /* index in the data set */
+    uint32_t n_rows; /* clips taken, min(n_clips, max_clips) */
+} arnet__pick;
+
+/* ARNET_E_INVALID (naming the class) when the data set has fewer videos of
+ * a class than asked for.  Keeps a reference to ds. */
+int arnet__sampler_create(const arnet_dataset *ds, uint32_t n_normal, uint32_t n_anomalous,
+                          uint32_t max_clips, arnet__sampler **out);
+void arnet__sampler_free(arnet__sampler *s);
+/* Rows of the largest batch the sampler can draw (what scratch must hold). */
+size_t arnet__sampler_max_rows(const arnet__sampler *s);
+/* ARNET_E_STATE when the data set gained videos since creation. */
+int arnet__sampler_check(const arnet__sampler *s);
+/* Draw one step: picks gets n_normal then n_anomalous entries, clips gets,
+ * for every packed row, the clip index inside its video (increasing within
+ * a video).  Returns the number of rows.  Never allocates. */
+size_t arnet__sampler_draw(arnet__sampler *s, arnet__rng *r, arnet__pick *picks,
+                           uint32_t *clips);
+
 #endif /* ARNET_INTERNAL_H */
