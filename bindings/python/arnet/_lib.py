@@ -1,0 +1,520 @@
+"""_lib.py -- finds and loads libarnet, declares every C prototype and struct
+mirror in one place, and turns negative status codes into ArnetError.
+
+Nothing here adds logic the C library lacks: the other modules wrap these
+prototypes thinly.  Functions a given build of the library does not export
+(a part still being written) are simply absent from ``lib``; calling the
+Python wrapper of one raises NotImplementedError naming the C function.
+"""
+import ctypes
+import ctypes.util
+import glob
+import json
+import os
+
+ABI_VERSION = 0
+
+OK = 0
+E_INVALID = -1
+E_NOMEM = -2
+E_IO = -3
+E_FORMAT = -4
+E_SHAPE = -5
+E_STATE = -6
+E_CANCELLED = -7
+
+_STATUS_NAMES = {
+    OK: "ok", E_INVALID: "invalid argument", E_NOMEM: "out of memory",
+    E_IO: "input/output error", E_FORMAT: "malformed or unsupported file",
+    E_SHAPE: "dimension mismatch", E_STATE: "call not valid now", E_CANCELLED: "cancelled",
+}
+
+
+class ArnetError(RuntimeError):
+    """A libarnet call failed.
+
+    ``status`` is the negative ARNET_E_* code, ``name`` its arnet_strerror()
+    text and ``message`` what arnet_last_error() said on the calling thread
+    right after the failing call (which file, line, argument or dimension).
+    """
+
+    def __init__(self, status, message, function=None):
+        self.status = int(status)
+        self.name = _strerror(self.status)
+        self.message = message or ""
+        self.function = function
+        if self.message:
+            text = "%s (%s)" % (self.message, self.name)
+        else:
+            text = "%s: %s" % (function, self.name) if function else self.name
+        super().__init__(text)
+
+
+def _strerror(status):
+    if lib is not None and hasattr(lib, "arnet_strerror"):
+        return lib.arnet_strerror(status).decode("utf-8", "replace")
+    return _STATUS_NAMES.get(status, "unknown status")
+
+
+# ---------------------------------------------------------------------------
+# Finding the library
+# ---------------------------------------------------------------------------
+
+def _sanitized_build(build_dir):
+    """True when meson says build_dir was configured with a sanitizer: such a
+    library cannot be dlopen()ed into a plain interpreter (ASan aborts the
+    process), so the search skips it."""
+    path = os.path.join(build_dir, "meson-info", "intro-buildoptions.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            options = json.load(f)
+    except (OSError, ValueError):
+        return False
+    for opt in options:
+        if opt.get("name") == "b_sanitize":
+            value = opt.get("value")
+            if isinstance(value, list):
+                return bool(value) and value != ["none"]
+            return value not in (None, "", "none")
+    return False
+
+
+def _source_checkout_candidates():
+    """libarnet.so.0 in every build*/ folder of the source checkout this
+    package sits in (bindings/python/arnet -> the repository root), newest
+    first; nothing when the package was installed elsewhere."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.normpath(os.path.join(here, "..", "..", ".."))
+    if not os.path.isfile(os.path.join(root, "include", "arnet", "arnet.h")):
+        return []
+    found = []
+    for so in glob.glob(os.path.join(root, "build*", "libarnet", "libarnet.so.0")):
+        build_dir = os.path.dirname(os.path.dirname(so))
+        if _sanitized_build(build_dir):
+            continue
+        try:
+            found.append((os.path.getmtime(so), so))
+        except OSError:
+            continue
+    found.sort(reverse=True)
+    return [so for _, so in found]
+
+
+def _candidates():
+    env = os.environ.get("ARNET_LIBRARY")
+    if env:
+        # An explicit choice is final: falling back silently would hide a typo.
+        return [("ARNET_LIBRARY", env)]
+    out = [("build folder", so) for so in _source_checkout_candidates()]
+    name = ctypes.util.find_library("arnet")
+    if name:
+        out.append(("system path", name))
+    out.append(("system path", "libarnet.so.0"))
+    return out
+
+
+def _load():
+    tried = []
+    for origin, path in _candidates():
+        try:
+            handle = ctypes.CDLL(path)
+        except OSError as exc:
+            tried.append("%s (%s): %s" % (path, origin, exc))
+            continue
+        if not hasattr(handle, "arnet_abi_version"):
+            tried.append("%s (%s): no arnet_abi_version symbol" % (path, origin))
+            continue
+        handle.arnet_abi_version.restype = ctypes.c_int
+        handle.arnet_abi_version.argtypes = []
+        abi = handle.arnet_abi_version()
+        if abi != ABI_VERSION:
+            raise ImportError(
+                "arnet: %s has ABI version %d but these bindings need %d; "
+                "install matching versions or point ARNET_LIBRARY at the right "
+                "libarnet.so" % (path, abi, ABI_VERSION))
+        return handle, path
+    raise ImportError(
+        "arnet: cannot load libarnet; set ARNET_LIBRARY to the path of "
+        "libarnet.so.0, build the source checkout (meson setup build && ninja -C "
+        "build) or install the library.  Tried:\n  " + "\n  ".join(tried))
+
+
+# ---------------------------------------------------------------------------
+# Struct mirrors (exactly arnet.h's layouts; tests compare with the compiler)
+# ---------------------------------------------------------------------------
+
+c_size_t = ctypes.c_size_t
+c_u32 = ctypes.c_uint32
+c_u64 = ctypes.c_uint64
+c_int = ctypes.c_int
+c_float = ctypes.c_float
+c_double = ctypes.c_double
+c_void_p = ctypes.c_void_p
+c_char_p = ctypes.c_char_p
+
+
+class ModelConfig(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("feature_dim", c_u32), ("hidden_dim", c_u32),
+                ("dropout", c_float), ("seed", c_u64)]
+
+
+class SaveOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("storage", c_int), ("compression_level", c_int)]
+
+
+class FileInfo(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("format_major", c_u32), ("format_minor", c_u32),
+                ("feature_dim", c_u32), ("hidden_dim", c_u32), ("dropout", c_float),
+                ("storage", c_int), ("file_size", c_u64), ("n_tensors", c_u32),
+                ("n_sections", c_u32), ("has_trainer", c_int)]
+
+
+class ScorerOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("max_batch", c_size_t), ("threads", c_int)]
+
+
+class Event(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("type", c_int), ("stream_id", c_u64),
+                ("start_clip", c_u64), ("end_clip", c_u64), ("peak_score", c_float)]
+
+
+EVENT_FN = ctypes.CFUNCTYPE(None, c_void_p, ctypes.POINTER(Event))
+
+
+class StreamOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("stream_id", c_u64), ("smoothing", c_int),
+                ("window", c_u32), ("ema_alpha", c_float), ("on_threshold", c_float),
+                ("off_threshold", c_float), ("min_on_clips", c_u32),
+                ("min_off_clips", c_u32), ("on_event", EVENT_FN), ("user", c_void_p)]
+
+
+class StreamResult(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("clip_index", c_u64), ("raw", c_float),
+                ("smoothed", c_float), ("alarm", c_int), ("event", c_int)]
+
+
+class StreamState(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("clips", c_u64), ("alarm", c_int),
+                ("alarm_start", c_u64), ("peak_score", c_float), ("last_raw", c_float),
+                ("last_smoothed", c_float), ("run_length", c_u32), ("alarms", c_u64)]
+
+
+class NpyOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("crop", c_int)]
+
+
+class LoadOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("crop", c_int), ("feature_dim", c_u32)]
+
+
+class VideoInfo(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("name", c_char_p), ("label", c_int),
+                ("n_clips", c_size_t), ("features", ctypes.POINTER(c_float)),
+                ("n_frames", c_size_t), ("frame_labels", ctypes.POINTER(ctypes.c_uint8))]
+
+
+class SynthOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("seed", c_u64), ("feature_dim", c_u32),
+                ("scale", c_double)]
+
+
+class EvalOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("gt_rule", c_int), ("clip_frames", c_u32),
+                ("far_threshold", c_float)]
+
+
+class VideoResult(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("name", c_char_p), ("label", c_int),
+                ("n_clips", c_size_t), ("n_frames", c_size_t), ("auc", c_double),
+                ("far", c_double), ("max_score", c_float), ("mean_score", c_float)]
+
+
+class EvalResult(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("auc", c_double), ("ap", c_double),
+                ("pr_auc", c_double), ("far", c_double), ("auc_abnormal", c_double),
+                ("frames", c_u64), ("videos", c_u64), ("anomalous_videos", c_u64),
+                ("gt_rule", c_int), ("n_per_video", c_size_t),
+                ("per_video", ctypes.POINTER(VideoResult))]
+
+
+class StepStats(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("step", c_u64), ("loss", c_double),
+                ("loss_dmil", c_double), ("loss_center", c_double)]
+
+
+PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(StepStats), c_u64)
+
+
+class TrainOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("normal_per_batch", c_u32),
+                ("anomalous_per_batch", c_u32), ("alpha", c_float), ("lambda_", c_float),
+                ("lr", c_float), ("beta1", c_float), ("beta2", c_float), ("eps", c_float),
+                ("weight_decay", c_float), ("max_clips", c_u32), ("loss", c_int),
+                ("reduce", c_int), ("seed", c_u64), ("threads", c_int),
+                ("iterations", c_u64), ("progress", PROGRESS_FN),
+                ("progress_user", c_void_p)]
+
+
+# name -> (mirror, name of its *_init function)
+STRUCTS = {
+    "arnet_model_config": (ModelConfig, "arnet_model_config_init"),
+    "arnet_save_options": (SaveOptions, "arnet_save_options_init"),
+    "arnet_file_info": (FileInfo, "arnet_file_info_init"),
+    "arnet_scorer_options": (ScorerOptions, "arnet_scorer_options_init"),
+    "arnet_event": (Event, None),
+    "arnet_stream_options": (StreamOptions, "arnet_stream_options_init"),
+    "arnet_stream_result": (StreamResult, "arnet_stream_result_init"),
+    "arnet_stream_state": (StreamState, "arnet_stream_state_init"),
+    "arnet_npy_options": (NpyOptions, "arnet_npy_options_init"),
+    "arnet_load_options": (LoadOptions, "arnet_load_options_init"),
+    "arnet_video_info": (VideoInfo, "arnet_video_info_init"),
+    "arnet_synth_options": (SynthOptions, "arnet_synth_options_init"),
+    "arnet_eval_options": (EvalOptions, "arnet_eval_options_init"),
+    "arnet_video_result": (VideoResult, None),
+    "arnet_eval_result": (EvalResult, "arnet_eval_result_init"),
+    "arnet_step_stats": (StepStats, "arnet_step_stats_init"),
+    "arnet_train_options": (TrainOptions, "arnet_train_options_init"),
+}
+
+# Room left after each struct so that a newer library whose *_init() writes a
+# longer (appended-to) struct never writes past our memory.
+_STRUCT_SLACK = 256
+
+
+def new_struct(cls):
+    """A zeroed instance of the mirror cls, filled by its C *_init() function
+    (struct_size is then set to the size these bindings know, so a newer
+    library treats us as the older caller we are)."""
+    init_name = _INIT_OF[cls]
+    buf = ctypes.create_string_buffer(ctypes.sizeof(cls) + _STRUCT_SLACK)
+    obj = cls.from_buffer(buf)
+    obj._arnet_buffer = buf  # keeps the memory alive with the view
+    if init_name is not None:
+        require(init_name)(ctypes.byref(obj))
+    obj.struct_size = ctypes.sizeof(cls)
+    return obj
+
+
+_INIT_OF = {cls: init for cls, init in STRUCTS.values()}
+
+
+# ---------------------------------------------------------------------------
+# Prototypes: (name, restype, argtypes); restype STATUS means "int status,
+# raise ArnetError when negative".
+# ---------------------------------------------------------------------------
+
+STATUS = object()
+P = ctypes.POINTER
+c_void_pp = P(c_void_p)
+c_u8_p = c_void_p  # data pointers are passed as addresses (numpy, ctypes arrays)
+c_float_p = c_void_p
+
+PROTOTYPES = [
+    # versions and errors
+    ("arnet_version", c_char_p, []),
+    ("arnet_abi_version", c_int, []),
+    ("arnet_checkpoint_format_version", c_int, []),
+    ("arnet_blas_arch", c_char_p, []),
+    ("arnet_strerror", c_char_p, [c_int]),
+    ("arnet_last_error", c_char_p, []),
+    ("arnet_clear_error", None, []),
+    ("arnet_free", None, [c_void_p]),
+    # model
+    ("arnet_model_config_init", None, [P(ModelConfig)]),
+    ("arnet_model_create", STATUS, [P(ModelConfig), c_void_pp]),
+    ("arnet_model_free", None, [c_void_p]),
+    ("arnet_model_feature_dim", c_u32, [c_void_p]),
+    ("arnet_model_hidden_dim", c_u32, [c_void_p]),
+    ("arnet_model_get_config", STATUS, [c_void_p, P(ModelConfig)]),
+    ("arnet_model_score", STATUS, [c_void_p, c_float_p, c_size_t, c_float_p]),
+    ("arnet_model_get_params", STATUS, [c_void_p, c_float_p, c_float_p, c_float_p, c_float_p]),
+    ("arnet_model_set_params", STATUS, [c_void_p, c_float_p, c_float_p, c_float_p, c_float_p]),
+    ("arnet_model_set_meta", STATUS, [c_void_p, c_char_p, c_char_p]),
+    ("arnet_model_get_meta", c_char_p, [c_void_p, c_char_p]),
+    ("arnet_model_meta_count", c_size_t, [c_void_p]),
+    ("arnet_model_meta_at", STATUS, [c_void_p, c_size_t, P(c_char_p), P(c_char_p)]),
+    # checkpoints
+    ("arnet_save_options_init", None, [P(SaveOptions)]),
+    ("arnet_model_save", STATUS, [c_void_p, c_char_p]),
+    ("arnet_model_save_ex", STATUS, [c_void_p, c_char_p, P(SaveOptions)]),
+    ("arnet_model_save_buffer", STATUS, [c_void_p, P(SaveOptions), c_void_pp, P(c_size_t)]),
+    ("arnet_model_load", STATUS, [c_char_p, c_void_pp]),
+    ("arnet_model_load_buffer", STATUS, [c_void_p, c_size_t, c_void_pp]),
+    ("arnet_file_info_init", None, [P(FileInfo)]),
+    ("arnet_file_info_read", STATUS, [c_char_p, P(FileInfo)]),
+    # scorer and streams
+    ("arnet_scorer_options_init", None, [P(ScorerOptions)]),
+    ("arnet_scorer_create", STATUS, [c_void_p, P(ScorerOptions), c_void_pp]),
+    ("arnet_scorer_free", None, [c_void_p]),
+    ("arnet_scorer_score", STATUS, [c_void_p, c_float_p, c_size_t, c_float_p]),
+    ("arnet_scorer_memory", c_size_t, [c_void_p]),
+    ("arnet_stream_options_init", None, [P(StreamOptions)]),
+    ("arnet_stream_result_init", None, [P(StreamResult)]),
+    ("arnet_stream_state_init", None, [P(StreamState)]),
+    ("arnet_stream_create", STATUS, [P(StreamOptions), c_void_pp]),
+    ("arnet_stream_free", None, [c_void_p]),
+    ("arnet_stream_update", STATUS, [c_void_p, c_float, P(StreamResult)]),
+    ("arnet_stream_push", STATUS, [c_void_p, c_void_p, c_float_p, P(StreamResult)]),
+    ("arnet_scorer_push_streams", STATUS,
+     [c_void_p, c_void_pp, c_float_p, c_size_t, P(StreamResult)]),
+    ("arnet_stream_reset", STATUS, [c_void_p]),
+    ("arnet_stream_get_state", STATUS, [c_void_p, P(StreamState)]),
+    ("arnet_stream_memory", c_size_t, [P(StreamOptions)]),
+    ("arnet_threshold_for_far", STATUS,
+     [c_float_p, c_size_t, c_double, P(c_float), P(c_double)]),
+    # npy files
+    ("arnet_npy_options_init", None, [P(NpyOptions)]),
+    ("arnet_npy_read", STATUS,
+     [c_char_p, P(NpyOptions), c_void_pp, P(c_size_t), P(c_u32)]),
+    ("arnet_npy_read_labels", STATUS, [c_char_p, c_void_pp, P(c_size_t)]),
+    ("arnet_npy_write", STATUS, [c_char_p, c_float_p, P(c_size_t), c_int]),
+    # data sets
+    ("arnet_load_options_init", None, [P(LoadOptions)]),
+    ("arnet_video_info_init", None, [P(VideoInfo)]),
+    ("arnet_dataset_create", STATUS, [c_u32, c_void_pp]),
+    ("arnet_dataset_load_manifest", STATUS, [c_char_p, P(LoadOptions), c_void_pp]),
+    ("arnet_dataset_add", STATUS,
+     [c_void_p, c_char_p, c_float_p, c_size_t, c_u32, c_int, c_u8_p, c_size_t]),
+    ("arnet_dataset_free", None, [c_void_p]),
+    ("arnet_dataset_size", c_size_t, [c_void_p]),
+    ("arnet_dataset_feature_dim", c_u32, [c_void_p]),
+    ("arnet_dataset_count", c_size_t, [c_void_p, c_int]),
+    ("arnet_dataset_video", STATUS, [c_void_p, c_size_t, P(VideoInfo)]),
+    ("arnet_synth_options_init", None, [P(SynthOptions)]),
+    ("arnet_synth_create", STATUS, [P(SynthOptions), c_void_pp, c_void_pp]),
+    ("arnet_synth_write", STATUS, [c_char_p, P(SynthOptions)]),
+    # evaluation
+    ("arnet_eval_options_init", None, [P(EvalOptions)]),
+    ("arnet_eval_result_init", None, [P(EvalResult)]),
+    ("arnet_eval_result_free", None, [P(EvalResult)]),
+    ("arnet_evaluate", STATUS, [c_void_p, c_void_p, P(EvalResult)]),
+    ("arnet_evaluate_ex", STATUS, [c_void_p, c_void_p, P(EvalOptions), P(EvalResult)]),
+    # training
+    ("arnet_train_options_init", None, [P(TrainOptions)]),
+    ("arnet_step_stats_init", None, [P(StepStats)]),
+    ("arnet_trainer_create", STATUS, [c_void_p, c_void_p, P(TrainOptions), c_void_pp]),
+    ("arnet_trainer_free", None, [c_void_p]),
+    ("arnet_trainer_step", STATUS, [c_void_p, P(StepStats)]),
+    ("arnet_trainer_run", STATUS, [c_void_p]),
+    ("arnet_trainer_steps", c_u64, [c_void_p]),
+    ("arnet_trainer_save", STATUS, [c_void_p, c_char_p]),
+    ("arnet_trainer_restore", STATUS, [c_void_p, c_char_p]),
+    # loss kernels
+    ("arnet_loss_dmil", STATUS, [c_float_p, c_size_t, c_int, c_float, P(c_float), c_float_p]),
+    ("arnet_loss_center", STATUS, [c_float_p, c_size_t, c_int, P(c_float), c_float_p]),
+    ("arnet_loss_kmax_mil", STATUS,
+     [c_float_p, c_size_t, c_int, c_float, P(c_float), c_float_p]),
+    # metrics
+    ("arnet_roc_auc", STATUS, [c_float_p, c_u8_p, c_size_t, P(c_double)]),
+    ("arnet_average_precision", STATUS, [c_float_p, c_u8_p, c_size_t, P(c_double)]),
+    ("arnet_pr_auc", STATUS, [c_float_p, c_u8_p, c_size_t, P(c_double)]),
+]
+
+
+def _errcheck(result, func, args):
+    """Runs on the calling thread right after the C call returns, before any
+    other libarnet call can replace the thread's last error message."""
+    if result < 0:
+        message = _raw.arnet_last_error()
+        raise ArnetError(result, message.decode("utf-8", "replace") if message else "",
+                         func.__name__)
+    return result
+
+
+def _declare(handle):
+    for name, restype, argtypes in PROTOTYPES:
+        try:
+            fn = getattr(handle, name)
+        except AttributeError:
+            continue  # not in this build: require() says so when used
+        fn.argtypes = argtypes
+        if restype is STATUS:
+            fn.restype = c_int
+            fn.errcheck = _errcheck
+        else:
+            fn.restype = restype
+
+
+def require(name):
+    """The C function `name`, or NotImplementedError when the loaded library
+    does not export it."""
+    fn = getattr(lib, name, None)
+    if fn is None:
+        raise NotImplementedError(
+            "the loaded libarnet (%s) has no %s(); rebuild it from a newer "
+            "source tree" % (library_path, name))
+    return fn
+
+
+def has(name):
+    """Whether the loaded library exports the C function `name`."""
+    return hasattr(_raw, name)
+
+
+class _Lib(object):
+    """Namespace of the declared C functions.  A plain object rather than the
+    CDLL itself so that tests can wrap one function (e.g. record the pointer
+    arnet_model_score receives) and put it back."""
+
+
+lib = None
+_raw, library_path = _load()
+_declare(_raw)
+lib = _Lib()
+for _name, _restype, _argtypes in PROTOTYPES:
+    if hasattr(_raw, _name):
+        setattr(lib, _name, getattr(_raw, _name))
+del _name, _restype, _argtypes
+
+
+def last_error():
+    """arnet_last_error() on the calling thread, as str."""
+    return _raw.arnet_last_error().decode("utf-8", "replace")
+
+
+def encode_path(path):
+    """A path-like or str as the bytes C expects (file system encoding)."""
+    return os.fsencode(path)
+
+
+class Handle(object):
+    """Owns one C handle and frees it exactly once.
+
+    The owner (a Model, a Dataset...) calls close() when the user closes it;
+    objects that borrow the handle for their own life (a Scorer its model, a
+    Trainer its model and data set) call retain() when they start and drop()
+    when they are closed.  The C handle is freed when the owner has closed it
+    and no user is left, or when the last Python reference goes, so closing
+    an owner early never frees memory still in use."""
+
+    __slots__ = ("ptr", "_free", "users", "closing", "__weakref__")
+
+    def __init__(self, ptr, free_name):
+        self.ptr = ptr
+        self._free = getattr(lib, free_name)
+        self.users = 0
+        self.closing = False
+
+    def retain(self):
+        self.users += 1
+
+    def drop(self):
+        self.users -= 1
+        if self.users <= 0 and self.closing:
+            self.release()
+
+    def close(self):
+        self.closing = True
+        if self.users <= 0:
+            self.release()
+
+    def release(self):
+        ptr, self.ptr = self.ptr, None
+        if ptr:
+            self._free(ptr)
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:  # interpreter shutdown: nothing sensible to do
+            pass

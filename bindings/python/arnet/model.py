@@ -1,0 +1,268 @@
+"""model.py -- arnet.Model: create, load, save and score an AR-Net model, its
+parameters and its key/value metadata (arnet_model_* in arnet.h).
+"""
+import ctypes
+
+try:
+    from collections.abc import MutableMapping
+except ImportError:  # pragma: no cover
+    from collections import MutableMapping
+
+from . import _buffers
+from ._lib import (E_INVALID, E_STATE, ArnetError, Handle, ModelConfig, SaveOptions,
+                   FileInfo, encode_path, lib, new_struct, require)
+
+_STORAGE = {"f32": 0, "f16": 1}
+
+
+def _storage_code(storage):
+    try:
+        return _STORAGE[storage]
+    except (KeyError, TypeError):
+        raise ArnetError(E_INVALID, "storage %r must be 'f32' or 'f16'" % (storage,))
+
+
+def _save_options(storage, compression_level):
+    opt = new_struct(SaveOptions)
+    opt.storage = _storage_code(storage)
+    if compression_level is not None:
+        opt.compression_level = int(compression_level)
+    return opt
+
+
+class Model(object):
+    """An AR-Net model (two fully connected layers, sigmoid output).
+
+    Model(feature_dim=2048, seed=1, hidden_dim=0, dropout=0.7) creates one
+    with Xavier-initialised weights (hidden_dim 0 = feature_dim, as in the
+    paper).  The C model is freed by close(), at the end of a ``with`` block
+    or when the object is garbage collected; a Scorer or Trainer using it
+    keeps the memory alive until it is closed too.
+    """
+
+    def __init__(self, feature_dim=2048, seed=1, hidden_dim=0, dropout=0.7):
+        cfg = new_struct(ModelConfig)
+        cfg.feature_dim = _u32(feature_dim, "feature_dim")
+        cfg.hidden_dim = _u32(hidden_dim, "hidden_dim")
+        cfg.dropout = float(dropout)
+        cfg.seed = int(seed)
+        out = ctypes.c_void_p()
+        lib.arnet_model_create(ctypes.byref(cfg), ctypes.byref(out))
+        self._h = Handle(out.value, "arnet_model_free")
+
+    @classmethod
+    def _wrap(cls, ptr):
+        self = cls.__new__(cls)
+        self._h = Handle(ptr, "arnet_model_free")
+        return self
+
+    # -- files and bytes ---------------------------------------------------
+    @classmethod
+    def load(cls, path):
+        """Load a checkpoint written by save() (or a trainer checkpoint)."""
+        out = ctypes.c_void_p()
+        require("arnet_model_load")(encode_path(path), ctypes.byref(out))
+        return cls._wrap(out.value)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """Load a model from checkpoint bytes (any buffer, e.g. to_bytes())."""
+        fn = require("arnet_model_load_buffer")
+        mv = memoryview(data).cast("B")
+        buf = (ctypes.c_char * max(mv.nbytes, 1)).from_buffer_copy(
+            mv if mv.nbytes else b"\0")
+        out = ctypes.c_void_p()
+        fn(ctypes.addressof(buf), mv.nbytes, ctypes.byref(out))
+        return cls._wrap(out.value)
+
+    def save(self, path, storage="f32", compression_level=None):
+        """Save atomically; storage 'f16' halves the size (scores within 1e-3)."""
+        opt = _save_options(storage, compression_level)
+        require("arnet_model_save_ex")(self._ptr(), encode_path(path), ctypes.byref(opt))
+
+    def to_bytes(self, storage="f32", compression_level=None):
+        """The checkpoint file's bytes, without touching the disk."""
+        opt = _save_options(storage, compression_level)
+        buf = ctypes.c_void_p()
+        size = ctypes.c_size_t()
+        require("arnet_model_save_buffer")(self._ptr(), ctypes.byref(opt), ctypes.byref(buf),
+                                           ctypes.byref(size))
+        try:
+            return ctypes.string_at(buf.value, size.value)
+        finally:
+            lib.arnet_free(buf)
+
+    # -- shape and configuration --------------------------------------------
+    @property
+    def feature_dim(self):
+        return int(lib.arnet_model_feature_dim(self._ptr()))
+
+    @property
+    def hidden_dim(self):
+        return int(lib.arnet_model_hidden_dim(self._ptr()))
+
+    @property
+    def config(self):
+        """dict: feature_dim, hidden_dim (resolved), dropout, seed."""
+        cfg = new_struct(ModelConfig)
+        lib.arnet_model_get_config(self._ptr(), ctypes.byref(cfg))
+        return {"feature_dim": cfg.feature_dim, "hidden_dim": cfg.hidden_dim,
+                "dropout": cfg.dropout, "seed": cfg.seed}
+
+    @property
+    def dropout(self):
+        return self.config["dropout"]
+
+    # -- scoring -------------------------------------------------------------
+    def score(self, features):
+        """One score in [0, 1] per clip: features is n_clips x feature_dim
+        (2-D numpy array, buffer or sequence of sequences; a flat 1-D input
+        is read row after row).  Returns a float32 numpy array, or a list of
+        floats without numpy.  float32 C-contiguous arrays are not copied."""
+        m = _buffers.as_float_matrix(features, self.feature_dim)
+        out, addr = _buffers.new_floats(m.rows)
+        if m.rows:
+            lib.arnet_model_score(self._ptr(), ctypes.c_void_p(m.ptr), m.rows,
+                                  ctypes.c_void_p(addr))
+        return _buffers.float_result(out, m.rows)
+
+    __call__ = score
+
+    # -- parameters ----------------------------------------------------------
+    def get_params(self):
+        """Copies of the weights: dict w1 (hidden x feature), b1 (hidden),
+        w2 (hidden), b2 (float).  numpy arrays, or lists without numpy."""
+        f, h = self.feature_dim, self.hidden_dim
+        w1, a1 = _buffers.new_floats(h * f)
+        b1, ab1 = _buffers.new_floats(h)
+        w2, a2 = _buffers.new_floats(h)
+        b2 = ctypes.c_float()
+        lib.arnet_model_get_params(self._ptr(), ctypes.c_void_p(a1), ctypes.c_void_p(ab1),
+                                   ctypes.c_void_p(a2), ctypes.byref(b2))
+        return {"w1": _buffers.float_result(w1, h * f, (h, f)),
+                "b1": _buffers.float_result(b1, h), "w2": _buffers.float_result(w2, h),
+                "b2": float(b2.value)}
+
+    def set_params(self, w1=None, b1=None, w2=None, b2=None):
+        """Copy new weights in (None keeps a tensor).  Not while other threads
+        score with this model."""
+        f, h = self.feature_dim, self.hidden_dim
+        keep = []
+
+        def ptr(value, n, name):
+            if value is None:
+                return None
+            v = _buffers.as_float_vector(value, name)
+            if v.n != n:
+                from ._lib import E_SHAPE
+                raise ArnetError(E_SHAPE, "%s holds %d values, expected %d" % (name, v.n, n))
+            keep.append(v.keep)
+            return ctypes.c_void_p(v.ptr)
+
+        lib.arnet_model_set_params(self._ptr(), ptr(w1, h * f, "w1"), ptr(b1, h, "b1"),
+                                   ptr(w2, h, "w2"), ptr(b2, 1, "b2"))
+
+    # -- metadata ------------------------------------------------------------
+    @property
+    def meta(self):
+        """Dict-like view of the model's metadata (str keys and values,
+        insertion order; assignment and del write through)."""
+        return Meta(self)
+
+    def get_meta(self, key, default=None):
+        value = lib.arnet_model_get_meta(self._ptr(), _key(key))
+        return default if value is None else value.decode("utf-8", "replace")
+
+    def set_meta(self, key, value):
+        """Set (or with value None remove) one metadata entry."""
+        lib.arnet_model_set_meta(self._ptr(), _key(key),
+                                 None if value is None else str(value).encode("utf-8"))
+
+    # -- lifetime ------------------------------------------------------------
+    def _ptr(self):
+        h = getattr(self, "_h", None)
+        if h is None or not h.ptr:
+            raise ArnetError(E_STATE, "the Model is closed")
+        return h.ptr
+
+    def close(self):
+        """Free the C model now (later if a Scorer or Trainer still uses it)."""
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            h.close()
+
+    @property
+    def closed(self):
+        return getattr(self, "_h", None) is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if self.closed:
+            return "<arnet.Model closed>"
+        return "<arnet.Model feature_dim=%d hidden_dim=%d>" % (self.feature_dim,
+                                                               self.hidden_dim)
+
+
+def _u32(value, name):
+    value = int(value)
+    if value < 0 or value > 0xFFFFFFFF:
+        raise ArnetError(E_INVALID, "%s %d out of range" % (name, value))
+    return value
+
+
+def _key(key):
+    if not isinstance(key, str):
+        raise TypeError("metadata keys are str, got %s" % type(key).__name__)
+    return key.encode("utf-8")
+
+
+class Meta(MutableMapping):
+    """The metadata of one Model as a mutable mapping of str to str."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getitem__(self, key):
+        value = self._model.get_meta(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value):
+        if value is None:
+            raise TypeError("metadata values are str; use del to remove a key")
+        self._model.set_meta(key, value)
+
+    def __delitem__(self, key):
+        if self._model.get_meta(key) is None:
+            raise KeyError(key)
+        self._model.set_meta(key, None)
+
+    def __iter__(self):
+        ptr = self._model._ptr()
+        keys = []
+        k = ctypes.c_char_p()
+        v = ctypes.c_char_p()
+        for i in range(lib.arnet_model_meta_count(ptr)):
+            lib.arnet_model_meta_at(ptr, i, ctypes.byref(k), ctypes.byref(v))
+            keys.append(k.value.decode("utf-8", "replace"))
+        return iter(keys)
+
+    def __len__(self):
+        return int(lib.arnet_model_meta_count(self._model._ptr()))
+
+    def __repr__(self):
+        return "Meta(%r)" % dict(self.items())
+
+
+def file_info(path):
+    """What a checkpoint file says about itself (dict), without loading it."""
+    info = new_struct(FileInfo)
+    require("arnet_file_info_read")(encode_path(path), ctypes.byref(info))
+    return {name: getattr(info, name) for name, _ in FileInfo._fields_
+            if name != "struct_size"}

@@ -1,0 +1,252 @@
+"""scoring.py -- arnet.Scorer (scratch memory for scoring with one model, no
+allocation per call) and arnet.Stream (one camera: smoothing, alarm
+hysteresis, events through a Python callback); arnet_scorer_* and
+arnet_stream_* in arnet.h.
+"""
+import ctypes
+import threading
+from collections import namedtuple
+
+from . import _buffers
+from ._lib import (E_INVALID, E_SHAPE, E_STATE, EVENT_FN, ArnetError, Handle,
+                   ScorerOptions, StreamOptions, StreamResult, StreamState, lib, new_struct)
+from .data import _busy
+
+EVENT_START = 1
+EVENT_END = 2
+_EVENT_NAMES = {0: None, EVENT_START: "start", EVENT_END: "end"}
+_SMOOTHING = {"none": 0, "window": 1, "ema": 2}
+
+Event = namedtuple("Event", "type stream_id start_clip end_clip peak_score")
+Event.__doc__ = """An alarm event: type 'start' or 'end', the stream's id, the
+alarm's first clip, its last clip (end events; else 0) and the peak smoothed
+score so far."""
+
+StreamResult_ = namedtuple("StreamResult", "clip_index raw smoothed alarm event")
+StreamResult_.__doc__ = """What one pushed clip did: its index, raw and
+smoothed score, whether an alarm is on after it and the event it raised
+('start', 'end' or None)."""
+
+
+class Scorer(object):
+    """Scores batches with one Model through preallocated memory.
+
+    Scorer(model, max_batch=256, threads=1).  The model is kept alive while
+    the scorer lives.  One thread at a time per scorer (a second concurrent
+    call raises ArnetError E_STATE); give each thread its own scorer: they
+    may share one model."""
+
+    def __init__(self, model, max_batch=256, threads=1):
+        opt = new_struct(ScorerOptions)
+        opt.max_batch = int(max_batch)
+        opt.threads = int(threads)
+        out = ctypes.c_void_p()
+        lib.arnet_scorer_create(model._ptr(), ctypes.byref(opt), ctypes.byref(out))
+        self._h = Handle(out.value, "arnet_scorer_free")
+        self._model_h = model._h
+        self._model_h.retain()
+        self.model = model
+        self.feature_dim = model.feature_dim
+        self._lock = threading.Lock()
+
+    def score(self, features):
+        """As Model.score (same values to 1e-6, bit-identical across batch
+        sizes and threads)."""
+        m = _buffers.as_float_matrix(features, self.feature_dim)
+        out, addr = _buffers.new_floats(m.rows)
+        if m.rows:
+            with _busy(self):
+                lib.arnet_scorer_score(self._ptr(), ctypes.c_void_p(m.ptr), m.rows,
+                                       ctypes.c_void_p(addr))
+        return _buffers.float_result(out, m.rows)
+
+    __call__ = score
+
+    @property
+    def memory(self):
+        """Bytes the scorer holds (not counting the model)."""
+        return int(lib.arnet_scorer_memory(self._ptr()))
+
+    def push_streams(self, streams, features):
+        """Score one clip for each stream in one matrix product (row i of
+        features belongs to streams[i]) and update them all: a list of
+        StreamResult, events delivered to each stream's on_event."""
+        streams = list(streams)
+        n = len(streams)
+        m = _buffers.as_float_matrix(features, self.feature_dim)
+        if m.rows != n:
+            raise ArnetError(E_SHAPE, "%d feature rows for %d streams" % (m.rows, n))
+        if n == 0:
+            return []
+        if len(set(id(s) for s in streams)) != n:
+            raise ArnetError(E_INVALID, "a stream is listed twice")
+        ptrs = (ctypes.c_void_p * n)(*[s._ptr() for s in streams])
+        results = (StreamResult * n)()
+        for r in results:
+            lib.arnet_stream_result_init(ctypes.byref(r))
+            r.struct_size = ctypes.sizeof(StreamResult)
+        locks = []
+        try:
+            for obj in [self] + streams:
+                b = _busy(obj)
+                b.__enter__()
+                locks.append(b)
+            lib.arnet_scorer_push_streams(self._ptr(), ptrs, ctypes.c_void_p(m.ptr), n,
+                                          results)
+        finally:
+            for b in reversed(locks):
+                b.__exit__()
+        for s in streams:
+            s._raise_pending()
+        return [_result(r) for r in results]
+
+    def _ptr(self):
+        h = getattr(self, "_h", None)
+        if h is None or not h.ptr:
+            raise ArnetError(E_STATE, "the Scorer is closed")
+        return h.ptr
+
+    def close(self):
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            h.close()
+            self._model_h.drop()
+            self.model = None
+
+    @property
+    def closed(self):
+        return getattr(self, "_h", None) is None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _result(r):
+    return StreamResult_(int(r.clip_index), r.raw, r.smoothed, bool(r.alarm),
+                         _EVENT_NAMES.get(r.event, r.event))
+
+
+class Stream(object):
+    """One camera's score stream with smoothing and alarm hysteresis.
+
+    Stream(on_event=None, stream_id=0, smoothing='window'|'ema'|'none',
+    window=5, ema_alpha=0.3, on_threshold=0.5, off_threshold=0.3,
+    min_on_clips=3, min_off_clips=5).  on_event(Event) is called
+    synchronously from update()/push() on the calling thread; an exception
+    it raises is re-raised from that call once the C call has returned (the
+    stream's state then includes the clip).  It must not use this stream."""
+
+    def __init__(self, on_event=None, stream_id=0, smoothing="window", window=5,
+                 ema_alpha=0.3, on_threshold=0.5, off_threshold=0.3, min_on_clips=3,
+                 min_off_clips=5):
+        if smoothing not in _SMOOTHING:
+            raise ArnetError(E_INVALID, "smoothing %r must be 'none', 'window' or 'ema'"
+                             % (smoothing,))
+        opt = new_struct(StreamOptions)
+        opt.stream_id = int(stream_id)
+        opt.smoothing = _SMOOTHING[smoothing]
+        opt.window = int(window)
+        opt.ema_alpha = float(ema_alpha)
+        opt.on_threshold = float(on_threshold)
+        opt.off_threshold = float(off_threshold)
+        opt.min_on_clips = int(min_on_clips)
+        opt.min_off_clips = int(min_off_clips)
+        self.on_event = on_event
+        self._pending = None
+        # The C stream keeps the function pointer: this object must outlive it.
+        self._callback = EVENT_FN(self._deliver)
+        opt.on_event = self._callback
+        opt.user = None
+        out = ctypes.c_void_p()
+        lib.arnet_stream_create(ctypes.byref(opt), ctypes.byref(out))
+        self._h = Handle(out.value, "arnet_stream_free")
+        self.stream_id = int(stream_id)
+        self._lock = threading.Lock()
+
+    def _deliver(self, user, ev):
+        if self.on_event is None or self._pending is not None:
+            return
+        e = ev.contents
+        try:
+            self.on_event(Event(_EVENT_NAMES.get(e.type, e.type), int(e.stream_id),
+                                int(e.start_clip), int(e.end_clip), e.peak_score))
+        except BaseException as exc:  # ctypes would print and drop it
+            self._pending = exc
+
+    def _raise_pending(self):
+        exc, self._pending = self._pending, None
+        if exc is not None:
+            raise exc
+
+    def update(self, raw_score):
+        """Feed one already computed score; returns a StreamResult."""
+        res = _new_result()
+        with _busy(self):
+            lib.arnet_stream_update(self._ptr(), float(raw_score), ctypes.byref(res))
+        self._raise_pending()
+        return _result(res)
+
+    def push(self, scorer, feature):
+        """Score one clip feature (feature_dim values) with scorer and update."""
+        v = _buffers.as_float_vector(feature, "feature")
+        if v.n != scorer.feature_dim:
+            raise ArnetError(E_SHAPE, "feature holds %d values, the scorer's model takes %d"
+                             % (v.n, scorer.feature_dim))
+        res = _new_result()
+        with _busy(self), _busy(scorer):
+            lib.arnet_stream_push(self._ptr(), scorer._ptr(), ctypes.c_void_p(v.ptr),
+                                  ctypes.byref(res))
+        self._raise_pending()
+        return _result(res)
+
+    def reset(self):
+        """Back to the state right after creation (an open alarm is dropped
+        without an end event)."""
+        with _busy(self):
+            lib.arnet_stream_reset(self._ptr())
+
+    @property
+    def state(self):
+        """dict: clips, alarm, alarm_start, peak_score, last_raw,
+        last_smoothed, run_length, alarms."""
+        st = new_struct(StreamState)
+        lib.arnet_stream_get_state(self._ptr(), ctypes.byref(st))
+        return {"clips": int(st.clips), "alarm": bool(st.alarm),
+                "alarm_start": int(st.alarm_start), "peak_score": st.peak_score,
+                "last_raw": st.last_raw, "last_smoothed": st.last_smoothed,
+                "run_length": int(st.run_length), "alarms": int(st.alarms)}
+
+    def _ptr(self):
+        h = getattr(self, "_h", None)
+        if h is None or not h.ptr:
+            raise ArnetError(E_STATE, "the Stream is closed")
+        return h.ptr
+
+    def close(self):
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            h.close()
+
+    @property
+    def closed(self):
+        return getattr(self, "_h", None) is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _new_result():
+    res = new_struct(StreamResult)
+    return res
