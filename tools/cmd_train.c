@@ -97,14 +97,16 @@ static int setting_parse(setting *st, const char *s, int cmd_line)
     case K_U64:
     case K_U32:
     case K_INT: {
-        uint64_t v;
+        uint64_t v, lo = (uint64_t)st->min;
+        /* 2^64 itself does not convert: the top of the range is UINT64_MAX. */
+        uint64_t hi = st->max >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)st->max;
         if (cmd) {
-            if (!cli_parse_u64(cmd, st->opt, s, (uint64_t)st->min, (uint64_t)st->max, &v))
+            if (!cli_parse_u64(cmd, st->opt, s, lo, hi, &v))
                 return 0;
         } else {
             char *end;
             v = strtoull(s, &end, 10);
-            if (*end || !*s || v < (uint64_t)st->min || v > (uint64_t)st->max)
+            if (*end || !*s || *s == '-' || v < lo || v > hi)
                 return 0;
         }
         if (st->kind == K_U64)
