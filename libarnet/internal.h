@@ -241,10 +241,17 @@ int arnet__train_pass(const arnet_model *m, const arnet__batch *b, const arnet__
                       arnet__rng *dropout_rng, const arnet__pass_scratch *ws, float *grad,
                       arnet_step_stats *st, int threads);
 
-/* Adam with torch.optim.Adam's L2 weight decay (added to the gradient). */
+/* Adam with torch.optim.Adam's L2 weight decay (added to the gradient).
+ * Hyper-parameters are doubles, as torch holds them (Python floats). */
 typedef struct arnet__adam_hyper {
-    float lr, beta1, beta2, eps, weight_decay;
+    double lr, beta1, beta2, eps, weight_decay;
 } arnet__adam_hyper;
+
+/* From the float options: each becomes the shortest decimal that rounds to
+ * that float (0.999f -> 0.999), i.e. the number the user wrote, so that
+ * 1 - beta2 is 0.001 as in torch and not 1 - 0.999f = 0.00099998713. */
+void arnet__adam_hyper_set(arnet__adam_hyper *h, float lr, float beta1, float beta2, float eps,
+                           float weight_decay);
 
 /* One Adam update of n parameters; step is 1-based (bias corrections). */
 void arnet__adam_update(const arnet__adam_hyper *h, uint64_t step, float *param,

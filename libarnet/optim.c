@@ -1,28 +1,58 @@
 /* optim.c -- Adam as torch.optim.Adam computes it (single-tensor path), with
  * L2 weight decay added to the gradient before the moments (not AdamW). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
-/* torch:
+/* The shortest decimal (1 to 9 significant digits) that reads back as x:
+ * printing and reading both follow the current locale, so the round trip
+ * holds whatever it is. */
+static double decimal_of(float x)
+{
+    if (!isfinite(x))
+        return (double)x;
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)x);
+        double d = strtod(buf, NULL);
+        if ((float)d == x)
+            return d;
+    }
+    return (double)x;
+}
+
+void arnet__adam_hyper_set(arnet__adam_hyper *h, float lr, float beta1, float beta2, float eps,
+                           float weight_decay)
+{
+    h->lr = decimal_of(lr);
+    h->beta1 = decimal_of(beta1);
+    h->beta2 = decimal_of(beta2);
+    h->eps = decimal_of(eps);
+    h->weight_decay = decimal_of(weight_decay);
+}
+
+/* torch (Python scalars are doubles, tensors float):
  *   g = g + wd * p
  *   m = beta1 * m + (1 - beta1) * g
  *   v = beta2 * v + (1 - beta2) * g * g
- *   step_size = lr / (1 - beta1^t)                      (double, Python side)
+ *   step_size = lr / (1 - beta1^t)
  *   denom = sqrt(v) / sqrt(1 - beta2^t) + eps
  *   p = p + (-step_size) * m / denom                    (addcdiv)
- * Element-wise arithmetic is float as torch does it for float tensors; the
- * scalar bias corrections are computed in double and rounded once. */
+ * Each scalar is computed in double and rounded to float once, as torch
+ * does when it hands a Python float to a float32 kernel. */
 void arnet__adam_update(const arnet__adam_hyper *h, uint64_t step, float *param,
                         const float *grad, float *m, float *v, size_t n)
 {
     double t = (double)step;
-    double bc1 = 1.0 - pow((double)h->beta1, t);
-    double bc2 = 1.0 - pow((double)h->beta2, t);
-    float neg_step = (float)(-(double)h->lr / bc1);
+    double bc1 = 1.0 - pow(h->beta1, t);
+    double bc2 = 1.0 - pow(h->beta2, t);
+    float neg_step = (float)(-h->lr / bc1);
     float bc2_sqrt = (float)sqrt(bc2);
-    float b1 = h->beta1, b2 = h->beta2, wd = h->weight_decay, eps = h->eps;
-    float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
+    float b1 = (float)h->beta1, b2 = (float)h->beta2;
+    float one_b1 = (float)(1.0 - h->beta1), one_b2 = (float)(1.0 - h->beta2);
+    float wd = (float)h->weight_decay, eps = (float)h->eps;
     for (size_t i = 0; i < n; i++) {
         float g = grad[i];
         if (wd != 0.0f)

@@ -585,6 +585,27 @@ ARNET_API ARNET_NODISCARD int arnet_evaluate_ex(const arnet_model *model,
 /* Training (METHOD.md eq. 3-8)                                              */
 /* ------------------------------------------------------------------------ */
 
+/* One step: draw normal_per_batch normal and anomalous_per_batch anomalous
+ * videos at random (without replacement inside the step); a video longer
+ * than max_clips is resampled to max_clips clips (anomalous: one random clip
+ * from each of max_clips equal bins over the whole video) or cropped
+ * (normal: a random window of max_clips consecutive clips).  The clips of
+ * all videos are stacked row after row (no padding) and go through the
+ * network as one matrix product per layer, with inverted dropout (the
+ * model's dropout rate); the loss and its gradient follow, then one Adam
+ * update of W1, b1, w2 and b2.  One generator, seeded with opt->seed, draws
+ * the batch and then the dropout mask.
+ *
+ * Reproducibility: the same model, data set (same videos, same order),
+ * options, seed and thread count give the same weights bit for bit, on any
+ * run.  Another thread count may change the last bits (BLIS splits the
+ * products differently).
+ *
+ * Memory: created with the trainer, for the largest batch the options can
+ * draw from the data set (the longest capped videos of each class): about
+ * 4 * rows * (feature_dim + hidden_dim) bytes, plus three copies of the
+ * parameters (gradient and Adam moments).  Steps allocate nothing in
+ * libarnet. */
 typedef struct arnet_trainer arnet_trainer;
 
 #define ARNET_LOSS_DMIL_CENTER 0 /* default: L_DMIL + lambda * L_c */
@@ -593,14 +614,19 @@ typedef struct arnet_trainer arnet_trainer;
 
 #define ARNET_REDUCE_VIDEO 0    /* mean over videos (paper eq. 5); default */
 #define ARNET_REDUCE_INSTANCE 1 /* mean over all selected clips (authors' code) */
+/* The reduction applies to the DMIL (or k-max MIL) part: per video it is the
+ * mean of the videos' losses; per instance each video weighs k_i / sum k
+ * (k_i = ceil(t_i / alpha), t_i its clips in the batch).  The center part
+ * is always the mean over the batch's normal videos (0 when it has none). */
 
 typedef struct arnet_step_stats {
     size_t struct_size;
     uint64_t step;      /* steps done after this one */
     double loss;        /* total */
     double loss_dmil;   /* DMIL (or k-max MIL) part */
-    double loss_center; /* center part, before lambda */
+    double loss_center; /* center part, before lambda; 0 unless DMIL_CENTER */
 } arnet_step_stats;
+/* loss = loss_dmil + lambda * loss_center. */
 
 /* Return nonzero to cancel: the trainer stops with ARNET_E_CANCELLED after
  * the step just done (its state stays consistent). */
@@ -629,25 +655,52 @@ typedef struct arnet_train_options {
 ARNET_API void arnet_train_options_init(arnet_train_options *opt);
 ARNET_API void arnet_step_stats_init(arnet_step_stats *st);
 /* model [borrowed, life] (modified by training: do not score with it from
- * other threads meanwhile); train [borrowed, life]; opt [borrowed, copied].
- * Too few videos of a class for the batch is ARNET_E_INVALID saying so. */
+ * other threads meanwhile); train [borrowed, life]; opt [borrowed, copied]
+ * (NULL = defaults).
+ * Too few videos of a class for the batch is ARNET_E_INVALID saying so.
+ * Bad options are ARNET_E_INVALID with one message naming every bad field:
+ * alpha, lr, eps > 0; lambda, weight_decay >= 0 (all finite); beta1, beta2
+ * in [0, 1); max_clips >= 1; per-batch counts up to 65536 and not both 0;
+ * threads 1..1024.  A data set whose feature_dim differs from the model's
+ * is ARNET_E_SHAPE.  *out [transferred] (arnet_trainer_free). */
 ARNET_API ARNET_NODISCARD int arnet_trainer_create(arnet_model *model,
                                                    const arnet_dataset *train,
                                                    const arnet_train_options *opt,
                                                    arnet_trainer **out);
 ARNET_API void arnet_trainer_free(arnet_trainer *t);
-/* One optimisation step on a freshly drawn batch.  stats may be NULL. */
+/* One optimisation step on a freshly drawn batch.  stats [borrowed] may be
+ * NULL (else set up by arnet_step_stats_init).  ARNET_E_STATE when videos
+ * were added to the data set after the trainer was created.  A failed step
+ * leaves the weights and the Adam state as they were. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_step(arnet_trainer *t, arnet_step_stats *stats);
-/* Step until `iterations` total steps are done, calling progress after each. */
+/* Step until `iterations` total steps are done, calling progress after each.
+ * When progress returns nonzero: ARNET_E_CANCELLED after that step, with
+ * everything consistent; arnet_trainer_save can checkpoint it, and calling
+ * arnet_trainer_run again continues to the same weights as an unbroken run.
+ * Returns ARNET_OK at once when the steps are already done. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_run(arnet_trainer *t);
 ARNET_API uint64_t arnet_trainer_steps(const arnet_trainer *t);
 /* Save the model plus trainer sections (Adam moments, step count, generator
- * state, options) atomically: arnet_model_load still reads it for scoring. */
+ * state, options) atomically: arnet_model_load still reads it for scoring.
+ * Always f32 storage (an f16 copy would not resume exactly).  The options
+ * are readable key/value pairs ("trainer.lr" = "0.0001 (0x38d1b717)", with
+ * the float's exact bits) that `arnet info` shows.  path [borrowed]. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_save(const arnet_trainer *t, const char *path);
 /* Restore model weights and trainer state from a file written by
  * arnet_trainer_save; the trainer must have been created with a model of the
  * same shape.  Resuming then ends with exactly the weights of an
- * uninterrupted run. */
+ * uninterrupted run.
+ * What comes from the file: the weights, the model's dropout rate, the Adam
+ * moments, the step count, the generator state and every option that shapes
+ * the trajectory (per-batch counts, alpha, lambda, lr, betas, eps,
+ * weight_decay, max_clips, loss, reduce, seed), so a resumed run continues
+ * the saved one whatever options the trainer was created with.  What stays
+ * the trainer's: threads, iterations and the progress callback (use the
+ * saved thread count for a bit-exact resume; raise iterations to train
+ * longer).  The data set is not in the file: resume with the same one.
+ * Errors leave the trainer unchanged: ARNET_E_SHAPE for another model
+ * shape, ARNET_E_FORMAT for a model-only file or bad trainer sections, the
+ * same errors as arnet_model_load otherwise.  path [borrowed]. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_restore(arnet_trainer *t, const char *path);
 
 /* ------------------------------------------------------------------------ */
