@@ -54,6 +54,17 @@ def train_options(**options):
     return opt
 
 
+def _short_float32(x):
+    """The shortest decimal that rounds to the same float32 (1e-3, not
+    0.0010000000474974513)."""
+    want = ctypes.c_float(x).value
+    for digits in range(1, 10):
+        y = float("%.*g" % (digits, x))
+        if ctypes.c_float(y).value == want:
+            return y
+    return x
+
+
 class Trainer(object):
     """Trains a Model in place.
 
@@ -84,7 +95,10 @@ class Trainer(object):
         for name, _ in TrainOptions._fields_:
             if name in ("struct_size", "progress", "progress_user"):
                 continue
-            out["lambda" if name == "lambda_" else name] = getattr(self._opt, name)
+            value = getattr(self._opt, name)
+            if isinstance(value, float):
+                value = _short_float32(value)
+            out["lambda" if name == "lambda_" else name] = value
         out["loss"] = {v: k for k, v in _LOSSES.items()}.get(out["loss"], out["loss"])
         out["reduce"] = {v: k for k, v in _REDUCE.items()}.get(out["reduce"], out["reduce"])
         return out
