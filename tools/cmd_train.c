@@ -25,6 +25,7 @@ static void usage(FILE *f)
         "  --eval-every N        evaluate on --test every N steps (default: at the end)\n"
         "  --keep-best FILE      also save the model with the best test AUC to FILE\n"
         "  --resume FILE         continue the run saved in FILE (by --out or --save-every)\n"
+        "                        with its settings; only --iterations and --threads change\n"
         "  --save-every N        rewrite MODEL every N steps (default 0: at the end)\n"
         "  --crop C              crop of [T, C, F] feature files (default: mean of crops)\n"
         "training (defaults: the paper's):\n"
@@ -148,7 +149,17 @@ static void setting_format(const setting *st, char *buf, size_t cap)
     case K_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(uint64_t *)st->field); break;
     case K_U32: snprintf(buf, cap, "%u", *(uint32_t *)st->field); break;
     case K_INT: snprintf(buf, cap, "%d", *(int *)st->field); break;
-    case K_FLOAT: snprintf(buf, cap, "%.9g", (double)*(float *)st->field); break;
+    case K_FLOAT: {
+        /* The shortest form that reads back as the same float (0.002, not
+         * 0.00200000009). */
+        float x = *(float *)st->field;
+        for (int digits = 6; digits <= 9; digits++) {
+            snprintf(buf, cap, "%.*g", digits, (double)x);
+            if (strtof(buf, NULL) == x)
+                break;
+        }
+        break;
+    }
     }
 }
 
@@ -538,9 +549,37 @@ static void resume_best(run *r)
     r->have_eval = 1;
 }
 
-/* Settings not given on the command line come from the file being resumed;
- * given ones that differ are allowed but the run is then not the one that
- * was interrupted, so say so. */
+/* A resumed run keeps its settings: arnet_trainer_restore takes them from
+ * the file (all but the step target and the thread count).  Settings not
+ * given on the command line are read from the file's metadata; given ones
+ * must agree with it, so that the command that started a run, plus
+ * --resume, continues it, and a changed value is refused rather than
+ * silently ignored. */
+static int may_change_on_resume(const setting *st)
+{
+    return !strcmp(st->opt, "--iterations") || !strcmp(st->opt, "--threads");
+}
+
+/* Whether text v (from the file) holds the setting's current value,
+ * compared as values, not spellings. */
+static int same_value(const setting *st, const char *v)
+{
+    union {
+        uint64_t u64;
+        uint32_t u32;
+        int i;
+        float f;
+    } tmp;
+    setting copy = *st;
+    copy.field = &tmp;
+    if (!setting_parse(&copy, v, 0))
+        return 0;
+    char a[64], b[64];
+    setting_format(st, a, sizeof a);
+    setting_format(&copy, b, sizeof b);
+    return !strcmp(a, b);
+}
+
 static int resume_settings(run *r)
 {
     train_args *a = r->a;
@@ -548,21 +587,24 @@ static int resume_settings(run *r)
     for (size_t i = 0; i < a->n_settings; i++) {
         setting *st = &a->settings[i];
         const char *v = arnet_model_get_meta(r->model, st->key);
-        if (!v)
-            continue;
-        if (!st->given) {
-            if (!setting_parse(st, v, 0)) {
-                fprintf(stderr, "arnet %s: %s: bad %s value '%s' in the file\n", CMD,
-                        a->resume, st->key, v);
-                return CLI_EXIT_FAIL;
-            }
-        } else {
+        if (st->given) {
+            if (may_change_on_resume(st))
+                continue;
             setting_format(st, buf, sizeof buf);
-            if (strcmp(buf, v) != 0 && strcmp(st->opt, "--iterations") != 0 && !a->quiet)
-                fprintf(stderr,
-                        "arnet %s: note: %s %s differs from the resumed run's %s: the result "
-                        "will not equal an uninterrupted run\n",
-                        CMD, st->opt, buf, v);
+            if (v && same_value(st, v))
+                continue;
+            fprintf(stderr,
+                    "arnet %s: %s: a resumed run keeps its settings; %s %s %s%s\n", CMD,
+                    a->resume, st->opt, buf,
+                    v ? "differs from the file's " : "cannot be checked against the file "
+                                                     "(no training metadata): leave it out",
+                    v ? v : "");
+            return CLI_EXIT_USAGE;
+        }
+        if (v && !setting_parse(st, v, 0)) {
+            fprintf(stderr, "arnet %s: %s: bad %s value '%s' in the file\n", CMD, a->resume,
+                    st->key, v);
+            return CLI_EXIT_FAIL;
         }
     }
     resume_best(r);
