@@ -116,6 +116,8 @@ def _candidates():
 def _load():
     tried = []
     for origin, path in _candidates():
+        if os.sep in path:
+            path = os.path.abspath(path)  # later chdir() must not change what we report
         try:
             handle = ctypes.CDLL(path)
         except OSError as exc:
