@@ -31,6 +31,7 @@ struct arnet_trainer {
     arnet_model *model;
     const arnet_dataset *train;
     arnet_train_options opt;
+    arnet__adam_hyper adam; /* from opt, set with it (formatting is not for steps) */
     arnet__rng rng;
     uint64_t step;
     size_t n_params;
@@ -195,6 +196,13 @@ static int batch_buffers_alloc(const arnet_model *m, const arnet_dataset *ds,
     return ARNET_OK;
 }
 
+/* Options and what is derived from them, together. */
+static void set_options(arnet_trainer *t, const arnet_train_options *o)
+{
+    t->opt = *o;
+    arnet__adam_hyper_set(&t->adam, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+}
+
 /* ---- create / free -------------------------------------------------------- */
 
 int arnet_trainer_create(arnet_model *model, const arnet_dataset *train,
@@ -227,7 +235,7 @@ int arnet_trainer_create(arnet_model *model, const arnet_dataset *train,
         return ARNET_E_NOMEM;
     t->model = model;
     t->train = train;
-    t->opt = o;
+    set_options(t, &o);
     arnet__rng_seed(&t->rng, o.seed);
     t->n_params = arnet__param_count(model);
     rc = batch_buffers_alloc(model, train, &o, &t->bb);
@@ -243,6 +251,10 @@ int arnet_trainer_create(arnet_model *model, const arnet_dataset *train,
         arnet_trainer_free(t);
         return ARNET_E_NOMEM;
     }
+    /* BLIS (and its threading runtime) set themselves up on first use;
+     * do it here so that the first step does not allocate either. */
+    float one = 1.0f, out1 = 0.0f;
+    arnet__sgemm(0, 0, 1, 1, 1, 1.0f, &one, 1, &one, 1, 0.0f, &out1, 1, o.threads);
     *out = t;
     return ARNET_OK;
 }
@@ -264,17 +276,15 @@ uint64_t arnet_trainer_steps(const arnet_trainer *t) { return t ? t->step : 0; }
 
 static void adam_step(arnet_trainer *t)
 {
-    const arnet_train_options *o = &t->opt;
-    arnet__adam_hyper h;
-    arnet__adam_hyper_set(&h, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+    const arnet__adam_hyper *h = &t->adam;
     arnet_model *m = t->model;
     size_t H = m->hidden_dim, HF = H * m->feature_dim;
     uint64_t s = t->step + 1;
     float *g = t->grad, *am = t->adam_m, *av = t->adam_v;
-    arnet__adam_update(&h, s, m->w1, g, am, av, HF);
-    arnet__adam_update(&h, s, m->b1, g + HF, am + HF, av + HF, H);
-    arnet__adam_update(&h, s, m->w2, g + HF + H, am + HF + H, av + HF + H, H);
-    arnet__adam_update(&h, s, &m->b2, g + HF + 2 * H, am + HF + 2 * H, av + HF + 2 * H, 1);
+    arnet__adam_update(h, s, m->w1, g, am, av, HF);
+    arnet__adam_update(h, s, m->b1, g + HF, am + HF, av + HF, H);
+    arnet__adam_update(h, s, m->w2, g + HF + H, am + HF + H, av + HF + H, H);
+    arnet__adam_update(h, s, &m->b2, g + HF + 2 * H, am + HF + 2 * H, av + HF + 2 * H, 1);
 }
 
 static int stats_ok(const char *fn, const arnet_step_stats *st)
@@ -669,7 +679,7 @@ static int restore_from(arnet_trainer *t, const char *path, const arnet_model *l
         part_range(m, k % 4, &off, &count);
         memcpy((k < 4 ? t->adam_m : t->adam_v) + off, s.moment[k], count * sizeof(float));
     }
-    t->opt = s.opt;
+    set_options(t, &s.opt);
     t->step = s.step;
     t->rng = s.rng;
     return ARNET_OK;

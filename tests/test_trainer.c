@@ -2,7 +2,9 @@
  * reproducibility (seed, threads, cancel and resume, checkpoints), Adam
  * against a double reference, one step against its parts, the sampler's
  * promises, and learning a small synthetic set. */
+#define _GNU_SOURCE
 #include <check.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,70 @@
 
 #define F 16
 #define H 12
+
+/* ---- allocation counter ----------------------------------------------------------
+ * As in test_scorer.c: the executable defines malloc & co., so every
+ * allocation in the process passes here while counting is on, with the
+ * address of its immediate caller. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+static volatile int counting;
+static volatile long n_allocs;
+#define MAX_CALLERS 4096
+static void *callers[MAX_CALLERS];
+
+static void note(void *caller)
+{
+    long i = __atomic_fetch_add(&n_allocs, 1, __ATOMIC_RELAXED);
+    if (i < MAX_CALLERS)
+        callers[i] = caller;
+}
+
+void *malloc(size_t n)
+{
+    if (counting)
+        note(__builtin_return_address(0));
+    return __libc_malloc(n);
+}
+void *calloc(size_t a, size_t b)
+{
+    if (counting)
+        note(__builtin_return_address(0));
+    return __libc_calloc(a, b);
+}
+void *realloc(void *p, size_t n)
+{
+    if (counting)
+        note(__builtin_return_address(0));
+    return __libc_realloc(p, n);
+}
+void free(void *p) { __libc_free(p); }
+int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (counting)
+        note(__builtin_return_address(0));
+    void *p = __libc_memalign(align, n);
+    if (!p)
+        return 12; /* ENOMEM */
+    *out = p;
+    return 0;
+}
+void *aligned_alloc(size_t align, size_t n)
+{
+    if (counting)
+        note(__builtin_return_address(0));
+    return __libc_memalign(align, n);
+}
+void *memalign(size_t align, size_t n)
+{
+    if (counting)
+        note(__builtin_return_address(0));
+    return __libc_memalign(align, n);
+}
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -479,6 +545,66 @@ START_TEST(sampler_keeps_its_promises)
 }
 END_TEST
 
+START_TEST(steps_do_not_allocate)
+{
+    arnet_dataset *ds = small_set();
+    for (int threads = 1; threads <= 2; threads++) {
+        arnet_train_options o = small_options(3);
+        o.threads = threads;
+        o.loss = threads == 1 ? ARNET_LOSS_DMIL_CENTER : ARNET_LOSS_KMAX_MIL;
+        arnet_model *m = make_model(F, H, 0.7f, 7);
+        arnet_trainer *t = NULL;
+        ck_assert_int_eq(arnet_trainer_create(m, ds, &o, &t), ARNET_OK);
+        arnet_step_stats st;
+        arnet_step_stats_init(&st);
+        n_allocs = 0;
+        counting = 1;
+        int rc = 0;
+        for (int i = 0; i < 8; i++)
+            rc |= arnet_trainer_step(t, &st);
+        counting = 0;
+        ck_assert_int_eq(rc, 0);
+        /* BLIS's OpenMP runtime allocates per parallel region (see
+         * test_scorer.c); libarnet itself must not. */
+        Dl_info info;
+        long ours = 0;
+        ck_assert_int_lt(n_allocs, MAX_CALLERS);
+        for (long i = 0; i < n_allocs; i++)
+            if (!(dladdr(callers[i], &info) && info.dli_fname &&
+                  (strstr(info.dli_fname, "libblis") || strstr(info.dli_fname, "libgomp"))))
+            {
+                ours++;
+                fprintf(stderr, "# threads %d: allocation from %p (%s %s)\n", threads,
+                        callers[i], info.dli_fname ? info.dli_fname : "?",
+                        info.dli_sname ? info.dli_sname : "?");
+            }
+        ck_assert_int_eq(ours, 0);
+        arnet_trainer_free(t);
+        arnet_model_free(m);
+    }
+    arnet_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(counter_sees_a_trainer_allocate)
+{
+    /* The counter works: creating a trainer allocates in libarnet. */
+    arnet_dataset *ds = small_set();
+    arnet_train_options o = small_options(3);
+    arnet_model *m = make_model(F, H, 0.7f, 7);
+    arnet_trainer *t = NULL;
+    n_allocs = 0;
+    counting = 1;
+    int rc = arnet_trainer_create(m, ds, &o, &t);
+    counting = 0;
+    ck_assert_int_eq(rc, ARNET_OK);
+    ck_assert_int_ge(n_allocs, 5);
+    arnet_trainer_free(t);
+    arnet_model_free(m);
+    arnet_dataset_free(ds);
+}
+END_TEST
+
 /* ---- cancel, checkpoints ---------------------------------------------------------------- */
 
 typedef struct cancel_state {
@@ -680,6 +806,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, adam_matches_double_reference);
     tcase_add_test(tc, one_step_is_sample_pass_and_adam);
     tcase_add_test(tc, sampler_keeps_its_promises);
+    tcase_add_test(tc, counter_sees_a_trainer_allocate);
+    tcase_add_test(tc, steps_do_not_allocate);
     tcase_add_test(tc, cancel_keeps_a_consistent_state);
     tcase_add_test(tc, resume_from_checkpoint_equals_unbroken_run);
     tcase_add_test(tc, learns_the_synthetic_set);
