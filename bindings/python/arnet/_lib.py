@@ -474,6 +474,17 @@ def last_error():
     return _raw.arnet_last_error().decode("utf-8", "replace")
 
 
+def short_float32(x):
+    """The shortest decimal that rounds to the same float32 (1e-3, not
+    0.0010000000474974513)."""
+    want = ctypes.c_float(x).value
+    for digits in range(1, 10):
+        y = float("%.*g" % (digits, x))
+        if ctypes.c_float(y).value == want:
+            return y
+    return x
+
+
 def encode_path(path):
     """A path-like or str as the bytes C expects (file system encoding)."""
     return os.fsencode(path)

@@ -10,7 +10,7 @@ except ImportError:  # pragma: no cover
 
 from . import _buffers
 from ._lib import (E_INVALID, E_STATE, ArnetError, Handle, ModelConfig, SaveOptions,
-                   FileInfo, encode_path, lib, new_struct, require)
+                   FileInfo, encode_path, lib, new_struct, require, short_float32)
 
 _STORAGE = {"f32": 0, "f16": 1}
 
@@ -107,7 +107,7 @@ class Model(object):
         cfg = new_struct(ModelConfig)
         lib.arnet_model_get_config(self._ptr(), ctypes.byref(cfg))
         return {"feature_dim": cfg.feature_dim, "hidden_dim": cfg.hidden_dim,
-                "dropout": cfg.dropout, "seed": cfg.seed}
+                "dropout": short_float32(cfg.dropout), "seed": cfg.seed}
 
     @property
     def dropout(self):
@@ -264,5 +264,8 @@ def file_info(path):
     """What a checkpoint file says about itself (dict), without loading it."""
     info = new_struct(FileInfo)
     require("arnet_file_info_read")(encode_path(path), ctypes.byref(info))
-    return {name: getattr(info, name) for name, _ in FileInfo._fields_
-            if name != "struct_size"}
+    out = {name: getattr(info, name) for name, _ in FileInfo._fields_
+           if name != "struct_size"}
+    out["dropout"] = short_float32(out["dropout"])
+    out["storage"] = {0: "f32", 1: "f16"}.get(out["storage"], out["storage"])
+    return out

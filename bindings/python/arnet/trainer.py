@@ -7,7 +7,7 @@ import threading
 from collections import namedtuple
 
 from ._lib import (E_INVALID, E_STATE, ArnetError, Handle, StepStats, TrainOptions, lib,
-                   encode_path, new_struct, require)
+                   encode_path, new_struct, require, short_float32)
 from .data import _busy, as_dataset
 
 _LOSSES = {"dmil-center": 0, "dmil": 1, "kmax-mil": 2}
@@ -54,17 +54,6 @@ def train_options(**options):
     return opt
 
 
-def _short_float32(x):
-    """The shortest decimal that rounds to the same float32 (1e-3, not
-    0.0010000000474974513)."""
-    want = ctypes.c_float(x).value
-    for digits in range(1, 10):
-        y = float("%.*g" % (digits, x))
-        if ctypes.c_float(y).value == want:
-            return y
-    return x
-
-
 class Trainer(object):
     """Trains a Model in place.
 
@@ -97,7 +86,7 @@ class Trainer(object):
                 continue
             value = getattr(self._opt, name)
             if isinstance(value, float):
-                value = _short_float32(value)
+                value = short_float32(value)
             out["lambda" if name == "lambda_" else name] = value
         out["loss"] = {v: k for k, v in _LOSSES.items()}.get(out["loss"], out["loss"])
         out["reduce"] = {v: k for k, v in _REDUCE.items()}.get(out["reduce"], out["reduce"])

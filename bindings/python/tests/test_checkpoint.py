@@ -25,7 +25,7 @@ class CheckpointTest(unittest.TestCase):
             m.save(p)
             with arnet.Model.load(p) as back:
                 self.assertEqual((back.feature_dim, back.hidden_dim), (20, 12))
-                self.assertAlmostEqual(back.dropout, 0.6, places=6)
+                self.assertEqual(back.dropout, 0.6)
                 self.assertEqual(to_list(back.get_params()["w1"]),
                                  to_list(m.get_params()["w1"]))
                 self.assertEqual(back.get_params()["b2"], m.get_params()["b2"])
@@ -73,7 +73,8 @@ class CheckpointTest(unittest.TestCase):
             self.model().save(p, storage="f16")
             info = arnet.file_info(p)
             self.assertEqual((info["feature_dim"], info["hidden_dim"]), (20, 12))
-            self.assertEqual(info["storage"], 1)
+            self.assertEqual(info["storage"], "f16")
+            self.assertEqual(info["dropout"], 0.6)
             self.assertEqual(info["file_size"], os.path.getsize(p))
             self.assertEqual(info["has_trainer"], 0)
             self.assertEqual(info["format_major"] * 100 + info["format_minor"],
