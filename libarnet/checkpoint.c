@@ -454,8 +454,11 @@ static int build_sections(writer *w, const arnet_model *m, const arnet_save_opti
         {"w2", 1, {m->hidden_dim, 0, 0, 0}, m->w2},
         {"b2", 1, {1, 0, 0, 0}, &m->b2},
     };
+    /* f16 storage halves W1, nearly all of the bytes; the three vectors stay
+     * f32 (a few KiB), so a large bias keeps its absolute precision. */
     for (int i = 0; i < 4; i++)
-        if ((rc = put_tensor(w, SEC_TENSOR, &model_tensors[i], opt->storage)))
+        if ((rc = put_tensor(w, SEC_TENSOR, &model_tensors[i],
+                             i == 0 ? opt->storage : ARNET_STORAGE_F32)))
             return rc;
     /* Metadata, plus the library version unless the model says one. */
     int has_version = arnet_model_get_meta(m, "library_version") != NULL;
@@ -1070,7 +1073,9 @@ static int read_tensor_desc(sec_stream *st, tensor_desc *d)
     return ARNET_OK;
 }
 
-/* The count elements after the descriptor, converted to float. */
+/* The count elements after the descriptor, converted to float into out, or
+ * only decoded and checked when out is NULL (the pass that proves a tensor
+ * is really that large before anything that size is allocated). */
 static int read_tensor_data(sec_stream *st, const tensor_desc *d, float *out)
 {
     uint8_t buf[16384];
@@ -1082,7 +1087,9 @@ static int read_tensor_data(sec_stream *st, const tensor_desc *d, float *out)
         int rc = stream_read(st, buf, k * elem);
         if (rc)
             return rc;
-        if (elem == 2)
+        if (!out)
+            ;
+        else if (elem == 2)
             for (size_t i = 0; i < k; i++)
                 out[done + i] = f16_to_f32(get_u16(buf + 2 * i));
         else
@@ -1235,6 +1242,8 @@ static int load_model(const ckp *c, arnet_model **out)
             rc = model_tensor_index(c, &st, &d, &which);
         if (!rc && where[which] != c->n_sec)
             rc = stream_bad(&st, "the same model tensor appears twice");
+        if (!rc)
+            rc = read_tensor_data(&st, &d, NULL);
         stream_close(&st);
         if (rc)
             return rc;
@@ -1318,14 +1327,17 @@ static int load_trainer_tensor(const ckp *c, uint32_t index, arnet__loaded_extra
     int rc = stream_open(c, index, &st);
     if (rc)
         return rc;
-    if ((rc = read_tensor_desc(&st, &d)))
-        goto done;
-    for (size_t i = 0; i < e->n_tensors; i++)
-        if (!strcmp(e->tensors[i].name, d.name)) {
+    rc = read_tensor_desc(&st, &d);
+    for (size_t i = 0; i < e->n_tensors && !rc; i++)
+        if (!strcmp(e->tensors[i].name, d.name))
             rc = stream_bad(&st, "trainer tensor name appears twice");
-            goto done;
-        }
-    /* count is bounded by the raw size, itself bounded by the stored size. */
+    /* Decode once without keeping anything: the data must really be as
+     * large as the descriptor says before that much is allocated. */
+    if (!rc)
+        rc = read_tensor_data(&st, &d, NULL);
+    stream_close(&st);
+    if (rc)
+        return rc;
     arnet__loaded_tensor *t = &e->tensors[e->n_tensors];
     memset(t, 0, sizeof *t);
     t->name = arnet__strdup(d.name);
@@ -1333,14 +1345,16 @@ static int load_trainer_tensor(const ckp *c, uint32_t index, arnet__loaded_extra
     if (!t->name || !t->data) {
         free(t->name);
         free(t->data);
-        rc = ARNET_E_NOMEM;
-        goto done;
+        return ARNET_E_NOMEM;
     }
     t->ndim = d.ndim;
     memcpy(t->dims, d.dims, sizeof t->dims);
     e->n_tensors++;
-    rc = read_tensor_data(&st, &d, t->data);
-done:
+    if ((rc = stream_open(c, index, &st)))
+        return rc;
+    rc = read_tensor_desc(&st, &d);
+    if (!rc)
+        rc = read_tensor_data(&st, &d, t->data);
     stream_close(&st);
     return rc;
 }
