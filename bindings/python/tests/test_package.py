@@ -76,6 +76,27 @@ class LookupTest(unittest.TestCase):
         self.assertIn("ABI version 7", r.stdout)
 
 
+class MissingFunctionTest(unittest.TestCase):
+    def test_missing_c_function(self):
+        # A part of the library not built yet: tests skip naming it, and the
+        # binding raises NotImplementedError naming it.
+        from helpers import needs
+        from arnet import _lib
+
+        @needs("arnet_no_such_function")
+        class Probe(unittest.TestCase):
+            def test(self):
+                pass
+
+        result = unittest.TestResult()
+        Probe("test").run(result)
+        self.assertEqual([reason for _, reason in result.skipped],
+                         ["libarnet has no arnet_no_such_function() yet"])
+        with self.assertRaises(NotImplementedError) as cm:
+            _lib.require("arnet_no_such_function")
+        self.assertIn("arnet_no_such_function", str(cm.exception))
+
+
 class InstallTest(unittest.TestCase):
     def test_pip_install_offline(self):
         r = subprocess.run([sys.executable, "-m", "pip", "--version"], stdout=subprocess.PIPE,

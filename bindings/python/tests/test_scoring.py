@@ -127,6 +127,19 @@ class StreamTest(unittest.TestCase):
         self.assertTrue(st.state["alarm"])
         st.update(0.9)  # no event, no error
 
+    def test_callback_must_not_reenter_its_stream(self):
+        box = []
+
+        def reenter(ev):
+            box[0].update(0.0)
+
+        st = arnet.Stream(on_event=reenter, smoothing="none", min_on_clips=1)
+        box.append(st)
+        with self.assertRaises(arnet.ArnetError) as cm:
+            st.update(0.9)
+        self.assertEqual(cm.exception.status, arnet.E_STATE)
+        self.assertEqual(st.state["clips"], 1)  # the inner update never ran
+
     def test_bad_options_and_scores(self):
         with self.assertRaises(arnet.ArnetError) as cm:
             arnet.Stream(on_threshold=0.2, off_threshold=0.4)
