@@ -16,7 +16,14 @@ size_t arnet__param_count(const arnet_model *m)
     return H * F + 2 * H + 1;
 }
 
-int arnet__dropout_keep(arnet__rng *r, float p) { return arnet__rng_uniform(r) >= (double)p; }
+/* uniform = (next >> 11) * 2^-53 >= p exactly when next >> 11 >= ceil(p 2^53)
+ * (p 2^53 is exact in double): the integer test the hot loop uses. */
+static uint64_t keep_threshold(float p) { return (uint64_t)ceil((double)p * 0x1.0p53); }
+
+int arnet__dropout_keep(arnet__rng *r, float p)
+{
+    return (arnet__rng_next(r) >> 11) >= keep_threshold(p);
+}
 
 /* Z1 = X W1^T + b1, A = ReLU(Z1), A_d = A * mask (kept units scaled by
  * 1 / (1 - p), dropped ones 0), logits = A_d w2 + b2.  hidden keeps A_d. */
@@ -34,10 +41,13 @@ static void forward(const arnet_model *m, const arnet__batch *b, arnet__rng *dro
          * activation is multiplied by it.  One draw per element, whatever
          * its value, so the generator advances by n * H every step. */
         float scale = 1.0f / (1.0f - p);
+        uint64_t threshold = keep_threshold(p);
         for (size_t i = 0; i < n * H; i++) {
-            int keep = arnet__dropout_keep(dropout_rng, p);
+            /* Selects, not branches: the mask is random, so branches on
+             * it would be mispredicted half the time. */
+            float mask = (arnet__rng_next(dropout_rng) >> 11) >= threshold ? scale : 0.0f;
             float a = hidden[i] > 0.0f ? hidden[i] : 0.0f;
-            hidden[i] = keep ? a * scale : 0.0f;
+            hidden[i] = a * mask;
         }
     } else {
         for (size_t i = 0; i < n * H; i++)
@@ -137,8 +147,11 @@ static void backward(const arnet_model *m, const arnet__batch *b, arnet__rng *dr
     const float *w2 = m->w2;
     for (size_t i = 0; i < n; i++) {
         float *row = hidden + i * H;
-        for (size_t j = 0; j < H; j++)
-            row[j] = row[j] > 0.0f ? dl[i] * w2[j] * scale : 0.0f;
+        float d = dl[i];
+        for (size_t j = 0; j < H; j++) {
+            float g = d * w2[j] * scale;
+            row[j] = row[j] > 0.0f ? g : 0.0f;
+        }
     }
     arnet__sgemm(1, 0, H, F, n, 1.0f, hidden, H, b->x, F, 0.0f, g_w1, F, threads);
     double *cs = ws->colsum;
