@@ -2,7 +2,7 @@
  * video's clip features from a .npy file, print one score per clip.
  *
  *   minimal MODEL.arnet FEATURES.npy
- *   minimal --make-model MODEL.arnet DIM   (writes a small random model, for tests) */
+ *   minimal --make-model MODEL.arnet DIM   (writes a random DIM-feature model, for tests) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +18,15 @@ static int fail(const char *what)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--make-model") == 0) {
+        char *end;
+        unsigned long dim = strtoul(argv[3], &end, 10);
+        if (*argv[3] == '\0' || *end != '\0' || dim < 1 || dim > 65536) {
+            fprintf(stderr, "minimal: DIM '%s' is not a number in 1..65536\n", argv[3]);
+            return 2;
+        }
         arnet_model_config cfg;
         arnet_model_config_init(&cfg);
-        cfg.feature_dim = (uint32_t)strtoul(argv[3], NULL, 10);
+        cfg.feature_dim = (uint32_t)dim;
         arnet_model *m = NULL;
         if (arnet_model_create(&cfg, &m))
             return fail("create");

@@ -1599,3 +1599,87 @@ int arnet_file_info_read(const char *path, arnet_file_info *info)
     info->struct_size = keep;
     return ARNET_OK;
 }
+
+/* ---- listing ----------------------------------------------------------------- */
+
+typedef struct list_ctx {
+    arnet_file_entry_fn fn;
+    void *user;
+    arnet_file_entry entry;
+} list_ctx;
+
+static int emit(list_ctx *l)
+{
+    if (l->fn(l->user, &l->entry) != 0)
+        return arnet__error(ARNET_E_CANCELLED, "arnet_file_list: stopped by the callback");
+    return ARNET_OK;
+}
+
+static int list_kv_cb(const char *key, const char *value, void *ctx)
+{
+    list_ctx *l = ctx;
+    l->entry.name = key;
+    l->entry.value = value;
+    return emit(l);
+}
+
+static int list_section(const ckp *c, uint32_t i, list_ctx *l)
+{
+    const in_section *s = &c->sec[i];
+    arnet_file_entry *e = &l->entry;
+    memset(e, 0, sizeof *e);
+    e->struct_size = sizeof *e;
+    e->section_type = s->type;
+    e->trainer = s->type == SEC_TRAINER_TENSOR || s->type == SEC_TRAINER_KV;
+    switch (s->type) {
+    case SEC_CONFIG:
+        return ARNET_OK;
+    case SEC_META:
+    case SEC_TRAINER_KV:
+        e->kind = ARNET_ENTRY_META;
+        return read_kv(c, i, list_kv_cb, l);
+    case SEC_TENSOR:
+    case SEC_TRAINER_TENSOR: {
+        sec_stream st;
+        tensor_desc d;
+        int rc = stream_open(c, i, &st);
+        if (rc)
+            return rc;
+        rc = read_tensor_desc(&st, &d);
+        stream_close(&st);
+        if (rc)
+            return rc;
+        e->kind = ARNET_ENTRY_TENSOR;
+        e->name = d.name;
+        e->ndim = d.ndim;
+        memcpy(e->dims, d.dims, sizeof e->dims);
+        e->storage = (int)d.storage;
+        e->stored_bytes = s->stored;
+        return emit(l);
+    }
+    default:
+        e->kind = ARNET_ENTRY_UNKNOWN;
+        e->stored_bytes = s->stored;
+        return emit(l);
+    }
+}
+
+int arnet_file_list(const char *path, arnet_file_entry_fn fn, void *user)
+{
+    if (!path || !fn)
+        return arnet__error(ARNET_E_INVALID, "arnet_file_list: %s is NULL",
+                            !path ? "path" : "fn");
+    uint8_t *data;
+    size_t size;
+    int rc = read_whole_file(path, &data, &size);
+    if (rc)
+        return rc;
+    ckp c;
+    rc = open_file(&c, data, size, path);
+    list_ctx l = {fn, user, {0}};
+    for (uint32_t i = 0; i < c.n_sec && !rc; i++)
+        rc = list_section(&c, i, &l);
+    free(c.sec);
+    free(data);
+    return rc;
+}

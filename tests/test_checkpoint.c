@@ -1213,6 +1213,100 @@ START_TEST(file_info_fields)
 }
 END_TEST
 
+typedef struct seen {
+    int n, tensors, meta, trainer_meta, unknown, stop_after;
+    char names[32][64];
+    arnet_file_entry e[32];
+} seen;
+
+static int record(void *user, const arnet_file_entry *e)
+{
+    seen *s = user;
+    if (s->n < 32) {
+        s->e[s->n] = *e;
+        snprintf(s->names[s->n], sizeof s->names[0], "%s=%s", e->name ? e->name : "-",
+                 e->value ? e->value : "-");
+    }
+    s->n++;
+    s->tensors += e->kind == ARNET_ENTRY_TENSOR;
+    s->meta += e->kind == ARNET_ENTRY_META && !e->trainer;
+    s->trainer_meta += e->kind == ARNET_ENTRY_META && e->trainer;
+    s->unknown += e->kind == ARNET_ENTRY_UNKNOWN;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+START_TEST(file_list_reports_everything_in_order)
+{
+    setup_dir();
+    arnet_model *m = make_model(6, 5, 3);
+    ck_assert_int_eq(arnet_model_set_meta(m, "dataset", "ucf"), ARNET_OK);
+    float mom[30] = {0};
+    arnet__tensor t[1] = {{"adam.m.w1", 2, {5, 6, 0, 0}, mom}};
+    const char *kv[] = {"trainer.step", "7"};
+    arnet__extra extra = {t, 1, kv, 1};
+    arnet_save_options opt;
+    arnet_save_options_init(&opt);
+    opt.storage = ARNET_STORAGE_F16;
+    char path[128];
+    path_in(path, sizeof path, "l.arnet");
+    ck_assert_int_eq(arnet__checkpoint_save(m, &opt, &extra, path), ARNET_OK);
+    seen s;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(arnet_file_list(path, record, &s), ARNET_OK);
+    ck_assert_int_eq(s.n, 8);
+    ck_assert_int_eq(s.tensors, 5);
+    ck_assert_int_eq(s.meta, 2);
+    ck_assert_int_eq(s.trainer_meta, 1);
+    static const char *const want[8] = {"w1=-", "b1=-", "w2=-", "b2=-", "dataset=ucf",
+                                        "library_version=" ARNET_VERSION, "adam.m.w1=-",
+                                        "trainer.step=7"};
+    for (int i = 0; i < 8; i++)
+        ck_assert_str_eq(s.names[i], want[i]);
+    ck_assert_int_eq(s.e[0].storage, ARNET_STORAGE_F16);
+    ck_assert_int_eq(s.e[1].storage, ARNET_STORAGE_F32);
+    ck_assert_uint_eq(s.e[0].ndim, 2);
+    ck_assert_uint_eq(s.e[0].dims[0], 5);
+    ck_assert_uint_eq(s.e[0].dims[1], 6);
+    ck_assert_uint_eq(s.e[0].dims[2], 0);
+    ck_assert(s.e[0].stored_bytes > 0);
+    ck_assert_int_eq(s.e[0].trainer, 0);
+    ck_assert_int_eq(s.e[6].trainer, 1);
+    ck_assert_int_eq(s.e[6].storage, ARNET_STORAGE_F32); /* trainer tensors stay f32 */
+    ck_assert_uint_eq(s.e[0].struct_size, sizeof(arnet_file_entry));
+
+    /* The callback can stop the listing. */
+    memset(&s, 0, sizeof s);
+    s.stop_after = 2;
+    ck_assert_int_eq(arnet_file_list(path, record, &s), ARNET_E_CANCELLED);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(arnet_file_list(path, NULL, &s), ARNET_E_INVALID);
+    arnet_model_free(m);
+    teardown_dir();
+
+    /* A section from a newer minor version is listed as unknown. */
+    tsec sec[7];
+    standard_sections(sec);
+    memset(&sec[6], 0, sizeof sec[6]);
+    sec[6].type = 99;
+    sec[6].codec = 1;
+    tb_add(&sec[6].raw, "later", 5);
+    size_t size;
+    uint8_t *f = build_file(sec, 7, 1, 1, &size);
+    setup_dir();
+    path_in(path, sizeof path, "u.arnet");
+    FILE *fp = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(f, 1, size, fp), size);
+    fclose(fp);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(arnet_file_list(path, record, &s), ARNET_OK);
+    ck_assert_int_eq(s.unknown, 1);
+    ck_assert_uint_eq(s.e[s.n - 1].section_type, 99);
+    ck_assert_ptr_null(s.e[s.n - 1].name);
+    free(f);
+    teardown_dir();
+}
+END_TEST
+
 /* ---- atomic saves ------------------------------------------------------------ */
 
 static size_t count_entries(const char *dir)
@@ -1324,6 +1418,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, metadata_round_trips_with_library_version);
     tcase_add_test(tc, bad_arguments_and_options);
     tcase_add_test(tc, file_info_fields);
+    tcase_add_test(tc, file_list_reports_everything_in_order);
     suite_add_tcase(s, tc);
     tc = tcase_create("atomic save");
     tcase_add_test(tc, saving_into_a_missing_folder_names_the_path);

@@ -1,10 +1,316 @@
-/* cmd_info.c -- placeholder: being written. */
+/* cmd_info.c -- `arnet info`: what a checkpoint file holds (format version,
+ * dimensions, storage, tensors, metadata, trainer state), as text or JSON. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+
+#define CMD "info"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: arnet info MODEL [--json]\n\n"
+            "Print what a checkpoint file holds: its format version and size, the model's\n"
+            "dimensions and dropout, the storage type, every tensor (shape, type, bytes in\n"
+            "the file), the metadata (training settings, data set, library version), and\n"
+            "whether it carries trainer state to resume training from.  The file's\n"
+            "checksums are verified; docs/checkpoint-format.md describes the format.\n\n"
+            "  --json    one JSON object instead of text\n");
+}
+
+/* Everything arnet_file_list reported, copied (its strings are borrowed). */
+typedef struct item {
+    int kind, trainer, storage;
+    char *name, *value;
+    uint32_t ndim, section_type;
+    uint64_t dims[4], stored_bytes;
+} item;
+
+typedef struct listing {
+    item *items;
+    size_t n, cap;
+    int failed;
+} listing;
+
+static int collect(void *user, const arnet_file_entry *e)
+{
+    listing *l = user;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        item *grown = realloc(l->items, cap * sizeof *grown);
+        if (!grown) {
+            l->failed = 1;
+            return 1;
+        }
+        l->items = grown;
+        l->cap = cap;
+    }
+    item *it = &l->items[l->n];
+    memset(it, 0, sizeof *it);
+    it->kind = e->kind;
+    it->trainer = e->trainer;
+    it->storage = e->storage;
+    it->ndim = e->ndim;
+    it->section_type = e->section_type;
+    memcpy(it->dims, e->dims, sizeof it->dims);
+    it->stored_bytes = e->stored_bytes;
+    it->name = e->name ? strdup(e->name) : NULL;
+    it->value = e->value ? strdup(e->value) : NULL;
+    l->n++;
+    if ((e->name && !it->name) || (e->value && !it->value)) {
+        l->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void listing_free(listing *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].name);
+        free(l->items[i].value);
+    }
+    free(l->items);
+}
+
+static const char *storage_name(int storage)
+{
+    return storage == ARNET_STORAGE_F16 ? "f16" : storage == ARNET_STORAGE_F32 ? "f32" : "?";
+}
+
+/* Shortest decimal that reads back as the same float. */
+static void fmt_float(char *buf, size_t size, float x)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)x);
+        if (strtof(buf, NULL) == x)
+            return;
+    }
+}
+
+static void fmt_bytes(char *buf, size_t size, uint64_t n)
+{
+    if (n < 1024)
+        snprintf(buf, size, "%llu B", (unsigned long long)n);
+    else if (n < 1024 * 1024)
+        snprintf(buf, size, "%.1f KiB", (double)n / 1024.0);
+    else
+        snprintf(buf, size, "%.1f MiB", (double)n / (1024.0 * 1024.0));
+}
+
+static void fmt_shape(char *buf, size_t size, const item *it)
+{
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (uint32_t d = 0; d < it->ndim && d < 4 && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%llu", d ? ", " : "",
+                                 (unsigned long long)it->dims[d]);
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+}
+
+static size_t count_kind(const listing *l, int kind, int trainer)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->items[i].kind == kind && (trainer < 0 || l->items[i].trainer == trainer);
+    return n;
+}
+
+/* A metadata value on one line: control characters escaped, long values cut. */
+static void print_value(FILE *f, const char *v)
+{
+    size_t len = strlen(v), shown = 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p && shown < 160; p++, shown++) {
+        if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+    if (shown < len)
+        fprintf(f, "... (%zu bytes)", len);
+    fputc('\n', f);
+}
+
+static void print_meta(FILE *f, const listing *l, int trainer)
+{
+    size_t width = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i].kind == ARNET_ENTRY_META && l->items[i].trainer == trainer &&
+            strlen(l->items[i].name) > width)
+            width = strlen(l->items[i].name);
+    if (width > 32)
+        width = 32;
+    for (size_t i = 0; i < l->n; i++) {
+        const item *it = &l->items[i];
+        if (it->kind != ARNET_ENTRY_META || it->trainer != trainer)
+            continue;
+        fprintf(f, "  %-*s  ", (int)width, it->name);
+        print_value(f, it->value);
+    }
+}
+
+static void print_text(FILE *f, const char *path, const arnet_file_info *info,
+                       const listing *l)
+{
+    char size[32], drop[32];
+    fmt_bytes(size, sizeof size, info->file_size);
+    fmt_float(drop, sizeof drop, info->dropout);
+    fprintf(f, "%s: arnet checkpoint, format %u.%u, %llu bytes (%s)\n", path,
+            info->format_major, info->format_minor, (unsigned long long)info->file_size, size);
+    fprintf(f, "  model      %u features, %u hidden units, dropout %s (training only)\n",
+            info->feature_dim, info->hidden_dim, drop);
+    fprintf(f, "  storage    %s%s\n", storage_name(info->storage),
+            info->storage == ARNET_STORAGE_F16 ? " (W1 in half precision; vectors f32)"
+                                               : " (exact)");
+    if (info->has_trainer)
+        fprintf(f, "  trainer    yes: can resume training (%zu tensors, %zu settings)\n",
+                count_kind(l, ARNET_ENTRY_TENSOR, 1), count_kind(l, ARNET_ENTRY_META, 1));
+    else
+        fprintf(f, "  trainer    no: model only\n");
+    size_t unknown = count_kind(l, ARNET_ENTRY_UNKNOWN, -1);
+    fprintf(f, "  sections   %u", info->n_sections);
+    if (unknown)
+        fprintf(f, " (%zu from a newer format version, skipped)", unknown);
+    fprintf(f, "\n\ntensors:\n");
+    for (size_t i = 0; i < l->n; i++) {
+        const item *it = &l->items[i];
+        if (it->kind != ARNET_ENTRY_TENSOR)
+            continue;
+        char shape[96], bytes[32];
+        fmt_shape(shape, sizeof shape, it);
+        fmt_bytes(bytes, sizeof bytes, it->stored_bytes);
+        fprintf(f, "  %-12s %-14s %s  %10s%s\n", it->name, shape, storage_name(it->storage),
+                bytes, it->trainer ? "  (trainer)" : "");
+    }
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i].kind == ARNET_ENTRY_UNKNOWN)
+            fprintf(f, "  (section of unknown type %u, %llu bytes, skipped)\n",
+                    l->items[i].section_type, (unsigned long long)l->items[i].stored_bytes);
+    fprintf(f, "\nmetadata:\n");
+    if (count_kind(l, ARNET_ENTRY_META, 0) == 0)
+        fprintf(f, "  (none)\n");
+    print_meta(f, l, 0);
+    if (count_kind(l, ARNET_ENTRY_META, 1)) {
+        fprintf(f, "\ntrainer state:\n");
+        print_meta(f, l, 1);
+    }
+}
+
+static void json_meta(FILE *f, const listing *l, int trainer)
+{
+    int first = 1;
+    fputc('{', f);
+    for (size_t i = 0; i < l->n; i++) {
+        const item *it = &l->items[i];
+        if (it->kind != ARNET_ENTRY_META || it->trainer != trainer)
+            continue;
+        fputs(first ? "" : ", ", f);
+        first = 0;
+        cli_json_string(f, it->name);
+        fputs(": ", f);
+        cli_json_string(f, it->value);
+    }
+    fputc('}', f);
+}
+
+static void print_json(FILE *f, const char *path, const arnet_file_info *info,
+                       const listing *l)
+{
+    char drop[32];
+    fmt_float(drop, sizeof drop, info->dropout);
+    fputs("{\"path\": ", f);
+    cli_json_string(f, path);
+    fprintf(f,
+            ", \"format\": \"%u.%u\", \"format_major\": %u, \"format_minor\": %u, "
+            "\"file_size\": %llu, \"feature_dim\": %u, \"hidden_dim\": %u, \"dropout\": %s, "
+            "\"storage\": \"%s\", \"n_sections\": %u, \"n_tensors\": %u, "
+            "\"has_trainer\": %s,\n \"tensors\": [",
+            info->format_major, info->format_minor, info->format_major, info->format_minor,
+            (unsigned long long)info->file_size, info->feature_dim, info->hidden_dim, drop,
+            storage_name(info->storage), info->n_sections, info->n_tensors,
+            info->has_trainer ? "true" : "false");
+    int first = 1;
+    for (size_t i = 0; i < l->n; i++) {
+        const item *it = &l->items[i];
+        if (it->kind != ARNET_ENTRY_TENSOR)
+            continue;
+        fputs(first ? "\n  {\"name\": " : ",\n  {\"name\": ", f);
+        first = 0;
+        cli_json_string(f, it->name);
+        fputs(", \"shape\": [", f);
+        for (uint32_t d = 0; d < it->ndim && d < 4; d++)
+            fprintf(f, "%s%llu", d ? ", " : "", (unsigned long long)it->dims[d]);
+        fprintf(f, "], \"storage\": \"%s\", \"stored_bytes\": %llu, \"trainer\": %s}",
+                storage_name(it->storage), (unsigned long long)it->stored_bytes,
+                it->trainer ? "true" : "false");
+    }
+    fputs("],\n \"metadata\": ", f);
+    json_meta(f, l, 0);
+    fputs(",\n \"trainer_state\": ", f);
+    json_meta(f, l, 1);
+    fputs(",\n \"unknown_sections\": [", f);
+    first = 1;
+    for (size_t i = 0; i < l->n; i++) {
+        const item *it = &l->items[i];
+        if (it->kind != ARNET_ENTRY_UNKNOWN)
+            continue;
+        fprintf(f, "%s{\"type\": %u, \"stored_bytes\": %llu}", first ? "" : ", ",
+                it->section_type, (unsigned long long)it->stored_bytes);
+        first = 0;
+    }
+    fputs("]}\n", f);
+}
 
 int cmd_info(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "arnet info: not available in this build yet\n");
-    return CLI_EXIT_FAIL;
+    const char *path = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_usage_error(CMD, "unknown option '%s'", argv[i]);
+        } else if (path) {
+            return cli_usage_error(CMD, "one MODEL only ('%s' and '%s' given)", path, argv[i]);
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path)
+        return cli_usage_error(CMD, "MODEL is required");
+
+    arnet_file_info info;
+    arnet_file_info_init(&info);
+    int rc = arnet_file_info_read(path, &info);
+    if (rc != ARNET_OK)
+        return cli_fail(CMD, rc, path);
+    listing l = {0};
+    rc = arnet_file_list(path, collect, &l);
+    if (l.failed) {
+        listing_free(&l);
+        fprintf(stderr, "arnet %s: %s: out of memory\n", CMD, path);
+        return CLI_EXIT_FAIL;
+    }
+    if (rc != ARNET_OK) {
+        listing_free(&l);
+        return cli_fail(CMD, rc, path);
+    }
+    if (json)
+        print_json(stdout, path, &info, &l);
+    else
+        print_text(stdout, path, &info, &l);
+    listing_free(&l);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "arnet %s: cannot write the output\n", CMD);
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
 }

@@ -238,6 +238,34 @@ typedef struct arnet_file_info {
 ARNET_API void arnet_file_info_init(arnet_file_info *info);
 ARNET_API ARNET_NODISCARD int arnet_file_info_read(const char *path, arnet_file_info *info);
 
+/* One thing a checkpoint file holds, as arnet_file_list reports it. */
+#define ARNET_ENTRY_TENSOR 0  /* a named tensor */
+#define ARNET_ENTRY_META 1    /* a metadata key/value pair */
+#define ARNET_ENTRY_UNKNOWN 2 /* a section this library does not know (skipped) */
+
+typedef struct arnet_file_entry {
+    size_t struct_size;
+    int kind;              /* ARNET_ENTRY_* */
+    int trainer;           /* 1: trainer state, which arnet_model_load skips */
+    const char *name;      /* tensor name or metadata key; NULL for UNKNOWN */
+    const char *value;     /* metadata value; NULL otherwise */
+    uint32_t ndim;         /* tensors: 1..4 */
+    uint64_t dims[4];      /* tensors: the shape, unused entries 0 */
+    int storage;           /* tensors: ARNET_STORAGE_* */
+    uint32_t section_type; /* the section's type number in the file */
+    uint64_t stored_bytes; /* tensors and UNKNOWN: the section's bytes in the file */
+} arnet_file_entry;
+
+/* Return nonzero to stop the listing (arnet_file_list then returns
+ * ARNET_E_CANCELLED).  entry and its strings are [borrowed] for the call. */
+typedef int (*arnet_file_entry_fn)(void *user, const arnet_file_entry *entry);
+
+/* Call fn for every tensor, metadata pair and unknown section of the
+ * checkpoint at path, in file order (what `arnet info` prints), after the
+ * same checks as arnet_file_info_read.  Tensor data is not decoded. */
+ARNET_API ARNET_NODISCARD int arnet_file_list(const char *path, arnet_file_entry_fn fn,
+                                              void *user);
+
 /* ------------------------------------------------------------------------ */
 /* Scorer: scratch memory for scoring with one model                         */
 /* ------------------------------------------------------------------------ */
