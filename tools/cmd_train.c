@@ -347,7 +347,9 @@ static int write_meta(run *r)
 {
     char buf[64];
     train_args *a = r->a;
-    int rc = set_meta(r, "arnet.version", arnet_version());
+    /* The library that wrote the file (the checkpoint writer only adds it
+     * when missing, which would keep a resumed file's first version). */
+    int rc = set_meta(r, "library_version", arnet_version());
     for (size_t i = 0; i < a->n_settings && !rc; i++) {
         setting_format(&a->settings[i], buf, sizeof buf);
         rc = set_meta(r, a->settings[i].key, buf);
