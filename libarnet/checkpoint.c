@@ -13,7 +13,14 @@
 
 #include "internal.h"
 
-/* ---- format constants (docs/checkpoint-format.md) -------------------------- */
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+#ifndef O_DIRECTORY
+#define O_DIRECTORY 0
+#endif
+
+/* ---- format constants (docs/checkpoint-format.md) ---------------------- */
 
 #define CKP_MAGIC "ARNETCKP"
 #define CKP_MAJOR 1
@@ -44,7 +51,7 @@
 #define MAX_NDIM 4
 #define DIM_MAX 65536u /* as model.c: largest feature_dim and hidden_dim */
 
-/* ---- little-endian helpers ---------------------------------------------------- */
+/* ---- little-endian helpers --------------------------------------------- */
 
 static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
@@ -104,7 +111,7 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
     return (uint32_t)c;
 }
 
-/* ---- binary16 ------------------------------------------------------------------ */
+/* ---- binary16 ---------------------------------------------------------- */
 
 /* float -> IEEE binary16, round to nearest, ties to even; overflow gives
  * infinity, NaN stays NaN (quiet), tiny values become subnormals or zero. */
@@ -166,7 +173,7 @@ float arnet__f16_to_f32(uint16_t h);
 uint16_t arnet__f32_to_f16(float f) { return f32_to_f16(f); }
 float arnet__f16_to_f32(uint16_t h) { return f16_to_f32(h); }
 
-/* ---- options ------------------------------------------------------------------- */
+/* ---- options ----------------------------------------------------------- */
 
 int arnet_checkpoint_format_version(void) { return CKP_MAJOR * 100 + CKP_MINOR; }
 
@@ -207,7 +214,7 @@ static int read_save_options(const char *who, const arnet_save_options *in,
     return ARNET_OK;
 }
 
-/* ---- writer -------------------------------------------------------------------- */
+/* ---- writer ------------------------------------------------------------ */
 
 /* A growing byte buffer; `failed` latches the first allocation failure so
  * that the encoders need no checks of their own. */
@@ -360,7 +367,8 @@ static int put_tensor(writer *w, uint32_t type, const arnet__tensor *t, int stor
         for (uint64_t i = 0; i < count; i++) {
             if (storage == ARNET_STORAGE_F16) {
                 float v = t->data[i];
-                if (isfinite(v) && fabsf(v) > 65504.0f)
+                /* From 65520 up, rounding gives infinity: a changed model. */
+                if (isfinite(v) && fabsf(v) >= 65520.0f)
                     return arnet__error(ARNET_E_INVALID,
                                         "%s: tensor %s[%llu] = %g does not fit in f16 "
                                         "(largest 65504); save with ARNET_STORAGE_F32",
@@ -661,7 +669,7 @@ int arnet_model_save_buffer(const arnet_model *m, const arnet_save_options *opt,
     return ARNET_OK;
 }
 
-/* ---- reader: header, table, configuration --------------------------------------- */
+/* ---- reader: header, table, configuration ------------------------------ */
 
 typedef struct in_section {
     uint32_t type;
@@ -804,7 +812,7 @@ static int check_table(ckp *c)
     return ARNET_OK;
 }
 
-/* ---- reader: section streams ---------------------------------------------------------- */
+/* ---- reader: section streams ------------------------------------------- */
 
 /* Sequential reads of one section's raw bytes, inflating as needed and never
  * producing more than the table's raw size. */
@@ -958,7 +966,7 @@ static int read_u64(sec_stream *st, uint64_t *v)
     return rc;
 }
 
-/* ---- reader: configuration, tensors, key/value sections ------------------------- */
+/* ---- reader: configuration, tensors, key/value sections ---------------- */
 
 static int read_config(ckp *c)
 {
@@ -1162,7 +1170,7 @@ done:
     return rc;
 }
 
-/* ---- reader: the model ------------------------------------------------------------- */
+/* ---- reader: the model ------------------------------------------------- */
 
 static const char *const model_names[4] = {"w1", "b1", "w2", "b2"};
 
@@ -1184,7 +1192,7 @@ static int model_tensor_index(const ckp *c, sec_stream *st, const tensor_desc *d
 {
     uint64_t H = c->hidden_dim, F = c->feature_dim;
     const uint64_t want[4][2] = {{H, F}, {H, 0}, {H, 0}, {1, 0}};
-    char msg[400];
+    char msg[NAME_MAX_LEN + 256];
     for (int k = 0; k < 4; k++) {
         if (strcmp(d->name, model_names[k]) != 0)
             continue;
@@ -1279,7 +1287,7 @@ static int load_model(const ckp *c, arnet_model **out)
     return ARNET_OK;
 }
 
-/* ---- reader: trainer sections ------------------------------------------------------ */
+/* ---- reader: trainer sections ------------------------------------------ */
 
 void arnet__loaded_extra_free(arnet__loaded_extra *e)
 {
@@ -1415,7 +1423,7 @@ const char *arnet__extra_kv(const arnet__loaded_extra *e, const char *key)
     return NULL;
 }
 
-/* ---- reader: entry points ------------------------------------------------------------ */
+/* ---- reader: entry points ---------------------------------------------- */
 
 /* The whole file in memory (its real size: a header cannot inflate it). */
 static int read_whole_file(const char *path, uint8_t **out, size_t *size)
@@ -1525,7 +1533,7 @@ int arnet_model_load_buffer(const void *buf, size_t size, arnet_model **out)
     return load_memory(buf, size, "checkpoint buffer", out, NULL);
 }
 
-/* ---- file information ----------------------------------------------------------------- */
+/* ---- file information -------------------------------------------------- */
 
 void arnet_file_info_init(arnet_file_info *info)
 {
@@ -1600,7 +1608,7 @@ int arnet_file_info_read(const char *path, arnet_file_info *info)
     return ARNET_OK;
 }
 
-/* ---- listing ----------------------------------------------------------------- */
+/* ---- listing ----------------------------------------------------------- */
 
 typedef struct list_ctx {
     arnet_file_entry_fn fn;

@@ -20,7 +20,7 @@
 uint16_t arnet__f32_to_f16(float f);
 float arnet__f16_to_f32(uint16_t h);
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------- */
 
 static char tmpdir[64];
 
@@ -122,7 +122,7 @@ static void fix_crcs(uint8_t *f, size_t size)
     put32(f + 36, (uint32_t)crc32(0, f, 36));
 }
 
-/* ---- round trips ---------------------------------------------------------- */
+/* ---- round trips ------------------------------------------------------- */
 
 START_TEST(round_trip_f32_is_bit_exact)
 {
@@ -204,7 +204,7 @@ START_TEST(every_byte_flip_is_a_format_error)
 }
 END_TEST
 
-/* ---- trainer sections -------------------------------------------------------- */
+/* ---- trainer sections -------------------------------------------------- */
 
 START_TEST(extra_sections_round_trip_and_are_skipped)
 {
@@ -266,7 +266,7 @@ START_TEST(extra_sections_round_trip_and_are_skipped)
 }
 END_TEST
 
-/* ---- a writer of the test's own, from docs/checkpoint-format.md ------------ */
+/* ---- a writer of the test's own, from docs/checkpoint-format.md -------- */
 
 typedef struct tbuf {
     uint8_t *p;
@@ -549,7 +549,8 @@ START_TEST(wrong_magic_is_named)
     memcpy(f, "GGUF", 4);
     assert_format_error(try_load(f, size), "not an arnet checkpoint");
     /* A NumPy file is not a checkpoint either, nor is an empty one. */
-    static const uint8_t npy[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 'v', 0, '{', '\'', 'd', 'e', 's', 'c'};
+    static const uint8_t npy[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1,   0,
+                                    'v',  0,   '{', '\'', 'd', 'e', 's', 'c'};
     assert_format_error(try_load(npy, sizeof npy), "not an arnet checkpoint");
     assert_format_error(try_load(f, 0), "truncated");
     arnet_free(f);
@@ -840,7 +841,7 @@ START_TEST(trainer_tensor_claims_are_checked)
 }
 END_TEST
 
-/* ---- half precision -------------------------------------------------------- */
+/* ---- half precision ---------------------------------------------------- */
 
 static float fbits(uint32_t x)
 {
@@ -1032,7 +1033,8 @@ END_TEST
 START_TEST(f16_refuses_weights_it_cannot_hold)
 {
     arnet_model *m = make_model(4, 3, 1);
-    m->w1[5] = 70000.0f;
+    m->w1[4] = 65519.0f; /* rounds to 65504: allowed */
+    m->w1[5] = -65520.0f; /* would round to -infinity: refused */
     arnet_save_options opt;
     arnet_save_options_init(&opt);
     opt.storage = ARNET_STORAGE_F16;
@@ -1044,11 +1046,20 @@ START_TEST(f16_refuses_weights_it_cannot_hold)
     opt.storage = ARNET_STORAGE_F32;
     ck_assert_int_eq(arnet_model_save_buffer(m, &opt, &buf, &size), ARNET_OK);
     arnet_free(buf);
+    m->w1[5] = INFINITY; /* already infinite: kept as it is */
+    opt.storage = ARNET_STORAGE_F16;
+    ck_assert_int_eq(arnet_model_save_buffer(m, &opt, &buf, &size), ARNET_OK);
+    arnet_model *r = NULL;
+    ck_assert_int_eq(arnet_model_load_buffer(buf, size, &r), ARNET_OK);
+    ck_assert(r->w1[4] == 65504.0f);
+    ck_assert(r->w1[5] == INFINITY);
+    arnet_model_free(r);
+    arnet_free(buf);
     arnet_model_free(m);
 }
 END_TEST
 
-/* ---- metadata, options, file information -------------------------------------- */
+/* ---- metadata, options, file information ------------------------------- */
 
 START_TEST(metadata_round_trips_with_library_version)
 {
@@ -1307,7 +1318,7 @@ START_TEST(file_list_reports_everything_in_order)
 }
 END_TEST
 
-/* ---- atomic saves ------------------------------------------------------------ */
+/* ---- atomic saves ------------------------------------------------------ */
 
 static size_t count_entries(const char *dir)
 {
