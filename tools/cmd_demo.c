@@ -9,9 +9,9 @@
 
 #define CMD "demo"
 
-/* 256 features and 3000 steps: about a minute on a 2-core machine (the
- * paper's 4760 steps take about 85 s there; the synthetic test AUC levels
- * off after about 2000; docs/training.md has the measurements). */
+/* 256 features and 3000 steps: 40 s on the 2-core build machine when idle,
+ * 60 s when shared (the paper's 4760 steps: 72 s idle); the synthetic test
+ * AUC levels off after about 2000 steps.  docs/training.md has the numbers. */
 #define DEMO_FEATURE_DIM 256
 #define DEMO_ITERATIONS 3000
 
