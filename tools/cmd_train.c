@@ -483,11 +483,15 @@ static int train_loop(run *r, double *train_secs)
             double rate = secs > 0 ? (double)(step - start) / secs : 0;
             char left[32];
             format_duration(left, sizeof left, rate > 0 ? (double)(target - step) / rate : -1);
-            cli_progress_line("step %llu/%llu  loss %.4f (mil %.4f, center %.5f)  "
-                              "%.1f steps/s  %s left",
+            /* Under 80 columns even at 7-digit step counts: a wrapped line
+             * cannot be redrawn with \r. */
+            char parts[48] = "";
+            if (a->opt.loss == ARNET_LOSS_DMIL_CENTER)
+                snprintf(parts, sizeof parts, " (mil %.4f, center %.4f)", sum_mil / n_sum,
+                         sum_center / n_sum);
+            cli_progress_line("step %llu/%llu  loss %.4f%s  %.1f/s  %s left",
                               (unsigned long long)step, (unsigned long long)target,
-                              sum_loss / n_sum, sum_mil / n_sum, sum_center / n_sum, rate,
-                              left);
+                              sum_loss / n_sum, parts, rate, left);
             sum_loss = sum_mil = sum_center = 0;
             n_sum = 0;
             last_draw = now;
