@@ -1,6 +1,7 @@
 /* cmd_train.c -- `arnet train`: train a model from a manifest with the
  * paper's defaults, show progress, evaluate on a test list, save, resume. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -670,6 +671,31 @@ static int make_trainer(run *r)
     return 0;
 }
 
+/* Refuse an output folder that cannot be written before training, not
+ * after it. */
+static int writable_folder(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 1;
+    char *dir = malloc(n + 1);
+    if (!dir)
+        return 1;
+    if (!slash)
+        memcpy(dir, ".", 2);
+    else if (n == 0)
+        memcpy(dir, "/", 2);
+    else {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int ok = access(dir, W_OK | X_OK) == 0;
+    if (!ok)
+        fprintf(stderr, "arnet %s: cannot write %s: folder %s: %s\n", CMD, path, dir,
+                strerror(errno));
+    free(dir);
+    return ok;
+}
+
 static void print_header(const run *r)
 {
     const train_args *a = r->a;
@@ -711,6 +737,8 @@ int cmd_train(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.a = &a;
     r.show_progress = !a.quiet && cli_progress_enabled(a.progress_forced);
+    if (!writable_folder(a.out) || (a.keep_best && !writable_folder(a.keep_best)))
+        return CLI_EXIT_FAIL;
     code = load_data(&r);
     if (!code)
         code = make_model(&r);
