@@ -1,10 +1,150 @@
-/* cmd_calibrate.c -- placeholder: being written. */
+/* cmd_calibrate.c -- `arnet calibrate`: the score threshold that gives a
+ * target false-alarm rate on normal videos, because VMS operators set alarms
+ * by false alarms per hour, not by AUC. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+
+#define CMD "calibrate"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: arnet calibrate --model MODEL --normal LIST (--far F | --per-hour N)\n"
+            "                       [--fps R] [--json]\n\n"
+            "Score every clip of the normal (label 0) videos of LIST and print the lowest\n"
+            "score threshold at which at most the target share of those clips would raise\n"
+            "an alarm.  Anomalous videos in LIST are left out (and counted).\n\n"
+            "  --model MODEL   model or trainer checkpoint file\n"
+            "  --normal LIST   manifest of normal footage (docs/data.md)\n"
+            "  --far F         target fraction of normal clips at or above the threshold,\n"
+            "                  0..1 (0.001 = one clip in a thousand)\n"
+            "  --per-hour N    target clips over the threshold per hour of normal video,\n"
+            "                  converted with 16-frame clips at --fps (default 30)\n"
+            "  --fps R         frames per second of the footage (default 30)\n"
+            "  --json          one JSON object\n\n"
+            "The threshold is for raw clip scores; stream smoothing and the minimum run\n"
+            "lengths (docs/embedding.md) only lower the alarm rate further.\n");
+}
 
 int cmd_calibrate(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "arnet calibrate: not available in this build yet\n");
-    return CLI_EXIT_FAIL;
+    const char *model = NULL, *list = NULL, *v;
+    double far = -1.0, per_hour = -1.0, fps = 30.0;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = 0;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--model", &v))) {
+            model = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--normal", &v))) {
+            list = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--far", &v))) {
+            if (r > 0 && !cli_parse_double(CMD, "--far", v, 0.0, 1.0, &far))
+                return CLI_EXIT_USAGE;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--per-hour", &v))) {
+            if (r > 0 && !cli_parse_double(CMD, "--per-hour", v, 0.0, 1e9, &per_hour))
+                return CLI_EXIT_USAGE;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--fps", &v))) {
+            if (r > 0 && !cli_parse_double(CMD, "--fps", v, 0.01, 1e6, &fps))
+                return CLI_EXIT_USAGE;
+        } else {
+            return cli_usage_error(CMD, "unknown option or argument '%s'", argv[i]);
+        }
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+    }
+    if (!model || !list)
+        return cli_usage_error(CMD, "--model MODEL and --normal LIST are required");
+    if ((far < 0) == (per_hour < 0))
+        return cli_usage_error(CMD, "give exactly one of --far F and --per-hour N");
+    double clips_per_hour = 3600.0 * fps / 16.0;
+    if (per_hour >= 0)
+        far = fmin(1.0, per_hour / clips_per_hour);
+
+    arnet_model *m = NULL;
+    arnet_dataset *ds = NULL;
+    float *scores = NULL;
+    int rc = 0;
+    int st = arnet_model_load(model, &m);
+    if (st != ARNET_OK)
+        return cli_fail(CMD, st, model);
+    st = arnet_dataset_load_manifest(list, NULL, &ds);
+    if (st != ARNET_OK) {
+        rc = cli_fail(CMD, st, list);
+        goto done;
+    }
+    size_t n_videos = arnet_dataset_size(ds), total = 0, used = 0;
+    for (size_t i = 0; i < n_videos; i++) {
+        arnet_video_info info;
+        arnet_video_info_init(&info);
+        if (arnet_dataset_video(ds, i, &info) == ARNET_OK && info.label == 0)
+            total += info.n_clips;
+    }
+    if (total == 0) {
+        fprintf(stderr, "arnet calibrate: %s lists no normal (label 0) videos\n", list);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    scores = malloc(total * sizeof *scores);
+    if (!scores) {
+        fprintf(stderr, "arnet calibrate: out of memory for %zu scores\n", total);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n_videos; i++) {
+        arnet_video_info info;
+        arnet_video_info_init(&info);
+        if (arnet_dataset_video(ds, i, &info) != ARNET_OK || info.label != 0)
+            continue;
+        st = arnet_model_score(m, info.features, info.n_clips, scores + at);
+        if (st != ARNET_OK) {
+            rc = cli_fail(CMD, st, info.name);
+            goto done;
+        }
+        at += info.n_clips;
+        used++;
+    }
+    float threshold;
+    double achieved;
+    st = arnet_threshold_for_far(scores, total, far, &threshold, &achieved);
+    if (st != ARNET_OK) {
+        rc = cli_fail(CMD, st, "threshold");
+        goto done;
+    }
+    double hours = (double)total / clips_per_hour;
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_string(stdout, model);
+        printf(", \"normal\": ");
+        cli_json_string(stdout, list);
+        printf(", \"threshold\": %.9g, \"target_far\": %.9g, \"achieved_far\": %.9g, "
+               "\"clips\": %zu, \"videos\": %zu, \"skipped_anomalous\": %zu, "
+               "\"hours\": %.6g, \"per_hour\": %.6g}\n",
+               threshold, far, achieved, total, used, n_videos - used, hours,
+               achieved * clips_per_hour);
+    } else {
+        printf("threshold %.6g\n", threshold);
+        printf("  target false-alarm rate   %.6g of normal clips\n", far);
+        printf("  achieved on this data     %.6g (%.0f of %zu clips)\n", achieved,
+               achieved * (double)total, total);
+        printf("  = %.3g clips over threshold per hour at %g fps (%.2f h of video)\n",
+               achieved * clips_per_hour, fps, hours);
+        printf("  from %zu normal videos of %s", used, list);
+        if (n_videos > used)
+            printf(" (%zu anomalous left out)", n_videos - used);
+        printf("\n");
+    }
+done:
+    free(scores);
+    arnet_dataset_free(ds);
+    arnet_model_free(m);
+    return rc;
 }

@@ -1,10 +1,132 @@
-/* cmd_eval.c -- placeholder: being written. */
+/* cmd_eval.c -- `arnet eval`: the paper's frame-level evaluation of a model
+ * on a test manifest, as a table, JSON, and per-video score plots. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+
+#define CMD "eval"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: arnet eval --model MODEL --test LIST [--json] [--plots DIR] [options]\n\n"
+            "Score every clip of every test video and compute the paper's frame-level\n"
+            "metrics: ROC AUC over all frames, AUC over anomalous videos only, average\n"
+            "precision, PR area, and the false alarm rate (frames of normal videos scoring\n"
+            ">= the threshold).  docs/evaluation.md defines each.\n\n"
+            "  --model MODEL       model or trainer checkpoint file\n"
+            "  --test LIST         manifest with frame ground truth (docs/data.md)\n"
+            "  --json              print one JSON object instead of the table\n"
+            "  --plots DIR         write DIR/index.html and one SVG score curve per video\n"
+            "  --per-video         add a row per video to the table\n"
+            "  --gt-rule RULE      truncate (AR-Net code, default) or pad-last (RTFM)\n"
+            "  --threshold T       false-alarm threshold (default 0.5)\n"
+            "  --crop C            crop of [T, C, F] feature files (default: average)\n");
+}
+
+typedef struct eval_args {
+    const char *model, *test, *plots;
+    int json, per_video;
+    arnet_eval_options eopt;
+    arnet_load_options lopt;
+} eval_args;
+
+static int parse(int argc, char **argv, eval_args *a)
+{
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        int r = 0;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(argv[i], "--json")) {
+            a->json = 1;
+        } else if (!strcmp(argv[i], "--per-video")) {
+            a->per_video = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--model", &v))) {
+            a->model = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--test", &v))) {
+            a->test = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--plots", &v))) {
+            a->plots = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--gt-rule", &v))) {
+            if (r > 0 && !strcmp(v, "truncate"))
+                a->eopt.gt_rule = ARNET_GT_TRUNCATE;
+            else if (r > 0 && !strcmp(v, "pad-last"))
+                a->eopt.gt_rule = ARNET_GT_PAD_LAST;
+            else if (r > 0)
+                return cli_usage_error(CMD, "--gt-rule: '%s' is not truncate or pad-last", v);
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--threshold", &v))) {
+            double t;
+            if (r > 0 && !cli_parse_double(CMD, "--threshold", v, 0.0, 1.0, &t))
+                return CLI_EXIT_USAGE;
+            a->eopt.far_threshold = (float)t;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--crop", &v))) {
+            uint64_t c;
+            if (r > 0 && !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
+                return CLI_EXIT_USAGE;
+            a->lopt.crop = (int)c;
+        } else {
+            return cli_usage_error(CMD, "unknown option or argument '%s'", argv[i]);
+        }
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+    }
+    if (!a->model || !a->test)
+        return cli_usage_error(CMD, "--model MODEL and --test LIST are required");
+    return 0;
+}
 
 int cmd_eval(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "arnet eval: not available in this build yet\n");
-    return CLI_EXIT_FAIL;
+    eval_args a;
+    memset(&a, 0, sizeof a);
+    arnet_eval_options_init(&a.eopt);
+    arnet_load_options_init(&a.lopt);
+    int rc = parse(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+
+    arnet_model *m = NULL;
+    arnet_dataset *test = NULL;
+    arnet_eval_result res;
+    arnet_eval_result_init(&res);
+    int st = arnet_model_load(a.model, &m);
+    if (st != ARNET_OK)
+        return cli_fail(CMD, st, a.model);
+    st = arnet_dataset_load_manifest(a.test, &a.lopt, &test);
+    if (st != ARNET_OK) {
+        rc = cli_fail(CMD, st, a.test);
+        goto done;
+    }
+    if (arnet_dataset_feature_dim(test) != arnet_model_feature_dim(m)) {
+        fprintf(stderr, "arnet eval: %s has %u features per clip but %s expects %u\n", a.test,
+                arnet_dataset_feature_dim(test), a.model, arnet_model_feature_dim(m));
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    st = arnet_evaluate_ex(m, test, &a.eopt, &res);
+    if (st != ARNET_OK) {
+        rc = cli_fail(CMD, st, a.test);
+        goto done;
+    }
+    if (a.plots && cli_eval_write_plots(CMD, a.plots, m, test, &res, a.eopt.far_threshold)) {
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (a.json) {
+        if (cli_eval_write_json(stdout, &res, a.model, a.test) != 0)
+            rc = CLI_EXIT_FAIL;
+    } else {
+        printf("model %s, test %s\n", a.model, a.test);
+        cli_eval_print_table(stdout, &res, a.per_video);
+        if (a.plots)
+            printf("plots: %s/index.html\n", a.plots);
+    }
+done:
+    arnet_eval_result_free(&res);
+    arnet_dataset_free(test);
+    arnet_model_free(m);
+    return rc;
 }
