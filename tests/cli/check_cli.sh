@@ -1,0 +1,177 @@
+#!/bin/sh
+# check_cli.sh -- the arnet program end to end on real files: synth, train,
+# info, eval (table, JSON, plots), score (text, JSON, .npy), calibrate, and
+# the errors a user makes.  Writes TAP.
+# usage: check_cli.sh ARNET_EXE SOURCE_ROOT
+set -u
+arnet=$1 src=$2
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | head -20 | sed 's/^/# /'; }
+check() { # check NAME COMMAND...: passes when COMMAND succeeds
+    name=$1; shift
+    if out=$("$@" 2>&1); then ok "$name"; else notok "$name" "$out"; fi
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Python for parsing JSON: any interpreter will do (stdlib only).
+py=$(command -v python3 || command -v /usr/bin/python3 || true)
+
+# --- help ------------------------------------------------------------------
+check "arnet --help lists every command" sh -c "'$arnet' --help | grep -q calibrate"
+for cmd in demo train eval score calibrate info synth import; do
+    check "arnet $cmd --help" sh -c "'$arnet' $cmd --help | grep -q usage"
+done
+"$arnet" frobnicate >/dev/null 2>&1
+if [ $? -eq 2 ]; then ok "unknown command exits 2"; else notok "unknown command exits 2"; fi
+
+# --- a small data set and model -----------------------------------------------
+d=$tmp/data m=$tmp/model.arnet
+check "synth writes a small set" "$arnet" synth --out "$d" --scale 0.1 --feature-dim 24 --seed 3
+check "train writes a model" "$arnet" train --train "$d/train.txt" --out "$m" \
+    --iterations 30 --batch-normal 4 --batch-anomalous 4 --seed 2 --lr 1e-3
+if [ ! -s "$m" ]; then
+    notok "model file exists" "training did not write $m; the remaining checks need it"
+    echo "1..$n"
+    exit 1
+fi
+ok "model file exists"
+
+# --- info ----------------------------------------------------------------------
+check "info shows dimensions and training settings" sh -c \
+    "'$arnet' info '$m' > '$tmp/info.txt' && grep -q 24 '$tmp/info.txt' && grep -qi 'format' '$tmp/info.txt' && grep -qi 'dmil' '$tmp/info.txt'"
+"$arnet" info "$d/train.txt" > "$tmp/out" 2> "$tmp/err"
+if [ $? -eq 1 ] && grep -q "train.txt" "$tmp/err"; then ok "info on a non-model file fails naming it"; else notok "info on a non-model file fails naming it" "$(cat "$tmp/err")"; fi
+
+# --- eval ------------------------------------------------------------------------
+check "eval prints a table" sh -c "'$arnet' eval --model '$m' --test '$d/test.txt' | grep -q 'ROC AUC'"
+if [ -n "$py" ]; then
+    "$arnet" eval --model "$m" --test "$d/test.txt" --json > "$tmp/eval.json" 2> "$tmp/err"
+    check "eval --json has every field, values in range, one entry per video" "$py" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+for k in ("auc", "ap", "pr_auc", "far", "auc_abnormal", "frames", "videos", "per_video"):
+    assert k in r, k
+for k in ("auc", "ap", "pr_auc", "far", "auc_abnormal"):
+    assert 0.0 <= r[k] <= 1.0, (k, r[k])
+n = sum(1 for l in open(sys.argv[2]) if l.strip() and not l.startswith("#"))
+assert r["videos"] == n == len(r["per_video"]), (r["videos"], n)
+assert r["frames"] == sum(v["frames"] for v in r["per_video"])
+assert r["gt_rule"] == "truncate"
+' "$tmp/eval.json" "$d/test.txt"
+else
+    n=$((n + 1)); echo "ok $n - eval --json # SKIP no Python to parse JSON"
+fi
+check "eval --plots writes one SVG per video and an index" sh -c "
+    '$arnet' eval --model '$m' --test '$d/test.txt' --plots '$tmp/plots' >/dev/null &&
+    test -s '$tmp/plots/index.html' &&
+    test \$(ls '$tmp/plots' | grep -c '\\.svg\$') -eq \$(grep -vc '^#' '$d/test.txt') &&
+    grep -q '<polyline' \$(ls '$tmp/plots'/*.svg | head -1)"
+check "eval --gt-rule pad-last is recorded" sh -c \
+    "'$arnet' eval --model '$m' --test '$d/test.txt' --gt-rule pad-last --json | grep -q '\"gt_rule\": \"pad-last\"'"
+"$arnet" eval --model "$tmp/missing.arnet" --test "$d/test.txt" > /dev/null 2> "$tmp/err"
+if [ $? -eq 1 ] && grep -q "missing.arnet" "$tmp/err"; then ok "eval with a missing model names it"; else notok "eval with a missing model names it" "$(cat "$tmp/err")"; fi
+"$arnet" eval --model "$m" > /dev/null 2> "$tmp/err"
+if [ $? -eq 2 ]; then ok "eval without --test is a usage error"; else notok "eval without --test is a usage error"; fi
+
+# --- score ------------------------------------------------------------------------
+f1=$(ls "$d"/features/*.npy | head -1)
+f2=$(ls "$d"/features/*.npy | tail -1)
+check "score prints one line per clip" sh -c "
+    '$arnet' score --model '$m' '$f1' > '$tmp/s.txt' &&
+    head -1 '$tmp/s.txt' | grep -q '^# ' && test \$(grep -vc '^#' '$tmp/s.txt') -gt 0"
+if [ -n "$py" ]; then
+    check "score --json, --npy and text agree" sh -c "
+        '$arnet' score --model '$m' --json '$f1' '$f2' > '$tmp/s.json' &&
+        '$arnet' score --model '$m' --npy '$tmp/npyout' '$f1' '$f2' 2>/dev/null &&
+        '$arnet' score --model '$m' '$f1' > '$tmp/s1.txt' &&
+        '$py' -c '
+import json, struct, sys, os
+j = json.load(open(sys.argv[1]))
+assert len(j[\"videos\"]) == 2
+text = [float(l.split()[1]) for l in open(sys.argv[3]) if not l.startswith(\"#\")]
+v = j[\"videos\"][0]
+assert v[\"clips\"] == len(v[\"scores\"]) == len(text)
+assert all(abs(a - b) < 1e-6 for a, b in zip(text, v[\"scores\"]))
+base = os.path.basename(sys.argv[4])[:-4]
+raw = open(os.path.join(sys.argv[2], base + \".npy\"), \"rb\").read()
+assert raw[:6] == b\"\\x93NUMPY\"
+hl = struct.unpack(\"<H\", raw[8:10])[0]
+vals = struct.unpack(\"<%df\" % v[\"clips\"], raw[10 + hl:])
+assert all(abs(a - b) < 1e-6 for a, b in zip(vals, v[\"scores\"]))
+assert all(0.0 <= s <= 1.0 for s in vals)
+' '$tmp/s.json' '$tmp/npyout' '$tmp/s1.txt' '$f1'"
+else
+    n=$((n + 1)); echo "ok $n - score --json/--npy # SKIP no Python"
+fi
+"$arnet" synth --out "$tmp/other" --scale 0.05 --feature-dim 8 > /dev/null 2>&1
+f8=$(ls "$tmp/other"/features/*.npy | head -1)
+"$arnet" score --model "$m" "$f8" > /dev/null 2> "$tmp/err"
+if [ $? -eq 1 ] && grep -q "8 features" "$tmp/err"; then ok "score with the wrong feature size says so"; else notok "score with the wrong feature size says so" "$(cat "$tmp/err")"; fi
+printf 'not a numpy file' > "$tmp/bad.npy"
+"$arnet" score --model "$m" "$tmp/bad.npy" > /dev/null 2> "$tmp/err"
+if [ $? -eq 1 ] && grep -q "bad.npy" "$tmp/err"; then ok "score on a broken .npy names it"; else notok "score on a broken .npy names it" "$(cat "$tmp/err")"; fi
+"$arnet" score --model "$m" --json --npy "$tmp/x" "$f1" > /dev/null 2>&1
+if [ $? -eq 2 ]; then ok "score --json with --npy is a usage error"; else notok "score --json with --npy is a usage error"; fi
+
+# --- calibrate ---------------------------------------------------------------------
+if [ -n "$py" ]; then
+    check "calibrate meets the target false-alarm rate on normal clips" sh -c "
+        '$arnet' calibrate --model '$m' --normal '$d/test.txt' --far 0.05 --json > '$tmp/c.json' &&
+        '$py' -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c[\"achieved_far\"] <= 0.05 and 0.0 < c[\"threshold\"] <= 1.0000001, c
+assert c[\"skipped_anomalous\"] > 0 and c[\"videos\"] > 0, c
+' '$tmp/c.json'"
+else
+    n=$((n + 1)); echo "ok $n - calibrate # SKIP no Python"
+fi
+"$arnet" calibrate --model "$m" --normal "$d/test.txt" > /dev/null 2>&1
+if [ $? -eq 2 ]; then ok "calibrate without a target is a usage error"; else notok "calibrate without a target is a usage error"; fi
+
+# --- resuming, keeping the best, Ctrl-C --------------------------------------------
+o="--train $d/train.txt --batch-normal 4 --batch-anomalous 4 --seed 2 --lr 1e-3"
+check "resume: 10 steps then 10 more equal 20 straight, byte for byte" sh -c "
+    '$arnet' train $o --iterations 10 --out '$tmp/r.arnet' >/dev/null &&
+    '$arnet' train --train '$d/train.txt' --resume '$tmp/r.arnet' --iterations 20 --out '$tmp/r.arnet' >/dev/null &&
+    '$arnet' train $o --iterations 20 --out '$tmp/s.arnet' >/dev/null &&
+    cmp '$tmp/r.arnet' '$tmp/s.arnet'"
+"$arnet" train --train "$d/train.txt" --resume "$tmp/r.arnet" --iterations 30 --lr 1e-2 \
+    --out "$tmp/r2.arnet" > /dev/null 2> "$tmp/err"
+if [ $? -eq 2 ] && grep -q -- "--lr" "$tmp/err" && [ ! -e "$tmp/r2.arnet" ]; then
+    ok "resume with a different --lr is refused, naming it"
+else
+    notok "resume with a different --lr is refused, naming it" "$(cat "$tmp/err")"
+fi
+"$arnet" train --train "$d/train.txt" --resume "$m.missing" --iterations 30 --out "$tmp/r3.arnet" > /dev/null 2> "$tmp/err"
+if [ $? -eq 1 ] && grep -q "model.arnet.missing" "$tmp/err"; then ok "resume from a missing file names it"; else notok "resume from a missing file names it" "$(cat "$tmp/err")"; fi
+check "keep-best writes the best model with its step and AUC" sh -c "
+    '$arnet' train $o --iterations 20 --test '$d/test.txt' --eval-every 5 \
+        --keep-best '$tmp/best.arnet' --out '$tmp/k.arnet' >/dev/null &&
+    '$arnet' info '$tmp/best.arnet' | grep -q 'test.best_auc' &&
+    '$arnet' info '$tmp/k.arnet' | grep -q 'test.best_step'"
+"$arnet" train $o --iterations 30 --keep-best "$tmp/b2.arnet" --out "$tmp/k2.arnet" > /dev/null 2>&1
+if [ $? -eq 2 ]; then ok "keep-best without --test is a usage error"; else notok "keep-best without --test is a usage error"; fi
+# Ctrl-C: the run stops at a step boundary, saves a file that resumes, and the
+# resumed run ends with the weights of an uninterrupted run.
+"$arnet" train $o --iterations 100000000 --out "$tmp/int.arnet" > /dev/null 2> "$tmp/err" &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid
+rc=$?
+steps=$("$arnet" info "$tmp/int.arnet" 2>/dev/null | awk '$1 == "train.steps" { print $2 }')
+if [ $rc -eq 130 ] && [ -n "$steps" ] && grep -q "interrupted after step $steps" "$tmp/err"; then
+    ok "Ctrl-C stops training and saves the step it reached ($steps)"
+    to=$((steps + 7))
+    check "an interrupted run resumed equals an uninterrupted one" sh -c "
+        '$arnet' train --train '$d/train.txt' --resume '$tmp/int.arnet' --iterations $to --out '$tmp/int.arnet' >/dev/null &&
+        '$arnet' train $o --iterations $to --out '$tmp/str.arnet' >/dev/null &&
+        cmp '$tmp/int.arnet' '$tmp/str.arnet'"
+else
+    notok "Ctrl-C stops training and saves the step it reached" "exit $rc, steps '$steps': $(cat "$tmp/err")"
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
