@@ -1,0 +1,120 @@
+/* bench_train.c -- prints how fast training steps and evaluation run with the
+ * paper's settings (30 + 30 videos a step, up to 300 clips each, hidden = F)
+ * on the synthetic ShanghaiTech-shaped set, at several feature sizes and
+ * thread counts side by side in one run.  Uses only the public interface.
+ *
+ *   bench_train            F = 256, 1024 and 2048; 1 and 2 threads
+ *   bench_train --quick    tiny sizes, used by the tests to check it runs */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arnet/arnet.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "bench_train: %s: %s\n", what, arnet_last_error());
+    return 1;
+}
+
+/* Steps per second over `steps` steps after one warm-up step. */
+static int bench_steps(arnet_dataset *train, uint32_t dim, int threads, int steps,
+                       uint32_t per_class, double *steps_per_s)
+{
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = dim;
+    arnet_model *m = NULL;
+    if (arnet_model_create(&cfg, &m))
+        return fail("model");
+    arnet_train_options opt;
+    arnet_train_options_init(&opt);
+    opt.threads = threads;
+    opt.normal_per_batch = opt.anomalous_per_batch = per_class;
+    arnet_trainer *t = NULL;
+    if (arnet_trainer_create(m, train, &opt, &t)) {
+        arnet_model_free(m);
+        return fail("trainer");
+    }
+    int rc = 0;
+    if (arnet_trainer_step(t, NULL))
+        rc = fail("step");
+    double t0 = now();
+    for (int i = 0; i < steps && !rc; i++)
+        if (arnet_trainer_step(t, NULL))
+            rc = fail("step");
+    *steps_per_s = steps / (now() - t0);
+    arnet_trainer_free(t);
+    arnet_model_free(m);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    static const uint32_t full_dims[] = {256, 1024, 2048};
+    static const uint32_t quick_dims[] = {16};
+    const uint32_t *dims = quick ? quick_dims : full_dims;
+    size_t n_dims = quick ? 1 : 3;
+    int steps = quick ? 2 : 10;
+    uint32_t per_class = quick ? 3 : 30;
+
+    printf("libarnet %s, BLIS kernels %s\n", arnet_version(), arnet_blas_arch());
+    printf("training steps of %u + %u videos (max 300 clips each), hidden = F, "
+           "synthetic ShanghaiTech-shaped set\n\n",
+           per_class, per_class);
+    printf("%6s %8s %12s %14s %16s\n", "F", "threads", "steps/s", "4760 steps", "eval clips/s");
+    for (size_t d = 0; d < n_dims; d++) {
+        arnet_synth_options so;
+        arnet_synth_options_init(&so);
+        so.feature_dim = dims[d];
+        so.scale = quick ? 0.1 : 1.0;
+        arnet_dataset *train = NULL, *test = NULL;
+        if (arnet_synth_create(&so, &train, &test))
+            return fail("synth");
+        for (int threads = 1; threads <= 2; threads++) {
+            double sps = 0;
+            if (bench_steps(train, dims[d], threads, steps, per_class, &sps))
+                return 1;
+            /* Evaluation speed: every clip of the test set, one thread. */
+            double eval_cps = 0;
+            if (threads == 1) {
+                arnet_model_config cfg;
+                arnet_model_config_init(&cfg);
+                cfg.feature_dim = dims[d];
+                arnet_model *m = NULL;
+                arnet_eval_result r;
+                arnet_eval_result_init(&r);
+                if (arnet_model_create(&cfg, &m))
+                    return fail("model");
+                double t0 = now();
+                if (arnet_evaluate(m, test, &r))
+                    return fail("evaluate");
+                double secs = now() - t0;
+                uint64_t clips = 0;
+                for (size_t i = 0; i < r.n_per_video; i++)
+                    clips += r.per_video[i].n_clips;
+                eval_cps = (double)clips / secs;
+                arnet_eval_result_free(&r);
+                arnet_model_free(m);
+            }
+            printf("%6u %8d %12.2f %12.0f s ", dims[d], threads, sps, 4760.0 / sps);
+            if (eval_cps > 0)
+                printf("%16.0f\n", eval_cps);
+            else
+                printf("%16s\n", "-");
+            fflush(stdout);
+        }
+        arnet_dataset_free(train);
+        arnet_dataset_free(test);
+    }
+    return 0;
+}
