@@ -2,6 +2,7 @@
  * by hand, under both ground-truth rules, and its error paths. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,6 +219,69 @@ START_TEST(long_videos_batched)
 }
 END_TEST
 
+START_TEST(many_videos_gathered)
+{
+    /* Videos of every length around the forward batch (512 clips): short
+     * ones are gathered into one batch, long ones cut; each video's max and
+     * mean must still be those of arnet_model_score on that video alone. */
+    static const size_t lens[] = {1, 37, 511, 513, 1100, 3, 512, 2, 600, 45};
+    const size_t nv = sizeof lens / sizeof lens[0];
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = 8;
+    cfg.hidden_dim = 6;
+    arnet_model *m = NULL;
+    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    arnet_dataset *ds = NULL;
+    ck_assert_int_eq(arnet_dataset_create(8, &ds), ARNET_OK);
+    arnet__rng rng;
+    arnet__rng_seed(&rng, 11);
+    float mx[10], *x[10];
+    double mean[10];
+    for (size_t v = 0; v < nv; v++) {
+        size_t T = lens[v];
+        x[v] = malloc(T * 8 * sizeof(float));
+        float *s = malloc(T * sizeof *s);
+        ck_assert(x[v] && s);
+        for (size_t i = 0; i < T * 8; i++)
+            x[v][i] = (float)arnet__rng_normal(&rng);
+        char name[16];
+        snprintf(name, sizeof name, "v%zu", v);
+        uint8_t *gt = calloc(T * 16, 1);
+        ck_assert(gt);
+        if (v % 2)
+            memset(gt + T * 4, 1, T * 8); /* anomalous: the middle half */
+        ck_assert_msg(arnet_dataset_add(ds, name, x[v], T, 8, (int)(v % 2), gt, T * 16) ==
+                          ARNET_OK,
+                      "%s", arnet_last_error());
+        free(gt);
+        ck_assert_int_eq(arnet_model_score(m, x[v], T, s), ARNET_OK);
+        double sum = 0.0;
+        mx[v] = -1.0f;
+        for (size_t i = 0; i < T; i++) {
+            sum += s[i];
+            mx[v] = s[i] > mx[v] ? s[i] : mx[v];
+        }
+        mean[v] = sum / (double)T;
+        free(s);
+    }
+    arnet_eval_result r;
+    arnet_eval_result_init(&r);
+    ck_assert_msg(arnet_evaluate(m, ds, &r) == ARNET_OK, "%s", arnet_last_error());
+    ck_assert_uint_eq(r.n_per_video, nv);
+    for (size_t v = 0; v < nv; v++) {
+        ck_assert_uint_eq(r.per_video[v].n_clips, lens[v]);
+        ck_assert_float_eq_tol(r.per_video[v].max_score, mx[v], 1e-6f);
+        ck_assert_double_eq_tol(r.per_video[v].mean_score, mean[v], 1e-6);
+    }
+    arnet_eval_result_free(&r);
+    arnet_dataset_free(ds);
+    arnet_model_free(m);
+    for (size_t v = 0; v < nv; v++)
+        free(x[v]);
+}
+END_TEST
+
 START_TEST(errors)
 {
     arnet_model *m = tiny_model();
@@ -287,6 +351,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, three_videos_pad_last);
     tcase_add_test(tc, only_normal_videos);
     tcase_add_test(tc, long_videos_batched);
+    tcase_add_test(tc, many_videos_gathered);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;
