@@ -28,6 +28,13 @@ extra=$(comm -13 "$tmp/declared" "$tmp/exported")
 if [ -z "$missing" ]; then ok "every declared function is implemented and exported"; else notok "every declared function is implemented and exported" "missing: $missing"; fi
 if [ -z "$extra" ]; then ok "no exported function is missing from the header"; else notok "no exported function is missing from the header" "extra: $extra"; fi
 
+# 3b. ABI 0 only grows: every function of the recorded list (symbols-0.txt,
+# the functions of the first release) is still exported, in version node arnet_0.
+gone=$(comm -23 "$src/tests/abi/symbols-0.txt" "$tmp/exported")
+if [ -z "$gone" ]; then ok "every function of ABI 0 is still exported"; else notok "every function of ABI 0 is still exported" "removed: $gone (removing a function needs a new SONAME)"; fi
+unversioned=$(nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | grep -v '@@arnet_0$' || true)
+if [ -z "$unversioned" ]; then ok "every function carries the version node arnet_0"; else notok "every function carries the version node arnet_0" "$unversioned"; fi
+
 # 4. The header compiles alone as C99 and as C++, pedantically.
 printf '#include <arnet/arnet.h>\nint main(void) { return arnet_abi_version() == ARNET_ABI_VERSION ? 0 : 1; }\n' > "$tmp/h.c"
 if out=$(cc -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$src/include" "$tmp/h.c" 2>&1); then ok "header compiles as C99"; else notok "header compiles as C99" "$out"; fi
