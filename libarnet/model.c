@@ -162,6 +162,16 @@ void arnet__model_forward(const arnet_model *m, const float *x, size_t n, float 
     arnet__sgemm(0, 0, n, 1, H, 1.0f, hidden, H, m->w2, 1, 1.0f, logits, 1, threads);
 }
 
+int arnet__check_finite(const char *where, const float *x, size_t rows, size_t cols)
+{
+    size_t n = rows * cols; /* the caller's buffer holds that many */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return arnet__error(ARNET_E_INVALID, "%s: clip %zu, value %zu is %s", where,
+                                i / cols, i % cols, isnan(x[i]) ? "NaN" : "infinite");
+    return ARNET_OK;
+}
+
 int arnet_model_score(const arnet_model *m, const float *features, size_t n_clips,
                       float *scores)
 {
@@ -169,6 +179,10 @@ int arnet_model_score(const arnet_model *m, const float *features, size_t n_clip
         return arnet__error(ARNET_E_INVALID, "arnet_model_score: NULL argument");
     if (n_clips == 0)
         return ARNET_OK;
+    int rc = arnet__check_finite("arnet_model_score: features", features, n_clips,
+                                 m->feature_dim);
+    if (rc)
+        return rc;
     float *hidden = arnet__alloc(n_clips, (size_t)m->hidden_dim * sizeof(float),
                                  "arnet_model_score scratch");
     if (!hidden)

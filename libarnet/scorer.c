@@ -118,6 +118,10 @@ int arnet_scorer_score(arnet_scorer *s, const float *features, size_t n_clips, f
      * not depend on which chunk it is in (tests/test_scorer.c checks this
      * bit for bit against arnet_model_score for several chunk sizes). */
     size_t F = s->model->feature_dim;
+    int rc = n_clips ? arnet__check_finite("arnet_scorer_score: features", features, n_clips, F)
+                     : ARNET_OK;
+    if (rc)
+        return rc;
     for (size_t off = 0; off < n_clips; off += s->max_batch) {
         size_t m = n_clips - off < s->max_batch ? n_clips - off : s->max_batch;
         const float *p = arnet__scorer_run(s, features + off * F, m);

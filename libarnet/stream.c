@@ -76,16 +76,20 @@ static int check_options(const char *fn, const arnet_stream_options *o)
     if (o->smoothing == ARNET_SMOOTH_EMA && !(o->ema_alpha > 0.0f && o->ema_alpha <= 1.0f))
         return arnet__error(ARNET_E_INVALID, "%s: ema_alpha %g must be in (0, 1]", fn,
                             (double)o->ema_alpha);
-    if (!(o->on_threshold >= 0.0f && o->on_threshold <= 1.0f))
-        return arnet__error(ARNET_E_INVALID, "%s: on_threshold %g must be in [0, 1]", fn,
-                            (double)o->on_threshold);
-    if (!(o->off_threshold >= 0.0f && o->off_threshold <= 1.0f))
-        return arnet__error(ARNET_E_INVALID, "%s: off_threshold %g must be in [0, 1]", fn,
-                            (double)o->off_threshold);
+    /* Scores are in [0, 1]; a threshold above 1 never alarms, which is
+     * what arnet_threshold_for_far returns when normal clips score 1. */
+    if (!(o->on_threshold >= 0.0f && isfinite(o->on_threshold)))
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: on_threshold %.9g must be finite and >= 0 (scores are in "
+                            "[0, 1]; above 1 never alarms)",
+                            fn, (double)o->on_threshold);
+    if (!(o->off_threshold >= 0.0f && isfinite(o->off_threshold)))
+        return arnet__error(ARNET_E_INVALID, "%s: off_threshold %.9g must be finite and >= 0",
+                            fn, (double)o->off_threshold);
     if (o->off_threshold > o->on_threshold)
         return arnet__error(ARNET_E_INVALID,
-                            "%s: off_threshold %g is above on_threshold %g (hysteresis needs "
-                            "off <= on)",
+                            "%s: off_threshold %.9g is above on_threshold %.9g (hysteresis "
+                            "needs off <= on)",
                             fn, (double)o->off_threshold, (double)o->on_threshold);
     if (o->min_on_clips < 1 || o->min_off_clips < 1)
         return arnet__error(ARNET_E_INVALID, "%s: %s must be at least 1", fn,
@@ -141,10 +145,29 @@ void arnet_stream_free(arnet_stream *st)
     free(st);
 }
 
+static void emit(arnet_stream *st, int type, uint64_t end_clip)
+{
+    if (!st->opt.on_event)
+        return;
+    arnet_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.struct_size = sizeof ev;
+    ev.type = type;
+    ev.stream_id = st->opt.stream_id;
+    ev.start_clip = st->alarm_start;
+    ev.end_clip = end_clip;
+    ev.peak_score = st->peak;
+    st->opt.on_event(st->opt.user, &ev);
+}
+
 int arnet_stream_reset(arnet_stream *st)
 {
     if (!st)
         return arnet__error(ARNET_E_INVALID, "arnet_stream_reset: stream is NULL");
+    /* An open alarm is closed, so that whoever shows it to an operator
+     * is told: END with the last clip the stream saw. */
+    if (st->alarm)
+        emit(st, ARNET_EVENT_ALARM_END, st->clips - 1);
     float *ring = st->ring;
     arnet_stream_options o = st->opt;
     memset(st, 0, sizeof *st);
@@ -203,20 +226,6 @@ static float smooth(arnet_stream *st, float raw)
     }
 }
 
-static void emit(arnet_stream *st, int type, uint64_t end_clip)
-{
-    if (!st->opt.on_event)
-        return;
-    arnet_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.struct_size = sizeof ev;
-    ev.type = type;
-    ev.stream_id = st->opt.stream_id;
-    ev.start_clip = st->alarm_start;
-    ev.end_clip = end_clip;
-    ev.peak_score = st->peak;
-    st->opt.on_event(st->opt.user, &ev);
-}
 
 /* The update itself, after the caller has checked its arguments. */
 static void update(arnet_stream *st, float raw, arnet_stream_result *res)

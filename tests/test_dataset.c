@@ -141,6 +141,10 @@ START_TEST(add_rejects_bad_videos)
     ck_assert_int_eq(arnet_dataset_add(ds, "huge", x, SIZE_MAX / 2, 4, 1, NULL, 0),
                      ARNET_E_INVALID);
     ck_assert_int_eq(arnet_dataset_add(NULL, "x", x, 2, 4, 1, NULL, 0), ARNET_E_INVALID);
+    x[6] = NAN; /* would train NaN weights: refused, naming video, clip and value */
+    ck_assert_int_eq(arnet_dataset_add(ds, "nan", x, 2, 4, 1, NULL, 0), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "'nan': clip 1, value 2 is NaN"));
+    x[6] = 0;
     /* Nothing was added by the failures; all-normal ground truth is fine. */
     ck_assert_uint_eq(arnet_dataset_size(ds), 0);
     fl[2] = 0;

@@ -184,6 +184,24 @@ START_TEST(scores_saturate_without_nan)
 }
 END_TEST
 
+START_TEST(non_finite_features_are_refused)
+{
+    /* A NaN would vanish in the ReLU and score like a plain clip: a broken
+     * feature extractor must be an error, naming the clip and value. */
+    arnet_model *m = make_model(4, 4, 1);
+    float x[12] = {0}, s[3] = {-1, -1, -1};
+    x[9] = NAN;
+    ck_assert_int_eq(arnet_model_score(m, x, 3, s), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "clip 2, value 1 is NaN"));
+    x[9] = 0;
+    x[3] = -INFINITY;
+    ck_assert_int_eq(arnet_model_score(m, x, 3, s), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "clip 0, value 3 is infinite"));
+    ck_assert_float_eq(s[0], -1.0f); /* nothing written */
+    arnet_model_free(m);
+}
+END_TEST
+
 START_TEST(bad_configs_are_rejected_with_a_message)
 {
     arnet_model_config cfg;
@@ -249,6 +267,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, generator_matches_reference_values);
     tcase_add_test(tc, forward_matches_double_reference);
     tcase_add_test(tc, scores_saturate_without_nan);
+    tcase_add_test(tc, non_finite_features_are_refused);
     tcase_add_test(tc, bad_configs_are_rejected_with_a_message);
     tcase_add_test(tc, metadata_set_get_remove);
     tcase_add_test(tc, blas_arch_is_reported);

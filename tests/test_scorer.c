@@ -155,6 +155,9 @@ START_TEST(options_defaults_and_bad_options)
     ck_assert_int_eq(arnet_scorer_score(s, x, 1, NULL), ARNET_E_INVALID);
     ck_assert_int_eq(arnet_scorer_score(NULL, x, 1, &y), ARNET_E_INVALID);
     ck_assert_int_eq(arnet_scorer_score(s, NULL, 0, NULL), ARNET_OK);
+    x[5] = NAN;
+    ck_assert_int_eq(arnet_scorer_score(s, x, 1, &y), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "clip 0, value 5 is NaN"));
     arnet_scorer_free(s);
     arnet_scorer_free(NULL);
     arnet_model_free(m);

@@ -171,22 +171,47 @@ START_TEST(window_and_ema_smoothing)
 }
 END_TEST
 
-START_TEST(reset_drops_an_open_alarm_silently)
+START_TEST(reset_closes_an_open_alarm)
 {
     struct log l = {0};
     arnet_stream *st = raw_stream(&l, 0.5f, 0.3f, 1, 1);
+    ck_assert_int_eq(arnet_stream_update(st, 0.2f, NULL), ARNET_OK);
     ck_assert_int_eq(arnet_stream_update(st, 0.9f, NULL), ARNET_OK);
+    ck_assert_int_eq(arnet_stream_update(st, 0.7f, NULL), ARNET_OK);
     arnet_stream_state state;
     arnet_stream_state_init(&state);
     ck_assert_int_eq(arnet_stream_get_state(st, &state), ARNET_OK);
     ck_assert_int_eq(state.alarm, 1);
     ck_assert_float_eq(state.peak_score, 0.9f);
-    ck_assert_int_eq(arnet_stream_reset(st), ARNET_OK);
     ck_assert_int_eq(l.n, 1);
+    ck_assert_int_eq(arnet_stream_reset(st), ARNET_OK);
+    /* The alarm a VMS shows is closed: END, from clip 1 to the last clip seen. */
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_int_eq(l.ev[1].type, ARNET_EVENT_ALARM_END);
+    ck_assert_uint_eq(l.ev[1].stream_id, 42);
+    ck_assert_uint_eq(l.ev[1].start_clip, 1);
+    ck_assert_uint_eq(l.ev[1].end_clip, 2);
+    ck_assert_float_eq(l.ev[1].peak_score, 0.9f);
+    /* A second reset, with no alarm open, says nothing. */
+    ck_assert_int_eq(arnet_stream_reset(st), ARNET_OK);
+    ck_assert_int_eq(l.n, 2);
     ck_assert_int_eq(arnet_stream_get_state(st, &state), ARNET_OK);
     ck_assert_int_eq(state.alarm, 0);
     ck_assert_uint_eq(state.clips, 0);
     ck_assert_uint_eq(state.alarms, 0);
+    arnet_stream_free(st);
+}
+END_TEST
+
+START_TEST(threshold_above_one_never_alarms)
+{
+    /* arnet_threshold_for_far returns the float after 1 when normal clips
+     * score 1: a stream must accept it, and never alarm. */
+    struct log l = {0};
+    arnet_stream *st = raw_stream(&l, nextafterf(1.0f, 2.0f), 0.3f, 1, 1);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(arnet_stream_update(st, 1.0f, NULL), ARNET_OK);
+    ck_assert_int_eq(l.n, 0);
     arnet_stream_free(st);
 }
 END_TEST
@@ -203,7 +228,8 @@ START_TEST(bad_options_and_arguments_are_refused)
         ck_assert_ptr_nonnull(strstr(arnet_last_error(), word));         \
     } while (0)
     BAD(o.off_threshold = 0.6f, "off_threshold");
-    BAD(o.on_threshold = 1.5f, "on_threshold");
+    BAD(o.on_threshold = INFINITY, "on_threshold");
+    BAD(o.on_threshold = -0.5f, "on_threshold");
     BAD(o.off_threshold = -0.1f, "off_threshold");
     BAD(o.on_threshold = NAN, "on_threshold");
     BAD(o.window = 0, "window");
@@ -246,7 +272,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, hysteresis_and_minimum_lengths_on_a_hand_made_sequence);
     tcase_add_test(tc, flapping_scores_give_one_alarm);
     tcase_add_test(tc, window_and_ema_smoothing);
-    tcase_add_test(tc, reset_drops_an_open_alarm_silently);
+    tcase_add_test(tc, reset_closes_an_open_alarm);
+    tcase_add_test(tc, threshold_above_one_never_alarms);
     tcase_add_test(tc, bad_options_and_arguments_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -157,8 +157,10 @@ ARNET_API int arnet_model_get_config(const arnet_model *m, arnet_model_config *c
 /* Score n_clips clips: features [borrowed] is n_clips x feature_dim
  * row-major float32, scores [borrowed] receives n_clips values in [0, 1].
  * Dropout is off.  One matrix product per layer on one thread; it allocates
- * scratch memory per call (use an arnet_scorer on hot paths).
- * Thread-safe with a shared model. */
+ * scratch memory per call (use an arnet_scorer on hot paths).  A NaN or
+ * infinite feature value is ARNET_E_INVALID naming the clip and value (it
+ * would otherwise vanish in the ReLU and look like an ordinary score);
+ * nothing is written then.  Thread-safe with a shared model. */
 ARNET_API ARNET_NODISCARD int arnet_model_score(const arnet_model *m, const float *features,
                                                 size_t n_clips, float *scores);
 
@@ -285,7 +287,7 @@ ARNET_API void arnet_scorer_options_init(arnet_scorer_options *opt);
  * All scratch memory (max_batch x (hidden_dim + 1) floats) is allocated here
  * and BLIS is warmed up: no scorer, stream push or push_streams call
  * allocates in libarnet afterwards (docs/embedding.md: BLIS's OpenMP runtime
- * still mallocs two small blocks per product).  Thread-safe: one scorer per
+ * may still malloc a small block per product).  Thread-safe: one scorer per
  * thread, any number of scorers per model. */
 ARNET_API ARNET_NODISCARD int arnet_scorer_create(const arnet_model *model,
                                                   const arnet_scorer_options *opt,
@@ -370,7 +372,9 @@ ARNET_API void arnet_stream_options_init(arnet_stream_options *opt);
 ARNET_API void arnet_stream_result_init(arnet_stream_result *res);
 ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
 /* opt [borrowed] (copied; NULL = defaults).  ARNET_E_INVALID when
- * off_threshold > on_threshold, a threshold is outside [0, 1], window is
+ * off_threshold > on_threshold, a threshold is negative or not finite
+ * (scores are in [0, 1]; an on_threshold above 1, as arnet_threshold_for_far
+ * returns when normal clips score 1, never alarms), window is
  * outside 1..4096 (WINDOW smoothing), ema_alpha outside (0, 1] (EMA),
  * smoothing unknown or a min_*_clips is 0.  The window ring buffer is
  * allocated here.  *out [transferred] (arnet_stream_free).
@@ -409,8 +413,10 @@ ARNET_API ARNET_NODISCARD int arnet_scorer_push_streams(arnet_scorer *scorer,
                                                         arnet_stream *const *streams,
                                                         const float *features, size_t n,
                                                         arnet_stream_result *results);
-/* Back to the state right after creation (an open alarm is dropped without
- * an END event). */
+/* Back to the state right after creation.  An open alarm is closed first:
+ * its END event (end_clip = the last clip the stream saw) is delivered
+ * before this returns, so an operator's display never keeps a dead alarm.
+ * One thread at a time per stream. */
 ARNET_API int arnet_stream_reset(arnet_stream *st);
 ARNET_API int arnet_stream_get_state(const arnet_stream *st, arnet_stream_state *state);
 /* Bytes of memory one stream holds with these options. */
@@ -498,8 +504,9 @@ ARNET_API ARNET_NODISCARD int arnet_dataset_load_manifest(const char *path,
 /* Add one video; features, frame_labels (may be NULL), name [borrowed]
  * (deep-copied; NULL name = "#<index>"; frame labels stored as 0/1).
  * A feature_dim different from the data set's is ARNET_E_SHAPE naming the
- * video; label not 0/1, n_clips 0, frame labels marking an anomalous frame
- * on a label-0 video are ARNET_E_INVALID naming it.  On failure the data
+ * video; label not 0/1, n_clips 0, a NaN or infinite feature value, frame
+ * labels marking an anomalous frame on a label-0 video are ARNET_E_INVALID
+ * naming it (and the clip and value).  On failure the data
  * set is unchanged. */
 ARNET_API ARNET_NODISCARD int arnet_dataset_add(arnet_dataset *ds, const char *name,
                                                 const float *features, size_t n_clips,
