@@ -39,6 +39,9 @@ typedef struct arnet__rng {
     uint64_t s[4];
 } arnet__rng;
 
+/* Mixed into the seed of a trainer's generator, so that its draws never
+ * replay those that initialised a model created with the same seed. */
+#define ARNET__TRAINER_STREAM 0x7a11e75eed0f5eedull
 void arnet__rng_seed(arnet__rng *r, uint64_t seed);
 uint64_t arnet__rng_next(arnet__rng *r);
 /* Uniform in [0, 1) with 53 random bits. */

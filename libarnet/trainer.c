@@ -236,7 +236,10 @@ int arnet_trainer_create(arnet_model *model, const arnet_dataset *train,
     t->model = model;
     t->train = train;
     set_options(t, &o);
-    arnet__rng_seed(&t->rng, o.seed);
+    /* Its own stream: arnet train seeds the model's weights with the same
+     * number, and the first step's video picks and dropout masks must not
+     * replay the draws that made W1. */
+    arnet__rng_seed(&t->rng, o.seed ^ ARNET__TRAINER_STREAM);
     t->n_params = arnet__param_count(model);
     rc = batch_buffers_alloc(model, train, &o, &t->bb);
     if (rc) {
