@@ -25,8 +25,9 @@ static void usage(FILE *f)
             "                  converted with 16-frame clips at --fps (default 30)\n"
             "  --fps R         frames per second of the footage (default 30)\n"
             "  --json          one JSON object\n\n"
-            "The threshold is for raw clip scores; stream smoothing and the minimum run\n"
-            "lengths (docs/embedding.md) only lower the alarm rate further.\n");
+            "The threshold is for raw clip scores.  Without stream smoothing, alarms per\n"
+            "hour are at most the clips above it (min_on_clips merges and drops runs);\n"
+            "smoothing changes which clips cross it (docs/embedding.md).\n");
 }
 
 int cmd_calibrate(int argc, char **argv)
