@@ -88,6 +88,14 @@ START_TEST(same_seed_same_weights_everywhere)
         float expect = (float)((2.0 * ((double)(arnet__rng_next(&r) >> 11) * 0x1.0p-53) - 1.0) * bound);
         ck_assert_float_eq(wa[i], expect);
     }
+    /* Literal values, computed outside the library (Python integers and
+     * numpy float32 from the algorithms' definitions), so a change to the
+     * generator or to the initialisation cannot pass unnoticed. */
+    static const float w_literal[4] = {-0x1.aa1fd4p-2f, -0x1.efb268p-4f, 0x1.70ba9ap-3f,
+                                       0x1.b2e2b6p-2f};
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(wa[i] == w_literal[i], "w1[%d] = %a, pinned %a", i, (double)wa[i],
+                      (double)w_literal[i]);
     arnet_model_free(a);
     arnet_model_free(b);
     arnet_model_free(c);
@@ -104,6 +112,12 @@ START_TEST(generator_matches_reference_values)
     ck_assert_uint_eq(r.s[1], 0x6e789e6aa1b965f4ULL);
     ck_assert_uint_eq(r.s[2], 0x06c45d188009454fULL);
     ck_assert_uint_eq(r.s[3], 0xf88bb8a8724c81ecULL);
+    /* Its first outputs (xoshiro256** of that state, computed outside the
+     * library with Python integers). */
+    static const uint64_t out[4] = {0x99ec5f36cb75f2b4ULL, 0xbf6e1f784956452aULL,
+                                    0x1a5f849d4933e6e0ULL, 0x6aa594f1262d2d2cULL};
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(arnet__rng_next(&r), out[i]);
     /* Unbiased bounded draws stay in range and reach both ends. */
     int seen[5] = {0};
     for (int i = 0; i < 1000; i++) {
