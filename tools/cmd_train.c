@@ -341,6 +341,38 @@ static int set_meta_double(run *r, const char *key, double v)
     return set_meta(r, key, buf);
 }
 
+/* A digest of the training data as the trainer sees it: in order, each
+ * video's label, clip count and its first and last clips' features (so a
+ * different crop or extractor shows, at a cost independent of the data
+ * size).  Names are left out: moving the data folder changes nothing.
+ * FNV-1a, 64 bits, as 16 hex digits. */
+static void data_digest(const arnet_dataset *ds, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(p, n)                                                     \
+    do {                                                              \
+        const unsigned char *b_ = (const unsigned char *)(p);         \
+        for (size_t k_ = 0; k_ < (n); k_++)                           \
+            h = (h ^ b_[k_]) * 0x100000001b3ull;                      \
+    } while (0)
+    size_t n = arnet_dataset_size(ds);
+    uint32_t F = arnet_dataset_feature_dim(ds);
+    for (size_t i = 0; i < n; i++) {
+        arnet_video_info v;
+        arnet_video_info_init(&v);
+        if (arnet_dataset_video(ds, i, &v) != ARNET_OK)
+            continue;
+        unsigned char label = (unsigned char)v.label;
+        uint64_t clips = v.n_clips;
+        MIX(&label, 1);
+        MIX(&clips, sizeof clips);
+        MIX(v.features, F * sizeof(float));
+        MIX(v.features + (v.n_clips - 1) * F, F * sizeof(float));
+    }
+#undef MIX
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 /* Training settings and results into the model's metadata, so that the
  * file says how it was made (arnet info shows them) and --resume can
  * continue with the same settings. */
@@ -364,6 +396,10 @@ static int write_meta(run *r)
     if (!rc) {
         snprintf(buf, sizeof buf, "%zu", arnet_dataset_count(r->train, 1));
         rc = set_meta(r, "train.videos_anomalous", buf);
+    }
+    if (!rc) {
+        data_digest(r->train, buf);
+        rc = set_meta(r, "train.data_digest", buf);
     }
     if (!rc) {
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)arnet_trainer_steps(r->trainer));
@@ -612,6 +648,24 @@ static int resume_settings(run *r)
             fprintf(stderr, "arnet %s: %s: bad %s value '%s' in the file\n", CMD, a->resume,
                     st->key, v);
             return CLI_EXIT_FAIL;
+        }
+    }
+    /* The same data, in the same order: the sampler draws video indices. */
+    const char *was = arnet_model_get_meta(r->model, "train.data_digest");
+    if (was) {
+        char now[17];
+        data_digest(r->train, now);
+        if (strcmp(was, now) != 0) {
+            const char *vn = arnet_model_get_meta(r->model, "train.videos_normal");
+            const char *va = arnet_model_get_meta(r->model, "train.videos_anomalous");
+            fprintf(stderr,
+                    "arnet %s: %s: the training data differ from the run's (it trained on "
+                    "%s normal + %s anomalous videos, data digest %s; %s gives %zu + %zu, "
+                    "digest %s).  A resumed run needs the same videos in the same order "
+                    "and the same --crop.\n",
+                    CMD, a->resume, vn ? vn : "?", va ? va : "?", was, a->train_path,
+                    arnet_dataset_count(r->train, 0), arnet_dataset_count(r->train, 1), now);
+            return CLI_EXIT_USAGE;
         }
     }
     resume_best(r);
