@@ -33,7 +33,9 @@ void arnet__adam_hyper_set(arnet__adam_hyper *h, float lr, float beta1, float be
     h->weight_decay = decimal_of(weight_decay);
 }
 
-/* torch (Python scalars are doubles, tensors float):
+/* torch 1.x's single-tensor Adam (Python scalars are doubles, tensors
+ * float); torch 2.x computes the first moment as m.lerp_(g, 1 - beta1),
+ * equal in exact arithmetic but not always in the last bit:
  *   g = g + wd * p
  *   m = beta1 * m + (1 - beta1) * g
  *   v = beta2 * v + (1 - beta2) * g * g
