@@ -28,6 +28,15 @@
  *    internally locked: one thread at a time per handle.  Different handles
  *    may be used from different threads freely.
  *  - Error messages are per thread.
+ *  - Functions without a handle (*_init, loaders, file readers and writers,
+ *    loss kernels, metrics) share no state: thread-safe.  Destructors: only
+ *    once no other thread, scorer or trainer uses the handle.
+ *  - Callbacks (stream events, training progress, file listing) run
+ *    synchronously on the thread that made the call, inside it.
+ *  - The first call that runs BLIS initialises it once (pthread_once) and
+ *    may set and unset BLIS_ARCH_TYPE meanwhile; setenv is not safe against
+ *    another thread's getenv, so call arnet_blas_arch() before starting
+ *    threads if that matters (docs/blis.md).
  *
  * Copyright and licence: see COPYING (MIT).
  */
@@ -78,17 +87,20 @@ extern "C" {
 /* The library's version string ("0.1.0"), as compiled into the library that
  * was actually loaded.  Static storage. Thread-safe. */
 ARNET_API const char *arnet_version(void);
-/* ARNET_ABI_VERSION of the loaded library: bindings refuse a mismatch. */
+/* ARNET_ABI_VERSION of the loaded library: bindings refuse a mismatch.
+ * Thread-safe (pure function). */
 ARNET_API int arnet_abi_version(void);
 /* Checkpoint file format version this library writes: major * 100 + minor.
- * Readers accept any minor of their major (they skip unknown sections). */
+ * Readers accept any minor of their major (they skip unknown sections).
+ * Thread-safe (pure function). */
 ARNET_API int arnet_checkpoint_format_version(void);
 
 /* Name of the BLIS kernel set that matrix products run on ("skx", "zen3",
  * "haswell", "generic", ...).  The first call initialises BLIS; see
  * docs/blis.md for how the library picks fast kernels on processors that
  * Debian's BLIS 0.9 does not recognise, and how BLIS_ARCH_TYPE (if the user
- * set it) always wins.  Static storage.  Thread-safe. */
+ * set it) always wins.  Static storage.  Thread-safe (pthread_once); see
+ * the BLIS note at the top about the environment. */
 ARNET_API const char *arnet_blas_arch(void);
 
 /* ------------------------------------------------------------------------ */
@@ -113,11 +125,13 @@ ARNET_API const char *arnet_strerror(int status);
  * next libarnet call on this thread.  Thread-safe (thread-local). */
 ARNET_API const char *arnet_last_error(void);
 
-/* Forget the calling thread's last error message. */
+/* Forget the calling thread's last error message.  Thread-safe
+ * (thread-local). */
 ARNET_API void arnet_clear_error(void);
 
 /* Free memory the library handed over ([transferred] outputs such as
- * arnet_npy_read's data or arnet_model_save_buffer's buffer).  NULL is fine. */
+ * arnet_npy_read's data or arnet_model_save_buffer's buffer).  NULL is fine.
+ * Thread-safe, as free(). */
 ARNET_API void arnet_free(void *ptr);
 
 /* ------------------------------------------------------------------------ */
@@ -137,21 +151,26 @@ typedef struct arnet_model_config {
     uint64_t seed;        /* weight initialisation seed; default 1 */
 } arnet_model_config;
 
-/* Fill *cfg with the paper's defaults: 2048, 0 (= feature_dim), 0.7, 1. */
+/* Fill *cfg with the paper's defaults: 2048, 0 (= feature_dim), 0.7, 1.
+ * Thread-safe (writes *cfg only). */
 ARNET_API void arnet_model_config_init(arnet_model_config *cfg);
 
 /* Create a model with Xavier-uniform W1 and w2 drawn from the library's own
  * seeded generator (the same seed gives the same weights on every machine
  * and compiler) and zero biases.  cfg [borrowed]; *out [transferred], free
- * with arnet_model_free.  ARNET_E_INVALID names the bad field. */
+ * with arnet_model_free.  ARNET_E_INVALID names the bad field.  Thread-safe
+ * (no shared state). */
 ARNET_API ARNET_NODISCARD int arnet_model_create(const arnet_model_config *cfg,
                                                  arnet_model **out);
+/* Only once no other thread, scorer or trainer uses m. */
 ARNET_API void arnet_model_free(arnet_model *m);
 
+/* Thread-safe with a shared model (read only). */
 ARNET_API uint32_t arnet_model_feature_dim(const arnet_model *m);
 ARNET_API uint32_t arnet_model_hidden_dim(const arnet_model *m);
 /* Copy the model's configuration (hidden_dim resolved, never 0) to *cfg,
- * which must have been set up with arnet_model_config_init. */
+ * which must have been set up with arnet_model_config_init.  Thread-safe
+ * with a shared model (read only). */
 ARNET_API int arnet_model_get_config(const arnet_model *m, arnet_model_config *cfg);
 
 /* Score n_clips clips: features [borrowed] is n_clips x feature_dim
@@ -165,24 +184,29 @@ ARNET_API ARNET_NODISCARD int arnet_model_score(const arnet_model *m, const floa
                                                 size_t n_clips, float *scores);
 
 /* Copy the parameters out (any pointer may be NULL to skip that tensor):
- * w1 hidden x feature, b1 hidden, w2 hidden, b2 one value.  Thread-safe. */
+ * w1 hidden x feature, b1 hidden, w2 hidden, b2 one value.  Thread-safe
+ * with a shared model (read only). */
 ARNET_API int arnet_model_get_params(const arnet_model *m, float *w1, float *b1, float *w2,
                                      float *b2);
-/* Deep-copy new parameters in (NULL leaves that tensor unchanged).  Not safe
- * while other threads score with the model. */
+/* Deep-copy new parameters in (NULL leaves that tensor unchanged).  Writes
+ * the model: no other thread may use it meanwhile (score, read or save). */
 ARNET_API int arnet_model_set_params(arnet_model *m, const float *w1, const float *b1,
                                      const float *w2, const float *b2);
 
 /* Free-form key/value metadata stored in checkpoints (training settings,
  * step count, data set name, library version...).  Keys are 1..255 bytes of
  * printable ASCII without spaces, values up to 64 KiB of UTF-8; value NULL
- * removes the key.  Strings are copied. */
+ * removes the key.  Strings are copied.  Writes the model: no other thread
+ * may use it meanwhile, and pointers from arnet_model_get_meta or
+ * arnet_model_meta_at may dangle after it. */
 ARNET_API int arnet_model_set_meta(arnet_model *m, const char *key, const char *value);
 /* The value for key, or NULL.  [borrowed, valid until the model's metadata
- * changes or the model is freed]. */
+ * changes or the model is freed].  This, arnet_model_meta_count and
+ * arnet_model_meta_at: thread-safe with a shared model (read only). */
 ARNET_API const char *arnet_model_get_meta(const arnet_model *m, const char *key);
 ARNET_API size_t arnet_model_meta_count(const arnet_model *m);
-/* i-th pair in insertion order; both out-pointers [borrowed as above]. */
+/* i-th pair in insertion order; both out-pointers [borrowed as above].
+ * Thread-safe with a shared model (read only). */
 ARNET_API int arnet_model_meta_at(const arnet_model *m, size_t i, const char **key,
                                   const char **value);
 
@@ -199,26 +223,31 @@ typedef struct arnet_save_options {
     int compression_level; /* zlib level 0..9; default 6 */
 } arnet_save_options;
 
+/* Thread-safe (writes *opt only). */
 ARNET_API void arnet_save_options_init(arnet_save_options *opt);
 
 /* Save atomically: write a temporary file beside path, fsync, rename.  A
  * crash or full disk never leaves a half-written file under path.  f32
- * storage, default compression. */
+ * storage, default compression.  Thread-safe with a shared model (read
+ * only); temporary names are unique, so two saves to one path leave one
+ * complete file (the last renamed). */
 ARNET_API ARNET_NODISCARD int arnet_model_save(const arnet_model *m, const char *path);
-/* As arnet_model_save with options (NULL = defaults). */
+/* As arnet_model_save with options (NULL = defaults); thread-safe likewise. */
 ARNET_API ARNET_NODISCARD int arnet_model_save_ex(const arnet_model *m, const char *path,
                                                   const arnet_save_options *opt);
-/* Serialise to memory: *buf [transferred] (free with arnet_free), *size bytes. */
+/* Serialise to memory: *buf [transferred] (free with arnet_free), *size bytes.
+ * Thread-safe with a shared model (read only). */
 ARNET_API ARNET_NODISCARD int arnet_model_save_buffer(const arnet_model *m,
                                                       const arnet_save_options *opt,
                                                       void **buf, size_t *size);
 /* Load a model.  Every size and offset is validated before anything is
  * allocated: a truncated, corrupted, oversized, wrong-magic or
  * future-major-version file gives ARNET_E_FORMAT and a message saying what
- * is wrong.  Trainer sections, if present, are skipped. */
+ * is wrong.  Trainer sections, if present, are skipped.  Thread-safe (no
+ * shared state; each call builds a new model). */
 ARNET_API ARNET_NODISCARD int arnet_model_load(const char *path, arnet_model **out);
 /* As arnet_model_load from size bytes at buf [borrowed]; the model keeps no
- * reference to buf. */
+ * reference to buf.  Thread-safe; buf must not change during the call. */
 ARNET_API ARNET_NODISCARD int arnet_model_load_buffer(const void *buf, size_t size,
                                                       arnet_model **out);
 
@@ -237,6 +266,9 @@ typedef struct arnet_file_info {
     int has_trainer;      /* 1 when the file can resume training */
 } arnet_file_info;
 
+/* arnet_file_info_init writes *info only; arnet_file_info_read fills it from
+ * the file at path (info set up by arnet_file_info_init).  Both thread-safe
+ * (no shared state). */
 ARNET_API void arnet_file_info_init(arnet_file_info *info);
 ARNET_API ARNET_NODISCARD int arnet_file_info_read(const char *path, arnet_file_info *info);
 
@@ -259,12 +291,14 @@ typedef struct arnet_file_entry {
 } arnet_file_entry;
 
 /* Return nonzero to stop the listing (arnet_file_list then returns
- * ARNET_E_CANCELLED).  entry and its strings are [borrowed] for the call. */
+ * ARNET_E_CANCELLED).  entry and its strings are [borrowed] for the call.
+ * Called synchronously on the thread that called arnet_file_list. */
 typedef int (*arnet_file_entry_fn)(void *user, const arnet_file_entry *entry);
 
 /* Call fn for every tensor, metadata pair and unknown section of the
  * checkpoint at path, in file order (what `arnet info` prints), after the
- * same checks as arnet_file_info_read.  Tensor data is not decoded. */
+ * same checks as arnet_file_info_read.  Tensor data is not decoded.
+ * Thread-safe (no shared state); fn runs on the calling thread. */
 ARNET_API ARNET_NODISCARD int arnet_file_list(const char *path, arnet_file_entry_fn fn,
                                               void *user);
 
@@ -280,6 +314,7 @@ typedef struct arnet_scorer_options {
     int threads;      /* BLIS threads per product; default 1 */
 } arnet_scorer_options;
 
+/* Thread-safe (writes *opt only). */
 ARNET_API void arnet_scorer_options_init(arnet_scorer_options *opt);
 /* model [borrowed, life] (read only: share it between scorers and threads);
  * opt [borrowed] (NULL = defaults; max_batch 1..16384, threads 1..1024, else
@@ -292,17 +327,19 @@ ARNET_API void arnet_scorer_options_init(arnet_scorer_options *opt);
 ARNET_API ARNET_NODISCARD int arnet_scorer_create(const arnet_model *model,
                                                   const arnet_scorer_options *opt,
                                                   arnet_scorer **out);
+/* Only once no other thread uses s (score, push, push_streams). */
 ARNET_API void arnet_scorer_free(arnet_scorer *s);
 /* Score any number of clips, max_batch at a time; same contract as
  * arnet_model_score.  A clip's score is the same bit for bit whatever the
  * batch it is in, the max_batch, the thread or the number of threads
  * (both layers are GEMMs); it equals arnet_model_score's bit for bit.
- * Not thread-safe per
- * scorer (it writes the scratch). */
+ * One thread at a time per scorer (it writes the scratch); the model may be
+ * shared with other scorers and threads. */
 ARNET_API ARNET_NODISCARD int arnet_scorer_score(arnet_scorer *s, const float *features,
                                                  size_t n_clips, float *scores);
 /* Bytes of memory the scorer holds (not counting the model):
- * 4 * max_batch * (hidden_dim + 1) plus a 40-byte struct.  Thread-safe. */
+ * 4 * max_batch * (hidden_dim + 1) plus a 40-byte struct.  Thread-safe
+ * (reads only what is fixed at creation). */
 ARNET_API size_t arnet_scorer_memory(const arnet_scorer *s);
 
 /* ------------------------------------------------------------------------ */
@@ -328,9 +365,13 @@ typedef struct arnet_event {
     float peak_score;    /* highest smoothed score so far within the alarm */
 } arnet_event;
 
-/* Called synchronously, on the calling thread, from the update/push call
- * that produced the event, after the stream's state includes that clip;
- * ev [borrowed].  Must not call into the same stream. */
+/* Called synchronously, on the calling thread, from the update/push/reset
+ * call that produced the event, after the stream's state includes that clip;
+ * ev [borrowed].  Must not call into the same stream (reading it with
+ * arnet_stream_get_state is fine).  During arnet_scorer_push_streams it
+ * must not call into that call's scorer either: the scorer's scratch still
+ * holds the scores of the rows not yet applied, and any use of the scorer
+ * would overwrite them. */
 typedef void (*arnet_event_fn)(void *user, const arnet_event *ev);
 
 typedef struct arnet_stream_options {
@@ -368,6 +409,7 @@ typedef struct arnet_stream_state {
     uint64_t alarms;      /* alarms started since creation or reset */
 } arnet_stream_state;
 
+/* Thread-safe (each writes its argument only). */
 ARNET_API void arnet_stream_options_init(arnet_stream_options *opt);
 ARNET_API void arnet_stream_result_init(arnet_stream_result *res);
 ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
@@ -385,19 +427,23 @@ ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
  * completing the run) and ends when it is < off_threshold for min_off_clips
  * consecutive clips (END event with the clip completing that run).  Window
  * smoothing averages the clips there are while fewer than `window`; EMA
- * starts from the first raw score.  Streams are not thread-safe: one thread
- * at a time per stream. */
+ * starts from the first raw score.  Creating is thread-safe; a stream is not
+ * thread-safe: one thread at a time per stream. */
 ARNET_API ARNET_NODISCARD int arnet_stream_create(const arnet_stream_options *opt,
                                                   arnet_stream **out);
+/* Only once no other thread uses st. */
 ARNET_API void arnet_stream_free(arnet_stream *st);
 /* Feed one raw score (already computed) through smoothing and hysteresis.
  * res [borrowed] may be NULL, else set up by arnet_stream_result_init.  A
- * non-finite raw_score is ARNET_E_INVALID and changes nothing. */
+ * non-finite raw_score is ARNET_E_INVALID and changes nothing.  One thread
+ * at a time per stream; on_event runs on this thread. */
 ARNET_API ARNET_NODISCARD int arnet_stream_update(arnet_stream *st, float raw_score,
                                                   arnet_stream_result *res);
 /* Score one clip feature (feature_dim floats of the scorer's model) with
  * scorer and update.  A non-finite feature value is ARNET_E_INVALID and
- * changes nothing.  Uses both handles: neither may be in use elsewhere. */
+ * changes nothing.  Uses both handles: neither may be used by another thread
+ * during the call (the model may be shared).  on_event runs on this thread
+ * after the score is taken, so it may use the scorer. */
 ARNET_API ARNET_NODISCARD int arnet_stream_push(arnet_stream *st, arnet_scorer *scorer,
                                                 const float *feature,
                                                 arnet_stream_result *res);
@@ -408,7 +454,9 @@ ARNET_API ARNET_NODISCARD int arnet_stream_push(arnet_stream *st, arnet_scorer *
  * stream or a non-finite feature value is ARNET_E_INVALID before any stream
  * changes.  Products are max_batch rows each; results are the same as n
  * arnet_stream_push calls.  No stream nor the scorer may be used by another
- * thread during the call. */
+ * thread during the call.  on_event callbacks run on this thread between
+ * rows and must call into neither their stream nor this scorer (see
+ * arnet_event_fn). */
 ARNET_API ARNET_NODISCARD int arnet_scorer_push_streams(arnet_scorer *scorer,
                                                         arnet_stream *const *streams,
                                                         const float *features, size_t n,
@@ -416,10 +464,14 @@ ARNET_API ARNET_NODISCARD int arnet_scorer_push_streams(arnet_scorer *scorer,
 /* Back to the state right after creation.  An open alarm is closed first:
  * its END event (end_clip = the last clip the stream saw) is delivered
  * before this returns, so an operator's display never keeps a dead alarm.
- * One thread at a time per stream. */
+ * One thread at a time per stream; on_event runs on this thread. */
 ARNET_API int arnet_stream_reset(arnet_stream *st);
+/* Copy the stream's state to *state (set up by arnet_stream_state_init).
+ * Reads only, but one thread at a time per stream: not alongside an update,
+ * push or reset of it on another thread. */
 ARNET_API int arnet_stream_get_state(const arnet_stream *st, arnet_stream_state *state);
-/* Bytes of memory one stream holds with these options. */
+/* Bytes of memory one stream holds with these options.  Thread-safe (pure
+ * function). */
 ARNET_API size_t arnet_stream_memory(const arnet_stream_options *opt);
 
 /* Threshold t for a target false-alarm rate: the smallest score threshold
@@ -441,6 +493,7 @@ typedef struct arnet_npy_options {
     int crop; /* for [T, C, F] arrays: -1 (default) averages crops, else 0..C-1 */
 } arnet_npy_options;
 
+/* Thread-safe (writes *opt only). */
 ARNET_API void arnet_npy_options_init(arnet_npy_options *opt);
 /* Read a feature array (format 1.0/2.0/3.0; float16/32/64, either byte
  * order, C or Fortran order; shape [T, F] or [T, C, F]) as T x F float32.
@@ -462,7 +515,8 @@ ARNET_API ARNET_NODISCARD int arnet_npy_read_labels(const char *path, uint8_t **
 /* Write float32 little-endian C-order data with the given shape (ndim 1..3)
  * in NumPy's format 1.0.  data, shape [borrowed].  Atomic: written to a
  * temporary file beside path, fsynced, then renamed over path; on failure
- * (ARNET_E_IO naming the path) path is untouched.  Thread-safe. */
+ * (ARNET_E_IO naming the path) path is untouched.  Thread-safe (mkstemp
+ * names; two writers of one path leave one complete file). */
 ARNET_API ARNET_NODISCARD int arnet_npy_write(const char *path, const float *data,
                                               const size_t *shape, int ndim);
 
@@ -488,16 +542,19 @@ typedef struct arnet_video_info {
     const uint8_t *frame_labels;/* n_frames 0/1 values or NULL [borrowed, same] */
 } arnet_video_info;
 
+/* Thread-safe (each writes its argument only). */
 ARNET_API void arnet_load_options_init(arnet_load_options *opt);
 ARNET_API void arnet_video_info_init(arnet_video_info *info);
-/* An empty data set; feature_dim 0 = set by the first video added. */
+/* An empty data set; feature_dim 0 = set by the first video added.
+ * Thread-safe (no shared state). */
 ARNET_API ARNET_NODISCARD int arnet_dataset_create(uint32_t feature_dim, arnet_dataset **out);
 /* Load a manifest (format in API.md / docs/data.md): one video per line,
  * `<features.npy> <label> [<ground truth>]`, paths relative to the
  * manifest's folder; range ground truth covers 16 * T frames.  opt
  * [borrowed] (NULL = defaults).  *out [transferred] (arnet_dataset_free).
  * Stops at the first bad line; the message starts "<path>:<line>: ".
- * Video names are the feature paths as written in the manifest. */
+ * Video names are the feature paths as written in the manifest.
+ * Thread-safe (no shared state; each call builds a new data set). */
 ARNET_API ARNET_NODISCARD int arnet_dataset_load_manifest(const char *path,
                                                           const arnet_load_options *opt,
                                                           arnet_dataset **out);
@@ -507,19 +564,25 @@ ARNET_API ARNET_NODISCARD int arnet_dataset_load_manifest(const char *path,
  * video; label not 0/1, n_clips 0, a NaN or infinite feature value, frame
  * labels marking an anomalous frame on a label-0 video are ARNET_E_INVALID
  * naming it (and the clip and value).  On failure the data
- * set is unchanged. */
+ * set is unchanged.  Writes the data set: one thread at a time, and no
+ * other thread may read it meanwhile (arnet_evaluate, a trainer's step,
+ * the accessors below). */
 ARNET_API ARNET_NODISCARD int arnet_dataset_add(arnet_dataset *ds, const char *name,
                                                 const float *features, size_t n_clips,
                                                 uint32_t feature_dim, int label,
                                                 const uint8_t *frame_labels,
                                                 size_t n_frames);
+/* Only once no other thread, evaluation or trainer uses ds. */
 ARNET_API void arnet_dataset_free(arnet_dataset *ds);
+/* The accessors (size, feature_dim, count, video) only read: thread-safe
+ * with a shared data set, as long as no thread adds to it meanwhile. */
 ARNET_API size_t arnet_dataset_size(const arnet_dataset *ds);
 ARNET_API uint32_t arnet_dataset_feature_dim(const arnet_dataset *ds);
-/* Number of videos with the given label (0 or 1). */
+/* Number of videos with the given label (0 or 1).  Thread-safe (read only). */
 ARNET_API size_t arnet_dataset_count(const arnet_dataset *ds, int label);
 /* Fill info (set up by arnet_video_info_init) with video index's data;
- * ARNET_E_INVALID when index >= arnet_dataset_size. */
+ * ARNET_E_INVALID when index >= arnet_dataset_size.  Thread-safe (read
+ * only). */
 ARNET_API int arnet_dataset_video(const arnet_dataset *ds, size_t index,
                                   arnet_video_info *info);
 
@@ -532,6 +595,7 @@ typedef struct arnet_synth_options {
     double scale;         /* fraction of the videos of each class, (0, 1]; default 1 */
 } arnet_synth_options;
 
+/* Thread-safe (writes *opt only). */
 ARNET_API void arnet_synth_options_init(arnet_synth_options *opt);
 /* Build the training and test sets in memory.  *train, *test [transferred]
  * (arnet_dataset_free).  Test videos carry frame ground truth (ShanghaiTech's
@@ -546,7 +610,9 @@ ARNET_API ARNET_NODISCARD int arnet_synth_create(const arnet_synth_options *opt,
  * ([T, F] float32), gt/<video>.npy (test videos' frame labels) and the
  * train.txt and test.txt manifests, each manifest written last under a
  * temporary name and renamed, so it never lists a missing file.  Generates
- * one video at a time (memory: one video).  ARNET_E_IO names the path. */
+ * one video at a time (memory: one video).  ARNET_E_IO names the path.
+ * Thread-safe for different dirs; two calls writing one dir at once clash
+ * (the manifests' temporary names are fixed: <dir>/train.txt.tmp...). */
 ARNET_API ARNET_NODISCARD int arnet_synth_write(const char *dir,
                                                 const arnet_synth_options *opt);
 
@@ -591,10 +657,11 @@ typedef struct arnet_eval_result {
     arnet_video_result *per_video; /* [owned; arnet_eval_result_free] */
 } arnet_eval_result;
 
+/* Thread-safe (each writes its argument only). */
 ARNET_API void arnet_eval_options_init(arnet_eval_options *opt);
 ARNET_API void arnet_eval_result_init(arnet_eval_result *res);
 /* Frees per_video and the names in it; the struct itself is the caller's.
- * Safe to call twice. */
+ * Safe to call twice.  One thread at a time per result. */
 ARNET_API void arnet_eval_result_free(arnet_eval_result *res);
 /* Score every clip of every video and compute the paper's frame metrics
  * (docs/evaluation.md).  model, dataset [borrowed]; res set up by
@@ -606,8 +673,9 @@ ARNET_API void arnet_eval_result_free(arnet_eval_result *res);
  * ARNET_E_INVALID naming it.  Metrics over one class only are NaN (a set of
  * normal videos still gets its FAR).  per_video follows the data set's order;
  * mean_score and max_score are over the video's clips.  Memory: about 13
- * bytes per frame at the peak.  Thread-safe with a shared model and data set
- * (one result per thread). */
+ * bytes per frame at the peak.  Both forms: thread-safe with a shared model
+ * and data set (read only; nobody may modify them meanwhile), one result
+ * per thread. */
 ARNET_API ARNET_NODISCARD int arnet_evaluate(const arnet_model *model,
                                              const arnet_dataset *dataset,
                                              arnet_eval_result *res);
@@ -687,6 +755,7 @@ typedef struct arnet_train_options {
     void *progress_user;
 } arnet_train_options;
 
+/* Thread-safe (each writes its argument only). */
 ARNET_API void arnet_train_options_init(arnet_train_options *opt);
 ARNET_API void arnet_step_stats_init(arnet_step_stats *st);
 /* model [borrowed, life] (modified by training: do not score with it from
@@ -697,29 +766,40 @@ ARNET_API void arnet_step_stats_init(arnet_step_stats *st);
  * alpha, lr, eps > 0; lambda, weight_decay >= 0 (all finite); beta1, beta2
  * in [0, 1); max_clips >= 1; per-batch counts up to 65536 and not both 0;
  * threads 1..1024.  A data set whose feature_dim differs from the model's
- * is ARNET_E_SHAPE.  *out [transferred] (arnet_trainer_free). */
+ * is ARNET_E_SHAPE.  *out [transferred] (arnet_trainer_free).
+ * A trainer is one thread at a time and writes its model; the data set is
+ * only read, so other trainers and evaluations may share it while nobody
+ * adds to it.  Two trainers must not share a model. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_create(arnet_model *model,
                                                    const arnet_dataset *train,
                                                    const arnet_train_options *opt,
                                                    arnet_trainer **out);
+/* Only once no other thread uses t; the model and data set stay the caller's. */
 ARNET_API void arnet_trainer_free(arnet_trainer *t);
 /* One optimisation step on a freshly drawn batch.  stats [borrowed] may be
  * NULL (else set up by arnet_step_stats_init).  ARNET_E_STATE when videos
  * were added to the data set after the trainer was created.  A failed step
- * leaves the weights and the Adam state as they were. */
+ * leaves the weights and the Adam state as they were.  One thread at a time
+ * per trainer; no other thread may use its model meanwhile, nor add to the
+ * data set. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_step(arnet_trainer *t, arnet_step_stats *stats);
 /* Step until `iterations` total steps are done, calling progress after each.
  * When progress returns nonzero: ARNET_E_CANCELLED after that step, with
  * everything consistent; arnet_trainer_save can checkpoint it, and calling
  * arnet_trainer_run again continues to the same weights as an unbroken run.
- * Returns ARNET_OK at once when the steps are already done. */
+ * Returns ARNET_OK at once when the steps are already done.  Threading as
+ * arnet_trainer_step; progress runs on the calling thread between steps. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_run(arnet_trainer *t);
+/* Steps done so far.  One thread at a time per trainer (not during a step
+ * or run on another thread). */
 ARNET_API uint64_t arnet_trainer_steps(const arnet_trainer *t);
 /* Save the model plus trainer sections (Adam moments, step count, generator
  * state, options) atomically: arnet_model_load still reads it for scoring.
  * Always f32 storage (an f16 copy would not resume exactly).  The options
  * are readable key/value pairs ("trainer.lr" = "0.0001 (0x38d1b717)", with
- * the float's exact bits) that `arnet info` shows.  path [borrowed]. */
+ * the float's exact bits) that `arnet info` shows.  path [borrowed].
+ * Reads the trainer and its model: not during a step, run or restore on
+ * another thread; other threads may score with the model meanwhile. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_save(const arnet_trainer *t, const char *path);
 /* Restore model weights and trainer state from a file written by
  * arnet_trainer_save; the trainer must have been created with a model of the
@@ -735,7 +815,8 @@ ARNET_API ARNET_NODISCARD int arnet_trainer_save(const arnet_trainer *t, const c
  * longer).  The data set is not in the file: resume with the same one.
  * Errors leave the trainer unchanged: ARNET_E_SHAPE for another model
  * shape, ARNET_E_FORMAT for a model-only file or bad trainer sections, the
- * same errors as arnet_model_load otherwise.  path [borrowed]. */
+ * same errors as arnet_model_load otherwise.  path [borrowed].  Writes the
+ * trainer and its model: no other thread may use either meanwhile. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_restore(arnet_trainer *t, const char *path);
 
 /* ------------------------------------------------------------------------ */
@@ -746,7 +827,8 @@ ARNET_API ARNET_NODISCARD int arnet_trainer_restore(arnet_trainer *t, const char
  * (0 where a clip takes no part).  n >= 1, label 0 or 1, alpha > 0, else
  * ARNET_E_INVALID.  Finite for logits of +-1e4.  Top-k ties: lower index.
  * k = ceil(n / alpha) clamped to 1..n.  A NaN or infinite logit is
- * ARNET_E_INVALID naming its index.  No allocation; O(n).  Thread-safe. */
+ * ARNET_E_INVALID naming its index.  No allocation; O(n).  All three:
+ * thread-safe (pure functions). */
 ARNET_API ARNET_NODISCARD int arnet_loss_dmil(const float *logits, size_t n, int label,
                                               float alpha, float *loss, float *grad);
 ARNET_API ARNET_NODISCARD int arnet_loss_center(const float *logits, size_t n, int label,
@@ -765,7 +847,7 @@ ARNET_API ARNET_NODISCARD int arnet_loss_kmax_mil(const float *logits, size_t n,
  * counted as half (docs/evaluation.md).  n = 0, one class only, or a NaN score
  * (the message names its index) is ARNET_E_INVALID.  Linear-time radix sort,
  * 8 bytes of scratch per sample: 50 million samples take about 2 s.
- * Thread-safe. */
+ * All three: thread-safe (no shared state). */
 ARNET_API ARNET_NODISCARD int arnet_roc_auc(const float *scores, const uint8_t *labels,
                                             size_t n, double *auc);
 ARNET_API ARNET_NODISCARD int arnet_average_precision(const float *scores,
