@@ -19,7 +19,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: arnet demo [--out DIR] [--seed S] [--feature-dim F] [--iterations N]\n"
-            "                  [--threads K] [--progress] [--quiet]\n\n"
+            "                  [--threads K] [--force] [--progress] [--quiet]\n\n"
             "Make the synthetic ShanghaiTech-shaped data set, train AR-Net on it with the\n"
             "paper's settings (but 3000 steps and 256 features instead of 4760 and 2048),\n"
             "evaluate it on the test half and print the frame-level AUC and false alarm\n"
@@ -27,12 +27,14 @@ static void usage(FILE *f)
             "DIR then holds data/ (features and manifests), model.arnet, results.json\n"
             "(arnet eval --json) and plots/index.html (one score curve per test video).\n"
             "Synthetic numbers say that the code works, not how well AR-Net does on real\n"
-            "video (docs/synthetic-data.md).\n\n"
+            "video (docs/synthetic-data.md).  Run again with the same settings, it reuses\n"
+            "the data and model DIR holds (a stamp file records them) and only evaluates.\n\n"
             "  --out DIR          folder to write (default arnet-demo)\n"
             "  --seed S           data, weights and sampling seed (default 1)\n"
             "  --feature-dim F    values per clip (default %d; the paper's I3D has 2048)\n"
             "  --iterations N     training steps (default %d; the paper's are 4760)\n"
             "  --threads K        BLIS threads (default 1)\n"
+            "  --force            make the data and train again even if DIR has them\n"
             "  --progress         show progress even when stderr is not a terminal\n"
             "  --quiet            print only the final AUC and FAR line\n",
             DEMO_FEATURE_DIM, DEMO_ITERATIONS);
@@ -45,6 +47,40 @@ static char *join(const char *dir, const char *name)
     if (p)
         snprintf(p, n, "%s/%s", dir, name);
     return p;
+}
+
+/* DIR/demo.stamp: the settings of the last demo run that finished.  Written
+ * last (atomically), removed before any new run starts, so its presence
+ * means data/ and model.arnet are complete and were made with these. */
+typedef struct stamp_ctx {
+    uint64_t seed, fdim, iters, threads;
+} stamp_ctx;
+
+static int fill_stamp(FILE *f, void *vctx)
+{
+    const stamp_ctx *c = vctx;
+    return fprintf(f, "arnet demo %s seed %llu features %llu iterations %llu threads %llu\n",
+                   arnet_version(), (unsigned long long)c->seed, (unsigned long long)c->fdim,
+                   (unsigned long long)c->iters, (unsigned long long)c->threads) < 0
+               ? -1
+               : 0;
+}
+
+static int stamp_matches(const char *path, const stamp_ctx *c)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char have[256] = "", want[256];
+    if (!fgets(have, sizeof have, f))
+        have[0] = 0;
+    fclose(f);
+    FILE *m = fmemopen(want, sizeof want, "w");
+    if (!m)
+        return 0;
+    int ok = fill_stamp(m, (void *)c) == 0;
+    fclose(m);
+    return ok && strcmp(have, want) == 0;
 }
 
 typedef struct json_ctx {
@@ -110,7 +146,7 @@ int cmd_demo(int argc, char **argv)
 {
     const char *out = "arnet-demo", *v;
     uint64_t seed = 1, fdim = DEMO_FEATURE_DIM, iters = DEMO_ITERATIONS, threads = 1;
-    int progress = 0, quiet = 0;
+    int progress = 0, quiet = 0, force = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -120,6 +156,8 @@ int cmd_demo(int argc, char **argv)
             progress = 1;
         } else if (!strcmp(argv[i], "--quiet")) {
             quiet = 1;
+        } else if (!strcmp(argv[i], "--force")) {
+            force = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v))) {
             if (r < 0)
                 return CLI_EXIT_USAGE;
@@ -146,12 +184,29 @@ int cmd_demo(int argc, char **argv)
     char *data = join(out, "data"), *model = join(out, "model.arnet");
     char *train_list = data ? join(data, "train.txt") : NULL;
     char *test_list = data ? join(data, "test.txt") : NULL;
-    if (!data || !model || !train_list || !test_list) {
+    char *stamp = join(out, "demo.stamp");
+    stamp_ctx sc = {seed, fdim, iters, threads};
+    if (!data || !model || !train_list || !test_list || !stamp) {
         fprintf(stderr, "arnet %s: out of memory\n", CMD);
         goto done;
     }
     if (cli_mkdir(out) != 0) {
         fprintf(stderr, "arnet %s: cannot create folder %s: %s\n", CMD, out, strerror(errno));
+        goto done;
+    }
+
+    /* A finished run with the same settings: evaluate its model again. */
+    if (!force && stamp_matches(stamp, &sc)) {
+        if (!quiet) {
+            printf("%s holds the data and model of an earlier demo run with these settings;\n"
+                   "evaluating it again (--force makes and trains everything anew)\n",
+                   out);
+            fflush(stdout);
+        }
+        goto evaluate;
+    }
+    if (remove(stamp) != 0 && errno != ENOENT) {
+        fprintf(stderr, "arnet %s: cannot remove %s: %s\n", CMD, stamp, strerror(errno));
         goto done;
     }
 
@@ -195,6 +250,7 @@ int cmd_demo(int argc, char **argv)
         goto done;
 
     /* 3. Evaluation, JSON and plots (as `arnet eval --json --plots`). */
+evaluate:
     if (!quiet) {
         printf("\n[3/3] evaluating on %s\n", test_list);
         fflush(stdout);
@@ -202,6 +258,10 @@ int cmd_demo(int argc, char **argv)
     double auc = 0, far = 0;
     if ((code = evaluate(out, model, test_list, quiet, &auc, &far)) != 0)
         goto done;
+    if (cli_write_file(CMD, stamp, fill_stamp, &sc) != 0) {
+        code = CLI_EXIT_FAIL;
+        goto done;
+    }
     if (!quiet)
         printf("\ndone in %.0f s.  %s/ holds data/, model.arnet, results.json and\n"
                "plots/index.html (one score curve per test video).  The paper reports\n"
@@ -215,5 +275,6 @@ done:
     free(model);
     free(train_list);
     free(test_list);
+    free(stamp);
     return code;
 }
