@@ -10,7 +10,10 @@
 #ifdef _WIN32
 #include <direct.h>
 #define synth_mkdir(p) _mkdir(p)
+#include <process.h>
+#define getpid _getpid
 #else
+#include <unistd.h>
 #define synth_mkdir(p) mkdir((p), 0777)
 #endif
 
@@ -786,8 +789,16 @@ static int write_split(const char *dir, const char *list_name, const synth_world
         rc = ARNET_E_NOMEM;
         goto done;
     }
-    snprintf(tmp, plen, "%s/%s.tmp", dir, list_name);
-    f = fopen(tmp, "w");
+    /* A name of its own (process, counter; "x": never an existing file), so
+     * two writers of one folder cannot interleave one manifest. */
+    static unsigned counter;
+    for (int attempt = 0; attempt < 100 && !f; attempt++) {
+        unsigned k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        snprintf(tmp, plen, "%s/%s.tmp.%ld.%u", dir, list_name, (long)getpid(), k);
+        f = fopen(tmp, "wx");
+        if (!f && errno != EEXIST)
+            break;
+    }
     if (!f) {
         rc = arnet__error(ARNET_E_IO, "arnet_synth_write: cannot create %s: %s", tmp,
                           strerror(errno));
