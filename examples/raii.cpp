@@ -1,7 +1,11 @@
 // raii.cpp -- libarnet from C++17 through the C header: unique_ptr deleters
 // own the handles, failures become exceptions carrying arnet_last_error().
+// Library messages already start with the function's name ("arnet_stream_create:
+// off_threshold ..."), so the exception text is the message itself; the
+// caller's label is only used when the library left no message.
 #include <arnet/arnet.h>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -11,10 +15,17 @@
 
 namespace arnet {
 
+inline std::string error_text(int status, const char *what)
+{
+    const char *msg = arnet_last_error();
+    if (msg && *msg)
+        return msg;
+    return std::string(what) + ": " + arnet_strerror(status);
+}
+
 struct error : std::runtime_error {
     int status;
-    error(int st, const std::string &what)
-        : std::runtime_error(what + ": " + arnet_last_error()), status(st) {}
+    error(int st, const char *what) : std::runtime_error(error_text(st, what)), status(st) {}
 };
 
 inline void check(int status, const char *what)
@@ -109,8 +120,11 @@ int main()
             std::fprintf(stderr, "raii: bad options accepted\n");
             return 1;
         } catch (const arnet::error &e) {
-            if (e.status != ARNET_E_INVALID || std::string(e.what()).find("off_threshold") ==
-                                                     std::string::npos) {
+            // The library's message, naming the function once and the field.
+            const std::string msg = e.what();
+            if (e.status != ARNET_E_INVALID || msg.find("off_threshold") == std::string::npos ||
+                msg.rfind("arnet_stream_create: ", 0) != 0 ||
+                msg.find("arnet_stream_create", 1) != std::string::npos) {
                 std::fprintf(stderr, "raii: unexpected error: %s\n", e.what());
                 return 1;
             }
