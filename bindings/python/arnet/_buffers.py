@@ -59,7 +59,7 @@ _FLOAT_FORMATS = ("f", "<f", "=f", "@f")
 _U8_FORMATS = ("B", "<B", "=B", "@B", "?", "<?", "=?", "@?", "c")
 
 
-def _flatten_rows(obj, cols):
+def _flatten_rows(obj, cols, what="features"):
     """Sequence of sequences (or flat sequence) -> array('f'), rows."""
     try:
         first = obj[0] if len(obj) else None
@@ -71,7 +71,8 @@ def _flatten_rows(obj, cols):
         for i, row in enumerate(obj):
             row = list(row)
             if cols is not None and len(row) != cols:
-                raise _shape_error("row %d has %d values, expected %d" % (i, len(row), cols))
+                raise _shape_error("%s row %d has %d values, expected %d"
+                                   % (what, i, len(row), cols))
             if cols is None:
                 cols = len(row)
             flat.extend(float(v) for v in row)
@@ -123,7 +124,7 @@ def as_float_matrix(obj, cols=None, what="features"):
     if mv is not None and mv.ndim in (1, 2):
         # Another element type (double, int...): convert through tolist().
         obj = mv.tolist()
-    flat, rows, cols2 = _flatten_rows(obj, cols)
+    flat, rows, cols2 = _flatten_rows(obj, cols, what)
     ptr, keep, _ = _address_of_memoryview(memoryview(flat), flat)
     if rows is None:
         return _flat_matrix(ptr, len(flat), cols, keep, True, what)

@@ -56,13 +56,16 @@ class Dataset(object):
         label 0 or 1, frame_labels one 0/1 value per frame or None, name a
         str (None: "#<index>")."""
         dim = self.feature_dim or None
-        m = _buffers.as_float_matrix(features, dim if dim else None)
+        # Errors found here name the video as the library's own do (a
+        # missing name is "#<index>", what the library will call it).
+        video = "video '%s'" % ("#%d" % len(self) if name is None else name)
+        m = _buffers.as_float_matrix(features, dim if dim else None, video + ": features")
         if dim is None and m.rows == 1 and not _is_2d(features):
-            raise ArnetError(E_SHAPE, "features of the first video must be 2-D "
-                             "(n_clips x feature_dim)")
+            raise ArnetError(E_SHAPE, "%s: features of the first video must be 2-D "
+                             "(n_clips x feature_dim)" % video)
         fl_ptr, n_frames, keep = None, 0, None
         if frame_labels is not None:
-            v = _buffers.as_label_vector(frame_labels, "frame_labels")
+            v = _buffers.as_label_vector(frame_labels, video + ": frame_labels")
             fl_ptr, n_frames, keep = ctypes.c_void_p(v.ptr), v.n, v.keep
         label = _label(label)
         with _busy(self):

@@ -51,6 +51,27 @@ class DatasetTest(unittest.TestCase):
                 self.assertTrue(cm.exception.message)
         self.assertEqual(len(ds), 1)
 
+    def test_wrong_feature_size_names_the_video(self):
+        ds = arnet.Dataset(feature_dim=8)
+        ds.add(rows(2, 8), 0, name="a")
+        bad = [rows(3, 9)] + ([np.ones((3, 9), dtype=np.float32)] if np is not None else [])
+        for features in bad:
+            with self.subTest(kind=type(features).__name__):
+                with self.assertRaises(arnet.ArnetError) as cm:
+                    ds.add(features, 1, name="b")
+                self.assertEqual(cm.exception.status, arnet.E_SHAPE)
+                self.assertIn("'b'", cm.exception.message)
+                self.assertRegex(cm.exception.message, r"9 (columns|values), expected 8")
+        # A flat list whose length is not a multiple of F, and an unnamed video
+        # (named as the library would name it: #<index>).
+        with self.assertRaises(arnet.ArnetError) as cm:
+            ds.add([1.0] * 10, 0, name="flat")
+        self.assertIn("'flat'", cm.exception.message)
+        with self.assertRaises(arnet.ArnetError) as cm:
+            ds.add(rows(1, 3), 0)
+        self.assertIn("'#1'", cm.exception.message)
+        self.assertEqual(len(ds), 1)
+
     @unittest.skipIf(np is None, "numpy is not importable by this interpreter")
     def test_numpy_frame_labels(self):
         ds = arnet.Dataset()
