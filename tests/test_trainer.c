@@ -4,7 +4,6 @@
  * promises, and learning a small synthetic set. */
 #define _GNU_SOURCE
 #include <check.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,75 +15,7 @@
 #define F 16
 #define H 12
 
-/* ---- allocation counter ----------------------------------------------------------
- * As in test_scorer.c: the executable defines malloc & co., so every
- * allocation in the process passes here while counting is on, with the
- * address of its immediate caller.  Not under AddressSanitizer, which owns
- * the allocator: the two allocation tests are left out there. */
-#if defined(__SANITIZE_ADDRESS__)
-#define COUNT_ALLOCATIONS 0
-#else
-#define COUNT_ALLOCATIONS 1
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void __libc_free(void *);
-
-static volatile int counting;
-static volatile long n_allocs;
-#define MAX_CALLERS 4096
-static void *callers[MAX_CALLERS];
-
-static void note(void *caller)
-{
-    long i = __atomic_fetch_add(&n_allocs, 1, __ATOMIC_RELAXED);
-    if (i < MAX_CALLERS)
-        callers[i] = caller;
-}
-
-void *malloc(size_t n)
-{
-    if (counting)
-        note(__builtin_return_address(0));
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    if (counting)
-        note(__builtin_return_address(0));
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    if (counting)
-        note(__builtin_return_address(0));
-    return __libc_realloc(p, n);
-}
-void free(void *p) { __libc_free(p); }
-int posix_memalign(void **out, size_t align, size_t n)
-{
-    if (counting)
-        note(__builtin_return_address(0));
-    void *p = __libc_memalign(align, n);
-    if (!p)
-        return 12; /* ENOMEM */
-    *out = p;
-    return 0;
-}
-void *aligned_alloc(size_t align, size_t n)
-{
-    if (counting)
-        note(__builtin_return_address(0));
-    return __libc_memalign(align, n);
-}
-void *memalign(size_t align, size_t n)
-{
-    if (counting)
-        note(__builtin_return_address(0));
-    return __libc_memalign(align, n);
-}
-#endif
+#include "alloc_count.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -571,20 +502,12 @@ START_TEST(steps_do_not_allocate)
             rc |= arnet_trainer_step(t, &st);
         counting = 0;
         ck_assert_int_eq(rc, 0);
-        /* BLIS's OpenMP runtime allocates per parallel region (see
+        /* BLIS's OpenMP runtime may allocate per parallel region (see
          * test_scorer.c); libarnet itself must not. */
-        Dl_info info;
-        long ours = 0;
         ck_assert_int_lt(n_allocs, MAX_CALLERS);
-        for (long i = 0; i < n_allocs; i++)
-            if (!(dladdr(callers[i], &info) && info.dli_fname &&
-                  (strstr(info.dli_fname, "libblis") || strstr(info.dli_fname, "libgomp"))))
-            {
-                ours++;
-                fprintf(stderr, "# threads %d: allocation from %p (%s %s)\n", threads,
-                        callers[i], info.dli_fname ? info.dli_fname : "?",
-                        info.dli_sname ? info.dli_sname : "?");
-            }
+        char what[32];
+        snprintf(what, sizeof what, "threads %d", threads);
+        long ours = alloc_count_outside_blis(what, NULL);
         ck_assert_int_eq(ours, 0);
         arnet_trainer_free(t);
         arnet_model_free(m);

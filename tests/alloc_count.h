@@ -1,0 +1,36 @@
+/* alloc_count.h -- counts every allocation made in a test process while
+ * `counting` is on, with the address of each one's immediate caller, so a
+ * test can tell libarnet's allocations from BLIS's and libgomp's.
+ * alloc_count.c defines malloc & co. in the test executable (they forward to
+ * glibc's own allocator), which interposes them for every shared object.
+ * Not under AddressSanitizer, which owns the allocator: COUNT_ALLOCATIONS is
+ * 0 there and the counting tests are left out. */
+#ifndef ARNET_TESTS_ALLOC_COUNT_H
+#define ARNET_TESTS_ALLOC_COUNT_H
+
+#include <stddef.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_ALLOCATIONS 0
+#else
+#define COUNT_ALLOCATIONS 1
+#endif
+
+/* glibc's allocator, for test buffers that must never be counted. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+#define MAX_CALLERS 4096
+extern volatile int counting;
+extern volatile long n_allocs;
+extern void *callers[MAX_CALLERS]; /* of the first MAX_CALLERS allocations */
+
+/* Of the allocations counted, how many came from outside BLIS and libgomp
+ * (*blis gets the others; may be NULL).  Each outside one is described on
+ * stderr as a TAP comment, prefixed by `what`. */
+long alloc_count_outside_blis(const char *what, long *blis);
+
+#endif
