@@ -1,8 +1,10 @@
 /* cmd_score.c -- `arnet score`: the anomaly score of every clip of one or
  * more feature files, as text, JSON or .npy. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -16,27 +18,98 @@ static void usage(FILE *f)
             "([T, F] or [T, C, F] .npy, docs/data.md).\n\n"
             "  --model MODEL   model or trainer checkpoint file\n"
             "  --json          one JSON object: {\"model\": ..., \"videos\": [{\"file\", \"clips\",\n"
-            "                  \"scores\": [...]}, ...]}\n"
+            "                  \"scores\": [...]}, ...]} (a non-finite score is null)\n"
             "  --npy OUT       write the scores as float32 .npy of shape [T]: OUT is the file\n"
             "                  for one input, a folder (created) holding <name>.npy for several\n"
+            "                  (or when OUT is an existing folder).  Inputs sharing a basename\n"
+            "                  are written as NNNN-<name>.npy, NNNN their 0-based position on\n"
+            "                  the command line; the summary lists them.  An OUT ending in\n"
+            "                  .npy, or an existing file, with several inputs is refused.\n"
             "  --crop C        crop of [T, C, F] files (default: average of the crops)\n"
             "  --threads K     BLIS threads (default 1)\n\n"
             "Text output: a line '# FILE: T clips' per file, then 'CLIP SCORE' lines.\n");
 }
 
-/* OUT/<basename without .npy>.npy */
-static char *npy_out_path(const char *out, const char *input)
+/* Length of input's basename without a trailing .npy; *base set to it. */
+static size_t stem_of(const char *input, const char **base)
 {
-    const char *base = strrchr(input, '/');
-    base = base ? base + 1 : input;
-    size_t len = strlen(base);
-    if (len > 4 && !strcmp(base + len - 4, ".npy"))
+    const char *b = strrchr(input, '/');
+    b = b ? b + 1 : input;
+    size_t len = strlen(b);
+    if (len > 4 && !strcmp(b + len - 4, ".npy"))
         len -= 4;
-    size_t n = strlen(out) + len + 8;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%.*s.npy", out, (int)len, base);
-    return p;
+    *base = b;
+    return len;
+}
+
+static int same_stem(const char *x, const char *y)
+{
+    const char *bx, *by;
+    size_t lx = stem_of(x, &bx), ly = stem_of(y, &by);
+    return lx == ly && !memcmp(bx, by, lx);
+}
+
+/* The file name (no folder) each input gets in an output folder:
+ * <stem>.npy, or NNNN-<stem>.npy (NNNN = position on the command line, as
+ * `arnet eval --plots` names its SVGs) when another input has the same
+ * stem, so no output replaces another.  *renamed counts the prefixed ones.
+ * Returns 0 with *out set, or an exit code (message printed). */
+static int out_names(const char **files, int n, char ***out, int *renamed)
+{
+    char **names = calloc((size_t)n, sizeof *names);
+    int rc = CLI_EXIT_FAIL;
+    if (!names)
+        goto oom;
+    *renamed = 0;
+    for (int k = 0; k < n; k++) {
+        int clash = 0;
+        for (int j = 0; j < n && !clash; j++)
+            clash = j != k && same_stem(files[k], files[j]);
+        const char *base;
+        size_t len = stem_of(files[k], &base);
+        size_t cap = len + 32;
+        if (!(names[k] = malloc(cap)))
+            goto oom;
+        if (clash)
+            snprintf(names[k], cap, "%04d-%.*s.npy", k, (int)len, base);
+        else
+            snprintf(names[k], cap, "%.*s.npy", (int)len, base);
+        *renamed += clash;
+    }
+    /* A prefixed name can still meet an input's own ("0001-x.npy"). */
+    for (int k = 0; k < n; k++)
+        for (int j = k + 1; j < n; j++)
+            if (!strcmp(names[k], names[j])) {
+                rc = cli_usage_error(CMD, "%s and %s would both be written as %s: rename one",
+                                     files[k], files[j], names[k]);
+                goto fail;
+            }
+    *out = names;
+    return 0;
+oom:
+    fprintf(stderr, "arnet score: out of memory\n");
+fail:
+    if (names)
+        for (int k = 0; k < n; k++)
+            free(names[k]);
+    free(names);
+    return rc;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* --npy OUT names one file: it ends in .npy or is an existing non-folder. */
+static int is_single_file_out(const char *out)
+{
+    size_t len = strlen(out);
+    struct stat st;
+    if (len >= 4 && !strcmp(out + len - 4, ".npy"))
+        return 1;
+    return stat(out, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 typedef struct score_args {
@@ -85,6 +158,18 @@ static int parse(int argc, char **argv, score_args *a)
         return cli_usage_error(CMD, "no feature files given");
     if (a->json && a->npy_out)
         return cli_usage_error(CMD, "--json and --npy are alternatives: choose one");
+    if (a->npy_out && a->n_files > 1 && is_single_file_out(a->npy_out)) {
+        /* Every input would be written to the same file, each replacing the
+         * one before: refuse before scoring anything. */
+        fprintf(stderr, "arnet score: --npy %s is one file, but %d inputs would all be "
+                        "written to it, each replacing the last:", a->npy_out, a->n_files);
+        for (int k = 0; k < a->n_files && k < 10; k++)
+            fprintf(stderr, " %s", a->files[k]);
+        if (a->n_files > 10)
+            fprintf(stderr, " ... (%d more)", a->n_files - 10);
+        fputc('\n', stderr);
+        return cli_usage_error(CMD, "give a folder to --npy for several inputs");
+    }
     return 0;
 }
 
@@ -139,18 +224,22 @@ int cmd_score(int argc, char **argv)
         free(a.files);
         return rc < 0 ? 0 : rc;
     }
-    int dir_out = a.npy_out && a.n_files > 1;
-    if (dir_out && cli_mkdir(a.npy_out) != 0) {
-        fprintf(stderr, "arnet score: cannot create folder %s: %s\n", a.npy_out,
-                strerror(errno));
-        free(a.files);
-        return CLI_EXIT_FAIL;
-    }
-
     arnet_model *m = NULL;
     arnet_scorer *sc = NULL;
     float *scores = NULL;
     size_t cap = 0;
+    int dir_out = a.npy_out && (a.n_files > 1 || is_dir(a.npy_out));
+    char **names = NULL;
+    int renamed = 0;
+    if (dir_out && (rc = out_names(a.files, a.n_files, &names, &renamed)) != 0)
+        goto done;
+    if (dir_out && cli_mkdir(a.npy_out) != 0) {
+        fprintf(stderr, "arnet score: cannot create folder %s: %s\n", a.npy_out,
+                strerror(errno));
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+
     int st = arnet_model_load(a.model, &m);
     if (st != ARNET_OK) {
         rc = cli_fail(CMD, st, a.model);
@@ -176,8 +265,22 @@ int cmd_score(int argc, char **argv)
             rc = CLI_EXIT_FAIL;
             break;
         }
+        size_t bad = 0;
+        for (size_t i = 0; i < t; i++)
+            bad += !isfinite(scores[i]);
+        if (bad)
+            fprintf(stderr, "arnet score: %s: warning: %zu of %zu scores are not finite "
+                            "(features too large?)%s\n",
+                    file, bad, t, a.json ? "; written as null" : "");
         if (a.npy_out) {
-            char *path = dir_out ? npy_out_path(a.npy_out, file) : strdup(a.npy_out);
+            char *path = NULL;
+            if (dir_out) {
+                size_t n = strlen(a.npy_out) + strlen(names[k]) + 2;
+                if ((path = malloc(n)))
+                    snprintf(path, n, "%s/%s", a.npy_out, names[k]);
+            } else {
+                path = strdup(a.npy_out);
+            }
             size_t shape[1] = {t};
             st = path ? arnet_npy_write(path, scores, shape, 1) : ARNET_E_NOMEM;
             if (st != ARNET_OK)
@@ -189,8 +292,15 @@ int cmd_score(int argc, char **argv)
             printf(k ? ",\n {\"file\": " : "\n {\"file\": ");
             cli_json_string(stdout, file);
             printf(", \"clips\": %zu, \"scores\": [", t);
-            for (size_t i = 0; i < t; i++)
-                printf(i ? ", %.7g" : "%.7g", scores[i]);
+            for (size_t i = 0; i < t; i++) {
+                /* JSON has no NaN or infinity. */
+                if (i)
+                    fputs(", ", stdout);
+                if (isfinite(scores[i]))
+                    printf("%.7g", scores[i]);
+                else
+                    fputs("null", stdout);
+            }
             printf("]}");
         } else {
             printf("# %s: %zu clips\n", file, t);
@@ -200,10 +310,24 @@ int cmd_score(int argc, char **argv)
     }
     if (a.json)
         printf("\n]}\n");
-    if (a.npy_out && !rc)
-        fprintf(stderr, "arnet score: wrote %d file%s to %s\n", a.n_files,
+    if (a.npy_out && !rc) {
+        fprintf(stderr, "arnet score: wrote %d file%s to %s", a.n_files,
                 a.n_files > 1 ? "s" : "", a.npy_out);
+        if (renamed) {
+            fprintf(stderr, " (%d with a shared basename, prefixed with their position:",
+                    renamed);
+            for (int k = 0, any = 0; k < a.n_files; k++)
+                if (!same_stem(names[k], a.files[k]))
+                    fprintf(stderr, "%s %s -> %s", any++ ? "," : "", a.files[k], names[k]);
+            fputc(')', stderr);
+        }
+        fputc('\n', stderr);
+    }
 done:
+    if (names)
+        for (int k = 0; k < a.n_files; k++)
+            free(names[k]);
+    free(names);
     free(scores);
     arnet_scorer_free(sc);
     arnet_model_free(m);

@@ -113,6 +113,55 @@ printf 'not a numpy file' > "$tmp/bad.npy"
 if [ $? -eq 1 ] && grep -q "bad.npy" "$tmp/err"; then ok "score on a broken .npy names it"; else notok "score on a broken .npy names it" "$(cat "$tmp/err")"; fi
 "$arnet" score --model "$m" --json --npy "$tmp/x" "$f1" > /dev/null 2>&1
 if [ $? -eq 2 ]; then ok "score --json with --npy is a usage error"; else notok "score --json with --npy is a usage error"; fi
+# Two inputs with one basename: both kept, the clashing ones prefixed with
+# their index on the command line, and the summary says so.
+mkdir -p "$tmp/a" "$tmp/b"
+cp "$f1" "$tmp/a/x.npy"; cp "$f2" "$tmp/b/x.npy"
+"$arnet" score --model "$m" --npy "$tmp/one-a.npy" "$tmp/a/x.npy" 2>/dev/null
+"$arnet" score --model "$m" --npy "$tmp/one-b.npy" "$tmp/b/x.npy" 2>/dev/null
+"$arnet" score --model "$m" --npy "$tmp/clash" "$tmp/a/x.npy" "$tmp/b/x.npy" "$f1" > /dev/null 2> "$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(ls "$tmp/clash" | wc -l)" -eq 3 ] &&
+    cmp -s "$tmp/clash/0000-x.npy" "$tmp/one-a.npy" && cmp -s "$tmp/clash/0001-x.npy" "$tmp/one-b.npy" &&
+    test -s "$tmp/clash/$(basename "$f1")" && grep -q "wrote 3 files" "$tmp/err" && grep -q "0001-x.npy" "$tmp/err"; then
+    ok "score --npy DIR keeps inputs with the same basename apart (index prefix) and says so"
+else
+    notok "score --npy DIR keeps inputs with the same basename apart (index prefix) and says so" "exit $rc: $(ls "$tmp/clash" 2>&1) $(cat "$tmp/err")"
+fi
+"$arnet" score --model "$m" --npy "$tmp/one.npy" "$f1" "$f2" > /dev/null 2> "$tmp/err"
+rc=$?
+if [ $rc -eq 2 ] && [ ! -e "$tmp/one.npy" ] && grep -q "$(basename "$f1")" "$tmp/err" && grep -q "$(basename "$f2")" "$tmp/err"; then
+    ok "score --npy FILE.npy with several inputs is a usage error naming them, nothing written"
+else
+    notok "score --npy FILE.npy with several inputs is a usage error naming them, nothing written" "exit $rc: $(cat "$tmp/err")"
+fi
+# Hand-written .npy files ([2, 24] float32): one holding a NaN, one holding
+# finite values so large that the scores overflow.
+npy24() { # npy24 FIRST_VALUE OTHER_VALUES (4 bytes each, printf escapes)
+    printf '\223NUMPY\001\000\166\000'
+    printf "%-117s\n" "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 24), }"
+    printf "$1"; i=1; while [ $i -lt 48 ]; do printf "$2"; i=$((i + 1)); done
+}
+npy24 '\000\000\300\177' '\000\000\000\000' > "$tmp/nan.npy"
+npy24 '\377\377\177\177' '\377\377\177\177' > "$tmp/huge.npy"
+"$arnet" score --model "$m" --json "$f1" "$tmp/nan.npy" > "$tmp/out" 2> "$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "nan.npy: .*NaN" "$tmp/err" && ! grep -qi "nan" "$tmp/out"; then
+    ok "score on a .npy holding a NaN fails naming the file, no nan in the output"
+else
+    notok "score on a .npy holding a NaN fails naming the file, no nan in the output" "exit $rc: $(cat "$tmp/err" "$tmp/out")"
+fi
+"$arnet" score --model "$m" --json "$tmp/huge.npy" "$f1" > "$tmp/out" 2> "$tmp/err"
+rc=$?
+if [ $rc -le 1 ] && ! grep -Eqi "nan|inf" "$tmp/out" &&
+    { [ -z "$py" ] || "$py" -c '
+import json, sys
+def bad(c): raise ValueError(c)
+json.load(open(sys.argv[1]), parse_constant=bad)' "$tmp/out"; }; then
+    ok "score --json never prints nan or inf (non-finite scores are null)"
+else
+    notok "score --json never prints nan or inf (non-finite scores are null)" "exit $rc: $(cat "$tmp/err" "$tmp/out")"
+fi
 
 # --- calibrate ---------------------------------------------------------------------
 if [ -n "$py" ]; then
