@@ -17,7 +17,7 @@ static void usage(FILE *f)
             "usage: arnet import rtfm --list LIST --anomalous N --out MANIFEST\n"
             "                         [--gt GT.npy] [--features-dir DIR]\n"
             "       arnet import ucf --annotations FILE --features-dir DIR --out MANIFEST\n"
-            "                        [--suffix SUFFIX]\n\n"
+            "                        [--suffix SUFFIX] [--allow-no-event]\n\n"
             "Write a manifest (see docs/data.md) with per-video frame ground truth.\n\n"
             "rtfm: LIST has one feature .npy path a line, the N anomalous videos first;\n"
             "  GT.npy holds the frame labels of all videos concatenated in list order,\n"
@@ -28,7 +28,12 @@ static void usage(FILE *f)
             "  manifest (an .npy under MANIFEST_gt/ when they have no anomalous frame).\n"
             "ucf: FILE is Temporal_Anomaly_Annotation.txt (name class s1 e1 s2 e2, -1 for\n"
             "  no event); features are DIR/<name without .mp4><SUFFIX> (default .npy).\n"
-            "  Class Normal gives label 0, every other class label 1 with its ranges.\n");
+            "  Class Normal gives label 0, every other class label 1 with its ranges\n"
+            "  s-e, read as inclusive frame numbers counted from 0.  An event must\n"
+            "  start within the 16*T frames of the features (T = their clip count);\n"
+            "  one ending past them is clipped, with a warning.  An anomalous class\n"
+            "  with no event (-1 -1 -1 -1) is an error; --allow-no-event writes it as\n"
+            "  '1 -' instead (fine for training, arnet eval refuses it).\n");
 }
 
 /* Absolute form of an existing path, so the manifest works from anywhere. */
@@ -335,6 +340,23 @@ static int import_rtfm(int argc, char **argv)
 
 /* ---- UCF-Crime ------------------------------------------------------------ */
 
+/* The clip count T of a feature file ([T, F] or [T, C, F]). */
+static int clips_of(const char *path, size_t *T)
+{
+    arnet_npy_options o;
+    arnet_npy_options_init(&o);
+    o.crop = 0; /* only T is needed: skip averaging the crops */
+    float *feat = NULL;
+    uint32_t F;
+    int rc = arnet_npy_read(path, &o, &feat, T, &F);
+    if (rc == ARNET_E_INVALID) { /* [T, F] files have no crop axis */
+        o.crop = -1;
+        rc = arnet_npy_read(path, &o, &feat, T, &F);
+    }
+    arnet_free(feat);
+    return rc;
+}
+
 static int parse_frame(const char *s, long long *out)
 {
     char *end;
@@ -349,6 +371,7 @@ static int parse_frame(const char *s, long long *out)
 static int import_ucf(int argc, char **argv)
 {
     const char *ann = NULL, *fdir = NULL, *out = NULL, *suffix = ".npy";
+    int allow_no_event = 0;
     for (int i = 2; i < argc; i++) {
         const char *v;
         int r;
@@ -356,7 +379,9 @@ static int import_ucf(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if ((r = cli_opt_value(CMD, argc, argv, &i, "--annotations", &v)) != 0) {
+        if (!strcmp(argv[i], "--allow-no-event")) {
+            allow_no_event = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--annotations", &v)) != 0) {
             if (r < 0)
                 return CLI_EXIT_USAGE;
             ann = v;
@@ -397,7 +422,7 @@ static int import_ucf(int argc, char **argv)
     }
     fprintf(of.fp, "# imported by arnet import ucf from %s\n", base_name(ann));
     char line[4096];
-    size_t lineno = 0, n = 0, n_anom = 0;
+    size_t lineno = 0, n = 0, n_anom = 0, n_clipped = 0;
     int status = 0;
     while (!status && fgets(line, sizeof line, af)) {
         lineno++;
@@ -451,14 +476,58 @@ static int import_ucf(int argc, char **argv)
             status = CLI_EXIT_FAIL;
             break;
         }
+        if (!normal && fr[0] < 0) {
+            /* Sultani's file always has an event for anomalous classes.  A
+             * video written as "1 -" trains but arnet eval refuses it, so
+             * this is the user's explicit choice, not a silent warning. */
+            if (!allow_no_event) {
+                fprintf(stderr,
+                        "arnet import: %s:%zu: %s is %s (anomalous) but has no event "
+                        "(-1 -1 -1 -1): give its frames, or --allow-no-event to write "
+                        "it without ground truth (training only)\n",
+                        ann, lineno, tok[0], tok[1]);
+                status = CLI_EXIT_FAIL;
+                break;
+            }
+            fprintf(stderr, "arnet import: %s:%zu: warning: %s (%s) has no event; "
+                            "written without ground truth (arnet eval will refuse it)\n",
+                    ann, lineno, tok[0], tok[1]);
+        }
+        if (!normal && fr[0] >= 0) {
+            /* Events against the video's length, 16 frames per clip. */
+            size_t T = 0;
+            int rc = clips_of(fpath, &T);
+            if (rc) {
+                char what[64 + 32];
+                snprintf(what, sizeof what, "%s:%zu", base_name(ann), lineno);
+                status = cli_fail(CMD, rc, what);
+                break;
+            }
+            long long frames = (long long)T * FRAMES_PER_CLIP;
+            for (int k = 0; k < 4 && !status; k += 2) {
+                if (fr[k] < 0)
+                    continue;
+                if (fr[k] >= frames) {
+                    fprintf(stderr,
+                            "arnet import: %s:%zu: %s: event %lld-%lld starts past the "
+                            "%lld frames (%zu clips x 16) of %s: wrong features file?\n",
+                            ann, lineno, tok[0], fr[k], fr[k + 1], frames, T, fpath);
+                    status = CLI_EXIT_FAIL;
+                } else if (fr[k + 1] >= frames) {
+                    fprintf(stderr,
+                            "arnet import: %s:%zu: warning: %s: event %lld-%lld ends past "
+                            "the %lld frames (%zu clips x 16) of its features; frames from "
+                            "%lld on are dropped\n",
+                            ann, lineno, tok[0], fr[k], fr[k + 1], frames, T, frames);
+                    n_clipped++;
+                }
+            }
+            if (status)
+                break;
+        }
         if (normal) {
             fprintf(of.fp, "%s 0 -\n", fpath);
         } else if (fr[0] < 0) {
-            /* Sultani's file always has an event for anomalous classes; if a
-             * user's does not, training can still use the video. */
-            fprintf(stderr, "arnet import: %s:%zu: warning: %s (%s) has no event; "
-                            "written without ground truth\n",
-                    ann, lineno, tok[0], tok[1]);
             fprintf(of.fp, "%s 1 -\n", fpath);
             n_anom++;
         } else {
@@ -482,7 +551,11 @@ static int import_ucf(int argc, char **argv)
     }
     if (!out_commit(&of))
         return CLI_EXIT_FAIL;
-    fprintf(stderr, "arnet import: wrote %s (%zu videos, %zu anomalous)\n", out, n, n_anom);
+    fprintf(stderr, "arnet import: wrote %s (%zu videos, %zu anomalous", out, n, n_anom);
+    if (n_clipped)
+        fprintf(stderr, ", %zu event%s ending past the features", n_clipped,
+                n_clipped > 1 ? "s" : "");
+    fprintf(stderr, ")\n");
     return 0;
 }
 

@@ -163,6 +163,54 @@ else
     notok "score --json never prints nan or inf (non-finite scores are null)" "exit $rc: $(cat "$tmp/err" "$tmp/out")"
 fi
 
+# --- import ucf: events against the features ----------------------------------------
+# $f1 as the features of every video; T from its scores.
+mkdir -p "$tmp/ucf"
+cp "$f1" "$tmp/ucf/Abuse028_x264.npy"; cp "$f1" "$tmp/ucf/Normal_Videos_003_x264.npy"
+T=$("$arnet" score --model "$m" "$f1" | head -1 | awk '{ print $3 }')
+frames=$((16 * T))
+ucf() { # ucf LINE2 [options]: import a two-line annotation file
+    l=$1; shift
+    printf 'Normal_Videos_003_x264.mp4  Normal  -1  -1  -1  -1\n%s\n' "$l" > "$tmp/ann.txt"
+    rm -f "$tmp/ucf.txt"
+    "$arnet" import ucf --annotations "$tmp/ann.txt" --features-dir "$tmp/ucf" --out "$tmp/ucf.txt" "$@" 2> "$tmp/err"
+}
+ucf "Abuse028_x264.mp4  Abuse  -1  -1  -1  -1"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "ann.txt:2: Abuse028_x264.mp4" "$tmp/err" && [ ! -e "$tmp/ucf.txt" ]; then
+    ok "import ucf: an anomalous video with no event is an error naming file and line"
+else
+    notok "import ucf: an anomalous video with no event is an error naming file and line" "exit $rc: $(cat "$tmp/err")"
+fi
+ucf "Abuse028_x264.mp4  Abuse  -1  -1  -1  -1" --allow-no-event
+rc=$?
+if [ $rc -eq 0 ] && grep -q "Abuse028_x264.npy 1 -" "$tmp/ucf.txt" && grep -q "warning" "$tmp/err"; then
+    ok "import ucf --allow-no-event writes it without ground truth, with a warning"
+else
+    notok "import ucf --allow-no-event writes it without ground truth, with a warning" "exit $rc: $(cat "$tmp/err")"
+fi
+ucf "Abuse028_x264.mp4  Abuse  5  $((frames + 40))  -1  -1"
+rc=$?
+if [ $rc -eq 0 ] && grep -q "warning: Abuse028_x264.mp4: event 5-$((frames + 40)) ends past the $frames frames" "$tmp/err" &&
+    "$arnet" eval --model "$m" --test "$tmp/ucf.txt" > /dev/null 2>&1; then
+    ok "import ucf: an event ending past 16*T frames is kept (clipped) with a warning naming the video"
+else
+    notok "import ucf: an event ending past 16*T frames is kept (clipped) with a warning naming the video" "exit $rc: $(cat "$tmp/err")"
+fi
+ucf "Abuse028_x264.mp4  Abuse  5  20  $frames  $((frames + 40))"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "ann.txt:2: Abuse028_x264.mp4: event $frames-$((frames + 40)) starts past" "$tmp/err" && [ ! -e "$tmp/ucf.txt" ]; then
+    ok "import ucf: an event starting past 16*T frames fails (wrong features file)"
+else
+    notok "import ucf: an event starting past 16*T frames fails (wrong features file)" "exit $rc: $(cat "$tmp/err")"
+fi
+ucf "Abuse028_x264.mp4  Abuse  0  $((frames - 1))  -1  -1"
+if [ $? -eq 0 ] && ! grep -q "warning" "$tmp/err"; then
+    ok "import ucf: an event on the last frame (16*T - 1, inclusive) needs no warning"
+else
+    notok "import ucf: an event on the last frame (16*T - 1, inclusive) needs no warning" "$(cat "$tmp/err")"
+fi
+
 # --- calibrate ---------------------------------------------------------------------
 if [ -n "$py" ]; then
     check "calibrate meets the target false-alarm rate on normal clips" sh -c "
