@@ -109,6 +109,10 @@ float arnet__sigmoid(float z);
  * non-finite value of a rows x cols matrix, else ARNET_OK.  A NaN feature
  * would otherwise vanish in the ReLU and give a plausible score. */
 int arnet__check_finite(const char *where, const float *x, size_t rows, size_t cols);
+/* ARNET_E_INVALID "<where>: clip I scored NaN ..." for the first NaN of n
+ * scores (finite features so large that the hidden layer overflowed), else
+ * ARNET_OK. */
+int arnet__check_scores(const char *where, const float *scores, size_t n, size_t first_clip);
 double arnet__softplus(double z);
 
 /* ---- checkpoint (checkpoint.c) ----------------------------------------- */

@@ -172,6 +172,17 @@ int arnet__check_finite(const char *where, const float *x, size_t rows, size_t c
     return ARNET_OK;
 }
 
+int arnet__check_scores(const char *where, const float *scores, size_t n, size_t first_clip)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isnan(scores[i]))
+            return arnet__error(ARNET_E_INVALID,
+                                "%s: clip %zu scored NaN: its feature values are so large "
+                                "that the hidden layer overflowed (largest float about 3.4e38)",
+                                where, first_clip + i);
+    return ARNET_OK;
+}
+
 int arnet_model_score(const arnet_model *m, const float *features, size_t n_clips,
                       float *scores)
 {
@@ -191,7 +202,7 @@ int arnet_model_score(const arnet_model *m, const float *features, size_t n_clip
     for (size_t i = 0; i < n_clips; i++)
         scores[i] = arnet__sigmoid(scores[i]);
     free(hidden);
-    return ARNET_OK;
+    return arnet__check_scores("arnet_model_score", scores, n_clips, 0);
 }
 
 int arnet_model_get_params(const arnet_model *m, float *w1, float *b1, float *w2, float *b2)

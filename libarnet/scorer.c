@@ -126,6 +126,8 @@ int arnet_scorer_score(arnet_scorer *s, const float *features, size_t n_clips, f
         size_t m = n_clips - off < s->max_batch ? n_clips - off : s->max_batch;
         const float *p = arnet__scorer_run(s, features + off * F, m);
         memcpy(scores + off, p, m * sizeof(float));
+        if ((rc = arnet__check_scores("arnet_scorer_score", p, m, off)) != ARNET_OK)
+            return rc;
     }
     return ARNET_OK;
 }

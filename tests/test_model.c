@@ -212,6 +212,23 @@ START_TEST(non_finite_features_are_refused)
     ck_assert_int_eq(arnet_model_score(m, x, 3, s), ARNET_E_INVALID);
     ck_assert_ptr_nonnull(strstr(arnet_last_error(), "clip 0, value 3 is infinite"));
     ck_assert_float_eq(s[0], -1.0f); /* nothing written */
+    /* Finite but huge: the hidden layer overflows to +-inf and the output
+     * sums inf - inf.  An error, not a NaN score. */
+    arnet_model_free(m);
+    m = make_model(4, 4, 1);
+    float w1[16], b1[4] = {0}, w2[4] = {1, -1, 1, -1}, b2 = 0;
+    for (int i = 0; i < 16; i++)
+        w1[i] = 1.0f;
+    ck_assert_int_eq(arnet_model_set_params(m, w1, b1, w2, &b2), ARNET_OK);
+    for (int i = 0; i < 12; i++)
+        x[i] = i < 8 ? 1.0f : 3.0e38f; /* clip 2 overflows, clips 0-1 do not */
+    ck_assert_int_eq(arnet_model_score(m, x, 3, s), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "clip 2 scored NaN"));
+    arnet_scorer *sc = NULL;
+    ck_assert_int_eq(arnet_scorer_create(m, NULL, &sc), ARNET_OK);
+    ck_assert_int_eq(arnet_scorer_score(sc, x, 3, s), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "clip 2 scored NaN"));
+    arnet_scorer_free(sc);
     arnet_model_free(m);
 }
 END_TEST

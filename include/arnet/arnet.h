@@ -179,7 +179,9 @@ ARNET_API int arnet_model_get_config(const arnet_model *m, arnet_model_config *c
  * scratch memory per call (use an arnet_scorer on hot paths).  A NaN or
  * infinite feature value is ARNET_E_INVALID naming the clip and value (it
  * would otherwise vanish in the ReLU and look like an ordinary score);
- * nothing is written then.  Thread-safe with a shared model. */
+ * nothing is written then.  Finite values so large (near 3.4e38) that the
+ * hidden layer overflows give a NaN score: ARNET_E_INVALID naming the clip
+ * (scores written, that one NaN).  Thread-safe with a shared model. */
 ARNET_API ARNET_NODISCARD int arnet_model_score(const arnet_model *m, const float *features,
                                                 size_t n_clips, float *scores);
 
