@@ -270,5 +270,31 @@ else
     notok "Ctrl-C stops training and saves the step it reached" "exit $rc, steps '$steps': $(cat "$tmp/err")"
 fi
 
+"$arnet" train --train "$d/test.txt" --resume "$tmp/r.arnet" --iterations 30 \
+    --batch-normal 4 --batch-anomalous 4 --out "$tmp/r4.arnet" > /dev/null 2> "$tmp/err"
+if [ $? -eq 2 ] && grep -q "training data differ" "$tmp/err" && [ ! -e "$tmp/r4.arnet" ]; then
+    ok "resume with other training data is refused"
+else
+    notok "resume with other training data is refused" "$(cat "$tmp/err")"
+fi
+
+# --- demo: a second run with the same settings reuses the finished folder --------
+dm=$tmp/demo
+check "demo runs and leaves model, results, plots and its stamp" sh -c "
+    '$arnet' demo --out '$dm' --feature-dim 8 --iterations 20 --quiet > '$tmp/demo1' &&
+    test -s '$dm/model.arnet' && test -s '$dm/results.json' && test -s '$dm/plots/index.html' &&
+    test -s '$dm/demo.stamp' && grep -q '^AUC' '$tmp/demo1'"
+touch -d '2000-01-01' "$dm/model.arnet"
+check "demo again with the same settings only evaluates, same result" sh -c "
+    '$arnet' demo --out '$dm' --feature-dim 8 --iterations 20 > '$tmp/demo2' &&
+    grep -q 'earlier demo run' '$tmp/demo2' &&
+    test \"\$(tail -1 '$tmp/demo1')\" = \"\$(tail -1 '$tmp/demo2')\" &&
+    test -z \"\$(find '$dm/model.arnet' -newer '$tmp/demo1')\""
+check "demo with other settings or --force trains again" sh -c "
+    '$arnet' demo --out '$dm' --feature-dim 8 --iterations 21 > '$tmp/demo3' &&
+    ! grep -q 'earlier demo run' '$tmp/demo3' && grep -q 'iterations 21' '$dm/demo.stamp' &&
+    '$arnet' demo --out '$dm' --feature-dim 8 --iterations 21 --force > '$tmp/demo4' &&
+    ! grep -q 'earlier demo run' '$tmp/demo4'"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
