@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 BUILD=${ARNET_BUILD_DIR:-build}
 
 BUILD_PKGS="gcc g++ meson ninja-build pkg-config libblis-dev zlib1g-dev check"
-TEST_PKGS="python3-numpy python3-sklearn binutils"
+TEST_PKGS="python3-numpy python3-sklearn python3-torch binutils"
 
 missing_pkgs() {
     for p in "$@"; do
