@@ -129,6 +129,7 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=5e-4)
     ap.add_argument("--alpha", type=float, default=4.0)
     ap.add_argument("--lam", type=float, default=20.0)
+    ap.add_argument("--dropout", type=float, default=0.7)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -140,7 +141,7 @@ def main():
     normal = [v for v in train if v[2] == 0]
     anomalous = [v for v in train if v[2] == 1]
     f = train[0][1].shape[1]
-    model = ARNet(f)
+    model = ARNet(f, a.dropout)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8,
                            weight_decay=a.weight_decay)
     history, t0 = [], time.time()
@@ -165,7 +166,7 @@ def main():
                 print("step %d: AUC %.2f %%, FAR %.2f %%" % (step, 100 * r["auc"], 100 * r["far"]),
                       file=sys.stderr)
     r = evaluate(model, test)
-    out = {"loss": a.loss, "seed": a.seed, "features": f, "steps": a.iterations,
+    out = {"loss": a.loss, "seed": a.seed, "dropout": a.dropout, "features": f, "steps": a.iterations,
            "seconds": round(time.time() - t0, 1), "history": history, **r}
     if a.json:
         print(json.dumps(out))
