@@ -1,7 +1,6 @@
 /* dataset.c -- the in-memory data set: videos (features, label, optional
  * frame ground truth) sharing one feature dimension, and its accessors. */
 #include <stdio.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,12 +76,10 @@ static int check_video(const arnet_dataset *ds, const char *name, const float *f
         !arnet__mul_size(total, sizeof(float), &total))
         return arnet__error(ARNET_E_INVALID, "video '%s': %zu x %u features overflow", name,
                             n_clips, (unsigned)feature_dim);
-    for (size_t i = 0; i < n_clips * (size_t)feature_dim; i++)
-        if (!isfinite(features[i]))
-            return arnet__error(ARNET_E_INVALID, "video '%s': clip %zu, value %u is %s "
-                                "(features must be finite)",
-                                name, i / feature_dim, (unsigned)(i % feature_dim),
-                                isnan(features[i]) ? "NaN" : "infinite");
+    if (arnet__check_finite(NULL, features, n_clips, feature_dim) != ARNET_OK) {
+        arnet__error_prefix("video '%s'", name);
+        return ARNET_E_INVALID;
+    }
     if (n_frames > 0 && !frame_labels)
         return arnet__error(ARNET_E_INVALID, "video '%s': n_frames is %zu but frame_labels is NULL",
                             name, n_frames);

@@ -105,8 +105,9 @@ void arnet__model_forward(const arnet_model *m, const float *x, size_t n, float 
 
 /* Numerically safe sigmoid and softplus, shared by scoring and losses. */
 float arnet__sigmoid(float z);
-/* ARNET_E_INVALID "<where>: clip R, value C is NaN|infinite" for the first
- * non-finite value of a rows x cols matrix, else ARNET_OK.  A NaN feature
+/* ARNET_E_INVALID "<where>: clip R, value C is NaN|infinite" (no prefix
+ * when where is NULL) for the first non-finite value of a rows x cols
+ * matrix, else ARNET_OK.  A NaN feature
  * would otherwise vanish in the ReLU and give a plausible score. */
 int arnet__check_finite(const char *where, const float *x, size_t rows, size_t cols);
 /* ARNET_E_INVALID "<where>: clip I scored NaN ..." for the first NaN of n

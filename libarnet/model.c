@@ -167,8 +167,9 @@ int arnet__check_finite(const char *where, const float *x, size_t rows, size_t c
     size_t n = rows * cols; /* the caller's buffer holds that many */
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
-            return arnet__error(ARNET_E_INVALID, "%s: clip %zu, value %zu is %s", where,
-                                i / cols, i % cols, isnan(x[i]) ? "NaN" : "infinite");
+            return arnet__error(ARNET_E_INVALID, "%s%sclip %zu, value %zu is %s",
+                                where ? where : "", where ? ": " : "", i / cols, i % cols,
+                                isnan(x[i]) ? "NaN" : "infinite");
     return ARNET_OK;
 }
 
