@@ -31,6 +31,10 @@ static void score_all_clips(const arnet_model *model, const arnet_dataset *ds, f
             x = v->features + c * F;
             nb = EVAL_BATCH;
             c += nb;
+            if (c == v->n_clips) {
+                vi++;
+                c = 0;
+            }
         } else {
             while (vi < ds->n_videos && nb < EVAL_BATCH) {
                 v = &ds->videos[vi];
@@ -46,10 +50,6 @@ static void score_all_clips(const arnet_model *model, const arnet_dataset *ds, f
                 }
             }
             x = xbuf;
-        }
-        if (vi < ds->n_videos && c == ds->videos[vi].n_clips) {
-            vi++;
-            c = 0;
         }
         arnet__model_forward(model, x, nb, hidden, logits, 1);
         for (size_t i = 0; i < nb; i++)
