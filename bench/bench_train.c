@@ -61,9 +61,11 @@ int main(int argc, char **argv)
 {
     int quick = argc == 2 && !strcmp(argv[1], "--quick");
     if (argc > 2 || (argc == 2 && !quick)) {
-        fprintf(stderr, "usage: bench_train [--quick]\n"
-                        "  prints training steps/s and evaluation clips/s; --quick: tiny sizes\n");
-        return !(argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) * 2;
+        int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+        fprintf(help ? stdout : stderr,
+                "usage: bench_train [--quick]\n"
+                "  prints training steps/s and evaluation clips/s; --quick: tiny sizes\n");
+        return help ? 0 : 2;
     }
     static const uint32_t full_dims[] = {256, 1024, 2048};
     static const uint32_t quick_dims[] = {16};
