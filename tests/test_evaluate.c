@@ -10,14 +10,20 @@
 
 /* F = 1, H = 1, w1 = 1, b1 = 0, w2 = 1, b2 = -1: s = sigmoid(relu(x) - 1),
  * so a clip with feature x scores exactly what the comments below say. */
-static arnet_model *tiny_model(void)
+static arnet_model *model_of(uint32_t feature_dim, uint32_t hidden_dim)
 {
     arnet_model_config cfg;
     arnet_model_config_init(&cfg);
-    cfg.feature_dim = 1;
-    cfg.hidden_dim = 1;
+    cfg.feature_dim = feature_dim;
+    cfg.hidden_dim = hidden_dim;
     arnet_model *m = NULL;
     ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    return m;
+}
+
+static arnet_model *tiny_model(void)
+{
+    arnet_model *m = model_of(1, 1);
     const float w1 = 1.0f, b1 = 0.0f, w2 = 1.0f, b2 = -1.0f;
     ck_assert_int_eq(arnet_model_set_params(m, &w1, &b1, &w2, &b2), ARNET_OK);
     return m;
@@ -174,12 +180,7 @@ START_TEST(long_videos_batched)
 {
     /* More clips than one forward batch: per-video max and mean must match
      * arnet_model_score on the whole video. */
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    cfg.feature_dim = 8;
-    cfg.hidden_dim = 5;
-    arnet_model *m = NULL;
-    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    arnet_model *m = model_of(8, 5);
     const size_t T = 700;
     float *x = malloc(T * 8 * sizeof *x);
     float *s = malloc(T * sizeof *s);
@@ -226,12 +227,7 @@ START_TEST(many_videos_gathered)
      * mean must still be those of arnet_model_score on that video alone. */
     static const size_t lens[] = {1, 37, 511, 513, 1100, 3, 512, 2, 600, 45};
     const size_t nv = sizeof lens / sizeof lens[0];
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    cfg.feature_dim = 8;
-    cfg.hidden_dim = 6;
-    arnet_model *m = NULL;
-    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    arnet_model *m = model_of(8, 6);
     arnet_dataset *ds = NULL;
     ck_assert_int_eq(arnet_dataset_create(8, &ds), ARNET_OK);
     arnet__rng rng;
