@@ -75,6 +75,9 @@ int cli_eval_write_plots(const char *cmd, const char *dir, const arnet_model *m,
                          float threshold);
 /* Create dir if it does not exist (parent must).  0 or -1 with errno. */
 int cli_mkdir(const char *dir);
+/* A path's file name without folder and without a trailing ".npy": sets
+ * *base to where it starts in path and returns its length. */
+size_t cli_file_stem(const char *path, const char **base);
 /* Write a whole file atomically (temporary name in the same folder, fsync,
  * rename) from a function that writes to a FILE.  Returns 0 or -1 (message
  * on stderr naming path, prefixed "arnet CMD: "). */

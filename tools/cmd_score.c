@@ -30,22 +30,10 @@ static void usage(FILE *f)
             "Text output: a line '# FILE: T clips' per file, then 'CLIP SCORE' lines.\n");
 }
 
-/* Length of input's basename without a trailing .npy; *base set to it. */
-static size_t stem_of(const char *input, const char **base)
-{
-    const char *b = strrchr(input, '/');
-    b = b ? b + 1 : input;
-    size_t len = strlen(b);
-    if (len > 4 && !strcmp(b + len - 4, ".npy"))
-        len -= 4;
-    *base = b;
-    return len;
-}
-
 static int same_stem(const char *x, const char *y)
 {
     const char *bx, *by;
-    size_t lx = stem_of(x, &bx), ly = stem_of(y, &by);
+    size_t lx = cli_file_stem(x, &bx), ly = cli_file_stem(y, &by);
     return lx == ly && !memcmp(bx, by, lx);
 }
 
@@ -66,7 +54,7 @@ static int out_names(const char **files, int n, char ***out, int *renamed)
         for (int j = 0; j < n && !clash; j++)
             clash = j != k && same_stem(files[k], files[j]);
         const char *base;
-        size_t len = stem_of(files[k], &base);
+        size_t len = cli_file_stem(files[k], &base);
         size_t cap = len + 32;
         if (!(names[k] = malloc(cap)))
             goto oom;

@@ -113,6 +113,17 @@ void cli_eval_print_table(FILE *f, const arnet_eval_result *r, int per_video)
     }
 }
 
+size_t cli_file_stem(const char *path, const char **base)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t len = strlen(b);
+    if (len > 4 && !strcmp(b + len - 4, ".npy"))
+        len -= 4;
+    *base = b;
+    return len;
+}
+
 int cli_mkdir(const char *dir)
 {
     struct stat st;
@@ -260,11 +271,8 @@ static int write_svg(FILE *f, void *vctx)
 /* "features/01_0014.npy" -> "007-01_0014.svg": the index keeps names unique. */
 static void plot_file_name(char *out, size_t cap, size_t index, const char *name)
 {
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    size_t len = strlen(base);
-    if (len > 4 && !strcmp(base + len - 4, ".npy"))
-        len -= 4;
+    const char *base;
+    size_t len = cli_file_stem(name, &base);
     if (len > 80)
         len = 80;
     int n = snprintf(out, cap, "%04zu-", index);
