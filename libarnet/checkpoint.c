@@ -567,7 +567,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 /* Write data to path atomically: a new file beside it (created with the
  * caller's umask, unlike mkstemp's 0600), fsync, rename, fsync the folder. */
-static int atomic_write(const char *path, const uint8_t *data, size_t size)
+int arnet__atomic_write(const char *path, const void *data, size_t size)
 {
     static unsigned counter;
     size_t plen = strlen(path);
@@ -638,7 +638,7 @@ int arnet__checkpoint_save(const arnet_model *m, const arnet_save_options *opt,
     int rc = serialise(path, m, opt, extra, &data, &size);
     if (rc)
         return rc;
-    rc = atomic_write(path, data, size);
+    rc = arnet__atomic_write(path, data, size);
     free(data);
     return rc;
 }

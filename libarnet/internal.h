@@ -151,6 +151,10 @@ typedef struct arnet__loaded_extra {
 } arnet__loaded_extra;
 
 /* Write model (+ extra when not NULL) atomically to path. */
+/* Replace path with data atomically: a new file beside it (unique name,
+ * caller's umask), fsync, rename, fsync the folder.  ARNET_E_IO naming path
+ * and the step that failed; path is then unchanged. */
+int arnet__atomic_write(const char *path, const void *data, size_t size);
 int arnet__checkpoint_save(const arnet_model *m, const arnet_save_options *opt,
                            const arnet__extra *extra, const char *path);
 /* Read path; *extra is set to NULL when the file has no trainer sections

@@ -10,10 +10,7 @@
 #ifdef _WIN32
 #include <direct.h>
 #define synth_mkdir(p) _mkdir(p)
-#include <process.h>
-#define getpid _getpid
 #else
-#include <unistd.h>
 #define synth_mkdir(p) mkdir((p), 0777)
 #endif
 
@@ -764,20 +761,23 @@ static int make_dir(const char *path)
                         strerror(errno));
 }
 
-/* Write one split: its .npy files, then its manifest through a temporary
- * name and a rename, so a manifest never lists files that are not there. */
+/* Write one split: its .npy files, then its manifest, built in memory and
+ * written atomically (arnet__atomic_write) once every file it lists is
+ * there, so a manifest never lists missing files and two writers of one
+ * folder never mix their lines. */
 static int write_split(const char *dir, const char *list_name, const synth_world *w,
                        uint64_t seed, const synth_video *vs, size_t n, synth_scratch *s)
 {
     size_t dlen = strlen(dir);
     size_t plen = dlen + 64;
     char *path = arnet__alloc(plen, 1, "synthetic file name");
-    char *tmp = arnet__alloc(plen, 1, "synthetic file name");
     float *x = NULL, *g = NULL;
     uint8_t *gt = NULL;
+    char *list = NULL;
+    size_t list_size = 0;
     FILE *f = NULL;
     int rc = ARNET_OK;
-    if (!path || !tmp) {
+    if (!path) {
         rc = ARNET_E_NOMEM;
         goto done;
     }
@@ -785,23 +785,9 @@ static int write_split(const char *dir, const char *list_name, const synth_world
     x = arnet__alloc(T_max, (size_t)w->F * sizeof(float), "synthetic features");
     gt = arnet__alloc(T_max * 16 + 16, 1, "synthetic ground truth");
     g = arnet__alloc(T_max * 16 + 16, sizeof(float), "synthetic ground truth");
-    if (!x || !gt || !g) {
-        rc = ARNET_E_NOMEM;
-        goto done;
-    }
-    /* A name of its own (process, counter; "x": never an existing file), so
-     * two writers of one folder cannot interleave one manifest. */
-    static unsigned counter;
-    for (int attempt = 0; attempt < 100 && !f; attempt++) {
-        unsigned k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-        snprintf(tmp, plen, "%s/%s.tmp.%ld.%u", dir, list_name, (long)getpid(), k);
-        f = fopen(tmp, "wx");
-        if (!f && errno != EEXIST)
-            break;
-    }
-    if (!f) {
-        rc = arnet__error(ARNET_E_IO, "arnet_synth_write: cannot create %s: %s", tmp,
-                          strerror(errno));
+    f = open_memstream(&list, &list_size);
+    if (!x || !gt || !g || !f) {
+        rc = arnet__error(ARNET_E_NOMEM, "arnet_synth_write: out of memory");
         goto done;
     }
     fprintf(f, "# libarnet synthetic ShanghaiTech-shaped set (docs/synthetic-data.md)\n"
@@ -828,29 +814,22 @@ static int write_split(const char *dir, const char *list_name, const synth_world
             fprintf(f, "features/%s.npy %d\n", v->name, v->label);
         }
     }
-    if (fflush(f) != 0 || ferror(f)) {
-        rc = arnet__error(ARNET_E_IO, "arnet_synth_write: writing %s failed", tmp);
-        goto done;
-    }
-    int closed = fclose(f);
+    int failed = ferror(f);
+    failed |= fclose(f) != 0;
     f = NULL;
-    if (closed != 0) {
-        rc = arnet__error(ARNET_E_IO, "arnet_synth_write: closing %s failed", tmp);
+    if (failed) {
+        rc = arnet__error(ARNET_E_NOMEM, "arnet_synth_write: out of memory for %s", list_name);
         goto done;
     }
     snprintf(path, plen, "%s/%s", dir, list_name);
-    if (rename(tmp, path) != 0)
-        rc = arnet__error(ARNET_E_IO, "arnet_synth_write: cannot rename %s to %s: %s", tmp,
-                          path, strerror(errno));
+    rc = arnet__atomic_write(path, list, list_size);
+    if (rc != ARNET_OK)
+        arnet__error_prefix("arnet_synth_write");
 done:
-    if (f) {
+    if (f)
         fclose(f);
-        remove(tmp);
-    } else if (rc != ARNET_OK && tmp) {
-        remove(tmp);
-    }
+    free(list);
     free(path);
-    free(tmp);
     free(x);
     free(gt);
     free(g);
