@@ -858,6 +858,115 @@ ARNET_API ARNET_NODISCARD int arnet_average_precision(const float *scores,
 ARNET_API ARNET_NODISCARD int arnet_pr_auc(const float *scores, const uint8_t *labels,
                                            size_t n, double *area);
 
+/* ------------------------------------------------------------------------ */
+/* Feature extraction: I3D (RGB) from frames                                 */
+/* ------------------------------------------------------------------------ */
+
+/* An extractor turns decoded video frames into the clip features AR-Net
+ * scores: Inception-I3D (Carreira & Zisserman, CVPR 2017), RGB stream, one
+ * 1024-value feature per 16-frame clip (or crops x 1024).  The split follows
+ * the scorer's: an arnet_extractor is the read-only network, loaded once and
+ * shared by any number of threads; an arnet_extractor_state is one camera's
+ * frame buffer and scratch (docs/extractor.md). */
+typedef struct arnet_extractor arnet_extractor;
+typedef struct arnet_extractor_state arnet_extractor_state;
+
+/* Resize rules, each reproducing a published feature set (docs/extractor.md). */
+#define ARNET_RESIZE_SHORT256 0 /* short side to 256, aspect kept (default) */
+#define ARNET_RESIZE_340X256 1  /* 340 x 256 ignoring the aspect (UR-DMU's extractor) */
+#define ARNET_RESIZE_224 2      /* whole frame squashed to 224 x 224 (AR-Net authors') */
+#define ARNET_RESIZE_NONE 3     /* frames are already 224 x 224 */
+
+/* What happens to a last clip of fewer than clip_frames frames. */
+#define ARNET_LAST_CLIP_DROP 0 /* dropped (default) */
+#define ARNET_LAST_CLIP_PAD 1  /* padded with copies of its last frame */
+
+/* Pixel formats of arnet_frame. */
+#define ARNET_PIXEL_RGB24 1 /* packed R,G,B bytes; planes[0] */
+#define ARNET_PIXEL_BGR24 2 /* packed B,G,R bytes; planes[0] */
+#define ARNET_PIXEL_I420 3  /* planar Y, U, V (U and V at half width and height) */
+#define ARNET_PIXEL_NV12 4  /* planar Y, then interleaved U,V at half resolution */
+
+typedef struct arnet_frame {
+    size_t struct_size;
+    int format;               /* ARNET_PIXEL_* */
+    uint32_t width, height;   /* pixels, each >= 1 */
+    const uint8_t *planes[3]; /* [borrowed] for the call */
+    size_t strides[3];        /* bytes per row of each plane */
+} arnet_frame;
+
+typedef struct arnet_extractor_options {
+    size_t struct_size;
+    int resize;           /* ARNET_RESIZE_*; default SHORT256 */
+    uint32_t crops;       /* 1 (centre crop 224, default) or 10 */
+    int last_clip;        /* ARNET_LAST_CLIP_*; default DROP */
+    int threads;          /* BLIS threads per convolution; default 1 */
+    uint32_t clip_frames; /* frames per clip; default 16 */
+} arnet_extractor_options;
+
+/* Thread-safe (writes its argument only). */
+ARNET_API void arnet_extractor_options_init(arnet_extractor_options *opt);
+ARNET_API void arnet_frame_init(arnet_frame *frame);
+
+/* Load an extractor file (`arnet import i3d` writes one: the library's
+ * checkpoint container with kind "extractor", BatchNorm already folded).
+ * *out [transferred] (arnet_extractor_free).  Thread-safe. */
+ARNET_API ARNET_NODISCARD int arnet_extractor_load(const char *path, arnet_extractor **out);
+/* Read PyTorch I3D weights (a state dict saved by torch.save, zip or legacy
+ * format, piergiaj or hassony2 names) without executing anything, and fold
+ * each BatchNorm into its convolution in double precision.  Thread-safe. */
+ARNET_API ARNET_NODISCARD int arnet_extractor_load_torch(const char *path,
+                                                         arnet_extractor **out);
+/* Write x as an extractor file, atomically (as arnet_model_save_ex; opt may
+ * be NULL).  Thread-safe while nothing modifies x. */
+ARNET_API ARNET_NODISCARD int arnet_extractor_save(const arnet_extractor *x, const char *path,
+                                                   const arnet_save_options *opt);
+/* Only once no other thread and no state uses x. */
+ARNET_API void arnet_extractor_free(arnet_extractor *x);
+/* Length of one crop's feature (1024 for I3D).  Thread-safe. */
+ARNET_API uint32_t arnet_extractor_feature_dim(const arnet_extractor *x);
+
+/* Features of n_clips preprocessed clips: frames holds n_clips x clip_frames
+ * x height x width x 3 floats (RGB, channels last, values in [-1, 1]);
+ * features gets n_clips x feature_dim floats, each the mean of the last
+ * block's output over all remaining positions (for 16 x 224 x 224: 2 x 7 x
+ * 7).  clip_frames >= 1, height and width >= 1.  Allocates its scratch for
+ * the call.  threads as in the options (0 = 1).  Thread-safe: x is only
+ * read. */
+ARNET_API ARNET_NODISCARD int arnet_extractor_clips(const arnet_extractor *x, const float *frames,
+                                                    size_t n_clips, uint32_t clip_frames,
+                                                    uint32_t height, uint32_t width,
+                                                    int threads, float *features);
+
+/* One camera: frames in, a feature every clip_frames frames.  x [borrowed,
+ * life]; opt [borrowed] (copied; NULL = defaults).  Every buffer is
+ * allocated here: push, flush and reset never allocate.  *out
+ * [transferred].  Thread-safe: one state per thread. */
+ARNET_API ARNET_NODISCARD int arnet_extractor_state_create(const arnet_extractor *x,
+                                                           const arnet_extractor_options *opt,
+                                                           arnet_extractor_state **out);
+ARNET_API void arnet_extractor_state_free(arnet_extractor_state *st);
+/* Take one frame (any size; the state resizes and crops it).  When the
+ * frame completes a clip, features (crops x feature_dim floats) gets the
+ * clip's features and *ready is 1, else *ready is 0 and features is not
+ * touched.  One thread at a time per state. */
+ARNET_API ARNET_NODISCARD int arnet_extractor_push(arnet_extractor_state *st,
+                                                   const arnet_frame *frame, float *features,
+                                                   int *ready);
+/* End of the video: with ARNET_LAST_CLIP_PAD and a partial clip pending,
+ * its features are written and *ready is 1; otherwise *ready is 0.  The
+ * state is then empty, as after reset. */
+ARNET_API ARNET_NODISCARD int arnet_extractor_flush(arnet_extractor_state *st, float *features,
+                                                    int *ready);
+/* Drop any partial clip.  One thread at a time per state. */
+ARNET_API void arnet_extractor_reset(arnet_extractor_state *st);
+/* Ask a push or flush running on another thread to stop: it returns
+ * ARNET_E_CANCELLED soon after, the partial clip dropped.  The request
+ * holds until that call has seen it.  Thread-safe (an atomic flag). */
+ARNET_API void arnet_extractor_cancel(arnet_extractor_state *st);
+/* Bytes the state holds (frame buffer and scratch), not counting x. */
+ARNET_API size_t arnet_extractor_state_memory(const arnet_extractor_state *st);
+
 #ifdef __cplusplus
 }
 #endif
