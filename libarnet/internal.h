@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "arnet/arnet.h"
 
@@ -177,10 +178,36 @@ int arnet__checkpoint_config(const arnet__container *c, arnet__ckp_config *cfg);
 
 /* ---- files (fileio.c) ------------------------------------------------------ */
 
-/* Replace path with data atomically: a new file beside it (unique name,
- * caller's umask), fsync, rename, fsync the folder.  ARNET_E_IO naming path
- * and the step that failed; path is then unchanged. */
+/* Every file the library writes replaces its path atomically, one way:
+ *   - the bytes go to "<path>.tmp.<pid>.<n>" beside it, created with
+ *     O_EXCL and mode 0666 minus the umask (as any new file);
+ *   - fsync of the file, close, rename over path, then fsync of the folder;
+ *   - on any failure the temporary is removed and path is unchanged:
+ *     ARNET_E_IO "<path>: <step> failed: <reason> (the file was left
+ *     unchanged)", or "<path>: cannot create a temporary file beside it";
+ *   - temporaries of path left by a process that no longer exists (killed
+ *     mid-write) are removed when path is next written; a live process's
+ *     are left alone.
+ * Streaming: arnet__wfile_open, any number of arnet__wfile_write, then
+ * arnet__wfile_commit; or arnet__wfile_abort (safe after a failed call,
+ * which has already cleaned up, and twice). */
+typedef struct arnet__wfile {
+    int fd;
+    char *path, *tmp; /* owned; NULL once committed or aborted */
+} arnet__wfile;
+int arnet__wfile_open(arnet__wfile *f, const char *path);
+int arnet__wfile_write(arnet__wfile *f, const void *data, size_t size);
+int arnet__wfile_commit(arnet__wfile *f);
+void arnet__wfile_abort(arnet__wfile *f);
+/* The whole of data in one go (open, write, commit). */
 int arnet__atomic_write(const char *path, const void *data, size_t size);
+
+/* Every path the library reads is opened here: a regular file, or
+ * ARNET_E_IO "<path>: a pipe (FIFO), not a regular file" (directory,
+ * device, socket likewise) without ever blocking on a FIFO.  *size (may be
+ * NULL) gets the file's size.  *fd / *fp [transferred]. */
+int arnet__open_read(const char *path, int *fd, uint64_t *size);
+int arnet__fopen_read(const char *path, FILE **fp, uint64_t *size);
 /* The whole regular file at path: *out [transferred] (free), *size bytes. */
 int arnet__read_file(const char *path, uint8_t **out, size_t *size);
 

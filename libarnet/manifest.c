@@ -193,11 +193,12 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
     arnet_npy_options_init(&nopt);
     nopt.crop = o.crop;
 
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *fp;
+    int rc = arnet__fopen_read(path, &fp, NULL);
+    if (rc)
+        return rc;
     arnet_dataset *ds;
-    int rc = arnet_dataset_create(o.feature_dim, &ds);
+    rc = arnet_dataset_create(o.feature_dim, &ds);
     if (rc) {
         fclose(fp);
         return rc;

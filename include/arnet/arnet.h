@@ -228,8 +228,8 @@ typedef struct arnet_save_options {
 /* Thread-safe (writes *opt only). */
 ARNET_API void arnet_save_options_init(arnet_save_options *opt);
 
-/* Save atomically: write a temporary file beside path, fsync, rename.  A
- * crash or full disk never leaves a half-written file under path.  f32
+/* Save atomically, as arnet_write_file writes.  A crash or full disk never
+ * leaves a half-written file under path.  f32
  * storage, default compression.  Thread-safe with a shared model (read
  * only); temporary names are unique, so two saves to one path leave one
  * complete file (the last renamed). */
@@ -515,12 +515,22 @@ ARNET_API ARNET_NODISCARD int arnet_npy_read(const char *path, const arnet_npy_o
 ARNET_API ARNET_NODISCARD int arnet_npy_read_labels(const char *path, uint8_t **labels,
                                                     size_t *n);
 /* Write float32 little-endian C-order data with the given shape (ndim 1..3)
- * in NumPy's format 1.0.  data, shape [borrowed].  Atomic: written to a
- * temporary file beside path, fsynced, then renamed over path; on failure
- * (ARNET_E_IO naming the path) path is untouched.  Thread-safe (mkstemp
- * names; two writers of one path leave one complete file). */
+ * in NumPy's format 1.0.  data, shape [borrowed].  Atomic, as
+ * arnet_write_file.  Thread-safe (two writers of one path leave one
+ * complete file). */
 ARNET_API ARNET_NODISCARD int arnet_npy_write(const char *path, const float *data,
                                               const size_t *shape, int ndim);
+
+/* Replace the file at path with size bytes of data, atomically, the way
+ * every file the library writes is written (checkpoints, .npy, manifests):
+ * the bytes go to a new file "PATH.tmp.<pid>.<n>" beside it (mode 0666
+ * minus the umask), which is fsynced and renamed over path, then the folder
+ * is fsynced.  A reader sees the old file or the new one, never a mix.  On
+ * failure (ARNET_E_IO naming path, the step and the system's reason) path
+ * is unchanged and the temporary is removed.  Temporaries of path that a
+ * killed process left behind are removed; a running process's never.
+ * data [borrowed] (may be NULL when size is 0).  Thread-safe. */
+ARNET_API ARNET_NODISCARD int arnet_write_file(const char *path, const void *data, size_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Data sets                                                                 */
@@ -610,11 +620,11 @@ ARNET_API ARNET_NODISCARD int arnet_synth_create(const arnet_synth_options *opt,
                                                  arnet_dataset **test);
 /* Write them to dir (created if needed, parent must exist): features/<video>.npy
  * ([T, F] float32), gt/<video>.npy (test videos' frame labels) and the
- * train.txt and test.txt manifests, each manifest written last under a
- * temporary name and renamed, so it never lists a missing file.  Generates
- * one video at a time (memory: one video).  ARNET_E_IO names the path.
- * Thread-safe for different dirs; two calls writing one dir at once clash
- * (the manifests' temporary names are fixed: <dir>/train.txt.tmp...). */
+ * train.txt and test.txt manifests, each manifest written last, so it
+ * never lists a missing file.  Every file is written as arnet_write_file
+ * writes.  Generates one video at a time (memory: one video).  ARNET_E_IO
+ * names the path.  Thread-safe; two calls writing one dir at once leave
+ * complete files (each the last one renamed). */
 ARNET_API ARNET_NODISCARD int arnet_synth_write(const char *dir,
                                                 const arnet_synth_options *opt);
 
