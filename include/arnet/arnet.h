@@ -245,8 +245,11 @@ ARNET_API ARNET_NODISCARD int arnet_model_save_buffer(const arnet_model *m,
 /* Load a model.  Every size and offset is validated before anything is
  * allocated: a truncated, corrupted, oversized, wrong-magic or
  * future-major-version file gives ARNET_E_FORMAT and a message saying what
- * is wrong.  Trainer sections, if present, are skipped.  Thread-safe (no
- * shared state; each call builds a new model). */
+ * is wrong; so does a file of another kind (an extractor).  A path that
+ * cannot be opened or is not a regular file (a pipe, folder or device,
+ * refused without waiting on it) gives ARNET_E_IO naming it, here and in
+ * every function that reads a path.  Trainer sections, if present, are
+ * skipped.  Thread-safe (no shared state; each call builds a new model). */
 ARNET_API ARNET_NODISCARD int arnet_model_load(const char *path, arnet_model **out);
 /* As arnet_model_load from size bytes at buf [borrowed]; the model keeps no
  * reference to buf.  Thread-safe; buf must not change during the call. */
@@ -501,7 +504,8 @@ ARNET_API void arnet_npy_options_init(arnet_npy_options *opt);
  * order, C or Fortran order; shape [T, F] or [T, C, F]) as T x F float32.
  * opt [borrowed] (NULL = defaults).  *data [transferred] (arnet_free).
  * One pass over the file; memory beyond the result is one row (C order) or
- * T doubles (Fortran order).  Errors: ARNET_E_IO (cannot open),
+ * T doubles (Fortran order).  Errors: ARNET_E_IO (cannot open, or not a
+ * regular file: a pipe, folder or device),
  * ARNET_E_FORMAT naming the file and the problem (bad magic or version, a
  * header that is not exactly NumPy's dict, unsupported dtype such as '|O',
  * rank not 2/3, T/C/F = 0, a size that disagrees with the file's length),
