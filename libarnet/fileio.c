@@ -153,6 +153,8 @@ int arnet__wfile_open(arnet__wfile *f, const char *path)
     if (!path || !*path)
         return arnet__error(ARNET_E_INVALID, "atomic write: empty path");
     size_t plen = strlen(path);
+    if (path[plen - 1] == '/')
+        return arnet__error(ARNET_E_INVALID, "%s: names a folder, not a file", path);
     f->path = arnet__strdup(path);
     f->tmp = arnet__alloc(plen + 48, 1, "temporary file name");
     if (!f->path || !f->tmp) {

@@ -348,6 +348,13 @@ START_TEST(test_write_file_arguments)
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_size, 0);
     ck_assert_int_eq(arnet_write_file(NULL, "x", 1), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_write_file("", "x", 1), ARNET_E_INVALID);
+    /* A path ending in '/' names a folder: refused before any temporary. */
+    char folder[140];
+    snprintf(folder, sizeof folder, "%s/", dir);
+    ck_assert_int_eq(arnet_write_file(folder, "x", 1), ARNET_E_INVALID);
+    const char *keep[] = {"empty", NULL};
+    ck_assert_int_eq(count_others(keep), 0);
     ck_assert_int_eq(arnet_write_file(path, NULL, 1), ARNET_E_INVALID);
 }
 END_TEST
