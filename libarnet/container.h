@@ -29,9 +29,13 @@
  *   next end_section.  After any error, or instead of finish, call
  *   arnet__cw_free (finish frees the writer itself, success or not).  Names,
  *   keys and values must pass arnet__valid_name / arnet__kv_check first
- *   (the writer does not check them again).  At most max_sections sections.
- *   The file's minor version is the lowest that knows every type written
- *   (1.0 without a kind section, so model files stay 1.0).
+ *   (the writer does not check them again).  Exactly max_sections sections
+ *   (the table is reserved up front; finish refuses another count).  The
+ *   file's minor version is the lowest that knows every type written (1.0
+ *   without a kind section, so model files stay 1.0).  Options from a
+ *   caller (arnet_save_options: storage, compression level) are read with
+ *   arnet__save_options_read; the bytes are saved with arnet__atomic_write
+ *   (fileio.c), as checkpoint.c does.
  *
  * Reading (every check of docs/checkpoint-format.md steps 1-7, whatever the
  * kind; nothing is allocated from a size in the file before it is proven):
@@ -60,7 +64,12 @@
  *   Unknown optional sections are skipped by the table check (their codec is
  *   not even looked at): a caller skips types it does not know.  Errors are
  *   ARNET_E_FORMAT with "<name>: section N (<type>): <what>" (arnet__stream_bad),
- *   ARNET_E_IO for unreadable files, ARNET_E_NOMEM.
+ *   ARNET_E_IO for unreadable files and paths that are not regular files
+ *   (a FIFO is refused, never waited on), ARNET_E_NOMEM.  When a tensor's
+ *   size comes from the file rather than from what the kind expects,
+ *   decode it once with out = NULL before allocating (checkpoint.c's
+ *   trainer tensors do): a descriptor cannot make the reader allocate more
+ *   than the data really holds.
  *
  * Adding a kind: pick its name (printable ASCII, 1..31 bytes), reuse the
  * section types below where their raw content fits (a "tensor" section of
