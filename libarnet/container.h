@@ -1,5 +1,6 @@
 /* container.h -- the checkpoint container (internal): the file layout of
- * docs/checkpoint-format.md without knowing what the sections mean.
+ * docs/checkpoint-format.md without knowing what the sections mean
+ * (container.c: shared encodings; container_write.c; container_read.c).
  *
  * What a file holds is decided by its kind: "model" (checkpoint.c: an AR-Net
  * model, maybe with trainer state) or any other kind a later file declares
@@ -74,7 +75,7 @@
  * Adding a kind: pick its name (printable ASCII, 1..31 bytes), reuse the
  * section types below where their raw content fits (a "tensor" section of
  * an extractor file is an extractor tensor: the kind says how to read it),
- * and add a type to ARNET__SEC_* and to the table in container.c only for a
+ * and add a type to ARNET__SEC_* and to known_types in container.c only for a
  * new raw layout.  Readers of one kind refuse files of another by name
  * (arnet_model_load on an extractor file says so).
  */
@@ -131,6 +132,12 @@ uint32_t arnet__crc32(const uint8_t *p, size_t n);
  * NaN (quiet).  f16 -> f32 is exact. */
 uint16_t arnet__f32_to_f16(float f);
 float arnet__f16_to_f32(uint16_t h);
+
+/* The type's name for messages ("tensor", "unknown", ...). */
+const char *arnet__section_type_name(uint32_t type);
+/* The format minor version that introduced a known type, -1 when this
+ * library does not know it (the writer stamps the largest one it used). */
+int arnet__section_type_minor(uint32_t type);
 
 /* 1 when s is 1..max printable ASCII characters without spaces (0x21..0x7E):
  * the rule of tensor names, keys and kinds. */
@@ -222,8 +229,7 @@ int arnet__container_load(const char *path, arnet__container *c);
 void arnet__container_close(arnet__container *c);
 /* "model", "extractor", ... */
 const char *arnet__container_kind(const arnet__container *c);
-/* The type's name for messages ("tensor", "unknown", ...). */
-const char *arnet__section_type_name(uint32_t type);
+
 /* ARNET_E_FORMAT "<c->name>: <fmt...>". */
 int arnet__container_bad(const arnet__container *c, const char *fmt, ...) ARNET_PRINTF(2, 3);
 
