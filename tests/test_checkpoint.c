@@ -16,7 +16,7 @@
 
 #include "internal.h"
 
-/* checkpoint.c's half-precision conversions, declared there for the tests. */
+/* The container's half-precision conversions (container.c, container.h). */
 uint16_t arnet__f32_to_f16(float f);
 float arnet__f16_to_f32(uint16_t h);
 

@@ -90,8 +90,9 @@ ARNET_API const char *arnet_version(void);
 /* ARNET_ABI_VERSION of the loaded library: bindings refuse a mismatch.
  * Thread-safe (pure function). */
 ARNET_API int arnet_abi_version(void);
-/* Checkpoint file format version this library writes: major * 100 + minor.
- * Readers accept any minor of their major (they skip unknown sections).
+/* Checkpoint file format version this library writes for models: major *
+ * 100 + minor (files of other kinds, such as extractors, are 1.1).  Readers
+ * accept any minor of their major (they skip unknown optional sections).
  * Thread-safe (pure function). */
 ARNET_API int arnet_checkpoint_format_version(void);
 
