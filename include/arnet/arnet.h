@@ -171,7 +171,8 @@ ARNET_API uint32_t arnet_model_hidden_dim(const arnet_model *m);
 /* Copy the model's configuration (hidden_dim resolved, never 0) to *cfg,
  * which must have been set up with arnet_model_config_init.  Thread-safe
  * with a shared model (read only). */
-ARNET_API int arnet_model_get_config(const arnet_model *m, arnet_model_config *cfg);
+ARNET_API ARNET_NODISCARD int arnet_model_get_config(const arnet_model *m,
+                                                     arnet_model_config *cfg);
 
 /* Score n_clips clips: features [borrowed] is n_clips x feature_dim
  * row-major float32, scores [borrowed] receives n_clips values in [0, 1].
@@ -188,12 +189,13 @@ ARNET_API ARNET_NODISCARD int arnet_model_score(const arnet_model *m, const floa
 /* Copy the parameters out (any pointer may be NULL to skip that tensor):
  * w1 hidden x feature, b1 hidden, w2 hidden, b2 one value.  Thread-safe
  * with a shared model (read only). */
-ARNET_API int arnet_model_get_params(const arnet_model *m, float *w1, float *b1, float *w2,
-                                     float *b2);
+ARNET_API ARNET_NODISCARD int arnet_model_get_params(const arnet_model *m, float *w1,
+                                                     float *b1, float *w2, float *b2);
 /* Deep-copy new parameters in (NULL leaves that tensor unchanged).  Writes
  * the model: no other thread may use it meanwhile (score, read or save). */
-ARNET_API int arnet_model_set_params(arnet_model *m, const float *w1, const float *b1,
-                                     const float *w2, const float *b2);
+ARNET_API ARNET_NODISCARD int arnet_model_set_params(arnet_model *m, const float *w1,
+                                                     const float *b1, const float *w2,
+                                                     const float *b2);
 
 /* Free-form key/value metadata stored in checkpoints (training settings,
  * step count, data set name, library version...).  Keys are 1..255 bytes of
@@ -201,7 +203,8 @@ ARNET_API int arnet_model_set_params(arnet_model *m, const float *w1, const floa
  * removes the key.  Strings are copied.  Writes the model: no other thread
  * may use it meanwhile, and pointers from arnet_model_get_meta or
  * arnet_model_meta_at may dangle after it. */
-ARNET_API int arnet_model_set_meta(arnet_model *m, const char *key, const char *value);
+ARNET_API ARNET_NODISCARD int arnet_model_set_meta(arnet_model *m, const char *key,
+                                                   const char *value);
 /* The value for key, or NULL.  [borrowed, valid until the model's metadata
  * changes or the model is freed].  This, arnet_model_meta_count and
  * arnet_model_meta_at: thread-safe with a shared model (read only). */
@@ -209,8 +212,8 @@ ARNET_API const char *arnet_model_get_meta(const arnet_model *m, const char *key
 ARNET_API size_t arnet_model_meta_count(const arnet_model *m);
 /* i-th pair in insertion order; both out-pointers [borrowed as above].
  * Thread-safe with a shared model (read only). */
-ARNET_API int arnet_model_meta_at(const arnet_model *m, size_t i, const char **key,
-                                  const char **value);
+ARNET_API ARNET_NODISCARD int arnet_model_meta_at(const arnet_model *m, size_t i,
+                                                  const char **key, const char **value);
 
 /* ------------------------------------------------------------------------ */
 /* Checkpoint files (format: docs/checkpoint-format.md)                      */
@@ -467,11 +470,12 @@ ARNET_API ARNET_NODISCARD int arnet_scorer_push_streams(arnet_scorer *scorer,
  * its END event (end_clip = the last clip the stream saw) is delivered
  * before this returns, so an operator's display never keeps a dead alarm.
  * One thread at a time per stream; on_event runs on this thread. */
-ARNET_API int arnet_stream_reset(arnet_stream *st);
+ARNET_API ARNET_NODISCARD int arnet_stream_reset(arnet_stream *st);
 /* Copy the stream's state to *state (set up by arnet_stream_state_init).
  * Reads only, but one thread at a time per stream: not alongside an update,
  * push or reset of it on another thread. */
-ARNET_API int arnet_stream_get_state(const arnet_stream *st, arnet_stream_state *state);
+ARNET_API ARNET_NODISCARD int arnet_stream_get_state(const arnet_stream *st,
+                                                     arnet_stream_state *state);
 /* Bytes of memory one stream holds with these options.  Thread-safe (pure
  * function). */
 ARNET_API size_t arnet_stream_memory(const arnet_stream_options *opt);
@@ -585,8 +589,8 @@ ARNET_API size_t arnet_dataset_count(const arnet_dataset *ds, int label);
 /* Fill info (set up by arnet_video_info_init) with video index's data;
  * ARNET_E_INVALID when index >= arnet_dataset_size.  Thread-safe (read
  * only). */
-ARNET_API int arnet_dataset_video(const arnet_dataset *ds, size_t index,
-                                  arnet_video_info *info);
+ARNET_API ARNET_NODISCARD int arnet_dataset_video(const arnet_dataset *ds, size_t index,
+                                                  arnet_video_info *info);
 
 /* A synthetic data set shaped like ShanghaiTech's weakly supervised split
  * (docs/synthetic-data.md says what it models). */

@@ -28,6 +28,13 @@ extra=$(comm -13 "$tmp/declared" "$tmp/exported")
 if [ -z "$missing" ]; then ok "every declared function is implemented and exported"; else notok "every declared function is implemented and exported" "missing: $missing"; fi
 if [ -z "$extra" ]; then ok "no exported function is missing from the header"; else notok "no exported function is missing from the header" "extra: $extra"; fi
 
+# 3a. Every function returning a status is ARNET_NODISCARD: the int-returning
+# functions without it are exactly those that return a number, not a status.
+loose=$(tr '\n' ' ' < "$src/include/arnet/arnet.h" | grep -o 'ARNET_API[^;(]*arnet_[a-z0-9_]*[ ]*(' |
+    grep -v NODISCARD | grep 'ARNET_API int ' | sed 's/.*\(arnet_[a-z0-9_]*\)[ ]*(/\1/' |
+    grep -vx 'arnet_abi_version\|arnet_checkpoint_format_version' || true)
+if [ -z "$loose" ]; then ok "every function returning a status is ARNET_NODISCARD"; else notok "every function returning a status is ARNET_NODISCARD" "missing: $loose"; fi
+
 # 3b. ABI 0 only grows: every function of the recorded list (symbols-0.txt,
 # the functions of the first release) is still exported, in version node arnet_0.
 gone=$(comm -23 "$src/tests/abi/symbols-0.txt" "$tmp/exported")
