@@ -195,14 +195,9 @@ static int read_save_options(const char *who, const arnet_save_options *in,
     arnet_save_options_init(out);
     if (!in)
         return ARNET_OK;
-    if (in->struct_size < offsetof(arnet_save_options, storage) + sizeof in->storage)
-        return arnet__error(ARNET_E_INVALID,
-                            "%s: options struct_size %zu too small "
-                            "(call arnet_save_options_init)",
-                            who, in->struct_size);
-    size_t n = in->struct_size < sizeof *out ? in->struct_size : sizeof *out;
-    memcpy(out, in, n);
-    out->struct_size = sizeof *out;
+    int rc = ARNET__STRUCT_IN(who, arnet_save_options, out, in);
+    if (rc)
+        return rc;
     if (out->storage != ARNET_STORAGE_F32 && out->storage != ARNET_STORAGE_F16)
         return arnet__error(ARNET_E_INVALID,
                             "%s: options storage %d is neither ARNET_STORAGE_F32 (0) nor "
@@ -1585,14 +1580,12 @@ int arnet_file_info_read(const char *path, arnet_file_info *info)
     if (!path || !info)
         return arnet__error(ARNET_E_INVALID, "arnet_file_info_read: %s is NULL",
                             !path ? "path" : "info");
-    if (info->struct_size < sizeof(size_t))
-        return arnet__error(ARNET_E_INVALID,
-                            "arnet_file_info_read: info->struct_size %zu too small "
-                            "(call arnet_file_info_init)",
-                            info->struct_size);
+    int rc = ARNET__STRUCT_CHECK("arnet_file_info_read", arnet_file_info, info);
+    if (rc)
+        return rc;
     uint8_t *data;
     size_t size;
-    int rc = read_whole_file(path, &data, &size);
+    rc = read_whole_file(path, &data, &size);
     if (rc)
         return rc;
     arnet_file_info full;
@@ -1602,9 +1595,7 @@ int arnet_file_info_read(const char *path, arnet_file_info *info)
     if (rc)
         return rc;
     /* An older caller's smaller struct gets the fields it knows. */
-    size_t keep = info->struct_size;
-    memcpy(info, &full, keep < sizeof full ? keep : sizeof full);
-    info->struct_size = keep;
+    ARNET__STRUCT_OUT(arnet_file_info, info, &full);
     return ARNET_OK;
 }
 

@@ -211,21 +211,22 @@ int arnet_dataset_video(const arnet_dataset *ds, size_t index, arnet_video_info 
     if (!ds || !info)
         return arnet__error(ARNET_E_INVALID, "arnet_dataset_video: %s is NULL",
                             ds ? "info" : "ds");
-    if (info->struct_size < sizeof *info)
-        return arnet__error(ARNET_E_INVALID,
-                            "arnet_dataset_video: info.struct_size %zu < %zu (call "
-                            "arnet_video_info_init first)",
-                            info->struct_size, sizeof *info);
+    int rc = ARNET__STRUCT_CHECK("arnet_dataset_video", arnet_video_info, info);
+    if (rc)
+        return rc;
     if (index >= ds->n_videos)
         return arnet__error(ARNET_E_INVALID,
                             "arnet_dataset_video: index %zu out of range (%zu videos)", index,
                             ds->n_videos);
     const arnet__video *v = &ds->videos[index];
-    info->name = v->name;
-    info->label = v->label;
-    info->n_clips = v->n_clips;
-    info->features = v->features;
-    info->n_frames = v->n_frames;
-    info->frame_labels = v->frame_labels;
+    arnet_video_info full;
+    arnet_video_info_init(&full);
+    full.name = v->name;
+    full.label = v->label;
+    full.n_clips = v->n_clips;
+    full.features = v->features;
+    full.n_frames = v->n_frames;
+    full.frame_labels = v->frame_labels;
+    ARNET__STRUCT_OUT(arnet_video_info, info, &full);
     return ARNET_OK;
 }

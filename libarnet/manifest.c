@@ -178,12 +178,9 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
     arnet_load_options o;
     arnet_load_options_init(&o);
     if (opt) {
-        if (opt->struct_size < sizeof *opt)
-            return arnet__error(ARNET_E_INVALID,
-                                "arnet_dataset_load_manifest: options struct_size %zu < %zu "
-                                "(call arnet_load_options_init first)",
-                                opt->struct_size, sizeof *opt);
-        o = *opt;
+        int rc = ARNET__STRUCT_IN("arnet_dataset_load_manifest", arnet_load_options, &o, opt);
+        if (rc)
+            return rc;
     }
     if (o.crop < -1)
         return arnet__error(ARNET_E_INVALID, "arnet_dataset_load_manifest: crop %d (use -1 "

@@ -680,12 +680,12 @@ int arnet_npy_read(const char *path, const arnet_npy_options *opt, float **data,
                             !path ? "path" : !data ? "data" : !n_rows ? "n_rows" : "n_cols");
     int crop = -1;
     if (opt) {
-        if (opt->struct_size < sizeof *opt)
-            return arnet__error(ARNET_E_INVALID,
-                                "arnet_npy_read: options struct_size %zu < %zu (call "
-                                "arnet_npy_options_init first)",
-                                opt->struct_size, sizeof *opt);
-        crop = opt->crop;
+        arnet_npy_options o;
+        arnet_npy_options_init(&o);
+        int rc = ARNET__STRUCT_IN("arnet_npy_read", arnet_npy_options, &o, opt);
+        if (rc)
+            return rc;
+        crop = o.crop;
         if (crop < -1)
             return arnet__error(ARNET_E_INVALID, "arnet_npy_read: crop %d (use -1 or 0..C-1)",
                                 crop);

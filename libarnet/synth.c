@@ -330,14 +330,15 @@ void arnet_synth_options_init(arnet_synth_options *opt)
     opt->scale = 1.0;
 }
 
-static int check_options(const char *fn, const arnet_synth_options *opt)
+/* The caller's options (NULL = defaults) over the defaults, checked. */
+static int read_options(const char *fn, const arnet_synth_options *in, arnet_synth_options *opt)
 {
-    if (!opt)
-        return ARNET_OK;
-    if (opt->struct_size < sizeof *opt)
-        return arnet__error(ARNET_E_INVALID,
-                            "%s: opt.struct_size %zu < %zu (call arnet_synth_options_init)", fn,
-                            opt->struct_size, sizeof *opt);
+    arnet_synth_options_init(opt);
+    if (in) {
+        int rc = ARNET__STRUCT_IN(fn, arnet_synth_options, opt, in);
+        if (rc)
+            return rc;
+    }
     if (opt->feature_dim == 0 || opt->feature_dim > 65536)
         return arnet__error(ARNET_E_INVALID, "%s: opt.feature_dim %u not in 1..65536", fn,
                             opt->feature_dim);
@@ -702,13 +703,10 @@ int arnet_synth_create(const arnet_synth_options *opt_in, arnet_dataset **train,
     if (!train || !test)
         return arnet__error(ARNET_E_INVALID, "arnet_synth_create: %s is NULL",
                             !train ? "train" : "test");
-    int rc = check_options("arnet_synth_create", opt_in);
+    arnet_synth_options opt;
+    int rc = read_options("arnet_synth_create", opt_in, &opt);
     if (rc != ARNET_OK)
         return rc;
-    arnet_synth_options opt;
-    arnet_synth_options_init(&opt);
-    if (opt_in)
-        opt = *opt_in;
 
     synth_video *tr = NULL, *te = NULL;
     size_t ntr = 0, nte = 0;
@@ -843,13 +841,10 @@ int arnet_synth_write(const char *dir, const arnet_synth_options *opt_in)
                             dir ? "empty" : "NULL");
     if (strlen(dir) > 4000)
         return arnet__error(ARNET_E_INVALID, "arnet_synth_write: dir path too long");
-    int rc = check_options("arnet_synth_write", opt_in);
+    arnet_synth_options opt;
+    int rc = read_options("arnet_synth_write", opt_in, &opt);
     if (rc != ARNET_OK)
         return rc;
-    arnet_synth_options opt;
-    arnet_synth_options_init(&opt);
-    if (opt_in)
-        opt = *opt_in;
 
     char sub[4096 + 16];
     rc = make_dir(dir);

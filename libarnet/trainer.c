@@ -215,13 +215,9 @@ int arnet_trainer_create(arnet_model *model, const arnet_dataset *train,
     arnet_train_options o;
     arnet_train_options_init(&o);
     if (opt) {
-        if (opt->struct_size < sizeof o)
-            return arnet__error(ARNET_E_INVALID,
-                                "%s: opt->struct_size %zu is smaller than %zu (call "
-                                "arnet_train_options_init)",
-                                fn, opt->struct_size, sizeof o);
-        o = *opt;
-        o.struct_size = sizeof o;
+        int rc = ARNET__STRUCT_IN(fn, arnet_train_options, &o, opt);
+        if (rc)
+            return rc;
     }
     int rc = check_options(fn, &o);
     if (rc)
@@ -292,12 +288,7 @@ static void adam_step(arnet_trainer *t)
 
 static int stats_ok(const char *fn, const arnet_step_stats *st)
 {
-    if (st && st->struct_size < sizeof *st)
-        return arnet__error(ARNET_E_INVALID,
-                            "%s: stats->struct_size %zu is smaller than %zu (call "
-                            "arnet_step_stats_init)",
-                            fn, st->struct_size, sizeof *st);
-    return ARNET_OK;
+    return st ? ARNET__STRUCT_CHECK(fn, arnet_step_stats, st) : ARNET_OK;
 }
 
 static int do_step(arnet_trainer *t, arnet_step_stats *out)
@@ -329,11 +320,8 @@ static int do_step(arnet_trainer *t, arnet_step_stats *out)
     adam_step(t);
     t->step++;
     st.step = t->step;
-    if (out) {
-        size_t keep = out->struct_size;
-        memcpy(out, &st, sizeof st);
-        out->struct_size = keep;
-    }
+    if (out)
+        ARNET__STRUCT_OUT(arnet_step_stats, out, &st);
     return ARNET_OK;
 }
 

@@ -16,7 +16,12 @@
  *  - Destructors accept NULL.
  *  - Option and result structs start with `size_t struct_size`, set by their
  *    *_init() function.  Always call *_init() first; fields are only ever
- *    appended, so old callers keep working with new libraries.
+ *    appended, so old callers keep working with new libraries: the library
+ *    reads only the first struct_size bytes of an options struct (fields an
+ *    older caller lacks take their defaults) and writes only the first
+ *    struct_size bytes of a result struct.  A struct_size below the struct's
+ *    size in the release that introduced it is ARNET_E_INVALID naming the
+ *    struct.  tests/abi/structs-0.txt records every layout (docs/abi.md).
  *  - The library never prints, never exits and never aborts on bad input.
  *
  * Threading (see also each function):
@@ -455,9 +460,10 @@ ARNET_API ARNET_NODISCARD int arnet_stream_push(arnet_stream *st, arnet_scorer *
 /* Score one pending clip from each of n streams in one matrix product
  * (features: n x feature_dim row-major, row i belongs to streams[i]) and
  * update every stream.  results [borrowed] may be NULL, else n entries each
- * set up by arnet_stream_result_init.  A stream listed twice, a NULL
- * stream or a non-finite feature value is ARNET_E_INVALID before any stream
- * changes.  Products are max_batch rows each; results are the same as n
+ * set up by arnet_stream_result_init (the array's stride is
+ * results[0].struct_size, the caller's sizeof; every entry must have the
+ * same).  A stream listed twice, a NULL stream or a non-finite feature
+ * value is ARNET_E_INVALID before any stream changes.  Products are max_batch rows each; results are the same as n
  * arnet_stream_push calls.  No stream nor the scorer may be used by another
  * thread during the call.  on_event callbacks run on this thread between
  * rows and must call into neither their stream nor this scorer (see
@@ -636,6 +642,9 @@ typedef struct arnet_eval_options {
     float far_threshold;  /* default 0.5 */
 } arnet_eval_options;
 
+/* An element of arnet_eval_result.per_video, an array the library
+ * allocates: its layout is frozen (never grows), so that every caller
+ * indexes the array with the library's stride. */
 typedef struct arnet_video_result {
     size_t struct_size;
     const char *name; /* [owned by the eval result] */

@@ -52,6 +52,46 @@ wrong=$(while read -r sym; do
 done < "$tmp/versioned")
 if [ -z "$wrong" ]; then ok "every function carries its version node"; else notok "every function carries its version node" "$wrong"; fi
 
+# 3c. Struct layouts only grow: every struct recorded in structs-0.txt still
+# starts with the recorded fields at the recorded offsets and sizes, is no
+# smaller (frozen ones: the same size, no new field), and every public struct
+# is recorded (tests/abi/struct_layout.sh says how to record one).
+if sh "$src/tests/abi/struct_layout.sh" "$src" -I"$build/include" > "$tmp/layout" 2> "$tmp/layout.err"; then
+    rec_arch=$(sed -n 's/^# Generated .* on \(.*\); .*/\1/p' "$src/tests/abi/structs-0.txt")
+    cur_arch=$(sed -n 's/^# Generated .* on \(.*\); .*/\1/p' "$tmp/layout")
+    if [ "$rec_arch" != "$cur_arch" ]; then
+        n=$((n + 1)); echo "ok $n - struct layouts only grow # SKIP recorded on $rec_arch, this is $cur_arch"
+    else
+        bad=$(awk '
+            /^#/ { next }
+            FNR == NR {
+                if ($2 == "sizeof") { rsize[$1] = $3; rfrozen[$1] = ($4 == "frozen"); rorder[++nr] = $1 }
+                else { split($1, p, "."); rf[p[1], ++rn[p[1]]] = $0 }
+                next
+            }
+            $2 == "sizeof" { csize[$1] = $3; corder[++nc] = $1; next }
+            { split($1, p, "."); cf[p[1], ++cn[p[1]]] = $0 }
+            END {
+                for (i = 1; i <= nr; i++) {
+                    s = rorder[i]
+                    if (!(s in csize)) { print s ": removed"; continue }
+                    for (j = 1; j <= rn[s]; j++)
+                        if (cf[s, j] != rf[s, j])
+                            print s ": field " j " was \"" rf[s, j] "\", now \"" cf[s, j] "\""
+                    if (csize[s] + 0 < rsize[s] + 0) print s ": shrank from " rsize[s] " to " csize[s]
+                    if (rfrozen[s] && (csize[s] != rsize[s] || cn[s] != rn[s]))
+                        print s ": frozen (an array element) but its size or fields changed"
+                }
+                for (i = 1; i <= nc; i++)
+                    if (!(corder[i] in rsize))
+                        print corder[i] ": not recorded in tests/abi/structs-0.txt (see struct_layout.sh)"
+            }' "$src/tests/abi/structs-0.txt" "$tmp/layout")
+        if [ -z "$bad" ]; then ok "struct layouts only grow (structs-0.txt)"; else notok "struct layouts only grow (structs-0.txt)" "$bad"; fi
+    fi
+else
+    notok "struct layouts only grow (structs-0.txt)" "$(cat "$tmp/layout.err")"
+fi
+
 # 4. The header compiles alone as C99 and as C++, pedantically.
 printf '#include <arnet/arnet.h>\nint main(void) { return arnet_abi_version() == ARNET_ABI_VERSION ? 0 : 1; }\n' > "$tmp/h.c"
 if out=$(cc -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$src/include" "$tmp/h.c" 2>&1); then ok "header compiles as C99"; else notok "header compiles as C99" "$out"; fi
