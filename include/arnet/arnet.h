@@ -464,10 +464,10 @@ ARNET_API ARNET_NODISCARD int arnet_stream_push(arnet_stream *st, arnet_scorer *
  * results[0].struct_size, the caller's sizeof; every entry must have the
  * same).  A stream listed twice, a NULL stream or a non-finite feature
  * value is ARNET_E_INVALID before any stream changes.  Products are
- * max_batch rows each; results are the same as n arnet_stream_push calls.  No stream nor the scorer may be used by another
- * thread during the call.  on_event callbacks run on this thread between
- * rows and must call into neither their stream nor this scorer (see
- * arnet_event_fn). */
+ * max_batch rows each; results are the same as n arnet_stream_push calls.
+ * No stream nor the scorer may be used by another thread during the call.
+ * on_event callbacks run on this thread between rows and must call into
+ * neither their stream nor this scorer (see arnet_event_fn). */
 ARNET_API ARNET_NODISCARD int arnet_scorer_push_streams(arnet_scorer *scorer,
                                                         arnet_stream *const *streams,
                                                         const float *features, size_t n,
