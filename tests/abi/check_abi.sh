@@ -2,9 +2,10 @@
 # check_abi.sh -- the shared library's promises, checked on the built files:
 # exports, SONAME, header as C99 and C++, install + pkg-config from outside.
 # Writes TAP so each promise shows up by name.
-# usage: check_abi.sh LIBRARY SOURCE_ROOT BUILD_ROOT
+# usage: check_abi.sh LIBRARY SOURCE_ROOT BUILD_ROOT VERSION
+# (VERSION: meson's project version, which every version number must equal)
 set -u
-lib=$1 src=$2 build=$3
+lib=$1 src=$2 build=$3 version=$4
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/# /'; }
@@ -94,10 +95,10 @@ fi
 
 # 4. The header compiles alone as C99 and as C++, pedantically.
 printf '#include <arnet/arnet.h>\nint main(void) { return arnet_abi_version() == ARNET_ABI_VERSION ? 0 : 1; }\n' > "$tmp/h.c"
-if out=$(cc -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$src/include" "$tmp/h.c" 2>&1); then ok "header compiles as C99"; else notok "header compiles as C99" "$out"; fi
+if out=$(cc -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$src/include" -I"$build/include" "$tmp/h.c" 2>&1); then ok "header compiles as C99"; else notok "header compiles as C99" "$out"; fi
 cp "$tmp/h.c" "$tmp/h.cpp"
 if command -v c++ >/dev/null 2>&1; then
-    if out=$(c++ -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$src/include" "$tmp/h.cpp" 2>&1); then ok "header compiles as C++11"; else notok "header compiles as C++11" "$out"; fi
+    if out=$(c++ -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$src/include" -I"$build/include" "$tmp/h.cpp" 2>&1); then ok "header compiles as C++11"; else notok "header compiles as C++11" "$out"; fi
 else
     n=$((n + 1)); echo "ok $n - header compiles as C++11 # SKIP no C++ compiler"
 fi
@@ -107,9 +108,10 @@ dest="$tmp/dest"
 if out=$(meson install -C "$build" --no-rebuild --destdir "$dest" 2>&1); then
     ok "meson install"
     pc=$(find "$dest" -name arnet.pc | head -n 1)
-    hdr=$(find "$dest" -path '*include/arnet/arnet.h' | head -n 1)
+    hdr=$(find "$dest" -path '*include/arnet/arnet_version.h' | head -n 1)
+    [ -n "$hdr" ] && hdr=$(find "$dest" -path '*include/arnet/arnet.h' | head -n 1)
     exe=$(find "$dest" -path '*bin/arnet' | head -n 1)
-    [ -n "$hdr" ] && [ -n "$exe" ] && [ -n "$pc" ] && ok "installs header, arnet program and arnet.pc" || notok "installs header, arnet program and arnet.pc" "pc=$pc hdr=$hdr exe=$exe"
+    [ -n "$hdr" ] && [ -n "$exe" ] && [ -n "$pc" ] && ok "installs arnet.h and arnet_version.h, arnet program and arnet.pc" || notok "installs arnet.h and arnet_version.h, arnet program and arnet.pc" "pc=$pc hdr=$hdr exe=$exe"
     cat > "$tmp/x.c" <<'EOC'
 #include <arnet/arnet.h>
 #include <stdio.h>
@@ -123,7 +125,7 @@ int main(void)
     float x[16] = {0}, s[2];
     int rc = arnet_model_score(m, x, 2, s);
     arnet_model_free(m);
-    printf("%s %d\n", arnet_version(), rc);
+    printf("%s %s %d\n", ARNET_VERSION, arnet_version(), rc);
     return rc;
 }
 EOC
@@ -132,6 +134,14 @@ EOC
         libdir=$(dirname "$(find "$dest" -name 'libarnet.so.0' | head -n 1)") &&
         out=$(LD_LIBRARY_PATH="$libdir" "$tmp/x" 2>&1); then
         ok "cc x.c \$(pkg-config --cflags --libs arnet) builds and runs: $out"
+        # One version everywhere: meson's, the installed header's macro, the
+        # library's arnet_version() and pkg-config's.
+        pcv=$(PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --modversion arnet)
+        if [ "$out" = "$version $version 0" ] && [ "$pcv" = "$version" ]; then
+            ok "header, library and pkg-config all say meson's version $version"
+        else
+            notok "header, library and pkg-config all say meson's version $version" "header and library: $out; pkg-config: $pcv"
+        fi
     else
         notok "cc x.c \$(pkg-config --cflags --libs arnet) builds and runs" "$out"
     fi
