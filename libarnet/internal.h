@@ -60,6 +60,8 @@ char *arnet__strdup(const char *s);
 /* 0.2.0 */
 #define ARNET__MIN_arnet_extractor_options ARNET__SIZE_TO(arnet_extractor_options, clip_frames)
 #define ARNET__MIN_arnet_frame ARNET__SIZE_TO(arnet_frame, strides)
+#define ARNET__MIN_arnet_npy_info ARNET__SIZE_TO(arnet_npy_info, item_size)
+#define ARNET__MIN_arnet_manifest_entry ARNET__SIZE_TO(arnet_manifest_entry, n_frames)
 
 /* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
  * first release (call <type>_init first)" when s's struct_size < min_size. */

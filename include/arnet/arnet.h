@@ -531,6 +531,30 @@ ARNET_API ARNET_NODISCARD int arnet_npy_read_labels(const char *path, uint8_t **
 ARNET_API ARNET_NODISCARD int arnet_npy_write(const char *path, const float *data,
                                               const size_t *shape, int ndim);
 
+/* What a .npy file holds, from its header alone (arnet_npy_info_read). */
+#define ARNET_NPY_MAX_DIMS 8
+typedef struct arnet_npy_info {
+    size_t struct_size;
+    int ndim;                            /* 1..ARNET_NPY_MAX_DIMS (0-d files are refused) */
+    int fortran_order;                   /* 1: column-major data */
+    uint64_t shape[ARNET_NPY_MAX_DIMS];  /* entries past ndim are 0 */
+    char dtype[8];                       /* NumPy's descr: "<f4", ">f8", "|u1", "|b1"... */
+    uint32_t item_size;                  /* bytes per element (the descr's number) */
+} arnet_npy_info;
+
+/* arnet_npy_info_init writes *info only; arnet_npy_info_read fills it
+ * (set up by arnet_npy_info_init) from the header of the .npy at path
+ * without reading the data: the shape of a feature file (T clips, crops,
+ * F) costs one small read whatever its size.  The file passes the same
+ * checks as arnet_npy_read's (magic, version, NumPy's header dict, a
+ * supported dtype: bool, integers, float16/32/64, a data size that
+ * matches the file's length, a regular file): ARNET_E_IO or ARNET_E_FORMAT
+ * naming the file otherwise.  Any rank and dtype of those is reported,
+ * empty shapes too; whether it suits arnet_npy_read is the caller's to
+ * judge.  Both thread-safe (no shared state). */
+ARNET_API void arnet_npy_info_init(arnet_npy_info *info);
+ARNET_API ARNET_NODISCARD int arnet_npy_info_read(const char *path, arnet_npy_info *info);
+
 /* ------------------------------------------------------------------------ */
 /* Data sets                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -596,6 +620,65 @@ ARNET_API size_t arnet_dataset_count(const arnet_dataset *ds, int label);
  * only). */
 ARNET_API ARNET_NODISCARD int arnet_dataset_video(const arnet_dataset *ds, size_t index,
                                                   arnet_video_info *info);
+/* A 64-bit digest of the data set as a trainer sees it: in order, each
+ * video's label, clip count and the features of its first and last clips
+ * (so another crop or extractor shows, at a cost independent of the data
+ * size); names are left out, so moving the data folder changes nothing.
+ * FNV-1a over little-endian bytes: the same on every machine.  Printed as
+ * 16 hex digits it is the "trainer.data_digest" arnet_trainer_save records
+ * and arnet_trainer_restore checks.  An empty data set has a digest too.
+ * Thread-safe (read only). */
+ARNET_API ARNET_NODISCARD int arnet_dataset_digest(const arnet_dataset *ds, uint64_t *digest);
+
+/* Writing manifests (the format arnet_dataset_load_manifest reads,
+ * docs/data.md): lines are collected in memory, then written at once,
+ * atomically (a temporary file beside path, fsync, rename), so a failed or
+ * abandoned manifest never leaves a half-written file, and the file is
+ * never one the loader would refuse for its syntax. */
+typedef struct arnet_manifest_writer arnet_manifest_writer;
+
+/* One video's line.  Ground truth: at most one of gt_path (a frame-label
+ * .npy), gt_ranges (inclusive frame ranges) and frame_labels (written as
+ * the ranges of its nonzero frames); none of them writes "-". */
+typedef struct arnet_manifest_entry {
+    size_t struct_size;
+    const char *features;       /* [borrowed] feature .npy path, written as given */
+    int label;                  /* 0 normal, 1 anomalous */
+    const char *gt_path;        /* [borrowed] ground-truth .npy path, or NULL */
+    const uint64_t *gt_ranges;  /* [borrowed] n_gt_ranges [start, end] pairs, or NULL */
+    size_t n_gt_ranges;
+    const uint8_t *frame_labels;/* [borrowed] n_frames 0/nonzero labels, or NULL */
+    size_t n_frames;
+} arnet_manifest_entry;
+
+/* Thread-safe (writes *e only). */
+ARNET_API void arnet_manifest_entry_init(arnet_manifest_entry *e);
+/* Start a manifest for path [borrowed, copied]; nothing is written before
+ * arnet_manifest_writer_commit.  *out [transferred]
+ * (arnet_manifest_writer_free).  Thread-safe; a writer is one thread at a
+ * time. */
+ARNET_API ARNET_NODISCARD int arnet_manifest_writer_create(const char *path,
+                                                           arnet_manifest_writer **out);
+/* Add "# text" (each line of text becomes a comment line).  Text [borrowed]
+ * of printable characters, tabs and newlines; another control character
+ * is ARNET_E_INVALID. */
+ARNET_API ARNET_NODISCARD int arnet_manifest_writer_comment(arnet_manifest_writer *w,
+                                                            const char *text);
+/* Add one video's line; e [borrowed] (set up by arnet_manifest_entry_init).
+ * ARNET_E_INVALID, naming the field and the line and writing nothing, for
+ * what the loader would refuse or misread: a NULL or empty path, a path
+ * with a blank or control character or starting with '#', a gt_path not
+ * ending in ".npy", a label not 0/1, two forms of ground truth, a range
+ * that starts after it ends, frame_labels without an anomalous frame
+ * (ranges cannot say it: write them as a .npy), and ground truth marking
+ * an anomalous frame on a label-0 video. */
+ARNET_API ARNET_NODISCARD int arnet_manifest_writer_add(arnet_manifest_writer *w,
+                                                        const arnet_manifest_entry *e);
+/* Write the manifest atomically (replacing path).  ARNET_E_IO naming path
+ * (path then unchanged); ARNET_E_STATE when already committed. */
+ARNET_API ARNET_NODISCARD int arnet_manifest_writer_commit(arnet_manifest_writer *w);
+/* Discards the lines when not committed.  NULL is fine. */
+ARNET_API void arnet_manifest_writer_free(arnet_manifest_writer *w);
 
 /* A synthetic data set shaped like ShanghaiTech's weakly supervised split
  * (docs/synthetic-data.md says what it models). */
@@ -807,8 +890,15 @@ ARNET_API ARNET_NODISCARD int arnet_trainer_run(arnet_trainer *t);
 /* Steps done so far.  One thread at a time per trainer (not during a step
  * or run on another thread). */
 ARNET_API uint64_t arnet_trainer_steps(const arnet_trainer *t);
+/* Copy the options in effect to *opt (set up by arnet_train_options_init):
+ * those the trainer was created with, or, after arnet_trainer_restore, the
+ * file's for everything that shapes the trajectory (see there).  The
+ * progress callback and its user pointer are the trainer's.  Same threading
+ * as arnet_trainer_steps. */
+ARNET_API ARNET_NODISCARD int arnet_trainer_get_options(const arnet_trainer *t,
+                                                        arnet_train_options *opt);
 /* Save the model plus trainer sections (Adam moments, step count, generator
- * state, options) atomically: arnet_model_load still reads it for scoring.
+ * state, options, the training data's digest) atomically: arnet_model_load still reads it for scoring.
  * Always f32 storage (an f16 copy would not resume exactly).  The options
  * are readable key/value pairs ("trainer.lr" = "0.0001 (0x38d1b717)", with
  * the float's exact bits) that `arnet info` shows.  path [borrowed].
@@ -826,7 +916,11 @@ ARNET_API ARNET_NODISCARD int arnet_trainer_save(const arnet_trainer *t, const c
  * the saved one whatever options the trainer was created with.  What stays
  * the trainer's: threads, iterations and the progress callback (use the
  * saved thread count for a bit-exact resume; raise iterations to train
- * longer).  The data set is not in the file: resume with the same one.
+ * longer).  The data set is not in the file, but its digest is
+ * (arnet_dataset_digest, with the count of videos of each class): resume
+ * with the same videos in the same order, or get ARNET_E_INVALID saying
+ * both digests and counts (to continue on other data, start a new trainer
+ * from the model instead).  Files without a digest resume unchecked.
  * Errors leave the trainer unchanged: ARNET_E_SHAPE for another model
  * shape, ARNET_E_FORMAT for a model-only file or bad trainer sections, the
  * same errors as arnet_model_load otherwise.  path [borrowed].  Writes the
