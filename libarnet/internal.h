@@ -123,11 +123,6 @@ void arnet__sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float 
                   const float *a, size_t lda, const float *b, size_t ldb, float beta,
                   float *c, size_t ldc, int threads);
 
-/* y (m) = alpha * op(A) x + beta * y with A m x n row-major (or n x m when
- * trans_a: then y has n entries and x m). */
-void arnet__sgemv(int trans_a, size_t m, size_t n, float alpha, const float *a, size_t lda,
-                  const float *x, float beta, float *y, int threads);
-
 /* ---- model (model.c) ---------------------------------------------------- */
 
 typedef struct arnet__kv {
