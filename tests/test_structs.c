@@ -408,6 +408,28 @@ START_TEST(file_and_data_set_structs_at_their_minimum)
                      "arnet_synth_options");
     assert_too_small(arnet_synth_write(dir, shrink(&buf, &so, min - 1)), "arnet_synth_options");
 
+    min = ARNET__MIN_arnet_npy_info;
+    arnet_npy_info ni;
+    arnet_npy_info_init(&ni);
+    arnet_npy_info *nout = shrink(&buf, &ni, min);
+    ck_assert_int_eq(arnet_npy_info_read(npy, nout), ARNET_OK);
+    ck_assert_uint_eq(nout->shape[1], 2);
+    ck_assert_str_eq(nout->dtype, "<f4");
+    assert_poison_from(&buf, min);
+    assert_too_small(arnet_npy_info_read(npy, shrink(&buf, &ni, min - 1)), "arnet_npy_info");
+
+    min = ARNET__MIN_arnet_manifest_entry;
+    snprintf(man, sizeof man, "%s/w.txt", dir);
+    arnet_manifest_writer *w;
+    ck_assert_int_eq(arnet_manifest_writer_create(man, &w), ARNET_OK);
+    arnet_manifest_entry me;
+    arnet_manifest_entry_init(&me);
+    me.features = "a.npy";
+    ck_assert_int_eq(arnet_manifest_writer_add(w, shrink(&buf, &me, min)), ARNET_OK);
+    assert_too_small(arnet_manifest_writer_add(w, shrink(&buf, &me, min - 1)),
+                     "arnet_manifest_entry");
+    arnet_manifest_writer_free(w);
+
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
@@ -471,6 +493,16 @@ START_TEST(training_structs_at_their_minimum)
     assert_poison_from(&sb, min);
     assert_too_small(arnet_trainer_step(t, shrink(&sb, &st, min - 1)), "arnet_step_stats");
     ck_assert_uint_eq(arnet_trainer_steps(t), 1); /* the refused step did nothing */
+
+    min = ARNET__MIN_arnet_train_options;
+    arnet_train_options *oout = shrink(&ob, &to, min);
+    oout->seed = 0;
+    ck_assert_int_eq(arnet_trainer_get_options(t, oout), ARNET_OK);
+    ck_assert_uint_eq(oout->seed, 5);
+    ck_assert_uint_eq(oout->struct_size, min);
+    assert_poison_from(&ob, min);
+    assert_too_small(arnet_trainer_get_options(t, shrink(&ob, &to, min - 1)),
+                     "arnet_train_options");
     arnet_trainer_free(t);
     arnet_dataset_free(ds);
     arnet_model_free(m);
