@@ -702,11 +702,12 @@ ARNET_API ARNET_NODISCARD int arnet_synth_create(const arnet_synth_options *opt,
                                                  arnet_dataset **test);
 /* Write them to dir (created if needed, parent must exist): features/<video>.npy
  * ([T, F] float32), gt/<video>.npy (test videos' frame labels) and the
- * train.txt and test.txt manifests, each manifest written last under a
- * temporary name and renamed, so it never lists a missing file.  Generates
- * one video at a time (memory: one video).  ARNET_E_IO names the path.
- * Thread-safe for different dirs; two calls writing one dir at once clash
- * (the manifests' temporary names are fixed: <dir>/train.txt.tmp...). */
+ * train.txt and test.txt manifests, each written last with the manifest
+ * writer (arnet_manifest_writer_*: atomically), so it never lists a missing
+ * file.  Generates one video at a time (memory: one video).  ARNET_E_IO
+ * names the path.  Thread-safe; two calls writing one dir at once leave
+ * each manifest whole (one of the two), the .npy files being the same
+ * bytes for the same options. */
 ARNET_API ARNET_NODISCARD int arnet_synth_write(const char *dir,
                                                 const arnet_synth_options *opt);
 
