@@ -599,6 +599,79 @@ static void arnet_exe(char *out, size_t cap)
 
 static int run(const char *cmd) { return WEXITSTATUS(system(cmd)); }
 
+/* A .npy of shape [T, F] float32 whose data is a hole: sparse, no disk
+ * space, 4 T F bytes long. */
+static void write_sparse_features(const char *path, size_t T, size_t F)
+{
+    char dict[128];
+    int dl = snprintf(dict, sizeof dict,
+                      "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", T, F);
+    size_t total = (10 + (size_t)dl + 1 + 63) / 64 * 64, hlen = total - 10;
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, fp);
+    fputc((int)(hlen & 0xff), fp);
+    fputc((int)(hlen >> 8), fp);
+    fwrite(dict, 1, (size_t)dl, fp);
+    for (size_t i = (size_t)dl; i + 1 < hlen; i++)
+        fputc(' ', fp);
+    fputc('\n', fp);
+    fclose(fp);
+    ck_assert_int_eq(truncate(path, (off_t)(total + T * F * 4)), 0);
+}
+
+/* arnet import counts a video's clips from its feature file's header: a
+ * 1 GiB feature file imports within a 256 MiB address space (reading the
+ * array to count its rows needed 1 GiB). */
+START_TEST(import_counts_clips_from_headers_only)
+{
+    make_tmp();
+    char exe[PATH_MAX + 32], cmd[3 * PATH_MAX], p[1024];
+    arnet_exe(exe, sizeof exe);
+    size_t T = 4096, F = 65536;
+    snprintf(p, sizeof p, "%s/big.npy", tmpdir);
+    write_sparse_features(p, T, F);
+    snprintf(p, sizeof p, "%s/list.txt", tmpdir);
+    write_text(p, "big.npy\n");
+    float *g = calloc(16 * T, sizeof *g);
+    for (size_t f = 160; f < 320; f++)
+        g[f] = 1.0f;
+    size_t gs = 16 * T;
+    snprintf(p, sizeof p, "%s/gt.npy", tmpdir);
+    ck_assert_int_eq(arnet_npy_write(p, g, &gs, 1), ARNET_OK);
+    free(g);
+    snprintf(cmd, sizeof cmd,
+             "ulimit -v 262144 && '%s' import rtfm --list '%s/list.txt' --gt '%s/gt.npy' "
+             "--anomalous 1 --features-dir '%s' --out '%s/m.txt' 2>'%s/err.txt'",
+             exe, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+    int rc = run(cmd);
+    snprintf(p, sizeof p, "%s/err.txt", tmpdir);
+    char *err = slurp_text(p);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    free(err);
+    snprintf(p, sizeof p, "%s/m.txt", tmpdir);
+    char *text = slurp_text(p);
+    ck_assert_ptr_nonnull(strstr(text, "big.npy 1 160-319\n"));
+    free(text);
+    /* A file that is not clip features is named, with what it holds. */
+    snprintf(p, sizeof p, "%s/big.npy", tmpdir);
+    size_t shape1 = 16;
+    float one[16] = {0};
+    ck_assert_int_eq(arnet_npy_write(p, one, &shape1, 1), ARNET_OK);
+    snprintf(cmd, sizeof cmd,
+             "'%s' import rtfm --list '%s/list.txt' --gt '%s/gt.npy' --anomalous 1 "
+             "--features-dir '%s' --out '%s/m2.txt' 2>'%s/err.txt'",
+             exe, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+    ck_assert_int_eq(run(cmd), 1);
+    snprintf(p, sizeof p, "%s/err.txt", tmpdir);
+    err = slurp_text(p);
+    ck_assert_msg(strstr(err, "not clip features (dtype <f4, 1 dimension)") != NULL, "%s", err);
+    ck_assert_ptr_nonnull(strstr(err, "list.txt line 1"));
+    free(err);
+    remove_tmp();
+}
+END_TEST
+
 typedef struct sh_video {
     char name[32];
     size_t frames;
@@ -951,6 +1024,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, import_rtfm_shanghaitech);
     tcase_add_test(tc, import_rtfm_training_list);
     tcase_add_test(tc, import_ucf_crime);
+    tcase_add_test(tc, import_counts_clips_from_headers_only);
     suite_add_tcase(s, tc);
     return s;
 }
