@@ -167,14 +167,9 @@ int arnet__save_options_read(const char *who, const arnet_save_options *in,
     arnet_save_options_init(out);
     if (!in)
         return ARNET_OK;
-    if (in->struct_size < offsetof(arnet_save_options, storage) + sizeof in->storage)
-        return arnet__error(ARNET_E_INVALID,
-                            "%s: options struct_size %zu too small "
-                            "(call arnet_save_options_init)",
-                            who, in->struct_size);
-    size_t n = in->struct_size < sizeof *out ? in->struct_size : sizeof *out;
-    memcpy(out, in, n);
-    out->struct_size = sizeof *out;
+    int rc = ARNET__STRUCT_IN(who, arnet_save_options, out, in);
+    if (rc)
+        return rc;
     if (out->storage != ARNET_STORAGE_F32 && out->storage != ARNET_STORAGE_F16)
         return arnet__error(ARNET_E_INVALID,
                             "%s: options storage %d is neither ARNET_STORAGE_F32 (0) nor "

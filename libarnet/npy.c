@@ -104,7 +104,7 @@ int arnet_npy_write(const char *path, const float *data, const size_t *shape, in
 /* Longest header accepted: NumPy itself refuses more than 10000 bytes by
  * default; a little slack, but never a hostile multi-gigabyte allocation. */
 #define NPY_MAX_HEADER (1u << 20)
-#define NPY_MAX_DIMS 8
+#define NPY_MAX_DIMS ARNET_NPY_MAX_DIMS
 /* Elements converted per read when the data cannot go straight into place. */
 #define NPY_CHUNK 65536
 
@@ -442,6 +442,48 @@ static void format_shape(const npy_header *h, char *buf, size_t cap)
         snprintf(buf + n, cap - n, h->ndim == 1 ? ",)" : ")");
 }
 
+/* ---- header only ---------------------------------------------------------- */
+
+void arnet_npy_info_init(arnet_npy_info *info)
+{
+    if (!info)
+        return;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+}
+
+int arnet_npy_info_read(const char *path, arnet_npy_info *info)
+{
+    if (!path || !info)
+        return arnet__error(ARNET_E_INVALID, "arnet_npy_info_read: %s is NULL",
+                            !path ? "path" : "info");
+    int rc = ARNET__STRUCT_CHECK("arnet_npy_info_read", arnet_npy_info, info);
+    if (rc)
+        return rc;
+    FILE *fp;
+    npy_header h;
+    if ((rc = npy_open(path, &fp, &h)))
+        return rc;
+    fclose(fp);
+    if (h.ndim < 1)
+        return arnet__error(ARNET_E_FORMAT, "%s: a 0-d array (shape ()) holds no clips", path);
+    arnet_npy_info full;
+    arnet_npy_info_init(&full);
+    full.ndim = h.ndim;
+    full.fortran_order = h.fortran;
+    for (int i = 0; i < h.ndim; i++)
+        full.shape[i] = h.shape[i];
+    /* The descr in NumPy's canonical spelling ("<f4"), whatever the file's
+     * ("=f0004" is legal): parse_descr accepted a kind and a size of 1..8. */
+    char order = h.descr[0] == '=' ? (host_is_little() ? '<' : '>') : h.descr[0];
+    if (h.isz == 1)
+        order = '|';
+    snprintf(full.dtype, sizeof full.dtype, "%c%c%u", order, h.kind, (unsigned)h.isz);
+    full.item_size = (uint32_t)h.isz;
+    ARNET__STRUCT_OUT(arnet_npy_info, info, &full);
+    return ARNET_OK;
+}
+
 /* ---- element conversion --------------------------------------------------- */
 
 static float half_to_float(uint16_t x)
@@ -626,12 +668,12 @@ int arnet_npy_read(const char *path, const arnet_npy_options *opt, float **data,
                             !path ? "path" : !data ? "data" : !n_rows ? "n_rows" : "n_cols");
     int crop = -1;
     if (opt) {
-        if (opt->struct_size < sizeof *opt)
-            return arnet__error(ARNET_E_INVALID,
-                                "arnet_npy_read: options struct_size %zu < %zu (call "
-                                "arnet_npy_options_init first)",
-                                opt->struct_size, sizeof *opt);
-        crop = opt->crop;
+        arnet_npy_options o;
+        arnet_npy_options_init(&o);
+        int rc = ARNET__STRUCT_IN("arnet_npy_read", arnet_npy_options, &o, opt);
+        if (rc)
+            return rc;
+        crop = o.crop;
         if (crop < -1)
             return arnet__error(ARNET_E_INVALID, "arnet_npy_read: crop %d (use -1 or 0..C-1)",
                                 crop);
