@@ -20,6 +20,15 @@ typedef struct arnet__act {
     size_t ld; /* floats between positions, >= c */
 } arnet__act;
 
+/* A team of threads that run one kernel together (the caller is member 0;
+ * the others wait on a condition variable, never spin, so a loaded machine
+ * does not suffer).  Each member calls BLIS single-threaded on its own part
+ * of the work, with its own part of the scratch.  NULL means one thread. */
+typedef struct arnet__team arnet__team;
+int arnet__team_create(int threads, arnet__team **out);
+void arnet__team_free(arnet__team *team);
+int arnet__team_size(const arnet__team *team);
+
 /* Repack one unit's weights (cv->w, PyTorch layout) into cv->prepared for
  * these kernels; arnet__i3d_prepare does this for every unit. */
 int arnet__conv3d_prepare(const arnet__i3d_conv_desc *d, arnet__i3d_conv *cv);
@@ -29,8 +38,8 @@ void arnet__conv3d_unprepare(arnet__i3d_conv *cv);
 void arnet__conv3d_out_dims(const uint8_t k[3], const uint8_t s[3], uint32_t t, uint32_t h,
                             uint32_t w, uint32_t out[3]);
 
-/* Floats of scratch arnet__conv3d needs for unit d on a t x h x w input with
- * `threads` threads. */
+/* Floats of scratch arnet__conv3d needs for unit d on a t x h x w input, for
+ * a team of `threads` (every member's part). */
 size_t arnet__conv3d_scratch_floats(const arnet__i3d_conv_desc *d, uint32_t t, uint32_t h,
                                     uint32_t w, int threads);
 
@@ -39,17 +48,26 @@ size_t arnet__conv3d_scratch_floats(const arnet__i3d_conv_desc *d, uint32_t t, u
  * arnet__conv3d_out_dims gives, out->c == d->out_ch, in->c == d->in_ch.
  * scratch holds arnet__conv3d_scratch_floats(...) floats.  Never allocates. */
 void arnet__conv3d(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *cv,
-                   const arnet__act *in, const arnet__act *out, float *scratch, int threads);
+                   const arnet__act *in, const arnet__act *out, float *scratch, arnet__team *team);
 
 /* The plain method (tiled im2col + GEMM), kept as the reference for the
  * fast one and chosen by arnet__conv3d where the fast one does not apply. */
 void arnet__conv3d_im2col(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *cv,
                           const arnet__act *in, const arnet__act *out, float *scratch,
-                          int threads);
+                          arnet__team *team);
+
+/* The fast method for 3x3x3 stride-1 units: Winograd F(2x2, 3x3) along h
+ * and w, direct along t (2.25 times fewer multiplications), chosen by
+ * arnet__conv3d where it pays (enough channels and extent).  Exposed for
+ * the tests, which run it on any such unit. */
+int arnet__conv3d_winograd_applies(const arnet__i3d_conv_desc *d);
+void arnet__conv3d_winograd(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *cv,
+                            const arnet__act *in, const arnet__act *out, float *scratch,
+                            arnet__team *team);
 
 /* Max pool k / s, TF SAME padding with zeros (the inputs are post-ReLU, as
  * the PyTorch ports pad with zeros before pooling). */
 void arnet__maxpool3d(const uint8_t k[3], const uint8_t s[3], const arnet__act *in,
-                      const arnet__act *out);
+                      const arnet__act *out, arnet__team *team);
 
 #endif /* ARNET_CONV3D_H */

@@ -21,7 +21,8 @@ struct arnet__i3d_scratch {
     int threads;
     float *act[2];
     float *branch[3]; /* b1a, b2a outputs and the b3a pool */
-    float *conv;      /* kernel scratch */
+    float *conv;      /* kernel scratch (every team member's part) */
+    arnet__team *team;
     size_t act_floats, branch_floats, conv_floats;
 };
 
@@ -95,6 +96,7 @@ void arnet__i3d_scratch_free(arnet__i3d_scratch *s)
     for (int i = 0; i < 3; i++)
         free(s->branch[i]);
     free(s->conv);
+    arnet__team_free(s->team);
     free(s);
 }
 
@@ -140,6 +142,11 @@ int arnet__i3d_scratch_create(const arnet_extractor *x, uint32_t t, uint32_t h, 
         arnet__i3d_scratch_free(s);
         return ARNET_E_NOMEM;
     }
+    int rc = arnet__team_create(threads, &s->team);
+    if (rc != ARNET_OK) {
+        arnet__i3d_scratch_free(s);
+        return rc;
+    }
     *out = s;
     return ARNET_OK;
 }
@@ -174,25 +181,25 @@ static void mixed(const arnet_extractor *x, arnet__i3d_scratch *s, uint32_t firs
 
     slice.data = out->data + off;
     slice.c = d[0].out_ch;
-    arnet__conv3d(&d[0], &cv[0], in, &slice, s->conv, s->threads);
+    arnet__conv3d(&d[0], &cv[0], in, &slice, s->conv, s->team);
     off += d[0].out_ch;
 
-    arnet__conv3d(&d[1], &cv[1], in, &b1a, s->conv, s->threads);
+    arnet__conv3d(&d[1], &cv[1], in, &b1a, s->conv, s->team);
     slice.data = out->data + off;
     slice.c = d[2].out_ch;
-    arnet__conv3d(&d[2], &cv[2], &b1a, &slice, s->conv, s->threads);
+    arnet__conv3d(&d[2], &cv[2], &b1a, &slice, s->conv, s->team);
     off += d[2].out_ch;
 
-    arnet__conv3d(&d[3], &cv[3], in, &b2a, s->conv, s->threads);
+    arnet__conv3d(&d[3], &cv[3], in, &b2a, s->conv, s->team);
     slice.data = out->data + off;
     slice.c = d[4].out_ch;
-    arnet__conv3d(&d[4], &cv[4], &b2a, &slice, s->conv, s->threads);
+    arnet__conv3d(&d[4], &cv[4], &b2a, &slice, s->conv, s->team);
     off += d[4].out_ch;
 
-    arnet__maxpool3d(pool_k, pool_s, in, &b3a);
+    arnet__maxpool3d(pool_k, pool_s, in, &b3a, s->team);
     slice.data = out->data + off;
     slice.c = d[5].out_ch;
-    arnet__conv3d(&d[5], &cv[5], &b3a, &slice, s->conv, s->threads);
+    arnet__conv3d(&d[5], &cv[5], &b3a, &slice, s->conv, s->team);
 }
 
 int arnet__i3d_forward(const arnet_extractor *x, arnet__i3d_scratch *s, const float *in,
@@ -218,11 +225,11 @@ int arnet__i3d_forward(const arnet_extractor *x, arnet__i3d_scratch *s, const fl
             const arnet__i3d_conv_desc *d = &arnet__i3d_convs[st->conv];
             arnet__conv3d_out_dims(d->k, d->s, cur.t, cur.h, cur.w, od);
             out = act_of(s->act[next], od, d->out_ch);
-            arnet__conv3d(d, &x->convs[st->conv], &cur, &out, s->conv, s->threads);
+            arnet__conv3d(d, &x->convs[st->conv], &cur, &out, s->conv, s->team);
         } else if (st->op == ARNET__I3D_MAXPOOL) {
             arnet__conv3d_out_dims(st->k, st->s, cur.t, cur.h, cur.w, od);
             out = act_of(s->act[next], od, cur.c);
-            arnet__maxpool3d(st->k, st->s, &cur, &out);
+            arnet__maxpool3d(st->k, st->s, &cur, &out, s->team);
         } else {
             const arnet__i3d_conv_desc *d = &arnet__i3d_convs[st->conv];
             od[0] = cur.t;

@@ -73,7 +73,7 @@ static double *conv_ref(const arnet__i3d_conv_desc *d, const float *in, uint32_t
 }
 
 typedef void (*conv_fn)(const arnet__i3d_conv_desc *, const arnet__i3d_conv *,
-                        const arnet__act *, const arnet__act *, float *, int);
+                        const arnet__act *, const arnet__act *, float *, arnet__team *);
 
 /* Run kernel fn on a T x H x W x C input, writing into channels
  * [slice_off, slice_off + O) of an output `wide` channels wide, and compare
@@ -107,7 +107,11 @@ static void check_conv(conv_fn fn, uint8_t k0, uint8_t k1, uint8_t k2, uint8_t s
     float *scratch = malloc((ns ? ns : 1) * sizeof(float));
     arnet__act a_in = {in, T, H, W, C, C};
     arnet__act a_out = {out + slice_off, od[0], od[1], od[2], O, wide};
-    fn(&d, &cv, &a_in, &a_out, scratch, threads);
+    arnet__team *team = NULL;
+    ck_assert_int_eq(arnet__team_create(threads, &team), ARNET_OK);
+    ck_assert_int_eq(arnet__team_size(team), threads);
+    fn(&d, &cv, &a_in, &a_out, scratch, team);
+    arnet__team_free(team);
 
     double max_err = 0, max_ref = 0;
     for (size_t p = 0; p < P; p++)
@@ -179,8 +183,27 @@ START_TEST(cube_3x3x3_plain_method)
 }
 END_TEST
 
+START_TEST(cube_3x3x3_winograd)
+{
+    /* The fast method directly, on any channel count: odd extents leave
+     * half tiles at the bottom and right; t = 1 has no shifted products. */
+    check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 7, 5, 3, 5, 6, 5, 0, 1);
+    check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 16, 24, 4, 9, 7, 40, 8, 2);
+    check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 8, 12, 1, 1, 1, 12, 0, 1);
+    check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 6, 6, 2, 2, 3, 6, 0, 2);
+    check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 5, 4, 1, 8, 1, 4, 0, 1);
+    check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 3, 9, 2, 1, 9, 9, 0, 1);
+    /* Where arnet__conv3d chooses it (>= 64 channels, >= 8 x 8), with more
+     * tiles than one block and blocks shared by two threads. */
+    check_conv(arnet__conv3d, 3, 3, 3, 1, 1, 1, 64, 40, 3, 17, 15, 48, 8, 2);
+    check_conv(arnet__conv3d, 3, 3, 3, 1, 1, 1, 96, 16, 8, 28, 28, 16, 0, 2);
+    check_conv(arnet__conv3d, 3, 3, 3, 1, 1, 1, 160, 36, 2, 8, 9, 36, 0, 1);
+}
+END_TEST
+
 static void check_pool(uint8_t k0, uint8_t k1, uint8_t k2, uint8_t s0, uint8_t s1, uint8_t s2,
-                       uint32_t T, uint32_t H, uint32_t W, uint32_t C, uint32_t wide)
+                       uint32_t T, uint32_t H, uint32_t W, uint32_t C, uint32_t wide,
+                       int threads)
 {
     uint8_t k[3] = {k0, k1, k2}, s[3] = {s0, s1, s2};
     /* Some negative inputs, so that the zero padding shows in the result. */
@@ -196,7 +219,10 @@ static void check_pool(uint8_t k0, uint8_t k1, uint8_t k2, uint8_t s0, uint8_t s
         out[i] = 7.0f;
     arnet__act a_in = {in, T, H, W, C, C};
     arnet__act a_out = {out, od[0], od[1], od[2], C, wide};
-    arnet__maxpool3d(k, s, &a_in, &a_out);
+    arnet__team *team = NULL;
+    ck_assert_int_eq(arnet__team_create(threads, &team), ARNET_OK);
+    arnet__maxpool3d(k, s, &a_in, &a_out, team);
+    arnet__team_free(team);
     for (uint32_t to = 0; to < od[0]; to++)
         for (uint32_t ho = 0; ho < od[1]; ho++)
             for (uint32_t wo = 0; wo < od[2]; wo++)
@@ -232,14 +258,14 @@ START_TEST(pools_of_the_network)
 {
     /* MaxPool3d_2a/3a (1,3,3 / 1,2,2), 4a (3,3,3 / 2,2,2), 5a (2,2,2 /
      * 2,2,2), the Inception b3a (3,3,3 / 1,1,1): odd and even extents. */
-    check_pool(1, 3, 3, 1, 2, 2, 3, 9, 8, 5, 5);
-    check_pool(1, 3, 3, 1, 2, 2, 2, 1, 2, 3, 4);
-    check_pool(3, 3, 3, 2, 2, 2, 5, 7, 6, 4, 4);
-    check_pool(3, 3, 3, 2, 2, 2, 4, 8, 9, 3, 3);
-    check_pool(2, 2, 2, 2, 2, 2, 3, 7, 8, 6, 9);
-    check_pool(2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 2);
-    check_pool(3, 3, 3, 1, 1, 1, 3, 5, 4, 7, 10);
-    check_pool(3, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2);
+    check_pool(1, 3, 3, 1, 2, 2, 3, 9, 8, 5, 5, 2);
+    check_pool(1, 3, 3, 1, 2, 2, 2, 1, 2, 3, 4, 2);
+    check_pool(3, 3, 3, 2, 2, 2, 5, 7, 6, 4, 4, 2);
+    check_pool(3, 3, 3, 2, 2, 2, 4, 8, 9, 3, 3, 1);
+    check_pool(2, 2, 2, 2, 2, 2, 3, 7, 8, 6, 9, 1);
+    check_pool(2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 2, 1);
+    check_pool(3, 3, 3, 1, 1, 1, 3, 5, 4, 7, 10, 2);
+    check_pool(3, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 2);
 }
 END_TEST
 
@@ -264,6 +290,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, pointwise_into_slices);
     tcase_add_test(tc, cube_3x3x3_stride1);
     tcase_add_test(tc, cube_3x3x3_plain_method);
+    tcase_add_test(tc, cube_3x3x3_winograd);
     tcase_add_test(tc, pools_of_the_network);
     tcase_add_test(tc, same_padding_extents);
     suite_add_tcase(s, tc);
