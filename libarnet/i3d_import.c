@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "container.h"
 #include "i3d.h"
 #include "torchfile.h"
 
 #define BN_EPS 1e-3
+#define KIND "extractor"
+#define NETWORK "inception-i3d-rgb"
 
 /* conv3d.c repacks the weights for its kernels.  Until that file is linked
  * in, these do nothing (a definition there takes precedence). */
@@ -255,8 +258,7 @@ static int from_torch(const char *path, const arnet__torch_file *tf, arnet_extra
     snprintf(num, sizeof num, "%zu", tf->n_tensors);
     char ign[32];
     snprintf(ign, sizeof ign, "%zu", n_ignored);
-    if ((st = set_meta(x, "kind", "extractor")) != ARNET_OK ||
-        (st = set_meta(x, "network", "inception-i3d-rgb")) != ARNET_OK ||
+    if ((st = set_meta(x, "network", NETWORK)) != ARNET_OK ||
         (st = set_meta(x, "source", base_name(path))) != ARNET_OK ||
         (st = set_meta(x, "source.port", port_names[c.port])) != ARNET_OK ||
         (st = set_meta(x, "source.format", tf->zip ? "torch zip" : "torch legacy")) !=
@@ -295,4 +297,188 @@ int arnet_extractor_load_torch(const char *path, arnet_extractor **out)
     }
     arnet__torch_free(&tf);
     return st;
+}
+
+/* ---- the extractor file (docs/checkpoint-format.md, "Extractor files") ------ */
+
+/* Unit i's tensors: "<piergiaj module>.w" [out, in*kt*kh*kw] and ".b" [out]. */
+static void unit_tensors(const arnet_extractor *x, size_t i, arnet__tensor t[2], char names[2][64])
+{
+    const arnet__i3d_conv_desc *d = &arnet__i3d_convs[i];
+    snprintf(names[0], 64, "%s.w", d->name);
+    snprintf(names[1], 64, "%s.b", d->name);
+    t[0] = (arnet__tensor){ names[0], 2, { d->out_ch, arnet__i3d_conv_weights(i) / d->out_ch, 0, 0 },
+                            x->convs[i].w };
+    t[1] = (arnet__tensor){ names[1], 1, { d->out_ch, 0, 0, 0 }, x->convs[i].b };
+}
+
+static int serialise(const arnet_extractor *x, const char *who, const arnet_save_options *opt_in,
+                     uint8_t **out, size_t *size)
+{
+    arnet_save_options opt;
+    int rc = arnet__save_options_read(who, opt_in, &opt);
+    if (rc)
+        return rc;
+    int has_version = 0;
+    for (size_t i = 0; i < x->n_meta; i++) {
+        if ((rc = arnet__kv_check(who, x->meta[i].key, x->meta[i].value)))
+            return rc;
+        has_version |= strcmp(x->meta[i].key, "library_version") == 0;
+    }
+    arnet__cwriter w;
+    /* kind, 2 tensors per unit, metadata */
+    if ((rc = arnet__cw_init(&w, who, opt.compression_level, 2 + 2 * arnet__i3d_n_convs)) ||
+        (rc = arnet__cw_kind(&w, KIND))) {
+        arnet__cw_free(&w);
+        return rc;
+    }
+    for (size_t i = 0; i < arnet__i3d_n_convs; i++) {
+        arnet__tensor t[2];
+        char names[2][64];
+        unit_tensors(x, i, t, names);
+        /* f16 storage applies to the weights; biases stay f32 (as a model's). */
+        if ((rc = arnet__cw_tensor(&w, ARNET__SEC_TENSOR, ARNET__SECF_REQUIRED, &t[0],
+                                   opt.storage)) ||
+            (rc = arnet__cw_tensor(&w, ARNET__SEC_TENSOR, ARNET__SECF_REQUIRED, &t[1],
+                                   ARNET_STORAGE_F32))) {
+            arnet__cw_free(&w);
+            return rc;
+        }
+    }
+    arnet__cw_u32(&w, (uint32_t)(x->n_meta + !has_version));
+    for (size_t i = 0; i < x->n_meta; i++)
+        arnet__cw_kv_pair(&w, x->meta[i].key, x->meta[i].value);
+    if (!has_version)
+        arnet__cw_kv_pair(&w, "library_version", arnet_version());
+    if ((rc = arnet__cw_end_section(&w, ARNET__SEC_META, 0))) {
+        arnet__cw_free(&w);
+        return rc;
+    }
+    return arnet__cw_finish(&w, out, size);
+}
+
+int arnet_extractor_save(const arnet_extractor *x, const char *path, const arnet_save_options *opt)
+{
+    if (!x || !path)
+        return arnet__error(ARNET_E_INVALID, "arnet_extractor_save: %s is NULL",
+                            !x ? "extractor" : "path");
+    uint8_t *data;
+    size_t size;
+    int rc = serialise(x, path, opt, &data, &size);
+    if (rc)
+        return rc;
+    rc = arnet__atomic_write(path, data, size);
+    free(data);
+    return rc;
+}
+
+static int meta_cb(const char *key, const char *value, void *ctx)
+{
+    return set_meta(ctx, key, value);
+}
+
+/* One tensor section: which unit and which of w/b, shape checked, read. */
+static int read_tensor(const arnet__container *c, uint32_t index, arnet_extractor *x,
+                       unsigned char *seen)
+{
+    arnet__sec_stream st;
+    arnet__tensor_desc d;
+    int rc = arnet__stream_open(c, index, &st);
+    if (!rc)
+        rc = arnet__tensor_read_desc(&st, &d);
+    if (rc) {
+        arnet__stream_close(&st);
+        return rc;
+    }
+    size_t len = strlen(d.name);
+    int unit = -1, port = 0, bias = 0;
+    if (len > 2 && d.name[len - 2] == '.' && (d.name[len - 1] == 'w' || d.name[len - 1] == 'b')) {
+        bias = d.name[len - 1] == 'b';
+        unit = arnet__i3d_conv_lookup(d.name, len - 2, &port);
+    }
+    if (unit < 0 || port != 0) {
+        rc = arnet__stream_bad(&st, "tensor %s is not a unit of Inception-I3D", d.name);
+    } else if (seen[2 * unit + bias]) {
+        rc = arnet__stream_bad(&st, "tensor %s appears twice", d.name);
+    } else {
+        arnet__tensor t[2];
+        char names[2][64];
+        unit_tensors(x, (size_t)unit, t, names);
+        const arnet__tensor *want = &t[bias];
+        int ok = d.ndim == want->ndim;
+        for (uint32_t k = 0; ok && k < d.ndim; k++)
+            ok = d.dims[k] == want->dims[k];
+        if (!ok) {
+            char got[96], exp[96];
+            arnet__shape_text(got, sizeof got, d.dims, d.ndim);
+            arnet__shape_text(exp, sizeof exp, want->dims, want->ndim);
+            rc = arnet__stream_bad(&st, "tensor %s has shape %s, Inception-I3D needs %s",
+                                   d.name, got, exp);
+        } else {
+            rc = arnet__tensor_read_data(&st, &d, bias ? x->convs[unit].b : x->convs[unit].w);
+            seen[2 * unit + bias] = 1;
+        }
+    }
+    arnet__stream_close(&st);
+    return rc;
+}
+
+static int from_container(const arnet__container *c, arnet_extractor *x)
+{
+    const char *kind = arnet__container_kind(c);
+    if (strcmp(kind, KIND) != 0)
+        return strcmp(kind, "model") == 0
+                   ? arnet__container_bad(c, "an AR-Net model file, not an extractor "
+                                             "(arnet import i3d makes one)")
+                   : arnet__container_bad(c, "a file of kind \"%s\", not an extractor", kind);
+    unsigned char seen[2 * 64] = { 0 };
+    int rc = ARNET_OK;
+    for (uint32_t i = 0; i < c->n_sec && !rc; i++) {
+        uint32_t type = c->sec[i].type;
+        if (type == ARNET__SEC_TENSOR)
+            rc = read_tensor(c, i, x, seen);
+        else if (type == ARNET__SEC_META)
+            rc = arnet__kv_read(c, i, meta_cb, x);
+        else if (type == ARNET__SEC_CONFIG || type == ARNET__SEC_TRAINER_TENSOR ||
+                 type == ARNET__SEC_TRAINER_KV)
+            rc = arnet__container_bad(c, "section %u (%s) does not belong in an extractor file",
+                                      i, arnet__section_type_name(type));
+    }
+    for (size_t i = 0; i < arnet__i3d_n_convs && !rc; i++)
+        for (int b = 0; b < 2 && !rc; b++)
+            if (!seen[2 * i + b])
+                rc = arnet__container_bad(c, "tensor %s.%c is missing", arnet__i3d_convs[i].name,
+                                          b ? 'b' : 'w');
+    for (size_t i = 0; i < x->n_meta && !rc; i++) {
+        if (strcmp(x->meta[i].key, "network") == 0 && strcmp(x->meta[i].value, NETWORK) != 0)
+            rc = arnet__container_bad(c, "network \"%s\" is not %s", x->meta[i].value, NETWORK);
+        if (strcmp(x->meta[i].key, "source") == 0 && !x->source &&
+            !(x->source = arnet__strdup(x->meta[i].value)))
+            rc = ARNET_E_NOMEM;
+    }
+    return rc;
+}
+
+int arnet_extractor_load(const char *path, arnet_extractor **out)
+{
+    if (!out)
+        return arnet__error(ARNET_E_INVALID, "arnet_extractor_load: out is NULL");
+    *out = NULL;
+    if (!path)
+        return arnet__error(ARNET_E_INVALID, "arnet_extractor_load: path is NULL");
+    arnet__container c;
+    int rc = arnet__container_load(path, &c);
+    arnet_extractor *x = NULL;
+    if (!rc)
+        rc = arnet__extractor_alloc(&x);
+    if (!rc)
+        rc = from_container(&c, x);
+    arnet__container_close(&c);
+    if (!rc)
+        rc = arnet__i3d_prepare(x);
+    if (rc)
+        arnet_extractor_free(x);
+    else
+        *out = x;
+    return rc;
 }
