@@ -296,13 +296,30 @@ static im2col_geom im2col_geometry(const arnet__i3d_conv_desc *d, const uint32_t
 
 /* Floats one member needs for a block of tiles: the transformed input
  * (16 planes of t x tiles x in) and the products (16 x t x tiles x out). */
-#define WINO_FLOATS ((size_t)1024 * 1024)
+#define WINO_FLOATS ((size_t)2048 * 1024)
 #define WINO_MIN_ROWS 128
+
+/* With at least this many frames, each row of V holds the transforms of
+ * the three frames a product row needs (one GEMM with K = 3 in per
+ * element, at the price of writing V three times); with fewer, the sink
+ * rows and copies cost more than they save and the three taps are three
+ * GEMMs accumulating into M (measured, docs/extractor.md). */
+#define WINO_STACK_FRAMES 6
+
+static int wino_stacked(uint32_t t) { return t >= WINO_STACK_FRAMES; }
+
+/* Floats of V and M for a block of nb tiles: stacked, V has rows for
+ * frames -1 .. t (the outer two a sink) of 3 in floats; else t rows of in. */
+static size_t wino_block_floats(const arnet__i3d_conv_desc *d, uint32_t t, size_t nb)
+{
+    size_t v = wino_stacked(t) ? (size_t)(t + 2) * 3 * d->in_ch : (size_t)t * d->in_ch;
+    return 16 * nb * (v + (size_t)t * d->out_ch);
+}
 
 static size_t wino_block_tiles(const arnet__i3d_conv_desc *d, uint32_t t, size_t tiles,
                                int members)
 {
-    size_t per_tile = 16 * (size_t)t * (d->in_ch + d->out_ch);
+    size_t per_tile = wino_block_floats(d, t, 1);
     size_t nb = WINO_FLOATS / per_tile;
     if (nb * t < WINO_MIN_ROWS)
         nb = div_up(WINO_MIN_ROWS, t);
@@ -341,7 +358,7 @@ size_t arnet__conv3d_scratch_floats(const arnet__i3d_conv_desc *d, uint32_t t, u
     if (arnet__conv3d_winograd_applies(d)) { /* bounded: one block per member */
         size_t tiles = div_up(h, 2) * div_up(w, 2);
         size_t nb = wino_block_tiles(d, t, tiles, threads);
-        size_t n = 16 * (size_t)t * nb * (d->in_ch + d->out_ch);
+        size_t n = wino_block_floats(d, t, nb);
         if (n > per_member)
             per_member = n;
     }
@@ -531,13 +548,17 @@ static void winograd_weights(const arnet__i3d_conv_desc *d, const float *w, floa
 
 static const float wino_zeros[WINO_MAX_IN];
 
-/* V = B^T d B for one tile, channels c0 .. c0 + n; p[16] point at the
- * patch's positions (wino_zeros outside the input); v at plane 0, planes
- * `plane` floats apart. */
-WINO_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *v, size_t plane)
+/* V = B^T d B for one tile, channels 0 .. n; p[16] point at the patch's
+ * positions (wino_zeros outside the input).  Each value goes to v[0], v[1]
+ * and v[2] (the rows of the three output frames this input frame feeds;
+ * wino_in_tile3) or only to v[0] (wino_in_tile), plane xi at v[k] + xi *
+ * plane. */
+static inline __attribute__((always_inline)) void
+wino_in_body(const float *const p[16], size_t n, float *const v[3], size_t plane, int copies)
 {
+    float *restrict v0 = v[0], *restrict v1 = v[1], *restrict v2 = v[2];
     for (size_t c = 0; c < n; c++) {
-        float d[4][4], t[4][4];
+        float d[4][4], t[4][4], r[16];
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++)
                 d[a][b] = p[a * 4 + b][c];
@@ -548,12 +569,31 @@ WINO_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *
             t[3][b] = d[1][b] - d[3][b];
         }
         for (int a = 0; a < 4; a++) {
-            v[(size_t)(a * 4 + 0) * plane + c] = t[a][0] - t[a][2];
-            v[(size_t)(a * 4 + 1) * plane + c] = t[a][1] + t[a][2];
-            v[(size_t)(a * 4 + 2) * plane + c] = t[a][2] - t[a][1];
-            v[(size_t)(a * 4 + 3) * plane + c] = t[a][1] - t[a][3];
+            r[a * 4 + 0] = t[a][0] - t[a][2];
+            r[a * 4 + 1] = t[a][1] + t[a][2];
+            r[a * 4 + 2] = t[a][2] - t[a][1];
+            r[a * 4 + 3] = t[a][1] - t[a][3];
+        }
+        for (int xi = 0; xi < 16; xi++) {
+            v0[(size_t)xi * plane + c] = r[xi];
+            if (copies == 3) {
+                v1[(size_t)xi * plane + c] = r[xi];
+                v2[(size_t)xi * plane + c] = r[xi];
+            }
         }
     }
+}
+
+WINO_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *const v[3],
+                                     size_t plane)
+{
+    wino_in_body(p, n, v, plane, 1);
+}
+
+WINO_TARGET static void wino_in_tile3(const float *const p[16], size_t n, float *const v[3],
+                                      size_t plane)
+{
+    wino_in_body(p, n, v, plane, 3);
 }
 
 /* Y = A^T M A + b, ReLU, for one tile: m at plane 0 (planes `plane` floats
@@ -600,10 +640,24 @@ static void wino_member(void *arg, int member)
     for (size_t blk; (blk = take(&j->next)) < j->n_blocks;) {
         size_t j0 = blk * j->nb;
         size_t nb = j->tiles - j0 < j->nb ? j->tiles - j0 : j->nb;
-        size_t rows = T * nb;
-        size_t vplane = rows * C, mplane = rows * O;
+        /* Stacked: V rows (frame, tile) for frames -1 .. T (the outer two
+         * are a sink for values no product row needs); row (t, q) holds the
+         * transforms of frames t - 1, t, t + 1, so that each element xi is
+         * ONE product with K = 3 in against U[xi] = [U(dt=0); U(1); U(2)].
+         * Otherwise V rows are frames 0 .. T-1 and the taps three products. */
+        const int stacked = wino_stacked((uint32_t)T);
+        const size_t K = stacked ? 3 * C : C, rows = T * nb;
+        const size_t vplane = (stacked ? T + 2 : T) * nb * K, mplane = rows * O;
+        float *V0 = stacked ? V + nb * K : V; /* row (0, 0) of plane 0 */
         float *M = V + 16 * vplane;
-        /* input transform */
+        if (stacked)
+            for (size_t xi = 0; xi < 16; xi++)
+                for (size_t q = 0; q < nb; q++) {
+                    /* frame -1 of output frame 0, frame T of output frame T-1 */
+                    memset(V0 + xi * vplane + q * K, 0, C * sizeof(float));
+                    memset(V0 + xi * vplane + ((T - 1) * nb + q) * K + 2 * C, 0,
+                           C * sizeof(float));
+                }
         for (size_t t = 0; t < T; t++)
             for (size_t q = 0; q < nb; q++) {
                 size_t tile = j0 + q;
@@ -617,23 +671,32 @@ static void wino_member(void *arg, int member)
                                            : in->data + ((t * in->h + (size_t)hh) * in->w +
                                                          (size_t)ww) * C;
                     }
-                wino_in_tile(p, C, V + (t * nb + q) * C, vplane);
+                float *row = V0 + (t * nb + q) * K;
+                if (stacked) {
+                    /* input frame t is tap dt = 0 of output frame t + 1, 1 of
+                     * t, 2 of t - 1 */
+                    float *dst[3] = {row + nb * K, row + C, row - nb * K + 2 * C};
+                    wino_in_tile3(p, C, dst, vplane);
+                } else {
+                    float *dst[3] = {row, row, row};
+                    wino_in_tile(p, C, dst, vplane);
+                }
             }
-        /* products: the centre tap over all frames, then the two shifted */
         for (size_t xi = 0; xi < 16; xi++) {
-            const float *Vx = V + xi * vplane;
+            const float *Vx = V0 + xi * vplane, *Ux = U + xi * 3 * C * O;
             float *Mx = M + xi * mplane;
-            const float *Ux = U + xi * 3 * C * O;
+            if (stacked) {
+                arnet__sgemm(0, 0, rows, O, K, 1.0f, Vx, K, Ux, O, 0.0f, Mx, O, 1);
+                continue;
+            }
+            /* centre tap over all frames, then the two shifted by a frame */
             arnet__sgemm(0, 0, rows, O, C, 1.0f, Vx, C, Ux + C * O, O, 0.0f, Mx, O, 1);
             if (T > 1) {
-                /* dt = 0: output frame t reads input frame t - 1 */
                 arnet__sgemm(0, 0, rows - nb, O, C, 1.0f, Vx, C, Ux, O, 1.0f, Mx + nb * O, O, 1);
-                /* dt = 2: output frame t reads input frame t + 1 */
                 arnet__sgemm(0, 0, rows - nb, O, C, 1.0f, Vx + nb * C, C, Ux + 2 * C * O, O, 1.0f,
                              Mx, O, 1);
             }
         }
-        /* output transform */
         for (size_t t = 0; t < T; t++)
             for (size_t q = 0; q < nb; q++) {
                 size_t tile = j0 + q;
@@ -665,7 +728,7 @@ void arnet__conv3d_winograd(const arnet__i3d_conv_desc *d, const arnet__i3d_conv
     j.tiles_w = div_up(in->w, 2);
     j.tiles = div_up(in->h, 2) * j.tiles_w;
     j.nb = wino_block_tiles(d, in->t, j.tiles, members);
-    j.per_member = 16 * (size_t)in->t * j.nb * (d->in_ch + d->out_ch);
+    j.per_member = wino_block_floats(d, in->t, j.nb);
     j.n_blocks = div_up(j.tiles, j.nb);
     team_run(team, wino_member, &j);
 }
