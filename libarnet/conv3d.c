@@ -29,12 +29,13 @@
  * many floats stands for the padding). */
 #define WINO_MAX_IN 1024
 
-/* The transforms are element-wise over channels: let the compiler use the
- * widest vectors the processor has (one clone per ISA, chosen at load). */
+/* The transforms, pools and epilogues are element-wise over channels: let
+ * the compiler use the widest vectors the processor has (one clone per
+ * ISA, chosen when the library loads). */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define WINO_TARGET __attribute__((target_clones("avx512f", "avx2", "default")))
+#define SIMD_TARGET __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
-#define WINO_TARGET
+#define SIMD_TARGET
 #endif
 
 typedef struct prepared {
@@ -201,11 +202,13 @@ int arnet__conv3d_prepare(const arnet__i3d_conv_desc *d, arnet__i3d_conv *cv)
         free(p);
         return ARNET_E_NOMEM;
     }
-    /* PyTorch: w[o][c][tap]; ours: wk[tap][c][o]. */
-    for (size_t o = 0; o < N; o++)
+    /* PyTorch: w[o][c][tap]; ours: wk[tap][c][o].  In blocks of 16 outputs,
+     * so that both sides are read and written in runs. */
+    for (size_t o0 = 0; o0 < N; o0 += 16)
         for (size_t c = 0; c < d->in_ch; c++)
             for (size_t tap = 0; tap < taps; tap++)
-                p->wk[(tap * d->in_ch + c) * N + o] = cv->w[(o * d->in_ch + c) * taps + tap];
+                for (size_t o = o0; o < N && o < o0 + 16; o++)
+                    p->wk[(tap * d->in_ch + c) * N + o] = cv->w[(o * d->in_ch + c) * taps + tap];
     cv->prepared = p;
     if (arnet__conv3d_winograd_applies(d)) {
         p->wino = arnet__alloc(16 * 3 * (size_t)d->in_ch * N, sizeof(float),
@@ -312,7 +315,7 @@ static int wino_stacked(uint32_t t) { return t >= WINO_STACK_FRAMES; }
  * frames -1 .. t (the outer two a sink) of 3 in floats; else t rows of in. */
 static size_t wino_block_floats(const arnet__i3d_conv_desc *d, uint32_t t, size_t nb)
 {
-    size_t v = wino_stacked(t) ? (size_t)(t + 2) * 3 * d->in_ch : (size_t)t * d->in_ch;
+    size_t v = wino_stacked(t) ? ((size_t)t + 2) * 3 * d->in_ch : (size_t)t * d->in_ch;
     return 16 * nb * (v + (size_t)t * d->out_ch);
 }
 
@@ -367,7 +370,7 @@ size_t arnet__conv3d_scratch_floats(const arnet__i3d_conv_desc *d, uint32_t t, u
 
 /* ---- epilogue -------------------------------------------------------------- */
 
-static void bias_relu(float *out, size_t ld, size_t rows, size_t n, const float *b)
+SIMD_TARGET static void bias_relu(float *out, size_t ld, size_t rows, size_t n, const float *b)
 {
     for (size_t r = 0; r < rows; r++) {
         float *o = out + r * ld;
@@ -529,9 +532,9 @@ static void winograd_weights(const arnet__i3d_conv_desc *d, const float *w, floa
 {
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
     const size_t C = d->in_ch, O = d->out_ch;
-    for (size_t o = 0; o < O; o++)
-        for (size_t c = 0; c < C; c++)
-            for (int dt = 0; dt < 3; dt++) {
+    for (size_t c = 0; c < C; c++)
+        for (int dt = 0; dt < 3; dt++)
+            for (size_t o = 0; o < O; o++) {
                 const float *g = w + ((o * C + c) * 3 + (size_t)dt) * 9;
                 double gg[4][3]; /* G g */
                 for (int a = 0; a < 4; a++)
@@ -584,13 +587,13 @@ wino_in_body(const float *const p[16], size_t n, float *const v[3], size_t plane
     }
 }
 
-WINO_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *const v[3],
+SIMD_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *const v[3],
                                      size_t plane)
 {
     wino_in_body(p, n, v, plane, 1);
 }
 
-WINO_TARGET static void wino_in_tile3(const float *const p[16], size_t n, float *const v[3],
+SIMD_TARGET static void wino_in_tile3(const float *const p[16], size_t n, float *const v[3],
                                       size_t plane)
 {
     wino_in_body(p, n, v, plane, 3);
@@ -598,7 +601,7 @@ WINO_TARGET static void wino_in_tile3(const float *const p[16], size_t n, float 
 
 /* Y = A^T M A + b, ReLU, for one tile: m at plane 0 (planes `plane` floats
  * apart); y[u * 2 + v] the output positions (NULL outside the output). */
-WINO_TARGET static void wino_out_tile(const float *m, size_t plane, size_t n, const float *bias,
+SIMD_TARGET static void wino_out_tile(const float *m, size_t plane, size_t n, const float *bias,
                                       float *const y[4])
 {
     for (size_t o = 0; o < n; o++) {
@@ -753,7 +756,7 @@ typedef struct pool_job {
     size_t next;
 } pool_job;
 
-static void pool_member(void *arg, int member)
+SIMD_TARGET static void pool_member(void *arg, int member)
 {
     (void)member;
     pool_job *j = arg;
