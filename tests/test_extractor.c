@@ -156,7 +156,7 @@ END_TEST
 
 START_TEST(ten_crops_in_ur_dmu_oversample_order)
 {
-    const uint32_t w = 400, h = 300, T = 4, rw = 340, rh = 256;
+    const uint32_t w = 400, h = 300, T = 2, rw = 340, rh = 256;
     arnet_extractor *x = make_extractor(2);
     uint8_t *frames = make_frames(T, w, h);
     arnet_extractor_options o = opts(w, h, ARNET_RESIZE_340X256, 10, T);
