@@ -5,16 +5,19 @@
  * folded in; arnet__i3d_prepare repacks each unit once into a K x out
  * row-major matrix, K running over (dt, dh, dw, in), so that one output
  * position's receptive field, read in channels-last order, is one row of
- * the left operand.  Then:
+ * the left operand (and 3x3x3 units also into Winograd form).  Then:
  *   - 1x1x1 stride-1 convolutions are a GEMM on the activation itself
  *     (positions x in times in x out), no copy;
- *   - other convolutions copy a bounded tile of receptive fields (im2col,
- *     at most IM2COL_FLOATS per tile, so Conv3d_1a never builds its 400 MB
- *     matrix) and multiply it;
+ *   - 3x3x3 units with enough channels and extent use Winograd F(2x2, 3x3)
+ *     along h and w, direct along t (see the section below);
+ *   - the others copy a bounded tile of input-frame slabs (im2col, at most
+ *     IM2COL_FLOATS per tile, so Conv3d_1a never builds its 400 MB matrix)
+ *     and multiply it in place, one GEMM per output frame;
  * and bias + ReLU are applied to each tile of output rows while it is
  * still in cache.  Output rows have stride out->ld, so a branch of an
- * Inception block lands in its channel slice of the concatenation. */
-#include <pthread.h>
+ * Inception block lands in its channel slice of the concatenation.  The
+ * members of a team (team.c) each take whole tiles or blocks and run BLIS
+ * single-threaded on them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,132 +45,6 @@ typedef struct prepared {
     float *wk;   /* K x out, K = kt*kh*kw*in in (dt, dh, dw, in) order */
     float *wino; /* Winograd weights [16][3][in][out], or NULL */
 } prepared;
-
-/* ---- the team ---------------------------------------------------------------- */
-
-typedef void (*team_fn)(void *arg, int member);
-
-struct arnet__team {
-    int n;
-    pthread_t *threads;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned long generation;
-    int pending, quit;
-    team_fn fn;
-    void *arg;
-};
-
-typedef struct member_start {
-    arnet__team *team;
-    int member;
-} member_start;
-
-static void *member_main(void *p)
-{
-    member_start ms = *(member_start *)p;
-    free(p);
-    arnet__team *t = ms.team;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&t->mu);
-    for (;;) {
-        while (t->generation == seen && !t->quit)
-            pthread_cond_wait(&t->go, &t->mu);
-        if (t->quit)
-            break;
-        seen = t->generation;
-        team_fn fn = t->fn;
-        void *arg = t->arg;
-        pthread_mutex_unlock(&t->mu);
-        fn(arg, ms.member);
-        pthread_mutex_lock(&t->mu);
-        if (--t->pending == 0)
-            pthread_cond_signal(&t->done);
-    }
-    pthread_mutex_unlock(&t->mu);
-    return NULL;
-}
-
-int arnet__team_size(const arnet__team *team) { return team ? team->n : 1; }
-
-void arnet__team_free(arnet__team *t)
-{
-    if (!t)
-        return;
-    pthread_mutex_lock(&t->mu);
-    t->quit = 1;
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
-    for (int i = 1; i < t->n; i++)
-        pthread_join(t->threads[i], NULL);
-    pthread_cond_destroy(&t->go);
-    pthread_cond_destroy(&t->done);
-    pthread_mutex_destroy(&t->mu);
-    free(t->threads);
-    free(t);
-}
-
-int arnet__team_create(int threads, arnet__team **out)
-{
-    *out = NULL;
-    if (threads < 1)
-        threads = 1;
-    arnet__team *t = arnet__calloc(1, sizeof *t, "thread team");
-    if (!t)
-        return ARNET_E_NOMEM;
-    t->threads = arnet__calloc((size_t)threads, sizeof *t->threads, "thread team");
-    if (!t->threads) {
-        free(t);
-        return ARNET_E_NOMEM;
-    }
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->go, NULL);
-    pthread_cond_init(&t->done, NULL);
-    t->n = 1;
-    for (int i = 1; i < threads; i++) {
-        member_start *ms = arnet__alloc(1, sizeof *ms, "thread team");
-        int started = 0;
-        if (ms) {
-            ms->team = t;
-            ms->member = i;
-            started = pthread_create(&t->threads[i], NULL, member_main, ms) == 0;
-        }
-        if (!started) {
-            free(ms);
-            arnet__team_free(t);
-            return arnet__error(ARNET_E_NOMEM, "thread team: cannot start thread %d of %d",
-                                i + 1, threads);
-        }
-        t->n = i + 1;
-    }
-    *out = t;
-    return ARNET_OK;
-}
-
-/* fn(arg, m) on every member m, the caller being member 0; returns when all
- * are done. */
-static void team_run(arnet__team *t, team_fn fn, void *arg)
-{
-    if (!t || t->n == 1) {
-        fn(arg, 0);
-        return;
-    }
-    pthread_mutex_lock(&t->mu);
-    t->fn = fn;
-    t->arg = arg;
-    t->pending = t->n - 1;
-    t->generation++;
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
-    fn(arg, 0);
-    pthread_mutex_lock(&t->mu);
-    while (t->pending > 0)
-        pthread_cond_wait(&t->done, &t->mu);
-    pthread_mutex_unlock(&t->mu);
-}
-
-/* Next chunk of a kernel's work for whichever member asks first. */
-static size_t take(size_t *next) { return __atomic_fetch_add(next, 1, __ATOMIC_RELAXED); }
 
 /* ---- weights --------------------------------------------------------------- */
 
@@ -453,7 +330,7 @@ static void pointwise_member(void *arg, int member)
     const prepared *pp = j->cv->prepared;
     const size_t K = j->d->in_ch, N = j->d->out_ch;
     const size_t P = (size_t)j->od[0] * j->od[1] * j->od[2];
-    for (size_t chunk; (chunk = take(&j->next)) < j->n_chunks;) {
+    for (size_t chunk; (chunk = arnet__team_take(&j->next)) < j->n_chunks;) {
         size_t p0 = chunk * j->rows;
         size_t m = P - p0 < j->rows ? P - p0 : j->rows;
         float *c = j->out->data + p0 * j->out->ld;
@@ -471,7 +348,7 @@ static void im2col_member(void *arg, int member)
     const im2col_geom *g = &j->g;
     const size_t lda = g->frames * g->slab;
     float *tile = j->scratch + (size_t)member * j->per_member;
-    for (size_t chunk; (chunk = take(&j->next)) < j->n_chunks;) {
+    for (size_t chunk; (chunk = arnet__team_take(&j->next)) < j->n_chunks;) {
         size_t q0 = chunk * g->tile;
         size_t n = g->positions - q0 < g->tile ? g->positions - q0 : g->tile;
         im2col_tile(j->d, j->in, j->od, j->front, g, q0, n, tile);
@@ -504,13 +381,13 @@ void arnet__conv3d_im2col(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *
         size_t P = (size_t)j.od[0] * j.od[1] * j.od[2];
         j.rows = tile_rows(d->in_ch > d->out_ch ? d->in_ch : d->out_ch, P, members);
         j.n_chunks = div_up(P, j.rows);
-        team_run(team, pointwise_member, &j);
+        arnet__team_run(team, pointwise_member, &j);
         return;
     }
     j.g = im2col_geometry(d, j.od, members);
     j.per_member = j.g.tile * j.g.frames * j.g.slab;
     j.n_chunks = div_up(j.g.positions, j.g.tile);
-    team_run(team, im2col_member, &j);
+    arnet__team_run(team, im2col_member, &j);
 }
 
 /* ---- Winograd F(2x2, 3x3) along h, w; direct along t -------------------------
@@ -640,7 +517,7 @@ static void wino_member(void *arg, int member)
     const size_t C = in->c, O = j->d->out_ch, T = in->t;
     const float *U = ((const prepared *)j->cv->prepared)->wino;
     float *V = j->scratch + (size_t)member * j->per_member;
-    for (size_t blk; (blk = take(&j->next)) < j->n_blocks;) {
+    for (size_t blk; (blk = arnet__team_take(&j->next)) < j->n_blocks;) {
         size_t j0 = blk * j->nb;
         size_t nb = j->tiles - j0 < j->nb ? j->tiles - j0 : j->nb;
         /* Stacked: V rows (frame, tile) for frames -1 .. T (the outer two
@@ -733,7 +610,7 @@ void arnet__conv3d_winograd(const arnet__i3d_conv_desc *d, const arnet__i3d_conv
     j.nb = wino_block_tiles(d, in->t, j.tiles, members);
     j.per_member = wino_block_floats(d, in->t, j.nb);
     j.n_blocks = div_up(j.tiles, j.nb);
-    team_run(team, wino_member, &j);
+    arnet__team_run(team, wino_member, &j);
 }
 
 void arnet__conv3d(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *cv,
@@ -763,7 +640,7 @@ SIMD_TARGET static void pool_member(void *arg, int member)
     const arnet__act *in = j->in, *out = j->out;
     const uint8_t *k = j->k, *s = j->s;
     const size_t C = in->c;
-    for (size_t row; (row = take(&j->next)) < j->n_rows;) {
+    for (size_t row; (row = arnet__team_take(&j->next)) < j->n_rows;) {
         uint32_t to = (uint32_t)(row / j->od[1]), ho = (uint32_t)(row % j->od[1]);
         for (uint32_t wo = 0; wo < j->od[2]; wo++) {
             float *o = out->data + (((size_t)to * j->od[1] + ho) * j->od[2] + wo) * out->ld;
@@ -805,5 +682,5 @@ void arnet__maxpool3d(const uint8_t k[3], const uint8_t s[3], const arnet__act *
     arnet__same_pad(in->h, k[1], s[1], &j.front[1], &back, &j.od[1]);
     arnet__same_pad(in->w, k[2], s[2], &j.front[2], &back, &j.od[2]);
     j.n_rows = (size_t)j.od[0] * j.od[1];
-    team_run(team, pool_member, &j);
+    arnet__team_run(team, pool_member, &j);
 }
