@@ -997,6 +997,18 @@ static int materialise(reader *r, const char *name, const tensor_ref *t, arnet__
     o->data = arnet__alloc((size_t)numel, sizeof(float), "torch tensor");
     if (!o->data)
         return ARNET_E_NOMEM;
+    /* Row-major float32 (nearly every file): one copy. */
+    int contiguous = 1;
+    uint64_t want = 1;
+    for (uint32_t d = t->ndim; d-- > 0;) {
+        if (t->size[d] != 1 && t->stride[d] != want)
+            contiguous = 0;
+        want *= t->size[d];
+    }
+    if (contiguous && s->dtype == DT_F32) {
+        memcpy(o->data, s->data + t->offset * 4, (size_t)numel * 4);
+        return ARNET_OK;
+    }
     uint64_t idx[ARNET__TORCH_MAX_NDIM] = { 0 };
     uint64_t src = t->offset;
     for (uint64_t e = 0; e < numel; e++) {
