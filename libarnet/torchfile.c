@@ -477,7 +477,8 @@ static int append_items(up *u, val *seq, val **items, size_t k)
     if (!arnet__add_size(seq->n, k, &need_n) ||
         !grow((void **)&seq->items, &seq->cap, need_n, sizeof(val *)))
         return nomem(u->r);
-    memcpy(seq->items + seq->n, items, k * sizeof(val *));
+    if (k)
+        memcpy(seq->items + seq->n, items, k * sizeof(val *));
     seq->n = need_n;
     return ARNET_OK;
 }
