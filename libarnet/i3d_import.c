@@ -53,7 +53,8 @@ void arnet_extractor_free(arnet_extractor *x)
 {
     if (!x)
         return;
-    arnet__i3d_unprepare(x);
+    if (x->convs)
+        arnet__i3d_unprepare(x);
     if (x->convs)
         for (size_t i = 0; i < arnet__i3d_n_convs; i++) {
             free(x->convs[i].w);

@@ -9,7 +9,8 @@
  *
  * The unpickler is a small stack machine that knows only the opcodes a state
  * dict needs and only these globals: collections.OrderedDict,
- * torch._utils._rebuild_tensor_v2 / _rebuild_parameter and the torch.*Storage
+ * torch._utils._rebuild_tensor_v2 / _rebuild_tensor (torch 0.3) /
+ * _rebuild_parameter and the torch.*Storage
  * classes (which give the dtype).  Everything else is refused with the
  * opcode or name and its offset.  Every length is checked against the bytes
  * that are there before anything is allocated for it; the stack, the marks
@@ -537,8 +538,9 @@ static int global(up *u, const uint8_t *mod, size_t ml, const uint8_t *name, siz
 #define IS(b, l, s) ((l) == strlen(s) && memcmp((b), (s), (l)) == 0)
     if (IS(mod, ml, "collections") && IS(name, nl, "OrderedDict")) {
         kind = G_ODICT;
-    } else if (IS(mod, ml, "torch._utils") && IS(name, nl, "_rebuild_tensor_v2")) {
-        kind = G_REBUILD_TENSOR;
+    } else if (IS(mod, ml, "torch._utils") && (IS(name, nl, "_rebuild_tensor_v2") ||
+                                                IS(name, nl, "_rebuild_tensor"))) {
+        kind = G_REBUILD_TENSOR; /* _rebuild_tensor: torch 0.3 files, 4 arguments */
     } else if (IS(mod, ml, "torch._utils") && IS(name, nl, "_rebuild_parameter")) {
         kind = G_REBUILD_PARAM;
     } else if (IS(mod, ml, "torch")) {
@@ -615,7 +617,8 @@ static int reduce(up *u)
     if (fn->i != G_REBUILD_TENSOR)
         return perr(u, "REDUCE of a storage class");
     /* _rebuild_tensor_v2(storage, offset, size, stride, requires_grad,
-     * backward_hooks[, metadata]) */
+     * backward_hooks[, metadata]), or _rebuild_tensor(storage, offset, size,
+     * stride) of torch 0.3 */
     if (args->n < 4 || args->n > 7)
         return perr(u, "_rebuild_tensor_v2 with %zu arguments", args->n);
     if (args->items[0]->type != V_STORAGE)

@@ -211,20 +211,24 @@ START_TEST(written_files_read_back)
 {
     tw_tensor t[4];
     size_t n = small_set(t);
-    for (int kind = 0; kind < 3; kind++) {
-        tw_buf b = { 0 };
-        if (kind == 0)
+    for (int kind = 0; kind < 4; kind++) {
+        tw_buf b = { 0 }, old = { 0 };
+        if (kind == 0) {
             tw_legacy(&b, t, n, NULL);
-        else
+        } else if (kind == 3) { /* torch 0.3: _rebuild_tensor */
+            pk_state_dict(&old, t, n, 2);
+            tw_legacy(&b, t, n, &old);
+        } else
             tw_zipfile(&b, kind == 1 ? "archive" : "some_name", t, n, NULL, kind == 2);
         arnet__torch_file f;
         int rc = arnet__torch_read_buffer(b.p, b.n, "mem", &f);
         ck_assert_msg(rc == ARNET_OK, "kind %d: %s", kind, arnet_last_error());
-        ck_assert_int_eq(f.zip, kind != 0);
+        ck_assert_int_eq(f.zip, kind == 1 || kind == 2);
         ck_assert_int_eq(f.module_prefix, 1);
         check_small_set(&f);
         arnet__torch_free(&f);
         free(b.p);
+        free(old.p);
     }
 }
 END_TEST

@@ -108,7 +108,8 @@ static inline uint64_t tw_numel(const tw_tensor *t)
 }
 
 /* The state dict pickle: OrderedDict of _rebuild_tensor_v2 calls, storage
- * i keyed "i" (legacy ids carry a sixth element, view_metadata None). */
+ * i keyed "i" (legacy ids carry a sixth element, view_metadata None);
+ * legacy 2: torch 0.3's _rebuild_tensor(storage, offset, size, stride). */
 static inline void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int legacy)
 {
     tw_u8(b, 0x80);
@@ -121,7 +122,7 @@ static inline void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int le
         char key[24];
         snprintf(key, sizeof key, "%zu", i);
         pk_str(b, t[i].name);
-        pk_global(b, "torch._utils", "_rebuild_tensor_v2");
+        pk_global(b, "torch._utils", legacy == 2 ? "_rebuild_tensor" : "_rebuild_tensor_v2");
         tw_u8(b, '(');
         tw_u8(b, '(');
         pk_str(b, "storage");
@@ -148,10 +149,12 @@ static inline void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int le
         for (uint32_t d = 0; d < t[i].ndim; d++)
             pk_int(b, (int64_t)strides[d]);
         tw_u8(b, 't');
-        tw_u8(b, 0x89);
-        pk_global(b, "collections", "OrderedDict");
-        tw_u8(b, ')');
-        tw_u8(b, 'R');
+        if (legacy != 2) {
+            tw_u8(b, 0x89);
+            pk_global(b, "collections", "OrderedDict");
+            tw_u8(b, ')');
+            tw_u8(b, 'R');
+        }
         tw_u8(b, 't');
         tw_u8(b, 'R');
     }
