@@ -430,6 +430,7 @@ START_TEST(frames_in_alarms_out_without_allocating)
         rc |= arnet_stream_push(stream, sc, feat + got * 1024, &res);
         raw[got++] = res.raw;
     }
+    arnet_extractor_reset(st);
     counting = 0;
     ck_assert_int_eq(rc, 0);
     ck_assert_uint_eq(got, n_clips + 1);
