@@ -1,4 +1,4 @@
-/* manifest.c -- loading a data set from a manifest file (format in API.md and
+/* manifest.c -- loading a data set from a manifest file (format in
  * docs/data.md): parsing, path resolution, frame-range ground truth. */
 #include <errno.h>
 #include <stdio.h>
