@@ -28,6 +28,7 @@ static void usage(FILE *f)
             "The threshold is for raw clip scores.  Without stream smoothing, alarms per\n"
             "hour are at most the clips above it (min_on_clips merges and drops runs);\n"
             "smoothing changes which clips cross it (docs/embedding.md).\n");
+    cli_print_exit_codes(f, 0);
 }
 
 int cmd_calibrate(int argc, char **argv)

@@ -17,6 +17,7 @@ static void usage(FILE *f)
             "whether it carries trainer state to resume training from.  The file's\n"
             "checksums are verified; docs/checkpoint-format.md describes the format.\n\n"
             "  --json    one JSON object instead of text\n");
+    cli_print_exit_codes(f, 0);
 }
 
 /* Everything arnet_file_list reported, copied (its strings are borrowed). */
