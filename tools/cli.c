@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,32 @@ void cli_user_message(const char *msg, char *buf, size_t cap)
 /* Paths longer than this go after the cause, not before it. */
 #define CLI_LONG_PATH 60
 
+/* In place: each blank-free run longer than CLI_LONG_PATH + 20 (a nested
+ * path) is cut in the middle to its first 24 and last 40 bytes around
+ * "...", so that the cause after it stays in view. */
+static void shorten_long_words(char *s)
+{
+    char *w = s, *r = s;
+    while (*r) {
+        if (*r == ' ') {
+            *w++ = *r++;
+            continue;
+        }
+        size_t n = strcspn(r, " ");
+        if (n > CLI_LONG_PATH + 20) {
+            memmove(w, r, 24);
+            memcpy(w + 24, "...", 3);
+            memmove(w + 27, r + n - 40, 40);
+            w += 67;
+        } else {
+            memmove(w, r, n);
+            w += n;
+        }
+        r += n;
+    }
+    *w = '\0';
+}
+
 int cli_fail(const char *cmd, int status, const char *what)
 {
     char msg[4096];
@@ -110,7 +137,8 @@ int cli_fail(const char *cmd, int status, const char *what)
         if (wl <= CLI_LONG_PATH) {
             fprintf(stderr, "arnet %s: %s\n", cmd, msg);
         } else {
-            const char *rest = msg + wl + 1;
+            char *rest = msg + wl + 1;
+            shorten_long_words(rest);
             const char *d = rest;
             while (isdigit((unsigned char)*d))
                 d++;
@@ -123,6 +151,7 @@ int cli_fail(const char *cmd, int status, const char *what)
     } else if (wl && strstr(msg, what)) {
         fprintf(stderr, "arnet %s: %s\n", cmd, msg);
     } else if (wl > CLI_LONG_PATH) {
+        shorten_long_words(msg);
         fprintf(stderr, "arnet %s: %s (%s)\n", cmd, msg, what);
     } else {
         fprintf(stderr, "arnet %s: %s: %s\n", cmd, what, msg);
@@ -139,6 +168,27 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'arnet %s --help'.\n", cmd);
     return CLI_EXIT_USAGE;
+}
+
+int cli_manifest_kind(const char *cmd, const char *option, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char head[6];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (n == sizeof head && !memcmp(head, "\x93NUMPY", 6)) {
+        fprintf(stderr, "arnet %s: %s %s is a NumPy .npy file, not a manifest: give the text "
+                        "file that lists the videos, one '<features.npy> <label> [<ground "
+                        "truth>]' a line (docs/data.md; arnet import writes one)\n",
+                cmd, option, path);
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
 }
 
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
@@ -220,7 +270,8 @@ double cli_progress_interval(void) { return isatty(STDERR_FILENO) ? 0.2 : 5.0; }
 void cli_progress_line(const char *fmt, ...)
 {
     va_list ap;
-    fputc('\r', stderr);
+    if (isatty(STDERR_FILENO))
+        fputc('\r', stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -47,6 +47,12 @@ void cli_user_message(const char *msg, char *buf, size_t cap);
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Before loading a manifest: 0 when path may be one, CLI_EXIT_FAIL (message
+ * printed naming `option`) when it is a NumPy .npy file, a common slip
+ * (features given where the list of them belongs).  Only regular files are
+ * looked at; anything else is left to the library's checks. */
+int cli_manifest_kind(const char *cmd, const char *option, const char *path);
+
 /* Strict number parsing: the whole string must be a number in range.
  * On failure print which option was wrong and return 0. */
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,

@@ -77,6 +77,8 @@ int cmd_calibrate(int argc, char **argv)
     int st = arnet_model_load(model, &m);
     if (st != ARNET_OK)
         return cli_fail(CMD, st, model);
+    if ((rc = cli_manifest_kind(CMD, "--normal", list)) != 0)
+        goto done;
     st = arnet_dataset_load_manifest(list, NULL, &ds);
     if (st != ARNET_OK) {
         rc = cli_fail(CMD, st, list);

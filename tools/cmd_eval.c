@@ -136,6 +136,8 @@ int cmd_eval(int argc, char **argv)
         rc = cli_fail(CMD, st, a.model);
         goto done;
     }
+    if ((rc = cli_manifest_kind(CMD, "--test", a.test)) != 0)
+        goto done;
     st = arnet_dataset_load_manifest(a.test, &a.lopt, &test);
     if (st != ARNET_OK) {
         rc = cli_fail(CMD, st, a.test);

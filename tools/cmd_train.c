@@ -658,7 +658,12 @@ static int load_data(run *r)
     arnet_load_options lo;
     arnet_load_options_init(&lo);
     lo.crop = r->a->crop;
-    int rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
+    int rc = cli_manifest_kind(CMD, "--train", r->a->train_path);
+    if (!rc && r->a->test_path)
+        rc = cli_manifest_kind(CMD, "--test", r->a->test_path);
+    if (rc)
+        return rc;
+    rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
     if (rc != ARNET_OK)
         return cli_fail(CMD, rc, r->a->train_path);
     if (r->a->test_path) {
