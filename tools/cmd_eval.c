@@ -113,8 +113,14 @@ static int claim_plots(const eval_args *a, cli_output *o)
     return rc;
 }
 
+/* Library field names in messages -> this command's options. */
+static const char *const eval_option_names[][2] = {
+    {"far_threshold", "--threshold"}, {"gt_rule", "--gt-rule"}, {"crop", "--crop"},
+    {NULL, NULL}};
+
 int cmd_eval(int argc, char **argv)
 {
+    cli_set_option_names(eval_option_names);
     eval_args a;
     memset(&a, 0, sizeof a);
     arnet_eval_options_init(&a.eopt);

@@ -235,8 +235,13 @@ static int check_outputs(const score_args *a, const cli_output *out, char **name
     return rc;
 }
 
+/* Library field names in messages -> this command's options. */
+static const char *const score_option_names[][2] = {
+    {"threads", "--threads"}, {"crop", "--crop"}, {NULL, NULL}};
+
 int cmd_score(int argc, char **argv)
 {
+    cli_set_option_names(score_option_names);
     score_args a;
     memset(&a, 0, sizeof a);
     a.threads = 1;

@@ -45,8 +45,13 @@ static int count_manifest(const char *path, size_t count[2])
     return 1;
 }
 
+/* Library field names in messages -> this command's options. */
+static const char *const synth_option_names[][2] = {
+    {"feature_dim", "--feature-dim"}, {"scale", "--scale"}, {"seed", "--seed"}, {NULL, NULL}};
+
 int cmd_synth(int argc, char **argv)
 {
+    cli_set_option_names(synth_option_names);
     arnet_synth_options opt;
     arnet_synth_options_init(&opt);
     const char *out = NULL, *v;

@@ -51,8 +51,9 @@ static void usage(FILE *f)
         "  --hidden H            hidden units (default: the feature size)\n"
         "  --dropout P           dropout rate while training (0.7)\n"
         "  --seed S              weights, sampling and dropout (1)\n"
-        "  --threads K           BLIS threads (default: every processor, %d here); the\n"
-        "                        same seed and K give the same model\n"
+        "  --threads K           BLIS threads (default: every processor); the same seed\n"
+        "                        and K give the same model; on a busy machine or with few\n"
+        "                        features, 1 can be faster (docs/training.md)\n"
         "output:\n"
         "  --progress-every N    on a log (stderr not a terminal), a progress line every\n"
         "                        N steps (default: every 5 %% of the run)\n"
@@ -60,8 +61,7 @@ static void usage(FILE *f)
         "  -q, --quiet           print nothing but errors\n\n"
         "Ctrl-C stops after the current step and saves MODEL, so that\n"
         "`arnet train --resume MODEL` goes on from there.  While it runs, MODEL.lock\n"
-        "beside MODEL keeps a second arnet from writing MODEL.\n",
-        cli_cpu_count());
+        "beside MODEL keeps a second arnet from writing MODEL.\n");
     cli_print_exit_codes(f, CLI_EXITS_OUTPUT | CLI_EXITS_INTERRUPT);
 }
 
