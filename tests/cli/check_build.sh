@@ -6,7 +6,7 @@
 #                    C unit tests are switched off with a message) and
 #                    -Dtests=enabled then fails naming Check
 #   clang-sanitize   CC=clang with -Db_sanitize=address,undefined links the
-#                    library and the program, which then runs
+#                    library and a program using it, which then runs
 set -u
 src=$1 what=$2
 n=0 failed=0
@@ -71,17 +71,20 @@ clang-sanitize)
         notok "CC=clang meson setup -Db_sanitize=address,undefined" "$out"
         echo "1..$n"; exit 1
     fi
-    # Only what the link question needs: the library and the program.
-    if out=$(ninja -C "$tmp/b" tools/arnet 2>&1); then
-        ok "libarnet.so and arnet link with clang's sanitizers"
+    # Only what the link question needs: the library and the smallest
+    # program that uses it (examples/minimal.c).
+    if out=$(ninja -C "$tmp/b" examples/minimal 2>&1); then
+        ok "libarnet.so and a program using it link with clang's sanitizers"
     else
-        notok "libarnet.so and arnet link with clang's sanitizers" "$out"
+        notok "libarnet.so and a program using it link with clang's sanitizers" "$out"
     fi
-    if out=$(ASAN_OPTIONS=detect_leaks=0 "$tmp/b/tools/arnet" --version 2>&1) &&
-        printf '%s' "$out" | grep -q "^arnet "; then
-        ok "the sanitized arnet runs: $out"
+    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    if out=$("$tmp/b/examples/minimal" --make-model "$tmp/m.arnet" 4 2>&1) &&
+        out=$("$tmp/b/examples/minimal" "$tmp/m.arnet" "$src/tests/fixtures/npy/2d_v1_f4_le_C.npy" 2>&1) &&
+        [ "$(printf '%s\n' "$out" | grep -c '^clip ')" -eq 3 ]; then
+        ok "the sanitized library makes a model and scores 3 clips, no sanitizer report"
     else
-        notok "the sanitized arnet runs" "$out"
+        notok "the sanitized library makes a model and scores 3 clips, no sanitizer report" "$out"
     fi
     ;;
 *)

@@ -340,6 +340,12 @@ if [ $rc -eq 130 ] && [ -s "$tmp/busy.arnet" ] && [ ! -e "$tmp/busy.arnet.lock" 
 else
     notok "the first run ends normally and removes its lock file" "exit $rc; $(ls "$tmp" | grep busy)"
 fi
+# A lock file left by a killed run holds no lock: the next run takes it over.
+echo 99999999 > "$tmp/stale.arnet.lock"
+expect "a lock file left by a killed run does not block the next one" 0 "" \
+    "$arnet" train --train "$d/train.txt" --out "$tmp/stale.arnet" $t
+[ -s "$tmp/stale.arnet" ] && [ ! -e "$tmp/stale.arnet.lock" ] && ok "... which removes it" ||
+    notok "... which removes it" "$(ls "$tmp" | grep stale)"
 # synth into a folder holding a user's manifests.
 mkdir -p "$tmp/mine"
 echo "features/x.npy 1 -" > "$tmp/mine/train.txt"
@@ -347,6 +353,17 @@ expect "synth --out DIR holding train.txt needs --force" 2 "already holds .*trai
     "$arnet" synth --out "$tmp/mine" --scale 0.05 --feature-dim 4
 grep -q "features/x.npy" "$tmp/mine/train.txt" && ok "the user's manifest is untouched" || notok "the user's manifest is untouched"
 expect "synth --force replaces it" 0 "" "$arnet" synth --out "$tmp/mine" --scale 0.05 --feature-dim 4 --force
+if command -v flock > /dev/null 2>&1; then
+    # Another writer holding the folder (flock(1) takes the lock arnet takes).
+    flock "$tmp/mine" sleep 3 &
+    holder=$!
+    sleep 0.5
+    expect "synth into a folder another process is writing: 'in use'" 1 "mine is in use" \
+        "$arnet" synth --out "$tmp/mine" --scale 0.05 --feature-dim 4 --force
+    wait $holder
+else
+    n=$((n + 1)); echo "ok $n - synth into a folder in use # SKIP no flock(1)"
+fi
 # import.
 printf '%s\n' "$f1" > "$tmp/list.txt"
 expect "import --out equal to --list is refused even with --force" 2 "is an input.*--list" \
