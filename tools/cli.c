@@ -65,16 +65,28 @@ void cli_user_message(const char *msg, char *buf, size_t cap)
             for (size_t i = 0; option_names[i][0] && !opt; i++)
                 if (strlen(option_names[i][0]) == len && !strncmp(option_names[i][0], p, len))
                     opt = option_names[i][1];
+            /* "opt.feature_dim", "opt->threads": the option alone. */
+            static const char *const owners[] = {"opt.", "opt->", "cfg.", "cfg->"};
+            size_t owner = 0;
+            for (size_t k = 0; opt && k < 4 && !owner; k++) {
+                size_t kl = strlen(owners[k]);
+                if (o >= kl && !strncmp(buf + o - kl, owners[k], kl))
+                    owner = kl;
+            }
+            /* A word inside a path ("/data/crop/x.npy", "seed.npy") is not
+             * a field name. */
+            char before = p > msg ? p[-1] : ' ';
+            if (opt && !owner &&
+                (before == '/' || before == '.' || before == '-' || *q == '/' || *q == '-' ||
+                 (*q == '.' && isalnum((unsigned char)q[1]))))
+                opt = NULL;
+            /* A plain word ("crop", "seed") is a field only with its value
+             * after it ("crop 3"); snake_case ones always are. */
+            if (opt && !owner && !memchr(p, '_', len) &&
+                !(q[0] == ' ' && (isdigit((unsigned char)q[1]) || q[1] == '-' || q[1] == '\'')))
+                opt = NULL;
             if (opt) {
-                /* "opt.feature_dim", "opt->threads": the option alone. */
-                static const char *const owners[] = {"opt.", "opt->", "cfg.", "cfg->"};
-                for (size_t k = 0; k < 4; k++) {
-                    size_t kl = strlen(owners[k]);
-                    if (o >= kl && !strncmp(buf + o - kl, owners[k], kl)) {
-                        o -= kl;
-                        break;
-                    }
-                }
+                o -= owner;
                 size_t ol = strlen(opt);
                 if (o + ol >= cap)
                     break;

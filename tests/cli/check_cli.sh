@@ -395,6 +395,9 @@ expect "eval --plots --force replaces them" 0 "" \
 # --- the CLI speaks CLI (issue 9, point 7) -------------------------------------------
 expect "a library limit names the option typed (--batch-anomalous), not the field" 1 "--batch-anomalous 100000" \
     "$arnet" train --train "$d/train.txt" --out "$tmp/lim.arnet" --batch-anomalous 100000 --iterations 2
+mkdir -p "$tmp/crop"
+"$arnet" eval --model "$m" --test "$tmp/crop/lr.txt" --crop 0 > /dev/null 2> "$tmp/err"
+if grep -q "$tmp/crop/lr.txt" "$tmp/err"; then ok "option names never replace words inside a path"; else notok "option names never replace words inside a path" "$(cat "$tmp/err")"; fi
 if grep -q "anomalous_per_batch\|arnet_trainer" "$tmp/err"; then notok "no library field or function name in the message" "$(cat "$tmp/err")"; else ok "no library field or function name in the message"; fi
 "$arnet" score --model "$m" "$tmp/missing-features.npy" > /dev/null 2> "$tmp/err"
 if [ $? -eq 1 ] && [ "$(grep -o "missing-features.npy" "$tmp/err" | wc -l)" -eq 1 ] && grep -q "cannot open" "$tmp/err"; then
