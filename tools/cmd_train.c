@@ -187,6 +187,7 @@ typedef struct train_args {
     uint64_t save_every, eval_every, progress_every;
     int progress_forced, quiet, force;
     int crop_given, save_every_given, eval_every_given;
+    int keep_best_own; /* --keep-best is the resumed run's own */
     char *owned[4]; /* paths taken from a resumed file's metadata */
     int hidden_given, dropout_given;
     setting settings[16];
@@ -341,8 +342,10 @@ static int resume_defaults(train_args *a)
         a->out = a->resume; /* continuing its own checkpoint */
     if (!a->test_path)
         a->test_path = meta_default(a, m, "test.manifest", 1);
-    if (!a->keep_best)
+    const char *kb = arnet_model_get_meta(m, "test.keep_best");
+    if (!a->keep_best && kb)
         a->keep_best = meta_default(a, m, "test.keep_best", 2);
+    a->keep_best_own = a->keep_best && kb && cli_same_file(a->keep_best, kb);
     if (!a->crop_given && (v = arnet_model_get_meta(m, "train.crop")))
         a->crop = atoi(v);
     if (!a->save_every_given && (v = arnet_model_get_meta(m, "train.save_every")))
@@ -920,7 +923,7 @@ static int claim_outputs(train_args *a, cli_output *outs, size_t n)
     for (size_t k = 0; k < n && !rc; k++)
         rc = cli_output_lock(CMD, &outs[k]);
     for (size_t k = 0; k < n && !rc; k++) {
-        int own = k == 0 && a->resume && cli_same_file(a->out, a->resume);
+        int own = k == 0 ? a->resume && cli_same_file(a->out, a->resume) : a->keep_best_own;
         if (!own)
             rc = cli_output_absent(CMD, &outs[k], NULL, a->force, k == 0 ? "--resume" : NULL);
     }

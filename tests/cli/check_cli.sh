@@ -427,6 +427,13 @@ if [ -n "$py" ]; then
     cmp -s "$tmp/alone.arnet" "$tmp/straight.arnet" && ok "... and ends where an uninterrupted run ends, byte for byte" ||
         notok "... and ends where an uninterrupted run ends, byte for byte"
 fi
+"$arnet" train $o --iterations 4 --test "$d/test.txt" --eval-every 2 --keep-best "$tmp/kb.arnet" \
+    --out "$tmp/ka.arnet" -q
+expect "train --resume alone with --test and --keep-best recorded goes on (its own files)" 0 "" \
+    "$arnet" train --resume "$tmp/ka.arnet" --iterations 6 -q
+steps=$("$arnet" info "$tmp/ka.arnet" 2>/dev/null | awk '$1 == "train.steps" { print $2 }')
+best=$("$arnet" info "$tmp/ka.arnet" 2>/dev/null | awk '$1 == "test.step" { print $2 }')
+if [ "$steps" = 6 ] && [ "$best" = 6 ] && [ -s "$tmp/kb.arnet" ]; then ok "... evaluating on the recorded test list"; else notok "... evaluating on the recorded test list" "train.steps $steps, test.step $best"; fi
 "$arnet" train --train "$d/train.txt" --out "$tmp/q.arnet" $t > "$tmp/out" 2> "$tmp/err"
 if [ $? -eq 0 ] && [ ! -s "$tmp/out" ] && [ ! -s "$tmp/err" ]; then ok "-q works for --quiet"; else notok "-q works for --quiet" "$(cat "$tmp/out" "$tmp/err")"; fi
 missing=""
