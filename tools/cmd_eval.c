@@ -65,12 +65,12 @@ static int parse(int argc, char **argv, eval_args *a)
                 return cli_usage_error(CMD, "--gt-rule: '%s' is not truncate or pad-last", v);
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--threshold", &v))) {
             double t;
-            if (r > 0 && !cli_parse_double(CMD, "--threshold", v, 0.0, 1.0, &t))
+            if (r < 0 || !cli_parse_double(CMD, "--threshold", v, 0.0, 1.0, &t))
                 return CLI_EXIT_USAGE;
             a->eopt.far_threshold = (float)t;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--crop", &v))) {
             uint64_t c;
-            if (r > 0 && !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
+            if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
                 return CLI_EXIT_USAGE;
             a->lopt.crop = (int)c;
         } else {

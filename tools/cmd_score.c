@@ -130,12 +130,12 @@ static int parse(int argc, char **argv, score_args *a)
             a->npy_out = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--crop", &v))) {
             uint64_t c;
-            if (r > 0 && !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
+            if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
                 return CLI_EXIT_USAGE;
             a->nopt.crop = (int)c;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--threads", &v))) {
             uint64_t t;
-            if (r > 0 && !cli_parse_u64(CMD, "--threads", v, 1, 1024, &t))
+            if (r < 0 || !cli_parse_u64(CMD, "--threads", v, 1, 1024, &t))
                 return CLI_EXIT_USAGE;
             a->threads = (int)t;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {

@@ -64,7 +64,7 @@ clang-sanitize)
         skip "clang with address and undefined-behaviour sanitizers" "clang is not installed"
         echo "1..$n"; exit 0
     fi
-    if out=$(CC=clang meson setup "$tmp/b" "$src" --buildtype=debug -Dtests=disabled \
+    if out=$(CC=clang meson setup "$tmp/b" "$src" --buildtype=debug -Dtests=disabled --werror \
             -Db_sanitize=address,undefined 2>&1); then
         ok "CC=clang meson setup -Db_sanitize=address,undefined"
     else
@@ -74,7 +74,7 @@ clang-sanitize)
     # Only what the link question needs: the library and the smallest
     # program that uses it (examples/minimal.c).
     if out=$(ninja -C "$tmp/b" examples/minimal 2>&1); then
-        ok "libarnet.so and a program using it link with clang's sanitizers"
+        ok "libarnet.so and a program using it build warning-free and link with clang's sanitizers"
     else
         notok "libarnet.so and a program using it link with clang's sanitizers" "$out"
     fi
