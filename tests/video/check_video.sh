@@ -9,9 +9,9 @@
 # program), the errors, resume, sharding, interruption, `arnet watch` on
 # files and on raw frames from standard input, and OpenCV's vtest.avi when
 # Debian's opencv-doc is installed.  Writes TAP.
-# usage: check_video.sh ARNET_EXE SOURCE_ROOT
+# usage: check_video.sh ARNET_EXE SOURCE_ROOT [VMS_FRAMES_EXE]
 set -u
-arnet=$1 src=$2
+arnet=$1 src=$2 vms=${3:-}
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | head -20 | sed 's/^/# /'; }
@@ -118,7 +118,7 @@ if ls "$o" | grep -q tmp; then notok "no temporary files left" "$(ls "$o")"; els
 # --- decoded then extracted == the same frames given as .npy ------------------
 # The ffmpeg program decodes to raw RGB24 (it applies the rotation too), a
 # .npy is made of that, and `arnet extract --frames` runs on it.
-for s in rot.mp4 c.avi vfr.mkv; do
+for s in rot.mp4 vfr.mkv; do
     stem=${s%.*}
     w=$(ffprobe -v error -select_streams v -show_entries stream=width -of csv=p=0 "$v/$s")
     h=$(ffprobe -v error -select_streams v -show_entries stream=height -of csv=p=0 "$v/$s")
@@ -190,13 +190,12 @@ fi
 
 # --- shards: N runs together write exactly the files of one run -----------------
 for k in 1 2 3; do
-    "$arnet" extract --extractor "$x" --shard $k/3 --out "$tmp/sh" "$v/a.mp4" "$v/b.mkv" "$v/d.mkv" \
-        "$v/vfr.mkv" > /dev/null 2> "$tmp/err.$k" || notok "shard $k/3 runs" "$(cat "$tmp/err.$k")"
+    "$arnet" extract --extractor "$x" --shard $k/3 --out "$tmp/sh" "$v/b.mkv" "$v/d.mkv" "$v/vfr.mkv" > /dev/null 2> "$tmp/err.$k" || notok "shard $k/3 runs" "$(cat "$tmp/err.$k")"
 done
 same=1
-for s in a b d vfr; do cmp -s "$tmp/sh/$s.npy" "$o/$s.npy" || same=0; done
-if [ $same = 1 ] && [ "$(ls "$tmp/sh" | grep -c '\.npy$')" = 4 ] &&
-   [ "$(cat "$tmp/sh"/manifest.*-of-3.tsv | grep -vc '^#')" = 4 ]; then
+for s in b d vfr; do cmp -s "$tmp/sh/$s.npy" "$o/$s.npy" || same=0; done
+if [ $same = 1 ] && [ "$(ls "$tmp/sh" | grep -c '\.npy$')" = 3 ] &&
+   [ "$(cat "$tmp/sh"/manifest.*-of-3.tsv | grep -vc '^#')" = 3 ]; then
     ok "three shards write the same files as one run, each once"
 else
     notok "three shards write the same files as one run" "$(ls -l "$tmp/sh"; cat "$tmp"/err.*)"
@@ -205,15 +204,17 @@ fi
 if [ $? -eq 2 ]; then ok "--shard 4/3 is a usage error"; else notok "--shard 4/3 is a usage error"; fi
 
 # --- options: pad the last clip, ten crops ------------------------------------------
-if out=$("$arnet" extract --extractor "$x" --frames "$tmp/c.frames.npy" --out "$tmp/c10.npy" \
-         --crops 10 --resize 340x256 --last-clip pad --threads 2 2>&1) &&
+# d.mkv: 18 frames, one clip of ten crops; b.mkv: 20 frames, a padded second clip.
+if out=$("$arnet" extract --extractor "$x" --crops 10 --resize 340x256 --threads 2 --out "$tmp/c10" "$v/d.mkv" 2>&1) &&
+   out=$("$arnet" extract --extractor "$x" --last-clip pad --resize 224x224 --out "$tmp/pad" "$v/b.mkv" 2>&1) &&
    out=$("$py" -c '
 import sys, numpy as np
-x = np.load(sys.argv[1]); assert x.shape == (3, 10, 1024), x.shape
-' "$tmp/c10.npy" 2>&1); then
-    ok "--crops 10 --last-clip pad: 33 frames give [3, 10, 1024]"
+x = np.load(sys.argv[1]); assert x.shape == (1, 10, 1024), x.shape
+y = np.load(sys.argv[2]); assert y.shape == (2, 1024), y.shape
+' "$tmp/c10/d.npy" "$tmp/pad/b.npy" 2>&1) && grep -q "crops 10, resize 340x256" "$tmp/c10/manifest.tsv"; then
+    ok "--crops 10 gives [1, 10, 1024]; --last-clip pad keeps 20 frames' second clip"
 else
-    notok "--crops 10 --last-clip pad: 33 frames give [3, 10, 1024]" "$out"
+    notok "--crops 10 and --last-clip pad" "$out"
 fi
 
 # --- watch ------------------------------------------------------------------------
@@ -271,6 +272,25 @@ if [ $? -eq 1 ] && grep -q "junk.mp4: cannot open" "$tmp/err"; then ok "watch na
 "$arnet" train --train "$tmp/syn8/train.txt" --out "$tmp/m8.arnet" --iterations 1 > /dev/null 2>&1
 "$arnet" watch --extractor "$x" --model "$tmp/m8.arnet" "$v/d.mkv" > /dev/null 2> "$tmp/err"
 if [ $? -eq 1 ] && grep -q "m8.arnet scores 8 features per clip, but .* makes 1024" "$tmp/err"; then ok "watch refuses a model of another feature size"; else notok "watch refuses a model of another feature size" "$(cat "$tmp/err")"; fi
+
+# --- the VMS example: cameras on threads, frames in, alarms out ----------------
+if [ -n "$vms" ]; then
+    "$vms" --extractor "$x" --model "$m" --cameras 3 --threads 2 --frames 32 --size 64x48 \
+        --threshold 0 > "$tmp/vms.txt" 2>&1
+    if [ $? -eq 0 ] && [ "$(grep -c "alarm start" "$tmp/vms.txt")" = 3 ] &&
+       grep -q "^3 cameras (generated frames) on 2 threads: 96 frames, 6 clips .* frames/s per core" "$tmp/vms.txt"; then
+        ok "vms_frames: 3 generated cameras on 2 threads, alarms and frames/s per core"
+    else
+        notok "vms_frames with generated frames" "$(cat "$tmp/vms.txt")"
+    fi
+    "$vms" --extractor "$x" --model "$m" --cameras 2 --threads 2 --frames 100 --threshold 0 \
+        "$v/a.mp4" "$v/b.mkv" > "$tmp/vms.txt" 2>&1
+    if [ $? -eq 0 ] && grep -q "^2 cameras (video files) on 2 threads: 57 frames, 3 clips" "$tmp/vms.txt"; then
+        ok "vms_frames: two cameras playing video files until they end"
+    else
+        notok "vms_frames with video files" "$(cat "$tmp/vms.txt")"
+    fi
+fi
 
 # --- OpenCV's vtest.avi (768x576, 10 fps, 795 frames): 49 clips ----------------------
 vt=
