@@ -877,6 +877,10 @@ typedef struct arnet_extractor_state arnet_extractor_state;
 #define ARNET_RESIZE_224 2      /* whole frame squashed to 224 x 224 (AR-Net authors') */
 #define ARNET_RESIZE_NONE 3     /* frames are already 224 x 224 */
 
+/* Resampling filter of the resize: Pillow's, bit for bit (docs/extractor.md). */
+#define ARNET_FILTER_BILINEAR 0 /* Image.BILINEAR, antialiased (default) */
+#define ARNET_FILTER_LANCZOS 1  /* Image.LANCZOS = Image.ANTIALIAS (UR-DMU's extractor) */
+
 /* What happens to a last clip of fewer than clip_frames frames. */
 #define ARNET_LAST_CLIP_DROP 0 /* dropped (default) */
 #define ARNET_LAST_CLIP_PAD 1  /* padded with copies of its last frame */
@@ -902,6 +906,12 @@ typedef struct arnet_extractor_options {
     int last_clip;        /* ARNET_LAST_CLIP_*; default DROP */
     int threads;          /* BLIS threads per convolution; default 1 */
     uint32_t clip_frames; /* frames per clip; default 16 */
+    /* Size of every frame the camera delivers (required, 1..16384 each): a
+     * state's buffers are sized for it at creation, so that push never
+     * allocates.  A frame of another size is ARNET_E_SHAPE naming both;
+     * a camera that changes resolution needs a new state. */
+    uint32_t frame_width, frame_height;
+    int filter; /* ARNET_FILTER_*; default BILINEAR */
 } arnet_extractor_options;
 
 /* Thread-safe (writes its argument only). */
