@@ -47,8 +47,9 @@ typedef struct arnet__i3d_step {
     uint8_t k[3], s[3]; /* MAXPOOL */
 } arnet__i3d_step;
 
-/* 57 units (3 stem convolutions + 9 blocks x 6) and 15 steps; the feature is
- * the mean of the last step's output over all positions (1024 channels). */
+/* 57 units (3 stem convolutions + 9 blocks x 6) and 16 steps (3 stem
+ * convolutions, 4 max pools, 9 blocks); the feature is the mean of the last
+ * step's output over all positions (1024 channels). */
 extern const arnet__i3d_conv_desc arnet__i3d_convs[];
 extern const size_t arnet__i3d_n_convs;
 extern const arnet__i3d_step arnet__i3d_steps[];
@@ -60,6 +61,16 @@ extern const size_t arnet__i3d_n_steps;
  * front p / 2, back the rest; output ceil(n / s). */
 void arnet__same_pad(uint32_t n, uint32_t k, uint32_t s, uint32_t *front, uint32_t *back,
                      uint32_t *out);
+
+/* The unit whose module name is name[0..len) in either port ("Mixed_3b.b1b"
+ * or "mixed_3b.branch_1.1"): its index, *port (may be NULL) 0 for piergiaj,
+ * 1 for hassony2; -1 when no unit has that name. */
+int arnet__i3d_conv_lookup(const char *name, size_t len, int *port);
+/* Weights of unit i (out x in x kt x kh x kw). */
+size_t arnet__i3d_conv_weights(size_t i);
+/* Parameters after folding: every unit's weights and bias (12.2 M; the
+ * ports' files hold 12.3 M: BatchNorm's scale and shift per channel). */
+size_t arnet__i3d_parameters(void);
 
 /* ---- the loaded extractor ------------------------------------------------- */
 
