@@ -251,13 +251,9 @@ int main(int argc, char **argv)
         so.window = 2;
         so.on_event = on_event;
         so.user = c;
-        if (arnet_extractor_state_create(x, &xopt, &c->state) != ARNET_OK ||
-            arnet_stream_create(&so, &c->stream) != ARNET_OK) {
-            fprintf(stderr, "vms_frames: camera %u: %s\n", i, arnet_last_error());
-            rc = 1;
-            break;
-        }
-        memory += arnet_extractor_state_memory(c->state);
+        arnet_extractor_options o = xopt;
+        o.frame_width = width;
+        o.frame_height = height;
         if (n_videos > 0) {
             char err[256];
             const char *path = videos[i % (unsigned)n_videos];
@@ -270,10 +266,20 @@ int main(int argc, char **argv)
             cli_video_info_get(c->video, &info);
             if (info.fps > 0)
                 c->fps = info.fps;
+            o.frame_width = info.width;
+            o.frame_height = info.height;
         } else if (!(c->pixels = malloc((size_t)width * height * 3))) {
             fprintf(stderr, "vms_frames: out of memory\n");
             rc = 1;
+            break;
         }
+        if (arnet_extractor_state_create(x, &o, &c->state) != ARNET_OK ||
+            arnet_stream_create(&so, &c->stream) != ARNET_OK) {
+            fprintf(stderr, "vms_frames: camera %u: %s\n", i, arnet_last_error());
+            rc = 1;
+            break;
+        }
+        memory += arnet_extractor_state_memory(c->state);
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

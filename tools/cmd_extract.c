@@ -27,6 +27,7 @@ static void usage(FILE *f)
             "  --extractor X     extractor file (arnet import i3d)\n"
             "  --crops 1|10      centre crop (default) or ten crops\n"
             "  --resize R        short256 (default), 340x256, 224x224 or none\n"
+            "  --filter F        resize filter: bilinear (default) or lanczos (UR-DMU's)\n"
             "  --last-clip M     drop (default) or pad a last clip of fewer than 16 frames\n"
             "  --threads K       BLIS threads per convolution (default 1)\n"
             "  --list FILE       read more video paths from FILE, one per line ('-' = stdin)\n"
@@ -69,6 +70,19 @@ int cli_extractor_option(const char *cmd, int argc, char **argv, int *i,
             opt->resize = ARNET_RESIZE_NONE;
         else {
             cli_usage_error(cmd, "--resize: '%s' is not short256, 340x256, 224x224 or none", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--filter", &v))) {
+        if (r < 0)
+            return -1;
+        if (!strcmp(v, "bilinear"))
+            opt->filter = ARNET_FILTER_BILINEAR;
+        else if (!strcmp(v, "lanczos"))
+            opt->filter = ARNET_FILTER_LANCZOS;
+        else {
+            cli_usage_error(cmd, "--filter: '%s' is not bilinear or lanczos", v);
             return -1;
         }
         return 1;
@@ -359,14 +373,11 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
     size_t cap = 64, n = 0;
     uint64_t frames = 0;
     float *feat = malloc(cap * per * sizeof *feat);
-    arnet_extractor_state *st = NULL;
-    int st_rc = arnet_extractor_state_create(x, opt, &st);
-    if (!feat || st_rc != ARNET_OK) {
-        snprintf(err, errlen, "%s", feat ? arnet_last_error() : "out of memory");
-        free(feat);
+    arnet_extractor_state *st = NULL; /* made for the first frame's size */
+    if (!feat) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    current_state = st;
     int rc = 0;
     for (;;) {
         if (interrupted) {
@@ -391,8 +402,19 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
             rc = -1;
             break;
         }
+        if (got > 0 && !st) {
+            arnet_extractor_options o = *opt;
+            o.frame_width = fr.width;
+            o.frame_height = fr.height;
+            if (arnet_extractor_state_create(x, &o, &st) != ARNET_OK) {
+                snprintf(err, errlen, "%s", arnet_last_error());
+                rc = -1;
+                break;
+            }
+            current_state = st;
+        }
         if (got == 0)
-            status = arnet_extractor_flush(st, feat + n * per, &ready);
+            status = st ? arnet_extractor_flush(st, feat + n * per, &ready) : ARNET_OK;
         else {
             frames++;
             status = arnet_extractor_push(st, &fr, feat + n * per, &ready);
@@ -518,9 +540,10 @@ typedef struct manifest_ctx {
 static int fill_manifest(FILE *f, void *vctx)
 {
     const manifest_ctx *m = vctx;
-    fprintf(f, "# arnet extract: extractor %s, crops %u, resize %s, last clip %s, %u frames "
-               "per clip",
+    fprintf(f, "# arnet extract: extractor %s, crops %u, resize %s, filter %s, last clip %s, "
+               "%u frames per clip",
             m->extractor, m->opt->crops, cli_resize_name(m->opt->resize),
+            m->opt->filter == ARNET_FILTER_LANCZOS ? "lanczos" : "bilinear",
             m->opt->last_clip == ARNET_LAST_CLIP_PAD ? "pad" : "drop", m->opt->clip_frames);
     if (m->shard_n > 1)
         fprintf(f, ", shard %u/%u", m->shard_k, m->shard_n);

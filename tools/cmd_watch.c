@@ -36,7 +36,7 @@ static void usage(FILE *f)
             "  --json              one JSON object per line instead of text\n"
             "  --realtime          pace a file at its frame rate (as a camera would)\n"
             "  --size WxH, --fps F frame size and rate of raw frames on standard input\n"
-            "  --crops, --resize, --threads, --last-clip   as for arnet extract\n\n"
+            "  --crops, --resize, --filter, --threads, --last-clip   as for arnet extract\n\n"
             "Text lines: 'HH:MM:SS.mmm alarm start clip C score S' and\n"
             "'HH:MM:SS.mmm alarm end clips C1-C2 from HH:MM:SS.mmm peak P' (the end time is\n"
             "where the last clip of the alarm ends).  Throughput goes to stderr at the end.\n");
@@ -275,8 +275,7 @@ int cmd_watch(int argc, char **argv)
     arnet_scorer_options_init(&sco);
     sco.max_batch = 1;
     if ((st = arnet_stream_create(&so, &stream)) != ARNET_OK ||
-        (st = arnet_scorer_create(m, &sco, &scorer)) != ARNET_OK ||
-        (st = arnet_extractor_state_create(x, &xopt, &xs)) != ARNET_OK) {
+        (st = arnet_scorer_create(m, &sco, &scorer)) != ARNET_OK) {
         rc = cli_fail(CMD, st, "setting up");
         goto done;
     }
@@ -315,7 +314,6 @@ int cmd_watch(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    current_state = xs;
 
     double t0 = cli_now(), t = 0, dt = fps > 0 ? 1.0 / fps : 0;
     uint64_t frames = 0, in_clip = 0;
@@ -338,6 +336,16 @@ int cmd_watch(int argc, char **argv)
         if (got && realtime)
             sleep_until(t0 + t);
         int ready = 0;
+        if (got && !xs) { /* the state is sized for the first frame */
+            arnet_extractor_options o = xopt;
+            o.frame_width = fr.width;
+            o.frame_height = fr.height;
+            if ((st = arnet_extractor_state_create(x, &o, &xs)) != ARNET_OK) {
+                rc = cli_fail(CMD, st, input);
+                break;
+            }
+            current_state = xs;
+        }
         if (got) {
             /* The clip this frame starts: its time is the frame's. */
             if (in_clip == 0) {
@@ -359,7 +367,7 @@ int cmd_watch(int argc, char **argv)
             w.last_end = t + dt;
             st = arnet_extractor_push(xs, &fr, feat, &ready);
         } else {
-            st = arnet_extractor_flush(xs, feat, &ready);
+            st = xs ? arnet_extractor_flush(xs, feat, &ready) : ARNET_OK;
         }
         if (st == ARNET_E_CANCELLED)
             break;
