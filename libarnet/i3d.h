@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "arnet/arnet.h"
+#include "internal.h"
 
 /* ---- the network as data (i3d_net.c) -------------------------------------- */
 
@@ -68,8 +69,9 @@ void arnet__same_pad(uint32_t n, uint32_t k, uint32_t s, uint32_t *front, uint32
 int arnet__i3d_conv_lookup(const char *name, size_t len, int *port);
 /* Weights of unit i (out x in x kt x kh x kw). */
 size_t arnet__i3d_conv_weights(size_t i);
-/* Parameters after folding: every unit's weights and bias (12.2 M; the
- * ports' files hold 12.3 M: BatchNorm's scale and shift per channel). */
+/* Parameters after folding: every unit's weights and bias, 12 279 984
+ * (12.3 M; the ports' files hold 7 280 more: BatchNorm's scale and shift
+ * per channel, besides the running statistics). */
 size_t arnet__i3d_parameters(void);
 
 /* ---- the loaded extractor ------------------------------------------------- */
@@ -86,6 +88,8 @@ struct arnet_extractor {
     uint32_t feature_dim;   /* 1024 */
     arnet__i3d_conv *convs; /* arnet__i3d_n_convs entries */
     char *source;           /* where the weights came from (metadata), may be NULL */
+    arnet__kv *meta;        /* the file's metadata (i3d_import.c: source, port, ...) */
+    size_t n_meta;
 };
 
 /* An extractor with every w and b allocated (uninitialised). */

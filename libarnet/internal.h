@@ -151,10 +151,6 @@ typedef struct arnet__loaded_extra {
 } arnet__loaded_extra;
 
 /* Write model (+ extra when not NULL) atomically to path. */
-/* Replace path with data atomically: a new file beside it (unique name,
- * caller's umask), fsync, rename, fsync the folder.  ARNET_E_IO naming path
- * and the step that failed; path is then unchanged. */
-int arnet__atomic_write(const char *path, const void *data, size_t size);
 int arnet__checkpoint_save(const arnet_model *m, const arnet_save_options *opt,
                            const arnet__extra *extra, const char *path);
 /* Read path; *extra is set to NULL when the file has no trainer sections
@@ -167,6 +163,26 @@ const float *arnet__extra_tensor(const arnet__loaded_extra *e, const char *name,
                                  uint64_t count);
 /* Value for key, or NULL. */
 const char *arnet__extra_kv(const arnet__loaded_extra *e, const char *key);
+
+/* The model configuration of an opened container (container.h), checked
+ * (docs/checkpoint-format.md step 8); ARNET_E_FORMAT naming the file when it
+ * is of another kind than "model".  Used by loading and fileinfo.c. */
+typedef struct arnet__container arnet__container;
+typedef struct arnet__ckp_config {
+    uint32_t feature_dim, hidden_dim;
+    float dropout;
+    uint64_t seed;
+} arnet__ckp_config;
+int arnet__checkpoint_config(const arnet__container *c, arnet__ckp_config *cfg);
+
+/* ---- files (fileio.c) ------------------------------------------------------ */
+
+/* Replace path with data atomically: a new file beside it (unique name,
+ * caller's umask), fsync, rename, fsync the folder.  ARNET_E_IO naming path
+ * and the step that failed; path is then unchanged. */
+int arnet__atomic_write(const char *path, const void *data, size_t size);
+/* The whole regular file at path: *out [transferred] (free), *size bytes. */
+int arnet__read_file(const char *path, uint8_t **out, size_t *size);
 
 /* ---- data sets (dataset.c) ------------------------------------------------ */
 

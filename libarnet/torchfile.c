@@ -14,21 +14,15 @@
  * opcode or name and its offset.  Every length is checked against the bytes
  * that are there before anything is allocated for it; the stack, the marks
  * and the memo are bounded; nothing recurses. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
+#include "container.h" /* arnet__f16_to_f32, arnet__crc32 */
 #include "internal.h"
 #include "torchfile.h"
-
-/* checkpoint.c's half-precision decoding (one mechanism for f16). */
-float arnet__f16_to_f32(uint16_t h);
 
 #define MAX_STACK 4096u
 #define MAX_MARKS 64u
@@ -337,7 +331,7 @@ static int zip_get(reader *r, const zentry *e, const uint8_t **out, size_t *len)
         return fmt_err(r, "zip entry %.*s: compression method %u not supported", nl, e->name,
                        e->method);
     }
-    if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), *out, (uInt)*len) != e->crc)
+    if (arnet__crc32(*out, *len) != e->crc)
         return fmt_err(r, "zip entry %.*s: CRC-32 mismatch (corrupt file)", nl, e->name);
     return ARNET_OK;
 }
@@ -1190,34 +1184,12 @@ int arnet__torch_read_buffer(const uint8_t *data, size_t size, const char *name,
 int arnet__torch_read(const char *path, arnet__torch_file *out)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return arnet__error(ARNET_E_IO, "%s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return arnet__error(ARNET_E_IO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)sb.st_size, got = 0;
-    uint8_t *buf = arnet__alloc(size ? size : 1, 1, path);
-    if (!buf) {
-        close(fd);
-        return ARNET_E_NOMEM;
-    }
-    while (got < size) {
-        ssize_t k = read(fd, buf + got, size - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            int e = k < 0 ? errno : EIO;
-            close(fd);
-            free(buf);
-            return arnet__error(ARNET_E_IO, "%s: read failed: %s", path, strerror(e));
-        }
-        got += (size_t)k;
-    }
-    close(fd);
-    int st = arnet__torch_read_buffer(buf, size, path, out);
+    uint8_t *buf;
+    size_t size;
+    int st = arnet__read_file(path, &buf, &size);
+    if (st != ARNET_OK)
+        return st;
+    st = arnet__torch_read_buffer(buf, size, path, out);
     free(buf);
     return st;
 }
