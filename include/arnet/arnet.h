@@ -949,32 +949,49 @@ ARNET_API ARNET_NODISCARD int arnet_extractor_clips(const arnet_extractor *x, co
                                                     int threads, float *features);
 
 /* One camera: frames in, a feature every clip_frames frames.  x [borrowed,
- * life]; opt [borrowed] (copied; NULL = defaults).  Every buffer is
- * allocated here: push, flush and reset never allocate.  *out
- * [transferred].  Thread-safe: one state per thread. */
+ * life]; opt [borrowed] (copied; required: frame_width and frame_height
+ * give the size of every frame).  Every buffer is allocated here (the
+ * clip's frames as resized uint8 -- the 224 x 224 centre crop with one
+ * crop, the whole resized frame with ten -- one clip of floats, the
+ * network's scratch): push, flush and reset never allocate.
+ * ARNET_E_INVALID names a bad field (resize, crops not 1 or 10, last_clip,
+ * threads outside 0..256 (0 = 1), clip_frames outside 1..256, frame size
+ * 0 or above 16384, filter); ARNET_E_SHAPE for ARNET_RESIZE_NONE with a
+ * frame smaller than 224 x 224.  *out [transferred].  Thread-safe: one
+ * state per thread, any number of states per extractor. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_state_create(const arnet_extractor *x,
                                                            const arnet_extractor_options *opt,
                                                            arnet_extractor_state **out);
 ARNET_API void arnet_extractor_state_free(arnet_extractor_state *st);
-/* Take one frame (any size; the state resizes and crops it).  When the
- * frame completes a clip, features (crops x feature_dim floats) gets the
- * clip's features and *ready is 1, else *ready is 0 and features is not
- * touched.  One thread at a time per state. */
+/* Take one frame (of the size given at creation; the state resizes and
+ * crops it).  When the frame completes a clip, features (crops x
+ * feature_dim floats, crops in the order of docs/extractor.md) gets the
+ * clip's features and *ready is 1; otherwise *ready is 0 and features is
+ * not touched, also on error.  A bad frame (unknown format, NULL plane,
+ * stride smaller than a row, zero size) is ARNET_E_INVALID naming the
+ * field, a frame of another size ARNET_E_SHAPE naming both sizes; neither
+ * changes the state.  One thread at a time per state. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_push(arnet_extractor_state *st,
                                                    const arnet_frame *frame, float *features,
                                                    int *ready);
 /* End of the video: with ARNET_LAST_CLIP_PAD and a partial clip pending,
- * its features are written and *ready is 1; otherwise *ready is 0.  The
- * state is then empty, as after reset. */
+ * its features (the clip padded with copies of its last frame) are written
+ * and *ready is 1; otherwise *ready is 0.  The state is then empty, as
+ * after reset. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_flush(arnet_extractor_state *st, float *features,
                                                     int *ready);
-/* Drop any partial clip.  One thread at a time per state. */
+/* Drop any partial clip (a pending cancel request stays).  One thread at a
+ * time per state. */
 ARNET_API void arnet_extractor_reset(arnet_extractor_state *st);
-/* Ask a push or flush running on another thread to stop: it returns
- * ARNET_E_CANCELLED soon after, the partial clip dropped.  The request
- * holds until that call has seen it.  Thread-safe (an atomic flag). */
+/* Ask a push or flush running on another thread to stop: the network
+ * polls the request between layers, so the call returns ARNET_E_CANCELLED
+ * within one layer's time, the partial clip dropped and features
+ * untouched.  A request made while no call runs stops the next push or
+ * flush the same way.  The request holds until a call has seen it.
+ * Thread-safe (an atomic flag). */
 ARNET_API void arnet_extractor_cancel(arnet_extractor_state *st);
-/* Bytes the state holds (frame buffer and scratch), not counting x. */
+/* Bytes the state holds (frame buffer, clip buffer, resize tables and
+ * scratch, network scratch), not counting x. */
 ARNET_API size_t arnet_extractor_state_memory(const arnet_extractor_state *st);
 
 #ifdef __cplusplus
