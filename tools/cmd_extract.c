@@ -207,7 +207,9 @@ static int npy_frames_open(const char *path, npy_frames *nf, char *err, size_t e
     }
     if (strncmp(d, "'|u1'", 5) && strncmp(d, "'<u1'", 5) && strncmp(d, "'>u1'", 5) &&
         strncmp(d, "'|b1'", 5)) {
-        snprintf(err, errlen, "frames must be uint8 (descr %.8s): [N, H, W, 3] RGB", d);
+        size_t dl = strcspn(d, ",}");
+        snprintf(err, errlen, "frames must be uint8 [N, H, W, 3] RGB, not descr %.*s",
+                 (int)(dl < 16 ? dl : 16), d);
         goto fail;
     }
     if (strncmp(fo, "False", 5)) {
@@ -463,14 +465,11 @@ static int write_features(const char *path, const float *feat, size_t n, uint32_
 /* ---- --frames FRAMES.npy --out OUT.npy ------------------------------------ */
 
 static int run_frames(const arnet_extractor *x, const arnet_extractor_options *opt,
-                      const char *frames_path, const char *out_path, int show)
+                      npy_frames *nfp, const char *frames_path, const char *out_path, int show)
 {
-    npy_frames nf;
+    npy_frames nf = *nfp;
     char err[512];
-    if (npy_frames_open(frames_path, &nf, err, sizeof err) < 0) {
-        fprintf(stderr, "arnet extract: %s: %s\n", frames_path, err);
-        return CLI_EXIT_FAIL;
-    }
+    memset(nfp, 0, sizeof *nfp);
     source s = {&nf, NULL};
     progress p = {0};
     p.on = cli_progress_enabled(show);
@@ -603,11 +602,13 @@ static int read_list(const char *list, entry **es, size_t *n, size_t *cap, char 
     return rc;
 }
 
-static int run_videos(const arnet_extractor *x, const char *xpath,
-                      const arnet_extractor_options *opt, entry *all, size_t n_all,
-                      const char *dir, unsigned shard_k, unsigned shard_n, int force, int show)
+/* Before the extractor is loaded: sort, name the outputs over the whole
+ * list (so every shard agrees), refuse clashes, make DIR and keep this
+ * run's share (entries K, K+N, ... of the sorted list, 1-based) at the
+ * front of all: *n of them.  0, or an exit code (message printed). */
+static int plan_videos(entry *all, size_t n_all, const char *dir, unsigned shard_k,
+                       unsigned shard_n, size_t *n_out)
 {
-    /* Names first, over the whole sorted list so every shard agrees. */
     qsort(all, n_all, sizeof *all, cmp_entry);
     for (size_t i = 0; i < n_all; i++) {
         if (!(all[i].stem = video_stem(all[i].path))) {
@@ -630,15 +631,21 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
         fprintf(stderr, "arnet extract: cannot create folder %s: %s\n", dir, strerror(errno));
         return CLI_EXIT_FAIL;
     }
-    /* This run's share: K, K+N, ... (1-based) of the sorted list. */
-    entry *es = all;
     size_t n = 0;
-    for (size_t i = 0; i < n_all; i++)
+    for (size_t i = 0; i < n_all; i++) {
         if (i % shard_n == shard_k - 1)
-            es[n++] = all[i];
-    for (size_t i = n; i < n_all; i++)
-        free(all[i].stem), all[i].stem = NULL;
+            all[n++] = all[i];
+        else
+            free(all[i].stem);
+    }
+    *n_out = n;
+    return 0;
+}
 
+static int run_videos(const arnet_extractor *x, const char *xpath,
+                      const arnet_extractor_options *opt, entry *es, size_t n, const char *dir,
+                      unsigned shard_k, unsigned shard_n, int force, int show)
+{
     uint32_t dim = arnet_extractor_feature_dim(x);
     size_t plen = strlen(dir) + 16;
     for (size_t i = 0; i < n; i++)
@@ -754,6 +761,8 @@ int cmd_extract(int argc, char **argv)
     entry *es = NULL;
     size_t n = 0, cap = 0, n_owned = 0;
     char **owned = NULL;
+    npy_frames nf;
+    memset(&nf, 0, sizeof nf);
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -825,26 +834,41 @@ int cmd_extract(int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
-    arnet_extractor *x = NULL;
-    int st = arnet_extractor_load(xpath, &x);
-    if (st != ARNET_OK) {
-        rc = cli_fail(CMD, st, xpath);
+    /* The inputs are checked before the extractor is loaded (seconds). */
+    size_t n_run = 0;
+    if (frames) {
+        char err[512];
+        if (npy_frames_open(frames, &nf, err, sizeof err) < 0) {
+            fprintf(stderr, "arnet extract: %s: %s\n", frames, err);
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+    } else if ((rc = plan_videos(es, n, out, shard_k, shard_n, &n_run)) != 0) {
         goto done;
     }
+    /* Ctrl-C from here on (loading takes seconds) stops cleanly. */
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    if (frames)
-        rc = run_frames(x, &opt, frames, out, show);
+    arnet_extractor *x = NULL;
+    int st = arnet_extractor_load(xpath, &x);
+    if (st != ARNET_OK) {
+        rc = cli_fail(CMD, st, xpath);
+    } else if (interrupted) {
+        fprintf(stderr, "arnet extract: interrupted\n");
+        rc = 130;
+    } else if (frames)
+        rc = run_frames(x, &opt, &nf, frames, out, show);
     else
-        rc = run_videos(x, xpath, &opt, es, n, out, shard_k, shard_n, force, show);
+        rc = run_videos(x, xpath, &opt, es, n_run, out, shard_k, shard_n, force, show);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     arnet_extractor_free(x);
 done:
+    npy_frames_close(&nf);
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);
     free(owned);

@@ -225,6 +225,13 @@ int cmd_watch(int argc, char **argv)
     float *feat = NULL, *mean = NULL;
     watch w = {0};
     w.json = json;
+    /* Ctrl-C from here on (loading takes seconds) stops cleanly. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     if ((st = arnet_extractor_load(xpath, &x)) != ARNET_OK) {
         rc = cli_fail(CMD, st, xpath);
         goto done;
@@ -308,13 +315,6 @@ int cmd_watch(int argc, char **argv)
             fprintf(stderr, "arnet watch: %s: %ux%u, %s in %s, %.3g fps, threshold %g\n", input,
                     info.width, info.height, info.codec, info.container, fps, threshold);
     }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-
     double t0 = cli_now(), t = 0, dt = fps > 0 ? 1.0 / fps : 0;
     uint64_t frames = 0, in_clip = 0;
     for (;;) {
@@ -395,8 +395,9 @@ int cmd_watch(int argc, char **argv)
             break;
     }
     current_state = NULL;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    arnet_stream_state ss;
+    arnet_stream_state_init(&ss);
+    (void)arnet_stream_get_state(stream, &ss);
     /* Close an alarm still on at the end of the input (its END event). */
     if (arnet_stream_reset(stream) != ARNET_OK && !rc)
         rc = cli_fail(CMD, ARNET_E_STATE, input);
@@ -405,9 +406,6 @@ int cmd_watch(int argc, char **argv)
                         "of %ux%u RGB24 was dropped)\n",
                 (unsigned long long)frames, sw, sh);
     double el = cli_now() - t0;
-    arnet_stream_state ss;
-    arnet_stream_state_init(&ss);
-    arnet_stream_get_state(stream, &ss);
     fprintf(stderr,
             "arnet watch: %llu frames (%.1f s of video), %llu clips scored in %.2f s: %.1f "
             "frames/s, %.2f clips/s (%.2fx real time); %llu alarms%s\n",
@@ -418,6 +416,8 @@ int cmd_watch(int argc, char **argv)
     if (interrupted && !rc)
         rc = 130;
 done:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     cli_video_close(video);
     free(rin.buf);
     free(feat);
