@@ -232,19 +232,8 @@ int cmd_watch(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    if ((st = arnet_extractor_load(xpath, &x)) != ARNET_OK) {
-        rc = cli_fail(CMD, st, xpath);
-        goto done;
-    }
     if ((st = arnet_model_load(mpath, &m)) != ARNET_OK) {
         rc = cli_fail(CMD, st, mpath);
-        goto done;
-    }
-    uint32_t dim = arnet_extractor_feature_dim(x);
-    if (arnet_model_feature_dim(m) != dim) {
-        fprintf(stderr, "arnet watch: %s scores %u features per clip, but %s makes %u\n", mpath,
-                arnet_model_feature_dim(m), xpath, dim);
-        rc = CLI_EXIT_FAIL;
         goto done;
     }
     if (threshold < 0) {
@@ -266,6 +255,42 @@ int cmd_watch(int argc, char **argv)
         off = 0.9 * threshold;
     if (off > threshold) {
         rc = cli_usage_error(CMD, "--off-threshold %g is above the threshold %g", off, threshold);
+        goto done;
+    }
+    char err[512];
+    if (raw) {
+        rin.w = sw;
+        rin.h = sh;
+        if (!(rin.buf = malloc((size_t)sw * sh * 3))) {
+            fprintf(stderr, "arnet watch: out of memory for a %ux%u frame\n", sw, sh);
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+    } else {
+        if (cli_video_open(input, 0, &video, err, sizeof err) < 0) {
+            fprintf(stderr, "arnet watch: %s: %s\n", input, err);
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+        cli_video_info info;
+        cli_video_info_get(video, &info);
+        fps = info.fps;
+        if (!json)
+            fprintf(stderr, "arnet watch: %s: %ux%u, %s in %s, %.3g fps, threshold %g\n", input,
+                    info.width, info.height, info.codec, info.container, fps, threshold);
+    }
+    /* The extractor last: loading it takes seconds. */
+    if ((st = arnet_extractor_load(xpath, &x)) != ARNET_OK) {
+        rc = cli_fail(CMD, st, xpath);
+        goto done;
+    }
+    if (interrupted)
+        goto done;
+    uint32_t dim = arnet_extractor_feature_dim(x);
+    if (arnet_model_feature_dim(m) != dim) {
+        fprintf(stderr, "arnet watch: %s scores %u features per clip, but %s makes %u\n", mpath,
+                arnet_model_feature_dim(m), xpath, dim);
+        rc = CLI_EXIT_FAIL;
         goto done;
     }
     arnet_stream_options so;
@@ -292,28 +317,6 @@ int cmd_watch(int argc, char **argv)
         fprintf(stderr, "arnet watch: out of memory\n");
         rc = CLI_EXIT_FAIL;
         goto done;
-    }
-    char err[512];
-    if (raw) {
-        rin.w = sw;
-        rin.h = sh;
-        if (!(rin.buf = malloc((size_t)sw * sh * 3))) {
-            fprintf(stderr, "arnet watch: out of memory for a %ux%u frame\n", sw, sh);
-            rc = CLI_EXIT_FAIL;
-            goto done;
-        }
-    } else {
-        if (cli_video_open(input, 0, &video, err, sizeof err) < 0) {
-            fprintf(stderr, "arnet watch: %s: %s\n", input, err);
-            rc = CLI_EXIT_FAIL;
-            goto done;
-        }
-        cli_video_info info;
-        cli_video_info_get(video, &info);
-        fps = info.fps;
-        if (!json)
-            fprintf(stderr, "arnet watch: %s: %ux%u, %s in %s, %.3g fps, threshold %g\n", input,
-                    info.width, info.height, info.codec, info.container, fps, threshold);
     }
     double t0 = cli_now(), t = 0, dt = fps > 0 ? 1.0 / fps : 0;
     uint64_t frames = 0, in_clip = 0;
