@@ -18,6 +18,7 @@ then running statistics from one pass in train mode over random clips.
     /usr/bin/python3 tests/reference/i3d_torch.py features --weights W.pt \\
         --frames IN.npy --out OUT.npy [--clip-frames 16|0] [--double] [--threads N]
     /usr/bin/python3 tests/reference/i3d_torch.py tensors --out T.pt [--format zip|legacy]
+    /usr/bin/python3 tests/reference/i3d_torch.py variants --dir DIR [--seed S]
 
 weights: writes a state dict with torch.save (zip, or legacy with
   _use_new_zipfile_serialization=False); --dump-npy writes every tensor of the
@@ -29,6 +30,12 @@ features: IN.npy is [T,H,W,3] float in [-1,1], channels last, already
 tensors: a small state dict for the reader's unit tests (dtypes, views,
   strides, storage offsets, shared storage), values given by formulas the C
   test knows.
+variants: what the C tests read, from one seeded network in one run:
+  p_zip.pt, p_legacy.pt (piergiaj names), h_zip.pt (hassony2 names with
+  `module.`, num_batches_tracked and logits), h_legacy.pt, p_f64_legacy.pt
+  (float64, num_batches_tracked, logits), sums.txt (per tensor of p_legacy.pt:
+  key numel sum sum-of-squares first last, in float64) and tensors_zip.pt,
+  tensors_legacy.pt.
 
 Needs Debian's torch and numpy (/usr/bin/python3).  Exit 77 without them.
 """
@@ -321,6 +328,26 @@ def small_tensors():
     return sd
 
 
+def write_variants(d, seed):
+    os.makedirs(d, exist_ok=True)
+    net = build(seed)
+    j = os.path.join
+    p = state_dict_of(net, seed=seed)
+    save(p, j(d, "p_zip.pt"), "zip")
+    save(p, j(d, "p_legacy.pt"), "legacy")
+    save(state_dict_of(net, "hassony2", True, True, 400, seed=seed), j(d, "h_zip.pt"), "zip")
+    save(state_dict_of(net, "hassony2", seed=seed), j(d, "h_legacy.pt"), "legacy")
+    save(state_dict_of(net, num_batches_tracked=True, logits=400, dtype=torch.float64,
+                       seed=seed), j(d, "p_f64_legacy.pt"), "legacy")
+    with open(j(d, "sums.txt"), "w") as f:
+        for k, v in p.items():
+            x = v.double().flatten()
+            f.write("%s %d %r %r %r %r\n" % (k, x.numel(), float(x.sum()),
+                                            float((x * x).sum()), float(x[0]), float(x[-1])))
+    save(small_tensors(), j(d, "tensors_zip.pt"), "zip")
+    save(small_tensors(), j(d, "tensors_legacy.pt"), "legacy")
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -341,6 +368,9 @@ def main(argv):
     f.add_argument("--clip-frames", type=int, default=16)
     f.add_argument("--double", action="store_true")
     f.add_argument("--threads", type=int, default=0)
+    v = sub.add_parser("variants")
+    v.add_argument("--dir", required=True)
+    v.add_argument("--seed", type=int, default=0)
     t = sub.add_parser("tensors")
     t.add_argument("--out", required=True)
     t.add_argument("--format", choices=["zip", "legacy"], default="zip")
@@ -365,6 +395,8 @@ def main(argv):
             sys.exit("i3d_torch.py: %s: want [T,H,W,3], got %s" % (a.frames, frames.shape))
         net = load_into(a.weights, a.double)
         np.save(a.out, features(net, frames, a.clip_frames, a.double).astype(np.float32))
+    elif a.cmd == "variants":
+        write_variants(a.dir, a.seed)
     else:
         save(small_tensors(), a.out, a.format)
     return 0
