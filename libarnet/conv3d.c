@@ -21,9 +21,9 @@
 #include "conv3d.h"
 #include "internal.h"
 
-/* Floats in one im2col tile (2 MB): small enough for L2/L3, large enough
- * that BLIS's packing of the weights is amortised over many rows. */
-#define IM2COL_FLOATS ((size_t)512 * 1024)
+/* Floats in one im2col tile (4 MB): small enough for the caches, large
+ * enough that BLIS's packing of the weights is amortised over many rows. */
+#define IM2COL_FLOATS ((size_t)1024 * 1024)
 #define MIN_TILE_ROWS 64
 /* Winograd inputs wider than this take the im2col path (a zero row of this
  * many floats stands for the padding). */
@@ -274,6 +274,24 @@ static size_t tile_rows(size_t width, size_t positions, int members)
     return rows ? rows : 1;
 }
 
+typedef struct im2col_geom {
+    size_t frames;    /* input frames the windows of all output frames span */
+    size_t slab;      /* kh kw in */
+    size_t positions; /* spatial output positions (ho, wo) */
+    size_t tile;      /* positions per tile */
+} im2col_geom;
+
+static im2col_geom im2col_geometry(const arnet__i3d_conv_desc *d, const uint32_t od[3],
+                                   int members)
+{
+    im2col_geom g;
+    g.frames = (size_t)(od[0] - 1) * d->s[0] + d->k[0];
+    g.slab = (size_t)d->k[1] * d->k[2] * d->in_ch;
+    g.positions = (size_t)od[1] * od[2];
+    g.tile = tile_rows(g.frames * g.slab, g.positions, members);
+    return g;
+}
+
 /* ---- Winograd geometry ---------------------------------------------------- */
 
 /* Floats one member needs for a block of tiles: the transformed input
@@ -315,11 +333,10 @@ size_t arnet__conv3d_scratch_floats(const arnet__i3d_conv_desc *d, uint32_t t, u
         threads = 1;
     uint32_t od[3];
     arnet__conv3d_out_dims(d->k, d->s, t, h, w, od);
-    size_t P = (size_t)od[0] * od[1] * od[2];
     size_t per_member = 0;
     if (!is_pointwise(d)) {
-        size_t K = conv_k(d);
-        per_member = tile_rows(K, P, threads) * K;
+        im2col_geom g = im2col_geometry(d, od, threads);
+        per_member = g.tile * g.frames * g.slab;
     }
     if (arnet__conv3d_winograd_applies(d)) { /* bounded: one block per member */
         size_t tiles = div_up(h, 2) * div_up(w, 2);
@@ -344,34 +361,38 @@ static void bias_relu(float *out, size_t ld, size_t rows, size_t n, const float 
     }
 }
 
-/* ---- im2col + GEMM ------------------------------------------------------- */
+/* ---- im2col + GEMM ------------------------------------------------------- *
+ *
+ * The receptive field of output (to, ho, wo) in channels-last order is kt
+ * consecutive input frames, each contributing a kh x kw x in slab.  So the
+ * copy is made per spatial output position and input frame, once, as
+ * tile[position][frame][kh][kw][in]; the row of output frame `to` is then the
+ * kt slabs from frame to * st on: contiguous, K = kt kh kw in floats, and
+ * consecutive positions are a fixed stride apart.  One GEMM per output frame
+ * reads the tile in place, and each frame slab is copied once instead of
+ * kt / st times (3.5 times less copying for Conv3d_1a, 3 for 3x3x3). */
 
-/* Receptive fields of output positions p0 .. p0+rows-1, one row of K floats
- * each, zeros where the window leaves the input (SAME padding). */
-static void im2col_rows(const arnet__i3d_conv_desc *d, const arnet__act *in,
-                        const uint32_t od[3], const uint32_t front[3], size_t p0, size_t rows,
-                        float *col)
+/* Slabs of spatial positions q0 .. q0+n-1 for every frame the windows
+ * span, zeros where a window leaves the input (SAME padding). */
+static void im2col_tile(const arnet__i3d_conv_desc *d, const arnet__act *in,
+                        const uint32_t od[3], const uint32_t front[3], const im2col_geom *g,
+                        size_t q0, size_t n, float *tile)
 {
-    const size_t C = in->c, K = conv_k(d);
-    const int kt = d->k[0], kh = d->k[1], kw = d->k[2];
+    const size_t C = in->c;
+    const long kh = d->k[1], kw = d->k[2];
     const size_t run = (size_t)kw * C;
-    for (size_t r = 0; r < rows; r++) {
-        size_t p = p0 + r;
-        long wo = (long)(p % od[2]);
-        size_t q = p / od[2];
-        long ho = (long)(q % od[1]);
-        long to = (long)(q / od[1]);
-        long ti0 = to * d->s[0] - (long)front[0];
+    for (size_t q = q0; q < q0 + n; q++) {
+        long ho = (long)(q / od[2]), wo = (long)(q % od[2]);
         long hi0 = ho * d->s[1] - (long)front[1];
         long wi0 = wo * d->s[2] - (long)front[2];
         long lo = wi0 < 0 ? -wi0 : 0;
         long hi = (long)in->w - wi0 < kw ? (long)in->w - wi0 : kw;
         if (hi < lo)
             hi = lo;
-        float *row = col + r * K;
-        for (int dt = 0; dt < kt; dt++) {
-            long ti = ti0 + dt;
-            for (int dh = 0; dh < kh; dh++, row += run) {
+        float *row = tile + (q - q0) * g->frames * g->slab;
+        for (size_t f = 0; f < g->frames; f++) {
+            long ti = (long)f - (long)front[0];
+            for (long dh = 0; dh < kh; dh++, row += run) {
                 long hh = hi0 + dh;
                 if (ti < 0 || ti >= (long)in->t || hh < 0 || hh >= (long)in->h || hi == lo) {
                     memset(row, 0, run * sizeof(float));
@@ -379,11 +400,14 @@ static void im2col_rows(const arnet__i3d_conv_desc *d, const arnet__act *in,
                 }
                 const float *src =
                     in->data + (((size_t)ti * in->h + (size_t)hh) * in->w + (size_t)(wi0 + lo)) * C;
-                if (lo > 0)
-                    memset(row, 0, (size_t)lo * C * sizeof(float));
-                memcpy(row + (size_t)lo * C, src, (size_t)(hi - lo) * C * sizeof(float));
-                if (hi < kw)
-                    memset(row + (size_t)hi * C, 0, (size_t)(kw - hi) * C * sizeof(float));
+                float *dst = row;
+                size_t i = 0;
+                for (; i < (size_t)lo * C; i++)
+                    *dst++ = 0.0f;
+                for (size_t j = 0, m = (size_t)(hi - lo) * C; j < m; j++)
+                    *dst++ = src[j];
+                for (i = (size_t)hi * C; i < run; i++)
+                    *dst++ = 0.0f;
             }
         }
     }
@@ -396,53 +420,48 @@ typedef struct conv_job {
     float *scratch;
     size_t per_member; /* floats of scratch per member */
     uint32_t od[3], front[3];
-    size_t positions, rows, n_chunks;
-    size_t next; /* next chunk, taken atomically */
+    im2col_geom g;     /* im2col: positions are spatial, a chunk is a tile */
+    size_t rows;       /* pointwise: positions per chunk */
+    size_t n_chunks;
+    size_t next;       /* next chunk, taken atomically */
 } conv_job;
+
+static void pointwise_member(void *arg, int member)
+{
+    (void)member;
+    conv_job *j = arg;
+    const prepared *pp = j->cv->prepared;
+    const size_t K = j->d->in_ch, N = j->d->out_ch;
+    const size_t P = (size_t)j->od[0] * j->od[1] * j->od[2];
+    for (size_t chunk; (chunk = take(&j->next)) < j->n_chunks;) {
+        size_t p0 = chunk * j->rows;
+        size_t m = P - p0 < j->rows ? P - p0 : j->rows;
+        float *c = j->out->data + p0 * j->out->ld;
+        arnet__sgemm(0, 0, m, N, K, 1.0f, j->in->data + p0 * j->in->c, j->in->c, pp->wk, N,
+                     0.0f, c, j->out->ld, 1);
+        bias_relu(c, j->out->ld, m, N, j->cv->b);
+    }
+}
 
 static void im2col_member(void *arg, int member)
 {
     conv_job *j = arg;
     const prepared *pp = j->cv->prepared;
     const size_t K = conv_k(j->d), N = j->d->out_ch;
-    const int pointwise = is_pointwise(j->d);
-    float *col = j->scratch + (size_t)member * j->per_member;
+    const im2col_geom *g = &j->g;
+    const size_t lda = g->frames * g->slab;
+    float *tile = j->scratch + (size_t)member * j->per_member;
     for (size_t chunk; (chunk = take(&j->next)) < j->n_chunks;) {
-        size_t p0 = chunk * j->rows;
-        size_t m = j->positions - p0 < j->rows ? j->positions - p0 : j->rows;
-        const float *a;
-        size_t lda;
-        if (pointwise) {
-            a = j->in->data + p0 * j->in->c;
-            lda = j->in->c;
-        } else {
-            im2col_rows(j->d, j->in, j->od, j->front, p0, m, col);
-            a = col;
-            lda = K;
+        size_t q0 = chunk * g->tile;
+        size_t n = g->positions - q0 < g->tile ? g->positions - q0 : g->tile;
+        im2col_tile(j->d, j->in, j->od, j->front, g, q0, n, tile);
+        for (size_t to = 0; to < j->od[0]; to++) {
+            float *c = j->out->data + (to * g->positions + q0) * j->out->ld;
+            arnet__sgemm(0, 0, n, N, K, 1.0f, tile + to * j->d->s[0] * g->slab, lda, pp->wk, N,
+                         0.0f, c, j->out->ld, 1);
+            bias_relu(c, j->out->ld, n, N, j->cv->b);
         }
-        float *c = j->out->data + p0 * j->out->ld;
-        arnet__sgemm(0, 0, m, N, K, 1.0f, a, lda, pp->wk, N, 0.0f, c, j->out->ld, 1);
-        bias_relu(c, j->out->ld, m, N, j->cv->b);
     }
-}
-
-static void job_init(conv_job *j, const arnet__i3d_conv_desc *d, const arnet__i3d_conv *cv,
-                     const arnet__act *in, const arnet__act *out, float *scratch,
-                     arnet__team *team)
-{
-    memset(j, 0, sizeof *j);
-    j->d = d;
-    j->cv = cv;
-    j->in = in;
-    j->out = out;
-    j->scratch = scratch;
-    j->per_member = arnet__conv3d_scratch_floats(d, in->t, in->h, in->w, arnet__team_size(team)) /
-                    (size_t)arnet__team_size(team);
-    uint32_t back;
-    arnet__same_pad(in->t, d->k[0], d->s[0], &j->front[0], &back, &j->od[0]);
-    arnet__same_pad(in->h, d->k[1], d->s[1], &j->front[1], &back, &j->od[1]);
-    arnet__same_pad(in->w, d->k[2], d->s[2], &j->front[2], &back, &j->od[2]);
-    j->positions = (size_t)j->od[0] * j->od[1] * j->od[2];
 }
 
 void arnet__conv3d_im2col(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *cv,
@@ -450,11 +469,27 @@ void arnet__conv3d_im2col(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *
                           arnet__team *team)
 {
     conv_job j;
-    job_init(&j, d, cv, in, out, scratch, team);
-    size_t K = conv_k(d), N = d->out_ch;
-    size_t width = is_pointwise(d) ? (K > N ? K : N) : K;
-    j.rows = tile_rows(width, j.positions, arnet__team_size(team));
-    j.n_chunks = div_up(j.positions, j.rows);
+    memset(&j, 0, sizeof j);
+    j.d = d;
+    j.cv = cv;
+    j.in = in;
+    j.out = out;
+    j.scratch = scratch;
+    int members = arnet__team_size(team);
+    uint32_t back;
+    arnet__same_pad(in->t, d->k[0], d->s[0], &j.front[0], &back, &j.od[0]);
+    arnet__same_pad(in->h, d->k[1], d->s[1], &j.front[1], &back, &j.od[1]);
+    arnet__same_pad(in->w, d->k[2], d->s[2], &j.front[2], &back, &j.od[2]);
+    if (is_pointwise(d)) {
+        size_t P = (size_t)j.od[0] * j.od[1] * j.od[2];
+        j.rows = tile_rows(d->in_ch > d->out_ch ? d->in_ch : d->out_ch, P, members);
+        j.n_chunks = div_up(P, j.rows);
+        team_run(team, pointwise_member, &j);
+        return;
+    }
+    j.g = im2col_geometry(d, j.od, members);
+    j.per_member = j.g.tile * j.g.frames * j.g.slab;
+    j.n_chunks = div_up(j.g.positions, j.g.tile);
     team_run(team, im2col_member, &j);
 }
 
