@@ -86,14 +86,35 @@ static inline uint8_t clamp_yuv(int32_t v)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-static inline void yuv_pixel(int y, int u, int v, uint8_t *rgb)
+/* Pixels of one chroma sample: the chroma terms once, then each luma. */
+static inline void yuv_pixels(const uint8_t *y, uint32_t n, int u, int v, uint8_t *rgb)
 {
-    int32_t l = C_Y * (y - 16);
     u -= 128;
     v -= 128;
-    rgb[0] = clamp_yuv(l + C_RV * v);
-    rgb[1] = clamp_yuv(l - C_GU * u - C_GV * v);
-    rgb[2] = clamp_yuv(l + C_BU * u);
+    int32_t r = C_RV * v, g = -C_GU * u - C_GV * v, b = C_BU * u;
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t l = C_Y * (y[i] - 16);
+        rgb[3 * i] = clamp_yuv(l + r);
+        rgb[3 * i + 1] = clamp_yuv(l + g);
+        rgb[3 * i + 2] = clamp_yuv(l + b);
+    }
+}
+
+/* Pixels x0 .. x0 + n - 1 of a YUV row, chroma at x / 2 of cu (step 1 for
+ * I420) or of cu and cv interleaved (step 2 for NV12). */
+static void yuv_row(const uint8_t *py, const uint8_t *cu, const uint8_t *cv, int step,
+                    uint32_t x0, uint32_t n, uint8_t *buf)
+{
+    uint32_t x = x0, end = x0 + n;
+    if (x & 1) { /* the second pixel of a pair */
+        yuv_pixels(py + x, 1, cu[step * (x / 2)], cv[step * (x / 2)], buf);
+        buf += 3;
+        x++;
+    }
+    for (; x + 1 < end; x += 2, buf += 6)
+        yuv_pixels(py + x, 2, cu[step * (x / 2)], cv[step * (x / 2)], buf);
+    if (x < end)
+        yuv_pixels(py + x, 1, cu[step * (x / 2)], cv[step * (x / 2)], buf);
 }
 
 /* Pixels x0 .. x0 + n - 1 of row y as RGB; returns the pixel at x0. */
@@ -115,18 +136,12 @@ static const uint8_t *row_rgb(const arnet_frame *f, uint32_t y, uint32_t x0, uin
     case ARNET_PIXEL_I420: {
         const uint8_t *pu = f->planes[1] + (size_t)(y / 2) * f->strides[1];
         const uint8_t *pv = f->planes[2] + (size_t)(y / 2) * f->strides[2];
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t x = x0 + i;
-            yuv_pixel(p0[x], pu[x / 2], pv[x / 2], buf + 3 * i);
-        }
+        yuv_row(p0, pu, pv, 1, x0, n, buf);
         return buf;
     }
     default: { /* NV12 */
         const uint8_t *puv = f->planes[1] + (size_t)(y / 2) * f->strides[1];
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t x = x0 + i;
-            yuv_pixel(p0[x], puv[2 * (x / 2)], puv[2 * (x / 2) + 1], buf + 3 * i);
-        }
+        yuv_row(p0, puv, puv + 1, 2, x0, n, buf);
         return buf;
     }
     }
@@ -336,6 +351,7 @@ struct arnet__resizer {
     axis h, v;    /* horizontal (window columns), vertical (window rows) */
     uint8_t *tmp; /* v.span rows x win_w x 3: the horizontal pass */
     uint8_t *row; /* h.span x 3: one converted source row */
+    int32_t *acc; /* win_w x 3: sums of the vertical pass */
     size_t bytes;
 };
 
@@ -372,13 +388,14 @@ int arnet__resizer_create(uint32_t in_w, uint32_t in_h, uint32_t out_w, uint32_t
     }
     r->tmp = arnet__alloc((size_t)r->v.span * win_w, 3, "resize scratch");
     r->row = arnet__alloc((size_t)r->h.span + 1, 3, "resize row");
-    if (!r->tmp || !r->row) {
+    r->acc = arnet__alloc((size_t)win_w * 3, sizeof(int32_t), "resize sums");
+    if (!r->tmp || !r->row || !r->acc) {
         arnet__resizer_free(r);
         return ARNET_E_NOMEM;
     }
     r->bytes = sizeof *r + ((size_t)win_w * r->h.ksize + (size_t)win_h * r->v.ksize) * 4 +
                ((size_t)win_w + win_h) * 8 + (size_t)r->v.span * win_w * 3 +
-               ((size_t)r->h.span + 1) * 3;
+               ((size_t)r->h.span + 1) * 3 + (size_t)win_w * 3 * sizeof(int32_t);
     *out = r;
     return ARNET_OK;
 }
@@ -391,6 +408,7 @@ void arnet__resizer_free(arnet__resizer *r)
     axis_free(&r->v);
     free(r->tmp);
     free(r->row);
+    free(r->acc);
     free(r);
 }
 
@@ -424,17 +442,22 @@ void arnet__resizer_run(arnet__resizer *r, const arnet_frame *f, uint8_t *out)
             t[3 * xx + 2] = clip8(s2);
         }
     }
-    /* Vertical pass. */
+    /* Vertical pass, a row of sums at a time (contiguous, vectorisable). */
+    int32_t *acc = r->acc;
     for (uint32_t yy = 0; yy < r->win_h; yy++) {
         const int32_t *k = r->v.k + (size_t)yy * kv;
         const uint8_t *t0 = r->tmp + (size_t)r->v.lo[yy] * W * 3;
-        uint8_t *o = out + (size_t)yy * W * 3;
-        for (uint32_t i = 0; i < 3 * W; i++) {
-            int32_t s = 1 << (PRECISION_BITS - 1);
-            for (uint32_t y = 0; y < r->v.n[yy]; y++)
-                s += t0[(size_t)y * W * 3 + i] * k[y];
-            o[i] = clip8(s);
+        for (uint32_t i = 0; i < 3 * W; i++)
+            acc[i] = 1 << (PRECISION_BITS - 1);
+        for (uint32_t y = 0; y < r->v.n[yy]; y++) {
+            const uint8_t *t = t0 + (size_t)y * W * 3;
+            const int32_t ky = k[y];
+            for (uint32_t i = 0; i < 3 * W; i++)
+                acc[i] += t[i] * ky;
         }
+        uint8_t *o = out + (size_t)yy * W * 3;
+        for (uint32_t i = 0; i < 3 * W; i++)
+            o[i] = clip8(acc[i]);
     }
 }
 

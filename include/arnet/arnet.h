@@ -872,10 +872,10 @@ typedef struct arnet_extractor arnet_extractor;
 typedef struct arnet_extractor_state arnet_extractor_state;
 
 /* Resize rules, each reproducing a published feature set (docs/extractor.md). */
-#define ARNET_RESIZE_SHORT256 0 /* short side to 256, aspect kept (default) */
+#define ARNET_RESIZE_SHORT256 0 /* short side to 256, long side rounded down (default) */
 #define ARNET_RESIZE_340X256 1  /* 340 x 256 ignoring the aspect (UR-DMU's extractor) */
 #define ARNET_RESIZE_224 2      /* whole frame squashed to 224 x 224 (AR-Net authors') */
-#define ARNET_RESIZE_NONE 3     /* frames are already 224 x 224 */
+#define ARNET_RESIZE_NONE 3     /* no resize: frames of at least 224 x 224, cropped */
 
 /* Resampling filter of the resize: Pillow's, bit for bit (docs/extractor.md). */
 #define ARNET_FILTER_BILINEAR 0 /* Image.BILINEAR, antialiased (default) */
@@ -888,21 +888,22 @@ typedef struct arnet_extractor_state arnet_extractor_state;
 /* Pixel formats of arnet_frame. */
 #define ARNET_PIXEL_RGB24 1 /* packed R,G,B bytes; planes[0] */
 #define ARNET_PIXEL_BGR24 2 /* packed B,G,R bytes; planes[0] */
-#define ARNET_PIXEL_I420 3  /* planar Y, U, V (U and V at half width and height) */
+#define ARNET_PIXEL_I420 3  /* planar Y, U, V (U and V (w+1)/2 x (h+1)/2) */
 #define ARNET_PIXEL_NV12 4  /* planar Y, then interleaved U,V at half resolution */
+/* YUV is BT.601 limited range, FFmpeg's default for SD (docs/extractor.md). */
 
 typedef struct arnet_frame {
     size_t struct_size;
     int format;               /* ARNET_PIXEL_* */
     uint32_t width, height;   /* pixels, each >= 1 */
     const uint8_t *planes[3]; /* [borrowed] for the call */
-    size_t strides[3];        /* bytes per row of each plane */
+    size_t strides[3];        /* bytes per row of each plane (>= its row) */
 } arnet_frame;
 
 typedef struct arnet_extractor_options {
     size_t struct_size;
     int resize;           /* ARNET_RESIZE_*; default SHORT256 */
-    uint32_t crops;       /* 1 (centre crop 224, default) or 10 */
+    uint32_t crops;       /* 1 (centre crop 224, default) or 10 (UR-DMU's order) */
     int last_clip;        /* ARNET_LAST_CLIP_*; default DROP */
     int threads;          /* BLIS threads per convolution; default 1 */
     uint32_t clip_frames; /* frames per clip; default 16 */
