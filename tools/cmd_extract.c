@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "  --shard K/N       take videos K, K+N, K+2N, ... (1-based) of the sorted list:\n"
             "                    N runs with K = 1..N write exactly the files of one run\n"
             "  --force           extract again videos whose output exists (default: skip)\n"
-            "  --progress        progress lines even when stderr is not a terminal\n\n"
+            "  --quiet           no progress (default: a bar on a terminal, else a line per\n"
+            "                    video and every 10 s)\n\n"
             "A video that cannot be decoded is reported (file and reason) and the others go\n"
             "on; the exit status is then 1.  Outputs are written atomically: an interrupted\n"
             "run leaves only finished files, and running it again resumes.\n");
@@ -472,7 +473,7 @@ static int run_frames(const arnet_extractor *x, const arnet_extractor_options *o
     memset(nfp, 0, sizeof *nfp);
     source s = {&nf, NULL};
     progress p = {0};
-    p.on = cli_progress_enabled(show);
+    p.on = show;
     p.video = p.n_videos = 1;
     p.name = frames_path;
     p.expected_clips = (int64_t)(nf.n / opt->clip_frames) +
@@ -657,7 +658,7 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
         return CLI_EXIT_FAIL;
     }
     progress p = {0};
-    p.on = cli_progress_enabled(show);
+    p.on = show;
     p.n_videos = n;
     p.run_start = cli_now();
     size_t failed = 0, written = 0, skipped = 0;
@@ -715,8 +716,10 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
         total_clips += e->clips;
         double el = cli_now() - p.video_start;
         if (p.on) {
-            progress_draw(&p, e->clips, 1);
-            cli_progress_done();
+            if (isatty(2)) { /* the bar's last state, then the line */
+                progress_draw(&p, e->clips, 1);
+                cli_progress_done();
+            }
             fprintf(stderr, "[%zu/%zu] %s -> %s: %llu frames, %zu clips, %.1f s\n", i + 1, n,
                     e->path, out, (unsigned long long)e->frames, e->clips, el);
         }
@@ -757,7 +760,7 @@ int cmd_extract(int argc, char **argv)
     arnet_extractor_options opt;
     arnet_extractor_options_init(&opt);
     unsigned shard_k = 1, shard_n = 1;
-    int force = 0, show = 0, rc = 0;
+    int force = 0, show = 1, rc = 0;
     entry *es = NULL;
     size_t n = 0, cap = 0, n_owned = 0;
     char **owned = NULL;
@@ -770,8 +773,8 @@ int cmd_extract(int argc, char **argv)
             goto done;
         } else if (!strcmp(argv[i], "--force")) {
             force = 1;
-        } else if (!strcmp(argv[i], "--progress")) {
-            show = 1;
+        } else if (!strcmp(argv[i], "--quiet")) {
+            show = 0;
         } else if ((r = cli_extractor_option(CMD, argc, argv, &i, &opt))) {
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--extractor", &v))) {
             xpath = v;
