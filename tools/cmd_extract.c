@@ -832,6 +832,12 @@ int cmd_extract(int argc, char **argv)
         rc = cli_usage_error(CMD, "nothing to extract: give --frames FRAMES.npy or video files");
         goto done;
     }
+    size_t ol = strlen(out);
+    if (!frames && ol > 4 && !strcmp(out + ol - 4, ".npy")) {
+        rc = cli_usage_error(CMD, "--out %s: videos are written into a folder (--out DIR), "
+                                  "one DIR/<name>.npy each", out);
+        goto done;
+    }
     if (!frames && !cli_video_available()) {
         fprintf(stderr, "arnet extract: %s\n", cli_video_missing());
         rc = CLI_EXIT_FAIL;
