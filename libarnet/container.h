@@ -1,5 +1,6 @@
 /* container.h -- the checkpoint container (internal): the file layout of
- * docs/checkpoint-format.md without knowing what the sections mean.
+ * docs/checkpoint-format.md without knowing what the sections mean
+ * (container.c: shared encodings; container_write.c; container_read.c).
  *
  * What a file holds is decided by its kind: "model" (checkpoint.c: an AR-Net
  * model, maybe with trainer state) or any other kind a later file declares
@@ -29,9 +30,13 @@
  *   next end_section.  After any error, or instead of finish, call
  *   arnet__cw_free (finish frees the writer itself, success or not).  Names,
  *   keys and values must pass arnet__valid_name / arnet__kv_check first
- *   (the writer does not check them again).  At most max_sections sections.
- *   The file's minor version is the lowest that knows every type written
- *   (1.0 without a kind section, so model files stay 1.0).
+ *   (the writer does not check them again).  Exactly max_sections sections
+ *   (the table is reserved up front; finish refuses another count).  The
+ *   file's minor version is the lowest that knows every type written (1.0
+ *   without a kind section, so model files stay 1.0).  Options from a
+ *   caller (arnet_save_options: storage, compression level) are read with
+ *   arnet__save_options_read; the bytes are saved with arnet__atomic_write
+ *   (fileio.c), as checkpoint.c does.
  *
  * Reading (every check of docs/checkpoint-format.md steps 1-7, whatever the
  * kind; nothing is allocated from a size in the file before it is proven):
@@ -60,12 +65,17 @@
  *   Unknown optional sections are skipped by the table check (their codec is
  *   not even looked at): a caller skips types it does not know.  Errors are
  *   ARNET_E_FORMAT with "<name>: section N (<type>): <what>" (arnet__stream_bad),
- *   ARNET_E_IO for unreadable files, ARNET_E_NOMEM.
+ *   ARNET_E_IO for unreadable files and paths that are not regular files
+ *   (a FIFO is refused, never waited on), ARNET_E_NOMEM.  When a tensor's
+ *   size comes from the file rather than from what the kind expects,
+ *   decode it once with out = NULL before allocating (checkpoint.c's
+ *   trainer tensors do): a descriptor cannot make the reader allocate more
+ *   than the data really holds.
  *
  * Adding a kind: pick its name (printable ASCII, 1..31 bytes), reuse the
  * section types below where their raw content fits (a "tensor" section of
  * an extractor file is an extractor tensor: the kind says how to read it),
- * and add a type to ARNET__SEC_* and to the table in container.c only for a
+ * and add a type to ARNET__SEC_* and to known_types in container.c only for a
  * new raw layout.  Readers of one kind refuse files of another by name
  * (arnet_model_load on an extractor file says so).
  */
@@ -122,6 +132,12 @@ uint32_t arnet__crc32(const uint8_t *p, size_t n);
  * NaN (quiet).  f16 -> f32 is exact. */
 uint16_t arnet__f32_to_f16(float f);
 float arnet__f16_to_f32(uint16_t h);
+
+/* The type's name for messages ("tensor", "unknown", ...). */
+const char *arnet__section_type_name(uint32_t type);
+/* The format minor version that introduced a known type, -1 when this
+ * library does not know it (the writer stamps the largest one it used). */
+int arnet__section_type_minor(uint32_t type);
 
 /* 1 when s is 1..max printable ASCII characters without spaces (0x21..0x7E):
  * the rule of tensor names, keys and kinds. */
@@ -213,8 +229,7 @@ int arnet__container_load(const char *path, arnet__container *c);
 void arnet__container_close(arnet__container *c);
 /* "model", "extractor", ... */
 const char *arnet__container_kind(const arnet__container *c);
-/* The type's name for messages ("tensor", "unknown", ...). */
-const char *arnet__section_type_name(uint32_t type);
+
 /* ARNET_E_FORMAT "<c->name>: <fmt...>". */
 int arnet__container_bad(const arnet__container *c, const char *fmt, ...) ARNET_PRINTF(2, 3);
 

@@ -211,21 +211,66 @@ int arnet_dataset_video(const arnet_dataset *ds, size_t index, arnet_video_info 
     if (!ds || !info)
         return arnet__error(ARNET_E_INVALID, "arnet_dataset_video: %s is NULL",
                             ds ? "info" : "ds");
-    if (info->struct_size < sizeof *info)
-        return arnet__error(ARNET_E_INVALID,
-                            "arnet_dataset_video: info.struct_size %zu < %zu (call "
-                            "arnet_video_info_init first)",
-                            info->struct_size, sizeof *info);
+    int rc = ARNET__STRUCT_CHECK("arnet_dataset_video", arnet_video_info, info);
+    if (rc)
+        return rc;
     if (index >= ds->n_videos)
         return arnet__error(ARNET_E_INVALID,
                             "arnet_dataset_video: index %zu out of range (%zu videos)", index,
                             ds->n_videos);
     const arnet__video *v = &ds->videos[index];
-    info->name = v->name;
-    info->label = v->label;
-    info->n_clips = v->n_clips;
-    info->features = v->features;
-    info->n_frames = v->n_frames;
-    info->frame_labels = v->frame_labels;
+    arnet_video_info full;
+    arnet_video_info_init(&full);
+    full.name = v->name;
+    full.label = v->label;
+    full.n_clips = v->n_clips;
+    full.features = v->features;
+    full.n_frames = v->n_frames;
+    full.frame_labels = v->frame_labels;
+    ARNET__STRUCT_OUT(arnet_video_info, info, &full);
+    return ARNET_OK;
+}
+
+/* FNV-1a, 64 bits, over bytes. */
+static uint64_t fnv1a(uint64_t h, const unsigned char *b, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ b[k]) * 0x100000001b3ull;
+    return h;
+}
+
+/* n floats as little-endian bytes, whatever the host's order. */
+static uint64_t fnv1a_floats(uint64_t h, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8),
+                              (unsigned char)(u >> 16), (unsigned char)(u >> 24)};
+        h = fnv1a(h, b, 4);
+    }
+    return h;
+}
+
+int arnet_dataset_digest(const arnet_dataset *ds, uint64_t *digest)
+{
+    if (!ds || !digest)
+        return arnet__error(ARNET_E_INVALID, "arnet_dataset_digest: %s is NULL",
+                            ds ? "digest" : "ds");
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t F = ds->feature_dim;
+    for (size_t i = 0; i < ds->n_videos; i++) {
+        const arnet__video *v = &ds->videos[i];
+        unsigned char label = (unsigned char)v->label;
+        uint64_t clips = v->n_clips;
+        unsigned char c[8];
+        for (int k = 0; k < 8; k++)
+            c[k] = (unsigned char)(clips >> (8 * k));
+        h = fnv1a(h, &label, 1);
+        h = fnv1a(h, c, 8);
+        h = fnv1a_floats(h, v->features, F);
+        h = fnv1a_floats(h, v->features + (v->n_clips - 1) * F, F);
+    }
+    *digest = h;
     return ARNET_OK;
 }

@@ -108,3 +108,38 @@ char *arnet__strdup(const char *s)
         memcpy(p, s, len);
     return p;
 }
+
+/* ---- versioned structs ---------------------------------------------------- */
+
+int arnet__struct_check(const char *fn, const char *type, const void *s, size_t min_size)
+{
+    size_t size;
+    memcpy(&size, s, sizeof size);
+    if (size < min_size)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: %s.struct_size is %zu, below the %zu bytes of its first "
+                            "release (call %s_init first)",
+                            fn, type, size, min_size, type);
+    return ARNET_OK;
+}
+
+int arnet__struct_in(const char *fn, const char *type, void *dst, size_t dst_size,
+                     const void *src, size_t min_size)
+{
+    int rc = arnet__struct_check(fn, type, src, min_size);
+    if (rc)
+        return rc;
+    size_t size;
+    memcpy(&size, src, sizeof size);
+    memcpy(dst, src, size < dst_size ? size : dst_size);
+    memcpy(dst, &dst_size, sizeof dst_size);
+    return ARNET_OK;
+}
+
+void arnet__struct_out(void *dst, const void *src, size_t src_size)
+{
+    size_t size;
+    memcpy(&size, dst, sizeof size);
+    memcpy(dst, src, size < src_size ? size : src_size);
+    memcpy(dst, &size, sizeof size);
+}

@@ -80,7 +80,7 @@ void arnet_eval_result_init(arnet_eval_result *res)
 
 void arnet_eval_result_free(arnet_eval_result *res)
 {
-    if (!res || res->struct_size < sizeof *res)
+    if (!res || res->struct_size < ARNET__MIN_arnet_eval_result)
         return;
     for (size_t i = 0; i < res->n_per_video; i++)
         free((char *)res->per_video[i].name);
@@ -157,20 +157,15 @@ int arnet_evaluate_ex(const arnet_model *model, const arnet_dataset *dataset,
     if (!model || !dataset || !res)
         return arnet__error(ARNET_E_INVALID, "arnet_evaluate: %s is NULL",
                             !model ? "model" : !dataset ? "dataset" : "res");
-    if (res->struct_size < sizeof *res)
-        return arnet__error(ARNET_E_INVALID,
-                            "arnet_evaluate: res.struct_size %zu < %zu (call "
-                            "arnet_eval_result_init first)",
-                            res->struct_size, sizeof *res);
+    int rc = ARNET__STRUCT_CHECK("arnet_evaluate", arnet_eval_result, res);
+    if (rc)
+        return rc;
     arnet_eval_options opt;
     arnet_eval_options_init(&opt);
     if (opt_in) {
-        if (opt_in->struct_size < sizeof opt)
-            return arnet__error(ARNET_E_INVALID,
-                                "arnet_evaluate: opt.struct_size %zu < %zu (call "
-                                "arnet_eval_options_init first)",
-                                opt_in->struct_size, sizeof opt);
-        opt = *opt_in;
+        rc = ARNET__STRUCT_IN("arnet_evaluate", arnet_eval_options, &opt, opt_in);
+        if (rc)
+            return rc;
     }
     if (opt.gt_rule != ARNET_GT_TRUNCATE && opt.gt_rule != ARNET_GT_PAD_LAST)
         return arnet__error(ARNET_E_INVALID,
@@ -201,7 +196,7 @@ int arnet_evaluate_ex(const arnet_model *model, const arnet_dataset *dataset,
         return ARNET_E_NOMEM;
     }
     size_t total = 0, total_abn = 0, total_clips = 0;
-    int rc = ARNET_OK;
+    rc = ARNET_OK;
     for (size_t i = 0; i < nv; i++)
         total_clips += dataset->videos[i].n_clips; /* each fits in memory: no overflow */
     for (int pass = 1; pass >= 0 && rc == ARNET_OK; pass--) {
@@ -299,17 +294,20 @@ int arnet_evaluate_ex(const arnet_model *model, const arnet_dataset *dataset,
         alarms += fs[f] >= opt.far_threshold;
 
     arnet_eval_result_free(res);
-    res->auc = auc;
-    res->ap = ap;
-    res->pr_auc = pr;
-    res->auc_abnormal = auc_abn;
-    res->far = total > total_abn ? (double)alarms / (double)(total - total_abn) : NAN;
-    res->frames = total;
-    res->videos = nv;
-    res->anomalous_videos = dataset->n_label[1];
-    res->gt_rule = opt.gt_rule;
-    res->n_per_video = nv;
-    res->per_video = pv;
+    arnet_eval_result full;
+    arnet_eval_result_init(&full);
+    full.auc = auc;
+    full.ap = ap;
+    full.pr_auc = pr;
+    full.auc_abnormal = auc_abn;
+    full.far = total > total_abn ? (double)alarms / (double)(total - total_abn) : NAN;
+    full.frames = total;
+    full.videos = nv;
+    full.anomalous_videos = dataset->n_label[1];
+    full.gt_rule = opt.gt_rule;
+    full.n_per_video = nv;
+    full.per_video = pv;
+    ARNET__STRUCT_OUT(arnet_eval_result, res, &full);
     pv = NULL;
 
 done:

@@ -51,24 +51,20 @@ int arnet_file_info_read(const char *path, arnet_file_info *info)
     if (!path || !info)
         return arnet__error(ARNET_E_INVALID, "arnet_file_info_read: %s is NULL",
                             !path ? "path" : "info");
-    if (info->struct_size < sizeof(size_t))
-        return arnet__error(ARNET_E_INVALID,
-                            "arnet_file_info_read: info->struct_size %zu too small "
-                            "(call arnet_file_info_init)",
-                            info->struct_size);
+    int rc = ARNET__STRUCT_CHECK("arnet_file_info_read", arnet_file_info, info);
+    if (rc)
+        return rc;
     arnet_file_info full;
     arnet_file_info_init(&full);
     arnet__container c;
-    int rc = arnet__container_load(path, &c);
+    rc = arnet__container_load(path, &c);
     if (!rc)
         rc = info_from_container(&c, &full);
     arnet__container_close(&c);
     if (rc)
         return rc;
     /* An older caller's smaller struct gets the fields it knows. */
-    size_t keep = info->struct_size;
-    memcpy(info, &full, keep < sizeof full ? keep : sizeof full);
-    info->struct_size = keep;
+    ARNET__STRUCT_OUT(arnet_file_info, info, &full);
     return ARNET_OK;
 }
 

@@ -1,11 +1,15 @@
-/* fileio.c -- files in and out: the atomic writer every output goes
- * through, and whole-file reads of regular files. */
+/* fileio.c -- files in and out, one way each: every output is replaced
+ * atomically (one temporary-name scheme, one fsync rule, the user's umask),
+ * every input path is opened through one check that it is a regular file. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -16,6 +20,86 @@
 #ifndef O_DIRECTORY
 #define O_DIRECTORY 0
 #endif
+#ifndef O_NOCTTY
+#define O_NOCTTY 0
+#endif
+
+/* ---- names ------------------------------------------------------------------ */
+
+/* The folder holding path ("." for a bare name): [transferred]. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return arnet__strdup(".");
+    if (slash == path)
+        return arnet__strdup("/");
+    size_t n = (size_t)(slash - path);
+    char *d = arnet__alloc(n + 1, 1, "folder name");
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* When name is "<base>.tmp.<pid>.<n>" (decimal pid and n, nothing after),
+ * its pid, else 0. */
+static pid_t temp_owner(const char *name, const char *base, size_t base_len)
+{
+    if (strncmp(name, base, base_len) != 0 || strncmp(name + base_len, ".tmp.", 5) != 0)
+        return 0;
+    const char *p = name + base_len + 5;
+    long long pid = 0;
+    const char *digits = p;
+    while (*p >= '0' && *p <= '9' && p - digits < 12)
+        pid = pid * 10 + (*p++ - '0');
+    if (p == digits || *p != '.' || pid <= 0 || (long long)(pid_t)pid != pid)
+        return 0;
+    const char *n = ++p;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return p == n || *p ? 0 : (pid_t)pid;
+}
+
+/* Remove "<path>.tmp.<pid>.<n>" files of processes that no longer exist: a
+ * writer killed between creating its temporary and renaming it.  A live
+ * process's temporary (another writer right now) is never touched; nor is
+ * anything when the folder cannot be read (best effort: the write goes on). */
+static void remove_stale_temps(const char *path)
+{
+    char *dir = dir_of(path);
+    if (!dir)
+        return;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t base_len = strlen(base);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        free(dir);
+        return;
+    }
+    pid_t self = getpid();
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        pid_t pid = temp_owner(e->d_name, base, base_len);
+        if (pid <= 0 || pid == self)
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or not ours to signal: alive too) */
+        /* Only a regular file is a temporary of ours. */
+        struct stat st;
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            (void)unlinkat(dfd, e->d_name, 0);
+    }
+    closedir(d);
+    free(dir);
+}
+
+/* ---- writing ---------------------------------------------------------------- */
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -32,90 +116,202 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Write data to path atomically: a new file beside it (created with the
- * caller's umask, unlike mkstemp's 0600), fsync, rename, fsync the folder. */
-int arnet__atomic_write(const char *path, const void *data, size_t size)
+static void wfile_release(arnet__wfile *f)
+{
+    free(f->path);
+    free(f->tmp);
+    f->path = f->tmp = NULL;
+    f->fd = -1;
+}
+
+void arnet__wfile_abort(arnet__wfile *f)
+{
+    if (!f || !f->tmp)
+        return;
+    if (f->fd >= 0)
+        close(f->fd);
+    unlink(f->tmp);
+    wfile_release(f);
+}
+
+/* Abort with ARNET_E_IO "<path>: <step> failed: <errno text> (the file was
+ * left unchanged)", errno taken before the clean-up can change it. */
+static int wfile_fail(arnet__wfile *f, const char *step)
+{
+    int e = errno ? errno : EIO;
+    int rc = arnet__error(ARNET_E_IO, "%s: %s failed: %s (the file was left unchanged)",
+                          f->path, step, strerror(e));
+    arnet__wfile_abort(f);
+    return rc;
+}
+
+int arnet__wfile_open(arnet__wfile *f, const char *path)
 {
     static unsigned counter;
+    f->fd = -1;
+    f->path = f->tmp = NULL;
+    if (!path || !*path)
+        return arnet__error(ARNET_E_INVALID, "atomic write: empty path");
     size_t plen = strlen(path);
-    char *tmp = arnet__alloc(plen + 48, 1, "temporary file name");
-    if (!tmp)
+    if (path[plen - 1] == '/')
+        return arnet__error(ARNET_E_INVALID, "%s: names a folder, not a file", path);
+    f->path = arnet__strdup(path);
+    f->tmp = arnet__alloc(plen + 48, 1, "temporary file name");
+    if (!f->path || !f->tmp) {
+        wfile_release(f);
         return ARNET_E_NOMEM;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+    }
+    remove_stale_temps(path);
+    for (int attempt = 0; attempt < 100 && f->fd < 0; attempt++) {
         unsigned k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-        snprintf(tmp, plen + 48, "%s.tmp.%ld.%u", path, (long)getpid(), k);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
+        snprintf(f->tmp, plen + 48, "%s.tmp.%ld.%u", path, (long)getpid(), k);
+        /* 0666: the umask decides, as for any new file (mkstemp gives 0600). */
+        f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+        if (f->fd < 0 && errno != EEXIST)
             break;
     }
-    if (fd < 0) {
+    if (f->fd < 0) {
         int e = errno;
-        free(tmp);
-        return arnet__error(ARNET_E_IO, "%s: cannot create a temporary file beside it: %s",
-                            path, strerror(e));
+        int rc = arnet__error(ARNET_E_IO, "%s: cannot create a temporary file beside it: %s",
+                              path, strerror(e));
+        wfile_release(f);
+        return rc;
     }
-    const char *step = "write";
-    if (write_all(fd, data, size) != 0)
-        goto fail;
-    step = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    step = "close";
-    int cr = close(fd);
-    fd = -1;
+    return ARNET_OK;
+}
+
+int arnet__wfile_write(arnet__wfile *f, const void *data, size_t size)
+{
+    if (!f->tmp)
+        return arnet__error(ARNET_E_STATE, "atomic write: the file is no longer open");
+    errno = 0;
+    if (size > 0 && write_all(f->fd, data, size) != 0)
+        return wfile_fail(f, "write");
+    return ARNET_OK;
+}
+
+int arnet__wfile_commit(arnet__wfile *f)
+{
+    if (!f->tmp)
+        return arnet__error(ARNET_E_STATE, "atomic write: the file is no longer open");
+    errno = 0;
+    if (fsync(f->fd) != 0)
+        return wfile_fail(f, "fsync");
+    int cr = close(f->fd);
+    f->fd = -1;
     if (cr != 0)
-        goto fail;
-    step = "rename";
-    if (rename(tmp, path) != 0)
-        goto fail;
-    free(tmp);
+        return wfile_fail(f, "close");
+    if (rename(f->tmp, f->path) != 0)
+        return wfile_fail(f, "rename");
     /* Make the rename itself durable; failing here loses nothing written. */
-    char *dir = arnet__strdup(path);
+    char *dir = dir_of(f->path);
     if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
             (void)fsync(dfd);
             close(dfd);
         }
         free(dir);
     }
+    wfile_release(f);
     return ARNET_OK;
-fail: {
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
-    return arnet__error(ARNET_E_IO, "%s: %s failed: %s (the file was left unchanged)", path,
-                        step, strerror(e));
 }
+
+int arnet__atomic_write(const char *path, const void *data, size_t size)
+{
+    arnet__wfile f;
+    int rc = arnet__wfile_open(&f, path);
+    if (!rc)
+        rc = arnet__wfile_write(&f, data, size);
+    if (!rc)
+        rc = arnet__wfile_commit(&f);
+    return rc;
+}
+
+int arnet_write_file(const char *path, const void *data, size_t size)
+{
+    if (!path || (size > 0 && !data))
+        return arnet__error(ARNET_E_INVALID, "arnet_write_file: %s is NULL",
+                            !path ? "path" : "data");
+    return arnet__atomic_write(path, data, size);
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+static const char *file_type(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a pipe (FIFO)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
+}
+
+int arnet__open_read(const char *path, int *fd_out, uint64_t *size)
+{
+    *fd_out = -1;
+    if (!path)
+        return arnet__error(ARNET_E_INVALID, "open: path is NULL");
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer forever; fstat then tells what the path is. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return arnet__error(ARNET_E_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return arnet__error(ARNET_E_IO, "%s: %s, not a regular file", path,
+                            file_type(st.st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    *fd_out = fd;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return ARNET_OK;
+}
+
+int arnet__fopen_read(const char *path, FILE **fp_out, uint64_t *size)
+{
+    int fd;
+    *fp_out = NULL;
+    int rc = arnet__open_read(path, &fd, size);
+    if (rc)
+        return rc;
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    *fp_out = fp;
+    return ARNET_OK;
 }
 
 /* The whole file in memory (its real size: a header cannot inflate it). */
 int arnet__read_file(const char *path, uint8_t **out, size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return arnet__error(ARNET_E_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return arnet__error(ARNET_E_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > SIZE_MAX - 1) {
+    int fd;
+    uint64_t fsize;
+    int rc = arnet__open_read(path, &fd, &fsize);
+    if (rc)
+        return rc;
+    if (fsize > SIZE_MAX - 1) {
         close(fd);
         return arnet__error(ARNET_E_NOMEM, "%s: too large to read", path);
     }
-    size_t n = (size_t)sb.st_size;
-    uint8_t *buf = arnet__alloc(n + 1, 1, "checkpoint file");
+    size_t n = (size_t)fsize;
+    uint8_t *buf = arnet__alloc(n + 1, 1, "file contents");
     if (!buf) {
         close(fd);
         arnet__error_prefix("%s", path);

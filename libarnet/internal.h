@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "arnet/arnet.h"
 
@@ -30,6 +31,61 @@ int arnet__add_size(size_t a, size_t b, size_t *out);
 void *arnet__alloc(size_t n, size_t size, const char *what);
 void *arnet__calloc(size_t n, size_t size, const char *what);
 char *arnet__strdup(const char *s);
+
+/* ---- versioned structs (error.c) ------------------------------------------ */
+
+/* Every public struct starts with size_t struct_size, the caller's sizeof.
+ * Fields are only appended, so a caller built against an older header has a
+ * shorter struct: the library reads and writes only the prefix it has.  The
+ * smallest size accepted is the end of the struct's last field in the
+ * release that introduced it (tests/abi/structs-0.txt records the layouts). */
+#define ARNET__SIZE_TO(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+/* 0.1.0 */
+#define ARNET__MIN_arnet_model_config ARNET__SIZE_TO(arnet_model_config, seed)
+#define ARNET__MIN_arnet_save_options ARNET__SIZE_TO(arnet_save_options, compression_level)
+#define ARNET__MIN_arnet_file_info ARNET__SIZE_TO(arnet_file_info, has_trainer)
+#define ARNET__MIN_arnet_file_entry ARNET__SIZE_TO(arnet_file_entry, stored_bytes)
+#define ARNET__MIN_arnet_scorer_options ARNET__SIZE_TO(arnet_scorer_options, threads)
+#define ARNET__MIN_arnet_event ARNET__SIZE_TO(arnet_event, peak_score)
+#define ARNET__MIN_arnet_stream_options ARNET__SIZE_TO(arnet_stream_options, user)
+#define ARNET__MIN_arnet_stream_result ARNET__SIZE_TO(arnet_stream_result, event)
+#define ARNET__MIN_arnet_stream_state ARNET__SIZE_TO(arnet_stream_state, alarms)
+#define ARNET__MIN_arnet_npy_options ARNET__SIZE_TO(arnet_npy_options, crop)
+#define ARNET__MIN_arnet_load_options ARNET__SIZE_TO(arnet_load_options, feature_dim)
+#define ARNET__MIN_arnet_video_info ARNET__SIZE_TO(arnet_video_info, frame_labels)
+#define ARNET__MIN_arnet_synth_options ARNET__SIZE_TO(arnet_synth_options, scale)
+#define ARNET__MIN_arnet_eval_options ARNET__SIZE_TO(arnet_eval_options, far_threshold)
+#define ARNET__MIN_arnet_eval_result ARNET__SIZE_TO(arnet_eval_result, per_video)
+#define ARNET__MIN_arnet_step_stats ARNET__SIZE_TO(arnet_step_stats, loss_center)
+#define ARNET__MIN_arnet_train_options ARNET__SIZE_TO(arnet_train_options, progress_user)
+/* 0.2.0 */
+#define ARNET__MIN_arnet_extractor_options ARNET__SIZE_TO(arnet_extractor_options, clip_frames)
+#define ARNET__MIN_arnet_frame ARNET__SIZE_TO(arnet_frame, strides)
+#define ARNET__MIN_arnet_npy_info ARNET__SIZE_TO(arnet_npy_info, item_size)
+#define ARNET__MIN_arnet_manifest_entry ARNET__SIZE_TO(arnet_manifest_entry, n_frames)
+
+/* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
+ * first release (call <type>_init first)" when s's struct_size < min_size. */
+int arnet__struct_check(const char *fn, const char *type, const void *s, size_t min_size);
+/* Read a caller's input struct: dst (dst_size bytes, already holding the
+ * defaults) gets the first min(src->struct_size, dst_size) bytes of src, so
+ * fields an older caller does not have keep their defaults; dst's
+ * struct_size stays dst_size.  Fails as arnet__struct_check. */
+int arnet__struct_in(const char *fn, const char *type, void *dst, size_t dst_size,
+                     const void *src, size_t min_size);
+/* Fill a caller's output struct from src (src_size bytes): only the first
+ * min(dst->struct_size, src_size) bytes are written and dst's struct_size
+ * is kept.  Check dst with arnet__struct_check first. */
+void arnet__struct_out(void *dst, const void *src, size_t src_size);
+/* The same, typed: type is the public struct's name; the pointers must be
+ * of that type (a mismatch warns). */
+#define ARNET__STRUCT_CHECK(fn, type, p) \
+    arnet__struct_check(fn, #type, 1 ? (p) : (const type *)0, ARNET__MIN_##type)
+#define ARNET__STRUCT_IN(fn, type, dst, src)                                          \
+    arnet__struct_in(fn, #type, 1 ? (dst) : (type *)0, sizeof(type),                  \
+                     1 ? (src) : (const type *)0, ARNET__MIN_##type)
+#define ARNET__STRUCT_OUT(type, dst, src) \
+    arnet__struct_out(1 ? (dst) : (type *)0, 1 ? (src) : (const type *)0, sizeof(type))
 
 /* ---- random numbers (rng.c) ---------------------------------------------- */
 
@@ -67,11 +123,6 @@ void arnet__blas_init(void);
 void arnet__sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                   const float *a, size_t lda, const float *b, size_t ldb, float beta,
                   float *c, size_t ldc, int threads);
-
-/* y (m) = alpha * op(A) x + beta * y with A m x n row-major (or n x m when
- * trans_a: then y has n entries and x m). */
-void arnet__sgemv(int trans_a, size_t m, size_t n, float alpha, const float *a, size_t lda,
-                  const float *x, float beta, float *y, int threads);
 
 /* ---- model (model.c) ---------------------------------------------------- */
 
@@ -177,10 +228,36 @@ int arnet__checkpoint_config(const arnet__container *c, arnet__ckp_config *cfg);
 
 /* ---- files (fileio.c) ------------------------------------------------------ */
 
-/* Replace path with data atomically: a new file beside it (unique name,
- * caller's umask), fsync, rename, fsync the folder.  ARNET_E_IO naming path
- * and the step that failed; path is then unchanged. */
+/* Every file the library writes replaces its path atomically, one way:
+ *   - the bytes go to "<path>.tmp.<pid>.<n>" beside it, created with
+ *     O_EXCL and mode 0666 minus the umask (as any new file);
+ *   - fsync of the file, close, rename over path, then fsync of the folder;
+ *   - on any failure the temporary is removed and path is unchanged:
+ *     ARNET_E_IO "<path>: <step> failed: <reason> (the file was left
+ *     unchanged)", or "<path>: cannot create a temporary file beside it";
+ *   - temporaries of path left by a process that no longer exists (killed
+ *     mid-write) are removed when path is next written; a live process's
+ *     are left alone.
+ * Streaming: arnet__wfile_open, any number of arnet__wfile_write, then
+ * arnet__wfile_commit; or arnet__wfile_abort (safe after a failed call,
+ * which has already cleaned up, and twice). */
+typedef struct arnet__wfile {
+    int fd;
+    char *path, *tmp; /* owned; NULL once committed or aborted */
+} arnet__wfile;
+int arnet__wfile_open(arnet__wfile *f, const char *path);
+int arnet__wfile_write(arnet__wfile *f, const void *data, size_t size);
+int arnet__wfile_commit(arnet__wfile *f);
+void arnet__wfile_abort(arnet__wfile *f);
+/* The whole of data in one go (open, write, commit). */
 int arnet__atomic_write(const char *path, const void *data, size_t size);
+
+/* Every path the library reads is opened here: a regular file, or
+ * ARNET_E_IO "<path>: a pipe (FIFO), not a regular file" (directory,
+ * device, socket likewise) without ever blocking on a FIFO.  *size (may be
+ * NULL) gets the file's size.  *fd / *fp [transferred]. */
+int arnet__open_read(const char *path, int *fd, uint64_t *size);
+int arnet__fopen_read(const char *path, FILE **fp, uint64_t *size);
 /* The whole regular file at path: *out [transferred] (free), *size bytes. */
 int arnet__read_file(const char *path, uint8_t **out, size_t *size);
 

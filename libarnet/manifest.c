@@ -1,6 +1,8 @@
-/* manifest.c -- loading a data set from a manifest file (format in API.md and
- * docs/data.md): parsing, path resolution, frame-range ground truth. */
+/* manifest.c -- manifests (format in docs/data.md): loading a data set from one
+ * (parsing, path resolution, frame-range ground truth) and writing one. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +180,9 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
     arnet_load_options o;
     arnet_load_options_init(&o);
     if (opt) {
-        if (opt->struct_size < sizeof *opt)
-            return arnet__error(ARNET_E_INVALID,
-                                "arnet_dataset_load_manifest: options struct_size %zu < %zu "
-                                "(call arnet_load_options_init first)",
-                                opt->struct_size, sizeof *opt);
-        o = *opt;
+        int rc = ARNET__STRUCT_IN("arnet_dataset_load_manifest", arnet_load_options, &o, opt);
+        if (rc)
+            return rc;
     }
     if (o.crop < -1)
         return arnet__error(ARNET_E_INVALID, "arnet_dataset_load_manifest: crop %d (use -1 "
@@ -193,11 +192,12 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
     arnet_npy_options_init(&nopt);
     nopt.crop = o.crop;
 
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *fp;
+    int rc = arnet__fopen_read(path, &fp, NULL);
+    if (rc)
+        return rc;
     arnet_dataset *ds;
-    int rc = arnet_dataset_create(o.feature_dim, &ds);
+    rc = arnet_dataset_create(o.feature_dim, &ds);
     if (rc) {
         fclose(fp);
         return rc;
@@ -257,5 +257,252 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
         return rc;
     }
     *out = ds;
+    return ARNET_OK;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+struct arnet_manifest_writer {
+    char *path;
+    char *text; /* the lines so far */
+    size_t len, cap;
+    size_t lines;
+    int committed;
+};
+
+void arnet_manifest_entry_init(arnet_manifest_entry *e)
+{
+    if (!e)
+        return;
+    memset(e, 0, sizeof *e);
+    e->struct_size = sizeof *e;
+}
+
+int arnet_manifest_writer_create(const char *path, arnet_manifest_writer **out)
+{
+    if (!path || !out)
+        return arnet__error(ARNET_E_INVALID, "arnet_manifest_writer_create: %s is NULL",
+                            path ? "out" : "path");
+    if (!*path)
+        return arnet__error(ARNET_E_INVALID, "arnet_manifest_writer_create: path is empty");
+    arnet_manifest_writer *w = arnet__calloc(1, sizeof *w, "manifest writer");
+    if (!w)
+        return ARNET_E_NOMEM;
+    w->path = arnet__strdup(path);
+    if (!w->path) {
+        free(w);
+        return ARNET_E_NOMEM;
+    }
+    *out = w;
+    return ARNET_OK;
+}
+
+void arnet_manifest_writer_free(arnet_manifest_writer *w)
+{
+    if (!w)
+        return;
+    free(w->path);
+    free(w->text);
+    free(w);
+}
+
+/* Append printf-formatted text to the writer's buffer. */
+static int put(arnet_manifest_writer *w, const char *fmt, ...) ARNET_PRINTF(2, 3);
+static int put(arnet_manifest_writer *w, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(w->text ? w->text + w->len : NULL, w->cap - w->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return arnet__error(ARNET_E_INVALID, "%s: cannot format a line", w->path);
+        if ((size_t)n < w->cap - w->len) {
+            w->len += (size_t)n;
+            return ARNET_OK;
+        }
+        size_t need;
+        if (!arnet__add_size(w->len, (size_t)n + 1, &need) || need > SIZE_MAX / 2)
+            return arnet__error(ARNET_E_NOMEM, "%s: manifest too large", w->path);
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *t = realloc(w->text, cap);
+        if (!t)
+            return arnet__error(ARNET_E_NOMEM, "%s: cannot grow the manifest to %zu bytes",
+                                w->path, cap);
+        w->text = t;
+        w->cap = cap;
+    }
+}
+
+static int writable(const arnet_manifest_writer *w, const char *fn)
+{
+    if (!w)
+        return arnet__error(ARNET_E_INVALID, "%s: writer is NULL", fn);
+    if (w->committed)
+        return arnet__error(ARNET_E_STATE, "%s: %s is already written (committed)", fn,
+                            w->path);
+    return ARNET_OK;
+}
+
+int arnet_manifest_writer_comment(arnet_manifest_writer *w, const char *text)
+{
+    static const char fn[] = "arnet_manifest_writer_comment";
+    int rc = writable(w, fn);
+    if (rc)
+        return rc;
+    if (!text)
+        return arnet__error(ARNET_E_INVALID, "%s: text is NULL", fn);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
+            return arnet__error(ARNET_E_INVALID,
+                                "%s: %s: comment has control character 0x%02x at byte %zu", fn,
+                                w->path, *p, (size_t)(p - (const unsigned char *)text));
+    size_t keep = w->len;
+    const char *line = text;
+    do {
+        size_t n = strcspn(line, "\n");
+        rc = n ? put(w, "# %.*s\n", (int)n, line) : put(w, "#\n");
+        line += n;
+    } while (!rc && *line++ == '\n' && *line);
+    if (rc)
+        w->len = keep;
+    return rc;
+}
+
+/* A path the loader reads back as one field: not empty, no blank or
+ * control character, no '#' in front (that starts a comment). */
+static int check_path(const arnet_manifest_writer *w, const char *fn, const char *field,
+                      const char *p)
+{
+    size_t line = w->lines + 1;
+    if (!p || !*p)
+        return arnet__error(ARNET_E_INVALID, "%s: %s video %zu: %s is %s", fn, w->path, line,
+                            field, p ? "empty" : "NULL");
+    if (*p == '#')
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: %s video %zu: %s '%s' starts with '#' (a comment)", fn,
+                            w->path, line, field, p);
+    for (const unsigned char *c = (const unsigned char *)p; *c; c++)
+        if (*c <= 0x20 || *c == 0x7f)
+            return arnet__error(ARNET_E_INVALID,
+                                "%s: %s video %zu: %s '%s' has a %s (manifest fields are "
+                                "separated by blanks)",
+                                fn, w->path, line, field, p,
+                                *c == ' ' || *c == '\t' ? "blank" : "control character");
+    return ARNET_OK;
+}
+
+int arnet_manifest_writer_add(arnet_manifest_writer *w, const arnet_manifest_entry *e_in)
+{
+    static const char fn[] = "arnet_manifest_writer_add";
+    int rc = writable(w, fn);
+    if (rc)
+        return rc;
+    if (!e_in)
+        return arnet__error(ARNET_E_INVALID, "%s: entry is NULL", fn);
+    arnet_manifest_entry e;
+    arnet_manifest_entry_init(&e);
+    if ((rc = ARNET__STRUCT_IN(fn, arnet_manifest_entry, &e, e_in)))
+        return rc;
+    size_t line = w->lines + 1;
+    if ((rc = check_path(w, fn, "features", e.features)))
+        return rc;
+    if (e.label != 0 && e.label != 1)
+        return arnet__error(ARNET_E_INVALID, "%s: %s video %zu (%s): label %d is not 0 or 1",
+                            fn, w->path, line, e.features, e.label);
+    int forms = (e.gt_path != NULL) + (e.gt_ranges != NULL || e.n_gt_ranges != 0) +
+                (e.frame_labels != NULL || e.n_frames != 0);
+    if (forms > 1)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: %s video %zu (%s): more than one of gt_path, gt_ranges and "
+                            "frame_labels",
+                            fn, w->path, line, e.features);
+    if (e.gt_path) {
+        if ((rc = check_path(w, fn, "gt_path", e.gt_path)))
+            return rc;
+        size_t n = strlen(e.gt_path);
+        if (n < 4 || strcmp(e.gt_path + n - 4, ".npy") != 0)
+            return arnet__error(ARNET_E_INVALID,
+                                "%s: %s video %zu (%s): gt_path '%s' does not end in .npy "
+                                "(the loader would read it as frame ranges)",
+                                fn, w->path, line, e.features, e.gt_path);
+    }
+    if ((e.gt_ranges == NULL) != (e.n_gt_ranges == 0) ||
+        (e.frame_labels == NULL) != (e.n_frames == 0))
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: %s video %zu (%s): %s without its count (or a count without "
+                            "the array)",
+                            fn, w->path, line, e.features,
+                            (e.gt_ranges == NULL) != (e.n_gt_ranges == 0) ? "gt_ranges"
+                                                                          : "frame_labels");
+    for (size_t i = 0; i < e.n_gt_ranges; i++)
+        if (e.gt_ranges[2 * i] > e.gt_ranges[2 * i + 1])
+            return arnet__error(ARNET_E_INVALID,
+                                "%s: %s video %zu (%s): range %zu starts after it ends "
+                                "(%llu > %llu)",
+                                fn, w->path, line, e.features, i + 1,
+                                (unsigned long long)e.gt_ranges[2 * i],
+                                (unsigned long long)e.gt_ranges[2 * i + 1]);
+    size_t first = e.n_frames;
+    for (size_t i = 0; i < e.n_frames && first == e.n_frames; i++)
+        if (e.frame_labels[i])
+            first = i;
+    if (e.n_frames && first == e.n_frames)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: %s video %zu (%s): frame_labels mark no anomalous frame, which "
+                            "ranges cannot say (write them as a .npy and give gt_path)",
+                            fn, w->path, line, e.features);
+    if (e.label == 0 && (e.n_gt_ranges || e.n_frames))
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: %s video %zu (%s): labelled normal (0) but its ground truth "
+                            "marks frame %llu anomalous",
+                            fn, w->path, line, e.features,
+                            (unsigned long long)(e.n_frames ? first : e.gt_ranges[0]));
+    size_t keep = w->len;
+    rc = put(w, "%s %d ", e.features, e.label);
+    if (!rc && e.gt_path)
+        rc = put(w, "%s", e.gt_path);
+    for (size_t i = 0; !rc && i < e.n_gt_ranges; i++)
+        rc = put(w, "%s%llu-%llu", i ? "," : "", (unsigned long long)e.gt_ranges[2 * i],
+                 (unsigned long long)e.gt_ranges[2 * i + 1]);
+    int any = 0;
+    for (size_t i = 0; !rc && i < e.n_frames;) {
+        if (!e.frame_labels[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j + 1 < e.n_frames && e.frame_labels[j + 1])
+            j++;
+        rc = put(w, "%s%zu-%zu", any ? "," : "", i, j);
+        any = 1;
+        i = j + 1;
+    }
+    if (!rc && forms == 0)
+        rc = put(w, "-");
+    if (!rc)
+        rc = put(w, "\n");
+    if (rc) {
+        w->len = keep;
+        return rc;
+    }
+    w->lines++;
+    return ARNET_OK;
+}
+
+int arnet_manifest_writer_commit(arnet_manifest_writer *w)
+{
+    static const char fn[] = "arnet_manifest_writer_commit";
+    int rc = writable(w, fn);
+    if (rc)
+        return rc;
+    rc = arnet__atomic_write(w->path, w->text ? w->text : "", w->len);
+    if (rc) {
+        arnet__error_prefix("%s", fn);
+        return rc;
+    }
+    w->committed = 1;
     return ARNET_OK;
 }

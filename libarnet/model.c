@@ -68,14 +68,15 @@ int arnet_model_create(const arnet_model_config *cfg, arnet_model **out)
     if (!cfg || !out)
         return arnet__error(ARNET_E_INVALID, "arnet_model_create: %s is NULL",
                             !cfg ? "cfg" : "out");
-    if (cfg->struct_size < sizeof(arnet_model_config))
-        return arnet__error(ARNET_E_INVALID,
-                            "arnet_model_create: cfg->struct_size %zu is smaller than %zu "
-                            "(call arnet_model_config_init)",
-                            cfg->struct_size, sizeof(arnet_model_config));
+    arnet_model_config c;
+    arnet_model_config_init(&c);
+    int rc = ARNET__STRUCT_IN("arnet_model_create", arnet_model_config, &c, cfg);
+    if (rc)
+        return rc;
+    cfg = &c;
     uint32_t hidden = cfg->hidden_dim ? cfg->hidden_dim : cfg->feature_dim;
     arnet_model *m;
-    int rc = arnet__model_alloc(cfg->feature_dim, hidden, cfg->dropout, cfg->seed, &m);
+    rc = arnet__model_alloc(cfg->feature_dim, hidden, cfg->dropout, cfg->seed, &m);
     if (rc) {
         arnet__error_prefix("arnet_model_create");
         return rc;
@@ -114,13 +115,10 @@ int arnet_model_get_config(const arnet_model *m, arnet_model_config *cfg)
 {
     if (!m || !cfg)
         return arnet__error(ARNET_E_INVALID, "arnet_model_get_config: NULL argument");
-    if (cfg->struct_size < sizeof(arnet_model_config))
-        return arnet__error(ARNET_E_INVALID,
-                            "arnet_model_get_config: cfg->struct_size too small "
-                            "(call arnet_model_config_init)");
-    size_t keep = cfg->struct_size;
-    memcpy(cfg, &m->cfg, sizeof m->cfg);
-    cfg->struct_size = keep;
+    int rc = ARNET__STRUCT_CHECK("arnet_model_get_config", arnet_model_config, cfg);
+    if (rc)
+        return rc;
+    ARNET__STRUCT_OUT(arnet_model_config, cfg, &m->cfg);
     return ARNET_OK;
 }
 

@@ -30,22 +30,6 @@ static int host_is_little(void)
 
 /* ---- writer --------------------------------------------------------------- */
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int arnet_npy_write(const char *path, const float *data, const size_t *shape, int ndim)
 {
     if (!path || !shape)
@@ -88,59 +72,31 @@ int arnet_npy_write(const char *path, const float *data, const size_t *shape, in
     memset(header + 10 + dl, ' ', hlen - (size_t)dl - 1);
     header[total - 1] = '\n';
 
-    size_t plen = strlen(path);
-    char *tmp = arnet__alloc(plen + 16, 1, "temporary file name");
-    if (!tmp)
-        return ARNET_E_NOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return arnet__error(ARNET_E_IO, "%s: cannot create a temporary file beside it: %s",
-                            path, strerror(e));
-    }
-    int rc = ARNET_OK;
-    if (write_all(fd, header, total) != 0)
-        goto io_fail;
+    arnet__wfile f;
+    int rc = arnet__wfile_open(&f, path);
+    if (!rc)
+        rc = arnet__wfile_write(&f, header, total);
+    if (rc)
+        return rc;
     if (host_is_little()) {
-        if (bytes > 0 && write_all(fd, data, bytes) != 0)
-            goto io_fail;
+        rc = arnet__wfile_write(&f, data, bytes);
     } else {
         /* Swap through a small buffer: the caller's data stays untouched. */
         uint8_t buf[4096];
         size_t done = 0;
-        while (done < count) {
+        while (done < count && !rc) {
             size_t n = count - done < 1024 ? count - done : 1024;
             const uint8_t *src = (const uint8_t *)(data + done);
             for (size_t i = 0; i < n; i++)
                 for (int b = 0; b < 4; b++)
                     buf[i * 4 + (size_t)b] = src[i * 4 + 3 - (size_t)b];
-            if (write_all(fd, buf, n * 4) != 0)
-                goto io_fail;
+            rc = arnet__wfile_write(&f, buf, n * 4);
             done += n;
         }
     }
-    if (fsync(fd) != 0)
-        goto io_fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto io_fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto io_fail;
-    free(tmp);
-    return ARNET_OK;
-
-io_fail:
-    rc = arnet__error(ARNET_E_IO, "%s: write failed: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
-    return rc;
+    if (rc)
+        return rc; /* the writer has removed its temporary */
+    return arnet__wfile_commit(&f);
 }
 
 /* ---- header --------------------------------------------------------------- */
@@ -148,7 +104,7 @@ io_fail:
 /* Longest header accepted: NumPy itself refuses more than 10000 bytes by
  * default; a little slack, but never a hostile multi-gigabyte allocation. */
 #define NPY_MAX_HEADER (1u << 20)
-#define NPY_MAX_DIMS 8
+#define NPY_MAX_DIMS ARNET_NPY_MAX_DIMS
 /* Elements converted per read when the data cannot go straight into place. */
 #define NPY_CHUNK 65536
 
@@ -375,24 +331,14 @@ static int parse_dict(npy_parser *ps, npy_header *h)
 static int npy_open(const char *path, FILE **fp_out, npy_header *h)
 {
     memset(h, 0, sizeof *h);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    int rc = ARNET_OK;
-    char *hdr = NULL;
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0) {
-        rc = arnet__error(ARNET_E_IO, "%s: cannot determine the file size: %s", path,
-                          strerror(errno));
-        goto fail;
-    }
     /* The size check below is what makes a lying header harmless, so only
      * files with a real size will do (not directories, pipes or devices). */
-    if (!S_ISREG(st.st_mode)) {
-        rc = arnet__error(ARNET_E_IO, "%s: not a regular file", path);
-        goto fail;
-    }
-    uint64_t fsize = (uint64_t)st.st_size;
+    FILE *fp;
+    uint64_t fsize;
+    int rc = arnet__fopen_read(path, &fp, &fsize);
+    if (rc)
+        return rc;
+    char *hdr = NULL;
     unsigned char pre[12];
     if (fsize < 10 || fread(pre, 1, 10, fp) != 10) {
         rc = arnet__error(ARNET_E_FORMAT, "%s: too short for a .npy file (%llu bytes)", path,
@@ -494,6 +440,48 @@ static void format_shape(const npy_header *h, char *buf, size_t cap)
                               (unsigned long long)h->shape[i]);
     if (n < cap)
         snprintf(buf + n, cap - n, h->ndim == 1 ? ",)" : ")");
+}
+
+/* ---- header only ---------------------------------------------------------- */
+
+void arnet_npy_info_init(arnet_npy_info *info)
+{
+    if (!info)
+        return;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+}
+
+int arnet_npy_info_read(const char *path, arnet_npy_info *info)
+{
+    if (!path || !info)
+        return arnet__error(ARNET_E_INVALID, "arnet_npy_info_read: %s is NULL",
+                            !path ? "path" : "info");
+    int rc = ARNET__STRUCT_CHECK("arnet_npy_info_read", arnet_npy_info, info);
+    if (rc)
+        return rc;
+    FILE *fp;
+    npy_header h;
+    if ((rc = npy_open(path, &fp, &h)))
+        return rc;
+    fclose(fp);
+    if (h.ndim < 1)
+        return arnet__error(ARNET_E_FORMAT, "%s: a 0-d array (shape ()) holds no clips", path);
+    arnet_npy_info full;
+    arnet_npy_info_init(&full);
+    full.ndim = h.ndim;
+    full.fortran_order = h.fortran;
+    for (int i = 0; i < h.ndim; i++)
+        full.shape[i] = h.shape[i];
+    /* The descr in NumPy's canonical spelling ("<f4"), whatever the file's
+     * ("=f0004" is legal): parse_descr accepted a kind and a size of 1..8. */
+    char order = h.descr[0] == '=' ? (host_is_little() ? '<' : '>') : h.descr[0];
+    if (h.isz == 1)
+        order = '|';
+    snprintf(full.dtype, sizeof full.dtype, "%c%c%u", order, h.kind, (unsigned)h.isz);
+    full.item_size = (uint32_t)h.isz;
+    ARNET__STRUCT_OUT(arnet_npy_info, info, &full);
+    return ARNET_OK;
 }
 
 /* ---- element conversion --------------------------------------------------- */
@@ -680,12 +668,12 @@ int arnet_npy_read(const char *path, const arnet_npy_options *opt, float **data,
                             !path ? "path" : !data ? "data" : !n_rows ? "n_rows" : "n_cols");
     int crop = -1;
     if (opt) {
-        if (opt->struct_size < sizeof *opt)
-            return arnet__error(ARNET_E_INVALID,
-                                "arnet_npy_read: options struct_size %zu < %zu (call "
-                                "arnet_npy_options_init first)",
-                                opt->struct_size, sizeof *opt);
-        crop = opt->crop;
+        arnet_npy_options o;
+        arnet_npy_options_init(&o);
+        int rc = ARNET__STRUCT_IN("arnet_npy_read", arnet_npy_options, &o, opt);
+        if (rc)
+            return rc;
+        crop = o.crop;
         if (crop < -1)
             return arnet__error(ARNET_E_INVALID, "arnet_npy_read: crop %d (use -1 or 0..C-1)",
                                 crop);

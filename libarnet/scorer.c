@@ -38,12 +38,9 @@ int arnet_scorer_create(const arnet_model *model, const arnet_scorer_options *op
     arnet_scorer_options def;
     arnet_scorer_options_init(&def);
     if (opt) {
-        if (opt->struct_size < sizeof def)
-            return arnet__error(ARNET_E_INVALID,
-                                "arnet_scorer_create: opt->struct_size %zu is smaller than "
-                                "%zu (call arnet_scorer_options_init)",
-                                opt->struct_size, sizeof def);
-        def = *opt;
+        int rc = ARNET__STRUCT_IN("arnet_scorer_create", arnet_scorer_options, &def, opt);
+        if (rc)
+            return rc;
     }
     if (def.max_batch < 1 || def.max_batch > SCORER_MAX_BATCH)
         return arnet__error(ARNET_E_INVALID,

@@ -61,11 +61,6 @@ void arnet_stream_state_init(arnet_stream_state *st)
 
 static int check_options(const char *fn, const arnet_stream_options *o)
 {
-    if (o->struct_size < sizeof(arnet_stream_options))
-        return arnet__error(ARNET_E_INVALID,
-                            "%s: opt->struct_size %zu is smaller than %zu (call "
-                            "arnet_stream_options_init)",
-                            fn, o->struct_size, sizeof(arnet_stream_options));
     if (o->smoothing != ARNET_SMOOTH_NONE && o->smoothing != ARNET_SMOOTH_WINDOW &&
         o->smoothing != ARNET_SMOOTH_EMA)
         return arnet__error(ARNET_E_INVALID, "%s: smoothing %d is not an ARNET_SMOOTH_* value",
@@ -101,8 +96,8 @@ size_t arnet_stream_memory(const arnet_stream_options *opt)
 {
     arnet_stream_options def;
     arnet_stream_options_init(&def);
-    if (opt && opt->struct_size >= sizeof def)
-        def = *opt;
+    if (opt && ARNET__STRUCT_IN("arnet_stream_memory", arnet_stream_options, &def, opt))
+        arnet_stream_options_init(&def); /* too small: the defaults' memory */
     size_t bytes = sizeof(struct arnet_stream);
     if (def.smoothing == ARNET_SMOOTH_WINDOW && def.window <= WINDOW_MAX)
         bytes += (size_t)def.window * sizeof(float);
@@ -116,11 +111,12 @@ int arnet_stream_create(const arnet_stream_options *opt, arnet_stream **out)
     arnet_stream_options o;
     arnet_stream_options_init(&o);
     if (opt) {
-        int rc = check_options("arnet_stream_create", opt);
+        int rc = ARNET__STRUCT_IN("arnet_stream_create", arnet_stream_options, &o, opt);
         if (rc)
             return rc;
-        o = *opt;
-        o.struct_size = sizeof o;
+        rc = check_options("arnet_stream_create", &o);
+        if (rc)
+            return rc;
     }
     arnet_stream *st = arnet__calloc(1, sizeof *st, "stream");
     if (!st)
@@ -183,22 +179,20 @@ int arnet_stream_get_state(const arnet_stream *st, arnet_stream_state *state)
     if (!st || !state)
         return arnet__error(ARNET_E_INVALID, "arnet_stream_get_state: %s is NULL",
                             !st ? "stream" : "state");
-    if (state->struct_size < sizeof *state)
-        return arnet__error(ARNET_E_INVALID,
-                            "arnet_stream_get_state: state->struct_size %zu is smaller than "
-                            "%zu (call arnet_stream_state_init)",
-                            state->struct_size, sizeof *state);
-    size_t keep = state->struct_size;
-    memset(state, 0, sizeof *state);
-    state->struct_size = keep;
-    state->clips = st->clips;
-    state->alarm = st->alarm;
-    state->alarm_start = st->alarm ? st->alarm_start : 0;
-    state->peak_score = st->alarm ? st->peak : 0.0f;
-    state->last_raw = st->last_raw;
-    state->last_smoothed = st->last_smoothed;
-    state->run_length = st->run;
-    state->alarms = st->alarms;
+    int rc = ARNET__STRUCT_CHECK("arnet_stream_get_state", arnet_stream_state, state);
+    if (rc)
+        return rc;
+    arnet_stream_state full;
+    arnet_stream_state_init(&full);
+    full.clips = st->clips;
+    full.alarm = st->alarm;
+    full.alarm_start = st->alarm ? st->alarm_start : 0;
+    full.peak_score = st->alarm ? st->peak : 0.0f;
+    full.last_raw = st->last_raw;
+    full.last_smoothed = st->last_smoothed;
+    full.run_length = st->run;
+    full.alarms = st->alarms;
+    ARNET__STRUCT_OUT(arnet_stream_state, state, &full);
     return ARNET_OK;
 }
 
@@ -278,23 +272,21 @@ static void update(arnet_stream *st, float raw, arnet_stream_result *res)
         emit(st, event, 0);
     else if (event == ARNET_EVENT_ALARM_END)
         emit(st, event, st->run_start - 1);
-    if (res && res->struct_size >= sizeof *res) {
-        res->clip_index = clip;
-        res->raw = raw;
-        res->smoothed = s;
-        res->alarm = st->alarm;
-        res->event = event;
+    if (res) {
+        arnet_stream_result full;
+        arnet_stream_result_init(&full);
+        full.clip_index = clip;
+        full.raw = raw;
+        full.smoothed = s;
+        full.alarm = st->alarm;
+        full.event = event;
+        ARNET__STRUCT_OUT(arnet_stream_result, res, &full);
     }
 }
 
 static int check_result(const char *fn, const arnet_stream_result *res)
 {
-    if (res && res->struct_size < sizeof *res)
-        return arnet__error(ARNET_E_INVALID,
-                            "%s: res->struct_size %zu is smaller than %zu (call "
-                            "arnet_stream_result_init)",
-                            fn, res->struct_size, sizeof *res);
-    return ARNET_OK;
+    return res ? ARNET__STRUCT_CHECK(fn, arnet_stream_result, res) : ARNET_OK;
 }
 
 int arnet_stream_update(arnet_stream *st, float raw_score, arnet_stream_result *res)
@@ -342,6 +334,12 @@ int arnet_stream_push(arnet_stream *st, arnet_scorer *scorer, const float *featu
     return ARNET_OK;
 }
 
+/* Element i of the caller's result array of the given stride. */
+static arnet_stream_result *result_at(arnet_stream_result *results, size_t stride, size_t i)
+{
+    return (arnet_stream_result *)((char *)results + i * stride);
+}
+
 int arnet_scorer_push_streams(arnet_scorer *scorer, arnet_stream *const *streams,
                               const float *features, size_t n, arnet_stream_result *results)
 {
@@ -349,16 +347,30 @@ int arnet_scorer_push_streams(arnet_scorer *scorer, arnet_stream *const *streams
     if (!scorer || (n && (!streams || !features)))
         return arnet__error(ARNET_E_INVALID, "%s: %s is NULL", fn,
                             !scorer ? "scorer" : !streams ? "streams" : "features");
+    /* The caller's array: its elements are the caller's struct, so the
+     * stride is results[0].struct_size (an older caller's is smaller). */
+    size_t stride = 0;
+    if (results && n) {
+        int rc = check_result(fn, results);
+        if (rc) {
+            arnet__error_prefix("results[0]");
+            return rc;
+        }
+        stride = results->struct_size;
+        if (stride % _Alignof(arnet_stream_result))
+            return arnet__error(ARNET_E_INVALID,
+                                "%s: results[0].struct_size %zu is not a multiple of the "
+                                "struct's alignment (call arnet_stream_result_init)",
+                                fn, stride);
+    }
     for (size_t i = 0; i < n; i++) {
         if (!streams[i])
             return arnet__error(ARNET_E_INVALID, "%s: streams[%zu] is NULL", fn, i);
-        if (results) {
-            int rc = check_result(fn, &results[i]);
-            if (rc) {
-                arnet__error_prefix("results[%zu]", i);
-                return rc;
-            }
-        }
+        if (results && result_at(results, stride, i)->struct_size != stride)
+            return arnet__error(ARNET_E_INVALID,
+                                "%s: results[%zu].struct_size %zu differs from results[0]'s "
+                                "%zu (call arnet_stream_result_init on each)",
+                                fn, i, result_at(results, stride, i)->struct_size, stride);
     }
     /* Duplicates in O(n) with a mark on each stream; the marks are cleared
      * before returning, whatever happens. */
@@ -396,7 +408,7 @@ int arnet_scorer_push_streams(arnet_scorer *scorer, arnet_stream *const *streams
                                     fn, off + i,
                                     (unsigned long long)streams[off + i]->opt.stream_id, off);
         for (size_t i = 0; i < c; i++)
-            update(streams[off + i], sc[i], results ? &results[off + i] : NULL);
+            update(streams[off + i], sc[i], results ? result_at(results, stride, off + i) : NULL);
     }
     return ARNET_OK;
 }

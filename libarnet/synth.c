@@ -330,14 +330,15 @@ void arnet_synth_options_init(arnet_synth_options *opt)
     opt->scale = 1.0;
 }
 
-static int check_options(const char *fn, const arnet_synth_options *opt)
+/* The caller's options (NULL = defaults) over the defaults, checked. */
+static int read_options(const char *fn, const arnet_synth_options *in, arnet_synth_options *opt)
 {
-    if (!opt)
-        return ARNET_OK;
-    if (opt->struct_size < sizeof *opt)
-        return arnet__error(ARNET_E_INVALID,
-                            "%s: opt.struct_size %zu < %zu (call arnet_synth_options_init)", fn,
-                            opt->struct_size, sizeof *opt);
+    arnet_synth_options_init(opt);
+    if (in) {
+        int rc = ARNET__STRUCT_IN(fn, arnet_synth_options, opt, in);
+        if (rc)
+            return rc;
+    }
     if (opt->feature_dim == 0 || opt->feature_dim > 65536)
         return arnet__error(ARNET_E_INVALID, "%s: opt.feature_dim %u not in 1..65536", fn,
                             opt->feature_dim);
@@ -702,13 +703,10 @@ int arnet_synth_create(const arnet_synth_options *opt_in, arnet_dataset **train,
     if (!train || !test)
         return arnet__error(ARNET_E_INVALID, "arnet_synth_create: %s is NULL",
                             !train ? "train" : "test");
-    int rc = check_options("arnet_synth_create", opt_in);
+    arnet_synth_options opt;
+    int rc = read_options("arnet_synth_create", opt_in, &opt);
     if (rc != ARNET_OK)
         return rc;
-    arnet_synth_options opt;
-    arnet_synth_options_init(&opt);
-    if (opt_in)
-        opt = *opt_in;
 
     synth_video *tr = NULL, *te = NULL;
     size_t ntr = 0, nte = 0;
@@ -761,9 +759,9 @@ static int make_dir(const char *path)
                         strerror(errno));
 }
 
-/* Write one split: its .npy files, then its manifest, built in memory and
- * written atomically (arnet__atomic_write) once every file it lists is
- * there, so a manifest never lists missing files and two writers of one
+/* Write one split: its .npy files, then its manifest (the public manifest
+ * writer: built in memory and written atomically once every file it lists
+ * is there), so a manifest never lists missing files and two writers of one
  * folder never mix their lines. */
 static int write_split(const char *dir, const char *list_name, const synth_world *w,
                        uint64_t seed, const synth_video *vs, size_t n, synth_scratch *s)
@@ -773,9 +771,7 @@ static int write_split(const char *dir, const char *list_name, const synth_world
     char *path = arnet__alloc(plen, 1, "synthetic file name");
     float *x = NULL, *g = NULL;
     uint8_t *gt = NULL;
-    char *list = NULL;
-    size_t list_size = 0;
-    FILE *f = NULL;
+    arnet_manifest_writer *mw = NULL;
     int rc = ARNET_OK;
     if (!path) {
         rc = ARNET_E_NOMEM;
@@ -785,13 +781,22 @@ static int write_split(const char *dir, const char *list_name, const synth_world
     x = arnet__alloc(T_max, (size_t)w->F * sizeof(float), "synthetic features");
     gt = arnet__alloc(T_max * 16 + 16, 1, "synthetic ground truth");
     g = arnet__alloc(T_max * 16 + 16, sizeof(float), "synthetic ground truth");
-    f = open_memstream(&list, &list_size);
-    if (!x || !gt || !g || !f) {
+    if (!x || !gt || !g) {
         rc = arnet__error(ARNET_E_NOMEM, "arnet_synth_write: out of memory");
         goto done;
     }
-    fprintf(f, "# libarnet synthetic ShanghaiTech-shaped set (docs/synthetic-data.md)\n"
-               "# <features.npy> <label> [<frame ground truth .npy>]\n");
+    snprintf(path, plen, "%s/%s", dir, list_name);
+    rc = arnet_manifest_writer_create(path, &mw);
+    if (rc == ARNET_OK)
+        rc = arnet_manifest_writer_comment(mw, "libarnet synthetic ShanghaiTech-shaped set "
+                                               "(docs/synthetic-data.md)\n"
+                                               "<features.npy> <label> [<frame ground truth "
+                                               ".npy>]");
+    if (rc != ARNET_OK)
+        goto done;
+    char feat_rel[64], gt_rel[64];
+    arnet_manifest_entry e;
+    arnet_manifest_entry_init(&e);
     for (size_t i = 0; i < n; i++) {
         const synth_video *v = &vs[i];
         size_t T = v->n_frames / 16;
@@ -809,26 +814,21 @@ static int write_split(const char *dir, const char *list_name, const synth_world
             rc = arnet_npy_write(path, g, gshape, 1);
             if (rc != ARNET_OK)
                 goto done;
-            fprintf(f, "features/%s.npy %d gt/%s.npy\n", v->name, v->label, v->name);
-        } else {
-            fprintf(f, "features/%s.npy %d\n", v->name, v->label);
         }
+        snprintf(feat_rel, sizeof feat_rel, "features/%s.npy", v->name);
+        snprintf(gt_rel, sizeof gt_rel, "gt/%s.npy", v->name);
+        e.features = feat_rel;
+        e.label = v->label;
+        e.gt_path = v->is_test ? gt_rel : NULL;
+        rc = arnet_manifest_writer_add(mw, &e);
+        if (rc != ARNET_OK)
+            goto done;
     }
-    int failed = ferror(f);
-    failed |= fclose(f) != 0;
-    f = NULL;
-    if (failed) {
-        rc = arnet__error(ARNET_E_NOMEM, "arnet_synth_write: out of memory for %s", list_name);
-        goto done;
-    }
-    snprintf(path, plen, "%s/%s", dir, list_name);
-    rc = arnet__atomic_write(path, list, list_size);
-    if (rc != ARNET_OK)
-        arnet__error_prefix("arnet_synth_write");
+    rc = arnet_manifest_writer_commit(mw);
 done:
-    if (f)
-        fclose(f);
-    free(list);
+    if (rc != ARNET_OK && mw)
+        arnet__error_prefix("arnet_synth_write");
+    arnet_manifest_writer_free(mw);
     free(path);
     free(x);
     free(gt);
@@ -843,13 +843,10 @@ int arnet_synth_write(const char *dir, const arnet_synth_options *opt_in)
                             dir ? "empty" : "NULL");
     if (strlen(dir) > 4000)
         return arnet__error(ARNET_E_INVALID, "arnet_synth_write: dir path too long");
-    int rc = check_options("arnet_synth_write", opt_in);
+    arnet_synth_options opt;
+    int rc = read_options("arnet_synth_write", opt_in, &opt);
     if (rc != ARNET_OK)
         return rc;
-    arnet_synth_options opt;
-    arnet_synth_options_init(&opt);
-    if (opt_in)
-        opt = *opt_in;
 
     char sub[4096 + 16];
     rc = make_dir(dir);

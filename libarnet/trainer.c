@@ -215,13 +215,9 @@ int arnet_trainer_create(arnet_model *model, const arnet_dataset *train,
     arnet_train_options o;
     arnet_train_options_init(&o);
     if (opt) {
-        if (opt->struct_size < sizeof o)
-            return arnet__error(ARNET_E_INVALID,
-                                "%s: opt->struct_size %zu is smaller than %zu (call "
-                                "arnet_train_options_init)",
-                                fn, opt->struct_size, sizeof o);
-        o = *opt;
-        o.struct_size = sizeof o;
+        int rc = ARNET__STRUCT_IN(fn, arnet_train_options, &o, opt);
+        if (rc)
+            return rc;
     }
     int rc = check_options(fn, &o);
     if (rc)
@@ -275,6 +271,18 @@ void arnet_trainer_free(arnet_trainer *t)
 
 uint64_t arnet_trainer_steps(const arnet_trainer *t) { return t ? t->step : 0; }
 
+int arnet_trainer_get_options(const arnet_trainer *t, arnet_train_options *opt)
+{
+    if (!t || !opt)
+        return arnet__error(ARNET_E_INVALID, "arnet_trainer_get_options: %s is NULL",
+                            !t ? "trainer" : "opt");
+    int rc = ARNET__STRUCT_CHECK("arnet_trainer_get_options", arnet_train_options, opt);
+    if (rc)
+        return rc;
+    ARNET__STRUCT_OUT(arnet_train_options, opt, &t->opt);
+    return ARNET_OK;
+}
+
 /* ---- one step -------------------------------------------------------------- */
 
 static void adam_step(arnet_trainer *t)
@@ -292,12 +300,7 @@ static void adam_step(arnet_trainer *t)
 
 static int stats_ok(const char *fn, const arnet_step_stats *st)
 {
-    if (st && st->struct_size < sizeof *st)
-        return arnet__error(ARNET_E_INVALID,
-                            "%s: stats->struct_size %zu is smaller than %zu (call "
-                            "arnet_step_stats_init)",
-                            fn, st->struct_size, sizeof *st);
-    return ARNET_OK;
+    return st ? ARNET__STRUCT_CHECK(fn, arnet_step_stats, st) : ARNET_OK;
 }
 
 static int do_step(arnet_trainer *t, arnet_step_stats *out)
@@ -329,11 +332,8 @@ static int do_step(arnet_trainer *t, arnet_step_stats *out)
     adam_step(t);
     t->step++;
     st.step = t->step;
-    if (out) {
-        size_t keep = out->struct_size;
-        memcpy(out, &st, sizeof st);
-        out->struct_size = keep;
-    }
+    if (out)
+        ARNET__STRUCT_OUT(arnet_step_stats, out, &st);
     return ARNET_OK;
 }
 
@@ -385,7 +385,7 @@ static void fmt_float(char *buf, size_t size, float x)
     snprintf(buf, size, "%.9g (0x%08" PRIx32 ")", (double)x, bits);
 }
 
-enum { N_KV = 18, KV_LEN = 80 };
+enum { N_KV = 21, KV_LEN = 80 };
 
 typedef struct kv_text {
     const char *ptr[2 * N_KV];
@@ -424,6 +424,12 @@ static void trainer_kv(const arnet_trainer *t, kv_text *kv)
     snprintf(kv_add(kv, "trainer.seed"), KV_LEN, "%" PRIu64, o->seed);
     snprintf(kv_add(kv, "trainer.threads"), KV_LEN, "%d", o->threads);
     snprintf(kv_add(kv, "trainer.iterations"), KV_LEN, "%" PRIu64, o->iterations);
+    /* The data the run trains on, so that a restore can tell other data. */
+    uint64_t digest = 0;
+    (void)!arnet_dataset_digest(t->train, &digest); /* cannot fail: both non-NULL */
+    snprintf(kv_add(kv, "trainer.data_digest"), KV_LEN, "%016" PRIx64, digest);
+    snprintf(kv_add(kv, "trainer.videos_normal"), KV_LEN, "%zu", t->train->n_label[0]);
+    snprintf(kv_add(kv, "trainer.videos_anomalous"), KV_LEN, "%zu", t->train->n_label[1]);
 }
 
 static const char *const TENSOR_PART[4] = {"w1", "b1", "w2", "b2"};
@@ -640,6 +646,37 @@ static int read_state(const arnet_trainer *t, const arnet__loaded_extra *e, cons
     return ARNET_OK;
 }
 
+/* The run's training data against the trainer's: the digest the file
+ * records (trainer.data_digest; files written by arnet train 0.1 carry it
+ * as the model's train.data_digest metadata), when it records one. */
+static int check_data(const arnet_trainer *t, const char *path, const arnet_model *lm,
+                      const arnet__loaded_extra *e)
+{
+    const char *was = arnet__extra_kv(e, "trainer.data_digest");
+    const char *vn = arnet__extra_kv(e, "trainer.videos_normal");
+    const char *va = arnet__extra_kv(e, "trainer.videos_anomalous");
+    if (!was) {
+        was = arnet_model_get_meta(lm, "train.data_digest");
+        vn = arnet_model_get_meta(lm, "train.videos_normal");
+        va = arnet_model_get_meta(lm, "train.videos_anomalous");
+    }
+    if (!was)
+        return ARNET_OK;
+    uint64_t now;
+    (void)!arnet_dataset_digest(t->train, &now);
+    char buf[17];
+    snprintf(buf, sizeof buf, "%016" PRIx64, now);
+    if (strcmp(was, buf) == 0)
+        return ARNET_OK;
+    return arnet__error(ARNET_E_INVALID,
+                        "%s: the training data differ from the run's (it trained on %s "
+                        "normal + %s anomalous videos, data digest %s; the trainer's data set "
+                        "has %zu + %zu, digest %s): a resumed run needs the same videos in "
+                        "the same order",
+                        path, vn ? vn : "?", va ? va : "?", was, t->train->n_label[0],
+                        t->train->n_label[1], buf);
+}
+
 static int restore_from(arnet_trainer *t, const char *path, const arnet_model *lm,
                         const arnet__loaded_extra *e)
 {
@@ -658,6 +695,8 @@ static int restore_from(arnet_trainer *t, const char *path, const arnet_model *l
     saved_state s;
     int rc = read_state(t, e, path, &s);
     if (rc)
+        return rc;
+    if ((rc = check_data(t, path, lm, e)))
         return rc;
     /* New sampling settings need a new sampler and buffers: made first, so
      * that a failure leaves the trainer as it was. */

@@ -16,7 +16,7 @@
 
 #include "internal.h"
 
-/* checkpoint.c's half-precision conversions, declared there for the tests. */
+/* The container's half-precision conversions (container.c, container.h). */
 uint16_t arnet__f32_to_f16(float f);
 float arnet__f16_to_f32(uint16_t h);
 
@@ -1199,17 +1199,23 @@ START_TEST(file_info_fields)
     ck_assert_uint_eq(info.n_sections, 9);
     ck_assert_int_eq(info.has_trainer, 1);
 
-    /* An older caller's shorter struct gets only the fields it has. */
+    /* A caller's struct at the first release's size gets the fields it
+     * has and nothing past them; shorter than that it is refused. */
     struct {
         arnet_file_info head;
         char guard[16];
     } small;
     memset(&small, 0x77, sizeof small);
-    small.head.struct_size = offsetof(arnet_file_info, hidden_dim);
+    small.head.struct_size = ARNET__MIN_arnet_file_info;
     ck_assert_int_eq(arnet_file_info_read(path, &small.head), ARNET_OK);
     ck_assert_uint_eq(small.head.feature_dim, 12);
-    ck_assert_uint_eq(small.head.struct_size, offsetof(arnet_file_info, hidden_dim));
-    ck_assert_uint_eq(small.head.hidden_dim, 0x77777777u);
+    ck_assert_int_eq(small.head.has_trainer, 1);
+    ck_assert_uint_eq(small.head.struct_size, ARNET__MIN_arnet_file_info);
+    for (size_t i = ARNET__MIN_arnet_file_info; i < sizeof small; i++)
+        ck_assert_int_eq(((unsigned char *)&small)[i], 0x77);
+    small.head.struct_size = offsetof(arnet_file_info, hidden_dim);
+    ck_assert_int_eq(arnet_file_info_read(path, &small.head), ARNET_E_INVALID);
+    ck_assert(strstr(arnet_last_error(), "arnet_file_info.struct_size") != NULL);
 
     /* Corruption is reported the same way as by the loader. */
     FILE *f = fopen(path, "r+b");

@@ -313,6 +313,217 @@ static const bad_manifest bad_lines[] = {
     {"wide.npy 1", ARNET_E_SHAPE, "video 'wide.npy'"},
 };
 
+/* ---- writing manifests --------------------------------------------------------- */
+
+static int entry_add(arnet_manifest_writer *w, const char *features, int label,
+                     const char *gt_path, const uint64_t *ranges, size_t n_ranges,
+                     const uint8_t *frames, size_t n_frames)
+{
+    arnet_manifest_entry e;
+    arnet_manifest_entry_init(&e);
+    e.features = features;
+    e.label = label;
+    e.gt_path = gt_path;
+    e.gt_ranges = ranges;
+    e.n_gt_ranges = n_ranges;
+    e.frame_labels = frames;
+    e.n_frames = n_frames;
+    return arnet_manifest_writer_add(w, &e);
+}
+
+START_TEST(manifest_writer_round_trips_through_the_loader)
+{
+    make_tmp();
+    char p[512], m[512];
+    snprintf(p, sizeof p, "%s/a.npy", tmpdir);
+    write_features(p, 0, 5, 3); /* 80 frames */
+    snprintf(p, sizeof p, "%s/b.npy", tmpdir);
+    write_features(p, 1, 2, 3);
+    float g[20] = {0};
+    g[3] = 1.0f;
+    size_t gs = 20;
+    snprintf(p, sizeof p, "%s/g.npy", tmpdir);
+    ck_assert_int_eq(arnet_npy_write(p, g, &gs, 1), ARNET_OK);
+    snprintf(m, sizeof m, "%s/out.txt", tmpdir);
+
+    arnet_manifest_writer *w;
+    ck_assert_int_eq(arnet_manifest_writer_create(m, &w), ARNET_OK);
+    ck_assert_int_eq(arnet_manifest_writer_comment(w, "made by a test\nsecond line"), ARNET_OK);
+    uint64_t ranges[4] = {2, 4, 70, 100};
+    uint8_t frames[40] = {0};
+    frames[0] = frames[1] = frames[39] = 1;
+    ck_assert_int_eq(entry_add(w, "a.npy", 1, NULL, ranges, 2, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(entry_add(w, "b.npy", 1, "g.npy", NULL, 0, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(entry_add(w, "a.npy", 1, NULL, NULL, 0, frames, 40), ARNET_OK);
+    ck_assert_int_eq(entry_add(w, "b.npy", 0, NULL, NULL, 0, NULL, 0), ARNET_OK);
+    /* Nothing is on disk before the commit. */
+    ck_assert_int_eq(access(m, F_OK), -1);
+    ck_assert_int_eq(arnet_manifest_writer_commit(w), ARNET_OK);
+    ck_assert_int_eq(arnet_manifest_writer_commit(w), ARNET_E_STATE);
+    ck_assert_int_eq(entry_add(w, "b.npy", 0, NULL, NULL, 0, NULL, 0), ARNET_E_STATE);
+    arnet_manifest_writer_free(w);
+
+    char *text = slurp_text(m);
+    ck_assert_str_eq(text, "# made by a test\n"
+                           "# second line\n"
+                           "a.npy 1 2-4,70-100\n"
+                           "b.npy 1 g.npy\n"
+                           "a.npy 1 0-1,39-39\n"
+                           "b.npy 0 -\n");
+    free(text);
+    arnet_dataset *ds;
+    ck_assert_msg(arnet_dataset_load_manifest(m, NULL, &ds) == ARNET_OK, "%s",
+                  arnet_last_error());
+    ck_assert_uint_eq(arnet_dataset_size(ds), 4);
+    arnet_video_info vi;
+    arnet_video_info_init(&vi);
+    ck_assert_int_eq(arnet_dataset_video(ds, 0, &vi), ARNET_OK);
+    ck_assert_uint_eq(vi.n_frames, 80); /* ranges past 16 T are clipped */
+    for (size_t f = 0; f < 80; f++)
+        ck_assert_int_eq(vi.frame_labels[f], (f >= 2 && f <= 4) || f >= 70);
+    ck_assert_int_eq(arnet_dataset_video(ds, 1, &vi), ARNET_OK);
+    ck_assert_uint_eq(vi.n_frames, 20);
+    ck_assert_int_eq(vi.frame_labels[3], 1);
+    ck_assert_int_eq(arnet_dataset_video(ds, 2, &vi), ARNET_OK);
+    for (size_t f = 0; f < 40; f++)
+        ck_assert_int_eq(vi.frame_labels[f], frames[f]);
+    ck_assert_int_eq(arnet_dataset_video(ds, 3, &vi), ARNET_OK);
+    ck_assert_int_eq(vi.label, 0);
+    ck_assert_uint_eq(vi.n_frames, 0);
+    arnet_dataset_free(ds);
+
+    /* A writer freed without a commit leaves the old file as it was. */
+    ck_assert_int_eq(arnet_manifest_writer_create(m, &w), ARNET_OK);
+    ck_assert_int_eq(entry_add(w, "x.npy", 0, NULL, NULL, 0, NULL, 0), ARNET_OK);
+    arnet_manifest_writer_free(w);
+    text = slurp_text(m);
+    ck_assert_ptr_nonnull(strstr(text, "a.npy 1 2-4,70-100"));
+    free(text);
+    remove_tmp();
+}
+END_TEST
+
+START_TEST(manifest_writer_refuses_what_the_loader_would)
+{
+    arnet_manifest_writer *w;
+    ck_assert_int_eq(arnet_manifest_writer_create("/tmp/never-written.txt", &w), ARNET_OK);
+    uint64_t backwards[2] = {9, 3}, one[2] = {1, 1};
+    uint8_t none[4] = {0}, some[4] = {0, 1, 0, 0};
+    static const struct {
+        const char *features;
+        int label;
+        const char *gt;
+        int ranges, frames;
+        const char *expect;
+    } bad[] = {
+        {NULL, 0, NULL, 0, 0, "features is NULL"},
+        {"", 0, NULL, 0, 0, "features is empty"},
+        {"a b.npy", 0, NULL, 0, 0, "has a blank"},
+        {"a\tb.npy", 0, NULL, 0, 0, "has a blank"},
+        {"a\nb.npy", 0, NULL, 0, 0, "control character"},
+        {"#a.npy", 0, NULL, 0, 0, "starts with '#'"},
+        {"a.npy", 2, NULL, 0, 0, "label 2"},
+        {"a.npy", 1, "g.txt", 0, 0, "does not end in .npy"},
+        {"a.npy", 1, "g x.npy", 0, 0, "has a blank"},
+        {"a.npy", 1, "g.npy", 1, 0, "more than one"},
+        {"a.npy", 1, NULL, 2, 0, "starts after it ends"},
+        {"a.npy", 1, NULL, 0, 2, "no anomalous frame"},
+        {"a.npy", 0, NULL, 1, 0, "labelled normal"},
+        {"a.npy", 0, NULL, 0, 1, "labelled normal"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        arnet_manifest_entry e;
+        arnet_manifest_entry_init(&e);
+        e.features = bad[k].features;
+        e.label = bad[k].label;
+        e.gt_path = bad[k].gt;
+        if (bad[k].ranges) {
+            e.gt_ranges = bad[k].ranges == 2 ? backwards : one;
+            e.n_gt_ranges = 1;
+        }
+        if (bad[k].frames) {
+            e.frame_labels = bad[k].frames == 2 ? none : some;
+            e.n_frames = 4;
+        }
+        ck_assert_int_eq(arnet_manifest_writer_add(w, &e), ARNET_E_INVALID);
+        ck_assert_msg(strstr(arnet_last_error(), bad[k].expect) != NULL, "case %zu: '%s'", k,
+                      arnet_last_error());
+        ck_assert_ptr_nonnull(strstr(arnet_last_error(), "never-written.txt video 1"));
+    }
+    ck_assert_int_eq(arnet_manifest_writer_comment(w, "bell\a"), ARNET_E_INVALID);
+    arnet_manifest_writer_free(w);
+    ck_assert_int_eq(access("/tmp/never-written.txt", F_OK), -1);
+    ck_assert_int_eq(arnet_manifest_writer_create(NULL, &w), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_manifest_writer_create("", &w), ARNET_E_INVALID);
+    /* A folder that does not exist: ARNET_E_IO at the commit, naming it. */
+    ck_assert_int_eq(arnet_manifest_writer_create("/nonexistent/dir/m.txt", &w), ARNET_OK);
+    ck_assert_int_eq(arnet_manifest_writer_commit(w), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "/nonexistent/dir/m.txt"));
+    arnet_manifest_writer_free(w);
+}
+END_TEST
+
+/* The digest is the data as a trainer sees it: order, labels, clip counts
+ * and the first and last clips' features; not names. */
+START_TEST(digest_sees_order_labels_and_features_not_names)
+{
+    float x[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    arnet_dataset *a, *b;
+    ck_assert_int_eq(arnet_dataset_create(3, &a), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_add(a, "v1", x, 4, 3, 1, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_add(a, "v2", x, 2, 3, 0, NULL, 0), ARNET_OK);
+    uint64_t da, db;
+    ck_assert_int_eq(arnet_dataset_digest(a, &da), ARNET_OK);
+    /* FNV-1a computed here independently, byte by byte. */
+    uint64_t h = 0xcbf29ce484222325ull;
+    const struct {
+        unsigned char label;
+        uint64_t clips;
+    } vids[2] = {{1, 4}, {0, 2}};
+    for (int v = 0; v < 2; v++) {
+        unsigned char bytes[1 + 8 + 24];
+        bytes[0] = vids[v].label;
+        for (int k = 0; k < 8; k++)
+            bytes[1 + k] = (unsigned char)(vids[v].clips >> (8 * k));
+        const float *first = x, *last = x + (vids[v].clips - 1) * 3;
+        for (int k = 0; k < 3; k++) {
+            uint32_t u1, u2;
+            memcpy(&u1, &first[k], 4);
+            memcpy(&u2, &last[k], 4);
+            for (int j = 0; j < 4; j++) {
+                bytes[9 + 4 * k + j] = (unsigned char)(u1 >> (8 * j));
+                bytes[21 + 4 * k + j] = (unsigned char)(u2 >> (8 * j));
+            }
+        }
+        for (size_t k = 0; k < sizeof bytes; k++)
+            h = (h ^ bytes[k]) * 0x100000001b3ull;
+    }
+    ck_assert_uint_eq(da, h);
+
+    ck_assert_int_eq(arnet_dataset_create(3, &b), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_add(b, "renamed", x, 4, 3, 1, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_add(b, "other", x, 2, 3, 0, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_digest(b, &db), ARNET_OK);
+    ck_assert_uint_eq(da, db); /* names do not count */
+    arnet_dataset_free(b);
+    ck_assert_int_eq(arnet_dataset_create(3, &b), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_add(b, "v2", x, 2, 3, 0, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_add(b, "v1", x, 4, 3, 1, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_digest(b, &db), ARNET_OK);
+    ck_assert_uint_ne(da, db); /* order does */
+    arnet_dataset_free(b);
+    x[11] = 12.5f; /* the last clip of v1 */
+    ck_assert_int_eq(arnet_dataset_create(3, &b), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_add(b, "v1", x, 4, 3, 1, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_add(b, "v2", x, 2, 3, 0, NULL, 0), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_digest(b, &db), ARNET_OK);
+    ck_assert_uint_ne(da, db); /* features do */
+    arnet_dataset_free(b);
+    arnet_dataset_free(a);
+    ck_assert_int_eq(arnet_dataset_digest(NULL, &da), ARNET_E_INVALID);
+}
+END_TEST
+
 START_TEST(manifest_errors_name_file_and_line)
 {
     make_tmp();
@@ -387,6 +598,79 @@ static void arnet_exe(char *out, size_t cap)
 }
 
 static int run(const char *cmd) { return WEXITSTATUS(system(cmd)); }
+
+/* A .npy of shape [T, F] float32 whose data is a hole: sparse, no disk
+ * space, 4 T F bytes long. */
+static void write_sparse_features(const char *path, size_t T, size_t F)
+{
+    char dict[128];
+    int dl = snprintf(dict, sizeof dict,
+                      "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", T, F);
+    size_t total = (10 + (size_t)dl + 1 + 63) / 64 * 64, hlen = total - 10;
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, fp);
+    fputc((int)(hlen & 0xff), fp);
+    fputc((int)(hlen >> 8), fp);
+    fwrite(dict, 1, (size_t)dl, fp);
+    for (size_t i = (size_t)dl; i + 1 < hlen; i++)
+        fputc(' ', fp);
+    fputc('\n', fp);
+    fclose(fp);
+    ck_assert_int_eq(truncate(path, (off_t)(total + T * F * 4)), 0);
+}
+
+/* arnet import counts a video's clips from its feature file's header: a
+ * 1 GiB feature file imports within a 256 MiB address space (reading the
+ * array to count its rows needed 1 GiB). */
+START_TEST(import_counts_clips_from_headers_only)
+{
+    make_tmp();
+    char exe[PATH_MAX + 32], cmd[3 * PATH_MAX], p[1024];
+    arnet_exe(exe, sizeof exe);
+    size_t T = 4096, F = 65536;
+    snprintf(p, sizeof p, "%s/big.npy", tmpdir);
+    write_sparse_features(p, T, F);
+    snprintf(p, sizeof p, "%s/list.txt", tmpdir);
+    write_text(p, "big.npy\n");
+    float *g = calloc(16 * T, sizeof *g);
+    for (size_t f = 160; f < 320; f++)
+        g[f] = 1.0f;
+    size_t gs = 16 * T;
+    snprintf(p, sizeof p, "%s/gt.npy", tmpdir);
+    ck_assert_int_eq(arnet_npy_write(p, g, &gs, 1), ARNET_OK);
+    free(g);
+    snprintf(cmd, sizeof cmd,
+             "ulimit -v 262144 && '%s' import rtfm --list '%s/list.txt' --gt '%s/gt.npy' "
+             "--anomalous 1 --features-dir '%s' --out '%s/m.txt' 2>'%s/err.txt'",
+             exe, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+    int rc = run(cmd);
+    snprintf(p, sizeof p, "%s/err.txt", tmpdir);
+    char *err = slurp_text(p);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    free(err);
+    snprintf(p, sizeof p, "%s/m.txt", tmpdir);
+    char *text = slurp_text(p);
+    ck_assert_ptr_nonnull(strstr(text, "big.npy 1 160-319\n"));
+    free(text);
+    /* A file that is not clip features is named, with what it holds. */
+    snprintf(p, sizeof p, "%s/big.npy", tmpdir);
+    size_t shape1 = 16;
+    float one[16] = {0};
+    ck_assert_int_eq(arnet_npy_write(p, one, &shape1, 1), ARNET_OK);
+    snprintf(cmd, sizeof cmd,
+             "'%s' import rtfm --list '%s/list.txt' --gt '%s/gt.npy' --anomalous 1 "
+             "--features-dir '%s' --out '%s/m2.txt' 2>'%s/err.txt'",
+             exe, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+    ck_assert_int_eq(run(cmd), 1);
+    snprintf(p, sizeof p, "%s/err.txt", tmpdir);
+    err = slurp_text(p);
+    ck_assert_msg(strstr(err, "not clip features (dtype <f4, 1 dimension)") != NULL, "%s", err);
+    ck_assert_ptr_nonnull(strstr(err, "list.txt line 1"));
+    free(err);
+    remove_tmp();
+}
+END_TEST
 
 typedef struct sh_video {
     char name[32];
@@ -734,9 +1018,13 @@ Suite *make_suite(void)
     tcase_add_test(tc, add_rejects_bad_videos);
     tcase_add_test(tc, manifest_paths_comments_ground_truth);
     tcase_add_test(tc, manifest_errors_name_file_and_line);
+    tcase_add_test(tc, manifest_writer_round_trips_through_the_loader);
+    tcase_add_test(tc, manifest_writer_refuses_what_the_loader_would);
+    tcase_add_test(tc, digest_sees_order_labels_and_features_not_names);
     tcase_add_test(tc, import_rtfm_shanghaitech);
     tcase_add_test(tc, import_rtfm_training_list);
     tcase_add_test(tc, import_ucf_crime);
+    tcase_add_test(tc, import_counts_clips_from_headers_only);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -73,9 +73,9 @@ START_TEST(same_seed_same_weights_everywhere)
 {
     arnet_model *a = make_model(16, 8, 42), *b = make_model(16, 8, 42), *c = make_model(16, 8, 43);
     float wa[128], wb[128], wc[128];
-    arnet_model_get_params(a, wa, NULL, NULL, NULL);
-    arnet_model_get_params(b, wb, NULL, NULL, NULL);
-    arnet_model_get_params(c, wc, NULL, NULL, NULL);
+    ck_assert_int_eq(arnet_model_get_params(a, wa, NULL, NULL, NULL), ARNET_OK);
+    ck_assert_int_eq(arnet_model_get_params(b, wb, NULL, NULL, NULL), ARNET_OK);
+    ck_assert_int_eq(arnet_model_get_params(c, wc, NULL, NULL, NULL), ARNET_OK);
     ck_assert_mem_eq(wa, wb, sizeof wa);
     ck_assert(memcmp(wa, wc, sizeof wa) != 0);
     /* Pinned values: the generator and the initialisation order are part of
@@ -155,7 +155,7 @@ static void check_forward(uint32_t F, uint32_t H, size_t n, uint64_t seed)
     for (uint32_t h = 0; h < H; h++)
         b1[h] = 0.01f * (float)((int)(h % 7) - 3);
     float b2 = 0.25f;
-    arnet_model_set_params(m, NULL, b1, NULL, &b2);
+    ck_assert_int_eq(arnet_model_set_params(m, NULL, b1, NULL, &b2), ARNET_OK);
     float *x = malloc(sizeof(float) * n * F);
     arnet__rng r;
     arnet__rng_seed(&r, seed + 100);
@@ -189,7 +189,7 @@ START_TEST(scores_saturate_without_nan)
 {
     arnet_model *m = make_model(4, 4, 1);
     float w2[4] = {1e4f, 1e4f, 1e4f, 1e4f}, b2 = 0;
-    arnet_model_set_params(m, NULL, NULL, w2, &b2);
+    ck_assert_int_eq(arnet_model_set_params(m, NULL, NULL, w2, &b2), ARNET_OK);
     float x[8] = {100, 100, 100, 100, -100, -100, -100, -100}, s[2];
     ck_assert_int_eq(arnet_model_score(m, x, 2, s), ARNET_OK);
     for (int i = 0; i < 2; i++)

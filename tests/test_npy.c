@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -336,6 +337,120 @@ static const hostile cases[] = {
     {"not a dict", 1, "('<f4', False, (3, 4))", 48, -1, "expected '{'"},
 };
 
+/* "2d_v1_f2_be_F" -> dtype ">f2", Fortran order. */
+static void expect_info(const char *name, const arnet_npy_info *info)
+{
+    char want[8];
+    const char *k = strchr(name + 3, '_') + 1; /* after "2d_v1_" */
+    snprintf(want, sizeof want, "%c%c%c", k[3] == 'b' ? '>' : '<', k[0], k[1]);
+    ck_assert_str_eq(info->dtype, want);
+    ck_assert_uint_eq(info->item_size, (uint32_t)(k[1] - '0'));
+    ck_assert_int_eq(info->fortran_order, k[6] == 'F');
+}
+
+START_TEST(info_reads_shape_and_dtype_from_the_header)
+{
+    char path[256];
+    for (size_t k = 0; k < sizeof fixtures_2d / sizeof *fixtures_2d; k++) {
+        snprintf(path, sizeof path, "%s/%s.npy", FIXTURES, fixtures_2d[k]);
+        size_t T;
+        uint32_t F;
+        float *d = read_ok(path, -1, &T, &F);
+        free(d);
+        arnet_npy_info info;
+        arnet_npy_info_init(&info);
+        ck_assert_msg(arnet_npy_info_read(path, &info) == ARNET_OK, "%s", arnet_last_error());
+        ck_assert_int_eq(info.ndim, 2);
+        ck_assert_uint_eq(info.shape[0], T);
+        ck_assert_uint_eq(info.shape[1], F);
+        ck_assert_uint_eq(info.shape[2], 0);
+        expect_info(fixtures_2d[k], &info);
+    }
+    for (size_t k = 0; k < sizeof fixtures_3d / sizeof *fixtures_3d; k++) {
+        snprintf(path, sizeof path, "%s/%s.npy", FIXTURES, fixtures_3d[k]);
+        size_t T;
+        uint32_t F;
+        float *d = read_ok(path, 0, &T, &F);
+        free(d);
+        arnet_npy_info info;
+        arnet_npy_info_init(&info);
+        ck_assert_int_eq(arnet_npy_info_read(path, &info), ARNET_OK);
+        ck_assert_int_eq(info.ndim, 3);
+        ck_assert_uint_eq(info.shape[0], T);
+        ck_assert_uint_ge(info.shape[1], 2);
+        ck_assert_uint_eq(info.shape[2], F);
+        expect_info(fixtures_3d[k], &info);
+    }
+    static const struct {
+        const char *name, *dtype;
+    } labels[] = {{"labels_b1", "|b1"}, {"labels_f2_be", ">f2"}, {"labels_f8", "<f8"},
+                  {"labels_i1", "|i1"}, {"labels_i8", "<i8"},    {"labels_u2_be", ">u2"}};
+    for (size_t k = 0; k < sizeof labels / sizeof *labels; k++) {
+        snprintf(path, sizeof path, "%s/%s.npy", FIXTURES, labels[k].name);
+        uint8_t *l;
+        size_t n;
+        ck_assert_int_eq(arnet_npy_read_labels(path, &l, &n), ARNET_OK);
+        arnet_free(l);
+        arnet_npy_info info;
+        arnet_npy_info_init(&info);
+        ck_assert_int_eq(arnet_npy_info_read(path, &info), ARNET_OK);
+        ck_assert_int_eq(info.ndim, 1);
+        ck_assert_uint_eq(info.shape[0], n);
+        ck_assert_str_eq(info.dtype, labels[k].dtype);
+    }
+    arnet_npy_info info;
+    arnet_npy_info_init(&info);
+    ck_assert_int_eq(arnet_npy_info_read("/nonexistent/x.npy", &info), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "/nonexistent/x.npy"));
+    ck_assert_int_eq(arnet_npy_info_read(NULL, &info), ARNET_E_INVALID);
+}
+END_TEST
+
+/* Bytes this process has read through read() so far (Linux /proc/self/io's
+ * rchar), or -1. */
+static long long bytes_read_so_far(void)
+{
+    FILE *fp = fopen("/proc/self/io", "r");
+    if (!fp)
+        return -1;
+    long long v = -1;
+    char key[32];
+    long long x;
+    while (fscanf(fp, "%31[^:]: %lld\n", key, &x) == 2)
+        if (!strcmp(key, "rchar"))
+            v = x;
+    fclose(fp);
+    return v;
+}
+
+/* An 8 GiB feature file (sparse: it takes no disk space) is described from
+ * its 128-byte header: nothing of the data is read or allocated. */
+START_TEST(info_of_a_huge_file_reads_only_its_header)
+{
+    make_tmp();
+    char path[128];
+    snprintf(path, sizeof path, "%s/huge.npy", tmpdir);
+    write_npy_raw(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 32768), }",
+                  0, -1);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(truncate(path, st.st_size + (off_t)65536 * 32768 * 4), 0);
+    arnet_npy_info info;
+    arnet_npy_info_init(&info);
+    long long before = bytes_read_so_far();
+    ck_assert_msg(arnet_npy_info_read(path, &info) == ARNET_OK, "%s", arnet_last_error());
+    long long after = bytes_read_so_far();
+    ck_assert_int_eq(info.ndim, 2);
+    ck_assert_uint_eq(info.shape[0], 65536);
+    ck_assert_uint_eq(info.shape[1], 32768);
+    ck_assert_str_eq(info.dtype, "<f4");
+    /* The header and stdio's one buffer at most, not the 8 GiB. */
+    if (before >= 0 && after >= 0)
+        ck_assert_msg(after - before < (1 << 20), "read %lld bytes", after - before);
+    remove_tmp();
+}
+END_TEST
+
 START_TEST(hostile_headers)
 {
     make_tmp();
@@ -357,6 +472,19 @@ START_TEST(hostile_headers)
         ck_assert_ptr_null(d);
         ck_assert_uint_eq(T, 7);
         ck_assert_uint_eq(F, 7);
+        /* The header-only reader applies the same checks, except those of
+         * feature arrays (dtype, rank, empty axes): it describes any array. */
+        if (strstr(c->expect, "must be float") || strstr(c->expect, "rank ") ||
+            strstr(c->expect, " = 0"))
+            continue;
+        arnet_npy_info info;
+        arnet_npy_info_init(&info);
+        rc = arnet_npy_info_read(path, &info);
+        ck_assert_msg(rc == ARNET_E_FORMAT, "info %s: status %d (%s)", c->what, rc,
+                      arnet_last_error());
+        ck_assert_msg(strstr(arnet_last_error(), c->expect) != NULL, "info %s: message '%s'",
+                      c->what, arnet_last_error());
+        ck_assert_int_eq(info.ndim, 0);
     }
     /* Bytes that are not .npy at all, an unknown version, too short, missing. */
     struct {
@@ -620,6 +748,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, labels_every_dtype);
     tcase_add_test(tc, writer_round_trip);
     tcase_add_test(tc, hostile_headers);
+    tcase_add_test(tc, info_reads_shape_and_dtype_from_the_header);
+    tcase_add_test(tc, info_of_a_huge_file_reads_only_its_header);
     tcase_add_test(tc, header_variants_that_numpy_accepts);
     tcase_add_test(tc, multi_crop_reading_stays_near_result_size);
     if (have_numpy())

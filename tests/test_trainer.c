@@ -675,6 +675,154 @@ START_TEST(resume_from_checkpoint_equals_unbroken_run)
 }
 END_TEST
 
+/* Rewrite a trainer file without the library's digest keys and with
+ * train.data_digest set to digest in the model's metadata: what arnet train
+ * 0.1 wrote. */
+static void as_written_by_cli_0_1(const char *path, const char *digest)
+{
+    arnet_model *m = NULL;
+    arnet__loaded_extra *e = NULL;
+    ck_assert_int_eq(arnet__checkpoint_load(path, &m, &e), ARNET_OK);
+    ck_assert_ptr_nonnull(e);
+    const char **kv = malloc(2 * e->n_kv * sizeof *kv);
+    size_t n = 0;
+    for (size_t i = 0; i < e->n_kv; i++)
+        if (strcmp(e->kv[i].key, "trainer.data_digest") &&
+            strcmp(e->kv[i].key, "trainer.videos_normal") &&
+            strcmp(e->kv[i].key, "trainer.videos_anomalous")) {
+            kv[2 * n] = e->kv[i].key;
+            kv[2 * n + 1] = e->kv[i].value;
+            n++;
+        }
+    ck_assert_uint_eq(n, e->n_kv - 3);
+    arnet__tensor *ts = malloc(e->n_tensors * sizeof *ts);
+    for (size_t i = 0; i < e->n_tensors; i++) {
+        ts[i].name = e->tensors[i].name;
+        ts[i].ndim = e->tensors[i].ndim;
+        memcpy(ts[i].dims, e->tensors[i].dims, sizeof ts[i].dims);
+        ts[i].data = e->tensors[i].data;
+    }
+    ck_assert_int_eq(arnet_model_set_meta(m, "train.data_digest", digest), ARNET_OK);
+    arnet__extra extra = {ts, e->n_tensors, kv, n};
+    ck_assert_int_eq(arnet__checkpoint_save(m, NULL, &extra, path), ARNET_OK);
+    free(ts);
+    free(kv);
+    arnet__loaded_extra_free(e);
+    arnet_model_free(m);
+}
+
+START_TEST(restore_refuses_other_training_data)
+{
+    arnet_dataset *ds = small_set();
+    arnet_dataset *other = make_dataset(12, 10, LENS, N_LENS, 4); /* other features */
+    arnet_train_options o = small_options(5);
+    char path[256];
+    temp_path(path, sizeof path, "digest");
+    arnet_model *m = make_model(F, H, 0.7f, 7);
+    arnet_trainer *t = NULL;
+    ck_assert_int_eq(arnet_trainer_create(m, ds, &o, &t), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_step(t, NULL), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_save(t, path), ARNET_OK);
+    arnet_trainer_free(t);
+    uint64_t d;
+    ck_assert_int_eq(arnet_dataset_digest(ds, &d), ARNET_OK);
+    char digest[17];
+    snprintf(digest, sizeof digest, "%016llx", (unsigned long long)d);
+
+    /* The same data resumes; other data is refused, naming both digests,
+     * and the trainer is unchanged. */
+    arnet_model *m2 = make_model(F, H, 0.7f, 8);
+    params fresh = get_params(m2);
+    ck_assert_int_eq(arnet_trainer_create(m2, other, &o, &t), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_restore(t, path), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "training data differ"));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), digest));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "12 normal + 10 anomalous"));
+    ck_assert_uint_eq(arnet_trainer_steps(t), 0);
+    params still = get_params(m2);
+    ck_assert_mem_eq(&still, &fresh, sizeof still);
+    arnet_trainer_free(t);
+    ck_assert_int_eq(arnet_trainer_create(m2, ds, &o, &t), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_restore(t, path), ARNET_OK);
+    ck_assert_uint_eq(arnet_trainer_steps(t), 1);
+    arnet_trainer_free(t);
+
+    /* Files of arnet train 0.1 carry the digest as model metadata. */
+    as_written_by_cli_0_1(path, digest);
+    ck_assert_int_eq(arnet_trainer_create(m2, other, &o, &t), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_restore(t, path), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), digest));
+    arnet_trainer_free(t);
+    ck_assert_int_eq(arnet_trainer_create(m2, ds, &o, &t), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_restore(t, path), ARNET_OK);
+    arnet_trainer_free(t);
+    arnet_model_free(m2);
+    arnet_model_free(m);
+    unlink(path);
+    arnet_dataset_free(other);
+    arnet_dataset_free(ds);
+}
+END_TEST
+
+static int count_progress(void *user, const arnet_step_stats *st, uint64_t total)
+{
+    (void)st;
+    (void)total;
+    ++*(int *)user;
+    return 0;
+}
+
+START_TEST(get_options_reports_the_options_in_effect)
+{
+    arnet_dataset *ds = small_set();
+    arnet_train_options o = small_options(9);
+    o.lambda = 3.5f;
+    o.iterations = 2;
+    char path[256];
+    temp_path(path, sizeof path, "options");
+    arnet_model *m = make_model(F, H, 0.7f, 7);
+    arnet_trainer *t = NULL;
+    ck_assert_int_eq(arnet_trainer_create(m, ds, &o, &t), ARNET_OK);
+    arnet_train_options got;
+    arnet_train_options_init(&got);
+    ck_assert_int_eq(arnet_trainer_get_options(t, &got), ARNET_OK);
+    ck_assert_mem_eq(&got, &o, sizeof got);
+    ck_assert_int_eq(arnet_trainer_step(t, NULL), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_save(t, path), ARNET_OK);
+    arnet_trainer_free(t);
+
+    /* After a restore: the file's trajectory options, the trainer's
+     * threads, iterations and callback. */
+    int calls = 0;
+    arnet_train_options o2 = small_options(1);
+    o2.lr = 0.5f;
+    o2.normal_per_batch = 2;
+    o2.threads = 2;
+    o2.iterations = 3;
+    o2.progress = count_progress;
+    o2.progress_user = &calls;
+    ck_assert_int_eq(arnet_trainer_create(m, ds, &o2, &t), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_restore(t, path), ARNET_OK);
+    arnet_train_options_init(&got);
+    ck_assert_int_eq(arnet_trainer_get_options(t, &got), ARNET_OK);
+    ck_assert_float_eq(got.lr, o.lr);
+    ck_assert_float_eq(got.lambda, 3.5f);
+    ck_assert_uint_eq(got.normal_per_batch, o.normal_per_batch);
+    ck_assert_uint_eq(got.seed, 9);
+    ck_assert_int_eq(got.threads, 2);
+    ck_assert_uint_eq(got.iterations, 3);
+    ck_assert(got.progress == count_progress && got.progress_user == &calls);
+    ck_assert_int_eq(arnet_trainer_run(t), ARNET_OK);
+    ck_assert_int_eq(calls, 2);
+    ck_assert_int_eq(arnet_trainer_get_options(NULL, &got), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_trainer_get_options(t, NULL), ARNET_E_INVALID);
+    arnet_trainer_free(t);
+    arnet_model_free(m);
+    unlink(path);
+    arnet_dataset_free(ds);
+}
+END_TEST
+
 /* ---- learning ------------------------------------------------------------------------------ */
 
 START_TEST(learns_the_synthetic_set)
@@ -743,6 +891,8 @@ Suite *make_suite(void)
 #endif
     tcase_add_test(tc, cancel_keeps_a_consistent_state);
     tcase_add_test(tc, resume_from_checkpoint_equals_unbroken_run);
+    tcase_add_test(tc, restore_refuses_other_training_data);
+    tcase_add_test(tc, get_options_reports_the_options_in_effect);
     tcase_add_test(tc, learns_the_synthetic_set);
     suite_add_tcase(s, tc);
     return s;

@@ -80,9 +80,9 @@ int cli_mkdir(const char *dir);
 /* A path's file name without folder and without a trailing ".npy": sets
  * *base to where it starts in path and returns its length. */
 size_t cli_file_stem(const char *path, const char **base);
-/* Write a whole file atomically (temporary name in the same folder, fsync,
- * rename) from a function that writes to a FILE.  Returns 0 or -1 (message
- * on stderr naming path, prefixed "arnet CMD: "). */
+/* Write a whole file atomically (arnet_write_file) from a function that
+ * writes to a FILE (a memory stream).  Returns 0 or -1 (message on stderr
+ * naming path, prefixed "arnet CMD: "). */
 int cli_write_file(const char *cmd, const char *path, int (*fill)(FILE *, void *), void *ctx);
 
 /* ---- extractor options (cmd_extract.c), shared by extract and watch ---- */

@@ -52,63 +52,38 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-/* The manifest is written under a temporary name and renamed, so a failed
- * import never leaves a half-written manifest behind. */
-typedef struct out_file {
-    FILE *fp;
-    char tmp[PATH_MAX];
-    const char *path;
-} out_file;
-
-static int out_open(out_file *o, const char *path)
+/* The manifest goes through the library's writer: collected in memory and
+ * written atomically at the end, so a failed import never leaves a
+ * half-written manifest behind. */
+static int manifest_fail(arnet_manifest_writer *mw, int rc)
 {
-    o->path = path;
-    if (snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path) >= (int)sizeof o->tmp) {
-        fprintf(stderr, "arnet import: %s: path too long\n", path);
-        return 0;
-    }
-    o->fp = fopen(o->tmp, "w");
-    if (!o->fp) {
-        fprintf(stderr, "arnet import: cannot write %s: %s\n", o->tmp, strerror(errno));
-        return 0;
-    }
-    return 1;
+    cli_fail(CMD, rc, "manifest");
+    arnet_manifest_writer_free(mw);
+    return CLI_EXIT_FAIL;
 }
 
-static int out_commit(out_file *o)
+/* The clip count T of a feature file ([T, F] or [T, C, F] floats), from its
+ * header alone: the data is not read.  what names the line in messages. */
+static int clips_of(const char *path, const char *what, size_t *T)
 {
-    int bad = ferror(o->fp);
-    if (fclose(o->fp) != 0 || bad || rename(o->tmp, o->path) != 0) {
-        fprintf(stderr, "arnet import: cannot write %s: %s\n", o->path, strerror(errno));
-        remove(o->tmp);
-        return 0;
+    arnet_npy_info info;
+    arnet_npy_info_init(&info);
+    int rc = arnet_npy_info_read(path, &info);
+    if (rc)
+        return cli_fail(CMD, rc, what);
+    int empty = 0;
+    for (int i = 0; i < info.ndim; i++)
+        empty |= info.shape[i] == 0;
+    if ((info.ndim != 2 && info.ndim != 3) || info.dtype[1] != 'f' || empty) {
+        fprintf(stderr,
+                "arnet import: %s: %s: not clip features (dtype %s, %d dimension%s%s): "
+                "features are [T, F] or [T, C, F] float16/32/64 arrays\n",
+                what, path, info.dtype, info.ndim, info.ndim == 1 ? "" : "s",
+                empty ? ", one of them 0" : "");
+        return CLI_EXIT_FAIL;
     }
-    return 1;
-}
-
-static void out_abort(out_file *o)
-{
-    fclose(o->fp);
-    remove(o->tmp);
-}
-
-/* Write the anomalous stretches of labels[0..n) as "a-b,c-d"; 0 if none. */
-static int write_ranges(FILE *f, const uint8_t *labels, size_t n)
-{
-    int any = 0;
-    for (size_t i = 0; i < n;) {
-        if (!labels[i]) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j + 1 < n && labels[j + 1])
-            j++;
-        fprintf(f, "%s%zu-%zu", any ? "," : "", i, j);
-        any = 1;
-        i = j + 1;
-    }
-    return any;
+    *T = (size_t)info.shape[0];
+    return 0;
 }
 
 /* ---- RTFM ---------------------------------------------------------------- */
@@ -194,25 +169,12 @@ static int import_rtfm(int argc, char **argv)
             snprintf(path, sizeof path, "%s/%s", fdir, base_name(p));
         else
             snprintf(path, sizeof path, "%s", p);
-        float *feat;
         size_t T = 0;
-        uint32_t F;
         if (gt) {
-            arnet_npy_options o;
-            arnet_npy_options_init(&o);
-            o.crop = 0; /* only T is needed: skip averaging the crops */
-            rc = arnet_npy_read(path, &o, &feat, &T, &F);
-            if (rc == ARNET_E_INVALID) { /* [T, F] files have no crop axis */
-                o.crop = -1;
-                rc = arnet_npy_read(path, &o, &feat, &T, &F);
-            }
-            if (rc) {
-                char what[64];
-                snprintf(what, sizeof what, "%s line %zu", base_name(list), lineno);
-                status = cli_fail(CMD, rc, what);
+            char what[64];
+            snprintf(what, sizeof what, "%s line %zu", base_name(list), lineno);
+            if ((status = clips_of(path, what, &T)) != 0)
                 break;
-            }
-            arnet_free(feat);
         } else {
             /* Without ground truth only the labels are written: the
              * features are read (and checked) when the manifest is loaded. */
@@ -265,19 +227,29 @@ static int import_rtfm(int argc, char **argv)
      * an anomalous frame) lives in <out>_gt/. */
     char gtdir[PATH_MAX];
     snprintf(gtdir, sizeof gtdir, "%s_gt", out);
-    out_file of;
-    if (!status && !out_open(&of, out))
-        status = CLI_EXIT_FAIL;
+    arnet_manifest_writer *mw = NULL;
+    if (!status && (rc = arnet_manifest_writer_create(out, &mw)) != ARNET_OK)
+        status = cli_fail(CMD, rc, out);
     if (!status) {
-        fprintf(of.fp, "# imported by arnet import rtfm from %s and %s (%zu videos, %llu "
-                       "anomalous first)\n",
-                base_name(list), gt ? base_name(gt) : "no ground truth", n,
-                (unsigned long long)n_anom);
+        char head[2 * PATH_MAX + 128];
+        snprintf(head, sizeof head,
+                 "imported by arnet import rtfm from %s and %s (%zu videos, %llu anomalous "
+                 "first)",
+                 base_name(list), gt ? base_name(gt) : "no ground truth", n,
+                 (unsigned long long)n_anom);
+        rc = arnet_manifest_writer_comment(mw, head);
+        if (rc)
+            status = cli_fail(CMD, rc, out);
         size_t at = 0;
         for (size_t i = 0; i < n && !status; i++) {
             int label = i < n_anom;
+            arnet_manifest_entry e;
+            arnet_manifest_entry_init(&e);
+            e.features = vids[i].features;
+            e.label = label;
             if (!gt) {
-                fprintf(of.fp, "%s %d -\n", vids[i].features, label);
+                if ((rc = arnet_manifest_writer_add(mw, &e)) != ARNET_OK)
+                    status = cli_fail(CMD, rc, out);
                 continue;
             }
             const uint8_t *l = labels + at;
@@ -292,20 +264,18 @@ static int import_rtfm(int argc, char **argv)
                 status = CLI_EXIT_FAIL;
                 break;
             }
-            fprintf(of.fp, "%s %d ", vids[i].features, label);
-            if (!label) {
-                fprintf(of.fp, "-\n");
-            } else if (ones) {
-                write_ranges(of.fp, l, vids[i].frames);
-                fputc('\n', of.fp);
-            } else {
+            char *ab = NULL;
+            char gpath[2 * PATH_MAX];
+            if (label && ones) {
+                e.frame_labels = l;
+                e.n_frames = vids[i].frames;
+            } else if (label) {
                 if (mkdir(gtdir, 0777) != 0 && errno != EEXIST) {
                     fprintf(stderr, "arnet import: cannot create %s: %s\n", gtdir,
                             strerror(errno));
                     status = CLI_EXIT_FAIL;
                     break;
                 }
-                char gpath[2 * PATH_MAX];
                 snprintf(gpath, sizeof gpath, "%s/%s", gtdir, base_name(vids[i].features));
                 float *z = calloc(vids[i].frames, sizeof *z);
                 size_t shape = vids[i].frames;
@@ -315,17 +285,21 @@ static int import_rtfm(int argc, char **argv)
                     status = cli_fail(CMD, rc, "writing ground truth");
                     break;
                 }
-                char *ab = absolute(gpath);
-                fprintf(of.fp, "%s\n", ab ? ab : gpath);
-                free(ab);
+                ab = absolute(gpath);
+                e.gt_path = ab ? ab : gpath;
+            }
+            rc = arnet_manifest_writer_add(mw, &e);
+            free(ab);
+            if (rc) {
+                status = cli_fail(CMD, rc, out);
+                break;
             }
             at += vids[i].frames;
         }
-        if (!status && !out_commit(&of))
-            status = CLI_EXIT_FAIL;
-        else if (status)
-            out_abort(&of);
+        if (!status && (rc = arnet_manifest_writer_commit(mw)) != ARNET_OK)
+            status = cli_fail(CMD, rc, "writing the manifest");
     }
+    arnet_manifest_writer_free(mw);
     for (size_t i = 0; i < n; i++)
         free(vids[i].features);
     free(vids);
@@ -340,23 +314,6 @@ static int import_rtfm(int argc, char **argv)
 }
 
 /* ---- UCF-Crime ------------------------------------------------------------ */
-
-/* The clip count T of a feature file ([T, F] or [T, C, F]). */
-static int clips_of(const char *path, size_t *T)
-{
-    arnet_npy_options o;
-    arnet_npy_options_init(&o);
-    o.crop = 0; /* only T is needed: skip averaging the crops */
-    float *feat = NULL;
-    uint32_t F;
-    int rc = arnet_npy_read(path, &o, &feat, T, &F);
-    if (rc == ARNET_E_INVALID) { /* [T, F] files have no crop axis */
-        o.crop = -1;
-        rc = arnet_npy_read(path, &o, &feat, T, &F);
-    }
-    arnet_free(feat);
-    return rc;
-}
 
 static int parse_frame(const char *s, long long *out)
 {
@@ -415,13 +372,17 @@ static int import_ucf(int argc, char **argv)
         free(adir);
         return CLI_EXIT_FAIL;
     }
-    out_file of;
-    if (!out_open(&of, out)) {
+    arnet_manifest_writer *mw = NULL;
+    char head[PATH_MAX + 64];
+    snprintf(head, sizeof head, "imported by arnet import ucf from %s", base_name(ann));
+    int rc = arnet_manifest_writer_create(out, &mw);
+    if (rc == ARNET_OK)
+        rc = arnet_manifest_writer_comment(mw, head);
+    if (rc != ARNET_OK) {
         fclose(af);
         free(adir);
-        return CLI_EXIT_FAIL;
+        return manifest_fail(mw, rc);
     }
-    fprintf(of.fp, "# imported by arnet import ucf from %s\n", base_name(ann));
     char line[4096];
     size_t lineno = 0, n = 0, n_anom = 0, n_clipped = 0;
     int status = 0;
@@ -497,13 +458,10 @@ static int import_ucf(int argc, char **argv)
         if (!normal && fr[0] >= 0) {
             /* Events against the video's length, 16 frames per clip. */
             size_t T = 0;
-            int rc = clips_of(fpath, &T);
-            if (rc) {
-                char what[64 + 32];
-                snprintf(what, sizeof what, "%s:%zu", base_name(ann), lineno);
-                status = cli_fail(CMD, rc, what);
+            char what[64 + 32];
+            snprintf(what, sizeof what, "%s:%zu", base_name(ann), lineno);
+            if ((status = clips_of(fpath, what, &T)) != 0)
                 break;
-            }
             long long frames = (long long)T * FRAMES_PER_CLIP;
             for (int k = 0; k < 4 && !status; k += 2) {
                 if (fr[k] < 0)
@@ -526,18 +484,21 @@ static int import_ucf(int argc, char **argv)
             if (status)
                 break;
         }
-        if (normal) {
-            fprintf(of.fp, "%s 0 -\n", fpath);
-        } else if (fr[0] < 0) {
-            fprintf(of.fp, "%s 1 -\n", fpath);
-            n_anom++;
-        } else {
-            fprintf(of.fp, "%s 1 %lld-%lld", fpath, fr[0], fr[1]);
-            if (fr[2] >= 0)
-                fprintf(of.fp, ",%lld-%lld", fr[2], fr[3]);
-            fputc('\n', of.fp);
-            n_anom++;
+        arnet_manifest_entry e;
+        arnet_manifest_entry_init(&e);
+        e.features = fpath;
+        e.label = !normal;
+        uint64_t ranges[4] = {(uint64_t)fr[0], (uint64_t)fr[1], (uint64_t)fr[2],
+                              (uint64_t)fr[3]};
+        if (!normal && fr[0] >= 0) {
+            e.gt_ranges = ranges;
+            e.n_gt_ranges = fr[2] >= 0 ? 2 : 1;
         }
+        if ((rc = arnet_manifest_writer_add(mw, &e)) != ARNET_OK) {
+            status = cli_fail(CMD, rc, out);
+            break;
+        }
+        n_anom += !normal;
         n++;
     }
     fclose(af);
@@ -546,12 +507,11 @@ static int import_ucf(int argc, char **argv)
         fprintf(stderr, "arnet import: %s has no annotations\n", ann);
         status = CLI_EXIT_FAIL;
     }
-    if (status) {
-        out_abort(&of);
+    if (!status && (rc = arnet_manifest_writer_commit(mw)) != ARNET_OK)
+        status = cli_fail(CMD, rc, "writing the manifest");
+    arnet_manifest_writer_free(mw);
+    if (status)
         return status;
-    }
-    if (!out_commit(&of))
-        return CLI_EXIT_FAIL;
     fprintf(stderr, "arnet import: wrote %s (%zu videos, %zu anomalous", out, n, n_anom);
     if (n_clipped)
         fprintf(stderr, ", %zu event%s ending past the features", n_clipped,

@@ -1,7 +1,6 @@
 /* cmd_score.c -- `arnet score`: the anomaly score of every clip of one or
  * more feature files, as text, JSON or .npy. */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -123,12 +122,12 @@ static int parse(int argc, char **argv, score_args *a)
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--npy", &v))) {
             a->npy_out = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--crop", &v))) {
-            uint64_t c;
+            uint64_t c = 0;
             if (r > 0 && !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
                 return CLI_EXIT_USAGE;
             a->nopt.crop = (int)c;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--threads", &v))) {
-            uint64_t t;
+            uint64_t t = 1;
             if (r > 0 && !cli_parse_u64(CMD, "--threads", v, 1, 1024, &t))
                 return CLI_EXIT_USAGE;
             a->threads = (int)t;
@@ -253,13 +252,8 @@ int cmd_score(int argc, char **argv)
             rc = CLI_EXIT_FAIL;
             break;
         }
-        size_t bad = 0;
-        for (size_t i = 0; i < t; i++)
-            bad += !isfinite(scores[i]);
-        if (bad)
-            fprintf(stderr, "arnet score: %s: warning: %zu of %zu scores are not finite "
-                            "(features too large?)%s\n",
-                    file, bad, t, a.json ? "; written as null" : "");
+        /* Every score is finite here: the scorer refuses non-finite
+         * features and reports a NaN score as an error (score_file). */
         if (a.npy_out) {
             char *path = NULL;
             if (dir_out) {
@@ -280,15 +274,8 @@ int cmd_score(int argc, char **argv)
             printf(k ? ",\n {\"file\": " : "\n {\"file\": ");
             cli_json_string(stdout, file);
             printf(", \"clips\": %zu, \"scores\": [", t);
-            for (size_t i = 0; i < t; i++) {
-                /* JSON has no NaN or infinity. */
-                if (i)
-                    fputs(", ", stdout);
-                if (isfinite(scores[i]))
-                    printf("%.7g", scores[i]);
-                else
-                    fputs("null", stdout);
-            }
+            for (size_t i = 0; i < t; i++)
+                printf(i ? ", %.7g" : "%.7g", scores[i]);
             printf("]}");
         } else {
             printf("# %s: %zu clips\n", file, t);

@@ -341,35 +341,13 @@ static int set_meta_double(run *r, const char *key, double v)
     return set_meta(r, key, buf);
 }
 
-/* A digest of the training data as the trainer sees it: in order, each
- * video's label, clip count and its first and last clips' features (so a
- * different crop or extractor shows, at a cost independent of the data
- * size).  Names are left out: moving the data folder changes nothing.
- * FNV-1a, 64 bits, as 16 hex digits. */
+/* The library's digest of the training data (arnet_dataset_digest) as 16
+ * hex digits, as arnet_trainer_save records it. */
 static void data_digest(const arnet_dataset *ds, char out[17])
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-#define MIX(p, n)                                                     \
-    do {                                                              \
-        const unsigned char *b_ = (const unsigned char *)(p);         \
-        for (size_t k_ = 0; k_ < (n); k_++)                           \
-            h = (h ^ b_[k_]) * 0x100000001b3ull;                      \
-    } while (0)
-    size_t n = arnet_dataset_size(ds);
-    uint32_t F = arnet_dataset_feature_dim(ds);
-    for (size_t i = 0; i < n; i++) {
-        arnet_video_info v;
-        arnet_video_info_init(&v);
-        if (arnet_dataset_video(ds, i, &v) != ARNET_OK)
-            continue;
-        unsigned char label = (unsigned char)v.label;
-        uint64_t clips = v.n_clips;
-        MIX(&label, 1);
-        MIX(&clips, sizeof clips);
-        MIX(v.features, F * sizeof(float));
-        MIX(v.features + (v.n_clips - 1) * F, F * sizeof(float));
-    }
-#undef MIX
+    uint64_t h = 0;
+    if (arnet_dataset_digest(ds, &h) != ARNET_OK)
+        h = 0;
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
@@ -753,7 +731,11 @@ static int writable_folder(const char *path)
 static void print_header(const run *r)
 {
     const train_args *a = r->a;
-    const arnet_train_options *o = &a->opt;
+    /* The options in effect: after a restore, the run's own. */
+    arnet_train_options in_effect;
+    arnet_train_options_init(&in_effect);
+    const arnet_train_options *o =
+        arnet_trainer_get_options(r->trainer, &in_effect) == ARNET_OK ? &in_effect : &a->opt;
     arnet_model_config cfg;
     arnet_model_config_init(&cfg);
     if (arnet_model_get_config(r->model, &cfg) != ARNET_OK)

@@ -138,37 +138,30 @@ int cli_mkdir(const char *dir)
 
 int cli_write_file(const char *cmd, const char *path, int (*fill)(FILE *, void *), void *ctx)
 {
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) {
+    /* Built in memory, then written by the library's one atomic writer
+     * (same temporary names, fsync rule and file mode as everything else). */
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) {
         fprintf(stderr, "arnet %s: %s: out of memory\n", cmd, path);
         return -1;
     }
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    int ok = f != NULL;
-    int err = errno;
-    if (ok) {
-        ok = fill(f, ctx) == 0 && fflush(f) == 0 && !ferror(f);
-        err = errno;
-        ok = ok && fsync(fileno(f)) == 0;
-        if (!ok)
-            err = errno ? errno : EIO;
-        if (fclose(f) != 0 && ok) {
-            ok = 0;
-            err = errno;
-        }
-        if (ok && rename(tmp, path) != 0) {
-            ok = 0;
-            err = errno;
-        }
-        if (!ok)
-            unlink(tmp);
+    int ok = fill(f, ctx) == 0 && !ferror(f);
+    ok = fclose(f) == 0 && ok;
+    if (!ok) {
+        fprintf(stderr, "arnet %s: cannot write %s: out of memory\n", cmd, path);
+        free(buf);
+        return -1;
     }
-    if (!ok)
-        fprintf(stderr, "arnet %s: cannot write %s: %s\n", cmd, path, strerror(err));
-    free(tmp);
-    return ok ? 0 : -1;
+    int rc = arnet_write_file(path, buf, size);
+    free(buf);
+    if (rc != ARNET_OK) {
+        /* The library's message names the path, the step and the reason. */
+        fprintf(stderr, "arnet %s: %s\n", cmd, arnet_last_error());
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- plots ---------------------------------------------------------------- */

@@ -296,5 +296,40 @@ check "demo with other settings or --force trains again" sh -c "
     '$arnet' demo --out '$dm' --feature-dim 8 --iterations 21 --force > '$tmp/demo4' &&
     ! grep -q 'earlier demo run' '$tmp/demo4'"
 
+# --- files that are not regular files, and file modes (issue 9, points 5-6) ------
+# Kept together at the end.  A FIFO must be refused at once (exit 1, the path
+# and "not a regular file" in the message), never waited on: each run is
+# guarded by timeout, whose exit 124 fails the check.
+fifo_dir=$tmp/fifo
+mkdir -p "$fifo_dir"
+mkfifo "$fifo_dir/f.npy" "$fifo_dir/m.arnet" "$fifo_dir/train.txt"
+refused() { # refused NAME PATH COMMAND...: exit 1, message names PATH
+    name=$1 path=$2; shift 2
+    timeout 20 "$@" > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+    if [ $rc -eq 1 ] && grep -qF "$path" "$tmp/err" && grep -q "not a regular file" "$tmp/err"; then
+        ok "$name"
+    else
+        notok "$name" "exit $rc (124: hung): $(cat "$tmp/err")"
+    fi
+}
+refused "score refuses a FIFO as features" "$fifo_dir/f.npy" "$arnet" score --model "$m" "$fifo_dir/f.npy"
+refused "score refuses a FIFO as --model" "$fifo_dir/m.arnet" "$arnet" score --model "$fifo_dir/m.arnet" "$f1"
+refused "info refuses a FIFO" "$fifo_dir/m.arnet" "$arnet" info "$fifo_dir/m.arnet"
+refused "train refuses a FIFO as --train" "$fifo_dir/train.txt" \
+    "$arnet" train --train "$fifo_dir/train.txt" --out "$fifo_dir/never.arnet" --iterations 1
+refused "eval refuses a FIFO as --test" "$fifo_dir/train.txt" "$arnet" eval --model "$m" --test "$fifo_dir/train.txt"
+printf 'f.npy 1\n' > "$fifo_dir/list.txt"
+refused "a manifest line naming a FIFO is refused" "f.npy" \
+    "$arnet" eval --model "$m" --test "$fifo_dir/list.txt"
+refused "info refuses a folder" "$fifo_dir" "$arnet" info "$fifo_dir"
+# .npy outputs follow the umask like any new file (mkstemp made them 0600).
+(umask 022 && "$arnet" score --model "$m" "$f1" --npy "$tmp/mode.npy" > /dev/null 2> "$tmp/err")
+mode=$(stat -c %a "$tmp/mode.npy" 2>/dev/null)
+if [ "$mode" = 644 ]; then ok "score --npy output has mode 644 under umask 022"; else notok "score --npy output has mode 644 under umask 022" "mode '$mode': $(cat "$tmp/err")"; fi
+(umask 022 && "$arnet" synth --out "$tmp/modes" --scale 0.05 --feature-dim 8 > /dev/null 2> "$tmp/err")
+wrong=$(find "$tmp/modes" -type f ! -perm 644 | head -3)
+if [ -d "$tmp/modes/features" ] && [ -z "$wrong" ]; then ok "synth files have mode 644 under umask 022"; else notok "synth files have mode 644 under umask 022" "$wrong $(cat "$tmp/err")"; fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

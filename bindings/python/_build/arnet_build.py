@@ -8,11 +8,14 @@ wheel).  This backend needs nothing beyond the standard library, so
 `pip install bindings/python` works offline with any pip >= 21.3.
 
 It packs arnet/*.py into a py3-none-any wheel with the metadata of
-pyproject.toml's [project] table (name, version, description,
-requires-python, the numpy extra).
+pyproject.toml's [project] table (name, description, requires-python, the
+numpy extra).  The version is meson.build's project version, the one place
+the project writes it: read by arnet/_version.py in a source checkout, from
+PKG-INFO in an sdist; the wheel's arnet/_version.py holds it as a constant.
 """
 import base64
 import hashlib
+import importlib.util
 import io
 import os
 import re
@@ -32,8 +35,26 @@ def _project():
         m = re.search(r'^%s\s*=\s*"([^"]*)"' % re.escape(name), section, re.M)
         return m.group(1) if m else None
 
-    return {"name": field("name"), "version": field("version"),
+    return {"name": field("name"), "version": _version(),
             "summary": field("description"), "requires_python": field("requires-python")}
+
+
+def _version():
+    meson = os.path.join(ROOT, os.pardir, os.pardir, "meson.build")
+    if os.path.isfile(meson):
+        path = os.path.join(ROOT, PACKAGE, "_version.py")
+        spec = importlib.util.spec_from_file_location("_arnet_version", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.from_meson(meson)
+    pkg_info = os.path.join(ROOT, "PKG-INFO")  # an unpacked sdist
+    if os.path.isfile(pkg_info):
+        with open(pkg_info, encoding="utf-8") as f:
+            m = re.search(r"^Version: (\S+)$", f.read(), re.M)
+        if m:
+            return m.group(1)
+    raise RuntimeError("arnet: no version: neither %s (a source checkout) nor %s (an sdist)"
+                       % (os.path.normpath(meson), pkg_info))
 
 
 def _metadata():
@@ -92,7 +113,12 @@ def _package_files():
     out = []
     pkg = os.path.join(ROOT, PACKAGE)
     for name in sorted(os.listdir(pkg)):
-        if name.endswith(".py"):
+        if name == "_version.py":
+            # Built packages have no meson.build beside them: the constant.
+            data = ('"""The package\'s version (meson.build\'s when it was built)."""\n'
+                    'version = "%s"\n' % _version()).encode("utf-8")
+            out.append(("%s/%s" % (PACKAGE, name), data))
+        elif name.endswith(".py"):
             with open(os.path.join(pkg, name), "rb") as f:
                 out.append(("%s/%s" % (PACKAGE, name), f.read()))
     return out
@@ -138,14 +164,15 @@ def build_sdist(sdist_directory, config_settings=None):
     base = "%s-%s" % (p["name"], p["version"])
     name = base + ".tar.gz"
     members = ["pyproject.toml", "README.md", "_build/arnet_build.py"]
-    members += [n for n, _ in _package_files()]
     with tarfile.open(os.path.join(sdist_directory, name), "w:gz") as tar:
         for rel in members:
             src = os.path.join(ROOT, rel)
             if os.path.isfile(src):
                 tar.add(src, arcname=base + "/" + rel)
-        pkg_info = _metadata().encode("utf-8")
-        ti = tarfile.TarInfo(base + "/PKG-INFO")
-        ti.size = len(pkg_info)
-        tar.addfile(ti, io.BytesIO(pkg_info))
+        generated = _package_files() + [("PKG-INFO", _metadata().encode("utf-8"))]
+        for rel, data in generated:
+            ti = tarfile.TarInfo(base + "/" + rel)
+            ti.size = len(data)
+            ti.mode = 0o644
+            tar.addfile(ti, io.BytesIO(data))
     return name

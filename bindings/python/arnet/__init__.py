@@ -28,11 +28,12 @@ from .scoring import Event, Scorer, Stream
 from .extractor import Extractor
 from .trainer import Stats, Trainer
 
-__version__ = "0.1.0"
+from ._version import version as __version__
 
 
 def version():
-    """Version string of the loaded libarnet ("0.1.0")."""
+    """Version string of the loaded libarnet ("0.1.0"); the package's own is
+    __version__, the same for a library built from the same checkout."""
     return _c.arnet_version().decode("ascii")
 
 

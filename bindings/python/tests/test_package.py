@@ -10,9 +10,11 @@ import tempfile
 import unittest
 
 import arnet
+from arnet import _version
 from test_structs import _compiler, _include_dir
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(arnet.__file__)))
+MESON_BUILD = os.path.join(PKG_ROOT, os.pardir, os.pardir, "meson.build")
 
 
 def run_python(code, env_changes, cwd=None):
@@ -104,10 +106,13 @@ class InstallTest(unittest.TestCase):
         if r.returncode != 0:
             self.skipTest("pip is not available to %s" % sys.executable)
         with tempfile.TemporaryDirectory() as d:
-            # Build from a copy: the source folder stays clean.
-            src = os.path.join(d, "src")
+            # Build from a copy of the checkout's parts it needs: the source
+            # folder stays clean.  meson.build holds the version.
+            checkout = os.path.join(d, "checkout")
+            src = os.path.join(checkout, "bindings", "python")
             shutil.copytree(PKG_ROOT, src, ignore=shutil.ignore_patterns(
                 "__pycache__", "tests", "build", "*.egg-info"))
+            shutil.copy(MESON_BUILD, checkout)
             target = os.path.join(d, "site")
             r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index",
                                 "--no-deps", "--disable-pip-version-check", "--quiet",
@@ -116,14 +121,29 @@ class InstallTest(unittest.TestCase):
                                universal_newlines=True, timeout=300)
             self.assertEqual(r.returncode, 0, r.stdout)
             self.assertTrue(os.path.isfile(os.path.join(target, "arnet", "__init__.py")))
-            self.assertTrue(any(n.startswith("arnet-0.1.0.dist-info")
-                                for n in os.listdir(target)))
+            version = _version.from_meson(MESON_BUILD)
+            self.assertIn("arnet-%s.dist-info" % version, os.listdir(target))
             lib = arnet.library_path
-            r = run_python("import arnet; print(arnet.__file__); "
+            r = run_python("import arnet; print(arnet.__file__); print(arnet.__version__); "
                            "print(arnet.Model(feature_dim=3).score([[1, 2, 3]]))",
                            {"ARNET_LIBRARY": lib, "PYTHONPATH": target}, cwd=d)
             self.assertEqual(r.returncode, 0, r.stdout)
             self.assertTrue(r.stdout.startswith(os.path.join(target, "arnet")), r.stdout)
+            # The installed package has its version without meson.build.
+            self.assertEqual(r.stdout.split("\n")[1], version)
+
+
+class VersionTest(unittest.TestCase):
+    def test_one_version_everywhere(self):
+        # meson.build's project version is the package's and the loaded
+        # library's (built from the same checkout).
+        if not os.path.isfile(MESON_BUILD):
+            self.skipTest("not a source checkout")
+        version = _version.from_meson(MESON_BUILD)
+        self.assertEqual(arnet.__version__, version)
+        self.assertEqual(arnet.version(), version)
+        with open(os.path.join(PKG_ROOT, "pyproject.toml"), encoding="utf-8") as f:
+            self.assertNotRegex(f.read(), r"(?m)^version\s*=")
 
 
 if __name__ == "__main__":

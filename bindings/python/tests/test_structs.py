@@ -32,6 +32,19 @@ def _include_dir():
     return inc if os.path.isfile(os.path.join(inc, "arnet", "arnet.h")) else None
 
 
+def _include_flags(inc):
+    """-I flags for arnet.h in the source tree and the arnet_version.h the
+    build generates beside it (build/include, found from $ARNET_BUILD_DIR or
+    the loaded library's build folder)."""
+    flags = ["-I", inc]
+    build = os.environ.get("ARNET_BUILD_DIR")
+    if not build and _lib.library_path:
+        build = os.path.dirname(os.path.dirname(os.path.abspath(_lib.library_path)))
+    if build and os.path.isfile(os.path.join(build, "include", "arnet", "arnet_version.h")):
+        flags += ["-I", os.path.join(build, "include")]
+    return flags
+
+
 def _c_name(field):
     return "lambda" if field == "lambda_" else field
 
@@ -74,7 +87,7 @@ class StructLayoutTest(unittest.TestCase):
             exe = os.path.join(d, "layout")
             with open(src, "w") as f:
                 f.write("\n".join(lines) + "\n")
-            r = subprocess.run(cc + ["-I", inc, src, "-o", exe], stdout=subprocess.PIPE,
+            r = subprocess.run(cc + _include_flags(inc) + [src, "-o", exe], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, universal_newlines=True)
             if r.returncode != 0:
                 self.fail("compiling the layout probe failed:\n" + r.stdout)
