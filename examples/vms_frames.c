@@ -149,7 +149,8 @@ static void *run(void *arg)
         }
     }
     for (unsigned i = 0; i < w->n; i++) /* close alarms still on */
-        (void)arnet_stream_reset(w->cams[i].stream);
+        if (arnet_stream_reset(w->cams[i].stream) != ARNET_OK)
+            w->failed = 1;
     arnet_scorer_free(scorer);
     free(feat);
     return NULL;

@@ -400,7 +400,8 @@ int cmd_watch(int argc, char **argv)
     current_state = NULL;
     arnet_stream_state ss;
     arnet_stream_state_init(&ss);
-    (void)arnet_stream_get_state(stream, &ss);
+    if (arnet_stream_get_state(stream, &ss) != ARNET_OK)
+        ss.clips = 0;
     /* Close an alarm still on at the end of the input (its END event). */
     if (arnet_stream_reset(stream) != ARNET_OK && !rc)
         rc = cli_fail(CMD, ARNET_E_STATE, input);
