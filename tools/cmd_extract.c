@@ -39,6 +39,8 @@ static void usage(FILE *f)
             "A video that cannot be decoded is reported (file and reason) and the others go\n"
             "on; the exit status is then 1.  Outputs are written atomically: an interrupted\n"
             "run leaves only finished files, and running it again resumes.\n");
+    if (!cli_video_available())
+        fprintf(f, "\nNote: %s.\n", cli_video_missing());
 }
 
 /* ---- options shared with `arnet watch` ----------------------------------- */

@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "Text lines: 'HH:MM:SS.mmm alarm start clip C score S' and\n"
             "'HH:MM:SS.mmm alarm end clips C1-C2 from HH:MM:SS.mmm peak P' (the end time is\n"
             "where the last clip of the alarm ends).  Throughput goes to stderr at the end.\n");
+    if (!cli_video_available())
+        fprintf(f, "\nNote: %s.\n", cli_video_missing());
 }
 
 static volatile sig_atomic_t interrupted;
