@@ -93,22 +93,25 @@ ff -f lavfi -i "testsrc=size=64x48:rate=10" -frames:v 20 -c:v libx264 -pix_fmt y
 ff -f lavfi -i "testsrc=size=64x48:rate=25" -frames:v 19 -c:v libx264 -pix_fmt yuv420p "$tmp/s2.mkv" || made=0
 printf "file '%s'\nfile '%s'\n" "$tmp/s1.mkv" "$tmp/s2.mkv" > "$tmp/concat.txt"
 ff -f concat -safe 0 -i "$tmp/concat.txt" -c copy "$v/vfr.mkv" || made=0
-# not a video, and a video file without a video stream
+# not a video, a video damaged in the middle, and a file without a video stream
 head -c 4096 /dev/urandom > "$v/junk.mp4"
+cp "$v/a.mp4" "$v/broken.mp4"
+"$py" -c 'import os, sys; p = sys.argv[1]; f = open(p, "r+b"); f.seek(os.path.getsize(p) // 2); f.write(b"\xff" * 2000)' "$v/broken.mp4" || made=0
 ff -f lavfi -i "sine=duration=0.5" "$tmp/sound.wav" || made=0
 if [ $made = 1 ]; then ok "ffmpeg made the test videos"; else notok "ffmpeg made the test videos"; finish; fi
 
 # --- extract a folder: counts, errors named, others go on ---------------------
 o=$tmp/out
 "$arnet" extract --extractor "$x" --threads 2 --out "$o" "$v/a.mp4" "$v/b.mkv" "$v/c.avi" "$v/d.mkv" \
-    "$v/rot.mp4" "$v/vfr.mkv" "$v/junk.mp4" "$tmp/sound.wav" "$v/missing.mp4" > /dev/null 2> "$tmp/err"
+    "$v/rot.mp4" "$v/vfr.mkv" "$v/junk.mp4" "$v/broken.mp4" "$tmp/sound.wav" "$v/missing.mp4" \
+    > /dev/null 2> "$tmp/err"
 rc=$?
 if [ $rc -eq 1 ]; then ok "a failed video makes the exit status 1"; else notok "a failed video makes the exit status 1 (got $rc)" "$(cat "$tmp/err")"; fi
 for what in "junk.mp4: cannot open: Invalid data" "sound.wav: no video stream" \
-            "missing.mp4: cannot open: No such file"; do
+            "missing.mp4: cannot open: No such file" "broken.mp4: decoding failed after [0-9]* frames: Invalid data"; do
     if grep -q "$what" "$tmp/err"; then ok "error named: $what"; else notok "error named: $what" "$(cat "$tmp/err")"; fi
 done
-if grep -q "6 written, 0 already there, 3 failed" "$tmp/err"; then ok "the others went on (6 written)"; else notok "the others went on (6 written)" "$(cat "$tmp/err")"; fi
+if grep -q "6 written, 0 already there, 4 failed" "$tmp/err"; then ok "the others went on (6 written)"; else notok "the others went on (6 written)" "$(cat "$tmp/err")"; fi
 shapes=$("$py" - "$o" << 'EOF'
 import sys, numpy as np
 for s in ("a", "b", "c", "d", "rot", "vfr"):
