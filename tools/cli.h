@@ -87,8 +87,8 @@ int cli_write_file(const char *cmd, const char *path, int (*fill)(FILE *, void *
 
 /* ---- extractor options (cmd_extract.c), shared by extract and watch ---- */
 
-/* --crops 1|10, --resize short256|340x256|224x224|none, --last-clip
- * drop|pad, --threads K into opt: 1 when argv[*i] was one of them, 0 when
+/* --crops 1|10, --resize short256|340x256|224x224|none, --filter
+ * bilinear|lanczos, --last-clip drop|pad, --threads K into opt: 1 when argv[*i] was one of them, 0 when
  * not, -1 after a usage error (printed). */
 int cli_extractor_option(const char *cmd, int argc, char **argv, int *i,
                          arnet_extractor_options *opt);
