@@ -400,6 +400,8 @@ int cmd_watch(int argc, char **argv)
             break;
     }
     current_state = NULL;
+    if (realtime && !interrupted && rc == 0)
+        sleep_until(t0 + w.last_end); /* the last frame lasts its duration too */
     arnet_stream_state ss;
     arnet_stream_state_init(&ss);
     if (arnet_stream_get_state(stream, &ss) != ARNET_OK)

@@ -292,6 +292,14 @@ m = arnet.Model.load(sys.argv[1]); m.set_meta("calibrate.threshold", "0.25"); m.
 else
     skip "watch takes the model's calibrate.threshold" "the Python binding could not set it: $(tail -1 "$tmp/err")"
 fi
+# --realtime paces the 8 frames (0.8 s at 10 fps): at most real time.
+"$arnet" watch --extractor "$x" --model "$m" --threshold 0.5 --realtime "$tmp/tiny.mkv" > /dev/null 2> "$tmp/err"
+factor=$(sed -n 's/.*(\([0-9.]*\)x real time).*/\1/p' "$tmp/err")
+if [ -n "$factor" ] && awk -v f="$factor" 'BEGIN { exit !(f > 0.5 && f <= 1.0) }'; then
+    ok "watch --realtime runs at most at real time (${factor}x)"
+else
+    notok "watch --realtime runs at most at real time" "$(cat "$tmp/err")"
+fi
 "$arnet" watch --extractor "$x" --model "$m" - > /dev/null 2> "$tmp/err"
 if [ $? -eq 2 ] && grep -q "need --size WxH and --fps F" "$tmp/err"; then ok "raw input without --size/--fps is a usage error"; else notok "raw input without --size/--fps is a usage error" "$(cat "$tmp/err")"; fi
 "$arnet" watch --extractor "$x" --model "$m" "$v/junk.mp4" > /dev/null 2> "$tmp/err"
