@@ -15,6 +15,8 @@ static const struct {
     {"eval", cmd_eval, "frame-level AUC, AP and false alarm rate on a test manifest"},
     {"score", cmd_score, "anomaly score of every clip of .npy feature files"},
     {"calibrate", cmd_calibrate, "score threshold for a target false-alarm rate"},
+    {"extract", cmd_extract, "I3D features of video files or frames (.npy)"},
+    {"watch", cmd_watch, "alarms from a video or raw frames, as they happen"},
     {"info", cmd_info, "what a model file holds"},
     {"synth", cmd_synth, "write a ShanghaiTech-shaped synthetic data set"},
     {"import", cmd_import, "turn RTFM lists or UCF-Crime annotations into a manifest"},

@@ -18,6 +18,8 @@ int cmd_import(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 failure reported by the library or I/O, 2 usage. */
 #define CLI_EXIT_FAIL 1
@@ -153,5 +155,15 @@ size_t cli_file_stem(const char *path, const char **base);
  * writes to a FILE (a memory stream).  Returns 0 or -1 (message on stderr
  * naming path, prefixed "arnet CMD: "). */
 int cli_write_file(const char *cmd, const char *path, int (*fill)(FILE *, void *), void *ctx);
+
+/* ---- extractor options (cmd_extract.c), shared by extract and watch ---- */
+
+/* --crops 1|10, --resize short256|340x256|224x224|none, --filter
+ * bilinear|lanczos, --last-clip drop|pad, --threads K into opt: 1 when argv[*i] was one of them, 0 when
+ * not, -1 after a usage error (printed). */
+int cli_extractor_option(const char *cmd, int argc, char **argv, int *i,
+                         arnet_extractor_options *opt);
+/* The --resize name of an ARNET_RESIZE_* value. */
+const char *cli_resize_name(int resize);
 
 #endif

@@ -7,6 +7,7 @@ detection (AR-Net, Wan et al., ICME 2020), through ctypes.
     arnet.Trainer(model).fit(train, iterations=300)
     print(arnet.evaluate(model, test)["auc"])
     scores = model.score(features)          # one score per clip
+    feats = arnet.Extractor("i3d.arnet").extract(frames)  # uint8 [N,H,W,3] -> [T,1024]
 
 The shared library is found through $ARNET_LIBRARY, then the build folders
 of the source checkout this package sits in, then the system path; its ABI
@@ -24,6 +25,7 @@ from .data import (Dataset, Video, evaluate, read_npy, read_npy_labels, synth, s
 from .metrics import (average_precision, loss_center, loss_dmil, loss_kmax_mil, pr_auc,
                       roc_auc, threshold_for_far)
 from .scoring import Event, Scorer, Stream
+from .extractor import Extractor
 from .trainer import Stats, Trainer
 
 from ._version import version as __version__
@@ -57,9 +59,9 @@ def strerror(status):
 
 __all__ = [
     "ABI_VERSION", "ArnetError", "Dataset", "E_CANCELLED", "E_FORMAT", "E_INVALID", "E_IO",
-    "E_NOMEM", "E_SHAPE", "E_STATE", "Event", "HAVE_NUMPY", "Meta", "Model", "OK", "Scorer",
-    "Stats", "Stream", "Trainer", "Video", "abi_version", "average_precision", "blas_arch",
-    "checkpoint_format_version", "evaluate", "file_info", "library_path", "loss_center",
-    "loss_dmil", "loss_kmax_mil", "pr_auc", "read_npy", "read_npy_labels", "roc_auc",
-    "strerror", "synth", "synth_write", "threshold_for_far", "version", "write_npy",
+    "E_NOMEM", "E_SHAPE", "E_STATE", "Event", "Extractor", "HAVE_NUMPY", "Meta", "Model", "OK",
+    "Scorer", "Stats", "Stream", "Trainer", "Video", "abi_version", "average_precision",
+    "blas_arch", "checkpoint_format_version", "evaluate", "file_info", "library_path",
+    "loss_center", "loss_dmil", "loss_kmax_mil", "pr_auc", "read_npy", "read_npy_labels",
+    "roc_auc", "strerror", "synth", "synth_write", "threshold_for_far", "version", "write_npy",
 ]

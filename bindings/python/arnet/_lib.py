@@ -258,6 +258,17 @@ class TrainOptions(ctypes.Structure):
                 ("progress_user", c_void_p)]
 
 
+class Frame(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("format", c_int), ("width", c_u32),
+                ("height", c_u32), ("planes", c_void_p * 3), ("strides", c_size_t * 3)]
+
+
+class ExtractorOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("resize", c_int), ("crops", c_u32),
+                ("last_clip", c_int), ("threads", c_int), ("clip_frames", c_u32),
+                ("frame_width", c_u32), ("frame_height", c_u32), ("filter", c_int)]
+
+
 # name -> (mirror, name of its *_init function)
 STRUCTS = {
     "arnet_model_config": (ModelConfig, "arnet_model_config_init"),
@@ -277,6 +288,8 @@ STRUCTS = {
     "arnet_eval_result": (EvalResult, "arnet_eval_result_init"),
     "arnet_step_stats": (StepStats, "arnet_step_stats_init"),
     "arnet_train_options": (TrainOptions, "arnet_train_options_init"),
+    "arnet_frame": (Frame, "arnet_frame_init"),
+    "arnet_extractor_options": (ExtractorOptions, "arnet_extractor_options_init"),
 }
 
 # Room left after each struct so that a newer library whose *_init() writes a
@@ -411,6 +424,23 @@ PROTOTYPES = [
     ("arnet_roc_auc", STATUS, [c_float_p, c_u8_p, c_size_t, P(c_double)]),
     ("arnet_average_precision", STATUS, [c_float_p, c_u8_p, c_size_t, P(c_double)]),
     ("arnet_pr_auc", STATUS, [c_float_p, c_u8_p, c_size_t, P(c_double)]),
+    # feature extraction (I3D)
+    ("arnet_frame_init", None, [P(Frame)]),
+    ("arnet_extractor_options_init", None, [P(ExtractorOptions)]),
+    ("arnet_extractor_load", STATUS, [c_char_p, c_void_pp]),
+    ("arnet_extractor_load_torch", STATUS, [c_char_p, c_void_pp]),
+    ("arnet_extractor_save", STATUS, [c_void_p, c_char_p, P(SaveOptions)]),
+    ("arnet_extractor_free", None, [c_void_p]),
+    ("arnet_extractor_feature_dim", c_u32, [c_void_p]),
+    ("arnet_extractor_clips", STATUS,
+     [c_void_p, c_float_p, c_size_t, c_u32, c_u32, c_u32, c_int, c_float_p]),
+    ("arnet_extractor_state_create", STATUS, [c_void_p, P(ExtractorOptions), c_void_pp]),
+    ("arnet_extractor_state_free", None, [c_void_p]),
+    ("arnet_extractor_push", STATUS, [c_void_p, P(Frame), c_float_p, P(c_int)]),
+    ("arnet_extractor_flush", STATUS, [c_void_p, c_float_p, P(c_int)]),
+    ("arnet_extractor_reset", None, [c_void_p]),
+    ("arnet_extractor_cancel", None, [c_void_p]),
+    ("arnet_extractor_state_memory", c_size_t, [c_void_p]),
 ]
 
 

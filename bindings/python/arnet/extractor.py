@@ -1,0 +1,244 @@
+"""extractor.py -- arnet.Extractor: I3D clip features from video frames
+(arnet_extractor_* in arnet.h; docs/extractor.md, docs/python.md).
+
+Frames go in as numpy uint8 arrays ([N, H, W, 3] or one [H, W, 3] RGB frame,
+any row stride), features come out as float32 arrays: [T, 1024] for a whole
+video, or one [1024] ([10, 1024] with ten crops) per completed 16-frame clip
+from push().  Needs numpy.
+"""
+import ctypes
+import os
+import threading
+
+from . import _buffers
+from ._lib import (E_INVALID, E_SHAPE, E_STATE, ArnetError, ExtractorOptions, Frame, Handle,
+                   encode_path, lib, new_struct, require)
+from .data import _busy
+
+_RESIZE = {"short256": 0, "340x256": 1, "224x224": 2, "none": 3}
+_LAST_CLIP = {"drop": 0, "pad": 1}
+_FILTER = {"bilinear": 0, "lanczos": 1}
+PIXEL_RGB24 = 1
+PIXEL_BGR24 = 2
+
+
+def _np():
+    if not _buffers.HAVE_NUMPY:
+        raise ArnetError(E_INVALID, "arnet.Extractor needs numpy (frames are numpy arrays)")
+    return _buffers.np
+
+
+def _choice(table, value, name):
+    if value not in table:
+        raise ArnetError(E_INVALID, "%s %r is not one of %s" % (name, value,
+                                                                ", ".join(sorted(table))))
+    return table[value]
+
+
+class Extractor(object):
+    """One camera's feature extractor.
+
+    Extractor(path, crops=1, resize="short256", filter="bilinear",
+              last_clip="drop", threads=1, torch=False)
+
+    path is an extractor file (`arnet import i3d`), or with torch=True a
+    PyTorch I3D state dict read directly (nothing executed).  crops 1 (centre
+    crop) or 10; resize "short256", "340x256", "224x224" or "none"; filter
+    "bilinear" or "lanczos"; last_clip "drop" or "pad" (what flush() does
+    with a partial clip); threads: BLIS threads per convolution.
+
+    extract(frames) turns a whole video into features; push(frame) and
+    flush() follow a camera frame by frame.  The per-camera state is sized
+    for the first frame pushed (every later frame must have its size; reset()
+    forgets it).  One thread at a time per Extractor; share() makes another
+    Extractor on the same loaded network for another thread or camera."""
+
+    def __init__(self, path, crops=1, resize="short256", filter="bilinear", last_clip="drop",
+                 threads=1, torch=False, _shared=None):
+        np = _np()
+        self._np = np
+        if _shared is not None:
+            self._h = _shared
+        else:
+            out = ctypes.c_void_p()
+            fn = "arnet_extractor_load_torch" if torch else "arnet_extractor_load"
+            require(fn)(encode_path(os.fspath(path)), ctypes.byref(out))
+            self._h = Handle(out.value, "arnet_extractor_free")
+        self._h.retain()
+        self._path = path
+        self._opt = new_struct(ExtractorOptions)
+        self._opt.crops = int(crops)
+        if self._opt.crops not in (1, 10):
+            raise ArnetError(E_INVALID, "crops %d is not 1 or 10" % self._opt.crops)
+        self._opt.resize = _choice(_RESIZE, resize, "resize")
+        self._opt.filter = _choice(_FILTER, filter, "filter")
+        self._opt.last_clip = _choice(_LAST_CLIP, last_clip, "last_clip")
+        self._opt.threads = int(threads)
+        self._settings = dict(crops=crops, resize=resize, filter=filter, last_clip=last_clip,
+                              threads=threads)
+        self.feature_dim = int(lib.arnet_extractor_feature_dim(self._h.ptr))
+        self.clip_frames = int(self._opt.clip_frames)
+        self._state = None
+        self._size = None
+        self._lock = threading.Lock()
+        self._frame = new_struct(Frame)
+        self._ready = ctypes.c_int(0)
+        self._out = np.empty((self._opt.crops, self.feature_dim), np.float32)
+
+    def share(self, **settings):
+        """Another Extractor on the same loaded network (no second copy of
+        the weights), with these settings or new ones: one per camera/thread."""
+        s = dict(self._settings)
+        s.update(settings)
+        return Extractor(self._path, _shared=self._h, **s)
+
+    # -- frames -------------------------------------------------------------
+    def _frame_of(self, frame, bgr=False):
+        np = self._np
+        a = np.asarray(frame)
+        if a.dtype != np.uint8:
+            raise ArnetError(E_INVALID, "frames must be uint8, got %s" % a.dtype)
+        if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
+            raise ArnetError(E_SHAPE, "a frame must be [H, W, 3], got %s" % (a.shape,))
+        if a.strides[1] != 3 or a.strides[2] != 1 or a.strides[0] < 3 * a.shape[1]:
+            a = np.ascontiguousarray(a)  # pixels must be packed; rows may be strided
+        f = self._frame
+        f.format = PIXEL_BGR24 if bgr else PIXEL_RGB24
+        f.width = a.shape[1]
+        f.height = a.shape[0]
+        f.planes[0] = a.ctypes.data
+        f.strides[0] = a.strides[0]
+        return a
+
+    def _ensure_state(self, height, width):
+        if self._state is not None:
+            if self._size != (height, width):
+                raise ArnetError(E_SHAPE, "frame is %dx%d but this camera's frames are %dx%d "
+                                 "(reset() to start over at another size)"
+                                 % (width, height, self._size[1], self._size[0]))
+            return
+        self._opt.frame_width = width
+        self._opt.frame_height = height
+        out = ctypes.c_void_p()
+        lib.arnet_extractor_state_create(self._ptr(), ctypes.byref(self._opt),
+                                         ctypes.byref(out))
+        self._state = Handle(out.value, "arnet_extractor_state_free")
+        self._size = (height, width)
+
+    def _result(self):
+        r = self._out.copy()
+        return r[0] if self._opt.crops == 1 else r
+
+    def push(self, frame, bgr=False):
+        """Take one [H, W, 3] uint8 frame (RGB, or BGR with bgr=True, as
+        OpenCV gives them): the clip's features when it completes one
+        ([feature_dim], or [10, feature_dim]), else None."""
+        with _busy(self):
+            a = self._frame_of(frame, bgr)
+            self._ensure_state(a.shape[0], a.shape[1])
+            lib.arnet_extractor_push(self._state.ptr, ctypes.byref(self._frame),
+                                     ctypes.c_void_p(self._out.ctypes.data),
+                                     ctypes.byref(self._ready))
+            del a
+            return self._result() if self._ready.value else None
+
+    def flush(self):
+        """End of the video: the padded last clip's features (last_clip="pad"
+        and a partial clip pending), else None.  The state is then empty."""
+        with _busy(self):
+            if self._state is None:
+                return None
+            lib.arnet_extractor_flush(self._state.ptr, ctypes.c_void_p(self._out.ctypes.data),
+                                      ctypes.byref(self._ready))
+            return self._result() if self._ready.value else None
+
+    def reset(self):
+        """Drop any partial clip and forget the frame size."""
+        with _busy(self):
+            if self._state is not None:
+                self._state.close()
+            self._state = None
+            self._size = None
+
+    def extract(self, frames, bgr=False):
+        """Features of a whole video: frames [N, H, W, 3] uint8 (or any
+        iterable of [H, W, 3] frames) -> float32 [T, feature_dim] (or
+        [T, 10, feature_dim]); T = N // 16 (+1 with last_clip="pad").
+        Starts from an empty state and leaves one."""
+        np = self._np
+        self.reset()
+        out = []
+        try:
+            for f in frames:
+                r = self.push(f, bgr)
+                if r is not None:
+                    out.append(r)
+            r = self.flush()
+            if r is not None:
+                out.append(r)
+        finally:
+            self.reset()
+        shape = (0, self.feature_dim) if self._opt.crops == 1 else (0, 10, self.feature_dim)
+        return np.stack(out) if out else np.zeros(shape, np.float32)
+
+    def clips(self, clips, threads=None):
+        """Features of preprocessed clips: float32 [n, T, H, W, 3] in [-1, 1]
+        (already resized and cropped) -> [n, feature_dim]."""
+        np = self._np
+        c = np.ascontiguousarray(clips, dtype=np.float32)
+        if c.ndim != 5 or c.shape[4] != 3 or min(c.shape) < 1:
+            raise ArnetError(E_SHAPE, "clips must be [n, T, H, W, 3], got %s" % (c.shape,))
+        out = np.empty((c.shape[0], self.feature_dim), np.float32)
+        lib.arnet_extractor_clips(self._ptr(), ctypes.c_void_p(c.ctypes.data), c.shape[0],
+                                  c.shape[1], c.shape[2], c.shape[3],
+                                  int(self._opt.threads if threads is None else threads),
+                                  ctypes.c_void_p(out.ctypes.data))
+        return out
+
+    @property
+    def memory(self):
+        """Bytes the per-camera state holds (0 before the first frame)."""
+        if self._state is None:
+            return 0
+        return int(lib.arnet_extractor_state_memory(self._state.ptr))
+
+    # -- lifetime -----------------------------------------------------------
+    def _ptr(self):
+        h = getattr(self, "_h", None)
+        if h is None or not h.ptr:
+            raise ArnetError(E_STATE, "the Extractor is closed")
+        return h.ptr
+
+    def close(self):
+        """Free the state now and the network once no other Extractor
+        shares it."""
+        st, self._state = getattr(self, "_state", None), None
+        if st is not None:
+            st.close()
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            h.drop()
+            if h.users <= 0:
+                h.close()
+
+    @property
+    def closed(self):
+        return getattr(self, "_h", None) is None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if self.closed:
+            return "<arnet.Extractor closed>"
+        return "<arnet.Extractor feature_dim=%d crops=%d>" % (self.feature_dim,
+                                                              self._opt.crops)

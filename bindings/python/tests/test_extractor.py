@@ -1,0 +1,105 @@
+"""test_extractor.py -- arnet.Extractor: numpy uint8 frames in, float32
+features out; a whole video equals the same frames pushed one by one; BGR
+frames equal their RGB reversal; strided frames equal their packed copy;
+ten crops and a padded last clip have their shapes; errors.  Needs numpy,
+and torch for the random-weight I3D of tests/reference/i3d_torch.py (read
+straight from the .pt file, nothing converted)."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import arnet
+from helpers import needs, np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = os.path.join(HERE, "..", "..", "..", "tests", "reference", "i3d_torch.py")
+
+
+def _weights():
+    """A random-weight I3D state dict (made once per run), or None."""
+    if getattr(_weights, "path", 0) != 0:
+        return _weights.path
+    _weights.path = None
+    try:
+        import torch  # noqa: F401  (the reference script needs it)
+    except ImportError:
+        return None
+    if not os.path.isfile(REFERENCE):
+        return None
+    _weights.dir = tempfile.TemporaryDirectory()
+    path = os.path.join(_weights.dir.name, "w.pt")
+    subprocess.run([sys.executable, REFERENCE, "weights", "--out", path, "--seed", "3"],
+                   check=True, stdout=subprocess.DEVNULL)
+    _weights.path = path
+    return path
+
+
+@unittest.skipIf(np is None, "numpy is not importable by this interpreter")
+@needs("arnet_extractor_load_torch", "arnet_extractor_push")
+class ExtractorTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pt = _weights()
+        if cls.pt is None:
+            raise unittest.SkipTest("torch or tests/reference/i3d_torch.py not available")
+        cls.x = arnet.Extractor(cls.pt, torch=True, resize="224x224")
+        rng = np.random.default_rng(1)
+        cls.frames = rng.integers(0, 256, size=(20, 37, 45, 3), dtype=np.uint8)
+
+    def test_extract_equals_push(self):
+        x = self.x
+        self.assertEqual(x.feature_dim, 1024)
+        whole = x.extract(self.frames)
+        self.assertEqual(whole.shape, (1, 1024))
+        self.assertEqual(whole.dtype, np.float32)
+        got = [f for f in (x.push(fr) for fr in self.frames) if f is not None]
+        self.assertIsNone(x.flush())  # 4 frames left, dropped
+        self.assertEqual(len(got), 1)
+        self.assertTrue(np.array_equal(got[0], whole[0]))
+        self.assertGreater(x.memory, 0)
+
+    def test_bgr_and_strides(self):
+        x = self.x
+        want = x.extract(self.frames[:16])
+        self.assertTrue(np.array_equal(x.extract(self.frames[:16, :, :, ::-1].copy(), bgr=True),
+                                       want))
+        big = np.zeros((16, 41, 50, 3), np.uint8)
+        big[:, 2:39, 3:48] = self.frames[:16]
+        view = big[:, 2:39, 3:48]  # rows strided, pixels packed
+        self.assertTrue(np.array_equal(x.extract(view), want))
+
+    def test_pad_and_crops(self):
+        pad = self.x.share(last_clip="pad")
+        self.assertEqual(pad.extract(self.frames).shape, (2, 1024))
+        ten = self.x.share(crops=10, resize="short256")
+        self.assertEqual(ten.extract(self.frames[:16]).shape, (1, 10, 1024))
+        pad.close()
+        ten.close()
+        self.assertEqual(self.x.extract(self.frames[:3]).shape, (0, 1024))
+
+    def test_errors(self):
+        x = self.x.share()
+        with self.assertRaises(arnet.ArnetError) as e:
+            x.push(np.zeros((8, 8, 3), np.float32))
+        self.assertIn("uint8", str(e.exception))
+        with self.assertRaises(arnet.ArnetError):
+            x.push(np.zeros((8, 8), np.uint8))
+        x.push(np.zeros((8, 8, 3), np.uint8))
+        with self.assertRaises(arnet.ArnetError) as e:
+            x.push(np.zeros((9, 8, 3), np.uint8))
+        self.assertEqual(e.exception.status, arnet.E_SHAPE)
+        x.reset()
+        self.assertIsNone(x.push(np.zeros((9, 8, 3), np.uint8)))
+        with self.assertRaises(arnet.ArnetError):
+            arnet.Extractor(os.path.join(HERE, "no-such-file.arnet"))
+        with self.assertRaises(arnet.ArnetError):
+            self.x.share(resize="bicubic")
+        x.close()
+        with self.assertRaises(arnet.ArnetError):
+            x.clips(np.zeros((1, 16, 8, 8, 3), np.float32))
+
+
+if __name__ == "__main__":
+    unittest.main()

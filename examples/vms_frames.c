@@ -1,0 +1,330 @@
+/* vms_frames.c -- a video management system's loop, frames in and alarms
+ * out: N cameras, each with its own extractor state (frames -> I3D clip
+ * features) and alarm stream, spread over T threads; each thread owns one
+ * scorer; the extractor and the model are loaded once and shared read-only.
+ *
+ *   vms_frames --extractor i3d.arnet [--model m.arnet] [--cameras N]
+ *              [--threads T] [--frames F] [--size WxH] [--threshold S]
+ *              [VIDEO...]
+ *
+ * Cameras play the video files given (camera i plays file i mod count,
+ * decoded with FFmpeg when this example was built with it), or generated
+ * frames: a grey scene with a moving box, each camera at its own phase.
+ * Without --model a random 1024-feature model is made (the alarms then
+ * mean nothing; the throughput does).  Alarms are printed as they happen;
+ * at the end the frames per second sustained, in total and per core. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arnet/arnet.h>
+
+#include "video.h"
+
+static const arnet_extractor *extractor;
+static const arnet_model *model;
+static arnet_extractor_options xopt;
+static float threshold = 0.5f;
+static unsigned n_frames = 64, width = 320, height = 240;
+static char **videos;
+static int n_videos;
+static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct camera {
+    unsigned id;
+    arnet_extractor_state *state;
+    arnet_stream *stream;
+    cli_video *video;
+    double fps;
+    uint8_t *pixels; /* generated frames */
+    uint64_t frames;
+} camera;
+
+typedef struct worker {
+    camera *cams;
+    unsigned n;
+    int failed;
+    uint64_t frames, clips;
+} worker;
+
+static void on_event(void *user, const arnet_event *ev)
+{
+    const camera *c = user;
+    double fps = c->fps > 0 ? c->fps : 25.0;
+    double t = (double)ev->start_clip * xopt.clip_frames / fps;
+    pthread_mutex_lock(&print_lock);
+    if (ev->type == ARNET_EVENT_ALARM_START)
+        printf("camera %u: alarm start at %.2f s (clip %llu, score %.3f)\n", c->id, t,
+               (unsigned long long)ev->start_clip, (double)ev->peak_score);
+    else
+        printf("camera %u: alarm end, clips %llu-%llu (from %.2f s), peak %.3f\n", c->id,
+               (unsigned long long)ev->start_clip, (unsigned long long)ev->end_clip, t,
+               (double)ev->peak_score);
+    fflush(stdout);
+    pthread_mutex_unlock(&print_lock);
+}
+
+/* A grey scene with a box moving across it, shifted per camera. */
+static void generate(camera *c, uint64_t f, arnet_frame *fr)
+{
+    unsigned bx = (unsigned)((f * 3 + c->id * 37) % width), by = (unsigned)((c->id * 53) % height);
+    for (unsigned y = 0; y < height; y++) {
+        uint8_t *row = c->pixels + (size_t)y * width * 3;
+        for (unsigned x = 0; x < width; x++) {
+            int in_box = x - bx < width / 8 && y - by < height / 6;
+            uint8_t g = (uint8_t)(in_box ? 220 : 90 + (x + y + f) % 16);
+            row[3 * x] = g;
+            row[3 * x + 1] = in_box ? 40 : g;
+            row[3 * x + 2] = g;
+        }
+    }
+    arnet_frame_init(fr);
+    fr->format = ARNET_PIXEL_RGB24;
+    fr->width = width;
+    fr->height = height;
+    fr->planes[0] = c->pixels;
+    fr->strides[0] = (size_t)width * 3;
+}
+
+static void *run(void *arg)
+{
+    worker *w = arg;
+    arnet_scorer *scorer = NULL;
+    uint32_t dim = arnet_extractor_feature_dim(extractor);
+    float *feat = malloc((size_t)xopt.crops * dim * sizeof *feat);
+    if (!feat || arnet_scorer_create(model, NULL, &scorer) != ARNET_OK) {
+        fprintf(stderr, "vms_frames: scorer: %s\n", feat ? arnet_last_error() : "out of memory");
+        w->failed = 1;
+        free(feat);
+        return NULL;
+    }
+    unsigned live = w->n;
+    for (uint64_t f = 0; f < n_frames && live > 0 && !w->failed; f++) {
+        live = 0;
+        for (unsigned i = 0; i < w->n; i++) {
+            camera *c = &w->cams[i];
+            arnet_frame fr;
+            char err[256];
+            if (c->video) {
+                double t;
+                int got = cli_video_read(c->video, &fr, &t, err, sizeof err);
+                if (got < 0) {
+                    fprintf(stderr, "vms_frames: camera %u: %s\n", c->id, err);
+                    w->failed = 1;
+                    break;
+                }
+                if (got == 0)
+                    continue; /* this camera's file has ended */
+            } else {
+                generate(c, f, &fr);
+            }
+            live++;
+            int ready = 0;
+            if (arnet_extractor_push(c->state, &fr, feat, &ready) != ARNET_OK) {
+                fprintf(stderr, "vms_frames: camera %u: %s\n", c->id, arnet_last_error());
+                w->failed = 1;
+                break;
+            }
+            c->frames++;
+            w->frames++;
+            if (!ready)
+                continue;
+            w->clips++;
+            if (xopt.crops > 1) /* score the crops' mean */
+                for (uint32_t j = 0; j < dim; j++) {
+                    float s = 0;
+                    for (uint32_t k = 0; k < xopt.crops; k++)
+                        s += feat[(size_t)k * dim + j];
+                    feat[j] = s / (float)xopt.crops;
+                }
+            if (arnet_stream_push(c->stream, scorer, feat, NULL) != ARNET_OK) {
+                fprintf(stderr, "vms_frames: camera %u: %s\n", c->id, arnet_last_error());
+                w->failed = 1;
+                break;
+            }
+        }
+    }
+    for (unsigned i = 0; i < w->n; i++) /* close alarms still on */
+        if (arnet_stream_reset(w->cams[i].stream) != ARNET_OK)
+            w->failed = 1;
+    arnet_scorer_free(scorer);
+    free(feat);
+    return NULL;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: vms_frames --extractor X.arnet [--model M] [--cameras N] "
+                    "[--threads T] [--frames F] [--size WxH] [--threshold S] [VIDEO...]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *xpath = NULL, *mpath = NULL;
+    unsigned n_cams = 4, n_threads = 2;
+    arnet_extractor_options_init(&xopt);
+    videos = calloc((size_t)argc, sizeof *videos);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--extractor") && v)
+            xpath = argv[++i];
+        else if (!strcmp(a, "--model") && v)
+            mpath = argv[++i];
+        else if (!strcmp(a, "--cameras") && v)
+            n_cams = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--threads") && v)
+            n_threads = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--frames") && v)
+            n_frames = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--threshold") && v)
+            threshold = (float)atof(argv[++i]);
+        else if (!strcmp(a, "--size") && v) {
+            if (sscanf(argv[++i], "%ux%u", &width, &height) != 2 || !width || !height)
+                return usage();
+        } else if (a[0] == '-')
+            return usage();
+        else
+            videos[n_videos++] = argv[i];
+    }
+    if (!xpath || n_cams < 1 || n_threads < 1 || n_frames < 1)
+        return usage();
+    if (n_videos > 0 && !cli_video_available()) {
+        fprintf(stderr, "vms_frames: %s\n", cli_video_missing());
+        return 1;
+    }
+    if (n_threads > n_cams)
+        n_threads = n_cams;
+
+    arnet_extractor *x = NULL;
+    arnet_model *m = NULL;
+    if (arnet_extractor_load(xpath, &x) != ARNET_OK) {
+        fprintf(stderr, "vms_frames: %s\n", arnet_last_error());
+        return 1;
+    }
+    if (mpath) {
+        if (arnet_model_load(mpath, &m) != ARNET_OK) {
+            fprintf(stderr, "vms_frames: %s\n", arnet_last_error());
+            return 1;
+        }
+    } else {
+        arnet_model_config cfg;
+        arnet_model_config_init(&cfg);
+        cfg.feature_dim = arnet_extractor_feature_dim(x);
+        cfg.seed = 1;
+        if (arnet_model_create(&cfg, &m) != ARNET_OK) {
+            fprintf(stderr, "vms_frames: %s\n", arnet_last_error());
+            return 1;
+        }
+    }
+    if (arnet_model_feature_dim(m) != arnet_extractor_feature_dim(x)) {
+        fprintf(stderr, "vms_frames: %s scores %u features per clip, but %s makes %u\n", mpath,
+                arnet_model_feature_dim(m), xpath, arnet_extractor_feature_dim(x));
+        return 1;
+    }
+    extractor = x;
+    model = m;
+
+    camera *cams = calloc(n_cams, sizeof *cams);
+    worker *ws = calloc(n_threads, sizeof *ws);
+    pthread_t *tids = calloc(n_threads, sizeof *tids);
+    int rc = 0;
+    if (!cams || !ws || !tids) {
+        fprintf(stderr, "vms_frames: out of memory\n");
+        return 1;
+    }
+    size_t memory = 0;
+    for (unsigned i = 0; i < n_cams && !rc; i++) {
+        camera *c = &cams[i];
+        c->id = i;
+        c->fps = 25.0;
+        arnet_stream_options so;
+        arnet_stream_options_init(&so);
+        so.stream_id = i;
+        so.on_threshold = threshold;
+        so.off_threshold = threshold * 0.9f;
+        so.min_on_clips = 1;
+        so.min_off_clips = 2;
+        so.window = 2;
+        so.on_event = on_event;
+        so.user = c;
+        arnet_extractor_options o = xopt;
+        o.frame_width = width;
+        o.frame_height = height;
+        if (n_videos > 0) {
+            char err[256];
+            const char *path = videos[i % (unsigned)n_videos];
+            if (cli_video_open(path, 1, &c->video, err, sizeof err) < 0) {
+                fprintf(stderr, "vms_frames: %s: %s\n", path, err);
+                rc = 1;
+                break;
+            }
+            cli_video_info info;
+            cli_video_info_get(c->video, &info);
+            if (info.fps > 0)
+                c->fps = info.fps;
+            o.frame_width = info.width;
+            o.frame_height = info.height;
+        } else if (!(c->pixels = malloc((size_t)width * height * 3))) {
+            fprintf(stderr, "vms_frames: out of memory\n");
+            rc = 1;
+            break;
+        }
+        if (arnet_extractor_state_create(x, &o, &c->state) != ARNET_OK ||
+            arnet_stream_create(&so, &c->stream) != ARNET_OK) {
+            fprintf(stderr, "vms_frames: camera %u: %s\n", i, arnet_last_error());
+            rc = 1;
+            break;
+        }
+        memory += arnet_extractor_state_memory(c->state);
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned started = 0;
+    for (unsigned t = 0; t < n_threads && !rc; t++) {
+        unsigned lo = t * n_cams / n_threads, hi = (t + 1) * n_cams / n_threads;
+        ws[t].cams = cams + lo;
+        ws[t].n = hi - lo;
+        if (pthread_create(&tids[t], NULL, run, &ws[t]) != 0) {
+            fprintf(stderr, "vms_frames: cannot start thread %u\n", t);
+            rc = 1;
+            break;
+        }
+        started++;
+    }
+    uint64_t frames = 0, clips = 0;
+    for (unsigned t = 0; t < started; t++) {
+        pthread_join(tids[t], NULL);
+        rc |= ws[t].failed;
+        frames += ws[t].frames;
+        clips += ws[t].clips;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double used = (double)(cores > 0 && (long)n_threads > cores ? cores : (long)n_threads);
+    if (!rc)
+        printf("%u cameras (%s) on %u threads: %llu frames, %llu clips in %.2f s: %.1f frames/s, "
+               "%.1f frames/s per core, %.2f clips/s; extractor state %.1f MB per camera\n",
+               n_cams, n_videos ? "video files" : "generated frames", n_threads,
+               (unsigned long long)frames, (unsigned long long)clips, el,
+               el > 0 ? (double)frames / el : 0, el > 0 ? (double)frames / el / used : 0,
+               el > 0 ? (double)clips / el : 0, (double)memory / n_cams / 1e6);
+    for (unsigned i = 0; i < n_cams; i++) {
+        arnet_extractor_state_free(cams[i].state);
+        arnet_stream_free(cams[i].stream);
+        cli_video_close(cams[i].video);
+        free(cams[i].pixels);
+    }
+    free(cams);
+    free(ws);
+    free(tids);
+    free(videos);
+    arnet_model_free(m);
+    arnet_extractor_free(x);
+    return rc;
+}

@@ -1,0 +1,409 @@
+/* video.c -- FFmpeg decoding for the arnet program and the examples
+ * (video.h says what is done here; docs/video.md why). */
+#include "video.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_video_missing(void)
+{
+    return "this arnet was built without video decoding: install FFmpeg's development "
+           "files (Debian: apt-get install libavformat-dev libavcodec-dev libswscale-dev "
+           "libavutil-dev pkg-config) and rebuild (meson setup --reconfigure -Dvideo=enabled), "
+           "or give frames as .npy (--frames) or raw RGB on standard input";
+}
+
+#ifndef ARNET_HAVE_VIDEO
+
+int cli_video_available(void) { return 0; }
+
+int cli_video_open(const char *path, int decode_threads, cli_video **out, char *err,
+                   size_t errlen)
+{
+    (void)path;
+    (void)decode_threads;
+    *out = NULL;
+    snprintf(err, errlen, "%s", cli_video_missing());
+    return -1;
+}
+
+void cli_video_info_get(const cli_video *v, cli_video_info *info)
+{
+    (void)v;
+    memset(info, 0, sizeof *info);
+}
+
+int cli_video_read(cli_video *v, arnet_frame *frame, double *seconds, char *err, size_t errlen)
+{
+    (void)v;
+    (void)frame;
+    (void)seconds;
+    snprintf(err, errlen, "%s", cli_video_missing());
+    return -1;
+}
+
+void cli_video_close(cli_video *v) { (void)v; }
+
+#else
+
+#include <math.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+
+/* Larger pictures than this are refused before anything is allocated for
+ * them (a hostile header must not make us allocate gigabytes). */
+#define VIDEO_MAX_SIDE 16384
+
+struct cli_video {
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    AVFrame *frame;
+    struct SwsContext *sws;
+    int stream;
+    int rotation;
+    double fps;
+    AVRational time_base;
+    int64_t start_pts;  /* first frame's timestamp (AV_NOPTS_VALUE until seen) */
+    int64_t index;      /* frames delivered */
+    int draining;       /* the demuxer is done; the decoder is being flushed */
+    int ended;
+    /* last swscale set-up, to rebuild it when the frames change */
+    int sws_w, sws_h, sws_fmt, sws_range, sws_space;
+    uint8_t *rgb;  /* w x h x 3 at the source size */
+    uint8_t *rot;  /* the rotated picture */
+    size_t rgb_cap, rot_cap;
+};
+
+int cli_video_available(void) { return 1; }
+
+static void av_reason(int code, char *err, size_t errlen, const char *what)
+{
+    char buf[AV_ERROR_MAX_STRING_SIZE] = "";
+    av_strerror(code, buf, sizeof buf);
+    snprintf(err, errlen, "%s: %s", what, buf);
+}
+
+/* The clockwise turn that makes the picture upright: FFmpeg's own rule
+ * (fftools' get_rotation) on the stream's display matrix. */
+static int stream_rotation(const AVStream *s)
+{
+    const uint8_t *m = NULL;
+#if LIBAVCODEC_VERSION_INT >= AV_VERSION_INT(60, 29, 100)
+    const AVPacketSideData *sd = av_packet_side_data_get(
+        s->codecpar->coded_side_data, s->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
+    if (sd && sd->size >= 9 * sizeof(int32_t))
+        m = sd->data;
+#else
+    size_t size = 0;
+    m = av_stream_get_side_data(s, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (size < 9 * sizeof(int32_t))
+        m = NULL;
+#endif
+    if (!m)
+        return 0;
+    double theta = -round(av_display_rotation_get((const int32_t *)m));
+    if (isnan(theta))
+        return 0;
+    theta -= 360.0 * floor(theta / 360.0 + 0.9 / 360.0);
+    if (fabs(theta - 90.0) < 1.0)
+        return 90;
+    if (fabs(theta - 180.0) < 1.0)
+        return 180;
+    if (fabs(theta - 270.0) < 1.0)
+        return 270;
+    return 0;
+}
+
+int cli_video_open(const char *path, int decode_threads, cli_video **out, char *err,
+                   size_t errlen)
+{
+    *out = NULL;
+    av_log_set_level(AV_LOG_QUIET);
+    cli_video *v = calloc(1, sizeof *v);
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    v->stream = -1;
+    v->start_pts = AV_NOPTS_VALUE;
+    v->sws_fmt = -1;
+    int rc = avformat_open_input(&v->fmt, path, NULL, NULL);
+    if (rc < 0) {
+        av_reason(rc, err, errlen, "cannot open");
+        goto fail;
+    }
+    rc = avformat_find_stream_info(v->fmt, NULL);
+    if (rc < 0) {
+        av_reason(rc, err, errlen, "cannot read the stream information");
+        goto fail;
+    }
+    const AVCodec *codec = NULL;
+    rc = av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (rc == AVERROR_STREAM_NOT_FOUND) {
+        snprintf(err, errlen, "no video stream (container %s)", v->fmt->iformat->name);
+        goto fail;
+    }
+    if (rc == AVERROR_DECODER_NOT_FOUND || (rc >= 0 && !codec)) {
+        const AVStream *s = v->fmt->streams[rc >= 0 ? rc : 0];
+        snprintf(err, errlen, "unsupported codec %s: this FFmpeg has no decoder for it",
+                 avcodec_get_name(s->codecpar->codec_id));
+        goto fail;
+    }
+    if (rc < 0) {
+        av_reason(rc, err, errlen, "no usable video stream");
+        goto fail;
+    }
+    v->stream = rc;
+    AVStream *s = v->fmt->streams[rc];
+    if (s->codecpar->width > VIDEO_MAX_SIDE || s->codecpar->height > VIDEO_MAX_SIDE) {
+        snprintf(err, errlen, "picture %dx%d is larger than %d on a side", s->codecpar->width,
+                 s->codecpar->height, VIDEO_MAX_SIDE);
+        goto fail;
+    }
+    v->dec = avcodec_alloc_context3(codec);
+    v->pkt = av_packet_alloc();
+    v->frame = av_frame_alloc();
+    if (!v->dec || !v->pkt || !v->frame) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    rc = avcodec_parameters_to_context(v->dec, s->codecpar);
+    if (rc >= 0) {
+        v->dec->thread_count = decode_threads > 0 ? decode_threads : 0;
+        v->dec->pkt_timebase = s->time_base;
+        rc = avcodec_open2(v->dec, codec, NULL);
+    }
+    if (rc < 0) {
+        av_reason(rc, err, errlen, "cannot open the decoder");
+        goto fail;
+    }
+    v->time_base = s->time_base;
+    v->rotation = stream_rotation(s);
+    AVRational r = s->avg_frame_rate.num > 0 && s->avg_frame_rate.den > 0 ? s->avg_frame_rate
+                                                                          : s->r_frame_rate;
+    v->fps = r.num > 0 && r.den > 0 ? av_q2d(r) : 0.0;
+    *out = v;
+    return 0;
+fail:
+    cli_video_close(v);
+    return -1;
+}
+
+void cli_video_info_get(const cli_video *v, cli_video_info *info)
+{
+    const AVStream *s = v->fmt->streams[v->stream];
+    int w = s->codecpar->width, h = s->codecpar->height;
+    int turn = v->rotation == 90 || v->rotation == 270;
+    info->width = (uint32_t)(turn ? h : w);
+    info->height = (uint32_t)(turn ? w : h);
+    info->fps = v->fps;
+    info->rotation = v->rotation;
+    info->duration = -1.0;
+    if (s->duration != AV_NOPTS_VALUE && s->duration > 0)
+        info->duration = (double)s->duration * av_q2d(s->time_base);
+    else if (v->fmt->duration != AV_NOPTS_VALUE && v->fmt->duration > 0)
+        info->duration = (double)v->fmt->duration / AV_TIME_BASE;
+    info->frames = s->nb_frames > 0 ? s->nb_frames : -1;
+    if (info->frames < 0 && info->duration > 0 && v->fps > 0)
+        info->frames = (int64_t)llround(info->duration * v->fps);
+    info->codec = avcodec_get_name(s->codecpar->codec_id);
+    info->container = v->fmt->iformat->name;
+}
+
+/* Grow *buf to at least n bytes. */
+static int reserve(uint8_t **buf, size_t *cap, size_t n)
+{
+    if (*cap >= n)
+        return 0;
+    uint8_t *p = realloc(*buf, n);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+/* The decoded frame in v->frame to packed RGB24 at its own size, turned. */
+static int convert(cli_video *v, arnet_frame *out, char *err, size_t errlen)
+{
+    AVFrame *f = v->frame;
+    int w = f->width, h = f->height;
+    if (w <= 0 || h <= 0 || w > VIDEO_MAX_SIDE || h > VIDEO_MAX_SIDE) {
+        snprintf(err, errlen, "decoded frame %lld has an unusable size %dx%d",
+                 (long long)v->index, w, h);
+        return -1;
+    }
+    int range = f->color_range == AVCOL_RANGE_JPEG;
+    int space = f->colorspace;
+    if (!v->sws || w != v->sws_w || h != v->sws_h || f->format != v->sws_fmt ||
+        range != v->sws_range || space != v->sws_space) {
+        sws_freeContext(v->sws);
+        /* A pure format conversion at the same size; bicubic is what the
+         * ffmpeg program uses (its chroma upsampling follows the flag), so
+         * `ffmpeg -pix_fmt rgb24` gives the same pixels. */
+        v->sws = sws_getContext(w, h, f->format, w, h, AV_PIX_FMT_RGB24, SWS_BICUBIC, NULL,
+                                NULL, NULL);
+        if (!v->sws) {
+            snprintf(err, errlen, "no conversion from pixel format %s to RGB",
+                     av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format) : "?");
+            return -1;
+        }
+        /* The frame's colour matrix and range, as the ffmpeg program's
+         * scale filter takes them. */
+        int *inv, src_range, *tab, dst_range, bri, con, sat;
+        if (sws_getColorspaceDetails(v->sws, &inv, &src_range, &tab, &dst_range, &bri, &con,
+                                     &sat) >= 0) {
+            const int *coef = sws_getCoefficients(space);
+            if (f->color_range != AVCOL_RANGE_UNSPECIFIED)
+                src_range = range;
+            sws_setColorspaceDetails(v->sws, coef, src_range, tab, dst_range, bri, con, sat);
+        }
+        v->sws_w = w;
+        v->sws_h = h;
+        v->sws_fmt = f->format;
+        v->sws_range = range;
+        v->sws_space = space;
+    }
+    size_t row = (size_t)w * 3, n = row * (size_t)h;
+    if (reserve(&v->rgb, &v->rgb_cap, n) < 0) {
+        snprintf(err, errlen, "out of memory for a %dx%d frame", w, h);
+        return -1;
+    }
+    uint8_t *dst[4] = {v->rgb, NULL, NULL, NULL};
+    int dst_stride[4] = {(int)row, 0, 0, 0};
+    if (sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst,
+                  dst_stride) != h) {
+        snprintf(err, errlen, "pixel format conversion of frame %lld failed",
+                 (long long)v->index);
+        return -1;
+    }
+    arnet_frame_init(out);
+    out->format = ARNET_PIXEL_RGB24;
+    if (v->rotation == 0) {
+        out->width = (uint32_t)w;
+        out->height = (uint32_t)h;
+        out->planes[0] = v->rgb;
+        out->strides[0] = row;
+        return 0;
+    }
+    if (reserve(&v->rot, &v->rot_cap, n) < 0) {
+        snprintf(err, errlen, "out of memory for a %dx%d frame", w, h);
+        return -1;
+    }
+    int ow = v->rotation == 180 ? w : h, oh = v->rotation == 180 ? h : w;
+    const uint8_t *src = v->rgb;
+    for (int y = 0; y < oh; y++) {
+        uint8_t *o = v->rot + (size_t)y * (size_t)ow * 3;
+        for (int x = 0; x < ow; x++, o += 3) {
+            int sy, sx; /* source pixel of output (x, y) */
+            if (v->rotation == 90) { /* clockwise: top-left comes from bottom-left */
+                sy = h - 1 - x;
+                sx = y;
+            } else if (v->rotation == 270) { /* counter-clockwise */
+                sy = x;
+                sx = w - 1 - y;
+            } else {
+                sy = h - 1 - y;
+                sx = w - 1 - x;
+            }
+            const uint8_t *p = src + (size_t)sy * row + (size_t)sx * 3;
+            o[0] = p[0];
+            o[1] = p[1];
+            o[2] = p[2];
+        }
+    }
+    out->width = (uint32_t)ow;
+    out->height = (uint32_t)oh;
+    out->planes[0] = v->rot;
+    out->strides[0] = (size_t)ow * 3;
+    return 0;
+}
+
+int cli_video_read(cli_video *v, arnet_frame *frame, double *seconds, char *err, size_t errlen)
+{
+    for (;;) {
+        if (v->ended)
+            return 0;
+        int rc = avcodec_receive_frame(v->dec, v->frame);
+        if (rc == 0) {
+            int64_t pts = v->frame->best_effort_timestamp;
+            if (pts != AV_NOPTS_VALUE && v->start_pts == AV_NOPTS_VALUE)
+                v->start_pts = pts;
+            if (pts != AV_NOPTS_VALUE)
+                *seconds = (double)(pts - v->start_pts) * av_q2d(v->time_base);
+            else
+                *seconds = v->fps > 0 ? (double)v->index / v->fps : 0.0;
+            rc = convert(v, frame, err, errlen);
+            av_frame_unref(v->frame);
+            if (rc < 0)
+                return -1;
+            v->index++;
+            return 1;
+        }
+        if (rc == AVERROR_EOF) {
+            v->ended = 1;
+            return 0;
+        }
+        if (rc != AVERROR(EAGAIN)) {
+            av_reason(rc, err, errlen, "decoding failed");
+            return -1;
+        }
+        if (v->draining) { /* EAGAIN after the flush packet: nothing more */
+            v->ended = 1;
+            return 0;
+        }
+        /* The decoder wants input. */
+        for (;;) {
+            rc = av_read_frame(v->fmt, v->pkt);
+            if (rc < 0) {
+                if (rc != AVERROR_EOF && !(v->fmt->pb && avio_feof(v->fmt->pb))) {
+                    av_reason(rc, err, errlen, "reading the file failed");
+                    return -1;
+                }
+                v->draining = 1;
+                rc = avcodec_send_packet(v->dec, NULL);
+                if (rc < 0 && rc != AVERROR_EOF) {
+                    av_reason(rc, err, errlen, "decoding failed");
+                    return -1;
+                }
+                break;
+            }
+            if (v->pkt->stream_index != v->stream) {
+                av_packet_unref(v->pkt);
+                continue;
+            }
+            rc = avcodec_send_packet(v->dec, v->pkt);
+            av_packet_unref(v->pkt);
+            if (rc < 0 && rc != AVERROR(EAGAIN)) {
+                char what[64];
+                snprintf(what, sizeof what, "decoding failed after %lld frames",
+                         (long long)v->index);
+                av_reason(rc, err, errlen, what);
+                return -1;
+            }
+            break;
+        }
+    }
+}
+
+void cli_video_close(cli_video *v)
+{
+    if (!v)
+        return;
+    sws_freeContext(v->sws);
+    av_frame_free(&v->frame);
+    av_packet_free(&v->pkt);
+    avcodec_free_context(&v->dec);
+    avformat_close_input(&v->fmt);
+    free(v->rgb);
+    free(v->rot);
+    free(v);
+}
+
+#endif

@@ -1,0 +1,50 @@
+/* video.h -- decoding video files into RGB frames with FFmpeg's libraries,
+ * for the arnet program and the examples only: libarnet takes frames and
+ * never links FFmpeg.  Built with -Dvideo=enabled/auto when libavformat,
+ * libavcodec, libswscale and libavutil are found; without them every call
+ * fails with the message of cli_video_missing() (what to install).
+ *
+ * What is done here and nothing more (docs/video.md): demux and decode any
+ * container and codec FFmpeg reads, convert the pixel format to packed RGB24
+ * at the source size with swscale (the resize stays the extractor's own),
+ * apply the stream's rotation (display matrix: 90, 180, 270 degrees) and
+ * give every decoded frame its presentation time in seconds. */
+#ifndef ARNET_TOOLS_VIDEO_H
+#define ARNET_TOOLS_VIDEO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <arnet/arnet.h>
+
+typedef struct cli_video cli_video;
+
+typedef struct cli_video_info {
+    uint32_t width, height; /* of the frames delivered (after rotation) */
+    double fps;             /* the stream's frame rate (average, else nominal), 0 if unknown */
+    int64_t frames;         /* frame count the container states (or from the duration), -1 if unknown */
+    double duration;        /* seconds, < 0 if unknown */
+    int rotation;           /* 0, 90, 180 or 270: clockwise turn applied to the decoded picture */
+    const char *codec;      /* [borrowed, life of the video] codec name */
+    const char *container;  /* [borrowed, life of the video] container name */
+} cli_video_info;
+
+/* 1 when this build decodes video files. */
+int cli_video_available(void);
+/* What to install when it does not (one line, no newline). */
+const char *cli_video_missing(void);
+
+/* Open path (a file, or anything FFmpeg opens).  decode_threads: FFmpeg's
+ * decoder threads (0 = its own choice).  Returns 0 and *out, or -1 with a
+ * reason (no path in it) in err. */
+int cli_video_open(const char *path, int decode_threads, cli_video **out, char *err,
+                   size_t errlen);
+void cli_video_info_get(const cli_video *v, cli_video_info *info);
+/* Next frame: returns 1 with *frame (packed RGB24, [borrowed] until the
+ * next call or close) and *seconds (presentation time from the start of the
+ * stream: the frame's timestamp, else its index over the frame rate), 0 at
+ * the end of the stream, -1 with a reason in err. */
+int cli_video_read(cli_video *v, arnet_frame *frame, double *seconds, char *err, size_t errlen);
+void cli_video_close(cli_video *v);
+
+#endif
