@@ -66,9 +66,9 @@ static void teardown(void) { remove_tree(dir); }
 
 static char *in_dir(const char *name)
 {
-    static char bufs[4][512];
+    static char bufs[64][512]; /* a ring: paths stay valid for 64 calls */
     static int k;
-    char *b = bufs[k++ % 4];
+    char *b = bufs[k++ % 64];
     snprintf(b, 512, "%s/%s", dir, name);
     return b;
 }
