@@ -4,11 +4,11 @@
 # must load (arnet info) and resuming from it (--resume) must end with the
 # very bytes of an uninterrupted run; the temporary a kill mid-save leaves
 # must be gone after the resumed run's first save.  Half the runs go
-# through tests/crash/slow_fsync.so (LD_PRELOAD: every file fsync sleeps
-# 30 ms), so that most of their kills land between a save's temporary and
+# through tests/crash/slow_io.so (LD_PRELOAD: every file write and fsync sleeps
+# 25 ms), so that many of their kills land between a save's temporary and
 # its rename; at least one must (else the test did not test mid-save).
 # Writes TAP.
-# usage: check_crash.sh ARNET_EXE SLOW_FSYNC_SO
+# usage: check_crash.sh ARNET_EXE SLOW_IO_SO
 # environment: CRASH_RUNS (default 40), CRASH_SEED (default: the time;
 # printed, so a failure can be replayed), CRASH_STEPS (default 12).
 set -u
@@ -44,7 +44,7 @@ t0=$(now)
 $train --out "$tmp/ref.arnet" --save-every 1 2>"$tmp/err" || notok "reference run" "$(cat "$tmp/err")"
 t1=$(now)
 LD_PRELOAD=$slow $train --out "$tmp/ref-slow.arnet" --save-every 1 2>"$tmp/err" ||
-    notok "reference run under slow_fsync" "$(cat "$tmp/err")"
+    notok "reference run under slow_io" "$(cat "$tmp/err")"
 t2=$(now)
 if cmp -s "$tmp/ref.arnet" "$tmp/ref-slow.arnet"; then
     ok "the slowed run writes the same bytes"
