@@ -10,12 +10,12 @@
 # Writes TAP.
 # usage: check_crash.sh ARNET_EXE SLOW_IO_SO
 # environment: CRASH_RUNS (default 40), CRASH_SEED (default: the time;
-# printed, so a failure can be replayed), CRASH_STEPS (default 12).
+# printed, so a failure can be replayed), CRASH_STEPS (default 8).
 set -u
 arnet=$1 slow=$2
 runs=${CRASH_RUNS:-40}
 seed=${CRASH_SEED:-$(date +%s)}
-steps=${CRASH_STEPS:-12}
+steps=${CRASH_STEPS:-8}
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | head -20 | sed 's/^/# /'; }
