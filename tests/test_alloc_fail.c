@@ -1085,6 +1085,91 @@ START_TEST(trainer)
 }
 END_TEST
 
+/* ---- metrics and streaming ------------------------------------------------------- */
+
+typedef struct {
+    float scores[300];
+    uint8_t labels[300];
+    double value, before;
+    float thr;
+    arnet_scorer *scorer;
+    arnet_stream *streams[3];
+    float feats[3 * F];
+} metric_ctx;
+
+static int call_auc(void *c)
+{
+    metric_ctx *x = c;
+    return arnet_roc_auc(x->scores, x->labels, 300, &x->value);
+}
+static int call_ap(void *c)
+{
+    metric_ctx *x = c;
+    return arnet_average_precision(x->scores, x->labels, 300, &x->value);
+}
+static int call_pr(void *c)
+{
+    metric_ctx *x = c;
+    return arnet_pr_auc(x->scores, x->labels, 300, &x->value);
+}
+static int call_far(void *c)
+{
+    metric_ctx *x = c;
+    return arnet_threshold_for_far(x->scores, 300, 0.1, &x->thr, &x->value);
+}
+static const char *value_untouched(void *c)
+{
+    metric_ctx *x = c;
+    return memcmp(&x->value, &x->before, sizeof x->value) ? "the output was written" : NULL;
+}
+static int call_push(void *c)
+{
+    metric_ctx *x = c;
+    return arnet_stream_push(x->streams[0], x->scorer, x->feats, NULL);
+}
+static int call_push_streams(void *c)
+{
+    metric_ctx *x = c;
+    return arnet_scorer_push_streams(x->scorer, x->streams, x->feats, 3, NULL);
+}
+
+START_TEST(metrics_and_streams)
+{
+    metric_ctx x;
+    memset(&x, 0, sizeof x);
+    fill(x.scores, 300, 9);
+    for (int i = 0; i < 300; i++)
+        x.labels[i] = (i * 7) % 5 == 0;
+    x.value = x.before = -12345.0;
+    sweep s[4] = {{"arnet_roc_auc", call_auc, NULL, value_untouched, NULL},
+                  {"arnet_average_precision", call_ap, NULL, value_untouched, NULL},
+                  {"arnet_pr_auc", call_pr, NULL, value_untouched, NULL},
+                  {"arnet_threshold_for_far", call_far, NULL, value_untouched, NULL}};
+    for (int i = 0; i < 4; i++) {
+        x.value = x.before;
+        run_sweep(&s[i], &x);
+    }
+    /* Streams allocate nothing once created. */
+    arnet_model *m = new_model(10);
+    ck_assert_int_eq(arnet_scorer_create(m, NULL, &x.scorer), ARNET_OK);
+    for (int i = 0; i < 3; i++) {
+        arnet_stream_options o;
+        arnet_stream_options_init(&o);
+        o.stream_id = (uint64_t)i;
+        ck_assert_int_eq(arnet_stream_create(&o, &x.streams[i]), ARNET_OK);
+    }
+    fill(x.feats, 3 * F, 4);
+    sweep p = {"arnet_stream_push", call_push, NULL, NULL, NULL};
+    ck_assert_int_eq(run_sweep(&p, &x), 0);
+    sweep ps = {"arnet_scorer_push_streams", call_push_streams, NULL, NULL, NULL};
+    ck_assert_int_eq(run_sweep(&ps, &x), 0);
+    for (int i = 0; i < 3; i++)
+        arnet_stream_free(x.streams[i]);
+    arnet_scorer_free(x.scorer);
+    arnet_model_free(m);
+}
+END_TEST
+
 START_TEST(not_under_asan)
 {
     /* AddressSanitizer owns malloc: nothing can be refused here. */
@@ -1115,6 +1200,7 @@ Suite *make_suite(void)
         tcase_add_test(tc, scorer_and_stream);
         tcase_add_test(tc, evaluate);
         tcase_add_test(tc, trainer);
+        tcase_add_test(tc, metrics_and_streams);
     }
     suite_add_tcase(s, tc);
     return s;
