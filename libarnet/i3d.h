@@ -8,6 +8,7 @@
  *   i3d_import.c   state dict -> folded weights (BatchNorm in double), the
  *                  extractor file (checkpoint container, kind "extractor")
  *   conv3d.c       convolution / pooling kernels (BLIS), SAME padding
+ *   team.c         the threads that run a kernel together (conv3d.h)
  *   i3d_forward.c  the forward pass over the table, arnet_extractor_clips
  *   preprocess.c   pixel formats -> RGB, antialiased resize (PIL), crops
  *   extractor.c    the per-camera state (push / flush / reset / cancel)
@@ -19,6 +20,7 @@
 #include <stdint.h>
 
 #include "arnet/arnet.h"
+#include "internal.h"
 
 /* ---- the network as data (i3d_net.c) -------------------------------------- */
 
@@ -47,8 +49,9 @@ typedef struct arnet__i3d_step {
     uint8_t k[3], s[3]; /* MAXPOOL */
 } arnet__i3d_step;
 
-/* 57 units (3 stem convolutions + 9 blocks x 6) and 15 steps; the feature is
- * the mean of the last step's output over all positions (1024 channels). */
+/* 57 units (3 stem convolutions + 9 blocks x 6) and 16 steps (3 stem
+ * convolutions, 4 max pools, 9 blocks); the feature is the mean of the last
+ * step's output over all positions (1024 channels). */
 extern const arnet__i3d_conv_desc arnet__i3d_convs[];
 extern const size_t arnet__i3d_n_convs;
 extern const arnet__i3d_step arnet__i3d_steps[];
@@ -60,6 +63,17 @@ extern const size_t arnet__i3d_n_steps;
  * front p / 2, back the rest; output ceil(n / s). */
 void arnet__same_pad(uint32_t n, uint32_t k, uint32_t s, uint32_t *front, uint32_t *back,
                      uint32_t *out);
+
+/* The unit whose module name is name[0..len) in either port ("Mixed_3b.b1b"
+ * or "mixed_3b.branch_1.1"): its index, *port (may be NULL) 0 for piergiaj,
+ * 1 for hassony2; -1 when no unit has that name. */
+int arnet__i3d_conv_lookup(const char *name, size_t len, int *port);
+/* Weights of unit i (out x in x kt x kh x kw). */
+size_t arnet__i3d_conv_weights(size_t i);
+/* Parameters after folding: every unit's weights and bias, 12 279 984
+ * (12.3 M; the ports' files hold 7 280 more: BatchNorm's scale and shift
+ * per channel, besides the running statistics). */
+size_t arnet__i3d_parameters(void);
 
 /* ---- the loaded extractor ------------------------------------------------- */
 
@@ -75,6 +89,8 @@ struct arnet_extractor {
     uint32_t feature_dim;   /* 1024 */
     arnet__i3d_conv *convs; /* arnet__i3d_n_convs entries */
     char *source;           /* where the weights came from (metadata), may be NULL */
+    arnet__kv *meta;        /* the file's metadata (i3d_import.c: source, port, ...) */
+    size_t n_meta;
 };
 
 /* An extractor with every w and b allocated (uninitialised). */

@@ -17,7 +17,8 @@ static void usage(FILE *f)
             "usage: arnet import rtfm --list LIST --anomalous N --out MANIFEST\n"
             "                         [--gt GT.npy] [--features-dir DIR]\n"
             "       arnet import ucf --annotations FILE --features-dir DIR --out MANIFEST\n"
-            "                        [--suffix SUFFIX] [--allow-no-event]\n\n"
+            "                        [--suffix SUFFIX] [--allow-no-event]\n"
+            "       arnet import i3d WEIGHTS.pt --out EXTRACTOR.arnet (see its --help)\n\n"
             "Write a manifest (see docs/data.md) with per-video frame ground truth.\n\n"
             "rtfm: LIST has one feature .npy path a line, the N anomalous videos first;\n"
             "  GT.npy holds the frame labels of all videos concatenated in list order,\n"
@@ -519,6 +520,8 @@ static int import_ucf(int argc, char **argv)
     return 0;
 }
 
+int cmd_import_i3d(int argc, char **argv); /* cmd_import_i3d.c */
+
 int cmd_import(int argc, char **argv)
 {
     if (argc < 2)
@@ -531,5 +534,7 @@ int cmd_import(int argc, char **argv)
         return import_rtfm(argc, argv);
     if (!strcmp(argv[1], "ucf"))
         return import_ucf(argc, argv);
-    return cli_usage_error(CMD, "unknown format '%s' (rtfm or ucf)", argv[1]);
+    if (!strcmp(argv[1], "i3d"))
+        return cmd_import_i3d(argc, argv);
+    return cli_usage_error(CMD, "unknown format '%s' (rtfm, ucf or i3d)", argv[1]);
 }

@@ -2,6 +2,7 @@
  * dimensions, storage, tensors, metadata, trainer state), as text or JSON. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -15,7 +16,9 @@ static void usage(FILE *f)
             "dimensions and dropout, the storage type, every tensor (shape, type, bytes in\n"
             "the file), the metadata (training settings, data set, library version), and\n"
             "whether it carries trainer state to resume training from.  The file's\n"
-            "checksums are verified; docs/checkpoint-format.md describes the format.\n\n"
+            "checksums are verified; docs/checkpoint-format.md describes the format.\n"
+            "Files of another kind (an I3D extractor from `arnet import i3d`) are listed\n"
+            "as their container holds them: kind, tensors, parameters, metadata.\n\n"
             "  --json    one JSON object instead of text\n");
 }
 
@@ -266,6 +269,79 @@ static void print_json(FILE *f, const char *path, const arnet_file_info *info,
     fputs("]}\n", f);
 }
 
+/* The kind of a file that is not an AR-Net model ("extractor", ...): the
+ * listing's kind pair, or NULL. */
+static const char *other_kind(const listing *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const item *it = &l->items[i];
+        if (it->kind == ARNET_ENTRY_META && !it->trainer && it->name &&
+            !strcmp(it->name, "kind") && it->section_type == 6 && it->value &&
+            strcmp(it->value, "model") != 0)
+            return it->value;
+    }
+    return NULL;
+}
+
+/* Files of another kind (an I3D extractor): what the container lists. */
+static void print_other(FILE *f, const char *path, const char *kind, const listing *l, int json)
+{
+    struct stat sb;
+    unsigned long long size = stat(path, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
+    unsigned long long params = 0;
+    size_t n_tensors = count_kind(l, ARNET_ENTRY_TENSOR, -1);
+    for (size_t i = 0; i < l->n; i++) {
+        const item *it = &l->items[i];
+        unsigned long long count = 1;
+        for (uint32_t d = 0; d < it->ndim && d < 4; d++)
+            count *= it->dims[d];
+        if (it->kind == ARNET_ENTRY_TENSOR)
+            params += count;
+    }
+    if (json) {
+        fputs("{\"path\": ", f);
+        cli_json_string(f, path);
+        fputs(", \"kind\": ", f);
+        cli_json_string(f, kind);
+        fprintf(f, ", \"file_size\": %llu, \"n_tensors\": %zu, \"parameters\": %llu,\n "
+                   "\"tensors\": [", size, n_tensors, params);
+        int first = 1;
+        for (size_t i = 0; i < l->n; i++) {
+            const item *it = &l->items[i];
+            if (it->kind != ARNET_ENTRY_TENSOR)
+                continue;
+            fputs(first ? "\n  {\"name\": " : ",\n  {\"name\": ", f);
+            first = 0;
+            cli_json_string(f, it->name);
+            fputs(", \"shape\": [", f);
+            for (uint32_t d = 0; d < it->ndim && d < 4; d++)
+                fprintf(f, "%s%llu", d ? ", " : "", (unsigned long long)it->dims[d]);
+            fprintf(f, "], \"storage\": \"%s\", \"stored_bytes\": %llu}",
+                    storage_name(it->storage), (unsigned long long)it->stored_bytes);
+        }
+        fputs("],\n \"metadata\": ", f);
+        json_meta(f, l, 0);
+        fputs("}\n", f);
+        return;
+    }
+    char bytes[32];
+    fmt_bytes(bytes, sizeof bytes, size);
+    fprintf(f, "%s: arnet %s file, %llu bytes (%s)\n", path, kind, size, bytes);
+    fprintf(f, "  tensors    %zu, %llu parameters\n\ntensors:\n", n_tensors, params);
+    for (size_t i = 0; i < l->n; i++) {
+        const item *it = &l->items[i];
+        if (it->kind != ARNET_ENTRY_TENSOR)
+            continue;
+        char shape[96];
+        fmt_shape(shape, sizeof shape, it);
+        fmt_bytes(bytes, sizeof bytes, it->stored_bytes);
+        fprintf(f, "  %-18s %-14s %s  %10s\n", it->name, shape, storage_name(it->storage),
+                bytes);
+    }
+    fprintf(f, "\nmetadata:\n");
+    print_meta(f, l, 0);
+}
+
 int cmd_info(int argc, char **argv)
 {
     const char *path = NULL;
@@ -290,6 +366,21 @@ int cmd_info(int argc, char **argv)
     arnet_file_info info;
     arnet_file_info_init(&info);
     int rc = arnet_file_info_read(path, &info);
+    if (rc == ARNET_E_FORMAT) {
+        /* Not a model: maybe a file of another kind, which the listing shows. */
+        listing other = {0};
+        const char *kind = NULL;
+        int shown = 0;
+        if (arnet_file_list(path, collect, &other) == ARNET_OK && !other.failed &&
+            (kind = other_kind(&other)) != NULL) {
+            print_other(stdout, path, kind, &other, json);
+            shown = 1;
+        }
+        listing_free(&other);
+        if (shown)
+            return 0;
+        rc = arnet_file_info_read(path, &info); /* its message again */
+    }
     if (rc != ARNET_OK)
         return cli_fail(CMD, rc, path);
     listing l = {0};

@@ -995,10 +995,14 @@ typedef struct arnet_extractor arnet_extractor;
 typedef struct arnet_extractor_state arnet_extractor_state;
 
 /* Resize rules, each reproducing a published feature set (docs/extractor.md). */
-#define ARNET_RESIZE_SHORT256 0 /* short side to 256, aspect kept (default) */
+#define ARNET_RESIZE_SHORT256 0 /* short side to 256, long side rounded down (default) */
 #define ARNET_RESIZE_340X256 1  /* 340 x 256 ignoring the aspect (UR-DMU's extractor) */
 #define ARNET_RESIZE_224 2      /* whole frame squashed to 224 x 224 (AR-Net authors') */
-#define ARNET_RESIZE_NONE 3     /* frames are already 224 x 224 */
+#define ARNET_RESIZE_NONE 3     /* no resize: frames of at least 224 x 224, cropped */
+
+/* Resampling filter of the resize: Pillow's, bit for bit (docs/extractor.md). */
+#define ARNET_FILTER_BILINEAR 0 /* Image.BILINEAR, antialiased (default) */
+#define ARNET_FILTER_LANCZOS 1  /* Image.LANCZOS = Image.ANTIALIAS (UR-DMU's extractor) */
 
 /* What happens to a last clip of fewer than clip_frames frames. */
 #define ARNET_LAST_CLIP_DROP 0 /* dropped (default) */
@@ -1007,24 +1011,31 @@ typedef struct arnet_extractor_state arnet_extractor_state;
 /* Pixel formats of arnet_frame. */
 #define ARNET_PIXEL_RGB24 1 /* packed R,G,B bytes; planes[0] */
 #define ARNET_PIXEL_BGR24 2 /* packed B,G,R bytes; planes[0] */
-#define ARNET_PIXEL_I420 3  /* planar Y, U, V (U and V at half width and height) */
+#define ARNET_PIXEL_I420 3  /* planar Y, U, V (U and V (w+1)/2 x (h+1)/2) */
 #define ARNET_PIXEL_NV12 4  /* planar Y, then interleaved U,V at half resolution */
+/* YUV is BT.601 limited range, FFmpeg's default for SD (docs/extractor.md). */
 
 typedef struct arnet_frame {
     size_t struct_size;
     int format;               /* ARNET_PIXEL_* */
     uint32_t width, height;   /* pixels, each >= 1 */
     const uint8_t *planes[3]; /* [borrowed] for the call */
-    size_t strides[3];        /* bytes per row of each plane */
+    size_t strides[3];        /* bytes per row of each plane (>= its row) */
 } arnet_frame;
 
 typedef struct arnet_extractor_options {
     size_t struct_size;
     int resize;           /* ARNET_RESIZE_*; default SHORT256 */
-    uint32_t crops;       /* 1 (centre crop 224, default) or 10 */
+    uint32_t crops;       /* 1 (centre crop 224, default) or 10 (UR-DMU's order) */
     int last_clip;        /* ARNET_LAST_CLIP_*; default DROP */
     int threads;          /* BLIS threads per convolution; default 1 */
     uint32_t clip_frames; /* frames per clip; default 16 */
+    /* Size of every frame the camera delivers (required, 1..16384 each): a
+     * state's buffers are sized for it at creation, so that push never
+     * allocates.  A frame of another size is ARNET_E_SHAPE naming both;
+     * a camera that changes resolution needs a new state. */
+    uint32_t frame_width, frame_height;
+    int filter; /* ARNET_FILTER_*; default BILINEAR */
 } arnet_extractor_options;
 
 /* Thread-safe (writes its argument only). */
@@ -1062,32 +1073,49 @@ ARNET_API ARNET_NODISCARD int arnet_extractor_clips(const arnet_extractor *x, co
                                                     int threads, float *features);
 
 /* One camera: frames in, a feature every clip_frames frames.  x [borrowed,
- * life]; opt [borrowed] (copied; NULL = defaults).  Every buffer is
- * allocated here: push, flush and reset never allocate.  *out
- * [transferred].  Thread-safe: one state per thread. */
+ * life]; opt [borrowed] (copied; required: frame_width and frame_height
+ * give the size of every frame).  Every buffer is allocated here (the
+ * clip's frames as resized uint8 -- the 224 x 224 centre crop with one
+ * crop, the whole resized frame with ten -- one clip of floats, the
+ * network's scratch): push, flush and reset never allocate.
+ * ARNET_E_INVALID names a bad field (resize, crops not 1 or 10, last_clip,
+ * threads outside 0..256 (0 = 1), clip_frames outside 1..256, frame size
+ * 0 or above 16384, filter); ARNET_E_SHAPE for ARNET_RESIZE_NONE with a
+ * frame smaller than 224 x 224.  *out [transferred].  Thread-safe: one
+ * state per thread, any number of states per extractor. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_state_create(const arnet_extractor *x,
                                                            const arnet_extractor_options *opt,
                                                            arnet_extractor_state **out);
 ARNET_API void arnet_extractor_state_free(arnet_extractor_state *st);
-/* Take one frame (any size; the state resizes and crops it).  When the
- * frame completes a clip, features (crops x feature_dim floats) gets the
- * clip's features and *ready is 1, else *ready is 0 and features is not
- * touched.  One thread at a time per state. */
+/* Take one frame (of the size given at creation; the state resizes and
+ * crops it).  When the frame completes a clip, features (crops x
+ * feature_dim floats, crops in the order of docs/extractor.md) gets the
+ * clip's features and *ready is 1; otherwise *ready is 0 and features is
+ * not touched, also on error.  A bad frame (unknown format, NULL plane,
+ * stride smaller than a row, zero size) is ARNET_E_INVALID naming the
+ * field, a frame of another size ARNET_E_SHAPE naming both sizes; neither
+ * changes the state.  One thread at a time per state. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_push(arnet_extractor_state *st,
                                                    const arnet_frame *frame, float *features,
                                                    int *ready);
 /* End of the video: with ARNET_LAST_CLIP_PAD and a partial clip pending,
- * its features are written and *ready is 1; otherwise *ready is 0.  The
- * state is then empty, as after reset. */
+ * its features (the clip padded with copies of its last frame) are written
+ * and *ready is 1; otherwise *ready is 0.  The state is then empty, as
+ * after reset. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_flush(arnet_extractor_state *st, float *features,
                                                     int *ready);
-/* Drop any partial clip.  One thread at a time per state. */
+/* Drop any partial clip (a pending cancel request stays).  One thread at a
+ * time per state. */
 ARNET_API void arnet_extractor_reset(arnet_extractor_state *st);
-/* Ask a push or flush running on another thread to stop: it returns
- * ARNET_E_CANCELLED soon after, the partial clip dropped.  The request
- * holds until that call has seen it.  Thread-safe (an atomic flag). */
+/* Ask a push or flush running on another thread to stop: the network
+ * polls the request between layers, so the call returns ARNET_E_CANCELLED
+ * within one layer's time, the partial clip dropped and features
+ * untouched.  A request made while no call runs stops the next push or
+ * flush the same way.  The request holds until a call has seen it.
+ * Thread-safe (an atomic flag). */
 ARNET_API void arnet_extractor_cancel(arnet_extractor_state *st);
-/* Bytes the state holds (frame buffer and scratch), not counting x. */
+/* Bytes the state holds (frame buffer, clip buffer, resize tables and
+ * scratch, network scratch), not counting x. */
 ARNET_API size_t arnet_extractor_state_memory(const arnet_extractor_state *st);
 
 #ifdef __cplusplus

@@ -25,6 +25,28 @@ def _is_numpy(obj):
     return np is not None and isinstance(obj, np.ndarray)
 
 
+# numpy kinds that are not numbers of the real line: complex, text, bytes,
+# Python objects, dates and durations, raw records.  Converting them would
+# drop an imaginary part, parse text or read timestamps as numbers.
+_REFUSED_KINDS = {"c": "a complex", "U": "a string", "S": "a bytes", "O": "an object",
+                  "M": "a datetime", "m": "a timedelta", "V": "a void"}
+
+
+def _check_numpy_kind(arr, what):
+    kind = _REFUSED_KINDS.get(arr.dtype.kind)
+    if kind is not None:
+        raise TypeError("%s: %s array (dtype %s) is not numeric data"
+                        % (what, kind, arr.dtype))
+
+
+def _real(v, what):
+    """A Python element as float: real numbers only (str, bytes and complex
+    are refused rather than parsed or truncated)."""
+    if isinstance(v, (str, bytes, bytearray, complex)):
+        raise TypeError("%s: %r (%s) is not a real number" % (what, v, type(v).__name__))
+    return float(v)
+
+
 def _memoryview(obj):
     """memoryview of obj, or None.  bytes and bytearray are raw memory: they
     are read as native float32 values (as written by array.tobytes())."""
@@ -75,9 +97,9 @@ def _flatten_rows(obj, cols, what="features"):
                                    % (what, i, len(row), cols))
             if cols is None:
                 cols = len(row)
-            flat.extend(float(v) for v in row)
+            flat.extend(_real(v, what) for v in row)
         return flat, len(obj), cols
-    flat = array.array("f", (float(v) for v in obj))
+    flat = array.array("f", (_real(v, what) for v in obj))
     return flat, None, cols
 
 
@@ -104,6 +126,7 @@ def as_float_matrix(obj, cols=None, what="features"):
     passed without a copy."""
     if _is_numpy(obj):
         arr = obj
+        _check_numpy_kind(arr, what)
         if arr.dtype != np.float32 or not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr, dtype=np.float32)
         copied = arr is not obj
@@ -149,6 +172,7 @@ def as_float_vector(obj, what="values"):
     """obj (any shape) as a flat float32 vector."""
     if _is_numpy(obj):
         arr = obj
+        _check_numpy_kind(arr, what)
         if arr.dtype != np.float32 or not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr, dtype=np.float32)
         return Vector(arr.ctypes.data, arr.size, arr, arr is not obj)
@@ -160,7 +184,7 @@ def as_float_vector(obj, what="values"):
         obj = mv.tolist()
     if isinstance(obj, (int, float)):
         obj = [obj]
-    flat = array.array("f", (float(v) for v in _flat_iter(obj)))
+    flat = array.array("f", (_real(v, what) for v in _flat_iter(obj)))
     ptr, keep, _ = _address_of_memoryview(memoryview(flat), flat)
     return Vector(ptr, len(flat), keep, True)
 
@@ -176,22 +200,40 @@ def _flat_iter(obj):
 
 def as_label_vector(obj, what="labels"):
     """obj as a flat uint8 0/1 vector (nonzero = 1).  uint8 / bool numpy
-    arrays holding only 0 and 1 are passed without a copy."""
+    arrays holding only 0 and 1 are passed without a copy.  A NaN label is
+    ArnetError E_INVALID naming its index (as the .npy label reader refuses
+    it); complex, text, object and date data are TypeError."""
     if _is_numpy(obj):
         arr = obj
+        _check_numpy_kind(arr, what)
         if arr.dtype == np.bool_ or arr.dtype == np.uint8:
             if arr.flags.c_contiguous and (arr.dtype == np.bool_ or arr.size == 0
                                            or int(arr.max()) <= 1):
                 return Vector(arr.ctypes.data, arr.size, arr, False)
-        arr = np.ascontiguousarray(np.asarray(arr).reshape(-1) != 0, dtype=np.uint8)
+        flat = np.asarray(arr).reshape(-1)
+        if flat.dtype.kind == "f":
+            nan = np.flatnonzero(np.isnan(flat))
+            if nan.size:
+                raise _nan_label(what, int(nan[0]))
+        arr = np.ascontiguousarray(flat != 0, dtype=np.uint8)
         return Vector(arr.ctypes.data, arr.size, arr, True)
     try:
         obj = memoryview(obj).tolist()
     except TypeError:
         pass
-    flat = array.array("B", (1 if v else 0 for v in _flat_iter(obj)))
+    flat = array.array("B")
+    for i, v in enumerate(_flat_iter(obj)):
+        v = _real(v, what) if not isinstance(v, (bool, int)) else v
+        if v != v:
+            raise _nan_label(what, i)
+        flat.append(1 if v else 0)
     ptr, keep, _ = _address_of_memoryview(memoryview(flat), flat)
     return Vector(ptr, len(flat), keep, True)
+
+
+def _nan_label(what, index):
+    from ._lib import ArnetError, E_INVALID
+    return ArnetError(E_INVALID, "%s: label %d is NaN (labels are 0 or 1)" % (what, index))
 
 
 def new_floats(n):

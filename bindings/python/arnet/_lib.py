@@ -11,6 +11,7 @@ import ctypes.util
 import glob
 import json
 import os
+import threading
 
 ABI_VERSION = 0
 
@@ -491,43 +492,97 @@ def encode_path(path):
 
 
 class Handle(object):
-    """Owns one C handle and frees it exactly once.
+    """Owns one C handle and frees it exactly once, never while in use.
 
-    The owner (a Model, a Dataset...) calls close() when the user closes it;
-    objects that borrow the handle for their own life (a Scorer its model, a
-    Trainer its model and data set) call retain() when they start and drop()
-    when they are closed.  The C handle is freed when the owner has closed it
-    and no user is left, or when the last Python reference goes, so closing
-    an owner early never frees memory still in use."""
+    Every call into the library holds the handle for its duration (use());
+    objects that borrow a handle for their own life (a Scorer its model, a
+    Trainer its model and data set) name it in `deps`, which are held until
+    this handle itself is freed.  close() marks the handle closed (new uses
+    are refused with E_STATE) and frees it once the last use has ended, so
+    closing from another thread while a call runs never frees memory that
+    call still reads: the free is deferred to the end of the call."""
 
-    __slots__ = ("ptr", "_free", "users", "closing", "__weakref__")
+    __slots__ = ("ptr", "_free", "users", "closing", "what", "_deps", "_lock",
+                 "__weakref__")
 
-    def __init__(self, ptr, free_name):
+    def __init__(self, ptr, free_name, what="handle", deps=()):
         self.ptr = ptr
         self._free = getattr(lib, free_name)
         self.users = 0
         self.closing = False
+        self.what = what
+        self._lock = threading.Lock()
+        self._deps = []
+        try:
+            for d in deps:
+                d.retain()
+                self._deps.append(d)
+        except BaseException:
+            self.release()
+            raise
 
     def retain(self):
-        self.users += 1
+        """One more user; E_STATE when the handle is already closed."""
+        with self._lock:
+            if self.closing or not self.ptr:
+                raise ArnetError(E_STATE, "the %s is closed" % self.what)
+            self.users += 1
 
     def drop(self):
-        self.users -= 1
-        if self.users <= 0 and self.closing:
+        with self._lock:
+            self.users -= 1
+            free = self.users <= 0 and self.closing
+        if free:
             self.release()
 
+    def use(self):
+        """Context manager holding the handle for one call; gives the pointer."""
+        self.retain()
+        return _InUse(self)
+
     def close(self):
-        self.closing = True
-        if self.users <= 0:
+        with self._lock:
+            if self.closing:
+                return
+            self.closing = True
+            free = self.users <= 0
+        if free:
             self.release()
 
     def release(self):
-        ptr, self.ptr = self.ptr, None
+        with self._lock:
+            ptr, self.ptr = self.ptr, None
+            deps, self._deps = self._deps, []
         if ptr:
             self._free(ptr)
+        for d in deps:
+            d.drop()
 
     def __del__(self):
         try:
             self.release()
         except Exception:  # interpreter shutdown: nothing sensible to do
             pass
+
+
+class _InUse(object):
+    __slots__ = ("_h",)
+
+    def __init__(self, h):
+        self._h = h
+
+    def __enter__(self):
+        return self._h.ptr
+
+    def __exit__(self, *exc):
+        self._h.drop()
+
+
+def using(obj, what):
+    """Hold obj's handle for one call (with-statement; gives the pointer):
+    E_STATE naming `what` when obj is closed.  The handle cannot be freed
+    before the with-block ends, whatever other threads do."""
+    h = getattr(obj, "_h", None)
+    if h is None:
+        raise ArnetError(E_STATE, "the %s is closed" % what)
+    return h.use()

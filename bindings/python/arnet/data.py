@@ -11,7 +11,7 @@ from collections import namedtuple
 from . import _buffers
 from ._lib import (E_INVALID, E_SHAPE, E_STATE, ArnetError, EvalOptions, EvalResult, Handle,
                    LoadOptions, NpyOptions, SynthOptions, VideoInfo, encode_path, lib,
-                   new_struct)
+                   new_struct, using)
 
 Video = namedtuple("Video", "name label n_clips features n_frames frame_labels")
 Video.__doc__ = """One video of a Dataset (copies of its data): features is
@@ -27,13 +27,13 @@ class Dataset(object):
     def __init__(self, feature_dim=0):
         out = ctypes.c_void_p()
         lib.arnet_dataset_create(int(feature_dim), ctypes.byref(out))
-        self._h = Handle(out.value, "arnet_dataset_free")
+        self._h = Handle(out.value, "arnet_dataset_free", "Dataset")
         self._lock = threading.Lock()
 
     @classmethod
     def _wrap(cls, ptr):
         self = cls.__new__(cls)
-        self._h = Handle(ptr, "arnet_dataset_free")
+        self._h = Handle(ptr, "arnet_dataset_free", "Dataset")
         self._lock = threading.Lock()
         return self
 
@@ -68,22 +68,26 @@ class Dataset(object):
             v = _buffers.as_label_vector(frame_labels, video + ": frame_labels")
             fl_ptr, n_frames, keep = ctypes.c_void_p(v.ptr), v.n, v.keep
         label = _label(label)
-        with _busy(self):
-            lib.arnet_dataset_add(self._ptr(), None if name is None else str(name).encode(),
+        with _busy(self), self._use() as p:
+            lib.arnet_dataset_add(p, None if name is None else str(name).encode(),
                                   ctypes.c_void_p(m.ptr), m.rows, m.cols, label, fl_ptr,
                                   n_frames)
         del keep
 
     def __len__(self):
-        return int(lib.arnet_dataset_size(self._ptr()))
+        with self._use() as p:
+            return int(lib.arnet_dataset_size(p))
 
     @property
     def feature_dim(self):
-        return int(lib.arnet_dataset_feature_dim(self._ptr()))
+        with self._use() as p:
+            return int(lib.arnet_dataset_feature_dim(p))
 
     def count(self, label):
         """Number of videos with label 0 or 1."""
-        return int(lib.arnet_dataset_count(self._ptr(), _label(label)))
+        label = _label(label)
+        with self._use() as p:
+            return int(lib.arnet_dataset_count(p, label))
 
     def __getitem__(self, index):
         n = len(self)
@@ -92,25 +96,25 @@ class Dataset(object):
         if not 0 <= index < n:
             raise IndexError("video index %d out of range 0..%d" % (index, n - 1))
         info = new_struct(VideoInfo)
-        lib.arnet_dataset_video(self._ptr(), index, ctypes.byref(info))
         dim = self.feature_dim
-        features = _buffers.floats_from_pointer(info.features, info.n_clips * dim,
-                                                (info.n_clips, dim))
-        frames = None
-        if info.n_frames and info.frame_labels:
-            frames = _buffers.labels_from_pointer(info.frame_labels, info.n_frames)
-        return Video(info.name.decode("utf-8", "replace"), info.label, info.n_clips,
-                     features, info.n_frames, frames)
+        # The copies are taken while the data set is held: info points into it.
+        with self._use() as p:
+            lib.arnet_dataset_video(p, index, ctypes.byref(info))
+            features = _buffers.floats_from_pointer(info.features, info.n_clips * dim,
+                                                    (info.n_clips, dim))
+            frames = None
+            if info.n_frames and info.frame_labels:
+                frames = _buffers.labels_from_pointer(info.frame_labels, info.n_frames)
+            name = info.name.decode("utf-8", "replace")
+        return Video(name, info.label, info.n_clips, features, info.n_frames, frames)
 
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
 
-    def _ptr(self):
-        h = getattr(self, "_h", None)
-        if h is None or not h.ptr:
-            raise ArnetError(E_STATE, "the Dataset is closed")
-        return h.ptr
+    def _use(self):
+        """Hold the C data set for one call (closing waits for its end)."""
+        return using(self, "Dataset")
 
     def close(self):
         """Free the C data set now (later if a Trainer still uses it)."""
@@ -224,7 +228,8 @@ def evaluate(model, dataset, gt_rule="truncate", clip_frames=16, far_threshold=0
     opt.clip_frames = int(clip_frames)
     opt.far_threshold = float(far_threshold)
     res = new_struct(EvalResult)
-    lib.arnet_evaluate_ex(model._ptr(), ds._ptr(), ctypes.byref(opt), ctypes.byref(res))
+    with model._use() as mp, ds._use() as dp:
+        lib.arnet_evaluate_ex(mp, dp, ctypes.byref(opt), ctypes.byref(res))
     try:
         out = {"auc": res.auc, "ap": res.ap, "pr_auc": res.pr_auc, "far": res.far,
                "auc_abnormal": res.auc_abnormal, "frames": int(res.frames),

@@ -10,7 +10,8 @@ except ImportError:  # pragma: no cover
 
 from . import _buffers
 from ._lib import (E_INVALID, E_STATE, ArnetError, Handle, ModelConfig, SaveOptions,
-                   FileInfo, encode_path, lib, new_struct, require, short_float32)
+                   FileInfo, encode_path, lib, new_struct, require, short_float32,
+                   using)
 
 _STORAGE = {"f32": 0, "f16": 1}
 
@@ -48,12 +49,12 @@ class Model(object):
         cfg.seed = int(seed)
         out = ctypes.c_void_p()
         lib.arnet_model_create(ctypes.byref(cfg), ctypes.byref(out))
-        self._h = Handle(out.value, "arnet_model_free")
+        self._h = Handle(out.value, "arnet_model_free", "Model")
 
     @classmethod
     def _wrap(cls, ptr):
         self = cls.__new__(cls)
-        self._h = Handle(ptr, "arnet_model_free")
+        self._h = Handle(ptr, "arnet_model_free", "Model")
         return self
 
     # -- files and bytes ---------------------------------------------------
@@ -78,15 +79,18 @@ class Model(object):
     def save(self, path, storage="f32", compression_level=None):
         """Save atomically; storage 'f16' halves the size (scores within 1e-3)."""
         opt = _save_options(storage, compression_level)
-        require("arnet_model_save_ex")(self._ptr(), encode_path(path), ctypes.byref(opt))
+        fn = require("arnet_model_save_ex")
+        with self._use() as p:
+            fn(p, encode_path(path), ctypes.byref(opt))
 
     def to_bytes(self, storage="f32", compression_level=None):
         """The checkpoint file's bytes, without touching the disk."""
         opt = _save_options(storage, compression_level)
         buf = ctypes.c_void_p()
         size = ctypes.c_size_t()
-        require("arnet_model_save_buffer")(self._ptr(), ctypes.byref(opt), ctypes.byref(buf),
-                                           ctypes.byref(size))
+        fn = require("arnet_model_save_buffer")
+        with self._use() as p:
+            fn(p, ctypes.byref(opt), ctypes.byref(buf), ctypes.byref(size))
         try:
             return ctypes.string_at(buf.value, size.value)
         finally:
@@ -95,17 +99,20 @@ class Model(object):
     # -- shape and configuration --------------------------------------------
     @property
     def feature_dim(self):
-        return int(lib.arnet_model_feature_dim(self._ptr()))
+        with self._use() as p:
+            return int(lib.arnet_model_feature_dim(p))
 
     @property
     def hidden_dim(self):
-        return int(lib.arnet_model_hidden_dim(self._ptr()))
+        with self._use() as p:
+            return int(lib.arnet_model_hidden_dim(p))
 
     @property
     def config(self):
         """dict: feature_dim, hidden_dim (resolved), dropout, seed."""
         cfg = new_struct(ModelConfig)
-        lib.arnet_model_get_config(self._ptr(), ctypes.byref(cfg))
+        with self._use() as p:
+            lib.arnet_model_get_config(p, ctypes.byref(cfg))
         return {"feature_dim": cfg.feature_dim, "hidden_dim": cfg.hidden_dim,
                 "dropout": short_float32(cfg.dropout), "seed": cfg.seed}
 
@@ -122,8 +129,8 @@ class Model(object):
         m = _buffers.as_float_matrix(features, self.feature_dim)
         out, addr = _buffers.new_floats(m.rows)
         if m.rows:
-            lib.arnet_model_score(self._ptr(), ctypes.c_void_p(m.ptr), m.rows,
-                                  ctypes.c_void_p(addr))
+            with self._use() as p:
+                lib.arnet_model_score(p, ctypes.c_void_p(m.ptr), m.rows, ctypes.c_void_p(addr))
         return _buffers.float_result(out, m.rows)
 
     __call__ = score
@@ -137,8 +144,9 @@ class Model(object):
         b1, ab1 = _buffers.new_floats(h)
         w2, a2 = _buffers.new_floats(h)
         b2 = ctypes.c_float()
-        lib.arnet_model_get_params(self._ptr(), ctypes.c_void_p(a1), ctypes.c_void_p(ab1),
-                                   ctypes.c_void_p(a2), ctypes.byref(b2))
+        with self._use() as p:
+            lib.arnet_model_get_params(p, ctypes.c_void_p(a1), ctypes.c_void_p(ab1),
+                                       ctypes.c_void_p(a2), ctypes.byref(b2))
         return {"w1": _buffers.float_result(w1, h * f, (h, f)),
                 "b1": _buffers.float_result(b1, h), "w2": _buffers.float_result(w2, h),
                 "b2": float(b2.value)}
@@ -159,8 +167,9 @@ class Model(object):
             keep.append(v.keep)
             return ctypes.c_void_p(v.ptr)
 
-        lib.arnet_model_set_params(self._ptr(), ptr(w1, h * f, "w1"), ptr(b1, h, "b1"),
-                                   ptr(w2, h, "w2"), ptr(b2, 1, "b2"))
+        args = (ptr(w1, h * f, "w1"), ptr(b1, h, "b1"), ptr(w2, h, "w2"), ptr(b2, 1, "b2"))
+        with self._use() as p:
+            lib.arnet_model_set_params(p, *args)
 
     # -- metadata ------------------------------------------------------------
     @property
@@ -170,20 +179,21 @@ class Model(object):
         return Meta(self)
 
     def get_meta(self, key, default=None):
-        value = lib.arnet_model_get_meta(self._ptr(), _key(key))
+        with self._use() as p:
+            value = lib.arnet_model_get_meta(p, _key(key))
+            value = None if value is None else bytes(value)
         return default if value is None else value.decode("utf-8", "replace")
 
     def set_meta(self, key, value):
         """Set (or with value None remove) one metadata entry."""
-        lib.arnet_model_set_meta(self._ptr(), _key(key),
-                                 None if value is None else str(value).encode("utf-8"))
+        with self._use() as p:
+            lib.arnet_model_set_meta(p, _key(key),
+                                     None if value is None else str(value).encode("utf-8"))
 
     # -- lifetime ------------------------------------------------------------
-    def _ptr(self):
-        h = getattr(self, "_h", None)
-        if h is None or not h.ptr:
-            raise ArnetError(E_STATE, "the Model is closed")
-        return h.ptr
+    def _use(self):
+        """Hold the C model for one call (closing waits for the call's end)."""
+        return using(self, "Model")
 
     def close(self):
         """Free the C model now (later if a Scorer or Trainer still uses it)."""
@@ -244,17 +254,18 @@ class Meta(MutableMapping):
         self._model.set_meta(key, None)
 
     def __iter__(self):
-        ptr = self._model._ptr()
         keys = []
         k = ctypes.c_char_p()
         v = ctypes.c_char_p()
-        for i in range(lib.arnet_model_meta_count(ptr)):
-            lib.arnet_model_meta_at(ptr, i, ctypes.byref(k), ctypes.byref(v))
-            keys.append(k.value.decode("utf-8", "replace"))
+        with self._model._use() as ptr:
+            for i in range(lib.arnet_model_meta_count(ptr)):
+                lib.arnet_model_meta_at(ptr, i, ctypes.byref(k), ctypes.byref(v))
+                keys.append(k.value.decode("utf-8", "replace"))
         return iter(keys)
 
     def __len__(self):
-        return int(lib.arnet_model_meta_count(self._model._ptr()))
+        with self._model._use() as p:
+            return int(lib.arnet_model_meta_count(p))
 
     def __repr__(self):
         return "Meta(%r)" % dict(self.items())

@@ -9,7 +9,8 @@ from collections import namedtuple
 
 from . import _buffers
 from ._lib import (E_INVALID, E_SHAPE, E_STATE, EVENT_FN, ArnetError, Handle,
-                   ScorerOptions, StreamOptions, StreamResult, StreamState, lib, new_struct)
+                   ScorerOptions, StreamOptions, StreamResult, StreamState, lib, new_struct,
+                   using)
 from .data import _busy
 
 EVENT_START = 1
@@ -41,10 +42,10 @@ class Scorer(object):
         opt.max_batch = int(max_batch)
         opt.threads = int(threads)
         out = ctypes.c_void_p()
-        lib.arnet_scorer_create(model._ptr(), ctypes.byref(opt), ctypes.byref(out))
-        self._h = Handle(out.value, "arnet_scorer_free")
-        self._model_h = model._h
-        self._model_h.retain()
+        with model._use() as mp:
+            lib.arnet_scorer_create(mp, ctypes.byref(opt), ctypes.byref(out))
+            # The C scorer borrows the model: hold it until the scorer is freed.
+            self._h = Handle(out.value, "arnet_scorer_free", "Scorer", deps=[model._h])
         self.model = model
         self.feature_dim = model.feature_dim
         self._lock = threading.Lock()
@@ -55,9 +56,8 @@ class Scorer(object):
         m = _buffers.as_float_matrix(features, self.feature_dim)
         out, addr = _buffers.new_floats(m.rows)
         if m.rows:
-            with _busy(self):
-                lib.arnet_scorer_score(self._ptr(), ctypes.c_void_p(m.ptr), m.rows,
-                                       ctypes.c_void_p(addr))
+            with _busy(self), self._use() as p:
+                lib.arnet_scorer_score(p, ctypes.c_void_p(m.ptr), m.rows, ctypes.c_void_p(addr))
         return _buffers.float_result(out, m.rows)
 
     __call__ = score
@@ -65,7 +65,8 @@ class Scorer(object):
     @property
     def memory(self):
         """Bytes the scorer holds (not counting the model)."""
-        return int(lib.arnet_scorer_memory(self._ptr()))
+        with self._use() as p:
+            return int(lib.arnet_scorer_memory(p))
 
     def push_streams(self, streams, features):
         """Score one clip for each stream in one matrix product (row i of
@@ -80,37 +81,40 @@ class Scorer(object):
             return []
         if len(set(id(s) for s in streams)) != n:
             raise ArnetError(E_INVALID, "a stream is listed twice")
-        ptrs = (ctypes.c_void_p * n)(*[s._ptr() for s in streams])
         results = (StreamResult * n)()
         for r in results:
             lib.arnet_stream_result_init(ctypes.byref(r))
             r.struct_size = ctypes.sizeof(StreamResult)
-        locks = []
+        held = []
         try:
             for obj in [self] + streams:
                 b = _busy(obj)
                 b.__enter__()
-                locks.append(b)
-            lib.arnet_scorer_push_streams(self._ptr(), ptrs, ctypes.c_void_p(m.ptr), n,
-                                          results)
+                held.append(b)
+            ptrs = []
+            for obj in [self] + streams:
+                u = obj._use()
+                ptrs.append(u.__enter__())
+                held.append(u)
+            arr = (ctypes.c_void_p * n)(*ptrs[1:])
+            lib.arnet_scorer_push_streams(ptrs[0], arr, ctypes.c_void_p(m.ptr), n, results)
         finally:
-            for b in reversed(locks):
-                b.__exit__()
+            for b in reversed(held):
+                b.__exit__(None, None, None)
         for s in streams:
             s._raise_pending()
         return [_result(r) for r in results]
 
-    def _ptr(self):
-        h = getattr(self, "_h", None)
-        if h is None or not h.ptr:
-            raise ArnetError(E_STATE, "the Scorer is closed")
-        return h.ptr
+    def _use(self):
+        """Hold the C scorer (and so its model) for one call."""
+        return using(self, "Scorer")
 
     def close(self):
+        """Free the scorer (at the end of a call still running on another
+        thread), then release its hold on the model."""
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             h.close()
-            self._model_h.drop()
             self.model = None
 
     @property
@@ -168,7 +172,7 @@ class Stream(object):
         opt.user = None
         out = ctypes.c_void_p()
         lib.arnet_stream_create(ctypes.byref(opt), ctypes.byref(out))
-        self._h = Handle(out.value, "arnet_stream_free")
+        self._h = Handle(out.value, "arnet_stream_free", "Stream")
         self.stream_id = int(stream_id)
         self._lock = threading.Lock()
 
@@ -190,8 +194,8 @@ class Stream(object):
     def update(self, raw_score):
         """Feed one already computed score; returns a StreamResult."""
         res = _new_result()
-        with _busy(self):
-            lib.arnet_stream_update(self._ptr(), float(raw_score), ctypes.byref(res))
+        with _busy(self), self._use() as p:
+            lib.arnet_stream_update(p, float(raw_score), ctypes.byref(res))
         self._raise_pending()
         return _result(res)
 
@@ -202,34 +206,32 @@ class Stream(object):
             raise ArnetError(E_SHAPE, "feature holds %d values, the scorer's model takes %d"
                              % (v.n, scorer.feature_dim))
         res = _new_result()
-        with _busy(self), _busy(scorer):
-            lib.arnet_stream_push(self._ptr(), scorer._ptr(), ctypes.c_void_p(v.ptr),
-                                  ctypes.byref(res))
+        with _busy(self), _busy(scorer), self._use() as p, scorer._use() as sp:
+            lib.arnet_stream_push(p, sp, ctypes.c_void_p(v.ptr), ctypes.byref(res))
         self._raise_pending()
         return _result(res)
 
     def reset(self):
         """Back to the state right after creation (an open alarm is dropped
         without an end event)."""
-        with _busy(self):
-            lib.arnet_stream_reset(self._ptr())
+        with _busy(self), self._use() as p:
+            lib.arnet_stream_reset(p)
 
     @property
     def state(self):
         """dict: clips, alarm, alarm_start, peak_score, last_raw,
         last_smoothed, run_length, alarms."""
         st = new_struct(StreamState)
-        lib.arnet_stream_get_state(self._ptr(), ctypes.byref(st))
+        with self._use() as p:
+            lib.arnet_stream_get_state(p, ctypes.byref(st))
         return {"clips": int(st.clips), "alarm": bool(st.alarm),
                 "alarm_start": int(st.alarm_start), "peak_score": st.peak_score,
                 "last_raw": st.last_raw, "last_smoothed": st.last_smoothed,
                 "run_length": int(st.run_length), "alarms": int(st.alarms)}
 
-    def _ptr(self):
-        h = getattr(self, "_h", None)
-        if h is None or not h.ptr:
-            raise ArnetError(E_STATE, "the Stream is closed")
-        return h.ptr
+    def _use(self):
+        """Hold the C stream for one call."""
+        return using(self, "Stream")
 
     def close(self):
         h, self._h = getattr(self, "_h", None), None

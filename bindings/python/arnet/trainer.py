@@ -7,7 +7,7 @@ import threading
 from collections import namedtuple
 
 from ._lib import (E_INVALID, E_STATE, ArnetError, Handle, StepStats, TrainOptions, lib,
-                   encode_path, new_struct, require, short_float32)
+                   encode_path, new_struct, require, short_float32, using)
 from .data import _busy, as_dataset
 
 _LOSSES = {"dmil-center": 0, "dmil": 1, "kmax-mil": 2}
@@ -72,7 +72,6 @@ class Trainer(object):
         self.dataset = None
         self._source = None
         self._h = None
-        self._held = []
         self._lock = threading.Lock()
         if dataset is not None:
             self._bind(dataset)
@@ -102,34 +101,34 @@ class Trainer(object):
                              "make a new Trainer for a new one")
         fn = require("arnet_trainer_create")
         out = ctypes.c_void_p()
-        fn(self.model._ptr(), ds._ptr(), ctypes.byref(self._opt), ctypes.byref(out))
-        self._h = Handle(out.value, "arnet_trainer_free")
+        with self.model._use() as mp, ds._use() as dp:
+            fn(mp, dp, ctypes.byref(self._opt), ctypes.byref(out))
+            # The C trainer borrows both: hold them until it is freed.
+            self._h = Handle(out.value, "arnet_trainer_free", "Trainer",
+                             deps=[self.model._h, ds._h])
         self.dataset = ds
         self._source = None if ds is dataset else dataset
-        for owner in (self.model, ds):
-            owner._h.retain()
-            self._held.append(owner._h)
 
-    def _ptr(self):
-        if self._h is None or not self._h.ptr:
-            if getattr(self, "_closed", False):
-                raise ArnetError(E_STATE, "the Trainer is closed")
+    def _use(self):
+        """Hold the C trainer (and so its model and data set) for one call."""
+        if self._h is None and not getattr(self, "_closed", False):
             raise ArnetError(E_STATE, "the Trainer has no data set yet: pass one to "
                              "Trainer(model, dataset) or fit(dataset)")
-        return self._h.ptr
+        return using(self, "Trainer")
 
     @property
     def steps(self):
         """Steps done so far (restored ones included)."""
         if self._h is None:
             return 0
-        return int(lib.arnet_trainer_steps(self._ptr()))
+        with self._use() as p:
+            return int(lib.arnet_trainer_steps(p))
 
     def step(self):
         """One optimisation step on a freshly drawn batch; returns Stats."""
         st = new_struct(StepStats)
-        with _busy(self):
-            lib.arnet_trainer_step(self._ptr(), ctypes.byref(st))
+        with _busy(self), self._use() as p:
+            lib.arnet_trainer_step(p, ctypes.byref(st))
         return Stats(int(st.step), st.loss, st.loss_dmil, st.loss_center)
 
     def fit(self, dataset=None, iterations=None, progress=None):
@@ -151,22 +150,20 @@ class Trainer(object):
     def save(self, path):
         """Checkpoint the model and the trainer state (Adam moments, step
         count, generator state) atomically; Model.load reads it too."""
-        lib.arnet_trainer_save(self._ptr(), encode_path(path))
+        with self._use() as p:
+            lib.arnet_trainer_save(p, encode_path(path))
 
     def restore(self, path):
         """Load weights and trainer state saved by save(): resuming gives
         exactly the weights of an uninterrupted run."""
-        with _busy(self):
-            lib.arnet_trainer_restore(self._ptr(), encode_path(path))
+        with _busy(self), self._use() as p:
+            lib.arnet_trainer_restore(p, encode_path(path))
 
     def close(self):
         h, self._h = self._h, None
         self._closed = True
         if h is not None:
             h.close()
-        held, self._held = self._held, []
-        for owner in held:
-            owner.drop()
 
     def __del__(self):
         try:
