@@ -6,7 +6,8 @@
  * rename -- for every N the save reaches.  Each refused save must return
  * ARNET_E_IO naming the path, leave the previous file byte for byte as it
  * was (and still loading), and leave no temporary behind.  A short write
- * alone is not an error: the save must complete with the right bytes.
+ * alone, or a write interrupted by a signal (EINTR), is not an error: the
+ * save must complete with the right bytes.
  *
  * The shim: this test links the static libarnet, so the write, pwrite,
  * fsync, close and rename defined below are the ones libarnet calls; they
@@ -30,10 +31,10 @@
 /* ---- the shim ---------------------------------------------------------------- */
 
 enum { OP_WRITE, OP_FSYNC, OP_CLOSE, OP_RENAME, N_OPS };
-enum { K_ENOSPC, K_EIO, K_SHORT_THEN_ENOSPC, K_SHORT };
+enum { K_ENOSPC, K_EIO, K_SHORT_THEN_ENOSPC, K_SHORT, K_EINTR };
 static const char *op_names[N_OPS] = {"write", "fsync", "close", "rename"};
 static const char *kind_names[] = {"ENOSPC", "EIO", "a short write then ENOSPC",
-                                   "a short write"};
+                                   "a short write", "EINTR (a signal before any byte)"};
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
@@ -101,6 +102,10 @@ static ssize_t faulty_write(int fd, const void *buf, size_t n, off_t off, int po
         return -1;
     }
     if (strike(OP_WRITE, fd)) {
+        if (fault_kind == K_EINTR) {
+            errno = EINTR;
+            return -1;
+        }
         if (fault_kind == K_ENOSPC || fault_kind == K_EIO || n < 2) {
             errno = fault_kind == K_EIO ? EIO : ENOSPC;
             return -1;
@@ -292,13 +297,13 @@ static void fault_sweep(saver *s)
     uint8_t *new_bytes = slurp(s->path, &new_n);
     ck_assert_ptr_nonnull(new_bytes);
 
-    static const int kinds[N_OPS][4] = {{K_ENOSPC, K_EIO, K_SHORT_THEN_ENOSPC, K_SHORT},
+    static const int kinds[N_OPS][5] = {{K_ENOSPC, K_EIO, K_SHORT_THEN_ENOSPC, K_SHORT, K_EINTR},
                                         {K_EIO, K_ENOSPC, -1},
                                         {K_EIO, -1},
                                         {K_EIO, K_ENOSPC, -1}};
     long refused = 0, survived = 0;
     for (int op = 0; op < N_OPS; op++) {
-        for (int ki = 0; ki < 4 && kinds[op][ki] >= 0; ki++) {
+        for (int ki = 0; ki < 5 && kinds[op][ki] >= 0; ki++) {
             int kind = kinds[op][ki];
             for (long n = 0;; n++) {
                 ck_assert_msg(n < 10000, "%s: runaway", s->what);
@@ -317,9 +322,10 @@ static void fault_sweep(saver *s)
                     free(old_bytes);
                     break;
                 }
-                /* A short write is no error; nor is the folder's fsync or
-                 * close after the rename (the new file is in place). */
-                if (kind == K_SHORT || folder) {
+                /* A short write or an interrupted one is no error; nor is
+                 * the folder's fsync or close after the rename (the new
+                 * file is in place). */
+                if (kind == K_SHORT || kind == K_EINTR || folder) {
                     ck_assert_msg(rc == ARNET_OK, "%s, %s at %s %ld: %s", s->what,
                                   kind_names[kind], op_names[op], n, arnet_last_error());
                     ck_assert_msg(same_bytes(s->path, new_bytes, new_n),
