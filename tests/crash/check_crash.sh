@@ -28,6 +28,12 @@ trap 'rm -rf "$tmp"' EXIT
 echo "# CRASH_SEED=$seed CRASH_RUNS=$runs CRASH_STEPS=$steps in $tmp"
 
 now() { date +%s.%N; }
+# How many temporaries ("<name>.tmp.<pid>.<n>") folder $1 holds.
+temps_in() {
+    c=0
+    for f in "$1"/*.tmp.*; do [ -e "$f" ] && c=$((c + 1)); done
+    echo "$c"
+}
 # The i-th random kill delay in seconds, uniform in [0, max).
 delay() { awk -v s="$seed" -v i="$1" -v max="$2" 'BEGIN { srand(s + 7919 * i); printf "%.6f", rand() * max }'; }
 
@@ -61,14 +67,14 @@ while [ "$i" -lt "$runs" ]; do
     i=$((i + 1))
     out=$tmp/run$i/model.arnet
     mkdir "$tmp/run$i"
-    if [ $((i % 2)) -eq 0 ]; then pre=$slow len=$slow_len; else pre= len=$fast_len; fi
+    if [ $((i % 2)) -eq 0 ]; then pre=$slow len=$slow_len; else pre='' len=$fast_len; fi
     wait_s=$(delay "$i" "$len")
     LD_PRELOAD=$pre $train --out "$out" --save-every 1 >/dev/null 2>&1 &
     pid=$!
     sleep "$wait_s"
     if kill -KILL "$pid" 2>/dev/null; then killed=$((killed + 1)); else finished=$((finished + 1)); fi
     wait "$pid" 2>/dev/null
-    temps=$(ls "$tmp/run$i" | grep -c '\.tmp\.')
+    temps=$(temps_in "$tmp/run$i")
     [ "$temps" -gt 0 ] && mid_save=$((mid_save + 1))
     what="run $i (killed after ${wait_s} s${pre:+, slowed}, $temps temporary)"
     if [ -e "$out" ]; then
@@ -90,7 +96,7 @@ while [ "$i" -lt "$runs" ]; do
     elif ! cmp -s "$out" "$tmp/ref.arnet"; then
         notok "$what: resuming gives the bytes of an uninterrupted run"
         bad=$((bad + 1))
-    elif ls "$tmp/run$i" | grep -q '\.tmp\.'; then
+    elif [ "$(temps_in "$tmp/run$i")" -gt 0 ]; then
         notok "$what: the killed run's temporary is removed by the next save" "$(ls "$tmp/run$i")"
         bad=$((bad + 1))
     fi
