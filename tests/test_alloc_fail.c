@@ -1055,6 +1055,11 @@ static int call_step(void *c)
     run_ctx *x = c;
     return arnet_trainer_step(x->t, NULL);
 }
+static int call_run(void *c)
+{
+    run_ctx *x = c;
+    return arnet_trainer_run(x->t);
+}
 
 START_TEST(trainer)
 {
@@ -1121,8 +1126,13 @@ START_TEST(trainer)
         ck_assert_msg(!why, "trainer_save, allocation %ld refused: %s", n, why);
     }
     __libc_free(mc.before);
+    ck_assert_int_eq(arnet_trainer_steps(x.t), 2);
+    sweep ru = {"arnet_trainer_run (step 2 to 3)", call_run, NULL, NULL, NULL};
+    ck_assert_int_eq(run_sweep(&ru, &x), 0);
+    ck_assert_int_eq(arnet_trainer_steps(x.t), 3);
     sweep st = {"arnet_trainer_step", call_step, NULL, NULL, NULL};
     ck_assert_int_eq(run_sweep(&st, &x), 0);
+    ck_assert_int_eq(arnet_trainer_steps(x.t), 4);
     arnet_trainer_free(x.t);
     arnet_dataset_free(x.ds);
     arnet_model_free(x.m);
