@@ -261,6 +261,11 @@ static int inflate_some(arnet__sec_stream *st, uint8_t *dst, size_t n, size_t *g
         }
         if (zr == Z_BUF_ERROR && st->z.avail_in == 0 && st->in_left == 0)
             return arnet__stream_bad(st, "compressed data ends early");
+        /* zlib allocates its window on the first inflate call: out of
+         * memory there says nothing about the file. */
+        if (zr == Z_MEM_ERROR)
+            return arnet__error(ARNET_E_NOMEM, "%s: section %u: out of memory in zlib's inflate",
+                                st->c->name, st->index);
         if (zr != Z_OK && zr != Z_BUF_ERROR)
             return arnet__stream_bad(st, "corrupt compressed data (%s)",
                                      st->z.msg ? st->z.msg : "zlib error");

@@ -66,11 +66,8 @@ static pid_t temp_owner(const char *name, const char *base, size_t base_len)
  * writer killed between creating its temporary and renaming it.  A live
  * process's temporary (another writer right now) is never touched; nor is
  * anything when the folder cannot be read (best effort: the write goes on). */
-static void remove_stale_temps(const char *path)
+static void remove_stale_temps(const char *path, const char *dir)
 {
-    char *dir = dir_of(path);
-    if (!dir)
-        return;
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     size_t base_len = strlen(base);
@@ -79,7 +76,6 @@ static void remove_stale_temps(const char *path)
     if (!d) {
         if (dfd >= 0)
             close(dfd);
-        free(dir);
         return;
     }
     pid_t self = getpid();
@@ -96,7 +92,6 @@ static void remove_stale_temps(const char *path)
             (void)unlinkat(dfd, e->d_name, 0);
     }
     closedir(d);
-    free(dir);
 }
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -120,7 +115,8 @@ static void wfile_release(arnet__wfile *f)
 {
     free(f->path);
     free(f->tmp);
-    f->path = f->tmp = NULL;
+    free(f->dir);
+    f->path = f->tmp = f->dir = NULL;
     f->fd = -1;
 }
 
@@ -149,7 +145,7 @@ int arnet__wfile_open(arnet__wfile *f, const char *path)
 {
     static unsigned counter;
     f->fd = -1;
-    f->path = f->tmp = NULL;
+    f->path = f->tmp = f->dir = NULL;
     if (!path || !*path)
         return arnet__error(ARNET_E_INVALID, "atomic write: empty path");
     size_t plen = strlen(path);
@@ -157,11 +153,14 @@ int arnet__wfile_open(arnet__wfile *f, const char *path)
         return arnet__error(ARNET_E_INVALID, "%s: names a folder, not a file", path);
     f->path = arnet__strdup(path);
     f->tmp = arnet__alloc(plen + 48, 1, "temporary file name");
-    if (!f->path || !f->tmp) {
+    /* The folder's name now, so that commit allocates nothing after the
+     * rename and always syncs the folder. */
+    f->dir = dir_of(path);
+    if (!f->path || !f->tmp || !f->dir) {
         wfile_release(f);
         return ARNET_E_NOMEM;
     }
-    remove_stale_temps(path);
+    remove_stale_temps(path, f->dir);
     for (int attempt = 0; attempt < 100 && f->fd < 0; attempt++) {
         unsigned k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
         snprintf(f->tmp, plen + 48, "%s.tmp.%ld.%u", path, (long)getpid(), k);
@@ -204,14 +203,10 @@ int arnet__wfile_commit(arnet__wfile *f)
     if (rename(f->tmp, f->path) != 0)
         return wfile_fail(f, "rename");
     /* Make the rename itself durable; failing here loses nothing written. */
-    char *dir = dir_of(f->path);
-    if (dir) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
+    int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
     }
     wfile_release(f);
     return ARNET_OK;
@@ -290,9 +285,11 @@ int arnet__fopen_read(const char *path, FILE **fp_out, uint64_t *size)
         return rc;
     FILE *fp = fdopen(fd, "rb");
     if (!fp) {
+        /* fdopen fails only for want of memory for the stream. */
         int e = errno;
         close(fd);
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(e));
+        return arnet__error(e == ENOMEM ? ARNET_E_NOMEM : ARNET_E_IO, "%s: cannot open: %s",
+                            path, strerror(e));
     }
     *fp_out = fp;
     return ARNET_OK;

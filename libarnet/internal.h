@@ -243,7 +243,7 @@ int arnet__checkpoint_config(const arnet__container *c, arnet__ckp_config *cfg);
  * which has already cleaned up, and twice). */
 typedef struct arnet__wfile {
     int fd;
-    char *path, *tmp; /* owned; NULL once committed or aborted */
+    char *path, *tmp, *dir; /* owned; NULL once committed or aborted */
 } arnet__wfile;
 int arnet__wfile_open(arnet__wfile *f, const char *path);
 int arnet__wfile_write(arnet__wfile *f, const void *data, size_t size);

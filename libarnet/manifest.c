@@ -248,9 +248,16 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
             break;
         errno = 0;
     }
+    int read_errno = errno;
     if (!rc && ferror(fp))
         rc = arnet__error(ARNET_E_IO, "%s:%zu: read error: %s", path, lc.line + 1,
-                          strerror(errno));
+                          strerror(read_errno));
+    else if (!rc && !feof(fp))
+        /* getline stopped before the end without a stream error: it could
+         * not grow its line buffer.  Not the end of the manifest. */
+        rc = arnet__error(read_errno == ENOMEM || !read_errno ? ARNET_E_NOMEM : ARNET_E_IO,
+                          "%s:%zu: cannot read the line: %s", path, lc.line + 1,
+                          strerror(read_errno ? read_errno : ENOMEM));
     if (!rc && ds->n_videos == 0)
         rc = arnet__error(ARNET_E_FORMAT, "%s: no videos in the manifest", path);
     free(line);

@@ -33,4 +33,25 @@ extern void *callers[MAX_CALLERS]; /* of the first MAX_CALLERS allocations */
  * stderr as a TAP comment, prefixed by `what`. */
 long alloc_count_outside_blis(const char *what, long *blis);
 
+/* ---- failure injection (tests/test_alloc_fail.c) ----------------------------
+ * Between alloc_fail_begin and alloc_fail_end, every allocation made on
+ * libarnet's behalf is numbered 0, 1, 2...; number fail_at gets NULL
+ * (ENOMEM), and the blocks they return are tracked until freed.  "On
+ * libarnet's behalf": walking up the call stack past the C library's own
+ * frames (strdup, getline, fdopen...), the first frame is in this
+ * executable (the static libarnet) or in zlib.  Allocations BLIS or libgomp
+ * make for themselves (their memory pools, kept for the process's life) are
+ * neither failed nor tracked.  Also sets up malloc & co. for the counting
+ * above, which stays independent. */
+void alloc_fail_begin(long fail_at);
+/* From now on refuse nothing (blocks are still tracked, so that checking
+ * and freeing a successful call's result can follow); returns how many
+ * allocations were numbered so far. */
+long alloc_fail_settle(void);
+/* Stop; returns how many allocations were numbered, *live (may be NULL)
+ * gets the tracked blocks not freed since alloc_fail_begin. */
+long alloc_fail_end(long *live);
+/* Whether the allocation numbered fail_at was reached (and refused). */
+int alloc_fail_hit(void);
+
 #endif
