@@ -4,15 +4,18 @@ I3D (tests/reference/i3d_torch.py), same weights, same 16 x 224 x 224 clip,
 interleaved in one session at 1 and 2 threads, best of several rounds.
 
     /usr/bin/python3 bench/bench_i3d_torch.py [--bench build/bench/bench_extractor]
-        [--rounds 3] [--threads 1,2] [--frames 16] [--size 224]
+        [--rounds 3] [--threads 1,2] [--frames 16] [--size 224] [--blas]
 
 PyTorch gets the fast BLIS kernels too: BLIS_ARCH_TYPE is set to the SKX
 kernels (docs/blis.md) before torch loads the system BLIS, unless the
-environment already sets it.  PyTorch is timed twice: as it runs by default
-(its convolutions go to the oneDNN it was built with) and with oneDNN turned
-off (torch.backends.mkldnn.enabled = False: im2col + the system BLIS).
-Ours runs in a child process (bench_extractor --machine), which also
-measures the machine's sgemm rate at the same thread count.
+environment already sets it.  PyTorch is timed as it runs by default (its
+convolutions go to the oneDNN it was built with) and, with --blas, also with
+oneDNN turned off (torch.backends.mkldnn.enabled = False: im2col + the
+system BLIS; much slower).  Ours runs in a child process (bench_extractor
+--machine), which also measures the machine's sgemm rate at the same thread
+count.  Wall time and process CPU time are both reported: on a machine
+shared with other work, the one-thread CPU times are the comparison least
+disturbed by it (with two threads, CPU time counts spinning too).
 """
 import argparse
 import os
@@ -38,7 +41,8 @@ def run_ours(exe, weights, threads, frames, size):
                           "--frames", str(frames), "--size", str(size), "--machine"],
                          check=True, capture_output=True, text=True).stdout
     fields = dict(kv.split("=") for kv in out.split()[1:])
-    return float(fields["ms"]), float(fields["gflops"]), float(fields["sgemm"])
+    return (float(fields["ms"]), float(fields["cpu_ms"]), float(fields["gflops"]),
+            float(fields["sgemm"]))
 
 
 def main():
@@ -48,6 +52,7 @@ def main():
     p.add_argument("--threads", default="1,2")
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--size", type=int, default=224)
+    p.add_argument("--blas", action="store_true", help="also time PyTorch without oneDNN")
     a = p.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
 
@@ -74,39 +79,45 @@ def main():
         torch.set_num_threads(n_threads)
         torch.backends.mkldnn.enabled = mkldnn
         with torch.no_grad():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             net(x)
-            return (time.perf_counter() - t0) * 1e3
+            return (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
     print("I3D, %d x %d x %d clip, BLIS_ARCH_TYPE=%s, torch %s, best of %d interleaved rounds"
           % (a.frames, a.size, a.size, os.environ.get("BLIS_ARCH_TYPE", "(unset)"),
              torch.__version__, a.rounds))
     for th in threads:  # warm-up passes (allocator, oneDNN primitive caches)
         time_torch(th, True)
-        time_torch(th, False)
+        if a.blas:
+            time_torch(th, False)
     best = {}
+    inf = float("inf")
     for r in range(a.rounds):
         for th in threads:
-            ms, gf, sg = run_ours(a.bench, weights, th, a.frames, a.size)
-            t_on = time_torch(th, True)
-            t_off = time_torch(th, False)
-            b = best.setdefault(th, {"ours": 1e30, "gflops": 0, "sgemm": 0, "torch": 1e30,
-                                     "torch_blas": 1e30})
+            ms, cpu, gf, sg = run_ours(a.bench, weights, th, a.frames, a.size)
+            t_on, c_on = time_torch(th, True)
+            t_off = time_torch(th, False)[0] if a.blas else inf
+            b = best.setdefault(th, {"ours": inf, "ours_cpu": inf, "gflops": 0, "sgemm": 0,
+                                     "torch": inf, "torch_cpu": inf, "torch_blas": inf})
             b["ours"] = min(b["ours"], ms)
+            b["ours_cpu"] = min(b["ours_cpu"], cpu)
             b["gflops"] = max(b["gflops"], gf)
             b["sgemm"] = max(b["sgemm"], sg)
             b["torch"] = min(b["torch"], t_on)
+            b["torch_cpu"] = min(b["torch_cpu"], c_on)
             b["torch_blas"] = min(b["torch_blas"], t_off)
-            print("  round %d, %d thread%s: libarnet %.0f ms, PyTorch %.0f ms (oneDNN), %.0f ms "
-                  "(im2col + BLIS)" % (r + 1, th, "s" if th > 1 else "", ms, t_on, t_off))
+            print("  round %d, %d thread%s: libarnet %.0f ms (CPU %.0f), PyTorch %.0f ms (CPU %.0f)%s"
+                  % (r + 1, th, "s" if th > 1 else "", ms, cpu, t_on, c_on,
+                     ", without oneDNN %.0f ms" % t_off if a.blas else ""))
             sys.stdout.flush()
-    print("threads  libarnet ms  PyTorch ms  (no oneDNN)  speed-up  libarnet GFLOP/s  "
-          "sgemm GFLOP/s  fraction")
+    print("threads  libarnet ms (CPU)  PyTorch ms (CPU)  speed-up (CPU)  libarnet GFLOP/s  "
+          "sgemm GFLOP/s  fraction%s" % ("  PyTorch w/o oneDNN ms" if a.blas else ""))
     for th in threads:
         b = best[th]
-        print("%7d  %11.0f  %10.0f  %11.0f  %7.2fx  %16.1f  %13.1f  %8.2f"
-              % (th, b["ours"], b["torch"], b["torch_blas"], b["torch"] / b["ours"],
-                 b["gflops"], b["sgemm"], b["gflops"] / b["sgemm"]))
+        print("%7d  %8.0f (%6.0f)  %7.0f (%6.0f)  %5.2fx (%5.2fx)  %16.1f  %13.1f  %8.2f%s"
+              % (th, b["ours"], b["ours_cpu"], b["torch"], b["torch_cpu"],
+                 b["torch"] / b["ours"], b["torch_cpu"] / b["ours_cpu"], b["gflops"], b["sgemm"],
+                 b["gflops"] / b["sgemm"], "  %21.0f" % b["torch_blas"] if a.blas else ""))
     os.remove(weights)
     os.rmdir(tmp)
     return 0

@@ -5,16 +5,19 @@
  * folded in; arnet__i3d_prepare repacks each unit once into a K x out
  * row-major matrix, K running over (dt, dh, dw, in), so that one output
  * position's receptive field, read in channels-last order, is one row of
- * the left operand.  Then:
+ * the left operand (and 3x3x3 units also into Winograd form).  Then:
  *   - 1x1x1 stride-1 convolutions are a GEMM on the activation itself
  *     (positions x in times in x out), no copy;
- *   - other convolutions copy a bounded tile of receptive fields (im2col,
- *     at most IM2COL_FLOATS per tile, so Conv3d_1a never builds its 400 MB
- *     matrix) and multiply it;
+ *   - 3x3x3 units with enough channels and extent use Winograd F(2x2, 3x3)
+ *     along h and w, direct along t (see the section below);
+ *   - the others copy a bounded tile of input-frame slabs (im2col, at most
+ *     IM2COL_FLOATS per tile, so Conv3d_1a never builds its 400 MB matrix)
+ *     and multiply it in place, one GEMM per output frame;
  * and bias + ReLU are applied to each tile of output rows while it is
  * still in cache.  Output rows have stride out->ld, so a branch of an
- * Inception block lands in its channel slice of the concatenation. */
-#include <pthread.h>
+ * Inception block lands in its channel slice of the concatenation.  The
+ * members of a team (team.c) each take whole tiles or blocks and run BLIS
+ * single-threaded on them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,144 +32,19 @@
  * many floats stands for the padding). */
 #define WINO_MAX_IN 1024
 
-/* The transforms are element-wise over channels: let the compiler use the
- * widest vectors the processor has (one clone per ISA, chosen at load). */
+/* The transforms, pools and epilogues are element-wise over channels: let
+ * the compiler use the widest vectors the processor has (one clone per
+ * ISA, chosen when the library loads). */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define WINO_TARGET __attribute__((target_clones("avx512f", "avx2", "default")))
+#define SIMD_TARGET __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
-#define WINO_TARGET
+#define SIMD_TARGET
 #endif
 
 typedef struct prepared {
     float *wk;   /* K x out, K = kt*kh*kw*in in (dt, dh, dw, in) order */
     float *wino; /* Winograd weights [16][3][in][out], or NULL */
 } prepared;
-
-/* ---- the team ---------------------------------------------------------------- */
-
-typedef void (*team_fn)(void *arg, int member);
-
-struct arnet__team {
-    int n;
-    pthread_t *threads;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned long generation;
-    int pending, quit;
-    team_fn fn;
-    void *arg;
-};
-
-typedef struct member_start {
-    arnet__team *team;
-    int member;
-} member_start;
-
-static void *member_main(void *p)
-{
-    member_start ms = *(member_start *)p;
-    free(p);
-    arnet__team *t = ms.team;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&t->mu);
-    for (;;) {
-        while (t->generation == seen && !t->quit)
-            pthread_cond_wait(&t->go, &t->mu);
-        if (t->quit)
-            break;
-        seen = t->generation;
-        team_fn fn = t->fn;
-        void *arg = t->arg;
-        pthread_mutex_unlock(&t->mu);
-        fn(arg, ms.member);
-        pthread_mutex_lock(&t->mu);
-        if (--t->pending == 0)
-            pthread_cond_signal(&t->done);
-    }
-    pthread_mutex_unlock(&t->mu);
-    return NULL;
-}
-
-int arnet__team_size(const arnet__team *team) { return team ? team->n : 1; }
-
-void arnet__team_free(arnet__team *t)
-{
-    if (!t)
-        return;
-    pthread_mutex_lock(&t->mu);
-    t->quit = 1;
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
-    for (int i = 1; i < t->n; i++)
-        pthread_join(t->threads[i], NULL);
-    pthread_cond_destroy(&t->go);
-    pthread_cond_destroy(&t->done);
-    pthread_mutex_destroy(&t->mu);
-    free(t->threads);
-    free(t);
-}
-
-int arnet__team_create(int threads, arnet__team **out)
-{
-    *out = NULL;
-    if (threads < 1)
-        threads = 1;
-    arnet__team *t = arnet__calloc(1, sizeof *t, "thread team");
-    if (!t)
-        return ARNET_E_NOMEM;
-    t->threads = arnet__calloc((size_t)threads, sizeof *t->threads, "thread team");
-    if (!t->threads) {
-        free(t);
-        return ARNET_E_NOMEM;
-    }
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->go, NULL);
-    pthread_cond_init(&t->done, NULL);
-    t->n = 1;
-    for (int i = 1; i < threads; i++) {
-        member_start *ms = arnet__alloc(1, sizeof *ms, "thread team");
-        int started = 0;
-        if (ms) {
-            ms->team = t;
-            ms->member = i;
-            started = pthread_create(&t->threads[i], NULL, member_main, ms) == 0;
-        }
-        if (!started) {
-            free(ms);
-            arnet__team_free(t);
-            return arnet__error(ARNET_E_NOMEM, "thread team: cannot start thread %d of %d",
-                                i + 1, threads);
-        }
-        t->n = i + 1;
-    }
-    *out = t;
-    return ARNET_OK;
-}
-
-/* fn(arg, m) on every member m, the caller being member 0; returns when all
- * are done. */
-static void team_run(arnet__team *t, team_fn fn, void *arg)
-{
-    if (!t || t->n == 1) {
-        fn(arg, 0);
-        return;
-    }
-    pthread_mutex_lock(&t->mu);
-    t->fn = fn;
-    t->arg = arg;
-    t->pending = t->n - 1;
-    t->generation++;
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
-    fn(arg, 0);
-    pthread_mutex_lock(&t->mu);
-    while (t->pending > 0)
-        pthread_cond_wait(&t->done, &t->mu);
-    pthread_mutex_unlock(&t->mu);
-}
-
-/* Next chunk of a kernel's work for whichever member asks first. */
-static size_t take(size_t *next) { return __atomic_fetch_add(next, 1, __ATOMIC_RELAXED); }
 
 /* ---- weights --------------------------------------------------------------- */
 
@@ -201,11 +79,13 @@ int arnet__conv3d_prepare(const arnet__i3d_conv_desc *d, arnet__i3d_conv *cv)
         free(p);
         return ARNET_E_NOMEM;
     }
-    /* PyTorch: w[o][c][tap]; ours: wk[tap][c][o]. */
-    for (size_t o = 0; o < N; o++)
+    /* PyTorch: w[o][c][tap]; ours: wk[tap][c][o].  In blocks of 16 outputs,
+     * so that both sides are read and written in runs. */
+    for (size_t o0 = 0; o0 < N; o0 += 16)
         for (size_t c = 0; c < d->in_ch; c++)
             for (size_t tap = 0; tap < taps; tap++)
-                p->wk[(tap * d->in_ch + c) * N + o] = cv->w[(o * d->in_ch + c) * taps + tap];
+                for (size_t o = o0; o < N && o < o0 + 16; o++)
+                    p->wk[(tap * d->in_ch + c) * N + o] = cv->w[(o * d->in_ch + c) * taps + tap];
     cv->prepared = p;
     if (arnet__conv3d_winograd_applies(d)) {
         p->wino = arnet__alloc(16 * 3 * (size_t)d->in_ch * N, sizeof(float),
@@ -296,13 +176,30 @@ static im2col_geom im2col_geometry(const arnet__i3d_conv_desc *d, const uint32_t
 
 /* Floats one member needs for a block of tiles: the transformed input
  * (16 planes of t x tiles x in) and the products (16 x t x tiles x out). */
-#define WINO_FLOATS ((size_t)1024 * 1024)
+#define WINO_FLOATS ((size_t)2048 * 1024)
 #define WINO_MIN_ROWS 128
+
+/* With at least this many frames, each row of V holds the transforms of
+ * the three frames a product row needs (one GEMM with K = 3 in per
+ * element, at the price of writing V three times); with fewer, the sink
+ * rows and copies cost more than they save and the three taps are three
+ * GEMMs accumulating into M (measured, docs/extractor.md). */
+#define WINO_STACK_FRAMES 6
+
+static int wino_stacked(uint32_t t) { return t >= WINO_STACK_FRAMES; }
+
+/* Floats of V and M for a block of nb tiles: stacked, V has rows for
+ * frames -1 .. t (the outer two a sink) of 3 in floats; else t rows of in. */
+static size_t wino_block_floats(const arnet__i3d_conv_desc *d, uint32_t t, size_t nb)
+{
+    size_t v = wino_stacked(t) ? ((size_t)t + 2) * 3 * d->in_ch : (size_t)t * d->in_ch;
+    return 16 * nb * (v + (size_t)t * d->out_ch);
+}
 
 static size_t wino_block_tiles(const arnet__i3d_conv_desc *d, uint32_t t, size_t tiles,
                                int members)
 {
-    size_t per_tile = 16 * (size_t)t * (d->in_ch + d->out_ch);
+    size_t per_tile = wino_block_floats(d, t, 1);
     size_t nb = WINO_FLOATS / per_tile;
     if (nb * t < WINO_MIN_ROWS)
         nb = div_up(WINO_MIN_ROWS, t);
@@ -341,7 +238,7 @@ size_t arnet__conv3d_scratch_floats(const arnet__i3d_conv_desc *d, uint32_t t, u
     if (arnet__conv3d_winograd_applies(d)) { /* bounded: one block per member */
         size_t tiles = div_up(h, 2) * div_up(w, 2);
         size_t nb = wino_block_tiles(d, t, tiles, threads);
-        size_t n = 16 * (size_t)t * nb * (d->in_ch + d->out_ch);
+        size_t n = wino_block_floats(d, t, nb);
         if (n > per_member)
             per_member = n;
     }
@@ -350,7 +247,7 @@ size_t arnet__conv3d_scratch_floats(const arnet__i3d_conv_desc *d, uint32_t t, u
 
 /* ---- epilogue -------------------------------------------------------------- */
 
-static void bias_relu(float *out, size_t ld, size_t rows, size_t n, const float *b)
+SIMD_TARGET static void bias_relu(float *out, size_t ld, size_t rows, size_t n, const float *b)
 {
     for (size_t r = 0; r < rows; r++) {
         float *o = out + r * ld;
@@ -433,7 +330,7 @@ static void pointwise_member(void *arg, int member)
     const prepared *pp = j->cv->prepared;
     const size_t K = j->d->in_ch, N = j->d->out_ch;
     const size_t P = (size_t)j->od[0] * j->od[1] * j->od[2];
-    for (size_t chunk; (chunk = take(&j->next)) < j->n_chunks;) {
+    for (size_t chunk; (chunk = arnet__team_take(&j->next)) < j->n_chunks;) {
         size_t p0 = chunk * j->rows;
         size_t m = P - p0 < j->rows ? P - p0 : j->rows;
         float *c = j->out->data + p0 * j->out->ld;
@@ -451,7 +348,7 @@ static void im2col_member(void *arg, int member)
     const im2col_geom *g = &j->g;
     const size_t lda = g->frames * g->slab;
     float *tile = j->scratch + (size_t)member * j->per_member;
-    for (size_t chunk; (chunk = take(&j->next)) < j->n_chunks;) {
+    for (size_t chunk; (chunk = arnet__team_take(&j->next)) < j->n_chunks;) {
         size_t q0 = chunk * g->tile;
         size_t n = g->positions - q0 < g->tile ? g->positions - q0 : g->tile;
         im2col_tile(j->d, j->in, j->od, j->front, g, q0, n, tile);
@@ -484,13 +381,13 @@ void arnet__conv3d_im2col(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *
         size_t P = (size_t)j.od[0] * j.od[1] * j.od[2];
         j.rows = tile_rows(d->in_ch > d->out_ch ? d->in_ch : d->out_ch, P, members);
         j.n_chunks = div_up(P, j.rows);
-        team_run(team, pointwise_member, &j);
+        arnet__team_run(team, pointwise_member, &j);
         return;
     }
     j.g = im2col_geometry(d, j.od, members);
     j.per_member = j.g.tile * j.g.frames * j.g.slab;
     j.n_chunks = div_up(j.g.positions, j.g.tile);
-    team_run(team, im2col_member, &j);
+    arnet__team_run(team, im2col_member, &j);
 }
 
 /* ---- Winograd F(2x2, 3x3) along h, w; direct along t -------------------------
@@ -512,9 +409,9 @@ static void winograd_weights(const arnet__i3d_conv_desc *d, const float *w, floa
 {
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
     const size_t C = d->in_ch, O = d->out_ch;
-    for (size_t o = 0; o < O; o++)
-        for (size_t c = 0; c < C; c++)
-            for (int dt = 0; dt < 3; dt++) {
+    for (size_t c = 0; c < C; c++)
+        for (int dt = 0; dt < 3; dt++)
+            for (size_t o = 0; o < O; o++) {
                 const float *g = w + ((o * C + c) * 3 + (size_t)dt) * 9;
                 double gg[4][3]; /* G g */
                 for (int a = 0; a < 4; a++)
@@ -531,13 +428,17 @@ static void winograd_weights(const arnet__i3d_conv_desc *d, const float *w, floa
 
 static const float wino_zeros[WINO_MAX_IN];
 
-/* V = B^T d B for one tile, channels c0 .. c0 + n; p[16] point at the
- * patch's positions (wino_zeros outside the input); v at plane 0, planes
- * `plane` floats apart. */
-WINO_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *v, size_t plane)
+/* V = B^T d B for one tile, channels 0 .. n; p[16] point at the patch's
+ * positions (wino_zeros outside the input).  Each value goes to v[0], v[1]
+ * and v[2] (the rows of the three output frames this input frame feeds;
+ * wino_in_tile3) or only to v[0] (wino_in_tile), plane xi at v[k] + xi *
+ * plane. */
+static inline __attribute__((always_inline)) void
+wino_in_body(const float *const p[16], size_t n, float *const v[3], size_t plane, int copies)
 {
+    float *restrict v0 = v[0], *restrict v1 = v[1], *restrict v2 = v[2];
     for (size_t c = 0; c < n; c++) {
-        float d[4][4], t[4][4];
+        float d[4][4], t[4][4], r[16];
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++)
                 d[a][b] = p[a * 4 + b][c];
@@ -548,17 +449,36 @@ WINO_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *
             t[3][b] = d[1][b] - d[3][b];
         }
         for (int a = 0; a < 4; a++) {
-            v[(size_t)(a * 4 + 0) * plane + c] = t[a][0] - t[a][2];
-            v[(size_t)(a * 4 + 1) * plane + c] = t[a][1] + t[a][2];
-            v[(size_t)(a * 4 + 2) * plane + c] = t[a][2] - t[a][1];
-            v[(size_t)(a * 4 + 3) * plane + c] = t[a][1] - t[a][3];
+            r[a * 4 + 0] = t[a][0] - t[a][2];
+            r[a * 4 + 1] = t[a][1] + t[a][2];
+            r[a * 4 + 2] = t[a][2] - t[a][1];
+            r[a * 4 + 3] = t[a][1] - t[a][3];
+        }
+        for (int xi = 0; xi < 16; xi++) {
+            v0[(size_t)xi * plane + c] = r[xi];
+            if (copies == 3) {
+                v1[(size_t)xi * plane + c] = r[xi];
+                v2[(size_t)xi * plane + c] = r[xi];
+            }
         }
     }
 }
 
+SIMD_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *const v[3],
+                                     size_t plane)
+{
+    wino_in_body(p, n, v, plane, 1);
+}
+
+SIMD_TARGET static void wino_in_tile3(const float *const p[16], size_t n, float *const v[3],
+                                      size_t plane)
+{
+    wino_in_body(p, n, v, plane, 3);
+}
+
 /* Y = A^T M A + b, ReLU, for one tile: m at plane 0 (planes `plane` floats
  * apart); y[u * 2 + v] the output positions (NULL outside the output). */
-WINO_TARGET static void wino_out_tile(const float *m, size_t plane, size_t n, const float *bias,
+SIMD_TARGET static void wino_out_tile(const float *m, size_t plane, size_t n, const float *bias,
                                       float *const y[4])
 {
     for (size_t o = 0; o < n; o++) {
@@ -597,13 +517,27 @@ static void wino_member(void *arg, int member)
     const size_t C = in->c, O = j->d->out_ch, T = in->t;
     const float *U = ((const prepared *)j->cv->prepared)->wino;
     float *V = j->scratch + (size_t)member * j->per_member;
-    for (size_t blk; (blk = take(&j->next)) < j->n_blocks;) {
+    for (size_t blk; (blk = arnet__team_take(&j->next)) < j->n_blocks;) {
         size_t j0 = blk * j->nb;
         size_t nb = j->tiles - j0 < j->nb ? j->tiles - j0 : j->nb;
-        size_t rows = T * nb;
-        size_t vplane = rows * C, mplane = rows * O;
+        /* Stacked: V rows (frame, tile) for frames -1 .. T (the outer two
+         * are a sink for values no product row needs); row (t, q) holds the
+         * transforms of frames t - 1, t, t + 1, so that each element xi is
+         * ONE product with K = 3 in against U[xi] = [U(dt=0); U(1); U(2)].
+         * Otherwise V rows are frames 0 .. T-1 and the taps three products. */
+        const int stacked = wino_stacked((uint32_t)T);
+        const size_t K = stacked ? 3 * C : C, rows = T * nb;
+        const size_t vplane = (stacked ? T + 2 : T) * nb * K, mplane = rows * O;
+        float *V0 = stacked ? V + nb * K : V; /* row (0, 0) of plane 0 */
         float *M = V + 16 * vplane;
-        /* input transform */
+        if (stacked)
+            for (size_t xi = 0; xi < 16; xi++)
+                for (size_t q = 0; q < nb; q++) {
+                    /* frame -1 of output frame 0, frame T of output frame T-1 */
+                    memset(V0 + xi * vplane + q * K, 0, C * sizeof(float));
+                    memset(V0 + xi * vplane + ((T - 1) * nb + q) * K + 2 * C, 0,
+                           C * sizeof(float));
+                }
         for (size_t t = 0; t < T; t++)
             for (size_t q = 0; q < nb; q++) {
                 size_t tile = j0 + q;
@@ -617,23 +551,32 @@ static void wino_member(void *arg, int member)
                                            : in->data + ((t * in->h + (size_t)hh) * in->w +
                                                          (size_t)ww) * C;
                     }
-                wino_in_tile(p, C, V + (t * nb + q) * C, vplane);
+                float *row = V0 + (t * nb + q) * K;
+                if (stacked) {
+                    /* input frame t is tap dt = 0 of output frame t + 1, 1 of
+                     * t, 2 of t - 1 */
+                    float *dst[3] = {row + nb * K, row + C, row - nb * K + 2 * C};
+                    wino_in_tile3(p, C, dst, vplane);
+                } else {
+                    float *dst[3] = {row, row, row};
+                    wino_in_tile(p, C, dst, vplane);
+                }
             }
-        /* products: the centre tap over all frames, then the two shifted */
         for (size_t xi = 0; xi < 16; xi++) {
-            const float *Vx = V + xi * vplane;
+            const float *Vx = V0 + xi * vplane, *Ux = U + xi * 3 * C * O;
             float *Mx = M + xi * mplane;
-            const float *Ux = U + xi * 3 * C * O;
+            if (stacked) {
+                arnet__sgemm(0, 0, rows, O, K, 1.0f, Vx, K, Ux, O, 0.0f, Mx, O, 1);
+                continue;
+            }
+            /* centre tap over all frames, then the two shifted by a frame */
             arnet__sgemm(0, 0, rows, O, C, 1.0f, Vx, C, Ux + C * O, O, 0.0f, Mx, O, 1);
             if (T > 1) {
-                /* dt = 0: output frame t reads input frame t - 1 */
                 arnet__sgemm(0, 0, rows - nb, O, C, 1.0f, Vx, C, Ux, O, 1.0f, Mx + nb * O, O, 1);
-                /* dt = 2: output frame t reads input frame t + 1 */
                 arnet__sgemm(0, 0, rows - nb, O, C, 1.0f, Vx + nb * C, C, Ux + 2 * C * O, O, 1.0f,
                              Mx, O, 1);
             }
         }
-        /* output transform */
         for (size_t t = 0; t < T; t++)
             for (size_t q = 0; q < nb; q++) {
                 size_t tile = j0 + q;
@@ -665,9 +608,9 @@ void arnet__conv3d_winograd(const arnet__i3d_conv_desc *d, const arnet__i3d_conv
     j.tiles_w = div_up(in->w, 2);
     j.tiles = div_up(in->h, 2) * j.tiles_w;
     j.nb = wino_block_tiles(d, in->t, j.tiles, members);
-    j.per_member = 16 * (size_t)in->t * j.nb * (d->in_ch + d->out_ch);
+    j.per_member = wino_block_floats(d, in->t, j.nb);
     j.n_blocks = div_up(j.tiles, j.nb);
-    team_run(team, wino_member, &j);
+    arnet__team_run(team, wino_member, &j);
 }
 
 void arnet__conv3d(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *cv,
@@ -690,14 +633,14 @@ typedef struct pool_job {
     size_t next;
 } pool_job;
 
-static void pool_member(void *arg, int member)
+SIMD_TARGET static void pool_member(void *arg, int member)
 {
     (void)member;
     pool_job *j = arg;
     const arnet__act *in = j->in, *out = j->out;
     const uint8_t *k = j->k, *s = j->s;
     const size_t C = in->c;
-    for (size_t row; (row = take(&j->next)) < j->n_rows;) {
+    for (size_t row; (row = arnet__team_take(&j->next)) < j->n_rows;) {
         uint32_t to = (uint32_t)(row / j->od[1]), ho = (uint32_t)(row % j->od[1]);
         for (uint32_t wo = 0; wo < j->od[2]; wo++) {
             float *o = out->data + (((size_t)to * j->od[1] + ho) * j->od[2] + wo) * out->ld;
@@ -739,5 +682,5 @@ void arnet__maxpool3d(const uint8_t k[3], const uint8_t s[3], const arnet__act *
     arnet__same_pad(in->h, k[1], s[1], &j.front[1], &back, &j.od[1]);
     arnet__same_pad(in->w, k[2], s[2], &j.front[2], &back, &j.od[2]);
     j.n_rows = (size_t)j.od[0] * j.od[1];
-    team_run(team, pool_member, &j);
+    arnet__team_run(team, pool_member, &j);
 }

@@ -8,6 +8,7 @@
  *   i3d_import.c   state dict -> folded weights (BatchNorm in double), the
  *                  extractor file (checkpoint container, kind "extractor")
  *   conv3d.c       convolution / pooling kernels (BLIS), SAME padding
+ *   team.c         the threads that run a kernel together (conv3d.h)
  *   i3d_forward.c  the forward pass over the table, arnet_extractor_clips
  *   preprocess.c   pixel formats -> RGB, antialiased resize (PIL), crops
  *   extractor.c    the per-camera state (push / flush / reset / cancel)

@@ -14,15 +14,6 @@
 #define KIND "extractor"
 #define NETWORK "inception-i3d-rgb"
 
-/* conv3d.c repacks the weights for its kernels.  Until that file is linked
- * in, these do nothing (a definition there takes precedence). */
-__attribute__((weak)) int arnet__i3d_prepare(arnet_extractor *x)
-{
-    (void)x;
-    return ARNET_OK;
-}
-__attribute__((weak)) void arnet__i3d_unprepare(arnet_extractor *x) { (void)x; }
-
 /* ---- the extractor's life ------------------------------------------------- */
 
 int arnet__extractor_alloc(arnet_extractor **out)
@@ -53,7 +44,8 @@ void arnet_extractor_free(arnet_extractor *x)
 {
     if (!x)
         return;
-    arnet__i3d_unprepare(x);
+    if (x->convs)
+        arnet__i3d_unprepare(x);
     if (x->convs)
         for (size_t i = 0; i < arnet__i3d_n_convs; i++) {
             free(x->convs[i].w);

@@ -366,7 +366,7 @@ void arnet__adam_hyper_set(arnet__adam_hyper *h, float lr, float beta1, float be
 void arnet__adam_update(const arnet__adam_hyper *h, uint64_t step, float *param,
                         const float *grad, float *m, float *v, size_t n);
 
-/* Sampling of a step's batch (METHOD.md): per class, videos drawn without
+/* Sampling of a step's batch (docs/method.md): per class, videos drawn without
  * replacement inside the step; a video longer than max_clips is resampled
  * (anomalous: one random clip from each of max_clips equal bins) or cropped
  * (normal: a random contiguous window). */

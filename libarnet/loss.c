@@ -1,4 +1,4 @@
-/* loss.c -- the per-video loss kernels of METHOD.md: dynamic MIL (eq. 3-5),
+/* loss.c -- the per-video loss kernels of docs/method.md: dynamic MIL (eq. 3-5),
  * the center loss (eq. 6-7) and the k-max MIL baseline, from logits. */
 #include <math.h>
 #include <string.h>

@@ -213,10 +213,13 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
             rc = arnet__error(ARNET_E_FORMAT, "%s:%zu: NUL byte in the line", path, lc.line);
             break;
         }
-        /* Split on blanks; '#' at the start of a field comments out the rest. */
+        /* Split on blanks; '#' at the start of a field comments out the rest.
+         * A UTF-8 byte order mark (Windows editors write one) is skipped. */
         char *field[MAX_FIELDS + 1];
         int nf = 0;
         char *p = line;
+        if (lc.line == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
+            p += 3;
         for (;;) {
             while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
                 p++;

@@ -1,6 +1,6 @@
 /* sampler.c -- which videos and which clips one training step sees: videos of
  * each class drawn without replacement inside the step, long videos
- * resampled (anomalous) or cropped (normal) to max_clips (METHOD.md). */
+ * resampled (anomalous) or cropped (normal) to max_clips (docs/method.md). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -9,7 +9,8 @@
  *
  * The unpickler is a small stack machine that knows only the opcodes a state
  * dict needs and only these globals: collections.OrderedDict,
- * torch._utils._rebuild_tensor_v2 / _rebuild_parameter and the torch.*Storage
+ * torch._utils._rebuild_tensor_v2 / _rebuild_tensor (torch 0.3) /
+ * _rebuild_parameter and the torch.*Storage
  * classes (which give the dtype).  Everything else is refused with the
  * opcode or name and its offset.  Every length is checked against the bytes
  * that are there before anything is allocated for it; the stack, the marks
@@ -477,7 +478,8 @@ static int append_items(up *u, val *seq, val **items, size_t k)
     if (!arnet__add_size(seq->n, k, &need_n) ||
         !grow((void **)&seq->items, &seq->cap, need_n, sizeof(val *)))
         return nomem(u->r);
-    memcpy(seq->items + seq->n, items, k * sizeof(val *));
+    if (k)
+        memcpy(seq->items + seq->n, items, k * sizeof(val *));
     seq->n = need_n;
     return ARNET_OK;
 }
@@ -536,8 +538,9 @@ static int global(up *u, const uint8_t *mod, size_t ml, const uint8_t *name, siz
 #define IS(b, l, s) ((l) == strlen(s) && memcmp((b), (s), (l)) == 0)
     if (IS(mod, ml, "collections") && IS(name, nl, "OrderedDict")) {
         kind = G_ODICT;
-    } else if (IS(mod, ml, "torch._utils") && IS(name, nl, "_rebuild_tensor_v2")) {
-        kind = G_REBUILD_TENSOR;
+    } else if (IS(mod, ml, "torch._utils") && (IS(name, nl, "_rebuild_tensor_v2") ||
+                                                IS(name, nl, "_rebuild_tensor"))) {
+        kind = G_REBUILD_TENSOR; /* _rebuild_tensor: torch 0.3 files, 4 arguments */
     } else if (IS(mod, ml, "torch._utils") && IS(name, nl, "_rebuild_parameter")) {
         kind = G_REBUILD_PARAM;
     } else if (IS(mod, ml, "torch")) {
@@ -614,7 +617,8 @@ static int reduce(up *u)
     if (fn->i != G_REBUILD_TENSOR)
         return perr(u, "REDUCE of a storage class");
     /* _rebuild_tensor_v2(storage, offset, size, stride, requires_grad,
-     * backward_hooks[, metadata]) */
+     * backward_hooks[, metadata]), or _rebuild_tensor(storage, offset, size,
+     * stride) of torch 0.3 */
     if (args->n < 4 || args->n > 7)
         return perr(u, "_rebuild_tensor_v2 with %zu arguments", args->n);
     if (args->items[0]->type != V_STORAGE)
@@ -997,6 +1001,18 @@ static int materialise(reader *r, const char *name, const tensor_ref *t, arnet__
     o->data = arnet__alloc((size_t)numel, sizeof(float), "torch tensor");
     if (!o->data)
         return ARNET_E_NOMEM;
+    /* Row-major float32 (nearly every file): one copy. */
+    int contiguous = 1;
+    uint64_t want = 1;
+    for (uint32_t d = t->ndim; d-- > 0;) {
+        if (t->size[d] != 1 && t->stride[d] != want)
+            contiguous = 0;
+        want *= t->size[d];
+    }
+    if (contiguous && s->dtype == DT_F32) {
+        memcpy(o->data, s->data + t->offset * 4, (size_t)numel * 4);
+        return ARNET_OK;
+    }
     uint64_t idx[ARNET__TORCH_MAX_NDIM] = { 0 };
     uint64_t src = t->offset;
     for (uint64_t e = 0; e < numel; e++) {

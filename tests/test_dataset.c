@@ -12,8 +12,8 @@
 
 #include "internal.h"
 
-#define SH_DIR ARNET_SHARED_DIR "/data/shanghaitech"
-#define UCF_ANN ARNET_SHARED_DIR "/data/ucf-crime/Temporal_Anomaly_Annotation.txt"
+#define SH_DIR ARNET_SOURCE_DIR "/tests/data/shanghaitech"
+#define UCF_ANN ARNET_SOURCE_DIR "/tests/data/ucf-crime/Temporal_Anomaly_Annotation.txt"
 
 static char tmpdir[64];
 

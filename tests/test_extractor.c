@@ -156,7 +156,7 @@ END_TEST
 
 START_TEST(ten_crops_in_ur_dmu_oversample_order)
 {
-    const uint32_t w = 400, h = 300, T = 4, rw = 340, rh = 256;
+    const uint32_t w = 400, h = 300, T = 2, rw = 340, rh = 256;
     arnet_extractor *x = make_extractor(2);
     uint8_t *frames = make_frames(T, w, h);
     arnet_extractor_options o = opts(w, h, ARNET_RESIZE_340X256, 10, T);
@@ -430,6 +430,7 @@ START_TEST(frames_in_alarms_out_without_allocating)
         rc |= arnet_stream_push(stream, sc, feat + got * 1024, &res);
         raw[got++] = res.raw;
     }
+    arnet_extractor_reset(st);
     counting = 0;
     ck_assert_int_eq(rc, 0);
     ck_assert_uint_eq(got, n_clips + 1);

@@ -178,8 +178,9 @@ static arnet_dataset *small_set(uint32_t F)
 {
     arnet_dataset *ds;
     ck_assert_int_eq(arnet_dataset_create(F, &ds), ARNET_OK);
-    float x[4 * 8];
-    for (size_t i = 0; i < 4 * 8; i++)
+    /* Video v reads 4 clips x F (<= 8) floats from x + v: 3 more than 4 * 8. */
+    float x[4 * 8 + 3];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
         x[i] = (float)(i % 5) * 0.25f;
     uint8_t gt[4 * 16];
     for (int v = 0; v < 4; v++) {

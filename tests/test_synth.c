@@ -77,11 +77,11 @@ START_TEST(real_structure)
      * ground truth, in the order of RTFM's test list. */
     uint8_t *gt = NULL;
     size_t n_gt = 0;
-    ck_assert_int_eq(arnet_npy_read_labels(ARNET_SHARED_DIR "/data/shanghaitech/rtfm_gt-sh.npy",
+    ck_assert_int_eq(arnet_npy_read_labels(ARNET_SOURCE_DIR "/tests/data/shanghaitech/rtfm_gt-sh.npy",
                                            &gt, &n_gt),
                      ARNET_OK);
     ck_assert_uint_eq(n_gt, 142912);
-    FILE *f = fopen(ARNET_SHARED_DIR "/data/shanghaitech/rtfm_shanghai-i3d-test-10crop.list", "r");
+    FILE *f = fopen(ARNET_SOURCE_DIR "/tests/data/shanghaitech/rtfm_shanghai-i3d-test-10crop.list", "r");
     ck_assert_ptr_nonnull(f);
     char line[512];
     size_t pos = 0, listed = 0;

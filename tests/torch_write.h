@@ -16,7 +16,7 @@ typedef struct tw_buf {
     size_t n, cap;
 } tw_buf;
 
-static void tw_bytes(tw_buf *b, const void *src, size_t n)
+static inline void tw_bytes(tw_buf *b, const void *src, size_t n)
 {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
@@ -31,18 +31,18 @@ static void tw_bytes(tw_buf *b, const void *src, size_t n)
     b->n += n;
 }
 
-static void tw_u8(tw_buf *b, uint8_t v) { tw_bytes(b, &v, 1); }
-static void tw_u32(tw_buf *b, uint32_t v)
+static inline void tw_u8(tw_buf *b, uint8_t v) { tw_bytes(b, &v, 1); }
+static inline void tw_u32(tw_buf *b, uint32_t v)
 {
     uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
     tw_bytes(b, x, 4);
 }
-static void tw_u16(tw_buf *b, uint16_t v)
+static inline void tw_u16(tw_buf *b, uint16_t v)
 {
     uint8_t x[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
     tw_bytes(b, x, 2);
 }
-static void tw_u64(tw_buf *b, uint64_t v)
+static inline void tw_u64(tw_buf *b, uint64_t v)
 {
     tw_u32(b, (uint32_t)v);
     tw_u32(b, (uint32_t)(v >> 32));
@@ -50,14 +50,14 @@ static void tw_u64(tw_buf *b, uint64_t v)
 
 /* ---- pickle opcodes ---------------------------------------------------------- */
 
-static void pk_str(tw_buf *b, const char *s)
+static inline void pk_str(tw_buf *b, const char *s)
 {
     tw_u8(b, 'X');
     tw_u32(b, (uint32_t)strlen(s));
     tw_bytes(b, s, strlen(s));
 }
 
-static void pk_int(tw_buf *b, int64_t v)
+static inline void pk_int(tw_buf *b, int64_t v)
 {
     if (v >= 0 && v < 256) {
         tw_u8(b, 'K');
@@ -72,7 +72,7 @@ static void pk_int(tw_buf *b, int64_t v)
     }
 }
 
-static void pk_global(tw_buf *b, const char *mod, const char *name)
+static inline void pk_global(tw_buf *b, const char *mod, const char *name)
 {
     tw_u8(b, 'c');
     tw_bytes(b, mod, strlen(mod));
@@ -99,7 +99,7 @@ typedef struct tw_tensor {
     int has_stride;
 } tw_tensor;
 
-static uint64_t tw_numel(const tw_tensor *t)
+static inline uint64_t tw_numel(const tw_tensor *t)
 {
     uint64_t n = 1;
     for (uint32_t d = 0; d < t->ndim; d++)
@@ -108,8 +108,9 @@ static uint64_t tw_numel(const tw_tensor *t)
 }
 
 /* The state dict pickle: OrderedDict of _rebuild_tensor_v2 calls, storage
- * i keyed "i" (legacy ids carry a sixth element, view_metadata None). */
-static void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int legacy)
+ * i keyed "i" (legacy ids carry a sixth element, view_metadata None);
+ * legacy 2: torch 0.3's _rebuild_tensor(storage, offset, size, stride). */
+static inline void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int legacy)
 {
     tw_u8(b, 0x80);
     tw_u8(b, 2);
@@ -121,7 +122,7 @@ static void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int legacy)
         char key[24];
         snprintf(key, sizeof key, "%zu", i);
         pk_str(b, t[i].name);
-        pk_global(b, "torch._utils", "_rebuild_tensor_v2");
+        pk_global(b, "torch._utils", legacy == 2 ? "_rebuild_tensor" : "_rebuild_tensor_v2");
         tw_u8(b, '(');
         tw_u8(b, '(');
         pk_str(b, "storage");
@@ -148,10 +149,12 @@ static void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int legacy)
         for (uint32_t d = 0; d < t[i].ndim; d++)
             pk_int(b, (int64_t)strides[d]);
         tw_u8(b, 't');
-        tw_u8(b, 0x89);
-        pk_global(b, "collections", "OrderedDict");
-        tw_u8(b, ')');
-        tw_u8(b, 'R');
+        if (legacy != 2) {
+            tw_u8(b, 0x89);
+            pk_global(b, "collections", "OrderedDict");
+            tw_u8(b, ')');
+            tw_u8(b, 'R');
+        }
         tw_u8(b, 't');
         tw_u8(b, 'R');
     }
@@ -159,14 +162,14 @@ static void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int legacy)
     tw_u8(b, '.');
 }
 
-static size_t tw_storage_bytes(const tw_tensor *t)
+static inline size_t tw_storage_bytes(const tw_tensor *t)
 {
     return (size_t)(t->storage_numel ? t->storage_numel : tw_numel(t)) * tw_elem[t->dtype];
 }
 
 /* A legacy torch.save file with the given main pickle (NULL: the state
  * dict of t). */
-static void tw_legacy(tw_buf *out, const tw_tensor *t, size_t n, const tw_buf *main_pickle)
+static inline void tw_legacy(tw_buf *out, const tw_tensor *t, size_t n, const tw_buf *main_pickle)
 {
     static const uint8_t magic[] = { 0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
                                      0x20, 0x6a, 0xa8, 0x50, 0x19, '.' };
@@ -213,7 +216,7 @@ typedef struct tw_entry {
     int deflate;
 } tw_entry;
 
-static void tw_zip(tw_buf *out, const tw_entry *e, size_t n)
+static inline void tw_zip(tw_buf *out, const tw_entry *e, size_t n)
 {
     uint32_t *offsets = calloc(n, sizeof *offsets), *crcs = calloc(n, sizeof *crcs);
     size_t *csizes = calloc(n, sizeof *csizes);
@@ -289,7 +292,7 @@ static void tw_zip(tw_buf *out, const tw_entry *e, size_t n)
 
 /* A zip torch.save file: <prefix>/data.pkl (main_pickle, or the state dict
  * of t) and <prefix>/data/<i> per tensor; deflate 1 deflates every entry. */
-static void tw_zipfile(tw_buf *out, const char *prefix, const tw_tensor *t, size_t n,
+static inline void tw_zipfile(tw_buf *out, const char *prefix, const tw_tensor *t, size_t n,
                        const tw_buf *main_pickle, int deflate)
 {
     tw_buf pkl = { 0 };

@@ -29,7 +29,9 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'arnet COMMAND --help' lists a command's options.\n"
-               "'arnet --version' prints the library and file format versions.\n");
+               "'arnet --version' prints the library and file format versions.\n"
+               "'man arnet' has all of it in one page.\n");
+    cli_print_exit_codes(f, CLI_EXITS_OUTPUT | CLI_EXITS_INTERRUPT);
 }
 
 int main(int argc, char **argv)

@@ -1,20 +1,173 @@
 /* cli.c -- shared helpers of the arnet program: errors, option values,
  * number parsing, terminal progress, JSON strings, time. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 
+void cli_print_exit_codes(FILE *f, int flags)
+{
+    fprintf(f, "\nexit status:\n"
+               "  0    success\n"
+               "  1    failure: a file could not be read or written, bad data, or an error\n"
+               "       of the library (the message says which file and what)%s\n"
+               "  2    usage error: an unknown or bad option%s\n",
+            flags & CLI_EXITS_OUTPUT ? ", or an output\n       in use by another arnet process"
+                                     : "",
+            flags & CLI_EXITS_OUTPUT ? ", an output that exists (see\n"
+                                       "       --force) or that is one of the inputs"
+                                     : "");
+    if (flags & CLI_EXITS_INTERRUPT)
+        fprintf(f, "  130  interrupted (Ctrl-C) after saving what it had done\n");
+}
+
+static const char *const (*option_names)[2];
+
+void cli_set_option_names(const char *const (*map)[2]) { option_names = map; }
+
+static int word_char(int c) { return isalnum(c) || c == '_'; }
+
+void cli_user_message(const char *msg, char *buf, size_t cap)
+{
+    size_t o = 0;
+    if (!cap)
+        return;
+    for (const char *p = msg; *p && o + 1 < cap;) {
+        int at_word = p == msg || !word_char((unsigned char)p[-1]);
+        /* "arnet_trainer_create: " or "arnet_trainer_step (step 3): ":
+         * the library's function names mean nothing to a command's user. */
+        if (at_word && !strncmp(p, "arnet_", 6)) {
+            const char *q = p + 6;
+            while (word_char((unsigned char)*q))
+                q++;
+            if (q[0] == ' ' && q[1] == '(') {
+                const char *close = strchr(q, ')');
+                q = close ? close + 1 : q;
+            }
+            if (q[0] == ':' && q[1] == ' ') {
+                p = q + 2;
+                continue;
+            }
+        }
+        if (at_word && option_names && (isalpha((unsigned char)*p) || *p == '_')) {
+            const char *q = p;
+            while (word_char((unsigned char)*q))
+                q++;
+            size_t len = (size_t)(q - p);
+            const char *opt = NULL;
+            for (size_t i = 0; option_names[i][0] && !opt; i++)
+                if (strlen(option_names[i][0]) == len && !strncmp(option_names[i][0], p, len))
+                    opt = option_names[i][1];
+            /* "opt.feature_dim", "opt->threads": the option alone. */
+            static const char *const owners[] = {"opt.", "opt->", "cfg.", "cfg->"};
+            size_t owner = 0;
+            for (size_t k = 0; opt && k < 4 && !owner; k++) {
+                size_t kl = strlen(owners[k]);
+                if (o >= kl && !strncmp(buf + o - kl, owners[k], kl))
+                    owner = kl;
+            }
+            /* A word inside a path ("/data/crop/x.npy", "seed.npy") is not
+             * a field name. */
+            char before = p > msg ? p[-1] : ' ';
+            if (opt && !owner &&
+                (before == '/' || before == '.' || before == '-' || *q == '/' || *q == '-' ||
+                 (*q == '.' && isalnum((unsigned char)q[1]))))
+                opt = NULL;
+            /* A plain word ("crop", "seed") is a field only with its value
+             * after it ("crop 3"); snake_case ones always are. */
+            if (opt && !owner && !memchr(p, '_', len) &&
+                !(q[0] == ' ' && (isdigit((unsigned char)q[1]) || q[1] == '-' || q[1] == '\'')))
+                opt = NULL;
+            if (opt) {
+                o -= owner;
+                size_t ol = strlen(opt);
+                if (o + ol >= cap)
+                    break;
+                memcpy(buf + o, opt, ol);
+                o += ol;
+                p = q;
+                continue;
+            }
+            /* Copy the whole word: no match inside it. */
+            if (o + len >= cap)
+                break;
+            memcpy(buf + o, p, len);
+            o += len;
+            p = q;
+            continue;
+        }
+        buf[o++] = *p++;
+    }
+    buf[o] = '\0';
+}
+
+/* Paths longer than this go after the cause, not before it. */
+#define CLI_LONG_PATH 60
+
+/* In place: each blank-free run longer than CLI_LONG_PATH + 20 (a nested
+ * path) is cut in the middle to its first 24 and last 40 bytes around
+ * "...", so that the cause after it stays in view. */
+static void shorten_long_words(char *s)
+{
+    char *w = s, *r = s;
+    while (*r) {
+        if (*r == ' ') {
+            *w++ = *r++;
+            continue;
+        }
+        size_t n = strcspn(r, " ");
+        if (n > CLI_LONG_PATH + 20) {
+            memmove(w, r, 24);
+            memcpy(w + 24, "...", 3);
+            memmove(w + 27, r + n - 40, 40);
+            w += 67;
+        } else {
+            memmove(w, r, n);
+            w += n;
+        }
+        r += n;
+    }
+    *w = '\0';
+}
+
 int cli_fail(const char *cmd, int status, const char *what)
 {
-    const char *msg = arnet_last_error();
-    fprintf(stderr, "arnet %s: %s: %s%s%s\n", cmd, what, arnet_strerror(status),
-            msg[0] ? ": " : "", msg);
+    char msg[4096];
+    cli_user_message(arnet_last_error(), msg, sizeof msg);
+    size_t wl = strlen(what);
+    if (!msg[0]) {
+        fprintf(stderr, "arnet %s: %s: %s\n", cmd, what, arnet_strerror(status));
+    } else if (wl && !strncmp(msg, what, wl) && msg[wl] == ':') {
+        /* "<path>: cause" or "<path>:<line>: cause" */
+        if (wl <= CLI_LONG_PATH) {
+            fprintf(stderr, "arnet %s: %s\n", cmd, msg);
+        } else {
+            char *rest = msg + wl + 1;
+            shorten_long_words(rest);
+            const char *d = rest;
+            while (isdigit((unsigned char)*d))
+                d++;
+            if (d > rest && d[0] == ':' && d[1] == ' ')
+                fprintf(stderr, "arnet %s: line %.*s: %s (%s)\n", cmd, (int)(d - rest), rest,
+                        d + 2, what);
+            else
+                fprintf(stderr, "arnet %s: %s (%s)\n", cmd, rest + (*rest == ' '), what);
+        }
+    } else if (wl && strstr(msg, what)) {
+        fprintf(stderr, "arnet %s: %s\n", cmd, msg);
+    } else if (wl > CLI_LONG_PATH) {
+        shorten_long_words(msg);
+        fprintf(stderr, "arnet %s: %s (%s)\n", cmd, msg, what);
+    } else {
+        fprintf(stderr, "arnet %s: %s: %s\n", cmd, what, msg);
+    }
     return CLI_EXIT_FAIL;
 }
 
@@ -27,6 +180,27 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'arnet %s --help'.\n", cmd);
     return CLI_EXIT_USAGE;
+}
+
+int cli_manifest_kind(const char *cmd, const char *option, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char head[6];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (n == sizeof head && !memcmp(head, "\x93NUMPY", 6)) {
+        fprintf(stderr, "arnet %s: %s %s is a NumPy .npy file, not a manifest: give the text "
+                        "file that lists the videos, one '<features.npy> <label> [<ground "
+                        "truth>]' a line (docs/data.md; arnet import writes one)\n",
+                cmd, option, path);
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
 }
 
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
@@ -97,12 +271,19 @@ int cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *op
 
 static int progress_drawn;
 
-int cli_progress_enabled(int forced) { return forced || isatty(STDERR_FILENO); }
+int cli_progress_enabled(int forced)
+{
+    (void)forced; /* on everywhere now; --progress stays accepted */
+    return 1;
+}
+
+double cli_progress_interval(void) { return isatty(STDERR_FILENO) ? 0.2 : 5.0; }
 
 void cli_progress_line(const char *fmt, ...)
 {
     va_list ap;
-    fputc('\r', stderr);
+    if (isatty(STDERR_FILENO))
+        fputc('\r', stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -136,6 +317,12 @@ void cli_json_string(FILE *f, const char *s)
         }
     }
     fputc('"', f);
+}
+
+int cli_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
 double cli_now(void)

@@ -24,12 +24,36 @@ int cmd_watch(int argc, char **argv);
 /* Exit codes: 0 ok, 1 failure reported by the library or I/O, 2 usage. */
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
+#define CLI_EXIT_INTERRUPTED 130
 
-/* Print "arnet CMD: what: <library message>" to stderr; returns CLI_EXIT_FAIL. */
+/* The "exit status:" paragraph every --help ends with.  flags: CLI_EXITS_*. */
+#define CLI_EXITS_OUTPUT 1    /* the command writes files (exists, in use) */
+#define CLI_EXITS_INTERRUPT 2 /* Ctrl-C stops it cleanly (130) */
+void cli_print_exit_codes(FILE *f, int flags);
+
+/* Print the library's last error for a failure about `what` (a path, or a
+ * word such as "trainer") to stderr as "arnet CMD: ..." and return
+ * CLI_EXIT_FAIL.  The path appears once (not again when the library's
+ * message names it), a long one after the cause rather than before it, and
+ * library field names become the options of the command's option map
+ * (cli_set_option_names). */
 int cli_fail(const char *cmd, int status, const char *what);
+/* Library field name -> command-line option, for the messages of cli_fail:
+ * pairs {"anomalous_per_batch", "--batch-anomalous"}, ..., ended by {NULL,
+ * NULL}.  The table is borrowed until replaced. */
+void cli_set_option_names(const char *const (*map)[2]);
+/* Rewrite msg into buf (cap bytes) with the option map applied and the
+ * library's "arnet_function: " prefixes dropped. */
+void cli_user_message(const char *msg, char *buf, size_t cap);
 /* Print "arnet CMD: message" plus a hint to try --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Before loading a manifest: 0 when path may be one, CLI_EXIT_FAIL (message
+ * printed naming `option`) when it is a NumPy .npy file, a common slip
+ * (features given where the list of them belongs).  Only regular files are
+ * looked at; anything else is left to the library's checks. */
+int cli_manifest_kind(const char *cmd, const char *option, const char *path);
 
 /* Strict number parsing: the whole string must be a number in range.
  * On failure print which option was wrong and return 0. */
@@ -44,9 +68,14 @@ int cli_parse_double(const char *cmd, const char *opt, const char *s, double min
 int cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
                   const char **value);
 
-/* Progress is shown when stderr is a terminal, or when forced (--progress). */
+/* Progress is shown unless --quiet: redrawn in place on a terminal, and one
+ * line at a time (every few seconds) when stderr is a file or a pipe, for
+ * logs and batch jobs.  forced (--progress) is kept for older scripts. */
 int cli_progress_enabled(int forced);
-/* Redraw one progress line on stderr ("\r...\033[K"). */
+/* Seconds between progress lines: 0.2 on a terminal, 5 otherwise. */
+double cli_progress_interval(void);
+/* Redraw one progress line on stderr ("\r...\033[K"), or print it as a
+ * line of its own when stderr is not a terminal. */
 void cli_progress_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* End the progress line (newline if one was drawn). */
 void cli_progress_done(void);
@@ -56,6 +85,48 @@ void cli_json_string(FILE *f, const char *s);
 
 /* Seconds since an arbitrary start (monotonic clock). */
 double cli_now(void);
+
+/* Processors this process may run on (at least 1): the default thread count. */
+int cli_cpu_count(void);
+
+/* ---- outputs (output.c): never replace a user's file by surprise ---- */
+
+typedef struct cli_output {
+    const char *option; /* as typed: "--out" */
+    const char *path;
+    int is_dir;
+    int lock_fd;     /* -1 until locked */
+    char *lock_path; /* <path>.lock for a file; NULL for a folder */
+} cli_output;
+
+void cli_output_init(cli_output *o, const char *option, const char *path, int is_dir);
+/* The absolute path p has or would have: realpath of its deepest existing
+ * ancestor plus the components that do not exist yet (malloc'd; NULL when
+ * out of memory or nothing resolves). */
+char *cli_abs_path(const char *p);
+/* Whether a and b are one file: same device and inode when both exist,
+ * else the same resolved path (a file still to be written). */
+int cli_same_file(const char *a, const char *b);
+/* 0, or CLI_EXIT_USAGE (message printed) when the output is the input
+ * (`what` says which, e.g. "the manifest --train"); --force cannot
+ * override this. */
+int cli_output_not_input(const char *cmd, const cli_output *o, const char *what,
+                         const char *input);
+/* The same against a manifest and every feature file of its data set ds
+ * (may be NULL: the manifest only). */
+int cli_output_not_in_dataset(const char *cmd, const cli_output *o, const char *list_option,
+                              const char *list, const arnet_dataset *ds);
+/* 0 when force or nothing is at `file` (NULL: the output itself), else
+ * CLI_EXIT_USAGE with a message naming --force (and `resume_hint PATH`,
+ * e.g. "--resume", when given). */
+int cli_output_absent(const char *cmd, const cli_output *o, const char *file, int force,
+                      const char *resume_hint);
+/* Take the output for this process: a folder is locked itself (flock), a
+ * file through <path>.lock beside it (flock, removed on release).  0, or
+ * CLI_EXIT_FAIL with "... is in use" when another arnet holds it. */
+int cli_output_lock(const char *cmd, cli_output *o);
+/* Unlock (and remove the lock file).  Safe to call twice or unlocked. */
+void cli_output_release(cli_output *o);
 
 /* ---- evaluation output (eval_out.c), shared by eval, train and demo ---- */
 

@@ -28,6 +28,7 @@ static void usage(FILE *f)
             "The threshold is for raw clip scores.  Without stream smoothing, alarms per\n"
             "hour are at most the clips above it (min_on_clips merges and drops runs);\n"
             "smoothing changes which clips cross it (docs/embedding.md).\n");
+    cli_print_exit_codes(f, 0);
 }
 
 int cmd_calibrate(int argc, char **argv)
@@ -76,6 +77,8 @@ int cmd_calibrate(int argc, char **argv)
     int st = arnet_model_load(model, &m);
     if (st != ARNET_OK)
         return cli_fail(CMD, st, model);
+    if ((rc = cli_manifest_kind(CMD, "--normal", list)) != 0)
+        goto done;
     st = arnet_dataset_load_manifest(list, NULL, &ds);
     if (st != ARNET_OK) {
         rc = cli_fail(CMD, st, list);

@@ -35,9 +35,10 @@ static void usage(FILE *f)
             "  --iterations N     training steps (default %d; the paper's are 4760)\n"
             "  --threads K        BLIS threads (default 1)\n"
             "  --force            make the data and train again even if DIR has them\n"
-            "  --progress         show progress even when stderr is not a terminal\n"
-            "  --quiet            print only the final AUC and FAR line\n",
+            "  --progress         accepted for older scripts (progress is always shown)\n"
+            "  -q, --quiet        print only the final AUC and FAR line\n",
             DEMO_FEATURE_DIM, DEMO_ITERATIONS);
+    cli_print_exit_codes(f, CLI_EXITS_OUTPUT | CLI_EXITS_INTERRUPT);
 }
 
 static char *join(const char *dir, const char *name)
@@ -154,7 +155,7 @@ int cmd_demo(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--progress")) {
             progress = 1;
-        } else if (!strcmp(argv[i], "--quiet")) {
+        } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
             quiet = 1;
         } else if (!strcmp(argv[i], "--force")) {
             force = 1;
@@ -241,6 +242,8 @@ int cmd_demo(int argc, char **argv)
         printf("\n\n");
         fflush(stdout);
     }
+    /* The demo's own folder: a model left by an earlier run is replaced. */
+    targv[targc++] = "--force";
     if (progress)
         targv[targc++] = "--progress";
     if (quiet)

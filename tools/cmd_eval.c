@@ -1,5 +1,6 @@
 /* cmd_eval.c -- `arnet eval`: the paper's frame-level evaluation of a model
  * on a test manifest, as a table, JSON, and per-video score plots. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,16 +19,19 @@ static void usage(FILE *f)
             "  --model MODEL       model or trainer checkpoint file\n"
             "  --test LIST         manifest with frame ground truth (docs/data.md)\n"
             "  --json              print one JSON object instead of the table\n"
-            "  --plots DIR         write DIR/index.html and one SVG score curve per video\n"
+            "  --plots DIR         write DIR/index.html and one SVG score curve per video;\n"
+            "                      a DIR that holds an index.html needs --force\n"
+            "  --force             replace the plots of an earlier run in DIR\n"
             "  --per-video         add a row per video to the table\n"
             "  --gt-rule RULE      truncate (AR-Net code, default) or pad-last (RTFM)\n"
             "  --threshold T       false-alarm threshold (default 0.5)\n"
             "  --crop C            crop of [T, C, F] feature files (default: average)\n");
+    cli_print_exit_codes(f, CLI_EXITS_OUTPUT);
 }
 
 typedef struct eval_args {
     const char *model, *test, *plots;
-    int json, per_video;
+    int json, per_video, force;
     arnet_eval_options eopt;
     arnet_load_options lopt;
 } eval_args;
@@ -42,6 +46,8 @@ static int parse(int argc, char **argv, eval_args *a)
             return -1;
         } else if (!strcmp(argv[i], "--json")) {
             a->json = 1;
+        } else if (!strcmp(argv[i], "--force")) {
+            a->force = 1;
         } else if (!strcmp(argv[i], "--per-video")) {
             a->per_video = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--model", &v))) {
@@ -59,12 +65,12 @@ static int parse(int argc, char **argv, eval_args *a)
                 return cli_usage_error(CMD, "--gt-rule: '%s' is not truncate or pad-last", v);
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--threshold", &v))) {
             double t;
-            if (r > 0 && !cli_parse_double(CMD, "--threshold", v, 0.0, 1.0, &t))
+            if (r < 0 || !cli_parse_double(CMD, "--threshold", v, 0.0, 1.0, &t))
                 return CLI_EXIT_USAGE;
             a->eopt.far_threshold = (float)t;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--crop", &v))) {
             uint64_t c;
-            if (r > 0 && !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
+            if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
                 return CLI_EXIT_USAGE;
             a->lopt.crop = (int)c;
         } else {
@@ -78,8 +84,43 @@ static int parse(int argc, char **argv, eval_args *a)
     return 0;
 }
 
+/* --plots DIR: not an input, locked while written, and plots of an
+ * earlier run (DIR/index.html) are replaced only with --force. */
+static int claim_plots(const eval_args *a, cli_output *o)
+{
+    int rc = cli_output_not_input(CMD, o, "the --model file", a->model);
+    if (!rc)
+        rc = cli_output_not_input(CMD, o, "the manifest --test", a->test);
+    if (rc)
+        return rc;
+    if (cli_mkdir(a->plots) != 0) {
+        fprintf(stderr, "arnet %s: cannot create folder %s: %s\n", CMD, a->plots,
+                strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    if ((rc = cli_output_lock(CMD, o)) != 0)
+        return rc;
+    char *index = malloc(strlen(a->plots) + 16);
+    if (!index) {
+        cli_output_release(o);
+        return CLI_EXIT_FAIL;
+    }
+    sprintf(index, "%s/index.html", a->plots);
+    rc = cli_output_absent(CMD, o, index, a->force, NULL);
+    free(index);
+    if (rc)
+        cli_output_release(o);
+    return rc;
+}
+
+/* Library field names in messages -> this command's options. */
+static const char *const eval_option_names[][2] = {
+    {"far_threshold", "--threshold"}, {"gt_rule", "--gt-rule"}, {"crop", "--crop"},
+    {NULL, NULL}};
+
 int cmd_eval(int argc, char **argv)
 {
+    cli_set_option_names(eval_option_names);
     eval_args a;
     memset(&a, 0, sizeof a);
     arnet_eval_options_init(&a.eopt);
@@ -92,9 +133,17 @@ int cmd_eval(int argc, char **argv)
     arnet_dataset *test = NULL;
     arnet_eval_result res;
     arnet_eval_result_init(&res);
+    cli_output plots;
+    cli_output_init(&plots, "--plots", a.plots, 1);
+    if (a.plots && (rc = claim_plots(&a, &plots)) != 0)
+        return rc;
     int st = arnet_model_load(a.model, &m);
-    if (st != ARNET_OK)
-        return cli_fail(CMD, st, a.model);
+    if (st != ARNET_OK) {
+        rc = cli_fail(CMD, st, a.model);
+        goto done;
+    }
+    if ((rc = cli_manifest_kind(CMD, "--test", a.test)) != 0)
+        goto done;
     st = arnet_dataset_load_manifest(a.test, &a.lopt, &test);
     if (st != ARNET_OK) {
         rc = cli_fail(CMD, st, a.test);
@@ -125,6 +174,7 @@ int cmd_eval(int argc, char **argv)
             printf("plots: %s/index.html\n", a.plots);
     }
 done:
+    cli_output_release(&plots);
     arnet_eval_result_free(&res);
     arnet_dataset_free(test);
     arnet_model_free(m);

@@ -34,7 +34,10 @@ static void usage(FILE *f)
             "  start within the 16*T frames of the features (T = their clip count);\n"
             "  one ending past them is clipped, with a warning.  An anomalous class\n"
             "  with no event (-1 -1 -1 -1) is an error; --allow-no-event writes it as\n"
-            "  '1 -' instead (fine for training, arnet eval refuses it).\n");
+            "  '1 -' instead (fine for training, arnet eval refuses it).\n"
+            "Both: an existing MANIFEST needs --force; MANIFEST may not be one of the\n"
+            "  inputs (a list, the annotations, the ground truth or a feature file).\n");
+    cli_print_exit_codes(f, CLI_EXITS_OUTPUT);
 }
 
 /* Absolute form of an existing path, so the manifest works from anywhere. */
@@ -85,6 +88,10 @@ static int clips_of(const char *path, const char *what, size_t *T)
     *T = (size_t)info.shape[0];
     return 0;
 }
+
+/* The output being written (cmd_import's guard), for the feature files
+ * met on the way: a manifest never replaces one of them. */
+static const cli_output *import_out;
 
 /* ---- RTFM ---------------------------------------------------------------- */
 
@@ -169,6 +176,9 @@ static int import_rtfm(int argc, char **argv)
             snprintf(path, sizeof path, "%s/%s", fdir, base_name(p));
         else
             snprintf(path, sizeof path, "%s", p);
+        if (import_out &&
+            (status = cli_output_not_input(CMD, import_out, "a feature file of --list", path)))
+            break;
         size_t T = 0;
         if (gt) {
             char what[64];
@@ -431,6 +441,10 @@ static int import_ucf(int argc, char **argv)
             stem[sl - 4] = '\0';
         char fpath[PATH_MAX + 1100];
         snprintf(fpath, sizeof fpath, "%s/%s%s", adir, stem, suffix);
+        if (import_out && (status = cli_output_not_input(CMD, import_out,
+                                                         "a feature file of --features-dir",
+                                                         fpath)))
+            break;
         struct stat st;
         if (stat(fpath, &st) != 0) {
             fprintf(stderr, "arnet import: %s:%zu: features of %s not found: %s: %s\n", ann,
@@ -530,11 +544,64 @@ int cmd_import(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "rtfm"))
-        return import_rtfm(argc, argv);
-    if (!strcmp(argv[1], "ucf"))
-        return import_ucf(argc, argv);
-    if (!strcmp(argv[1], "i3d"))
-        return cmd_import_i3d(argc, argv);
-    return cli_usage_error(CMD, "unknown format '%s' (rtfm, ucf or i3d)", argv[1]);
+    int (*run)(int, char **) = !strcmp(argv[1], "rtfm") ? import_rtfm
+                               : !strcmp(argv[1], "ucf") ? import_ucf
+                               : !strcmp(argv[1], "i3d") ? cmd_import_i3d : NULL;
+    if (!run)
+        return cli_usage_error(CMD, "unknown format '%s' (rtfm, ucf or i3d)", argv[1]);
+
+    /* Every format: --out is not an input, exists only with --force, and
+     * is locked while written.  --force is taken out here.  i3d's input is
+     * its one positional argument (the weights). */
+    char **args = malloc(((size_t)argc + 1) * sizeof *args);
+    if (!args) {
+        fprintf(stderr, "arnet %s: out of memory\n", CMD);
+        return CLI_EXIT_FAIL;
+    }
+    static const char *const in_opts[] = {"--list", "--gt", "--annotations"};
+    static const char *const in_what[] = {"the list --list", "the ground truth --gt",
+                                          "the annotations --annotations", "the weights"};
+    const char *out = NULL, *in[4] = {NULL, NULL, NULL, NULL};
+    int n = 0, force = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i >= 2 && !strcmp(argv[i], "--force")) {
+            force = 1;
+            continue;
+        }
+        args[n++] = argv[i];
+        if (run == cmd_import_i3d && i >= 2 && argv[i][0] != '-' && !in[3] &&
+            strcmp(argv[i - 1], "--out") && strcmp(argv[i - 1], "--level"))
+            in[3] = argv[i];
+        const char *v;
+        int j = i;
+        if (i + 1 >= argc && !strchr(argv[i], '='))
+            continue; /* a missing value: the format's parser says so */
+        if (i >= 2 && cli_opt_value(CMD, argc, argv, &j, "--out", &v) == 1)
+            out = v;
+        for (int k = 0; k < 3; k++)
+            if (i >= 2 && (j = i, cli_opt_value(CMD, argc, argv, &j, in_opts[k], &v) == 1))
+                in[k] = v;
+    }
+    args[n] = NULL;
+    cli_output o;
+    int code = 0;
+    if (out) {
+        cli_output_init(&o, "--out", out, 0);
+        for (int k = 0; k < 4 && !code; k++)
+            if (in[k])
+                code = cli_output_not_input(CMD, &o, in_what[k], in[k]);
+        if (!code)
+            code = cli_output_lock(CMD, &o);
+        if (!code)
+            import_out = &o;
+        if (!code)
+            code = cli_output_absent(CMD, &o, NULL, force, NULL);
+    }
+    if (!code)
+        code = run(n, args);
+    if (import_out)
+        cli_output_release(&o);
+    import_out = NULL;
+    free(args);
+    return code;
 }

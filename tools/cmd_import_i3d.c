@@ -65,7 +65,6 @@ static int summarise(void *user, const arnet_file_entry *e)
 int cmd_import_i3d(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *v;
-    int force = 0;
     arnet_save_options opt;
     arnet_save_options_init(&opt);
     for (int i = 2; i < argc; i++) {
@@ -81,8 +80,6 @@ int cmd_import_i3d(int argc, char **argv)
             if (r < 0 || !cli_parse_u64(CMD, "--level", v, 0, 9, &level))
                 return CLI_EXIT_USAGE;
             opt.compression_level = (int)level;
-        } else if (!strcmp(argv[i], "--force")) {
-            force = 1;
         } else if (!strcmp(argv[i], "--f16")) {
             opt.storage = ARNET_STORAGE_F16;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -98,18 +95,9 @@ int cmd_import_i3d(int argc, char **argv)
         return cli_usage_error(CMD, "WEIGHTS.pt is required");
     if (!out)
         return cli_usage_error(CMD, "--out EXTRACTOR.arnet is required");
+    /* An existing --out, an --out that is the weights, and a second writer
+     * were refused by cmd_import (which took --force out). */
     struct stat sb;
-    if (!force) {
-        if (stat(out, &sb) == 0) {
-            fprintf(stderr, "arnet %s: %s exists (--force replaces it)\n", CMD, out);
-            return CLI_EXIT_FAIL;
-        }
-        if (errno != ENOENT) {
-            fprintf(stderr, "arnet %s: %s: %s\n", CMD, out, strerror(errno));
-            return CLI_EXIT_FAIL;
-        }
-    }
-
     arnet_extractor *x;
     int rc = arnet_extractor_load_torch(in, &x);
     if (rc != ARNET_OK)

@@ -20,6 +20,7 @@ static void usage(FILE *f)
             "Files of another kind (an I3D extractor from `arnet import i3d`) are listed\n"
             "as their container holds them: kind, tensors, parameters, metadata.\n\n"
             "  --json    one JSON object instead of text\n");
+    cli_print_exit_codes(f, 0);
 }
 
 /* Everything arnet_file_list reported, copied (its strings are borrowed). */

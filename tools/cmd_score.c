@@ -23,10 +23,14 @@ static void usage(FILE *f)
             "                  (or when OUT is an existing folder).  Inputs sharing a basename\n"
             "                  are written as NNNN-<name>.npy, NNNN their 0-based position on\n"
             "                  the command line; the summary lists them.  An OUT ending in\n"
-            "                  .npy, or an existing file, with several inputs is refused.\n"
+            "                  .npy, or an existing file, with several inputs is refused.  An\n"
+            "                  output file that exists needs --force; one that is an input\n"
+            "                  is refused.\n"
+            "  --force         replace existing output files of --npy\n"
             "  --crop C        crop of [T, C, F] files (default: average of the crops)\n"
             "  --threads K     BLIS threads (default 1)\n\n"
             "Text output: a line '# FILE: T clips' per file, then 'CLIP SCORE' lines.\n");
+    cli_print_exit_codes(f, CLI_EXITS_OUTPUT);
 }
 
 static int same_stem(const char *x, const char *y)
@@ -101,7 +105,7 @@ static int is_single_file_out(const char *out)
 
 typedef struct score_args {
     const char *model, *npy_out;
-    int json, threads;
+    int json, threads, force;
     arnet_npy_options nopt;
     const char **files;
     int n_files;
@@ -117,6 +121,8 @@ static int parse(int argc, char **argv, score_args *a)
             return -1;
         } else if (!strcmp(argv[i], "--json")) {
             a->json = 1;
+        } else if (!strcmp(argv[i], "--force")) {
+            a->force = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--model", &v))) {
             a->model = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--npy", &v))) {
@@ -197,8 +203,44 @@ static size_t score_file(const score_args *a, arnet_scorer *sc, uint32_t dim, co
     return t;
 }
 
+/* Each --npy output file: never an input (a feature file or the model),
+ * not an existing file unless --force.  names: the file names in the
+ * output folder, or NULL for a single output file. */
+static int check_outputs(const score_args *a, const cli_output *out, char **names)
+{
+    int rc = 0;
+    for (int k = 0; k < (names ? a->n_files : 1) && !rc; k++) {
+        char *path = NULL;
+        if (names) {
+            size_t n = strlen(a->npy_out) + strlen(names[k]) + 2;
+            if ((path = malloc(n)))
+                snprintf(path, n, "%s/%s", a->npy_out, names[k]);
+        } else {
+            path = strdup(a->npy_out);
+        }
+        if (!path) {
+            fprintf(stderr, "arnet score: out of memory\n");
+            return CLI_EXIT_FAIL;
+        }
+        cli_output file;
+        cli_output_init(&file, "--npy", path, 0);
+        rc = cli_output_not_input(CMD, &file, "the --model file", a->model);
+        for (int j = 0; j < a->n_files && !rc; j++)
+            rc = cli_output_not_input(CMD, &file, "a FEATURES file", a->files[j]);
+        if (!rc)
+            rc = cli_output_absent(CMD, out, names ? path : NULL, a->force, NULL);
+        free(path);
+    }
+    return rc;
+}
+
+/* Library field names in messages -> this command's options. */
+static const char *const score_option_names[][2] = {
+    {"threads", "--threads"}, {"crop", "--crop"}, {NULL, NULL}};
+
 int cmd_score(int argc, char **argv)
 {
+    cli_set_option_names(score_option_names);
     score_args a;
     memset(&a, 0, sizeof a);
     a.threads = 1;
@@ -218,6 +260,8 @@ int cmd_score(int argc, char **argv)
     int dir_out = a.npy_out && (a.n_files > 1 || is_dir(a.npy_out));
     char **names = NULL;
     int renamed = 0;
+    cli_output out;
+    cli_output_init(&out, "--npy", a.npy_out, dir_out);
     if (dir_out && (rc = out_names(a.files, a.n_files, &names, &renamed)) != 0)
         goto done;
     if (dir_out && cli_mkdir(a.npy_out) != 0) {
@@ -226,6 +270,11 @@ int cmd_score(int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
+    /* Locked first, so that a second arnet writing here hears "in use". */
+    if (a.npy_out && (rc = cli_output_lock(CMD, &out)) != 0)
+        goto done;
+    if (a.npy_out && (rc = check_outputs(&a, &out, names)) != 0)
+        goto done;
 
     int st = arnet_model_load(a.model, &m);
     if (st != ARNET_OK) {
@@ -299,6 +348,7 @@ int cmd_score(int argc, char **argv)
         fputc('\n', stderr);
     }
 done:
+    cli_output_release(&out);
     if (names)
         for (int k = 0; k < a.n_files; k++)
             free(names[k]);

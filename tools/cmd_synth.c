@@ -1,5 +1,6 @@
 /* cmd_synth.c -- `arnet synth`: write the synthetic ShanghaiTech-shaped data
  * set (features, frame ground truth, train.txt and test.txt manifests). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,10 @@ static void usage(FILE *f)
             "  --out DIR          folder to write (created if needed)\n"
             "  --seed S           generator seed (default 1)\n"
             "  --feature-dim F    values per clip, 1..65536 (default 2048)\n"
-            "  --scale X          fraction of the videos of each class, (0, 1] (default 1)\n");
+            "  --scale X          fraction of the videos of each class, (0, 1] (default 1)\n"
+            "  --force            replace the data set DIR already holds (train.txt,\n"
+            "                     test.txt, features/, gt/); without it that is refused\n");
+    cli_print_exit_codes(f, CLI_EXITS_OUTPUT);
 }
 
 /* Videos per label in a manifest just written, for the summary line. */
@@ -41,16 +45,24 @@ static int count_manifest(const char *path, size_t count[2])
     return 1;
 }
 
+/* Library field names in messages -> this command's options. */
+static const char *const synth_option_names[][2] = {
+    {"feature_dim", "--feature-dim"}, {"scale", "--scale"}, {"seed", "--seed"}, {NULL, NULL}};
+
 int cmd_synth(int argc, char **argv)
 {
+    cli_set_option_names(synth_option_names);
     arnet_synth_options opt;
     arnet_synth_options_init(&opt);
     const char *out = NULL, *v;
+    int force = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--force")) {
+            force = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v))) {
             if (r < 0)
                 return CLI_EXIT_USAGE;
@@ -79,8 +91,33 @@ int cmd_synth(int argc, char **argv)
     if (!out)
         return cli_usage_error(CMD, "--out DIR is required");
 
+    /* DIR may hold other things; what the set would replace needs --force.
+     * The folder is locked while it is written. */
+    cli_output o;
+    cli_output_init(&o, "--out", out, 1);
+    if (cli_mkdir(out) != 0) {
+        fprintf(stderr, "arnet %s: cannot create folder %s: %s\n", CMD, out, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    int code = cli_output_lock(CMD, &o);
+    static const char *const parts[] = {"train.txt", "test.txt", "features", "gt"};
+    for (size_t k = 0; k < 4 && !code; k++) {
+        char *path = malloc(strlen(out) + 16);
+        if (!path) {
+            code = CLI_EXIT_FAIL;
+            break;
+        }
+        sprintf(path, "%s/%s", out, parts[k]);
+        code = cli_output_absent(CMD, &o, path, force, NULL);
+        free(path);
+    }
+    if (code) {
+        cli_output_release(&o);
+        return code;
+    }
     double t0 = cli_now();
     int rc = arnet_synth_write(out, &opt);
+    cli_output_release(&o);
     if (rc != ARNET_OK)
         return cli_fail(CMD, rc, out);
     double secs = cli_now() - t0;

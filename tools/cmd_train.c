@@ -15,18 +15,26 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: arnet train --train LIST --out MODEL [options]\n\n"
+        "usage: arnet train --train LIST --out MODEL [options]\n"
+        "       arnet train --resume MODEL [--iterations N] [--threads K]\n\n"
         "Train an AR-Net model on the videos of a manifest (docs/data.md) with the\n"
         "paper's settings unless told otherwise (docs/training.md).  MODEL also holds\n"
-        "the optimizer state, so --resume MODEL continues the run exactly.\n\n"
+        "the optimizer state and records the run (manifests, options), so\n"
+        "--resume MODEL alone continues the run exactly.\n\n"
         "data and files:\n"
         "  --train LIST          training manifest (video labels; feature size from the data)\n"
-        "  --out MODEL           model file to write (atomically), with training settings\n"
+        "  --out MODEL           model file to write (atomically), with training settings;\n"
+        "                        an existing MODEL needs --force (or --resume MODEL)\n"
+        "  --force               replace an existing --out or --keep-best file (never an\n"
+        "                        input: a manifest or a feature file)\n"
         "  --test LIST           test manifest with frame ground truth: AUC and FAR\n"
         "  --eval-every N        evaluate on --test every N steps (default: at the end)\n"
         "  --keep-best FILE      also save the model with the best test AUC to FILE\n"
         "  --resume FILE         continue the run saved in FILE (by --out or --save-every)\n"
-        "                        with its settings; only --iterations and --threads change\n"
+        "                        with its settings; only --iterations and --threads change.\n"
+        "                        --train, --test, --out (default FILE itself), --crop,\n"
+        "                        --eval-every, --save-every and --keep-best default to\n"
+        "                        the run's\n"
         "  --save-every N        rewrite MODEL every N steps (default 0: at the end)\n"
         "  --crop C              crop of [T, C, F] feature files (default: mean of crops)\n"
         "training (defaults: the paper's):\n"
@@ -43,12 +51,18 @@ static void usage(FILE *f)
         "  --hidden H            hidden units (default: the feature size)\n"
         "  --dropout P           dropout rate while training (0.7)\n"
         "  --seed S              weights, sampling and dropout (1)\n"
-        "  --threads K           BLIS threads (1); the same seed and K give the same model\n"
+        "  --threads K           BLIS threads (default: every processor); the same seed\n"
+        "                        and K give the same model; on a busy machine or with few\n"
+        "                        features, 1 can be faster (docs/training.md)\n"
         "output:\n"
-        "  --progress            show progress even when stderr is not a terminal\n"
-        "  --quiet               print nothing but errors\n\n"
+        "  --progress-every N    on a log (stderr not a terminal), a progress line every\n"
+        "                        N steps (default: every 5 %% of the run)\n"
+        "  --progress            accepted for older scripts (progress is always shown)\n"
+        "  -q, --quiet           print nothing but errors\n\n"
         "Ctrl-C stops after the current step and saves MODEL, so that\n"
-        "`arnet train ... --resume MODEL` goes on from there.\n");
+        "`arnet train --resume MODEL` goes on from there.  While it runs, MODEL.lock\n"
+        "beside MODEL keeps a second arnet from writing MODEL.\n");
+    cli_print_exit_codes(f, CLI_EXITS_OUTPUT | CLI_EXITS_INTERRUPT);
 }
 
 /* ---- settings: one table drives parsing, metadata and resuming ---------- */
@@ -170,11 +184,15 @@ typedef struct train_args {
     uint32_t hidden;
     float dropout;
     int crop;
-    uint64_t save_every, eval_every;
-    int progress_forced, quiet;
+    uint64_t save_every, eval_every, progress_every;
+    int progress_forced, quiet, force;
+    int crop_given, save_every_given, eval_every_given;
+    int keep_best_own; /* --keep-best is the resumed run's own */
+    char *owned[4]; /* paths taken from a resumed file's metadata */
     int hidden_given, dropout_given;
     setting settings[16];
     size_t n_settings;
+    setting *settings_threads;
 } train_args;
 
 static void add_setting(train_args *a, const char *opt, const char *key, enum kind kind,
@@ -206,6 +224,7 @@ static void args_init(train_args *a)
     add_setting(a, "--max-clips", "train.max_clips", K_U32, 1, 4e9, 0, &o->max_clips);
     add_setting(a, "--seed", "train.seed", K_U64, 0, 1.8446744073709552e19, 0, &o->seed);
     add_setting(a, "--threads", "train.threads", K_INT, 1, 1024, 0, &o->threads);
+    a->settings_threads = &a->settings[a->n_settings - 1];
 }
 
 /* Returns -1 when parsing should stop with exit code *code. */
@@ -224,8 +243,12 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
             a->progress_forced = 1;
             continue;
         }
-        if (!strcmp(arg, "--quiet")) {
+        if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
             a->quiet = 1;
+            continue;
+        }
+        if (!strcmp(arg, "--force")) {
+            a->force = 1;
             continue;
         }
         const char **paths[] = {&a->train_path, &a->test_path, &a->out, &a->resume,
@@ -253,8 +276,14 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
         if ((r = cli_opt_value(CMD, argc, argv, &i, "--save-every", &v))) {
             if (r < 0 || !cli_parse_u64(CMD, "--save-every", v, 0, UINT64_MAX, &a->save_every))
                 goto usage;
+            a->save_every_given = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--eval-every", &v))) {
             if (r < 0 || !cli_parse_u64(CMD, "--eval-every", v, 0, UINT64_MAX, &a->eval_every))
+                goto usage;
+            a->eval_every_given = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--progress-every", &v))) {
+            if (r < 0 ||
+                !cli_parse_u64(CMD, "--progress-every", v, 1, UINT64_MAX, &a->progress_every))
                 goto usage;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--hidden", &v))) {
             if (r < 0 || !cli_parse_u64(CMD, "--hidden", v, 0, 65536, &u))
@@ -270,27 +299,71 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
             if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1000, &u))
                 goto usage;
             a->crop = (int)u;
+            a->crop_given = 1;
         } else {
             cli_usage_error(CMD, "unknown option or argument '%s'", arg);
             goto usage;
         }
     }
-    if (!a->train_path || !a->out) {
+    if (!a->resume && (!a->train_path || !a->out)) {
         cli_usage_error(CMD, "%s is required", !a->train_path ? "--train LIST" : "--out MODEL");
-        goto usage;
-    }
-    if (a->keep_best && !a->test_path) {
-        cli_usage_error(CMD, "--keep-best needs --test LIST");
-        goto usage;
-    }
-    if (a->eval_every && !a->test_path) {
-        cli_usage_error(CMD, "--eval-every needs --test LIST");
         goto usage;
     }
     return 0;
 usage:
     *code = CLI_EXIT_USAGE;
     return -1;
+}
+
+/* What a resumed run records of itself (write_meta) fills in what the
+ * command line leaves out, so that `arnet train --resume MODEL` alone
+ * continues it.  Returns 0 or an exit code (message printed). */
+static const char *meta_default(train_args *a, const arnet_model *m, const char *key, int slot)
+{
+    const char *v = arnet_model_get_meta(m, key);
+    if (!v || !*v)
+        return NULL;
+    return (a->owned[slot] = strdup(v));
+}
+
+static int resume_defaults(train_args *a)
+{
+    arnet_model *m = NULL;
+    int rc = arnet_model_load(a->resume, &m);
+    if (rc != ARNET_OK)
+        return cli_fail(CMD, rc, a->resume);
+    const char *v;
+    if (!a->train_path && !(a->train_path = meta_default(a, m, "train.manifest", 0))) {
+        arnet_model_free(m);
+        return cli_usage_error(CMD, "--resume %s: the file does not record its training "
+                               "manifest: give --train LIST", a->resume);
+    }
+    if (!a->out)
+        a->out = a->resume; /* continuing its own checkpoint */
+    if (!a->test_path)
+        a->test_path = meta_default(a, m, "test.manifest", 1);
+    const char *kb = arnet_model_get_meta(m, "test.keep_best");
+    if (!a->keep_best && kb)
+        a->keep_best = meta_default(a, m, "test.keep_best", 2);
+    a->keep_best_own = a->keep_best && kb && cli_same_file(a->keep_best, kb);
+    if (!a->crop_given && (v = arnet_model_get_meta(m, "train.crop")))
+        a->crop = atoi(v);
+    if (!a->save_every_given && (v = arnet_model_get_meta(m, "train.save_every")))
+        a->save_every = strtoull(v, NULL, 10);
+    if (!a->eval_every_given && (v = arnet_model_get_meta(m, "test.eval_every")))
+        a->eval_every = strtoull(v, NULL, 10);
+    arnet_model_free(m);
+    return 0;
+}
+
+/* After resume_defaults: the options that need a test list. */
+static int check_test_options(const train_args *a)
+{
+    if (a->keep_best && !a->test_path)
+        return cli_usage_error(CMD, "--keep-best needs --test LIST");
+    if (a->eval_every && !a->test_path)
+        return cli_usage_error(CMD, "--eval-every needs --test LIST");
+    return 0;
 }
 
 /* ---- the run --------------------------------------------------------------- */
@@ -351,6 +424,14 @@ static void data_digest(const arnet_dataset *ds, char out[17])
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+static int set_meta_path(run *r, const char *key, const char *path)
+{
+    char *abs = cli_abs_path(path);
+    int rc = set_meta(r, key, abs ? abs : path);
+    free(abs);
+    return rc;
+}
+
 /* Training settings and results into the model's metadata, so that the
  * file says how it was made (arnet info shows them) and --resume can
  * continue with the same settings. */
@@ -365,8 +446,17 @@ static int write_meta(run *r)
         setting_format(&a->settings[i], buf, sizeof buf);
         rc = set_meta(r, a->settings[i].key, buf);
     }
+    /* Absolute paths and the file options: what --resume alone needs. */
     if (!rc)
-        rc = set_meta(r, "train.manifest", a->train_path);
+        rc = set_meta_path(r, "train.manifest", a->train_path);
+    if (!rc) {
+        snprintf(buf, sizeof buf, "%d", a->crop);
+        rc = set_meta(r, "train.crop", buf);
+    }
+    if (!rc) {
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)a->save_every);
+        rc = set_meta(r, "train.save_every", buf);
+    }
     if (!rc) {
         snprintf(buf, sizeof buf, "%zu", arnet_dataset_count(r->train, 0));
         rc = set_meta(r, "train.videos_normal", buf);
@@ -384,7 +474,13 @@ static int write_meta(run *r)
         rc = set_meta(r, "train.steps", buf);
     }
     if (!rc && a->test_path)
-        rc = set_meta(r, "test.manifest", a->test_path);
+        rc = set_meta_path(r, "test.manifest", a->test_path);
+    if (!rc && a->test_path) {
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)a->eval_every);
+        rc = set_meta(r, "test.eval_every", buf);
+    }
+    if (!rc && a->keep_best)
+        rc = set_meta_path(r, "test.keep_best", a->keep_best);
     if (!rc && r->have_eval) {
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->last_step);
         rc = set_meta(r, "test.step", buf);
@@ -478,7 +574,12 @@ static int train_loop(run *r, double *train_secs)
     double t0 = cli_now(), eval_secs = 0, last_draw = 0;
     double sum_loss = 0, sum_mil = 0, sum_center = 0;
     uint64_t n_sum = 0;
-    double redraw = isatty(STDERR_FILENO) ? 0.2 : 5.0;
+    /* On a terminal the line is redrawn 5 times a second; in a log it is
+     * a line every progress_every steps (default 5 % of the run). */
+    int tty = isatty(STDERR_FILENO);
+    uint64_t every = a->progress_every ? a->progress_every : (target + 19) / 20;
+    if (every == 0)
+        every = 1;
     while (arnet_trainer_steps(r->trainer) < target && !interrupted) {
         arnet_step_stats st;
         arnet_step_stats_init(&st);
@@ -493,7 +594,9 @@ static int train_loop(run *r, double *train_secs)
         n_sum++;
         uint64_t step = st.step;
         double now = cli_now();
-        if (r->show_progress && (now - last_draw >= redraw || step == target)) {
+        if (r->show_progress &&
+            (step == target || (tty ? now - last_draw >= cli_progress_interval()
+                                    : step % every == 0))) {
             double secs = now - t0 - eval_secs;
             double rate = secs > 0 ? (double)(step - start) / secs : 0;
             char left[32];
@@ -536,7 +639,12 @@ static int load_data(run *r)
     arnet_load_options lo;
     arnet_load_options_init(&lo);
     lo.crop = r->a->crop;
-    int rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
+    int rc = cli_manifest_kind(CMD, "--train", r->a->train_path);
+    if (!rc && r->a->test_path)
+        rc = cli_manifest_kind(CMD, "--test", r->a->test_path);
+    if (rc)
+        return rc;
+    rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
     if (rc != ARNET_OK)
         return cli_fail(CMD, rc, r->a->train_path);
     if (r->a->test_path) {
@@ -556,7 +664,7 @@ static void resume_best(run *r)
     const char *keys[6] = {"test.step", "test.auc", "test.far", "test.best_step",
                            "test.best_auc", "test.best_far"};
     const char *v[6];
-    if (!r->a->test_path || !m || strcmp(m, r->a->test_path) != 0)
+    if (!r->a->test_path || !m || !cli_same_file(m, r->a->test_path))
         return;
     for (int i = 0; i < 6; i++)
         if (!(v[i] = arnet_model_get_meta(r->model, keys[i])))
@@ -762,20 +870,81 @@ static void print_header(const run *r)
     fflush(stdout);
 }
 
+/* Library field names in messages -> the options of this command. */
+static const char *const train_option_names[][2] = {
+    {"normal_per_batch", "--batch-normal"}, {"anomalous_per_batch", "--batch-anomalous"},
+    {"alpha", "--alpha"}, {"lambda", "--lambda"}, {"lr", "--lr"},
+    {"weight_decay", "--weight-decay"}, {"max_clips", "--max-clips"},
+    {"threads", "--threads"}, {"iterations", "--iterations"}, {"seed", "--seed"},
+    {"hidden_dim", "--hidden"}, {"dropout", "--dropout"}, {"crop", "--crop"},
+    {NULL, NULL}};
+
+/* The outputs (--out, --keep-best): not an input, not an existing file
+ * unless --force (or --out continuing its own --resume), locked for the
+ * run.  Before the data are loaded (manifests only) and after (every
+ * feature file: ds given).  Returns 0 or an exit code. */
+static int check_outputs(train_args *a, cli_output *outs, size_t n, const arnet_dataset *train,
+                         const arnet_dataset *test)
+{
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        rc = cli_output_not_in_dataset(CMD, &outs[k], "--train", a->train_path, train);
+        if (!rc && a->test_path)
+            rc = cli_output_not_in_dataset(CMD, &outs[k], "--test", a->test_path, test);
+    }
+    return rc;
+}
+
+static int claim_outputs(train_args *a, cli_output *outs, size_t n)
+{
+    int rc = check_outputs(a, outs, n, NULL, NULL);
+    if (!rc && n == 2 && cli_same_file(outs[0].path, outs[1].path))
+        rc = cli_usage_error(CMD, "--keep-best and --out name the same file %s", a->out);
+    /* Locked before the existence check, so that a second arnet writing
+     * the same file hears "in use", not "exists". */
+    for (size_t k = 0; k < n && !rc; k++)
+        rc = cli_output_lock(CMD, &outs[k]);
+    for (size_t k = 0; k < n && !rc; k++) {
+        int own = k == 0 ? a->resume && cli_same_file(a->out, a->resume) : a->keep_best_own;
+        if (!own)
+            rc = cli_output_absent(CMD, &outs[k], NULL, a->force, k == 0 ? "--resume" : NULL);
+    }
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a;
     args_init(&a);
     int code = 0;
+    cli_set_option_names(train_option_names);
     if (parse_args(&a, argc, argv, &code) < 0)
         return code;
     run r;
     memset(&r, 0, sizeof r);
     r.a = &a;
+    cli_output outs[2];
+    size_t n_outs = 0;
+    if (a.resume && (code = resume_defaults(&a)) != 0)
+        goto done;
+    if ((code = check_test_options(&a)) != 0)
+        goto done;
+    /* Every processor unless told (a resumed run keeps its file's count). */
+    if (!a.settings_threads->given && !a.resume)
+        a.opt.threads = cli_cpu_count();
     r.show_progress = !a.quiet && cli_progress_enabled(a.progress_forced);
-    if (!writable_folder(a.out) || (a.keep_best && !writable_folder(a.keep_best)))
-        return CLI_EXIT_FAIL;
+    if (!writable_folder(a.out) || (a.keep_best && !writable_folder(a.keep_best))) {
+        code = CLI_EXIT_FAIL;
+        goto done;
+    }
+    cli_output_init(&outs[n_outs++], "--out", a.out, 0);
+    if (a.keep_best)
+        cli_output_init(&outs[n_outs++], "--keep-best", a.keep_best, 0);
+    if ((code = claim_outputs(&a, outs, n_outs)) != 0)
+        goto done;
     code = load_data(&r);
+    if (!code)
+        code = check_outputs(&a, outs, n_outs, r.train, r.test);
     if (!code)
         code = make_model(&r);
     if (!code)
@@ -805,10 +974,10 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
         fprintf(stderr,
-                "arnet %s: interrupted after step %llu; saved %s (continue with the same "
-                "command and --resume %s)\n",
+                "arnet %s: interrupted after step %llu; saved %s (continue with: arnet train "
+                "--resume %s)\n",
                 CMD, (unsigned long long)steps, a.out, a.out);
-        code = 130;
+        code = CLI_EXIT_INTERRUPTED;
         goto done;
     }
     if (r.test && evaluate(&r, 1) != 0) {
@@ -835,5 +1004,10 @@ done:
     arnet_model_free(r.model);
     arnet_dataset_free(r.train);
     arnet_dataset_free(r.test);
+    for (size_t k = 0; k < n_outs; k++)
+        cli_output_release(&outs[k]);
+    for (size_t k = 0; k < sizeof a.owned / sizeof a.owned[0]; k++)
+        free(a.owned[k]);
+    cli_set_option_names(NULL);
     return code;
 }

@@ -2,7 +2,11 @@
 """synth_tables.py -- regenerate the ShanghaiTech structure tables in
 libarnet/synth.c (between the GENERATED markers) from the real annotations.
 
-    /usr/bin/python3 tools/synth_tables.py [SHARED_DATA_DIR]
+    python3 tools/synth_tables.py [--check] [DATA_DIR]
+
+DATA_DIR defaults to tests/data (tests/data/README.md says where each file
+comes from).  With --check nothing is written: the exit status says whether
+libarnet/synth.c already holds the tables the annotations give (a test).
 
 Reads shanghaitech/ground_truth_test.json (199 test videos: frame counts and
 per-frame labels) and shanghaitech/rtfm_SH_Train.txt (238 training names).
@@ -33,7 +37,7 @@ def ranges(labels):
     return out
 
 
-def main(data_dir):
+def main(data_dir, check):
     sh = os.path.join(data_dir, "shanghaitech")
     gt = json.load(open(os.path.join(sh, "ground_truth_test.json")))
     train = [ln.strip() for ln in open(os.path.join(sh, "rtfm_SH_Train.txt")) if ln.strip()]
@@ -59,9 +63,22 @@ def main(data_dir):
     lines.append(END)
     src = open(TARGET).read()
     a, b = src.index(BEGIN), src.index(END) + len(END)
-    open(TARGET, "w").write(src[:a] + "".join(lines) + src[b:])
-    print(f"{len(gt)} test videos, {len(all_ranges)} ranges, {len(train)} training names")
+    new = src[:a] + "".join(lines) + src[b:]
+    summary = f"{len(gt)} test videos, {len(all_ranges)} ranges, {len(train)} training names"
+    if check:
+        if new != src:
+            print(f"libarnet/synth.c differs from the tables of {data_dir} ({summary}): "
+                  "run tools/synth_tables.py", file=sys.stderr)
+            return 1
+        print(f"libarnet/synth.c matches {data_dir}: {summary}")
+        return 0
+    open(TARGET, "w").write(new)
+    print(summary)
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "data"))
+    args = sys.argv[1:]
+    check = "--check" in args
+    args = [a for a in args if a != "--check"]
+    sys.exit(main(args[0] if args else os.path.normpath(os.path.join(HERE, "..", "tests", "data")), check))

@@ -143,7 +143,7 @@ ARNET_API void arnet_free(void *ptr);
 /* Model                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* The AR-Net scorer network (METHOD.md eq. 1-2):
+/* The AR-Net scorer network (docs/method.md eq. 1-2):
  *     H = Dropout_p(ReLU(X W1^T + b1)),  s = sigmoid(H w2 + b2)
  * X is n_clips x feature_dim (row-major), W1 is hidden_dim x feature_dim. */
 typedef struct arnet_model arnet_model;
@@ -598,7 +598,7 @@ ARNET_API void arnet_video_info_init(arnet_video_info *info);
 /* An empty data set; feature_dim 0 = set by the first video added.
  * Thread-safe (no shared state). */
 ARNET_API ARNET_NODISCARD int arnet_dataset_create(uint32_t feature_dim, arnet_dataset **out);
-/* Load a manifest (format in API.md / docs/data.md): one video per line,
+/* Load a manifest (format in docs/data.md): one video per line,
  * `<features.npy> <label> [<ground truth>]`, paths relative to the
  * manifest's folder; range ground truth covers 16 * T frames.  opt
  * [borrowed] (NULL = defaults).  *out [transferred] (arnet_dataset_free).
@@ -728,7 +728,7 @@ ARNET_API ARNET_NODISCARD int arnet_synth_write(const char *dir,
                                                 const arnet_synth_options *opt);
 
 /* ------------------------------------------------------------------------ */
-/* Evaluation (METHOD.md "Evaluation")                                       */
+/* Evaluation (docs/method.md "Evaluation")                                  */
 /* ------------------------------------------------------------------------ */
 
 #define ARNET_GT_TRUNCATE 0 /* ground truth cut to 16*T frames (AR-Net code) */
@@ -799,7 +799,7 @@ ARNET_API ARNET_NODISCARD int arnet_evaluate_ex(const arnet_model *model,
                                                 arnet_eval_result *res);
 
 /* ------------------------------------------------------------------------ */
-/* Training (METHOD.md eq. 3-8)                                              */
+/* Training (docs/method.md eq. 3-8)                                         */
 /* ------------------------------------------------------------------------ */
 
 /* One step: draw normal_per_batch normal and anomalous_per_batch anomalous

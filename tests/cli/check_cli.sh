@@ -29,7 +29,7 @@ if [ $? -eq 2 ]; then ok "unknown command exits 2"; else notok "unknown command 
 d=$tmp/data m=$tmp/model.arnet
 check "synth writes a small set" "$arnet" synth --out "$d" --scale 0.1 --feature-dim 24 --seed 3
 check "train writes a model" "$arnet" train --train "$d/train.txt" --out "$m" \
-    --iterations 30 --batch-normal 4 --batch-anomalous 4 --seed 2 --lr 1e-3
+    --iterations 30 --batch-normal 4 --batch-anomalous 4 --seed 2 --lr 1e-3 --threads 1
 if [ ! -s "$m" ]; then
     notok "model file exists" "training did not write $m; the remaining checks need it"
     echo "1..$n"
@@ -228,7 +228,7 @@ fi
 if [ $? -eq 2 ]; then ok "calibrate without a target is a usage error"; else notok "calibrate without a target is a usage error"; fi
 
 # --- resuming, keeping the best, Ctrl-C --------------------------------------------
-o="--train $d/train.txt --batch-normal 4 --batch-anomalous 4 --seed 2 --lr 1e-3"
+o="--train $d/train.txt --batch-normal 4 --batch-anomalous 4 --seed 2 --lr 1e-3 --threads 1"
 check "resume: 10 steps then 10 more equal 20 straight, byte for byte" sh -c "
     '$arnet' train $o --iterations 10 --out '$tmp/r.arnet' >/dev/null &&
     '$arnet' train --train '$d/train.txt' --resume '$tmp/r.arnet' --iterations 20 --out '$tmp/r.arnet' >/dev/null &&
@@ -296,6 +296,163 @@ check "demo with other settings or --force trains again" sh -c "
     '$arnet' demo --out '$dm' --feature-dim 8 --iterations 21 --force > '$tmp/demo4' &&
     ! grep -q 'earlier demo run' '$tmp/demo4'"
 
+
+# --- outputs: nothing is replaced by surprise (issue 9, point 5) -------------------
+# expect NAME CODE PATTERN COMMAND...: COMMAND exits CODE and its stderr matches
+# the extended regular expression PATTERN.
+expect() {
+    name=$1 code=$2 pat=$3; shift 3
+    "$@" > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+    if [ $rc -eq "$code" ] && { [ -z "$pat" ] || grep -Eq -- "$pat" "$tmp/err"; }; then ok "$name"; else notok "$name" "exit $rc (expected $code): $(cat "$tmp/err")"; fi
+}
+t="--iterations 3 --batch-normal 4 --batch-anomalous 4 --threads 1 -q"
+cp "$f1" "$tmp/f1.copy"; cp "$d/train.txt" "$tmp/train.copy"
+ft=$d/$(awk '!/^#/ && NF { print $1; exit }' "$d/train.txt") # a training video's features
+cp "$ft" "$tmp/ft.copy"
+expect "train --out FEATURE.npy is refused even with --force (an input)" 2 "is an input.*feature file" \
+    "$arnet" train --train "$d/train.txt" --out "$ft" --force $t
+cmp -s "$ft" "$tmp/ft.copy" && ok "the feature file is untouched" || notok "the feature file is untouched"
+expect "train --out equal to --train is refused even with --force" 2 "is an input.*manifest --train" \
+    "$arnet" train --train "$d/train.txt" --out "$d/../data/train.txt" --force $t
+cmp -s "$d/train.txt" "$tmp/train.copy" && ok "the manifest is untouched" || notok "the manifest is untouched"
+cp "$m" "$tmp/m.copy"
+expect "train --out over an existing model needs --force (and says --resume)" 2 "already exists.*--force.*--resume" \
+    "$arnet" train --train "$d/train.txt" --out "$m" $t
+cmp -s "$m" "$tmp/m.copy" && ok "the existing model is untouched" || notok "the existing model is untouched"
+cp "$m" "$tmp/forced.arnet"
+expect "train --force replaces an existing model" 0 "" \
+    "$arnet" train --train "$d/train.txt" --out "$tmp/forced.arnet" --force $t
+cmp -s "$tmp/forced.arnet" "$tmp/m.copy" && notok "--force wrote a new model" || ok "--force wrote a new model"
+# Two writers of one output: the second is told the first has it.
+"$arnet" train --train "$d/train.txt" --out "$tmp/busy.arnet" --iterations 100000000 \
+    --batch-normal 4 --batch-anomalous 4 --threads 1 -q 2> /dev/null &
+pid=$!
+i=0; while [ ! -e "$tmp/busy.arnet.lock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+expect "a second train into the same --out while the first runs: 'in use'" 1 "busy.arnet is in use.*process $pid" \
+    "$arnet" train --train "$d/train.txt" --out "$tmp/busy.arnet" --force $t
+# SIGINT until it stops: a background job ignores it until arnet sets its handler.
+i=0; while kill -INT $pid 2> /dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+wait $pid
+rc=$?
+if [ $rc -eq 130 ] && [ -s "$tmp/busy.arnet" ] && [ ! -e "$tmp/busy.arnet.lock" ]; then
+    ok "the first run ends normally and removes its lock file"
+else
+    notok "the first run ends normally and removes its lock file" "exit $rc; $(ls "$tmp" | grep busy)"
+fi
+# A lock file left by a killed run holds no lock: the next run takes it over.
+echo 99999999 > "$tmp/stale.arnet.lock"
+expect "a lock file left by a killed run does not block the next one" 0 "" \
+    "$arnet" train --train "$d/train.txt" --out "$tmp/stale.arnet" $t
+[ -s "$tmp/stale.arnet" ] && [ ! -e "$tmp/stale.arnet.lock" ] && ok "... which removes it" ||
+    notok "... which removes it" "$(ls "$tmp" | grep stale)"
+# synth into a folder holding a user's manifests.
+mkdir -p "$tmp/mine"
+echo "features/x.npy 1 -" > "$tmp/mine/train.txt"
+expect "synth --out DIR holding train.txt needs --force" 2 "already holds .*train.txt.*--force" \
+    "$arnet" synth --out "$tmp/mine" --scale 0.05 --feature-dim 4
+grep -q "features/x.npy" "$tmp/mine/train.txt" && ok "the user's manifest is untouched" || notok "the user's manifest is untouched"
+expect "synth --force replaces it" 0 "" "$arnet" synth --out "$tmp/mine" --scale 0.05 --feature-dim 4 --force
+if command -v flock > /dev/null 2>&1; then
+    # Another writer holding the folder (flock(1) takes the lock arnet takes).
+    flock "$tmp/mine" sleep 3 &
+    holder=$!
+    sleep 0.5
+    expect "synth into a folder another process is writing: 'in use'" 1 "mine is in use" \
+        "$arnet" synth --out "$tmp/mine" --scale 0.05 --feature-dim 4 --force
+    wait $holder
+else
+    n=$((n + 1)); echo "ok $n - synth into a folder in use # SKIP no flock(1)"
+fi
+# import.
+printf '%s\n' "$f1" > "$tmp/list.txt"
+expect "import --out equal to --list is refused even with --force" 2 "is an input.*--list" \
+    "$arnet" import rtfm --list "$tmp/list.txt" --anomalous 0 --out "$tmp/list.txt" --force
+expect "import --out equal to a listed feature file is refused" 2 "is an input.*feature file" \
+    "$arnet" import rtfm --list "$tmp/list.txt" --anomalous 0 --out "$f1" --force
+cmp -s "$f1" "$tmp/f1.copy" && ok "the feature file is untouched by import" || notok "the feature file is untouched by import"
+echo "keep me" > "$tmp/imported.txt"
+expect "import --out over an existing manifest needs --force" 2 "already exists.*--force" \
+    "$arnet" import rtfm --list "$tmp/list.txt" --anomalous 0 --out "$tmp/imported.txt"
+expect "import --force replaces it" 0 "wrote" \
+    "$arnet" import rtfm --list "$tmp/list.txt" --anomalous 0 --out "$tmp/imported.txt" --force
+# score --npy and eval --plots.
+expect "score --npy writes a new file" 0 "wrote 1 file" \
+    "$arnet" score --model "$m" --npy "$tmp/one.npy.keep" "$f1"
+: > "$tmp/one.npy.keep"
+expect "score --npy over an existing file needs --force (file made)" 2 "already exists.*--force" \
+    "$arnet" score --model "$m" --npy "$tmp/one.npy.keep" "$f1"
+expect "score --npy --force replaces it" 0 "wrote 1 file" \
+    "$arnet" score --model "$m" --npy "$tmp/one.npy.keep" --force "$f1"
+expect "score --npy equal to the input is refused even with --force" 2 "is an input.*FEATURES" \
+    "$arnet" score --model "$m" --npy "$f1" --force "$f1"
+cmp -s "$f1" "$tmp/f1.copy" && ok "the feature file is untouched by score" || notok "the feature file is untouched by score"
+expect "eval --plots over earlier plots needs --force" 2 "already holds .*index.html.*--force" \
+    "$arnet" eval --model "$m" --test "$d/test.txt" --plots "$tmp/plots"
+expect "eval --plots --force replaces them" 0 "" \
+    "$arnet" eval --model "$m" --test "$d/test.txt" --plots "$tmp/plots" --force
+
+# --- the CLI speaks CLI (issue 9, point 7) -------------------------------------------
+expect "a library limit names the option typed (--batch-anomalous), not the field" 1 "--batch-anomalous 100000" \
+    "$arnet" train --train "$d/train.txt" --out "$tmp/lim.arnet" --batch-anomalous 100000 --iterations 2
+mkdir -p "$tmp/crop"
+"$arnet" eval --model "$m" --test "$tmp/crop/lr.txt" --crop 0 > /dev/null 2> "$tmp/err"
+if grep -q "$tmp/crop/lr.txt" "$tmp/err"; then ok "option names never replace words inside a path"; else notok "option names never replace words inside a path" "$(cat "$tmp/err")"; fi
+if grep -q "anomalous_per_batch\|arnet_trainer" "$tmp/err"; then notok "no library field or function name in the message" "$(cat "$tmp/err")"; else ok "no library field or function name in the message"; fi
+"$arnet" score --model "$m" "$tmp/missing-features.npy" > /dev/null 2> "$tmp/err"
+if [ $? -eq 1 ] && [ "$(grep -o "missing-features.npy" "$tmp/err" | wc -l)" -eq 1 ] && grep -q "cannot open" "$tmp/err"; then
+    ok "a missing file appears once in its message, with the cause"
+else
+    notok "a missing file appears once in its message, with the cause" "$(cat "$tmp/err")"
+fi
+long=$tmp/$(printf 'a_rather_long_folder_name_%.0s' 1 2 3 4 5 6 7 8)
+mkdir -p "$long"
+"$arnet" score --model "$m" "$long/missing.npy" > /dev/null 2> "$tmp/err"
+if [ $? -eq 1 ] && head -c 100 "$tmp/err" | grep -q "cannot open" && grep -q "$long/missing.npy" "$tmp/err"; then
+    ok "a long path comes after the cause, whole"
+else
+    notok "a long path comes after the cause, whole" "$(cat "$tmp/err")"
+fi
+expect "a .npy given as a manifest is recognised" 1 "--train .*01.*is a NumPy .npy file, not a manifest" \
+    "$arnet" train --train "$f1" --out "$tmp/npy.arnet" $t
+printf '\357\273\277' > "$d/bom.txt"; cat "$d/train.txt" >> "$d/bom.txt"
+expect "a manifest starting with a UTF-8 byte order mark trains" 0 "" \
+    "$arnet" train --train "$d/bom.txt" --out "$tmp/bom.arnet" $t
+if [ -n "$py" ]; then
+    # --resume alone, from another folder: the file gives manifest, output and options.
+    o2="--train $d/train.txt --batch-normal 4 --batch-anomalous 4 --seed 5 --lr 1e-3 --threads 1 -q"
+    "$arnet" train $o2 --iterations 8 --out "$tmp/alone.arnet" && "$arnet" train $o2 --iterations 16 --out "$tmp/straight.arnet"
+    expect "train --resume MODEL needs nothing else (run from another folder)" 0 "" \
+        sh -c "cd / && '$arnet' train --resume '$tmp/alone.arnet' --iterations 16 -q"
+    cmp -s "$tmp/alone.arnet" "$tmp/straight.arnet" && ok "... and ends where an uninterrupted run ends, byte for byte" ||
+        notok "... and ends where an uninterrupted run ends, byte for byte"
+fi
+"$arnet" train $o --iterations 4 --test "$d/test.txt" --eval-every 2 --keep-best "$tmp/kb.arnet" \
+    --out "$tmp/ka.arnet" -q
+expect "train --resume alone with --test and --keep-best recorded goes on (its own files)" 0 "" \
+    "$arnet" train --resume "$tmp/ka.arnet" --iterations 6 -q
+steps=$("$arnet" info "$tmp/ka.arnet" 2>/dev/null | awk '$1 == "train.steps" { print $2 }')
+best=$("$arnet" info "$tmp/ka.arnet" 2>/dev/null | awk '$1 == "test.step" { print $2 }')
+if [ "$steps" = 6 ] && [ "$best" = 6 ] && [ -s "$tmp/kb.arnet" ]; then ok "... evaluating on the recorded test list"; else notok "... evaluating on the recorded test list" "train.steps $steps, test.step $best"; fi
+"$arnet" train --train "$d/train.txt" --out "$tmp/q.arnet" $t > "$tmp/out" 2> "$tmp/err"
+if [ $? -eq 0 ] && [ ! -s "$tmp/out" ] && [ ! -s "$tmp/err" ]; then ok "-q works for --quiet"; else notok "-q works for --quiet" "$(cat "$tmp/out" "$tmp/err")"; fi
+missing=""
+"$arnet" --help | grep -q "^exit status:" || missing="arnet"
+for cmd in demo train eval score calibrate info synth import; do
+    "$arnet" $cmd --help | grep -q "^exit status:" || missing="$missing $cmd"
+done
+if [ -z "$missing" ]; then ok "every --help lists the exit codes"; else notok "every --help lists the exit codes" "missing in:$missing"; fi
+"$arnet" train --train "$d/train.txt" --out "$tmp/log.arnet" --iterations 40 --batch-normal 4 --batch-anomalous 4 \
+    > /dev/null 2> "$tmp/log"
+lines=$(grep -c "^step [0-9]*/40 " "$tmp/log")
+if [ "$lines" -ge 10 ] && grep -q "^step 40/40 " "$tmp/log" && ! grep -q "$(printf '\033')" "$tmp/log"; then
+    ok "progress goes to a log as lines ($lines for 40 steps), no terminal codes"
+else
+    notok "progress goes to a log as lines, no terminal codes" "$(cat "$tmp/log")"
+fi
+cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
+threads=$("$arnet" info "$tmp/log.arnet" | awk '$1 == "train.threads" { print $2 }')
+if [ "$threads" = "$cores" ]; then ok "train uses every processor by default ($cores)"; else notok "train uses every processor by default" "train.threads $threads, processors $cores"; fi
 # --- files that are not regular files, and file modes (issue 9, points 5-6) ------
 # Kept together at the end.  A FIFO must be refused at once (exit 1, the path
 # and "not a regular file" in the message), never waited on: each run is

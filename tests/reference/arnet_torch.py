@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """arnet_torch.py -- an independent PyTorch implementation of AR-Net, written
-from docs (the paper and METHOD.md), not from libarnet's C code, to check that
+from docs (the paper and docs/method.md), not from libarnet's C code, to check that
 libarnet's training reaches the same quality on the same data.
 
 It reads libarnet manifests (`<features.npy> <label> [<frame gt .npy>]`, paths
@@ -63,7 +63,7 @@ class ARNet(torch.nn.Module):
 
 
 def sample_rows(t, label, max_clips, rng):
-    """METHOD.md: anomalous videos longer than max_clips get one random clip
+    """docs/method.md: anomalous videos longer than max_clips get one random clip
     from each of max_clips equal bins; normal ones a random window."""
     if t <= max_clips:
         return np.arange(t)

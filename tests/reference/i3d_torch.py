@@ -35,7 +35,9 @@ variants: what the C tests read, from one seeded network in one run:
   `module.`, num_batches_tracked and logits), h_legacy.pt, p_f64_legacy.pt
   (float64, num_batches_tracked, logits), sums.txt (per tensor of p_legacy.pt:
   key numel sum sum-of-squares first last, in float64) and tensors_zip.pt,
-  tensors_legacy.pt.
+  tensors_legacy.pt.  --stamp FILE gets "ok" when done, or "skip: ..." (exit
+  0) when torch is missing: the build makes these files once
+  (tests/meson.build, target i3d-reference-files, in build/tests/i3d_ref).
 
 Needs Debian's torch and numpy (/usr/bin/python3).  Exit 77 without them.
 """
@@ -47,8 +49,12 @@ try:
     import numpy as np
     import torch
     import torch.nn.functional as F
-except ImportError as e:  # the C tests skip on 77
+except ImportError as e:  # the C tests skip on 77, or on a stamp saying so
     print("i3d_torch.py: needs numpy and torch: %s" % e, file=sys.stderr)
+    if "--stamp" in sys.argv[:-1]:
+        with open(sys.argv[sys.argv.index("--stamp") + 1], "w") as f:
+            f.write("skip: /usr/bin/python3 without numpy and torch (%s)\n" % e)
+        sys.exit(0)
     sys.exit(77)
 
 BN_EPS = 1e-3
@@ -371,6 +377,7 @@ def main(argv):
     v = sub.add_parser("variants")
     v.add_argument("--dir", required=True)
     v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--stamp", help="write 'ok' here when done (for the build)")
     t = sub.add_parser("tensors")
     t.add_argument("--out", required=True)
     t.add_argument("--format", choices=["zip", "legacy"], default="zip")
@@ -397,6 +404,9 @@ def main(argv):
         np.save(a.out, features(net, frames, a.clip_frames, a.double).astype(np.float32))
     elif a.cmd == "variants":
         write_variants(a.dir, a.seed)
+        if a.stamp:
+            with open(a.stamp, "w") as f:
+                f.write("ok\n")
     else:
         save(small_tensors(), a.out, a.format)
     return 0

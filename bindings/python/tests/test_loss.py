@@ -1,5 +1,5 @@
 """test_loss.py -- arnet.loss_dmil / loss_center / loss_kmax_mil against
-double-precision references of METHOD.md eq. 3-7 written here (losses and
+double-precision references of docs/method.md eq. 3-7 written here (losses and
 gradients with respect to the logits), and their argument checks."""
 import math
 import random

@@ -34,7 +34,7 @@ class TrainerTest(unittest.TestCase):
                           o["threads"], o["max_clips"]),
                          (5.0, 1e-3, "kmax-mil", "instance", 7, 2, 50))
         d = arnet.Trainer(arnet.Model(feature_dim=4)).options
-        # The paper's defaults (METHOD.md).
+        # The paper's defaults (docs/method.md).
         self.assertEqual((d["normal_per_batch"], d["anomalous_per_batch"], d["alpha"],
                           d["lambda"], d["lr"], d["weight_decay"], d["loss"], d["reduce"]),
                          (30, 30, 4.0, 20.0, 1e-4, 5e-4, "dmil-center", "video"))
