@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "  --resize R        short256 (default), 340x256, 224x224 or none\n"
             "  --filter F        resize filter: bilinear (default) or lanczos (UR-DMU's)\n"
             "  --last-clip M     drop (default) or pad a last clip of fewer than 16 frames\n"
-            "  --threads K       BLIS threads per convolution (default 1)\n"
+            "  --threads K       threads working on each clip (default 1)\n"
             "  --list FILE       read more video paths from FILE, one per line ('-' = stdin)\n"
             "  --shard K/N       take videos K, K+N, K+2N, ... (1-based) of the sorted list:\n"
             "                    N runs with K = 1..N write exactly the files of one run\n"

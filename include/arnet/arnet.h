@@ -1028,7 +1028,9 @@ typedef struct arnet_extractor_options {
     int resize;           /* ARNET_RESIZE_*; default SHORT256 */
     uint32_t crops;       /* 1 (centre crop 224, default) or 10 (UR-DMU's order) */
     int last_clip;        /* ARNET_LAST_CLIP_*; default DROP */
-    int threads;          /* BLIS threads per convolution; default 1 */
+    int threads;          /* threads working on each clip (a team in
+                           * which each runs single-threaded BLIS on its own
+                           * tiles; docs/extractor.md); default 1 */
     uint32_t clip_frames; /* frames per clip; default 16 */
     /* Size of every frame the camera delivers (required, 1..16384 each): a
      * state's buffers are sized for it at creation, so that push never

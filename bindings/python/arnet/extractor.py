@@ -12,7 +12,7 @@ import threading
 
 from . import _buffers
 from ._lib import (E_INVALID, E_SHAPE, E_STATE, ArnetError, ExtractorOptions, Frame, Handle,
-                   encode_path, lib, new_struct, require)
+                   encode_path, lib, new_struct, require, using)
 from .data import _busy
 
 _RESIZE = {"short256": 0, "340x256": 1, "224x224": 2, "none": 3}
@@ -26,6 +26,32 @@ def _np():
     if not _buffers.HAVE_NUMPY:
         raise ArnetError(E_INVALID, "arnet.Extractor needs numpy (frames are numpy arrays)")
     return _buffers.np
+
+
+class _Network(object):
+    """The loaded network, shared by the Extractors made with share(): its
+    handle is closed when the last of them closes (and freed once no call or
+    per-camera state uses it any more)."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.holders = 0
+        self.lock = threading.Lock()
+
+    def hold(self):
+        with self.lock:
+            if self.holders < 0:
+                raise ArnetError(E_STATE, "the Extractor's network is closed")
+            self.holders += 1
+
+    def release(self):
+        with self.lock:
+            self.holders -= 1
+            last = self.holders == 0
+            if last:
+                self.holders = -1
+        if last:
+            self.handle.close()
 
 
 def _choice(table, value, name):
@@ -45,7 +71,7 @@ class Extractor(object):
     PyTorch I3D state dict read directly (nothing executed).  crops 1 (centre
     crop) or 10; resize "short256", "340x256", "224x224" or "none"; filter
     "bilinear" or "lanczos"; last_clip "drop" or "pad" (what flush() does
-    with a partial clip); threads: BLIS threads per convolution.
+    with a partial clip); threads: threads working on each clip.
 
     extract(frames) turns a whole video into features; push(frame) and
     flush() follow a camera frame by frame.  The per-camera state is sized
@@ -58,13 +84,15 @@ class Extractor(object):
         np = _np()
         self._np = np
         if _shared is not None:
-            self._h = _shared
+            net = _shared
         else:
             out = ctypes.c_void_p()
             fn = "arnet_extractor_load_torch" if torch else "arnet_extractor_load"
             require(fn)(encode_path(os.fspath(path)), ctypes.byref(out))
-            self._h = Handle(out.value, "arnet_extractor_free")
-        self._h.retain()
+            net = _Network(Handle(out.value, "arnet_extractor_free", "Extractor"))
+        net.hold()
+        self._net = net
+        self._h = net.handle
         self._path = path
         self._opt = new_struct(ExtractorOptions)
         self._opt.crops = int(crops)
@@ -76,7 +104,8 @@ class Extractor(object):
         self._opt.threads = int(threads)
         self._settings = dict(crops=crops, resize=resize, filter=filter, last_clip=last_clip,
                               threads=threads)
-        self.feature_dim = int(lib.arnet_extractor_feature_dim(self._h.ptr))
+        with self._use() as p:
+            self.feature_dim = int(lib.arnet_extractor_feature_dim(p))
         self.clip_frames = int(self._opt.clip_frames)
         self._state = None
         self._size = None
@@ -90,7 +119,9 @@ class Extractor(object):
         the weights), with these settings or new ones: one per camera/thread."""
         s = dict(self._settings)
         s.update(settings)
-        return Extractor(self._path, _shared=self._h, **s)
+        if self.closed:
+            raise ArnetError(E_STATE, "the Extractor is closed")
+        return Extractor(self._path, _shared=self._net, **s)
 
     # -- frames -------------------------------------------------------------
     def _frame_of(self, frame, bgr=False):
@@ -120,9 +151,11 @@ class Extractor(object):
         self._opt.frame_width = width
         self._opt.frame_height = height
         out = ctypes.c_void_p()
-        lib.arnet_extractor_state_create(self._ptr(), ctypes.byref(self._opt),
-                                         ctypes.byref(out))
-        self._state = Handle(out.value, "arnet_extractor_state_free")
+        with self._use() as p:
+            lib.arnet_extractor_state_create(p, ctypes.byref(self._opt), ctypes.byref(out))
+            # The C state borrows the network: hold it until the state is freed.
+            self._state = Handle(out.value, "arnet_extractor_state_free", "Extractor",
+                                 deps=[self._h])
         self._size = (height, width)
 
     def _result(self):
@@ -136,9 +169,10 @@ class Extractor(object):
         with _busy(self):
             a = self._frame_of(frame, bgr)
             self._ensure_state(a.shape[0], a.shape[1])
-            lib.arnet_extractor_push(self._state.ptr, ctypes.byref(self._frame),
-                                     ctypes.c_void_p(self._out.ctypes.data),
-                                     ctypes.byref(self._ready))
+            with using(self, "Extractor"), self._state.use() as sp:
+                lib.arnet_extractor_push(sp, ctypes.byref(self._frame),
+                                         ctypes.c_void_p(self._out.ctypes.data),
+                                         ctypes.byref(self._ready))
             del a
             return self._result() if self._ready.value else None
 
@@ -148,8 +182,9 @@ class Extractor(object):
         with _busy(self):
             if self._state is None:
                 return None
-            lib.arnet_extractor_flush(self._state.ptr, ctypes.c_void_p(self._out.ctypes.data),
-                                      ctypes.byref(self._ready))
+            with using(self, "Extractor"), self._state.use() as sp:
+                lib.arnet_extractor_flush(sp, ctypes.c_void_p(self._out.ctypes.data),
+                                          ctypes.byref(self._ready))
             return self._result() if self._ready.value else None
 
     def reset(self):
@@ -189,37 +224,37 @@ class Extractor(object):
         if c.ndim != 5 or c.shape[4] != 3 or min(c.shape) < 1:
             raise ArnetError(E_SHAPE, "clips must be [n, T, H, W, 3], got %s" % (c.shape,))
         out = np.empty((c.shape[0], self.feature_dim), np.float32)
-        lib.arnet_extractor_clips(self._ptr(), ctypes.c_void_p(c.ctypes.data), c.shape[0],
-                                  c.shape[1], c.shape[2], c.shape[3],
-                                  int(self._opt.threads if threads is None else threads),
-                                  ctypes.c_void_p(out.ctypes.data))
+        with self._use() as p:
+            lib.arnet_extractor_clips(p, ctypes.c_void_p(c.ctypes.data), c.shape[0],
+                                      c.shape[1], c.shape[2], c.shape[3],
+                                      int(self._opt.threads if threads is None else threads),
+                                      ctypes.c_void_p(out.ctypes.data))
         return out
 
     @property
     def memory(self):
         """Bytes the per-camera state holds (0 before the first frame)."""
-        if self._state is None:
+        st = self._state
+        if st is None:
             return 0
-        return int(lib.arnet_extractor_state_memory(self._state.ptr))
+        with st.use() as sp:
+            return int(lib.arnet_extractor_state_memory(sp))
 
     # -- lifetime -----------------------------------------------------------
-    def _ptr(self):
-        h = getattr(self, "_h", None)
-        if h is None or not h.ptr:
-            raise ArnetError(E_STATE, "the Extractor is closed")
-        return h.ptr
+    def _use(self):
+        """Hold the network for one call (closing waits for the call's end)."""
+        return using(self, "Extractor")
 
     def close(self):
-        """Free the state now and the network once no other Extractor
-        shares it."""
+        """Free the state and the network once no other Extractor shares it
+        (each at the end of a call still running on another thread)."""
         st, self._state = getattr(self, "_state", None), None
         if st is not None:
             st.close()
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None:
-            h.drop()
-            if h.users <= 0:
-                h.close()
+        net, self._h = getattr(self, "_net", None), None
+        self._net = None
+        if net is not None:
+            net.release()
 
     @property
     def closed(self):

@@ -100,6 +100,29 @@ class ExtractorTest(unittest.TestCase):
         with self.assertRaises(arnet.ArnetError):
             x.clips(np.zeros((1, 16, 8, 8, 3), np.float32))
 
+    def test_close_during_call_and_sharing(self):
+        # close() from another thread while clips() runs frees the network
+        # only once the call has returned; a shared Extractor keeps it alive.
+        import threading
+        import time
+        clip = np.random.default_rng(2).uniform(-1, 1, (1, 16, 64, 64, 3)).astype(np.float32)
+        x = self.x.share()
+        want = x.clips(clip)
+        y = x.share()
+        x.close()
+        self.assertEqual(y.clips(clip).tolist(), want.tolist())  # network still held
+        h = y._h
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("f", y.clips(clip)))
+        t.start()
+        deadline = time.time() + 5
+        while h.users == 0 and time.time() < deadline:
+            time.sleep(0.001)
+        y.close()
+        t.join(120)
+        self.assertEqual(got["f"].tolist(), want.tolist())
+        self.assertIsNotNone(self.x._h.ptr)  # the class's own Extractor still holds it
+
 
 if __name__ == "__main__":
     unittest.main()
