@@ -33,7 +33,8 @@ static void usage(FILE *f)
             "  --list FILE       read more video paths from FILE, one per line ('-' = stdin)\n"
             "  --shard K/N       take videos K, K+N, K+2N, ... (1-based) of the sorted list:\n"
             "                    N runs with K = 1..N write exactly the files of one run\n"
-            "  --force           extract again videos whose output exists (default: skip)\n"
+            "  --force           extract again videos whose output exists (default: skip);\n"
+            "                    with --frames, replace an existing OUT.npy\n"
             "  --quiet           no progress (default: a bar on a terminal, else a line per\n"
             "                    video and every 10 s)\n\n"
             "A video that cannot be decoded is reported (file and reason) and the others go\n"
@@ -768,6 +769,8 @@ int cmd_extract(int argc, char **argv)
     char **owned = NULL;
     npy_frames nf;
     memset(&nf, 0, sizeof nf);
+    cli_output o;
+    int o_used = 0;
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -845,6 +848,15 @@ int cmd_extract(int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
+    /* --frames: OUT.npy is not an input, and not replaced without --force.
+     * (Video mode writes DIR/<name>.npy, and shards share DIR: no lock.) */
+    cli_output_init(&o, "--out", out, 0);
+    o_used = 1;
+    if (frames && ((rc = cli_output_not_input(CMD, &o, "the frames --frames", frames)) ||
+                   (rc = cli_output_not_input(CMD, &o, "the extractor --extractor", xpath)) ||
+                   (rc = cli_output_absent(CMD, &o, NULL, force, NULL)) ||
+                   (rc = cli_output_lock(CMD, &o))))
+        goto done;
     /* The inputs are checked before the extractor is loaded (seconds). */
     size_t n_run = 0;
     if (frames) {
@@ -879,6 +891,8 @@ int cmd_extract(int argc, char **argv)
     sigaction(SIGTERM, &old_term, NULL);
     arnet_extractor_free(x);
 done:
+    if (o_used)
+        cli_output_release(&o);
     npy_frames_close(&nf);
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);

@@ -171,6 +171,10 @@ for case in "f32.npy:frames must be uint8 \[N, H, W, 3\] RGB, not descr '<f4'" \
         notok "--frames $f refused naming the file" "$(cat "$tmp/err")"
     fi
 done
+"$arnet" extract --extractor "$x" --frames "$tmp/rot.frames.npy" --out "$tmp/rot.f.npy" > /dev/null 2> "$tmp/err"
+if [ $? -eq 2 ] && grep -q -- "--force" "$tmp/err"; then ok "--frames does not replace an existing OUT.npy without --force"; else notok "--frames does not replace an existing OUT.npy without --force" "$(cat "$tmp/err")"; fi
+"$arnet" extract --extractor "$x" --frames "$tmp/rot.frames.npy" --out "$tmp/rot.frames.npy" > /dev/null 2> "$tmp/err"
+if [ $? -eq 2 ] && [ -s "$tmp/rot.frames.npy" ]; then ok "--out equal to --frames is refused"; else notok "--out equal to --frames is refused" "$(cat "$tmp/err")"; fi
 "$arnet" extract --extractor "$tmp/nothere.arnet" --out "$tmp/o2" "$v/a.mp4" > /dev/null 2> "$tmp/err"
 if [ $? -eq 1 ] && grep -q "nothere.arnet" "$tmp/err"; then ok "a missing extractor file is named"; else notok "a missing extractor file is named" "$(cat "$tmp/err")"; fi
 "$arnet" extract --extractor "$x" --out "$tmp/o2" "$v/a.mp4" "$tmp/a.mp4" > /dev/null 2> "$tmp/err"
