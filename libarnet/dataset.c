@@ -14,6 +14,7 @@ void arnet_load_options_init(arnet_load_options *opt)
     opt->struct_size = sizeof *opt;
     opt->crop = -1;
     opt->feature_dim = 0;
+    opt->layout = ARNET_LAYOUT_AUTO;
 }
 
 void arnet_video_info_init(arnet_video_info *info)
@@ -129,6 +130,8 @@ static void commit_video(arnet_dataset *ds, char *name, float *features, size_t 
     v->features = features;
     v->n_frames = frame_labels ? n_frames : 0;
     v->frame_labels = frame_labels;
+    v->crop = -1;
+    v->group = 1;
     if (ds->feature_dim == 0)
         ds->feature_dim = feature_dim;
     ds->n_label[label]++;

@@ -270,6 +270,8 @@ typedef struct arnet__video {
     float *features;       /* n_clips x feature_dim */
     size_t n_frames;       /* 0 = no frame ground truth */
     uint8_t *frame_labels; /* n_frames 0/1, or NULL */
+    int crop;              /* ARNET_CROP_EACH entries: the crop (0..group-1), else -1 */
+    size_t group;          /* on crop 0 of such entries: the crops that follow it, 1..C */
 } arnet__video;
 
 struct arnet_dataset {
@@ -286,6 +288,10 @@ struct arnet_dataset {
 int arnet__dataset_add_owned(arnet_dataset *ds, char *name, float *features, size_t n_clips,
                              uint32_t feature_dim, int label, uint8_t *frame_labels,
                              size_t n_frames);
+
+/* The crop layout of a rank-3 feature file [a, b, F] (ARNET_LAYOUT_*),
+ * resolving AUTO by the crop-count rule in arnet.h; errors name path. */
+int arnet__npy_layout(const char *path, uint64_t a, uint64_t b, int layout, int *resolved);
 
 /* ---- metrics (metrics.c) -------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -91,9 +92,138 @@ static int is_npy(const char *s)
     return n >= 4 && strcmp(s + n - 4, ".npy") == 0;
 }
 
-/* One non-blank line, already split into fields. */
+/* Where a "rgb.npy+flow.npy" first column splits: just after the first
+ * ".npy" followed by '+' (NULL: one file).  A path that exists whole is
+ * taken whole, '+' and all. */
+static const char *pair_split(const char *manifest, const char *field)
+{
+    const char *p = strstr(field, ".npy+");
+    if (!p || !p[5])
+        return NULL;
+    char *whole = resolve(manifest, field);
+    if (!whole)
+        return NULL;
+    struct stat st;
+    int exists = stat(whole, &st) == 0;
+    free(whole);
+    return exists ? NULL : p + 4;
+}
+
+/* Shape of one feature file as [T, C, F] (C = 1 for [T, F]), by the
+ * layout rule; errors name the file. */
+static int feature_shape(const char *path, int layout, size_t *T, size_t *C, size_t *F)
+{
+    arnet_npy_info info;
+    arnet_npy_info_init(&info);
+    int rc = arnet_npy_info_read(path, &info);
+    if (rc)
+        return rc;
+    if (info.ndim != 2 && info.ndim != 3)
+        return arnet__error(ARNET_E_FORMAT, "%s: rank %d; features must be [T, F] or [T, C, F]",
+                            path, info.ndim);
+    int l = ARNET_LAYOUT_TCF;
+    if (info.ndim == 3 && (rc = arnet__npy_layout(path, info.shape[0], info.shape[1], layout,
+                                                  &l)))
+        return rc;
+    int ctf = info.ndim == 3 && l == ARNET_LAYOUT_CTF;
+    *T = (size_t)info.shape[ctf ? 1 : 0];
+    *C = info.ndim == 3 ? (size_t)info.shape[ctf ? 0 : 1] : 1;
+    *F = (size_t)info.shape[info.ndim - 1];
+    return ARNET_OK;
+}
+
+/* The features of a line's first column: one file, or RGB + flow read
+ * separately and concatenated per clip ([rgb_t, flow_t]).  Clip counts
+ * that differ by one are trimmed to the shorter (public RGB and flow
+ * extractions often do); more is ARNET_E_SHAPE naming both files. */
+static int read_features(const line_ctx *lc, const char *field, const arnet_npy_options *nopt,
+                         float **feat, size_t *T, uint32_t *F)
+{
+    const char *split = pair_split(lc->manifest, field);
+    if (!split) {
+        char *fpath = resolve(lc->manifest, field);
+        if (!fpath)
+            return ARNET_E_NOMEM;
+        int rc = arnet_npy_read(fpath, nopt, feat, T, F);
+        free(fpath);
+        return rc;
+    }
+    size_t n0 = (size_t)(split - field);
+    char *first = arnet__alloc(n0 + 1, 1, "path");
+    if (!first)
+        return ARNET_E_NOMEM;
+    memcpy(first, field, n0);
+    first[n0] = '\0';
+    char *path[2] = {resolve(lc->manifest, first), resolve(lc->manifest, split + 1)};
+    free(first);
+    float *part[2] = {NULL, NULL};
+    size_t t[2] = {0, 0};
+    uint32_t f[2] = {0, 0};
+    float *out = NULL;
+    int rc = !path[0] || !path[1] ? ARNET_E_NOMEM : ARNET_OK;
+    for (int k = 0; k < 2 && !rc; k++)
+        rc = arnet_npy_read(path[k], nopt, &part[k], &t[k], &f[k]);
+    if (!rc && (t[0] > t[1] + 1 || t[1] > t[0] + 1))
+        rc = arnet__error(ARNET_E_SHAPE,
+                          "RGB %s has %zu clips and flow %s has %zu: they differ by more than "
+                          "one clip",
+                          path[0], t[0], path[1], t[1]);
+    if (!rc && (uint64_t)f[0] + f[1] > UINT32_MAX)
+        rc = arnet__error(ARNET_E_SHAPE, "%s + %s: feature dimension overflows", path[0],
+                          path[1]);
+    size_t n = t[0] < t[1] ? t[0] : t[1];
+    size_t width = (size_t)f[0] + f[1];
+    if (!rc && !(out = arnet__alloc(n * width, sizeof *out, "RGB + flow features")))
+        rc = ARNET_E_NOMEM;
+    if (!rc) {
+        for (size_t i = 0; i < n; i++) {
+            memcpy(out + i * width, part[0] + i * f[0], f[0] * sizeof *out);
+            memcpy(out + i * width + f[0], part[1] + i * f[1], f[1] * sizeof *out);
+        }
+        *feat = out;
+        *T = n;
+        *F = (uint32_t)width;
+    }
+    free(part[0]);
+    free(part[1]);
+    free(path[0]);
+    free(path[1]);
+    return rc;
+}
+
+/* Crops of a line's feature file(s) for ARNET_CROP_EACH: RGB and flow
+ * must have the same count. */
+static int count_crops(const line_ctx *lc, const char *field, int layout, size_t *crops)
+{
+    const char *split = pair_split(lc->manifest, field);
+    size_t n0 = split ? (size_t)(split - field) : strlen(field);
+    char *first = arnet__alloc(n0 + 1, 1, "path");
+    if (!first)
+        return ARNET_E_NOMEM;
+    memcpy(first, field, n0);
+    first[n0] = '\0';
+    char *path[2] = {resolve(lc->manifest, first), split ? resolve(lc->manifest, split + 1)
+                                                         : NULL};
+    free(first);
+    size_t T, C[2] = {0, 0}, F;
+    int rc = !path[0] || (split && !path[1]) ? ARNET_E_NOMEM : ARNET_OK;
+    for (int k = 0; k < (split ? 2 : 1) && !rc; k++)
+        rc = feature_shape(path[k], layout, &T, &C[k], &F);
+    if (!rc && split && C[0] != C[1])
+        rc = arnet__error(ARNET_E_SHAPE, "RGB %s has %zu crops and flow %s has %zu", path[0],
+                          C[0], path[1], C[1]);
+    if (!rc)
+        *crops = C[0];
+    free(path[0]);
+    free(path[1]);
+    return rc;
+}
+
+/* One non-blank line, already split into fields.  With ARNET_CROP_EACH
+ * (each_crop) the video becomes one entry per crop, same label and ground
+ * truth, marked as one group for the evaluation. */
 static int load_line(arnet_dataset *ds, const line_ctx *lc, char **field, int n_fields,
-                     const arnet_npy_options *nopt)
+                     const arnet_npy_options *nopt_in, int each_crop)
 {
     int label;
     if (strcmp(field[1], "0") == 0)
@@ -111,64 +241,77 @@ static int load_line(arnet_dataset *ds, const line_ctx *lc, char **field, int n_
         if (rc)
             return rc;
     }
-
-    char *fpath = resolve(lc->manifest, field[0]);
-    if (!fpath)
-        return ARNET_E_NOMEM;
-    float *feat = NULL;
-    size_t T = 0;
-    uint32_t F = 0;
-    int rc = arnet_npy_read(fpath, nopt, &feat, &T, &F);
-    free(fpath);
-    if (rc) {
+    arnet_npy_options nopt = *nopt_in;
+    size_t crops = 1;
+    int rc;
+    if (each_crop && (rc = count_crops(lc, field[0], nopt.layout, &crops))) {
         arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
         return rc;
     }
-
-    uint8_t *frames = NULL;
-    size_t n_frames = 0;
-    if (gt_npy) {
-        char *gpath = resolve(lc->manifest, gt);
-        if (!gpath) {
-            free(feat);
-            return ARNET_E_NOMEM;
-        }
-        rc = arnet_npy_read_labels(gpath, &frames, &n_frames);
-        free(gpath);
+    size_t first_entry = ds->n_videos;
+    for (size_t k = 0; k < crops; k++) {
+        if (each_crop)
+            nopt.crop = crops > 1 ? (int)k : -1;
+        float *feat = NULL;
+        size_t T = 0;
+        uint32_t F = 0;
+        rc = read_features(lc, field[0], &nopt, &feat, &T, &F);
         if (rc) {
-            free(feat);
             arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
             return rc;
         }
-    } else if (strcmp(gt, "-") != 0) {
-        if (T > SIZE_MAX / FRAMES_PER_CLIP) {
-            free(feat);
-            return arnet__error(ARNET_E_FORMAT, "%s:%zu: too many clips", lc->manifest,
-                                lc->line);
+
+        uint8_t *frames = NULL;
+        size_t n_frames = 0;
+        if (gt_npy) {
+            char *gpath = resolve(lc->manifest, gt);
+            if (!gpath) {
+                free(feat);
+                return ARNET_E_NOMEM;
+            }
+            rc = arnet_npy_read_labels(gpath, &frames, &n_frames);
+            free(gpath);
+            if (rc) {
+                free(feat);
+                arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
+                return rc;
+            }
+        } else if (strcmp(gt, "-") != 0) {
+            if (T > SIZE_MAX / FRAMES_PER_CLIP) {
+                free(feat);
+                return arnet__error(ARNET_E_FORMAT, "%s:%zu: too many clips", lc->manifest,
+                                    lc->line);
+            }
+            n_frames = T * FRAMES_PER_CLIP;
+            frames = arnet__calloc(n_frames, 1, "frame labels");
+            if (!frames) {
+                free(feat);
+                return ARNET_E_NOMEM;
+            }
+            rc = parse_ranges(lc, gt, frames, n_frames);
+            if (rc) {
+                free(feat);
+                free(frames);
+                return rc;
+            }
         }
-        n_frames = T * FRAMES_PER_CLIP;
-        frames = arnet__calloc(n_frames, 1, "frame labels");
-        if (!frames) {
-            free(feat);
-            return ARNET_E_NOMEM;
-        }
-        rc = parse_ranges(lc, gt, frames, n_frames);
-        if (rc) {
+        char *name = arnet__strdup(field[0]);
+        if (!name) {
             free(feat);
             free(frames);
+            return ARNET_E_NOMEM;
+        }
+        rc = arnet__dataset_add_owned(ds, name, feat, T, F, label, frames, n_frames);
+        if (rc) {
+            arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
             return rc;
         }
+        if (each_crop) {
+            ds->videos[ds->n_videos - 1].crop = (int)k;
+            ds->videos[first_entry].group = crops;
+        }
     }
-    char *name = arnet__strdup(field[0]);
-    if (!name) {
-        free(feat);
-        free(frames);
-        return ARNET_E_NOMEM;
-    }
-    rc = arnet__dataset_add_owned(ds, name, feat, T, F, label, frames, n_frames);
-    if (rc)
-        arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
-    return rc;
+    return ARNET_OK;
 }
 
 int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
@@ -184,13 +327,15 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
         if (rc)
             return rc;
     }
-    if (o.crop < -1)
-        return arnet__error(ARNET_E_INVALID, "arnet_dataset_load_manifest: crop %d (use -1 "
-                                             "or 0..C-1)",
+    if (o.crop < ARNET_CROP_EACH)
+        return arnet__error(ARNET_E_INVALID, "arnet_dataset_load_manifest: crop %d (use -1, "
+                                             "ARNET_CROP_EACH or 0..C-1)",
                             o.crop);
+    int each_crop = o.crop == ARNET_CROP_EACH;
     arnet_npy_options nopt;
     arnet_npy_options_init(&nopt);
-    nopt.crop = o.crop;
+    nopt.crop = each_crop ? -1 : o.crop;
+    nopt.layout = o.layout;
 
     FILE *fp;
     int rc = arnet__fopen_read(path, &fp, NULL);
@@ -241,7 +386,7 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
                               path, lc.line, nf, nf == 1 ? "" : "s");
             break;
         }
-        if ((rc = load_line(ds, &lc, field, nf, &nopt)))
+        if ((rc = load_line(ds, &lc, field, nf, &nopt, each_crop)))
             break;
         errno = 0;
     }

@@ -29,6 +29,9 @@ static void usage(FILE *f)
         "                        with its settings; only --iterations and --threads change\n"
         "  --save-every N        rewrite MODEL every N steps (default 0: at the end)\n"
         "  --crop C              crop of [T, C, F] feature files (default: mean of crops)\n"
+        "  --crops mean|each     each: every crop its own bag (same label); evaluation\n"
+        "                        averages the crops' clip scores\n"
+        "  --layout auto|tcf|ctf crop axis of rank-3 files (default: auto, docs/data.md)\n"
         "training (defaults: the paper's):\n"
         "  --iterations N        total steps, counting those of a resumed run (4760)\n"
         "  --loss NAME           dmil-center, dmil or kmax-mil (dmil-center)\n"
@@ -170,6 +173,7 @@ typedef struct train_args {
     uint32_t hidden;
     float dropout;
     int crop;
+    int layout;
     uint64_t save_every, eval_every;
     int progress_forced, quiet;
     int hidden_given, dropout_given;
@@ -270,6 +274,9 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
             if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1000, &u))
                 goto usage;
             a->crop = (int)u;
+        } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &a->layout, &a->crop))) {
+            if (r < 0)
+                goto usage;
         } else {
             cli_usage_error(CMD, "unknown option or argument '%s'", arg);
             goto usage;
@@ -536,6 +543,7 @@ static int load_data(run *r)
     arnet_load_options lo;
     arnet_load_options_init(&lo);
     lo.crop = r->a->crop;
+    lo.layout = r->a->layout;
     int rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
     if (rc != ARNET_OK)
         return cli_fail(CMD, rc, r->a->train_path);

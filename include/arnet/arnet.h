@@ -503,9 +503,21 @@ ARNET_API ARNET_NODISCARD int arnet_threshold_for_far(const float *scores, size_
 /* NumPy .npy files                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* Which axis of a rank-3 feature file holds the crops.  AUTO (the
+ * default) follows the published sets, which have 5 or 10 crops: [A, B, F]
+ * with B such a count and A not is [T, C, F]; A such a count and B not
+ * (a crop-first file such as [10, 4, F]) is ARNET_E_FORMAT asking for
+ * ARNET_LAYOUT_CTF; both (e.g. [10, 10, F]) is ARNET_E_FORMAT asking for
+ * one of the two; neither is [T, C, F].  TCF and CTF override the rule.
+ * Crop-first files must be in C order (ARNET_E_FORMAT otherwise). */
+#define ARNET_LAYOUT_AUTO 0
+#define ARNET_LAYOUT_TCF 1 /* [T, C, F]: clips, crops, features */
+#define ARNET_LAYOUT_CTF 2 /* [C, T, F]: crops first */
+
 typedef struct arnet_npy_options {
     size_t struct_size;
     int crop; /* for [T, C, F] arrays: -1 (default) averages crops, else 0..C-1 */
+    int layout; /* ARNET_LAYOUT_* (0.2; default AUTO) */
 } arnet_npy_options;
 
 /* Thread-safe (writes *opt only). */
@@ -576,10 +588,14 @@ ARNET_API ARNET_NODISCARD int arnet_npy_info_read(const char *path, arnet_npy_in
 
 typedef struct arnet_dataset arnet_dataset;
 
+/* arnet_load_options.crop: every crop of a video its own entry (below). */
+#define ARNET_CROP_EACH (-2)
+
 typedef struct arnet_load_options {
     size_t struct_size;
-    int crop;             /* as arnet_npy_options.crop */
+    int crop;             /* as arnet_npy_options.crop, or ARNET_CROP_EACH */
     uint32_t feature_dim; /* expected F, 0 = take the first video's */
+    int layout;           /* as arnet_npy_options.layout (0.2) */
 } arnet_load_options;
 
 typedef struct arnet_video_info {

@@ -1,0 +1,609 @@
+/* test_feature_sets.c -- feature sets as the public ones are published:
+ * the crop-axis rule and --layout, every crop its own bag (ARNET_CROP_EACH),
+ * RGB + flow pairs concatenated at read time, and the importers for the
+ * UCF-Crime training list and XD-Violence. */
+#include <check.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DATA_DIR ARNET_SOURCE_DIR "/tests/data"
+
+static char tmpdir[64];
+
+static void make_tmp(void)
+{
+    strcpy(tmpdir, "/tmp/arnet-fs-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void remove_tmp(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[4][PATH_MAX];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static char *slurp_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    s[fread(s, 1, (size_t)n, fp)] = '\0';
+    fclose(fp);
+    return s;
+}
+
+/* Deterministic values in [-1, 1) that differ everywhere. */
+static float val(uint32_t seed, size_t i)
+{
+    uint32_t x = seed * 2654435761u + (uint32_t)i * 40503u + 12345u;
+    x ^= x >> 13;
+    x *= 0x5bd1e995u;
+    x ^= x >> 15;
+    return (float)(x % 20000u) / 10000.0f - 1.0f;
+}
+
+static float *make_array(uint32_t seed, size_t n)
+{
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = val(seed, i);
+    return x;
+}
+
+static void write3(const char *path, const float *x, size_t a, size_t b, size_t c)
+{
+    size_t shape[3] = {a, b, c};
+    ck_assert_int_eq(arnet_npy_write(path, x, shape, 3), ARNET_OK);
+}
+
+static void write2(const char *path, const float *x, size_t a, size_t b)
+{
+    size_t shape[2] = {a, b};
+    ck_assert_int_eq(arnet_npy_write(path, x, shape, 2), ARNET_OK);
+}
+
+static int read_with(const char *path, int crop, int layout, float **x, size_t *T, uint32_t *F)
+{
+    arnet_npy_options o;
+    arnet_npy_options_init(&o);
+    o.crop = crop;
+    o.layout = layout;
+    return arnet_npy_read(path, &o, x, T, F);
+}
+
+static void arnet_exe(char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    ck_assert_int_gt(n, 0);
+    self[n] = '\0';
+    snprintf(out, cap, "%s/../tools/arnet", dirname(self));
+    ck_assert_msg(access(out, X_OK) == 0, "%s not built", out);
+}
+
+static int run(const char *cmd) { return WEXITSTATUS(system(cmd)); }
+
+/* ---- the crop axis ------------------------------------------------------------ */
+
+/* [T, 10, F]: B a crop count, A not: read as [T, C, F]; the mean is the
+ * double sum of crops 0..C-1 divided by C, rounded once. */
+START_TEST(layout_rule_reads_t_c_f)
+{
+    make_tmp();
+    size_t T = 6, C = 10, F = 4;
+    float *x = make_array(1, T * C * F);
+    write3(tmp_path("a.npy"), x, T, C, F);
+    float *y;
+    size_t t;
+    uint32_t f;
+    ck_assert_int_eq(read_with(tmp_path("a.npy"), -1, ARNET_LAYOUT_AUTO, &y, &t, &f), ARNET_OK);
+    ck_assert_uint_eq(t, T);
+    ck_assert_uint_eq(f, F);
+    for (size_t i = 0; i < T; i++)
+        for (size_t j = 0; j < F; j++) {
+            double s = 0;
+            for (size_t c = 0; c < C; c++)
+                s += x[(i * C + c) * F + j];
+            ck_assert_float_eq(y[i * F + j], (float)(s / (double)C));
+        }
+    arnet_free(y);
+    free(x);
+    remove_tmp();
+}
+END_TEST
+
+/* [10, 4, F] is crop-first by the rule: refused naming --layout ctf; read
+ * with ARNET_LAYOUT_CTF it equals its [T, C, F] transpose bit for bit, for
+ * the mean and for one crop; --layout tcf overrides the rule. */
+START_TEST(layout_crop_first_refused_then_read)
+{
+    make_tmp();
+    size_t C = 10, T = 4, F = 3;
+    float *ctf = make_array(2, C * T * F);
+    float *tcf = malloc(C * T * F * sizeof *tcf);
+    for (size_t c = 0; c < C; c++)
+        for (size_t t = 0; t < T; t++)
+            memcpy(tcf + (t * C + c) * F, ctf + (c * T + t) * F, F * sizeof *tcf);
+    write3(tmp_path("ctf.npy"), ctf, C, T, F);
+    write3(tmp_path("tcf.npy"), tcf, T, C, F);
+    float *y = NULL, *z = NULL;
+    size_t t1, t2;
+    uint32_t f1, f2;
+    ck_assert_int_eq(read_with(tmp_path("ctf.npy"), -1, ARNET_LAYOUT_AUTO, &y, &t1, &f1),
+                     ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "--layout ctf"));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "ctf.npy"));
+    for (int crop = -1; crop < 10; crop += 8) { /* mean, crop 7 */
+        ck_assert_int_eq(read_with(tmp_path("ctf.npy"), crop, ARNET_LAYOUT_CTF, &y, &t1, &f1),
+                         ARNET_OK);
+        ck_assert_int_eq(read_with(tmp_path("tcf.npy"), crop, ARNET_LAYOUT_AUTO, &z, &t2, &f2),
+                         ARNET_OK);
+        ck_assert_uint_eq(t1, T);
+        ck_assert_uint_eq(t2, T);
+        ck_assert_uint_eq(f1, F);
+        ck_assert_int_eq(memcmp(y, z, T * F * sizeof *y), 0);
+        arnet_free(y);
+        arnet_free(z);
+    }
+    /* Crop 10 of 10 crops is out of range in either layout. */
+    ck_assert_int_eq(read_with(tmp_path("ctf.npy"), 10, ARNET_LAYOUT_CTF, &y, &t1, &f1),
+                     ARNET_E_INVALID);
+    /* tcf overrides: 10 clips of 4 crops. */
+    ck_assert_int_eq(read_with(tmp_path("ctf.npy"), -1, ARNET_LAYOUT_TCF, &y, &t1, &f1),
+                     ARNET_OK);
+    ck_assert_uint_eq(t1, C);
+    arnet_free(y);
+    free(ctf);
+    free(tcf);
+    remove_tmp();
+}
+END_TEST
+
+/* [10, 10, F] (and [5, 10, F]) could be either: the caller must say. */
+START_TEST(layout_ambiguous_needs_a_choice)
+{
+    make_tmp();
+    float *x = make_array(3, 10 * 10 * 2);
+    write3(tmp_path("amb.npy"), x, 10, 10, 2);
+    write3(tmp_path("amb5.npy"), x, 5, 10, 2);
+    float *y;
+    size_t t;
+    uint32_t f;
+    for (int k = 0; k < 2; k++) {
+        const char *p = tmp_path(k ? "amb5.npy" : "amb.npy");
+        ck_assert_int_eq(read_with(p, -1, ARNET_LAYOUT_AUTO, &y, &t, &f), ARNET_E_FORMAT);
+        ck_assert_ptr_nonnull(strstr(arnet_last_error(), "ambiguous"));
+        ck_assert_ptr_nonnull(strstr(arnet_last_error(), "--layout tcf"));
+        ck_assert_ptr_nonnull(strstr(arnet_last_error(), "--layout ctf"));
+        ck_assert_int_eq(read_with(p, -1, ARNET_LAYOUT_CTF, &y, &t, &f), ARNET_OK);
+        ck_assert_uint_eq(t, 10);
+        arnet_free(y);
+        ck_assert_int_eq(read_with(p, -1, ARNET_LAYOUT_TCF, &y, &t, &f), ARNET_OK);
+        ck_assert_uint_eq(t, k ? 5 : 10);
+        arnet_free(y);
+    }
+    /* An unknown layout value is the caller's error. */
+    ck_assert_int_eq(read_with(tmp_path("amb.npy"), -1, 7, &y, &t, &f), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "layout 7"));
+    free(x);
+    remove_tmp();
+}
+END_TEST
+
+/* A crop-first file in Fortran order is refused by name (not misread). */
+START_TEST(layout_crop_first_fortran_refused)
+{
+    make_tmp();
+    float *x = make_array(4, 10 * 3 * 2);
+    write3(tmp_path("f.npy"), x, 10, 3, 2);
+    char *s = slurp_text(tmp_path("f.npy"));
+    FILE *fp = fopen(tmp_path("f.npy"), "r+b");
+    char *q = strstr(s + 10, "False");
+    ck_assert_ptr_nonnull(q);
+    fseek(fp, q - s, SEEK_SET);
+    fwrite("True ", 1, 5, fp);
+    fclose(fp);
+    free(s);
+    float *y;
+    size_t t;
+    uint32_t f;
+    ck_assert_int_eq(read_with(tmp_path("f.npy"), -1, ARNET_LAYOUT_CTF, &y, &t, &f),
+                     ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "Fortran"));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "f.npy"));
+    free(x);
+    remove_tmp();
+}
+END_TEST
+
+/* ---- every crop its own bag ------------------------------------------------ */
+
+static arnet_dataset *load(const char *manifest, int crop, int layout)
+{
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    lo.crop = crop;
+    lo.layout = layout;
+    arnet_dataset *ds = NULL;
+    int rc = arnet_dataset_load_manifest(manifest, &lo, &ds);
+    ck_assert_msg(rc == ARNET_OK, "%s", arnet_last_error());
+    return ds;
+}
+
+/* Two ten-crop videos and one [T, F] video: ARNET_CROP_EACH gives 10 + 10 + 1
+ * entries with the video's label and ground truth; each entry is its crop.
+ * Evaluation counts each video once and scores a clip with the mean of its
+ * crops' scores. */
+START_TEST(crops_each_entries_and_evaluation)
+{
+    make_tmp();
+    size_t C = 10, F = 6, T0 = 7, T1 = 6, T2 = 4;
+    float *x0 = make_array(10, T0 * C * F), *x1 = make_array(11, T1 * C * F);
+    float *x2 = make_array(12, T2 * F);
+    write3(tmp_path("v0.npy"), x0, T0, C, F);
+    write3(tmp_path("v1.npy"), x1, T1, C, F);
+    write2(tmp_path("v2.npy"), x2, T2, F);
+    write_text(tmp_path("m.txt"), "v0.npy 1 16-40\nv1.npy 0 -\nv2.npy 0\n");
+    arnet_dataset *ds = load(tmp_path("m.txt"), ARNET_CROP_EACH, ARNET_LAYOUT_AUTO);
+    ck_assert_uint_eq(arnet_dataset_size(ds), 21);
+    ck_assert_uint_eq(arnet_dataset_count(ds, 1), 10);
+    ck_assert_uint_eq(arnet_dataset_count(ds, 0), 11);
+    for (size_t k = 0; k < C; k++) {
+        arnet_video_info vi;
+        arnet_video_info_init(&vi);
+        ck_assert_int_eq(arnet_dataset_video(ds, k, &vi), ARNET_OK);
+        ck_assert_int_eq(vi.label, 1);
+        ck_assert_uint_eq(vi.n_clips, T0);
+        ck_assert_uint_eq(vi.n_frames, 16 * T0);
+        ck_assert_int_eq(vi.frame_labels[16], 1);
+        ck_assert_int_eq(vi.frame_labels[41], 0);
+        for (size_t t = 0; t < T0; t++)
+            ck_assert_int_eq(memcmp(vi.features + t * F, x0 + (t * C + k) * F, F * 4), 0);
+    }
+
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = (uint32_t)F;
+    cfg.hidden_dim = 5;
+    arnet_model *m;
+    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    arnet_eval_result r;
+    arnet_eval_result_init(&r);
+    ck_assert_int_eq(arnet_evaluate(m, ds, &r), ARNET_OK);
+    ck_assert_uint_eq(r.videos, 3);
+    ck_assert_uint_eq(r.anomalous_videos, 1);
+    ck_assert_uint_eq(r.n_per_video, 3);
+    ck_assert_uint_eq(r.frames, 16 * (T0 + T1 + T2));
+    /* Reference: each crop scored alone, averaged per clip in double. */
+    const float *xs[2] = {x0, x1};
+    size_t Ts[2] = {T0, T1};
+    float crop_x[7 * 6], sc[10][7]; /* T0 >= T1 */
+    for (int v = 0; v < 2; v++) {
+        for (size_t k = 0; k < C; k++) {
+            for (size_t t = 0; t < Ts[v]; t++)
+                memcpy(crop_x + t * F, xs[v] + (t * C + k) * F, F * 4);
+            ck_assert_int_eq(arnet_model_score(m, crop_x, Ts[v], sc[k]), ARNET_OK);
+        }
+        double sum = 0, mx = -1;
+        for (size_t t = 0; t < Ts[v]; t++) {
+            double s = 0;
+            for (size_t k = 0; k < C; k++)
+                s += sc[k][t];
+            s /= (double)C;
+            sum += s;
+            mx = s > mx ? s : mx;
+        }
+        ck_assert_uint_eq(r.per_video[v].n_clips, Ts[v]);
+        ck_assert_double_eq_tol(r.per_video[v].mean_score, sum / (double)Ts[v], 1e-6);
+        ck_assert_double_eq_tol(r.per_video[v].max_score, mx, 1e-6);
+    }
+    ck_assert_str_eq(r.per_video[2].name, "v2.npy");
+    arnet_eval_result_free(&r);
+
+    /* A trainer takes the entries as separate bags. */
+    arnet_train_options to;
+    arnet_train_options_init(&to);
+    to.normal_per_batch = 4;
+    to.anomalous_per_batch = 4;
+    arnet_trainer *tr;
+    ck_assert_int_eq(arnet_trainer_create(m, ds, &to, &tr), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_step(tr, NULL), ARNET_OK);
+    arnet_trainer_free(tr);
+    arnet_model_free(m);
+    arnet_dataset_free(ds);
+    free(x0);
+    free(x1);
+    free(x2);
+    remove_tmp();
+}
+END_TEST
+
+/* A crop-first manifest video is refused by line with the layout hint. */
+START_TEST(crops_each_respects_layout)
+{
+    make_tmp();
+    float *x = make_array(5, 10 * 4 * 3);
+    write3(tmp_path("cf.npy"), x, 10, 4, 3);
+    write_text(tmp_path("m.txt"), "cf.npy 0\n");
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    lo.crop = ARNET_CROP_EACH;
+    arnet_dataset *ds = NULL;
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "m.txt:1"));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "--layout ctf"));
+    ds = load(tmp_path("m.txt"), ARNET_CROP_EACH, ARNET_LAYOUT_CTF);
+    ck_assert_uint_eq(arnet_dataset_size(ds), 10);
+    arnet_video_info vi;
+    arnet_video_info_init(&vi);
+    ck_assert_int_eq(arnet_dataset_video(ds, 3, &vi), ARNET_OK);
+    ck_assert_uint_eq(vi.n_clips, 4);
+    ck_assert_int_eq(memcmp(vi.features, x + 3 * 4 * 3, 4 * 3 * 4), 0);
+    arnet_dataset_free(ds);
+    /* crop below ARNET_CROP_EACH is the caller's error. */
+    lo.crop = -3;
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_INVALID);
+    free(x);
+    remove_tmp();
+}
+END_TEST
+
+/* The CLI: --crops each trains and evaluates; bad --crops / --layout
+ * values are usage errors naming the option; score takes --layout. */
+START_TEST(cli_crops_and_layout)
+{
+    make_tmp();
+    char exe[PATH_MAX + 32], cmd[4 * PATH_MAX];
+    arnet_exe(exe, sizeof exe);
+    size_t C = 10, F = 8;
+    char name[64], list[1024] = "";
+    for (int v = 0; v < 6; v++) {
+        size_t T = 11 + (size_t)v;
+        float *x = make_array(20 + (uint32_t)v, T * C * F);
+        snprintf(name, sizeof name, "v%d.npy", v);
+        write3(tmp_path(name), x, T, C, F);
+        free(x);
+        size_t n = strlen(list);
+        snprintf(list + n, sizeof list - n, "%s %d%s\n", name, v % 2, v % 2 ? " 0-31" : "");
+    }
+    write_text(tmp_path("m.txt"), list);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' train --train m.txt --test m.txt --crops each --out a.arnet "
+             "--iterations 3 --batch-normal 2 --batch-anomalous 2 --quiet 2>err.txt && "
+             "'%s' eval --model a.arnet --test m.txt --crops each --json >e.json 2>>err.txt",
+             tmpdir, exe, exe);
+    int rc = run(cmd);
+    char *err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    free(err);
+    char *js = slurp_text(tmp_path("e.json"));
+    ck_assert_ptr_nonnull(strstr(js, "\"videos\": 6"));
+    free(js);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' eval --model a.arnet --test m.txt --crops all "
+                              "2>err.txt", tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 2);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_ptr_nonnull(strstr(err, "--crops: 'all'"));
+    free(err);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' train --train m.txt --out b.arnet --layout cft "
+                              "2>err.txt", tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 2);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_ptr_nonnull(strstr(err, "--layout: 'cft'"));
+    free(err);
+    /* score: a crop-first file is refused by name, then read with --layout ctf. */
+    float *x = make_array(30, 10 * 4 * F);
+    write3(tmp_path("cf.npy"), x, 10, 4, F);
+    free(x);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' score --model a.arnet cf.npy >s.txt 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 1);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(strstr(err, "--layout ctf") != NULL, "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' score --model a.arnet --layout ctf cf.npy >s.txt 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 0);
+    remove_tmp();
+}
+END_TEST
+
+/* ---- RGB + flow --------------------------------------------------------- */
+
+/* Train a few steps and evaluate: the model's weights and the metrics. */
+static void train_eval(arnet_dataset *ds, float *w1, size_t nw, arnet_eval_result *r)
+{
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = arnet_dataset_feature_dim(ds);
+    cfg.hidden_dim = 6;
+    arnet_model *m;
+    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    arnet_train_options to;
+    arnet_train_options_init(&to);
+    to.normal_per_batch = 2;
+    to.anomalous_per_batch = 2;
+    to.iterations = 5;
+    arnet_trainer *tr;
+    ck_assert_int_eq(arnet_trainer_create(m, ds, &to, &tr), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_run(tr), ARNET_OK);
+    arnet_trainer_free(tr);
+    ck_assert_uint_eq(nw, (size_t)cfg.feature_dim * 6);
+    ck_assert_int_eq(arnet_model_get_params(m, w1, NULL, NULL, NULL), ARNET_OK);
+    arnet_eval_result_init(r);
+    ck_assert_int_eq(arnet_evaluate(m, ds, r), ARNET_OK);
+    arnet_model_free(m);
+}
+
+/* rgb.npy+flow.npy trains and evaluates bit for bit as a pre-concatenated
+ * copy; a flow one clip longer (or shorter) is trimmed; ten-crop pairs too. */
+START_TEST(rgb_flow_equals_concatenated)
+{
+    make_tmp();
+    size_t Fr = 5, Ff = 3, C = 10;
+    char pair[2048] = "", cat[2048] = "", name[64];
+    for (int v = 0; v < 6; v++) {
+        size_t Tr = 12 + (size_t)v, Tf = Tr + (size_t)(v % 3) - 1; /* -1, 0, +1 */
+        size_t T = Tr < Tf ? Tr : Tf;
+        float *r = make_array(40 + (uint32_t)v, Tr * C * Fr);
+        float *f = make_array(60 + (uint32_t)v, Tf * C * Ff);
+        /* The mean over crops of each part, then concatenated: what the
+         * reader must produce. */
+        float *c = malloc(T * (Fr + Ff) * sizeof *c);
+        for (size_t t = 0; t < T; t++) {
+            for (size_t j = 0; j < Fr; j++) {
+                double s = 0;
+                for (size_t k = 0; k < C; k++)
+                    s += r[(t * C + k) * Fr + j];
+                c[t * (Fr + Ff) + j] = (float)(s / (double)C);
+            }
+            for (size_t j = 0; j < Ff; j++) {
+                double s = 0;
+                for (size_t k = 0; k < C; k++)
+                    s += f[(t * C + k) * Ff + j];
+                c[t * (Fr + Ff) + Fr + j] = (float)(s / (double)C);
+            }
+        }
+        snprintf(name, sizeof name, "rgb/v%d.npy", v);
+        mkdir(tmp_path("rgb"), 0777);
+        mkdir(tmp_path("flow"), 0777);
+        mkdir(tmp_path("cat"), 0777);
+        write3(tmp_path(name), r, Tr, C, Fr);
+        snprintf(name, sizeof name, "flow/v%d.npy", v);
+        write3(tmp_path(name), f, Tf, C, Ff);
+        snprintf(name, sizeof name, "cat/v%d.npy", v);
+        write2(tmp_path(name), c, T, Fr + Ff);
+        free(r);
+        free(f);
+        free(c);
+        const char *gt = v % 2 ? " 0-40" : "";
+        size_t n = strlen(pair);
+        snprintf(pair + n, sizeof pair - n, "rgb/v%d.npy+flow/v%d.npy %d%s\n", v, v, v % 2, gt);
+        n = strlen(cat);
+        snprintf(cat + n, sizeof cat - n, "cat/v%d.npy %d%s\n", v, v % 2, gt);
+    }
+    write_text(tmp_path("pair.txt"), pair);
+    write_text(tmp_path("cat.txt"), cat);
+    arnet_dataset *a = load(tmp_path("pair.txt"), -1, ARNET_LAYOUT_AUTO);
+    arnet_dataset *b = load(tmp_path("cat.txt"), -1, ARNET_LAYOUT_AUTO);
+    ck_assert_uint_eq(arnet_dataset_feature_dim(a), Fr + Ff);
+    uint64_t da, db;
+    ck_assert_int_eq(arnet_dataset_digest(a, &da), ARNET_OK);
+    ck_assert_int_eq(arnet_dataset_digest(b, &db), ARNET_OK);
+    ck_assert(da == db);
+    size_t nw = (Fr + Ff) * 6;
+    float wa[48], wb[48];
+    arnet_eval_result ra, rb;
+    train_eval(a, wa, nw, &ra);
+    train_eval(b, wb, nw, &rb);
+    ck_assert_int_eq(memcmp(wa, wb, sizeof wa), 0);
+    ck_assert_int_eq(memcmp(&ra.auc, &rb.auc, sizeof ra.auc), 0);
+    ck_assert_int_eq(memcmp(&ra.ap, &rb.ap, sizeof ra.ap), 0);
+    ck_assert_int_eq(memcmp(&ra.far, &rb.far, sizeof ra.far), 0);
+    ck_assert_uint_eq(ra.frames, rb.frames);
+    for (size_t i = 0; i < ra.n_per_video; i++)
+        ck_assert_float_eq(ra.per_video[i].mean_score, rb.per_video[i].mean_score);
+    arnet_eval_result_free(&ra);
+    arnet_eval_result_free(&rb);
+    arnet_dataset_free(a);
+    arnet_dataset_free(b);
+    /* Each crop its own bag: crop k of RGB beside crop k of flow. */
+    a = load(tmp_path("pair.txt"), ARNET_CROP_EACH, ARNET_LAYOUT_AUTO);
+    ck_assert_uint_eq(arnet_dataset_size(a), 60);
+    arnet_dataset_free(a);
+    remove_tmp();
+}
+END_TEST
+
+/* Refusals: clip counts two apart (naming both files), crop counts that
+ * differ under --crops each, a missing flow file; a file whose name holds
+ * '+' and exists whole is read whole. */
+START_TEST(rgb_flow_refusals_and_plus_in_names)
+{
+    make_tmp();
+    float *x = make_array(70, 12 * 10 * 4);
+    write3(tmp_path("r.npy"), x, 8, 10, 4);
+    write2(tmp_path("f2.npy"), x, 10, 2);
+    write_text(tmp_path("m.txt"), "r.npy+f2.npy 0\n");
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    arnet_dataset *ds = NULL;
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_SHAPE);
+    const char *e = arnet_last_error();
+    ck_assert_msg(strstr(e, "r.npy has 8 clips") && strstr(e, "f2.npy has 10"), "%s", e);
+    ck_assert_ptr_nonnull(strstr(e, "m.txt:1"));
+
+    write2(tmp_path("f9.npy"), x, 9, 2);
+    write_text(tmp_path("m.txt"), "r.npy+f9.npy 0\n");
+    lo.crop = ARNET_CROP_EACH;
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_SHAPE);
+    e = arnet_last_error();
+    ck_assert_msg(strstr(e, "10 crops") && strstr(e, "f9.npy has 1"), "%s", e);
+    lo.crop = -1;
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_OK);
+    ck_assert_uint_eq(arnet_dataset_feature_dim(ds), 6);
+    ck_assert_uint_eq(ds->videos[0].n_clips, 8);
+    arnet_dataset_free(ds);
+
+    write_text(tmp_path("m.txt"), "r.npy+missing.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "missing.npy"));
+
+    write2(tmp_path("a.npy+b.npy"), x, 3, 7);
+    write_text(tmp_path("m.txt"), "a.npy+b.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_OK);
+    ck_assert_uint_eq(arnet_dataset_feature_dim(ds), 7);
+    arnet_dataset_free(ds);
+    free(x);
+    remove_tmp();
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("feature_sets");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, layout_rule_reads_t_c_f);
+    tcase_add_test(tc, layout_crop_first_refused_then_read);
+    tcase_add_test(tc, layout_ambiguous_needs_a_choice);
+    tcase_add_test(tc, layout_crop_first_fortran_refused);
+    tcase_add_test(tc, crops_each_entries_and_evaluation);
+    tcase_add_test(tc, crops_each_respects_layout);
+    tcase_add_test(tc, cli_crops_and_layout);
+    tcase_add_test(tc, rgb_flow_equals_concatenated);
+    tcase_add_test(tc, rgb_flow_refusals_and_plus_in_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
