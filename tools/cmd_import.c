@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "import_sets.h"
 
 #define CMD "import"
 #define FRAMES_PER_CLIP 16
@@ -15,16 +16,20 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: arnet import rtfm --list LIST --anomalous N --out MANIFEST\n"
-            "                         [--gt GT.npy] [--features-dir DIR]\n"
+            "                         [--gt GT.npy] [--features-dir DIR] [--suffix SUFFIX]\n"
+            "                         [--flow-dir DIR]\n"
             "       arnet import ucf --annotations FILE --features-dir DIR --out MANIFEST\n"
-            "                        [--suffix SUFFIX] [--allow-no-event]\n\n"
+            "                        [--suffix SUFFIX] [--allow-no-event] [--flow-dir DIR]\n");
+    import_sets_usage(f);
+    fprintf(f, "\n"
             "Write a manifest (see docs/data.md) with per-video frame ground truth.\n\n"
             "rtfm: LIST has one feature .npy path a line, the N anomalous videos first;\n"
             "  GT.npy holds the frame labels of all videos concatenated in list order,\n"
             "  16 frames per clip (leave --gt out for a training list: labels only).\n"
             "  Each video's clip count T is read from its features,\n"
             "  so the files must exist; --features-dir DIR looks them up as DIR/<basename>\n"
-            "  instead of the list's paths.  Anomalous videos get frame ranges in the\n"
+            "  instead of the list's paths (with --suffix SUFFIX: DIR/<name>SUFFIX, name\n"
+            "  being the basename without .npy and _i3d).  Anomalous videos get frame ranges in the\n"
             "  manifest (an .npy under MANIFEST_gt/ when they have no anomalous frame).\n"
             "ucf: FILE is Temporal_Anomaly_Annotation.txt (name class s1 e1 s2 e2, -1 for\n"
             "  no event); features are DIR/<name without .mp4><SUFFIX> (default .npy).\n"
@@ -49,6 +54,39 @@ static const char *base_name(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
+}
+
+/* "<a>+<b>" of two existing paths' absolute forms: an RGB + flow pair. */
+static char *absolute_pair(const char *a, const char *b)
+{
+    char *x = absolute(a), *y = absolute(b);
+    char *both = x && y ? malloc(strlen(x) + strlen(y) + 2) : NULL;
+    if (both)
+        sprintf(both, "%s+%s", x, y);
+    free(x);
+    free(y);
+    return both;
+}
+
+/* dir/<name>suffix, name being entry's basename without ".npy" and "_i3d"
+ * (RTFM's lists); dir NULL: entry's own folder; suffix NULL: the basename
+ * as it is. */
+static void feature_name(char *out, size_t cap, const char *dir, const char *entry,
+                         const char *suffix)
+{
+    const char *b = base_name(entry);
+    int dlen = dir ? (int)strlen(dir) : (int)(b - entry);
+    const char *d = dir ? dir : entry;
+    char name[PATH_MAX];
+    snprintf(name, sizeof name, "%s", b);
+    size_t n = strlen(name);
+    if (suffix) {
+        if (n > 4 && !strcmp(name + n - 4, ".npy"))
+            name[n -= 4] = '\0';
+        if (n > 4 && !strcmp(name + n - 4, "_i3d"))
+            name[n -= 4] = '\0';
+    }
+    snprintf(out, cap, "%.*s%s%s%s", dlen, d, dir ? "/" : "", name, suffix ? suffix : "");
 }
 
 /* The manifest goes through the library's writer: collected in memory and
@@ -95,6 +133,7 @@ typedef struct rtfm_video {
 static int import_rtfm(int argc, char **argv)
 {
     const char *list = NULL, *gt = NULL, *anom = NULL, *fdir = NULL, *out = NULL;
+    const char *suffix = NULL, *flow_dir = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v;
         int r;
@@ -122,6 +161,14 @@ static int import_rtfm(int argc, char **argv)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             out = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--suffix", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            suffix = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-dir", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            flow_dir = v;
         } else {
             return cli_usage_error(CMD, "unknown option '%s' for rtfm", argv[i]);
         }
@@ -163,11 +210,22 @@ static int import_rtfm(int argc, char **argv)
             p++;
         if (!*p)
             continue;
-        char path[PATH_MAX];
-        if (fdir)
+        char path[PATH_MAX], flow[PATH_MAX];
+        if (suffix) /* <dir>/<name without .npy and _i3d><suffix> */
+            feature_name(path, sizeof path, fdir, p, suffix);
+        else if (fdir)
             snprintf(path, sizeof path, "%s/%s", fdir, base_name(p));
         else
             snprintf(path, sizeof path, "%s", p);
+        if (flow_dir) {
+            feature_name(flow, sizeof flow, flow_dir, p, suffix);
+            if (stat(flow, &(struct stat){0}) != 0) {
+                fprintf(stderr, "arnet import: %s line %zu: flow features %s: %s\n",
+                        base_name(list), lineno, flow, strerror(errno));
+                status = CLI_EXIT_FAIL;
+                break;
+            }
+        }
         size_t T = 0;
         if (gt) {
             char what[64];
@@ -195,7 +253,7 @@ static int import_rtfm(int argc, char **argv)
             }
             vids = nv;
         }
-        vids[n].features = absolute(path);
+        vids[n].features = flow_dir ? absolute_pair(path, flow) : absolute(path);
         vids[n].frames = T * FRAMES_PER_CLIP;
         if (!vids[n].features) {
             fprintf(stderr, "arnet import: %s: %s\n", path, strerror(errno));
@@ -327,7 +385,7 @@ static int parse_frame(const char *s, long long *out)
 
 static int import_ucf(int argc, char **argv)
 {
-    const char *ann = NULL, *fdir = NULL, *out = NULL, *suffix = ".npy";
+    const char *ann = NULL, *fdir = NULL, *out = NULL, *suffix = ".npy", *flow_dir = NULL;
     int allow_no_event = 0;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -354,6 +412,10 @@ static int import_ucf(int argc, char **argv)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             suffix = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-dir", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            flow_dir = v;
         } else {
             return cli_usage_error(CMD, "unknown option '%s' for ucf", argv[i]);
         }
@@ -483,9 +545,23 @@ static int import_ucf(int argc, char **argv)
             if (status)
                 break;
         }
+        char both[2 * PATH_MAX + 2300];
+        if (flow_dir) { /* the flow features of the same name: "rgb.npy+flow.npy" */
+            char flow[PATH_MAX + 1100];
+            snprintf(flow, sizeof flow, "%s/%s%s", flow_dir, stem, suffix);
+            char *af = absolute(flow);
+            if (!af) {
+                fprintf(stderr, "arnet import: %s:%zu: flow features of %s: %s: %s\n", ann,
+                        lineno, tok[0], flow, strerror(errno));
+                status = CLI_EXIT_FAIL;
+                break;
+            }
+            snprintf(both, sizeof both, "%s+%s", fpath, af);
+            free(af);
+        }
         arnet_manifest_entry e;
         arnet_manifest_entry_init(&e);
-        e.features = fpath;
+        e.features = flow_dir ? both : fpath;
         e.label = !normal;
         uint64_t ranges[4] = {(uint64_t)fr[0], (uint64_t)fr[1], (uint64_t)fr[2],
                               (uint64_t)fr[3]};
@@ -522,14 +598,20 @@ static int import_ucf(int argc, char **argv)
 int cmd_import(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error(CMD, "which format: rtfm or ucf?");
+        return cli_usage_error(CMD, "which format: rtfm, ucf or xd?");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
     }
     if (!strcmp(argv[1], "rtfm"))
         return import_rtfm(argc, argv);
-    if (!strcmp(argv[1], "ucf"))
+    if (!strcmp(argv[1], "ucf")) {
+        for (int i = 2; i < argc; i++)
+            if (!strncmp(argv[i], "--train-list", 12))
+                return import_ucf_train(argc, argv);
         return import_ucf(argc, argv);
-    return cli_usage_error(CMD, "unknown format '%s' (rtfm or ucf)", argv[1]);
+    }
+    if (!strcmp(argv[1], "xd"))
+        return import_xd(argc, argv);
+    return cli_usage_error(CMD, "unknown format '%s' (rtfm, ucf or xd)", argv[1]);
 }
