@@ -591,6 +591,393 @@ START_TEST(rgb_flow_refusals_and_plus_in_names)
 }
 END_TEST
 
+
+/* ---- importers ------------------------------------------------------------ */
+
+/* A .npy header with the given shape and a sparse data hole: the right
+ * shape at no disk cost (importers read headers only). */
+static void write_sparse(const char *path, const size_t *shape, int ndim)
+{
+    char dict[160], dims[96] = "";
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        size_t n = strlen(dims);
+        snprintf(dims + n, sizeof dims - n, "%zu, ", shape[i]);
+        count *= shape[i];
+    }
+    dims[strlen(dims) - 2] = '\0';
+    int dl = snprintf(dict, sizeof dict,
+                      "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
+    size_t total = (10 + (size_t)dl + 1 + 63) / 64 * 64, hlen = total - 10;
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, fp);
+    fputc((int)(hlen & 0xff), fp);
+    fputc((int)(hlen >> 8), fp);
+    fwrite(dict, 1, (size_t)dl, fp);
+    for (size_t i = (size_t)dl; i + 1 < hlen; i++)
+        fputc(' ', fp);
+    fputc('\n', fp);
+    fclose(fp);
+    ck_assert_int_eq(truncate(path, (off_t)(total + count * 4)), 0);
+}
+
+static size_t count_lines(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The real Anomaly_Train.txt (1,610 videos): RTFM's flat ten-crop layout
+ * (<video>_i3d.npy, [T, 10, 1024]) with --suffix; 800 normal, 810 anomalous;
+ * RGB + flow with --flow-dir; the manifest loads. */
+START_TEST(import_ucf_train_list_real)
+{
+    make_tmp();
+    char exe[PATH_MAX + 32], cmd[4 * PATH_MAX], p[PATH_MAX], line[512];
+    arnet_exe(exe, sizeof exe);
+    mkdir(tmp_path("rgb"), 0777);
+    mkdir(tmp_path("flow"), 0777);
+    FILE *lf = fopen(DATA_DIR "/ucf-crime/Anomaly_Train.txt", "r");
+    ck_assert_ptr_nonnull(lf);
+    size_t n = 0;
+    while (fgets(line, sizeof line, lf)) {
+        char *slash = strchr(line, '/');
+        ck_assert_ptr_nonnull(slash);
+        char *dot = strstr(slash, ".mp4");
+        ck_assert_ptr_nonnull(dot);
+        *dot = '\0';
+        size_t shape[3] = {20 + n % 97, 10, 1024};
+        snprintf(p, sizeof p, "%s/rgb/%s_i3d.npy", tmpdir, slash + 1);
+        write_sparse(p, shape, 3);
+        shape[0] -= n % 2; /* flow one clip shorter for half of them */
+        snprintf(p, sizeof p, "%s/flow/%s_i3d.npy", tmpdir, slash + 1);
+        write_sparse(p, shape, 3);
+        n++;
+    }
+    fclose(lf);
+    ck_assert_uint_eq(n, 1610);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' import ucf --train-list '%s/ucf-crime/Anomaly_Train.txt' "
+             "--features-dir rgb --suffix _i3d.npy --out train.txt 2>err.txt",
+             tmpdir, exe, DATA_DIR);
+    int rc = run(cmd);
+    char *err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    ck_assert_msg(strstr(err, "1610 videos, 810 anomalous") != NULL, "%s", err);
+    free(err);
+    char *m = slurp_text(tmp_path("train.txt"));
+    ck_assert_uint_eq(count_lines(m, "_i3d.npy 1 -\n"), 810);
+    ck_assert_uint_eq(count_lines(m, "_i3d.npy 0 -\n"), 800);
+    ck_assert_ptr_nonnull(strstr(m, "/rgb/Abuse001_x264_i3d.npy 1 -\n"));
+    ck_assert_ptr_nonnull(strstr(m, "/rgb/Normal_Videos004_x264_i3d.npy 0 -\n"));
+    free(m);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' import ucf --train-list '%s/ucf-crime/Anomaly_Train.txt' "
+             "--features-dir rgb --flow-dir flow --suffix _i3d.npy --out pair.txt 2>err.txt",
+             tmpdir, exe, DATA_DIR);
+    ck_assert_int_eq(run(cmd), 0);
+    m = slurp_text(tmp_path("pair.txt"));
+    ck_assert_ptr_nonnull(strstr(m, "/rgb/Abuse001_x264_i3d.npy+"));
+    ck_assert_ptr_nonnull(strstr(m, "/flow/Abuse001_x264_i3d.npy 1 -\n"));
+    /* Its first videos load as 2048-wide RGB + flow (the files are zeros). */
+    char *cut = m;
+    for (int k = 0; k < 4; k++)
+        cut = strchr(cut, '\n') + 1;
+    *cut = '\0';
+    write_text(tmp_path("head.txt"), m);
+    free(m);
+    arnet_dataset *ds = load(tmp_path("head.txt"), -1, ARNET_LAYOUT_AUTO);
+    ck_assert_uint_eq(arnet_dataset_feature_dim(ds), 2048);
+    arnet_dataset_free(ds);
+
+    /* Refusals: a missing feature file, a line without a class folder, a
+     * missing flow file; nothing written. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' import ucf --train-list '%s/ucf-crime/Anomaly_Train.txt' "
+             "--features-dir rgb --out x.txt 2>err.txt",
+             tmpdir, exe, DATA_DIR);
+    ck_assert_int_eq(run(cmd), 1);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(strstr(err, "Anomaly_Train.txt:1: features of Abuse001_x264.mp4 not found") &&
+                      strstr(err, "rgb/Abuse001_x264.npy"),
+                  "%s", err);
+    free(err);
+    write_text(tmp_path("l.txt"), "Abuse/Abuse001_x264.mp4\nAbuse002_x264.mp4\n");
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' import ucf --train-list l.txt --features-dir rgb "
+             "--suffix _i3d.npy --out x.txt 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 1);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(strstr(err, "l.txt:2: 'Abuse002_x264.mp4' is not <class folder>/<video>.mp4"),
+                  "%s", err);
+    free(err);
+    ck_assert_int_ne(access(tmp_path("x.txt"), F_OK), 0);
+    snprintf(p, sizeof p, "%s/flow/Abuse001_x264_i3d.npy", tmpdir);
+    ck_assert_int_eq(unlink(p), 0);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' import ucf --train-list l.txt --features-dir rgb --flow-dir flow "
+             "--suffix _i3d.npy --out x.txt 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 1);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(strstr(err, "l.txt:1: flow features of Abuse001_x264.mp4 not found"), "%s",
+                  err);
+    free(err);
+    remove_tmp();
+}
+END_TEST
+
+/* The UCF-Crime test annotations and RTFM lists take --flow-dir and
+ * --suffix too. */
+START_TEST(import_rtfm_suffix_and_flow)
+{
+    make_tmp();
+    char exe[PATH_MAX + 32], cmd[4 * PATH_MAX];
+    arnet_exe(exe, sizeof exe);
+    mkdir(tmp_path("rgb"), 0777);
+    mkdir(tmp_path("flow"), 0777);
+    size_t shape[3] = {12, 10, 16};
+    write_sparse(tmp_path("rgb/01_0014.npy"), shape, 3);
+    write_sparse(tmp_path("flow/01_0014.npy"), shape, 3);
+    write_sparse(tmp_path("rgb/02_0015.npy"), shape, 3);
+    write_sparse(tmp_path("flow/02_0015.npy"), shape, 3);
+    write_text(tmp_path("list.txt"), "/data/SH/01_0014_i3d.npy\n/data/SH/02_0015_i3d.npy\n");
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' import rtfm --list list.txt --anomalous 1 --features-dir rgb "
+             "--suffix .npy --flow-dir flow --out m.txt 2>err.txt",
+             tmpdir, exe);
+    int rc = run(cmd);
+    char *err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    free(err);
+    char *m = slurp_text(tmp_path("m.txt"));
+    ck_assert_msg(strstr(m, "/rgb/01_0014.npy+") && strstr(m, "/flow/01_0014.npy 1 -\n") &&
+                      strstr(m, "/flow/02_0015.npy 0 -\n"),
+                  "%s", m);
+    free(m);
+    ck_assert_int_eq(unlink(tmp_path("flow/02_0015.npy")), 0);
+    ck_assert_int_eq(run(cmd), 1);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(strstr(err, "list.txt line 2: flow features") && strstr(err, "02_0015.npy"),
+                  "%s", err);
+    free(err);
+    remove_tmp();
+}
+END_TEST
+
+/* A small XD-Violence-shaped set, made for this test: names as published
+ * (<movie>__#<from>_<to>_label_<classes>), five crop files per video
+ * (__0..__4, [T, 1024]), a list with one line per crop file as XDVioDet's
+ * rgb_test.list (violent videos first), annotations.txt frame pairs. */
+static const char *xd_names[] = {
+    "Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6",
+    "Brave.Heart.1995__#02-20-00_02-22-30_label_B1-0-0",
+    "v=wVey5JHBvTw__#1_label_B4-0-0",
+    "A.Beautiful.Mind.2001__#00-25-20_00-29-20_label_A",
+    "Love.Actually.2003__#00-30-15_00-31-40_label_A",
+};
+
+static void xd_write_set(size_t F)
+{
+    mkdir(tmp_path("rgb"), 0777);
+    mkdir(tmp_path("flow"), 0777);
+    char p[PATH_MAX], list[8192] = "";
+    for (int v = 0; v < 5; v++) {
+        size_t T = 21 + 3 * (size_t)v;
+        for (int c = 0; c < 5; c++) {
+            float *x = make_array(100 + (uint32_t)(10 * v + c), T * F);
+            snprintf(p, sizeof p, "%s/rgb/%s__%d.npy", tmpdir, xd_names[v], c);
+            write2(p, x, T, F);
+            snprintf(p, sizeof p, "%s/flow/%s__%d.npy", tmpdir, xd_names[v], c);
+            write2(p, x, T - (size_t)(v % 2), F);
+            free(x);
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof list - n, "/data/XD/RGBTest/%s__%d.npy\n", xd_names[v],
+                     c);
+        }
+    }
+    write_text(tmp_path("rgb_test.list"), list);
+    write_text(tmp_path("annotations.txt"),
+               "Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6 16 95 200 260\n"
+               "Brave.Heart.1995__#02-20-00_02-22-30_label_B1-0-0.mp4 0 40\n"
+               "v=wVey5JHBvTw__#1_label_B4-0-0 100 300\n"
+               "Other.Movie__#00-00-00_00-01-00_label_B5-0-0 1 2\n");
+}
+
+START_TEST(import_xd_gathers_crops)
+{
+    make_tmp();
+    char exe[PATH_MAX + 32], cmd[4 * PATH_MAX];
+    arnet_exe(exe, sizeof exe);
+    size_t F = 32;
+    xd_write_set(F);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' import xd --list rgb_test.list --annotations annotations.txt "
+             "--features-dir rgb --out test.txt 2>err.txt",
+             tmpdir, exe);
+    int rc = run(cmd);
+    char *err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    ck_assert_msg(strstr(err, "5 videos, 3 violent; 1 annotated videos of annotations.txt are "
+                              "not in the list"),
+                  "%s", err);
+    free(err);
+    char *m = slurp_text(tmp_path("test.txt"));
+    ck_assert_msg(strstr(m, "/rgb/Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6__{0..4}.npy "
+                            "1 16-95,200-260\n") &&
+                      strstr(m, "label_B1-0-0__{0..4}.npy 1 0-40\n") &&
+                      strstr(m, "label_A__{0..4}.npy 0 -\n"),
+                  "%s", m);
+    free(m);
+    /* Loaded: the mean of the five files, bit for bit as their [T, 5, F] stack. */
+    arnet_dataset *ds = load(tmp_path("test.txt"), -1, ARNET_LAYOUT_AUTO);
+    ck_assert_uint_eq(arnet_dataset_size(ds), 5);
+    ck_assert_uint_eq(arnet_dataset_count(ds, 1), 3);
+    arnet_video_info vi;
+    arnet_video_info_init(&vi);
+    ck_assert_int_eq(arnet_dataset_video(ds, 1, &vi), ARNET_OK);
+    size_t T = 24;
+    ck_assert_uint_eq(vi.n_clips, T);
+    float *stack = malloc(T * 5 * F * sizeof *stack);
+    for (int c = 0; c < 5; c++) {
+        float *x = make_array(100 + (uint32_t)(10 + c), T * F);
+        for (size_t t = 0; t < T; t++)
+            memcpy(stack + (t * 5 + (size_t)c) * F, x + t * F, F * 4);
+        free(x);
+    }
+    write3(tmp_path("stack.npy"), stack, T, 5, F);
+    free(stack);
+    float *y;
+    size_t ty;
+    uint32_t fy;
+    ck_assert_int_eq(read_with(tmp_path("stack.npy"), -1, ARNET_LAYOUT_AUTO, &y, &ty, &fy),
+                     ARNET_OK);
+    ck_assert_int_eq(memcmp(y, vi.features, T * F * 4), 0);
+    arnet_free(y);
+    ck_assert_uint_eq(vi.n_frames, 16 * T);
+    ck_assert_int_eq(vi.frame_labels[40], 1);
+    ck_assert_int_eq(vi.frame_labels[41], 0);
+    arnet_dataset_free(ds);
+    /* Each crop its own bag: 25 entries; crop 3 is file __3. */
+    ds = load(tmp_path("test.txt"), ARNET_CROP_EACH, ARNET_LAYOUT_AUTO);
+    ck_assert_uint_eq(arnet_dataset_size(ds), 25);
+    ck_assert_int_eq(arnet_dataset_video(ds, 5 + 3, &vi), ARNET_OK);
+    float *x3 = make_array(113, T * F);
+    ck_assert_int_eq(memcmp(x3, vi.features, T * F * 4), 0);
+    free(x3);
+    arnet_dataset_free(ds);
+    /* RGB + flow: 2F wide, the flow one clip short on two videos. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' import xd --list rgb_test.list --features-dir rgb --flow-dir flow "
+             "--out train.txt 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 0);
+    ds = load(tmp_path("train.txt"), -1, ARNET_LAYOUT_AUTO);
+    ck_assert_uint_eq(arnet_dataset_feature_dim(ds), 2 * F);
+    ck_assert_int_eq(arnet_dataset_video(ds, 1, &vi), ARNET_OK);
+    ck_assert_uint_eq(vi.n_clips, T - 1);
+    ck_assert_uint_eq(vi.n_frames, 0);
+    arnet_dataset_free(ds);
+    remove_tmp();
+}
+END_TEST
+
+static void xd_expect_fail(const char *args, const char *needle)
+{
+    char exe[PATH_MAX + 32], cmd[4 * PATH_MAX];
+    arnet_exe(exe, sizeof exe);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' import xd %s --out bad.txt 2>err.txt", tmpdir,
+             exe, args);
+    ck_assert_int_eq(run(cmd), 1);
+    char *err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(strstr(err, needle) != NULL, "wanted '%s' in: %s", needle, err);
+    free(err);
+    ck_assert_int_ne(access(tmp_path("bad.txt"), F_OK), 0);
+}
+
+START_TEST(import_xd_refusals)
+{
+    make_tmp();
+    xd_write_set(8);
+    write_text(tmp_path("a1.txt"), "Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6 16 95 200\n");
+    xd_expect_fail("--list rgb_test.list --annotations a1.txt --features-dir rgb",
+                   "a1.txt:1: Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6: expected 'name "
+                   "s1 e1 s2 e2 ...' (frame pairs), found 3 numbers");
+    write_text(tmp_path("a2.txt"), "Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6 16 9x\n");
+    xd_expect_fail("--list rgb_test.list --annotations a2.txt --features-dir rgb",
+                   "a2.txt:1: '9x' is not a frame number");
+    write_text(tmp_path("a3.txt"), "Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6 16 95\n");
+    xd_expect_fail("--list rgb_test.list --annotations a3.txt --features-dir rgb",
+                   "Brave.Heart.1995__#02-20-00_02-22-30_label_B1-0-0 is violent by its name "
+                   "but a3.txt has no events for it");
+    write_text(tmp_path("a4.txt"), "Love.Actually.2003__#00-30-15_00-31-40_label_A 1 5\n");
+    write_text(tmp_path("l4.txt"), "Love.Actually.2003__#00-30-15_00-31-40_label_A__0.npy\n");
+    xd_expect_fail("--list l4.txt --annotations a4.txt --features-dir rgb",
+                   "label_A is normal by its name (label_A) but a4.txt gives it events");
+    write_text(tmp_path("a5.txt"), "Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6 9000 9100\n");
+    write_text(tmp_path("l5.txt"), "Bad.Boys.1995__#01-11-55_01-17-12_label_G-B2-B6__0.npy\n");
+    xd_expect_fail("--list l5.txt --annotations a5.txt --features-dir rgb",
+                   "event 9000-9100 starts past the 336 frames (21 clips x 16)");
+    write_text(tmp_path("l6.txt"), "Missing.Movie__#1_label_A__0.npy\n");
+    xd_expect_fail("--list l6.txt --features-dir rgb",
+                   "l6.txt:1: no crop files of Missing.Movie__#1_label_A");
+    ck_assert_int_eq(unlink(tmp_path("flow/v=wVey5JHBvTw__#1_label_B4-0-0__4.npy")), 0);
+    xd_expect_fail("--list rgb_test.list --features-dir rgb --flow-dir flow",
+                   "v=wVey5JHBvTw__#1_label_B4-0-0 has 5 RGB crop files");
+    /* A crop file of another length is named with crop 0's. */
+    float z[8 * 3] = {0};
+    write2(tmp_path("rgb/Brave.Heart.1995__#02-20-00_02-22-30_label_B1-0-0__2.npy"), z, 3, 8);
+    xd_expect_fail("--list rgb_test.list --features-dir rgb",
+                   "label_B1-0-0__2.npy has 3 clips, crop 0 has 24");
+    remove_tmp();
+}
+END_TEST
+
+/* Crop sets in a manifest: files of other shapes are named. */
+START_TEST(manifest_crop_set_refusals)
+{
+    make_tmp();
+    float *x = make_array(7, 10 * 10 * 4);
+    write2(tmp_path("v__0.npy"), x, 6, 4);
+    write2(tmp_path("v__1.npy"), x, 7, 4);
+    write3(tmp_path("w__0.npy"), x, 6, 10, 4);
+    write_text(tmp_path("m.txt"), "v__{0..1}.npy 0\n");
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    arnet_dataset *ds = NULL;
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_SHAPE);
+    ck_assert_msg(strstr(arnet_last_error(), "v__0.npy ([6, 4])") &&
+                      strstr(arnet_last_error(), "v__1.npy ([7, 4]) differ in shape"),
+                  "%s", arnet_last_error());
+    write_text(tmp_path("m.txt"), "w__{0..0}.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "must be [T, F] (one crop)"));
+    write_text(tmp_path("m.txt"), "v__{0..2}.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "v__2.npy"));
+    write_text(tmp_path("m.txt"), "v__{3..1}.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "{3..1} must count up"));
+    lo.crop = 2;
+    write_text(tmp_path("m.txt"), "v__{0..1}.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "crop 2 out of range: 2 crop files"));
+    /* A file whose name has the braces and exists is taken whole. */
+    write2(tmp_path("u__{0..1}.npy"), x, 5, 3);
+    write_text(tmp_path("m.txt"), "u__{0..1}.npy 0\n");
+    lo.crop = -1;
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_OK);
+    ck_assert_uint_eq(arnet_dataset_feature_dim(ds), 3);
+    arnet_dataset_free(ds);
+    free(x);
+    remove_tmp();
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("feature_sets");
@@ -604,6 +991,11 @@ Suite *make_suite(void)
     tcase_add_test(tc, cli_crops_and_layout);
     tcase_add_test(tc, rgb_flow_equals_concatenated);
     tcase_add_test(tc, rgb_flow_refusals_and_plus_in_names);
+    tcase_add_test(tc, import_ucf_train_list_real);
+    tcase_add_test(tc, import_rtfm_suffix_and_flow);
+    tcase_add_test(tc, import_xd_gathers_crops);
+    tcase_add_test(tc, import_xd_refusals);
+    tcase_add_test(tc, manifest_crop_set_refusals);
     suite_add_tcase(s, tc);
     return s;
 }
