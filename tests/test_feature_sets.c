@@ -978,6 +978,210 @@ START_TEST(manifest_crop_set_refusals)
 }
 END_TEST
 
+
+/* ---- calibration in the model, streams in seconds ---------------------------- */
+
+START_TEST(stream_options_from_model)
+{
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = 4;
+    arnet_model *m;
+    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    arnet_stream_options o;
+    arnet_stream_options_init(&o);
+    ck_assert_double_eq(o.fps, 0.0);
+    ck_assert_uint_eq(o.clip_frames, 16);
+    o.smoothing = ARNET_SMOOTH_EMA;
+    /* No calibration: unchanged. */
+    ck_assert_int_eq(arnet_stream_options_from_model(m, &o), ARNET_OK);
+    ck_assert_float_eq(o.on_threshold, 0.5f);
+    ck_assert_int_eq(arnet_model_set_meta(m, "calibration.threshold", "0.42"), ARNET_OK);
+    ck_assert_int_eq(arnet_model_set_meta(m, "calibration.fps", "25"), ARNET_OK);
+    ck_assert_int_eq(arnet_stream_options_from_model(m, &o), ARNET_OK);
+    ck_assert_float_eq(o.on_threshold, 0.42f);
+    ck_assert_float_eq(o.off_threshold, (float)(0.6 * 0.42));
+    ck_assert_double_eq(o.fps, 25.0);
+    ck_assert_int_eq(o.smoothing, ARNET_SMOOTH_EMA);
+    /* Bad values are named; opt unchanged. */
+    ck_assert_int_eq(arnet_model_set_meta(m, "calibration.threshold", "0.3x"), ARNET_OK);
+    ck_assert_int_eq(arnet_stream_options_from_model(m, &o), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "calibration.threshold = '0.3x'"));
+    ck_assert_float_eq(o.on_threshold, 0.42f);
+    ck_assert_int_eq(arnet_model_set_meta(m, "calibration.threshold", "0.5"), ARNET_OK);
+    ck_assert_int_eq(arnet_model_set_meta(m, "calibration.fps", "-3"), ARNET_OK);
+    ck_assert_int_eq(arnet_stream_options_from_model(m, &o), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "calibration.fps = '-3'"));
+    ck_assert_int_eq(arnet_stream_options_from_model(NULL, &o), ARNET_E_INVALID);
+    arnet_model_free(m);
+}
+END_TEST
+
+typedef struct ev_log {
+    int n;
+    arnet_event ev[4];
+} ev_log;
+
+static void on_ev(void *user, const arnet_event *ev)
+{
+    ev_log *l = user;
+    if (l->n < 4)
+        l->ev[l->n++] = *ev;
+}
+
+START_TEST(stream_events_in_seconds)
+{
+    for (int known = 0; known < 2; known++) {
+        ev_log log = {0};
+        arnet_stream_options o;
+        arnet_stream_options_init(&o);
+        o.smoothing = ARNET_SMOOTH_NONE;
+        o.min_on_clips = 2;
+        o.min_off_clips = 2;
+        o.on_event = on_ev;
+        o.user = &log;
+        if (known)
+            o.fps = 25.0;
+        arnet_stream *st;
+        ck_assert_int_eq(arnet_stream_create(&o, &st), ARNET_OK);
+        float raw[] = {0.1f, 0.1f, 0.9f, 0.9f, 0.9f, 0.1f, 0.1f, 0.1f};
+        for (size_t i = 0; i < sizeof raw / sizeof *raw; i++)
+            ck_assert_int_eq(arnet_stream_update(st, raw[i], NULL), ARNET_OK);
+        arnet_stream_free(st);
+        ck_assert_int_eq(log.n, 2);
+        ck_assert_uint_eq(log.ev[0].struct_size, sizeof(arnet_event));
+        ck_assert_uint_eq(log.ev[0].start_clip, 2);
+        ck_assert_uint_eq(log.ev[1].end_clip, 4);
+        if (known) {
+            ck_assert_double_eq(log.ev[0].start_seconds, 2 * 16 / 25.0);
+            ck_assert(isnan(log.ev[0].end_seconds));
+            ck_assert_double_eq(log.ev[1].start_seconds, 2 * 16 / 25.0);
+            ck_assert_double_eq(log.ev[1].end_seconds, 5 * 16 / 25.0);
+        } else {
+            ck_assert(isnan(log.ev[0].start_seconds) && isnan(log.ev[1].end_seconds));
+        }
+    }
+    arnet_stream_options o;
+    arnet_stream_options_init(&o);
+    arnet_stream *st;
+    o.fps = -1;
+    ck_assert_int_eq(arnet_stream_create(&o, &st), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "fps -1"));
+    o.fps = NAN;
+    ck_assert_int_eq(arnet_stream_create(&o, &st), ARNET_E_INVALID);
+    o.fps = 30;
+    o.clip_frames = 0;
+    ck_assert_int_eq(arnet_stream_create(&o, &st), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "clip_frames"));
+}
+END_TEST
+
+/* arnet calibrate --write: the threshold and its rule in the model, read
+ * back by arnet_stream_options_from_model; a checkpoint needs --out. */
+START_TEST(cli_calibrate_write)
+{
+    make_tmp();
+    char exe[PATH_MAX + 32], cmd[4 * PATH_MAX];
+    arnet_exe(exe, sizeof exe);
+    size_t F = 8;
+    char list[512] = "", name[32];
+    for (int v = 0; v < 4; v++) {
+        float *x = make_array(200 + (uint32_t)v, 30 * F);
+        snprintf(name, sizeof name, "n%d.npy", v);
+        write2(tmp_path(name), x, 30, F);
+        free(x);
+        size_t n = strlen(list);
+        snprintf(list + n, sizeof list - n, "%s %d%s\n", name, v == 3, v == 3 ? " 0-15" : "");
+    }
+    write_text(tmp_path("m.txt"), list);
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = (uint32_t)F;
+    arnet_model *m;
+    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    ck_assert_int_eq(arnet_model_save(m, tmp_path("a.arnet")), ARNET_OK);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' calibrate --model a.arnet --normal m.txt --per-hour 100 "
+             "--fps 25 --write --json >c.json 2>err.txt",
+             tmpdir, exe);
+    int rc = run(cmd);
+    char *err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    free(err);
+    char *js = slurp_text(tmp_path("c.json"));
+    char *t = strstr(js, "\"threshold\": ");
+    ck_assert_ptr_nonnull(t);
+    float thr = strtof(t + 13, NULL);
+    free(js);
+    arnet_model *c;
+    ck_assert_int_eq(arnet_model_load(tmp_path("a.arnet"), &c), ARNET_OK);
+    ck_assert_str_eq(arnet_model_get_meta(c, "calibration.rule"), "per_hour");
+    ck_assert_str_eq(arnet_model_get_meta(c, "calibration.per_hour"), "100");
+    ck_assert_str_eq(arnet_model_get_meta(c, "calibration.fps"), "25");
+    ck_assert_str_eq(arnet_model_get_meta(c, "calibration.clips"), "90");
+    ck_assert_str_eq(arnet_model_get_meta(c, "calibration.data"), "m.txt");
+    ck_assert_ptr_nonnull(arnet_model_get_meta(c, "calibration.far"));
+    arnet_stream_options o;
+    arnet_stream_options_init(&o);
+    ck_assert_int_eq(arnet_stream_options_from_model(c, &o), ARNET_OK);
+    ck_assert_float_eq(o.on_threshold, thr);
+    ck_assert_double_eq(o.fps, 25.0);
+    arnet_model_free(c);
+    /* Recalibrating by FAR drops the per-hour figure. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' calibrate --model a.arnet --normal m.txt --far 0.05 --write "
+             ">/dev/null 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(arnet_model_load(tmp_path("a.arnet"), &c), ARNET_OK);
+    ck_assert_str_eq(arnet_model_get_meta(c, "calibration.rule"), "far");
+    ck_assert_ptr_null(arnet_model_get_meta(c, "calibration.per_hour"));
+    ck_assert_str_eq(arnet_model_get_meta(c, "calibration.far"), "0.05");
+    arnet_model_free(c);
+
+    /* A training checkpoint: refused without --out (its trainer state would
+     * be lost), written to --out with it. */
+    arnet_dataset *ds = load(tmp_path("m.txt"), -1, ARNET_LAYOUT_AUTO);
+    arnet_train_options to;
+    arnet_train_options_init(&to);
+    to.normal_per_batch = 1;
+    to.anomalous_per_batch = 1;
+    arnet_trainer *tr;
+    ck_assert_int_eq(arnet_trainer_create(m, ds, &to, &tr), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_step(tr, NULL), ARNET_OK);
+    ck_assert_int_eq(arnet_trainer_save(tr, tmp_path("ck.arnet")), ARNET_OK);
+    arnet_trainer_free(tr);
+    arnet_dataset_free(ds);
+    arnet_model_free(m);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' calibrate --model ck.arnet --normal m.txt --far 0.1 --write "
+             ">/dev/null 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 2);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_msg(strstr(err, "ck.arnet is a training checkpoint") && strstr(err, "--out FILE"),
+                  "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' calibrate --model ck.arnet --normal m.txt --far 0.1 --write "
+             "--out cal.arnet >/dev/null 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(arnet_model_load(tmp_path("cal.arnet"), &c), ARNET_OK);
+    ck_assert_ptr_nonnull(arnet_model_get_meta(c, "calibration.threshold"));
+    arnet_model_free(c);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' calibrate --model ck.arnet --normal m.txt --far 0.1 "
+             "--out cal.arnet >/dev/null 2>err.txt",
+             tmpdir, exe);
+    ck_assert_int_eq(run(cmd), 2);
+    err = slurp_text(tmp_path("err.txt"));
+    ck_assert_ptr_nonnull(strstr(err, "--out FILE goes with --write"));
+    free(err);
+    remove_tmp();
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("feature_sets");
@@ -996,6 +1200,9 @@ Suite *make_suite(void)
     tcase_add_test(tc, import_xd_gathers_crops);
     tcase_add_test(tc, import_xd_refusals);
     tcase_add_test(tc, manifest_crop_set_refusals);
+    tcase_add_test(tc, stream_options_from_model);
+    tcase_add_test(tc, stream_events_in_seconds);
+    tcase_add_test(tc, cli_calibrate_write);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -376,6 +376,12 @@ typedef struct arnet_event {
     uint64_t end_clip;   /* last clip of the alarm, i.e. the last one before
                           * the off-run that ended it (END events only; else 0) */
     float peak_score;    /* highest smoothed score so far within the alarm */
+    /* 0.2, when the stream's options give fps (else NaN): seconds from the
+     * stream's first frame, clip c covering [c, c + 1) * clip_frames / fps.
+     * start_seconds is where start_clip begins; end_seconds where end_clip
+     * ends (END events; NaN on START). */
+    double start_seconds;
+    double end_seconds;
 } arnet_event;
 
 /* Called synchronously, on the calling thread, from the update/push/reset
@@ -399,6 +405,9 @@ typedef struct arnet_stream_options {
     uint32_t min_off_clips; /* consecutive clips < off before it ends; default 5 */
     arnet_event_fn on_event; /* may be NULL */
     void *user;              /* passed to on_event */
+    double fps;              /* 0.2: frames per second of the footage; 0 (default)
+                              * = unknown: events carry no seconds */
+    uint32_t clip_frames;    /* 0.2: frames per clip; default 16 (I3D, C3D) */
 } arnet_stream_options;
 
 typedef struct arnet_stream_result {
@@ -424,6 +433,17 @@ typedef struct arnet_stream_state {
 
 /* Thread-safe (each writes its argument only). */
 ARNET_API void arnet_stream_options_init(arnet_stream_options *opt);
+/* Defaults from a calibrated model (written by `arnet calibrate --write`,
+ * keys in docs/embedding.md): on_threshold = calibration.threshold,
+ * off_threshold = 0.6 x that (the defaults' 0.3 / 0.5 hysteresis), fps =
+ * calibration.fps when present.  opt [borrowed] (set up by
+ * arnet_stream_options_init, other fields kept); m [borrowed].  A model
+ * without calibration.threshold leaves opt unchanged (ARNET_OK: check
+ * arnet_model_get_meta to tell).  A value that is not a finite number >= 0
+ * is ARNET_E_FORMAT naming the key and value; opt is then unchanged.
+ * Thread-safe with a shared model (read only). */
+ARNET_API ARNET_NODISCARD int arnet_stream_options_from_model(const arnet_model *m,
+                                                              arnet_stream_options *opt);
 ARNET_API void arnet_stream_result_init(arnet_stream_result *res);
 ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
 /* opt [borrowed] (copied; NULL = defaults).  ARNET_E_INVALID when
@@ -431,7 +451,8 @@ ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
  * (scores are in [0, 1]; an on_threshold above 1, as arnet_threshold_for_far
  * returns when normal clips score 1, never alarms), window is
  * outside 1..4096 (WINDOW smoothing), ema_alpha outside (0, 1] (EMA),
- * smoothing unknown or a min_*_clips is 0.  The window ring buffer is
+ * smoothing unknown, a min_*_clips is 0, fps negative or not finite or
+ * clip_frames 0.  The window ring buffer is
  * allocated here.  *out [transferred] (arnet_stream_free).
  *
  * Alarm rules (docs/embedding.md has a worked example): an alarm starts when
