@@ -27,7 +27,7 @@ static void score_all_clips(const arnet_model *model, const arnet_dataset *ds, f
         const arnet__video *v = &ds->videos[vi];
         const float *x;
         size_t nb = 0;
-        if (v->n_clips - c >= EVAL_BATCH) {
+        if (v->features && v->n_clips - c >= EVAL_BATCH) {
             x = v->features + c * F;
             nb = EVAL_BATCH;
             c += nb;
@@ -41,7 +41,7 @@ static void score_all_clips(const arnet_model *model, const arnet_dataset *ds, f
                 size_t take = v->n_clips - c;
                 if (take > EVAL_BATCH - nb)
                     take = EVAL_BATCH - nb;
-                memcpy(xbuf + nb * F, v->features + c * F, take * F * sizeof *xbuf);
+                arnet__video_rows(v, F, c, take, xbuf + nb * F);
                 nb += take;
                 c += take;
                 if (c == v->n_clips) {

@@ -356,16 +356,74 @@ static int count_crops(const part *parts, int n_parts, int layout, size_t *crops
     return rc;
 }
 
-/* One data set entry of a line: its features (by nopt->crop), its ground
- * truth.  Errors carry the "<manifest>:<line>: " prefix. */
+/* Map a line's files (arnet_load_options.mmap) for crop nopt->crop:
+ * *src NULL when one of them cannot be mapped (another dtype, order or a
+ * crop set): the caller reads them instead.  Same checks and messages as
+ * reading (crop range, RGB and flow clip counts). */
+static int map_features(const part *parts, int n_parts, const arnet_npy_options *nopt,
+                        arnet__src **out, size_t *T, uint32_t *F)
+{
+    *out = NULL;
+    for (int k = 0; k < n_parts; k++)
+        if (parts[k].set)
+            return ARNET_OK;
+    arnet__src *src = arnet__calloc(1, sizeof *src, "mapped video");
+    if (!src)
+        return ARNET_E_NOMEM;
+    int rc = ARNET_OK, fallback = 0;
+    for (int k = 0; k < n_parts && !rc && !fallback; k++) {
+        rc = arnet__npy_map(parts[k].paths[0], nopt->layout, &src->part[k]);
+        if (rc == 1) {
+            fallback = 1;
+            rc = ARNET_OK;
+        } else if (!rc) {
+            src->n_parts = k + 1;
+            const arnet__map *m = &src->part[k];
+            if (nopt->crop >= 0 && (m->C == 1 || (size_t)nopt->crop >= m->C))
+                rc = arnet__error(ARNET_E_INVALID,
+                                  m->C == 1 ? "%s: crop %d requested but the file has no crop "
+                                              "axis"
+                                            : "%s: crop %d out of range: the file has %zu "
+                                              "crops",
+                                  parts[k].paths[0], nopt->crop, m->C);
+        }
+    }
+    size_t t0 = src->part[0].T, t1 = n_parts > 1 ? src->part[1].T : t0;
+    if (!rc && !fallback && (t0 > t1 + 1 || t1 > t0 + 1))
+        rc = arnet__error(ARNET_E_SHAPE,
+                          "RGB %s has %zu clips and flow %s has %zu: they differ by more than "
+                          "one clip",
+                          parts[0].paths[0], t0, parts[1].paths[0], t1);
+    size_t width = src->part[0].F + (n_parts > 1 ? src->part[1].F : 0);
+    if (!rc && !fallback && width > UINT32_MAX)
+        rc = arnet__error(ARNET_E_SHAPE, "%s: feature dimension overflows", parts[0].paths[0]);
+    if (rc || fallback) {
+        for (int k = 0; k < src->n_parts; k++)
+            arnet__map_free(&src->part[k]);
+        free(src);
+        return rc;
+    }
+    src->crop = nopt->crop;
+    *T = t0 < t1 ? t0 : t1;
+    *F = (uint32_t)width;
+    *out = src;
+    return ARNET_OK;
+}
+
+/* One data set entry of a line: its features (by nopt->crop; mapped when
+ * use_map and the files allow), its ground truth.  Errors carry the
+ * "<manifest>:<line>: " prefix. */
 static int load_entry(arnet_dataset *ds, const line_ctx *lc, const char *field0,
                       const part *parts, int n_parts, const arnet_npy_options *nopt, int label,
-                      const char *gt, int gt_npy)
+                      const char *gt, int gt_npy, int use_map)
 {
     float *feat = NULL;
+    arnet__src *src = NULL;
     size_t T = 0;
     uint32_t F = 0;
-    int rc = read_features(parts, n_parts, nopt, &feat, &T, &F);
+    int rc = use_map ? map_features(parts, n_parts, nopt, &src, &T, &F) : ARNET_OK;
+    if (!rc && !src)
+        rc = read_features(parts, n_parts, nopt, &feat, &T, &F);
     if (rc) {
         arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
         return rc;
@@ -374,43 +432,36 @@ static int load_entry(arnet_dataset *ds, const line_ctx *lc, const char *field0,
     size_t n_frames = 0;
     if (gt_npy) {
         char *gpath = resolve(lc->manifest, gt);
-        if (!gpath) {
-            free(feat);
-            return ARNET_E_NOMEM;
-        }
-        rc = arnet_npy_read_labels(gpath, &frames, &n_frames);
+        rc = gpath ? arnet_npy_read_labels(gpath, &frames, &n_frames) : ARNET_E_NOMEM;
         free(gpath);
-        if (rc) {
-            free(feat);
+        if (rc && rc != ARNET_E_NOMEM)
             arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
-            return rc;
-        }
     } else if (strcmp(gt, "-") != 0) {
         if (T > SIZE_MAX / FRAMES_PER_CLIP) {
-            free(feat);
-            return arnet__error(ARNET_E_FORMAT, "%s:%zu: too many clips", lc->manifest,
-                                lc->line);
-        }
-        n_frames = T * FRAMES_PER_CLIP;
-        frames = arnet__calloc(n_frames, 1, "frame labels");
-        if (!frames) {
-            free(feat);
-            return ARNET_E_NOMEM;
-        }
-        rc = parse_ranges(lc, gt, frames, n_frames);
-        if (rc) {
-            free(feat);
-            free(frames);
-            return rc;
+            rc = arnet__error(ARNET_E_FORMAT, "%s:%zu: too many clips", lc->manifest, lc->line);
+        } else {
+            n_frames = T * FRAMES_PER_CLIP;
+            frames = arnet__calloc(n_frames, 1, "frame labels");
+            rc = frames ? parse_ranges(lc, gt, frames, n_frames) : ARNET_E_NOMEM;
         }
     }
-    char *name = arnet__strdup(field0);
-    if (!name) {
+    char *name = rc ? NULL : arnet__strdup(field0);
+    if (!rc && !name)
+        rc = ARNET_E_NOMEM;
+    if (rc) {
         free(feat);
         free(frames);
-        return ARNET_E_NOMEM;
+        if (src) {
+            for (int k = 0; k < src->n_parts; k++)
+                arnet__map_free(&src->part[k]);
+            free(src);
+        }
+        return rc;
     }
-    rc = arnet__dataset_add_owned(ds, name, feat, T, F, label, frames, n_frames);
+    if (src)
+        rc = arnet__dataset_add_mapped(ds, name, src, T, F, label, frames, n_frames);
+    else
+        rc = arnet__dataset_add_owned(ds, name, feat, T, F, label, frames, n_frames);
     if (rc)
         arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
     return rc;
@@ -420,7 +471,7 @@ static int load_entry(arnet_dataset *ds, const line_ctx *lc, const char *field0,
  * (each_crop) the video becomes one entry per crop, same label and ground
  * truth, marked as one group for the evaluation. */
 static int load_line(arnet_dataset *ds, const line_ctx *lc, char **field, int n_fields,
-                     const arnet_npy_options *nopt_in, int each_crop)
+                     const arnet_npy_options *nopt_in, int each_crop, int use_map)
 {
     int label;
     if (strcmp(field[1], "0") == 0)
@@ -450,7 +501,7 @@ static int load_line(arnet_dataset *ds, const line_ctx *lc, char **field, int n_
     for (size_t k = 0; k < crops && !rc; k++) {
         if (each_crop)
             nopt.crop = crops > 1 ? (int)k : -1;
-        rc = load_entry(ds, lc, field[0], parts, n_parts, &nopt, label, gt, gt_npy);
+        rc = load_entry(ds, lc, field[0], parts, n_parts, &nopt, label, gt, gt_npy, use_map);
         if (!rc && each_crop) {
             ds->videos[ds->n_videos - 1].crop = (int)k;
             ds->videos[ds->n_videos - k - 1].group = crops;
@@ -533,7 +584,7 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
                               path, lc.line, nf, nf == 1 ? "" : "s");
             break;
         }
-        if ((rc = load_line(ds, &lc, field, nf, &nopt, each_crop)))
+        if ((rc = load_line(ds, &lc, field, nf, &nopt, each_crop, o.mmap)))
             break;
         errno = 0;
     }

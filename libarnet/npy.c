@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -441,6 +442,61 @@ static void format_shape(const npy_header *h, char *buf, size_t cap)
                               (unsigned long long)h->shape[i]);
     if (n < cap)
         snprintf(buf + n, cap - n, h->ndim == 1 ? ",)" : ")");
+}
+
+/* ---- mapping ------------------------------------------------------------- */
+
+int arnet__npy_map(const char *path, int layout, arnet__map *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *fp;
+    npy_header h;
+    int rc = npy_open(path, &fp, &h);
+    if (rc)
+        return rc;
+    char shp[160];
+    format_shape(&h, shp, sizeof shp);
+    if (h.kind != 'f' || (h.ndim != 2 && h.ndim != 3)) {
+        fclose(fp);
+        return 1; /* arnet_npy_read says what is wrong */
+    }
+    int l = ARNET_LAYOUT_TCF;
+    if (h.ndim == 3 && (rc = arnet__npy_layout(path, h.shape[0], h.shape[1], layout, &l))) {
+        fclose(fp);
+        return rc;
+    }
+    size_t bytes = h.count * h.isz;
+    if (h.isz != 4 || h.swap || h.fortran || h.offset % 4 != 0 || h.count == 0) {
+        fclose(fp);
+        return 1;
+    }
+    size_t len = h.offset + bytes;
+    void *base = mmap(NULL, len, PROT_READ, MAP_SHARED, fileno(fp), 0);
+    fclose(fp);
+    if (base == MAP_FAILED)
+        return arnet__error(ARNET_E_IO, "%s: cannot map %zu bytes: %s", path, len,
+                            strerror(errno));
+    int ctf = h.ndim == 3 && l == ARNET_LAYOUT_CTF;
+    out->base = base;
+    out->len = len;
+    out->data = (const float *)((const char *)base + h.offset);
+    out->T = (size_t)h.shape[ctf ? 1 : 0];
+    out->C = h.ndim == 3 ? (size_t)h.shape[ctf ? 0 : 1] : 1;
+    out->F = (size_t)h.shape[h.ndim - 1];
+    out->ctf = ctf;
+    if (out->T == 0 || out->C == 0 || out->F == 0 || out->F > UINT32_MAX) {
+        arnet__map_free(out);
+        return 1;
+    }
+    return ARNET_OK;
+}
+
+void arnet__map_free(arnet__map *m)
+{
+    if (m && m->base)
+        munmap(m->base, m->len);
+    if (m)
+        memset(m, 0, sizeof *m);
 }
 
 /* ---- header only ---------------------------------------------------------- */

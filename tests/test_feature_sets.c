@@ -1182,6 +1182,161 @@ START_TEST(cli_calibrate_write)
 }
 END_TEST
 
+
+/* ---- mapped features ------------------------------------------------------ */
+
+static arnet_dataset *load_map(const char *manifest, int crop, int layout, int map)
+{
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    lo.crop = crop;
+    lo.layout = layout;
+    lo.mmap = map;
+    arnet_dataset *ds = NULL;
+    int rc = arnet_dataset_load_manifest(manifest, &lo, &ds);
+    ck_assert_msg(rc == ARNET_OK, "%s", arnet_last_error());
+    return ds;
+}
+
+/* Ten-crop [T, C, F], crop-first, RGB + flow pairs and [T, F] files,
+ * mapped: the digest, a trained model and the evaluation equal the loaded
+ * set's bit for bit, for the mean, one crop and each crop. */
+START_TEST(mmap_equals_loaded)
+{
+    make_tmp();
+    size_t C = 10, F = 6, Ff = 4;
+    char list[4096] = "", name[64], flow[64];
+    mkdir(tmp_path("f"), 0777);
+    for (int v = 0; v < 8; v++) {
+        size_t T = 11 + (size_t)v * 3;
+        float *x = make_array(300 + (uint32_t)v, T * C * F);
+        float *y = make_array(400 + (uint32_t)v, (T + 1) * C * Ff);
+        snprintf(name, sizeof name, "f/v%d.npy", v);
+        snprintf(flow, sizeof flow, "f/w%d.npy", v);
+        if (v % 4 == 3) { /* crop-first files, read with --layout ctf */
+            write3(tmp_path(name), x, C, T, F);
+            write3(tmp_path(flow), y, C, T + (size_t)(v % 2), Ff);
+        } else {
+            write3(tmp_path(name), x, T, C, F);
+            write3(tmp_path(flow), y, T + (size_t)(v % 2), C, Ff);
+        }
+        free(x);
+        free(y);
+        size_t n = strlen(list);
+        snprintf(list + n, sizeof list - n, "%s+%s %d%s\n", name, flow, v % 2,
+                 v % 2 ? " 20-90" : "");
+    }
+    write_text(tmp_path("m.txt"), list);
+    /* v3 and v7 are crop-first: one layout for the manifest would not do,
+     * so they get their own manifest. */
+    char tcf[4096] = "", ctf[4096] = "";
+    for (char *l = list; *l;) {
+        char *e = strchr(l, '\n');
+        int is_ctf = l[3] == '3' || l[3] == '7';
+        strncat(is_ctf ? ctf : tcf, l, (size_t)(e - l + 1));
+        l = e + 1;
+    }
+    write_text(tmp_path("tcf.txt"), tcf);
+    write_text(tmp_path("ctf.txt"), ctf);
+    const char *lists[2] = {"tcf.txt", "ctf.txt"};
+    int layouts[2] = {ARNET_LAYOUT_AUTO, ARNET_LAYOUT_CTF};
+    int crops[3] = {-1, 7, ARNET_CROP_EACH};
+    for (int li = 0; li < 2; li++)
+        for (int ci = 0; ci < 3; ci++) {
+            arnet_dataset *a = load_map(tmp_path(lists[li]), crops[ci], layouts[li], 0);
+            arnet_dataset *b = load_map(tmp_path(lists[li]), crops[ci], layouts[li], 1);
+            ck_assert_uint_eq(arnet_dataset_size(a), arnet_dataset_size(b));
+            ck_assert_uint_eq(arnet_dataset_feature_dim(b), F + Ff);
+            ck_assert_ptr_nonnull(b->videos[0].src);
+            arnet_video_info vi;
+            arnet_video_info_init(&vi);
+            ck_assert_int_eq(arnet_dataset_video(b, 0, &vi), ARNET_OK);
+            ck_assert_ptr_null(vi.features);
+            uint64_t da, db;
+            ck_assert_int_eq(arnet_dataset_digest(a, &da), ARNET_OK);
+            ck_assert_int_eq(arnet_dataset_digest(b, &db), ARNET_OK);
+            ck_assert(da == db);
+            if (li == 1)
+                continue; /* ctf.txt holds normal videos only: no training */
+            float wa[60], wb[60];
+            arnet_eval_result ra, rb;
+            train_eval(a, wa, (F + Ff) * 6, &ra);
+            train_eval(b, wb, (F + Ff) * 6, &rb);
+            ck_assert_int_eq(memcmp(wa, wb, (F + Ff) * 6 * sizeof *wa), 0);
+            ck_assert_int_eq(memcmp(&ra.auc, &rb.auc, sizeof ra.auc), 0);
+            ck_assert_int_eq(memcmp(&ra.far, &rb.far, sizeof ra.far), 0);
+            for (size_t i = 0; i < ra.n_per_video; i++)
+                ck_assert_float_eq(ra.per_video[i].max_score, rb.per_video[i].max_score);
+            arnet_eval_result_free(&ra);
+            arnet_eval_result_free(&rb);
+            arnet_dataset_free(a);
+            arnet_dataset_free(b);
+        }
+    /* A [T, F] float32 file is used in place: features point into the map. */
+    float *x = make_array(500, 9 * F);
+    write2(tmp_path("p.npy"), x, 9, F);
+    write_text(tmp_path("p.txt"), "p.npy 0\n");
+    arnet_dataset *d = load_map(tmp_path("p.txt"), -1, ARNET_LAYOUT_AUTO, 1);
+    arnet_video_info vi;
+    arnet_video_info_init(&vi);
+    ck_assert_int_eq(arnet_dataset_video(d, 0, &vi), ARNET_OK);
+    ck_assert_ptr_nonnull(vi.features);
+    ck_assert_int_eq(memcmp(vi.features, x, 9 * F * 4), 0);
+    ck_assert_ptr_nonnull(d->videos[0].src);
+    arnet_dataset_free(d);
+    free(x);
+    remove_tmp();
+}
+END_TEST
+
+/* Files that cannot be mapped are read (float64, big-endian, Fortran,
+ * crop sets); the refusals are the reader's. */
+START_TEST(mmap_falls_back_and_refuses)
+{
+    make_tmp();
+    /* float64 via a header edit of a float32 file of twice the elements. */
+    float *x = make_array(600, 8 * 6);
+    write2(tmp_path("d.npy"), x, 4, 6 * 2); /* 48 floats = 24 doubles of [4, 6] */
+    char *s = slurp_text(tmp_path("d.npy"));
+    FILE *fp = fopen(tmp_path("d.npy"), "r+b");
+    char *q = strstr(s + 10, "'<f4'");
+    fseek(fp, q - s, SEEK_SET);
+    fwrite("'<f8'", 1, 5, fp);
+    q = strstr(s + 10, "(4, 12)");
+    fseek(fp, q - s, SEEK_SET);
+    fwrite("(4,  6)", 1, 7, fp);
+    fclose(fp);
+    free(s);
+    write_text(tmp_path("m.txt"), "d.npy 0\n");
+    arnet_dataset *d = load_map(tmp_path("m.txt"), -1, ARNET_LAYOUT_AUTO, 1);
+    ck_assert_ptr_null(d->videos[0].src);
+    ck_assert_uint_eq(arnet_dataset_feature_dim(d), 6);
+    arnet_dataset_free(d);
+    /* Refusals as when reading: crop out of range, crop-first, RGB + flow
+     * clip counts two apart. */
+    write3(tmp_path("t.npy"), x, 4, 2, 6);
+    write3(tmp_path("c.npy"), x, 10, 4, 1);
+    write2(tmp_path("g.npy"), x, 6, 2);
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    lo.mmap = 1;
+    lo.crop = 2;
+    write_text(tmp_path("m.txt"), "t.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &d), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "crop 2 out of range"));
+    lo.crop = -1;
+    write_text(tmp_path("m.txt"), "c.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &d), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "--layout ctf"));
+    write_text(tmp_path("m.txt"), "t.npy+g.npy 0\n");
+    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &d), ARNET_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "m.txt:1"));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "differ by more than one clip"));
+    free(x);
+    remove_tmp();
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("feature_sets");
@@ -1203,6 +1358,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, stream_options_from_model);
     tcase_add_test(tc, stream_events_in_seconds);
     tcase_add_test(tc, cli_calibrate_write);
+    tcase_add_test(tc, mmap_equals_loaded);
+    tcase_add_test(tc, mmap_falls_back_and_refuses);
     suite_add_tcase(s, tc);
     return s;
 }

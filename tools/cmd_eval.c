@@ -24,7 +24,8 @@ static void usage(FILE *f)
             "  --threshold T       false-alarm threshold (default 0.5)\n"
             "  --crop C            crop of [T, C, F] feature files (default: average)\n"
             "  --crops mean|each   each: score every crop, average the crops' clip scores\n"
-            "  --layout auto|tcf|ctf  crop axis of rank-3 files (default: auto, docs/data.md)\n");
+            "  --layout auto|tcf|ctf  crop axis of rank-3 files (default: auto, docs/data.md)\n"
+            "  --mmap              map the feature files instead of loading them\n");
 }
 
 typedef struct eval_args {
@@ -69,6 +70,8 @@ static int parse(int argc, char **argv, eval_args *a)
             if (r > 0 && !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
                 return CLI_EXIT_USAGE;
             a->lopt.crop = (int)c;
+        } else if (!strcmp(argv[i], "--mmap")) {
+            a->lopt.mmap = 1;
         } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &a->lopt.layout, &a->lopt.crop))) {
         } else {
             return cli_usage_error(CMD, "unknown option or argument '%s'", argv[i]);

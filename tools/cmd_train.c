@@ -32,6 +32,8 @@ static void usage(FILE *f)
         "  --crops mean|each     each: every crop its own bag (same label); evaluation\n"
         "                        averages the crops' clip scores\n"
         "  --layout auto|tcf|ctf crop axis of rank-3 files (default: auto, docs/data.md)\n"
+        "  --mmap                map the feature files instead of loading them (sets\n"
+        "                        larger than memory; same results, docs/data.md)\n"
         "training (defaults: the paper's):\n"
         "  --iterations N        total steps, counting those of a resumed run (4760)\n"
         "  --loss NAME           dmil-center, dmil or kmax-mil (dmil-center)\n"
@@ -174,6 +176,7 @@ typedef struct train_args {
     float dropout;
     int crop;
     int layout;
+    int mmap;
     uint64_t save_every, eval_every;
     int progress_forced, quiet;
     int hidden_given, dropout_given;
@@ -274,6 +277,8 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
             if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1000, &u))
                 goto usage;
             a->crop = (int)u;
+        } else if (!strcmp(arg, "--mmap")) {
+            a->mmap = 1;
         } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &a->layout, &a->crop))) {
             if (r < 0)
                 goto usage;
@@ -544,6 +549,7 @@ static int load_data(run *r)
     arnet_load_options_init(&lo);
     lo.crop = r->a->crop;
     lo.layout = r->a->layout;
+    lo.mmap = r->a->mmap;
     int rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
     if (rc != ARNET_OK)
         return cli_fail(CMD, rc, r->a->train_path);

@@ -617,6 +617,7 @@ typedef struct arnet_load_options {
     int crop;             /* as arnet_npy_options.crop, or ARNET_CROP_EACH */
     uint32_t feature_dim; /* expected F, 0 = take the first video's */
     int layout;           /* as arnet_npy_options.layout (0.2) */
+    int mmap;             /* 0.2: 1 maps the files instead of reading them (below) */
 } arnet_load_options;
 
 typedef struct arnet_video_info {
@@ -624,7 +625,8 @@ typedef struct arnet_video_info {
     const char *name;           /* [borrowed, valid while the data set lives] */
     int label;                  /* 0 normal, 1 anomalous */
     size_t n_clips;
-    const float *features;      /* n_clips x feature_dim [borrowed, same] */
+    const float *features;      /* n_clips x feature_dim [borrowed, same]; NULL for a
+                                 * mapped multi-crop or RGB + flow video (mmap) */
     size_t n_frames;            /* 0 when there is no frame ground truth */
     const uint8_t *frame_labels;/* n_frames 0/1 values or NULL [borrowed, same] */
 } arnet_video_info;
@@ -641,6 +643,15 @@ ARNET_API ARNET_NODISCARD int arnet_dataset_create(uint32_t feature_dim, arnet_d
  * [borrowed] (NULL = defaults).  *out [transferred] (arnet_dataset_free).
  * Stops at the first bad line; the message starts "<path>:<line>: ".
  * Video names are the feature paths as written in the manifest.
+ * With opt->mmap, feature files of native float32 in C order are mapped
+ * read-only (shared with the page cache, memory O(videos) beyond it) and
+ * each clip's row, crop mean or pair, is computed when a trainer or
+ * arnet_evaluate uses it (the same floats as reading: results are bit for
+ * bit those of a loaded set); other files and crop sets are read as
+ * without it.  Mapped features are not checked for NaN or infinity at
+ * load (that would read the whole set), and arnet_dataset_video gives
+ * features NULL for a mapped video unless it is one [T, F] file.  The
+ * files must not change while the data set lives.
  * Thread-safe (no shared state; each call builds a new data set). */
 ARNET_API ARNET_NODISCARD int arnet_dataset_load_manifest(const char *path,
                                                           const arnet_load_options *opt,
