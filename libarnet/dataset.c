@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -252,6 +253,14 @@ void arnet__video_rows(const arnet__video *v, size_t F, size_t t0, size_t n, flo
         if (s->n_parts > 1)
             part_row(&s->part[1], s->crop, t0 + i, o + s->part[0].F);
     }
+}
+
+void arnet__video_release(const arnet__video *v)
+{
+    if (!v->src)
+        return;
+    for (int k = 0; k < v->src->n_parts; k++)
+        madvise(v->src->part[k].base, v->src->part[k].len, MADV_DONTNEED);
 }
 
 int arnet__dataset_add_mapped(arnet_dataset *ds, char *name, arnet__src *src, size_t n_clips,

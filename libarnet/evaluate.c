@@ -45,6 +45,7 @@ static void score_all_clips(const arnet_model *model, const arnet_dataset *ds, f
                 nb += take;
                 c += take;
                 if (c == v->n_clips) {
+                    arnet__video_release(v);
                     vi++;
                     c = 0;
                 }

@@ -303,6 +303,10 @@ typedef struct arnet__video {
  * feature_dim): the same floats arnet_npy_read gives (crop means in
  * double, rounded once). */
 void arnet__video_rows(const arnet__video *v, size_t F, size_t t0, size_t n, float *out);
+/* Done with v's rows for now: drop its mapped pages from this process
+ * (they stay in the page cache), so that the resident set does not grow
+ * with the data set.  Nothing for a loaded video. */
+void arnet__video_release(const arnet__video *v);
 /* Add a mapped video (src [transferred], freed on failure). */
 int arnet__dataset_add_mapped(arnet_dataset *ds, char *name, arnet__src *src, size_t n_clips,
                               uint32_t feature_dim, int label, uint8_t *frame_labels,
