@@ -209,7 +209,7 @@ class NpyOptions(ctypes.Structure):
 
 class LoadOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("crop", c_int), ("feature_dim", c_u32),
-                ("layout", c_int)]
+                ("layout", c_int), ("mmap", c_int)]
 
 
 class VideoInfo(ctypes.Structure):

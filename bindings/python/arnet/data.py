@@ -38,17 +38,21 @@ class Dataset(object):
         return self
 
     @classmethod
-    def from_manifest(cls, path, crop=-1, feature_dim=0, layout="auto"):
+    def from_manifest(cls, path, crop=-1, feature_dim=0, layout="auto", mmap=False):
         """Load `<features.npy> <label> [<ground truth>]` lines; paths are
         relative to the manifest's folder.  crop: -1 averages the crops of
         [T, C, F] files, else picks one; "each" makes every crop its own
         entry (evaluation averages the crops' scores); feature_dim 0 takes
         the first video's; layout "auto", "tcf" or "ctf" (the crop-axis
-        rule, docs/data.md).  A bad line raises ArnetError naming path:line."""
+        rule, docs/data.md); mmap True maps the feature files instead of
+        reading them (sets larger than memory; such videos' features are
+        then None unless one [T, F] file).  A bad line raises ArnetError
+        naming path:line."""
         opt = new_struct(LoadOptions)
         opt.crop = CROP_EACH if crop == "each" else int(crop)
         opt.feature_dim = int(feature_dim)
         opt.layout = layout_code(layout)
+        opt.mmap = 1 if mmap else 0
         out = ctypes.c_void_p()
         lib.arnet_dataset_load_manifest(encode_path(path), ctypes.byref(opt),
                                         ctypes.byref(out))
@@ -97,8 +101,10 @@ class Dataset(object):
         info = new_struct(VideoInfo)
         lib.arnet_dataset_video(self._ptr(), index, ctypes.byref(info))
         dim = self.feature_dim
-        features = _buffers.floats_from_pointer(info.features, info.n_clips * dim,
-                                                (info.n_clips, dim))
+        features = None  # a mapped multi-crop or RGB + flow video (mmap=True)
+        if info.features:
+            features = _buffers.floats_from_pointer(info.features, info.n_clips * dim,
+                                                    (info.n_clips, dim))
         frames = None
         if info.n_frames and info.frame_labels:
             frames = _buffers.labels_from_pointer(info.frame_labels, info.n_frames)

@@ -259,6 +259,31 @@ class CropScoreTest(unittest.TestCase):
                     m.score(np.array(x, dtype=np.float32), crop=10)
 
 
+class MappedDatasetTest(unittest.TestCase):
+    def test_mmap_evaluates_as_loaded(self):
+        import tempfile
+        m = arnet.Model(feature_dim=6, hidden_dim=4, seed=3)
+        with tempfile.TemporaryDirectory() as d:
+            lines = []
+            for v in range(4):
+                x = [[[v for v in row] for row in rows(10, 6, seed=30 + 7 * v + k)]
+                     for k in range(12 + v)]
+                flat = [a for t in x for c in t for a in c]
+                _write_npy(os.path.join(d, "v%d.npy" % v), flat, (12 + v, 10, 6))
+                lines.append("v%d.npy %d%s" % (v, v % 2, " 0-40" if v % 2 else ""))
+            with open(os.path.join(d, "m.txt"), "w") as f:
+                f.write("\n".join(lines) + "\n")
+            a = arnet.Dataset.from_manifest(os.path.join(d, "m.txt"))
+            b = arnet.Dataset.from_manifest(os.path.join(d, "m.txt"), mmap=True)
+            self.assertIsNone(b[0].features)
+            ra, rb = arnet.evaluate(m, a), arnet.evaluate(m, b)
+            self.assertEqual(ra["auc"], rb["auc"])
+            self.assertEqual([p["mean_score"] for p in ra["per_video"]],
+                             [p["mean_score"] for p in rb["per_video"]])
+            c = arnet.Dataset.from_manifest(os.path.join(d, "m.txt"), crop="each")
+            self.assertEqual(len(c), 40)
+
+
 def _write_npy(path, flat, shape):
     header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % (
         ", ".join(str(n) for n in shape))
