@@ -378,6 +378,7 @@ int arnet_dataset_digest(const arnet_dataset *ds, uint64_t *digest)
         arnet__video_rows(v, F, v->n_clips - 1, 1, row);
         h = fnv1a_floats(h, row, F);
         free(row);
+        arnet__video_release(v);
     }
     *digest = h;
     return ARNET_OK;
