@@ -20,7 +20,7 @@ static void usage(FILE *f)
             "                         [--flow-dir DIR]\n"
             "       arnet import ucf --annotations FILE --features-dir DIR --out MANIFEST\n"
             "                        [--suffix SUFFIX] [--allow-no-event] [--flow-dir DIR]\n");
-    import_sets_usage(f);
+    import_sets_usage(f, 0);
     fprintf(f, "\n"
             "Write a manifest (see docs/data.md) with per-video frame ground truth.\n\n"
             "rtfm: LIST has one feature .npy path a line, the N anomalous videos first;\n"
@@ -28,8 +28,8 @@ static void usage(FILE *f)
             "  16 frames per clip (leave --gt out for a training list: labels only).\n"
             "  Each video's clip count T is read from its features,\n"
             "  so the files must exist; --features-dir DIR looks them up as DIR/<basename>\n"
-            "  instead of the list's paths (with --suffix SUFFIX: DIR/<name>SUFFIX, name\n"
-            "  being the basename without .npy and _i3d).  Anomalous videos get frame ranges in the\n"
+            "  instead of the list's paths (--suffix SUFFIX: DIR/<name>SUFFIX, name being\n"
+            "  the basename without .npy and _i3d).  Anomalous videos get frame ranges in the\n"
             "  manifest (an .npy under MANIFEST_gt/ when they have no anomalous frame).\n"
             "ucf: FILE is Temporal_Anomaly_Annotation.txt (name class s1 e1 s2 e2, -1 for\n"
             "  no event); features are DIR/<name without .mp4><SUFFIX> (default .npy).\n"
@@ -39,6 +39,7 @@ static void usage(FILE *f)
             "  one ending past them is clipped, with a warning.  An anomalous class\n"
             "  with no event (-1 -1 -1 -1) is an error; --allow-no-event writes it as\n"
             "  '1 -' instead (fine for training, arnet eval refuses it).\n");
+    import_sets_usage(f, 1);
 }
 
 /* Absolute form of an existing path, so the manifest works from anywhere. */

@@ -133,6 +133,11 @@ int import_ucf_train(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *v;
         int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            import_sets_usage(stdout, 0);
+            import_sets_usage(stdout, 1);
+            return 0;
+        }
         if ((r = cli_opt_value(CMD, argc, argv, &i, "--train-list", &v)))
             list = v;
         else if (!(r = common_opt(argc, argv, &i, &c)))
@@ -371,7 +376,8 @@ int import_xd(int argc, char **argv)
         const char *v;
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            import_sets_usage(stdout);
+            import_sets_usage(stdout, 0);
+            import_sets_usage(stdout, 1);
             return 0;
         }
         if ((r = cli_opt_value(CMD, argc, argv, &i, "--list", &v)))
@@ -533,14 +539,18 @@ int import_xd(int argc, char **argv)
     return status;
 }
 
-void import_sets_usage(FILE *f)
+void import_sets_usage(FILE *f, int details)
 {
+    if (!details) {
+        fprintf(f,
+                "       arnet import ucf --train-list Anomaly_Train.txt --features-dir DIR\n"
+                "                        --out MANIFEST [--suffix SUFFIX] [--flow-dir DIR]\n"
+                "       arnet import xd --list LIST [--annotations annotations.txt]\n"
+                "                       --features-dir DIR --out MANIFEST [--suffix SUFFIX]\n"
+                "                       [--flow-dir DIR]\n");
+        return;
+    }
     fprintf(f,
-            "       arnet import ucf --train-list Anomaly_Train.txt --features-dir DIR\n"
-            "                        --out MANIFEST [--suffix SUFFIX] [--flow-dir DIR]\n"
-            "       arnet import xd --list LIST [--annotations annotations.txt]\n"
-            "                       --features-dir DIR --out MANIFEST [--suffix SUFFIX]\n"
-            "                       [--flow-dir DIR]\n\n"
             "ucf --train-list: lines <class>/<video>.mp4; label 0 for the folders Normal,\n"
             "  Training_Normal_Videos_Anomaly (and Testing_..., Normal_Videos_event), else 1;\n"
             "  features DIR/<video><SUFFIX> or DIR/<class>/<video><SUFFIX> (default .npy;\n"
@@ -550,7 +560,8 @@ void import_sets_usage(FILE *f)
             "  __1, ... become one entry <name>__{0..4}.npy; label 0 when the name holds\n"
             "  label_A, else 1; annotations.txt lines 'name s1 e1 s2 e2 ...' (frames,\n"
             "  16 per clip) give the violent videos' ground truth.\n"
-            "--flow-dir DIR (rtfm, ucf, xd): also the flow features of the same name\n"
-            "  (--flow-suffix, default SUFFIX) in DIR, written as rgb.npy+flow.npy: read\n"
-            "  and concatenated per clip when loaded (1024 + 1024 = 2048 for I3D).\n");
+            "--flow-dir DIR (rtfm, ucf, xd): also the flow features of the same name in\n"
+            "  DIR (ucf --train-list and xd: --flow-suffix S, default SUFFIX), written as\n"
+            "  rgb.npy+flow.npy: read and concatenated per clip when loaded (1024 + 1024 =\n"
+            "  2048 for I3D).\n");
 }

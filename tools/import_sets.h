@@ -8,7 +8,8 @@
  * "import", argv[1] the format.  Return the exit code. */
 int import_ucf_train(int argc, char **argv);
 int import_xd(int argc, char **argv);
-/* Their lines of `arnet import --help`. */
-void import_sets_usage(FILE *f);
+/* Their lines of `arnet import --help`: the usage lines (details 0) or
+ * the explanations (1). */
+void import_sets_usage(FILE *f, int details);
 
 #endif

@@ -609,7 +609,11 @@ ARNET_API ARNET_NODISCARD int arnet_npy_info_read(const char *path, arnet_npy_in
 
 typedef struct arnet_dataset arnet_dataset;
 
-/* arnet_load_options.crop: every crop of a video its own entry (below). */
+/* arnet_load_options.crop: every crop of a video its own entry, with the
+ * video's label, ground truth and name (RTFM's bags); arnet_dataset_size
+ * and _count count entries.  arnet_evaluate puts a video's crops back
+ * together: a clip's score is the mean of its crops' scores, and the video
+ * counts once.  [T, F] files stay one entry. */
 #define ARNET_CROP_EACH (-2)
 
 typedef struct arnet_load_options {
@@ -642,7 +646,11 @@ ARNET_API ARNET_NODISCARD int arnet_dataset_create(uint32_t feature_dim, arnet_d
  * manifest's folder; range ground truth covers 16 * T frames.  opt
  * [borrowed] (NULL = defaults).  *out [transferred] (arnet_dataset_free).
  * Stops at the first bad line; the message starts "<path>:<line>: ".
- * Video names are the feature paths as written in the manifest.
+ * Video names are the feature paths as written in the manifest.  The
+ * first column may also be `rgb.npy+flow.npy` (two files concatenated per
+ * clip; clip counts differing by one trimmed to the shorter, more is
+ * ARNET_E_SHAPE naming both) or a crop set `name__{0..4}.npy` (one [T, F]
+ * file per crop); a path that exists whole is taken whole.
  * With opt->mmap, feature files of native float32 in C order are mapped
  * read-only (shared with the page cache, memory O(videos) beyond it) and
  * each clip's row, crop mean or pair, is computed when a trainer or
