@@ -409,7 +409,27 @@ START_TEST(cli_crops_and_layout)
     free(err);
     char *js = slurp_text(tmp_path("e.json"));
     ck_assert_ptr_nonnull(strstr(js, "\"videos\": 6"));
+    /* --mmap gives the same evaluation, and trains the same model. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' eval --model a.arnet --test m.txt --crops each --mmap --json "
+             ">e2.json 2>err.txt && '%s' train --train m.txt --test m.txt --crops each "
+             "--mmap --out b.arnet --iterations 3 --batch-normal 2 --batch-anomalous 2 "
+             "--quiet 2>>err.txt",
+             tmpdir, exe, exe);
+    ck_assert_int_eq(run(cmd), 0);
+    char *js2 = slurp_text(tmp_path("e2.json"));
+    ck_assert_str_eq(js, js2);
+    free(js2);
     free(js);
+    arnet_model *ma, *mb;
+    ck_assert_int_eq(arnet_model_load(tmp_path("a.arnet"), &ma), ARNET_OK);
+    ck_assert_int_eq(arnet_model_load(tmp_path("b.arnet"), &mb), ARNET_OK);
+    float wa[8 * 8], wb[8 * 8];
+    ck_assert_int_eq(arnet_model_get_params(ma, wa, NULL, NULL, NULL), ARNET_OK);
+    ck_assert_int_eq(arnet_model_get_params(mb, wb, NULL, NULL, NULL), ARNET_OK);
+    ck_assert_int_eq(memcmp(wa, wb, sizeof wa), 0);
+    arnet_model_free(ma);
+    arnet_model_free(mb);
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' eval --model a.arnet --test m.txt --crops all "
                               "2>err.txt", tmpdir, exe);
     ck_assert_int_eq(run(cmd), 2);
