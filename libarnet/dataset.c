@@ -38,12 +38,16 @@ int arnet_dataset_create(uint32_t feature_dim, arnet_dataset **out)
     return ARNET_OK;
 }
 
-static void src_free(arnet__src *src)
+void arnet__src_free(arnet__src *src)
 {
     if (!src)
         return;
-    for (int k = 0; k < src->n_parts; k++)
+    for (int k = 0; k < 2; k++) {
         arnet__map_free(&src->part[k]);
+        for (size_t j = 0; src->extra[k] && j + 1 < src->n_files[k]; j++)
+            arnet__map_free(&src->extra[k][j]);
+        free(src->extra[k]);
+    }
     free(src);
 }
 
@@ -51,7 +55,7 @@ static void video_clear(arnet__video *v)
 {
     free(v->name);
     if (v->src)
-        src_free(v->src);
+        arnet__src_free(v->src);
     else
         free(v->features);
     free(v->frame_labels);
@@ -239,6 +243,38 @@ static void part_row(const arnet__map *m, int crop, size_t t, float *out)
     }
 }
 
+/* Part k's row t: a file by part_row, or a crop set's file crop, or the
+ * mean of its files (double sums in file order, one rounding: the
+ * reader's floats). */
+static void set_row(const arnet__src *s, int k, size_t t, float *out)
+{
+    size_t n = s->n_files[k];
+    if (n <= 1) {
+        part_row(&s->part[k], s->crop, t, out);
+        return;
+    }
+    size_t F = s->part[k].F;
+    if (s->crop >= 0) {
+        const arnet__map *m = s->crop == 0 ? &s->part[k] : &s->extra[k][s->crop - 1];
+        memcpy(out, m->data + t * F, F * sizeof *out);
+        return;
+    }
+    for (size_t f0 = 0; f0 < F; f0 += 256) {
+        size_t w = F - f0 < 256 ? F - f0 : 256;
+        double acc[256];
+        for (size_t f = 0; f < w; f++)
+            acc[f] = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            const arnet__map *m = j == 0 ? &s->part[k] : &s->extra[k][j - 1];
+            const float *r = m->data + t * F + f0;
+            for (size_t f = 0; f < w; f++)
+                acc[f] += r[f];
+        }
+        for (size_t f = 0; f < w; f++)
+            out[f0 + f] = (float)(acc[f] / (double)n);
+    }
+}
+
 void arnet__video_rows(const arnet__video *v, size_t F, size_t t0, size_t n, float *out)
 {
     if (v->features) {
@@ -249,9 +285,9 @@ void arnet__video_rows(const arnet__video *v, size_t F, size_t t0, size_t n, flo
     size_t width = s->part[0].F + (s->n_parts > 1 ? s->part[1].F : 0);
     for (size_t i = 0; i < n; i++) {
         float *o = out + i * width;
-        part_row(&s->part[0], s->crop, t0 + i, o);
+        set_row(s, 0, t0 + i, o);
         if (s->n_parts > 1)
-            part_row(&s->part[1], s->crop, t0 + i, o + s->part[0].F);
+            set_row(s, 1, t0 + i, o + s->part[0].F);
     }
 }
 
@@ -259,8 +295,11 @@ void arnet__video_release(const arnet__video *v)
 {
     if (!v->src)
         return;
-    for (int k = 0; k < v->src->n_parts; k++)
+    for (int k = 0; k < v->src->n_parts; k++) {
         madvise(v->src->part[k].base, v->src->part[k].len, MADV_DONTNEED);
+        for (size_t j = 0; j + 1 < v->src->n_files[k]; j++)
+            madvise(v->src->extra[k][j].base, v->src->extra[k][j].len, MADV_DONTNEED);
+    }
 }
 
 int arnet__dataset_add_mapped(arnet_dataset *ds, char *name, arnet__src *src, size_t n_clips,
@@ -275,7 +314,7 @@ int arnet__dataset_add_mapped(arnet_dataset *ds, char *name, arnet__src *src, si
         rc = grow(ds);
     if (rc) {
         free(name);
-        src_free(src);
+        arnet__src_free(src);
         free(frame_labels);
         return rc;
     }
@@ -285,7 +324,7 @@ int arnet__dataset_add_mapped(arnet_dataset *ds, char *name, arnet__src *src, si
         free(frame_labels);
         frame_labels = NULL;
     }
-    int direct = src->n_parts == 1 && src->part[0].C == 1;
+    int direct = src->n_parts == 1 && src->n_files[0] <= 1 && src->part[0].C == 1;
     commit_video(ds, name, direct ? (float *)src->part[0].data : NULL, n_clips, feature_dim,
                  label, frame_labels, n_frames);
     ds->videos[ds->n_videos - 1].src = src;

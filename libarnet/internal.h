@@ -276,10 +276,15 @@ typedef struct arnet__map {
 /* Where a mapped video's rows come from: one file, or RGB + flow side by
  * side (T is the shorter's); crop -1 = mean of the crops, else that crop. */
 typedef struct arnet__src {
-    arnet__map part[2];
+    arnet__map part[2];    /* a file, or the first file of a crop set */
+    arnet__map *extra[2];  /* a crop set's other files (n_files - 1), or NULL */
+    size_t n_files[2];     /* 1, or the crop set's files */
     int n_parts;
     int crop;
 } arnet__src;
+
+/* Unmap and free a source (NULL is fine). */
+void arnet__src_free(arnet__src *src);
 
 /* Map path's data when it is native float32 in C order, the data 4-byte
  * aligned: ARNET_OK; 1 when it is another kind of .npy (read it instead);

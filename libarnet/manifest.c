@@ -357,36 +357,57 @@ static int count_crops(const part *parts, int n_parts, int layout, size_t *crops
 }
 
 /* Map a line's files (arnet_load_options.mmap) for crop nopt->crop:
- * *src NULL when one of them cannot be mapped (another dtype, order or a
- * crop set): the caller reads them instead.  Same checks and messages as
+ * *src NULL when one of them cannot be mapped (another dtype or order):
+ * the caller reads them instead.  Same checks and messages as
  * reading (crop range, RGB and flow clip counts). */
 static int map_features(const part *parts, int n_parts, const arnet_npy_options *nopt,
                         arnet__src **out, size_t *T, uint32_t *F)
 {
     *out = NULL;
-    for (int k = 0; k < n_parts; k++)
-        if (parts[k].set)
-            return ARNET_OK;
     arnet__src *src = arnet__calloc(1, sizeof *src, "mapped video");
     if (!src)
         return ARNET_E_NOMEM;
     int rc = ARNET_OK, fallback = 0;
     for (int k = 0; k < n_parts && !rc && !fallback; k++) {
-        rc = arnet__npy_map(parts[k].paths[0], nopt->layout, &src->part[k]);
-        if (rc == 1) {
-            fallback = 1;
-            rc = ARNET_OK;
-        } else if (!rc) {
-            src->n_parts = k + 1;
-            const arnet__map *m = &src->part[k];
-            if (nopt->crop >= 0 && (m->C == 1 || (size_t)nopt->crop >= m->C))
-                rc = arnet__error(ARNET_E_INVALID,
-                                  m->C == 1 ? "%s: crop %d requested but the file has no crop "
-                                              "axis"
-                                            : "%s: crop %d out of range: the file has %zu "
-                                              "crops",
-                                  parts[k].paths[0], nopt->crop, m->C);
+        const part *pt = &parts[k];
+        src->n_parts = k + 1;
+        src->n_files[k] = pt->n;
+        if (pt->n > 1) {
+            src->extra[k] = arnet__calloc(pt->n - 1, sizeof *src->extra[k], "crop maps");
+            if (!src->extra[k]) {
+                rc = ARNET_E_NOMEM;
+                break;
+            }
         }
+        for (size_t j = 0; j < pt->n && !rc && !fallback; j++) {
+            arnet__map *m = j == 0 ? &src->part[k] : &src->extra[k][j - 1];
+            rc = arnet__npy_map(pt->paths[j], nopt->layout, m);
+            if (rc == 1) {
+                fallback = 1;
+                rc = ARNET_OK;
+            } else if (!rc && pt->set && m->C != 1) {
+                rc = arnet__error(ARNET_E_FORMAT,
+                                  "%s: a file of a crop set must be [T, F] (one crop), this "
+                                  "one has %zu crops",
+                                  pt->paths[j], m->C);
+            } else if (!rc && j > 0 && (m->T != src->part[k].T || m->F != src->part[k].F)) {
+                rc = arnet__error(ARNET_E_SHAPE,
+                                  "crop files %s ([%zu, %zu]) and %s ([%zu, %zu]) differ in "
+                                  "shape",
+                                  pt->paths[0], src->part[k].T, src->part[k].F, pt->paths[j],
+                                  m->T, m->F);
+            }
+        }
+        if (rc || fallback)
+            break;
+        size_t crops = pt->set ? pt->n : src->part[k].C;
+        if (nopt->crop >= 0 && (crops == 1 && !pt->set))
+            rc = arnet__error(ARNET_E_INVALID, "%s: crop %d requested but the file has no crop "
+                                               "axis",
+                              pt->paths[0], nopt->crop);
+        else if (nopt->crop >= 0 && (size_t)nopt->crop >= crops)
+            rc = arnet__error(ARNET_E_INVALID, "%s: crop %d out of range: %zu crops",
+                              pt->paths[0], nopt->crop, crops);
     }
     size_t t0 = src->part[0].T, t1 = n_parts > 1 ? src->part[1].T : t0;
     if (!rc && !fallback && (t0 > t1 + 1 || t1 > t0 + 1))
@@ -398,9 +419,7 @@ static int map_features(const part *parts, int n_parts, const arnet_npy_options 
     if (!rc && !fallback && width > UINT32_MAX)
         rc = arnet__error(ARNET_E_SHAPE, "%s: feature dimension overflows", parts[0].paths[0]);
     if (rc || fallback) {
-        for (int k = 0; k < src->n_parts; k++)
-            arnet__map_free(&src->part[k]);
-        free(src);
+        arnet__src_free(src);
         return rc;
     }
     src->crop = nopt->crop;
@@ -451,11 +470,7 @@ static int load_entry(arnet_dataset *ds, const line_ctx *lc, const char *field0,
     if (rc) {
         free(feat);
         free(frames);
-        if (src) {
-            for (int k = 0; k < src->n_parts; k++)
-                arnet__map_free(&src->part[k]);
-            free(src);
-        }
+        arnet__src_free(src);
         return rc;
     }
     if (src)

@@ -612,6 +612,19 @@ START_TEST(rgb_flow_refusals_and_plus_in_names)
 END_TEST
 
 
+static arnet_dataset *load_map(const char *manifest, int crop, int layout, int map)
+{
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    lo.crop = crop;
+    lo.layout = layout;
+    lo.mmap = map;
+    arnet_dataset *ds = NULL;
+    int rc = arnet_dataset_load_manifest(manifest, &lo, &ds);
+    ck_assert_msg(rc == ARNET_OK, "%s", arnet_last_error());
+    return ds;
+}
+
 /* ---- importers ------------------------------------------------------------ */
 
 /* A .npy header with the given shape and a sparse data hole: the right
@@ -882,6 +895,37 @@ START_TEST(import_xd_gathers_crops)
     ck_assert_int_eq(vi.frame_labels[40], 1);
     ck_assert_int_eq(vi.frame_labels[41], 0);
     arnet_dataset_free(ds);
+    /* Mapped: the same digest and evaluation (the five files of a video are
+     * mapped and averaged per clip), for the mean and each crop. */
+    for (int each = 0; each < 2; each++) {
+        int crop = each ? ARNET_CROP_EACH : -1;
+        arnet_dataset *a = load_map(tmp_path("test.txt"), crop, ARNET_LAYOUT_AUTO, 0);
+        arnet_dataset *b = load_map(tmp_path("test.txt"), crop, ARNET_LAYOUT_AUTO, 1);
+        ck_assert_ptr_nonnull(b->videos[0].src);
+        uint64_t da, db;
+        ck_assert_int_eq(arnet_dataset_digest(a, &da), ARNET_OK);
+        ck_assert_int_eq(arnet_dataset_digest(b, &db), ARNET_OK);
+        ck_assert(da == db);
+        arnet_model_config cfg;
+        arnet_model_config_init(&cfg);
+        cfg.feature_dim = (uint32_t)F;
+        cfg.hidden_dim = 7;
+        arnet_model *m;
+        ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+        arnet_eval_result ra, rb;
+        arnet_eval_result_init(&ra);
+        arnet_eval_result_init(&rb);
+        ck_assert_int_eq(arnet_evaluate(m, a, &ra), ARNET_OK);
+        ck_assert_int_eq(arnet_evaluate(m, b, &rb), ARNET_OK);
+        ck_assert_int_eq(memcmp(&ra.auc, &rb.auc, sizeof ra.auc), 0);
+        for (size_t i = 0; i < ra.n_per_video; i++)
+            ck_assert_float_eq(ra.per_video[i].mean_score, rb.per_video[i].mean_score);
+        arnet_eval_result_free(&ra);
+        arnet_eval_result_free(&rb);
+        arnet_model_free(m);
+        arnet_dataset_free(a);
+        arnet_dataset_free(b);
+    }
     /* Each crop its own bag: 25 entries; crop 3 is file __3. */
     ds = load(tmp_path("test.txt"), ARNET_CROP_EACH, ARNET_LAYOUT_AUTO);
     ck_assert_uint_eq(arnet_dataset_size(ds), 25);
@@ -969,10 +1013,15 @@ START_TEST(manifest_crop_set_refusals)
     arnet_load_options lo;
     arnet_load_options_init(&lo);
     arnet_dataset *ds = NULL;
-    ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_SHAPE);
-    ck_assert_msg(strstr(arnet_last_error(), "v__0.npy ([6, 4])") &&
-                      strstr(arnet_last_error(), "v__1.npy ([7, 4]) differ in shape"),
-                  "%s", arnet_last_error());
+    for (int map = 0; map < 2; map++) { /* read, then mapped */
+        lo.mmap = map;
+        ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds),
+                         ARNET_E_SHAPE);
+        ck_assert_msg(strstr(arnet_last_error(), "v__0.npy ([6, 4])") &&
+                          strstr(arnet_last_error(), "v__1.npy ([7, 4]) differ in shape"),
+                      "%s", arnet_last_error());
+    }
+    lo.mmap = 0;
     write_text(tmp_path("m.txt"), "w__{0..0}.npy 0\n");
     ck_assert_int_eq(arnet_dataset_load_manifest(tmp_path("m.txt"), &lo, &ds), ARNET_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(arnet_last_error(), "must be [T, F] (one crop)"));
@@ -1204,19 +1253,6 @@ END_TEST
 
 
 /* ---- mapped features ------------------------------------------------------ */
-
-static arnet_dataset *load_map(const char *manifest, int crop, int layout, int map)
-{
-    arnet_load_options lo;
-    arnet_load_options_init(&lo);
-    lo.crop = crop;
-    lo.layout = layout;
-    lo.mmap = map;
-    arnet_dataset *ds = NULL;
-    int rc = arnet_dataset_load_manifest(manifest, &lo, &ds);
-    ck_assert_msg(rc == ARNET_OK, "%s", arnet_last_error());
-    return ds;
-}
 
 /* Ten-crop [T, C, F], crop-first, RGB + flow pairs and [T, F] files,
  * mapped: the digest, a trained model and the evaluation equal the loaded

@@ -655,8 +655,8 @@ ARNET_API ARNET_NODISCARD int arnet_dataset_create(uint32_t feature_dim, arnet_d
  * read-only (shared with the page cache, memory O(videos) beyond it) and
  * each clip's row, crop mean or pair, is computed when a trainer or
  * arnet_evaluate uses it (the same floats as reading: results are bit for
- * bit those of a loaded set); other files and crop sets are read as
- * without it.  Mapped features are not checked for NaN or infinity at
+ * bit those of a loaded set); crop sets are mapped file by file; files of
+ * other dtypes or orders are read as without it.  Mapped features are not checked for NaN or infinity at
  * load (that would read the whole set), and arnet_dataset_video gives
  * features NULL for a mapped video unless it is one [T, F] file.  The
  * files must not change while the data set lives.
