@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -14,6 +15,7 @@ void arnet_load_options_init(arnet_load_options *opt)
     opt->struct_size = sizeof *opt;
     opt->crop = -1;
     opt->feature_dim = 0;
+    opt->layout = ARNET_LAYOUT_AUTO;
 }
 
 void arnet_video_info_init(arnet_video_info *info)
@@ -36,10 +38,26 @@ int arnet_dataset_create(uint32_t feature_dim, arnet_dataset **out)
     return ARNET_OK;
 }
 
+void arnet__src_free(arnet__src *src)
+{
+    if (!src)
+        return;
+    for (int k = 0; k < 2; k++) {
+        arnet__map_free(&src->part[k]);
+        for (size_t j = 0; src->extra[k] && j + 1 < src->n_files[k]; j++)
+            arnet__map_free(&src->extra[k][j]);
+        free(src->extra[k]);
+    }
+    free(src);
+}
+
 static void video_clear(arnet__video *v)
 {
     free(v->name);
-    free(v->features);
+    if (v->src)
+        arnet__src_free(v->src);
+    else
+        free(v->features);
     free(v->frame_labels);
     memset(v, 0, sizeof *v);
 }
@@ -57,7 +75,7 @@ void arnet_dataset_free(arnet_dataset *ds)
 /* Checks shared by the copying and the owning add; name is never NULL here. */
 static int check_video(const arnet_dataset *ds, const char *name, const float *features,
                        size_t n_clips, uint32_t feature_dim, int label,
-                       const uint8_t *frame_labels, size_t n_frames)
+                       const uint8_t *frame_labels, size_t n_frames, int check_values)
 {
     if (label != 0 && label != 1)
         return arnet__error(ARNET_E_INVALID, "video '%s': label is %d, must be 0 or 1", name,
@@ -76,7 +94,7 @@ static int check_video(const arnet_dataset *ds, const char *name, const float *f
         !arnet__mul_size(total, sizeof(float), &total))
         return arnet__error(ARNET_E_INVALID, "video '%s': %zu x %u features overflow", name,
                             n_clips, (unsigned)feature_dim);
-    if (arnet__check_finite(NULL, features, n_clips, feature_dim) != ARNET_OK) {
+    if (check_values && arnet__check_finite(NULL, features, n_clips, feature_dim) != ARNET_OK) {
         arnet__error_prefix("video '%s'", name);
         return ARNET_E_INVALID;
     }
@@ -129,6 +147,9 @@ static void commit_video(arnet_dataset *ds, char *name, float *features, size_t 
     v->features = features;
     v->n_frames = frame_labels ? n_frames : 0;
     v->frame_labels = frame_labels;
+    v->crop = -1;
+    v->group = 1;
+    v->src = NULL;
     if (ds->feature_dim == 0)
         ds->feature_dim = feature_dim;
     ds->n_label[label]++;
@@ -146,7 +167,7 @@ int arnet_dataset_add(arnet_dataset *ds, const char *name, const float *features
         name = fallback;
     }
     int rc = check_video(ds, name, features, n_clips, feature_dim, label, frame_labels,
-                         n_frames);
+                         n_frames, 1);
     if (rc)
         return rc;
     if ((rc = grow(ds)))
@@ -176,7 +197,7 @@ int arnet__dataset_add_owned(arnet_dataset *ds, char *name, float *features, siz
                              size_t n_frames)
 {
     int rc = check_video(ds, name, features, n_clips, feature_dim, label, frame_labels,
-                         n_frames);
+                         n_frames, 1);
     if (!rc)
         rc = grow(ds);
     if (rc) {
@@ -192,6 +213,121 @@ int arnet__dataset_add_owned(arnet_dataset *ds, char *name, float *features, siz
         frame_labels = NULL;
     }
     commit_video(ds, name, features, n_clips, feature_dim, label, frame_labels, n_frames);
+    return ARNET_OK;
+}
+
+/* One part's row t (its F values) into out, by the source's crop rule. */
+static void part_row(const arnet__map *m, int crop, size_t t, float *out)
+{
+    size_t F = m->F, C = m->C;
+    if (C == 1 || crop >= 0) {
+        size_t c = crop < 0 ? 0 : (size_t)crop;
+        const float *r = m->data + (m->ctf ? (c * m->T + t) : (t * C + c)) * F;
+        memcpy(out, r, F * sizeof *out);
+        return;
+    }
+    /* The reader's mean: double sums in crop order, one rounding.  The
+     * accumulation is in chunks of 256 to keep the sums on the stack. */
+    for (size_t f0 = 0; f0 < F; f0 += 256) {
+        size_t n = F - f0 < 256 ? F - f0 : 256;
+        double acc[256];
+        for (size_t f = 0; f < n; f++)
+            acc[f] = 0.0;
+        for (size_t c = 0; c < C; c++) {
+            const float *r = m->data + (m->ctf ? (c * m->T + t) : (t * C + c)) * F + f0;
+            for (size_t f = 0; f < n; f++)
+                acc[f] += r[f];
+        }
+        for (size_t f = 0; f < n; f++)
+            out[f0 + f] = (float)(acc[f] / (double)C);
+    }
+}
+
+/* Part k's row t: a file by part_row, or a crop set's file crop, or the
+ * mean of its files (double sums in file order, one rounding: the
+ * reader's floats). */
+static void set_row(const arnet__src *s, int k, size_t t, float *out)
+{
+    size_t n = s->n_files[k];
+    if (n <= 1) {
+        part_row(&s->part[k], s->crop, t, out);
+        return;
+    }
+    size_t F = s->part[k].F;
+    if (s->crop >= 0) {
+        const arnet__map *m = s->crop == 0 ? &s->part[k] : &s->extra[k][s->crop - 1];
+        memcpy(out, m->data + t * F, F * sizeof *out);
+        return;
+    }
+    for (size_t f0 = 0; f0 < F; f0 += 256) {
+        size_t w = F - f0 < 256 ? F - f0 : 256;
+        double acc[256];
+        for (size_t f = 0; f < w; f++)
+            acc[f] = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            const arnet__map *m = j == 0 ? &s->part[k] : &s->extra[k][j - 1];
+            const float *r = m->data + t * F + f0;
+            for (size_t f = 0; f < w; f++)
+                acc[f] += r[f];
+        }
+        for (size_t f = 0; f < w; f++)
+            out[f0 + f] = (float)(acc[f] / (double)n);
+    }
+}
+
+void arnet__video_rows(const arnet__video *v, size_t F, size_t t0, size_t n, float *out)
+{
+    if (v->features) {
+        memcpy(out, v->features + t0 * F, n * F * sizeof *out);
+        return;
+    }
+    const arnet__src *s = v->src;
+    size_t width = s->part[0].F + (s->n_parts > 1 ? s->part[1].F : 0);
+    for (size_t i = 0; i < n; i++) {
+        float *o = out + i * width;
+        set_row(s, 0, t0 + i, o);
+        if (s->n_parts > 1)
+            set_row(s, 1, t0 + i, o + s->part[0].F);
+    }
+}
+
+void arnet__video_release(const arnet__video *v)
+{
+    if (!v->src)
+        return;
+    for (int k = 0; k < v->src->n_parts; k++) {
+        madvise(v->src->part[k].base, v->src->part[k].len, MADV_DONTNEED);
+        for (size_t j = 0; j + 1 < v->src->n_files[k]; j++)
+            madvise(v->src->extra[k][j].base, v->src->extra[k][j].len, MADV_DONTNEED);
+    }
+}
+
+int arnet__dataset_add_mapped(arnet_dataset *ds, char *name, arnet__src *src, size_t n_clips,
+                              uint32_t feature_dim, int label, uint8_t *frame_labels,
+                              size_t n_frames)
+{
+    /* Not the values: checking them for NaN would read the whole set. */
+    float probe[1] = {0.0f};
+    int rc = check_video(ds, name, probe, n_clips, feature_dim, label, frame_labels, n_frames,
+                         0);
+    if (!rc)
+        rc = grow(ds);
+    if (rc) {
+        free(name);
+        arnet__src_free(src);
+        free(frame_labels);
+        return rc;
+    }
+    if (frame_labels)
+        normalise_labels(frame_labels, n_frames);
+    if (frame_labels && n_frames == 0) {
+        free(frame_labels);
+        frame_labels = NULL;
+    }
+    int direct = src->n_parts == 1 && src->n_files[0] <= 1 && src->part[0].C == 1;
+    commit_video(ds, name, direct ? (float *)src->part[0].data : NULL, n_clips, feature_dim,
+                 label, frame_labels, n_frames);
+    ds->videos[ds->n_videos - 1].src = src;
     return ARNET_OK;
 }
 
@@ -268,8 +404,20 @@ int arnet_dataset_digest(const arnet_dataset *ds, uint64_t *digest)
             c[k] = (unsigned char)(clips >> (8 * k));
         h = fnv1a(h, &label, 1);
         h = fnv1a(h, c, 8);
-        h = fnv1a_floats(h, v->features, F);
-        h = fnv1a_floats(h, v->features + (v->n_clips - 1) * F, F);
+        if (v->features) {
+            h = fnv1a_floats(h, v->features, F);
+            h = fnv1a_floats(h, v->features + (v->n_clips - 1) * F, F);
+            continue;
+        }
+        float *row = arnet__alloc(F, sizeof *row, "digest row");
+        if (!row)
+            return ARNET_E_NOMEM;
+        arnet__video_rows(v, F, 0, 1, row);
+        h = fnv1a_floats(h, row, F);
+        arnet__video_rows(v, F, v->n_clips - 1, 1, row);
+        h = fnv1a_floats(h, row, F);
+        free(row);
+        arnet__video_release(v);
     }
     *digest = h;
     return ARNET_OK;

@@ -27,7 +27,7 @@ static void score_all_clips(const arnet_model *model, const arnet_dataset *ds, f
         const arnet__video *v = &ds->videos[vi];
         const float *x;
         size_t nb = 0;
-        if (v->n_clips - c >= EVAL_BATCH) {
+        if (v->features && v->n_clips - c >= EVAL_BATCH) {
             x = v->features + c * F;
             nb = EVAL_BATCH;
             c += nb;
@@ -41,10 +41,11 @@ static void score_all_clips(const arnet_model *model, const arnet_dataset *ds, f
                 size_t take = v->n_clips - c;
                 if (take > EVAL_BATCH - nb)
                     take = EVAL_BATCH - nb;
-                memcpy(xbuf + nb * F, v->features + c * F, take * F * sizeof *xbuf);
+                arnet__video_rows(v, F, c, take, xbuf + nb * F);
                 nb += take;
                 c += take;
                 if (c == v->n_clips) {
+                    arnet__video_release(v);
                     vi++;
                     c = 0;
                 }
@@ -202,7 +203,7 @@ int arnet_evaluate_ex(const arnet_model *model, const arnet_dataset *dataset,
     for (int pass = 1; pass >= 0 && rc == ARNET_OK; pass--) {
         for (size_t i = 0; i < nv; i++) {
             const arnet__video *v = &dataset->videos[i];
-            if ((v->label != 0) != (pass == 1))
+            if ((v->label != 0) != (pass == 1) || v->crop > 0)
                 continue;
             rc = video_frames(v, &opt, &count[i]);
             if (rc != ARNET_OK)
@@ -239,10 +240,28 @@ int arnet_evaluate_ex(const arnet_model *model, const arnet_dataset *dataset,
         goto done;
     }
     score_all_clips(model, dataset, xbuf, hidden, logits, clip_scores);
+    /* ARNET_CROP_EACH: a video's crops are consecutive entries; each clip's
+     * score is the mean of its crops' scores (summed in double, crop 0
+     * first), written over crop 0's scores, and the video is counted once. */
+    size_t n_out = 0, n_abn = 0;
     const float *cs = clip_scores;
     for (size_t i = 0; i < nv; i++) {
         const arnet__video *v = &dataset->videos[i];
-        arnet_video_result *r = &pv[i];
+        if (v->crop > 0) {
+            cs += v->n_clips;
+            continue;
+        }
+        if (v->group > 1) {
+            float *w = (float *)cs;
+            for (size_t c = 0; c < v->n_clips; c++) {
+                double sum = 0.0;
+                for (size_t k = 0; k < v->group; k++)
+                    sum += cs[k * v->n_clips + c];
+                w[c] = (float)(sum / (double)v->group);
+            }
+        }
+        n_abn += v->label != 0;
+        arnet_video_result *r = &pv[n_out++];
         r->struct_size = sizeof *r;
         r->name = arnet__strdup(v->name ? v->name : "");
         if (!r->name) {
@@ -302,10 +321,10 @@ int arnet_evaluate_ex(const arnet_model *model, const arnet_dataset *dataset,
     full.auc_abnormal = auc_abn;
     full.far = total > total_abn ? (double)alarms / (double)(total - total_abn) : NAN;
     full.frames = total;
-    full.videos = nv;
-    full.anomalous_videos = dataset->n_label[1];
+    full.videos = n_out;
+    full.anomalous_videos = n_abn;
     full.gt_rule = opt.gt_rule;
-    full.n_per_video = nv;
+    full.n_per_video = n_out;
     full.per_video = pv;
     ARNET__STRUCT_OUT(arnet_eval_result, res, &full);
     pv = NULL;

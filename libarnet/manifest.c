@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -91,9 +92,401 @@ static int is_npy(const char *s)
     return n >= 4 && strcmp(s + n - 4, ".npy") == 0;
 }
 
-/* One non-blank line, already split into fields. */
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* One part of a line's first column, resolved: a file, or a crop set
+ * "name__{0..4}.npy" (one [T, F] file per crop, as XD-Violence publishes
+ * them), paths[0..n). */
+typedef struct part {
+    char **paths;
+    size_t n;
+    int set; /* a crop set, even of one file */
+} part;
+
+static void part_free(part *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->paths[i]);
+    free(p->paths);
+    memset(p, 0, sizeof *p);
+}
+
+/* text[0..len) resolved; "{a..b}" in it (a <= b, at most 64 crops) is a
+ * crop set unless the path exists whole. */
+static int part_parse(const line_ctx *lc, const char *text, size_t len, part *out)
+{
+    memset(out, 0, sizeof *out);
+    char *t = arnet__alloc(len + 1, 1, "path");
+    if (!t)
+        return ARNET_E_NOMEM;
+    memcpy(t, text, len);
+    t[len] = '\0';
+    char *whole = resolve(lc->manifest, t);
+    if (!whole) {
+        free(t);
+        return ARNET_E_NOMEM;
+    }
+    char *open = strchr(t, '{');
+    unsigned a = 0, b = 0;
+    int used = 0;
+    if (open && !exists(whole) &&
+        sscanf(open, "{%u..%u}%n", &a, &b, &used) == 2 && used > 0) {
+        free(whole);
+        if (a > b || b - a >= 64) {
+            free(t);
+            return arnet__error(ARNET_E_FORMAT,
+                                "%s:%zu: crop set {%u..%u} must count up, at most 64 crops",
+                                lc->manifest, lc->line, a, b);
+        }
+        out->set = 1;
+        out->n = (size_t)(b - a) + 1;
+        out->paths = arnet__calloc(out->n, sizeof *out->paths, "crop paths");
+        int rc = out->paths ? ARNET_OK : ARNET_E_NOMEM;
+        size_t plen = (size_t)(open - t), slen = strlen(open + used);
+        for (size_t k = 0; k < out->n && !rc; k++) {
+            char *one = arnet__alloc(plen + slen + 16, 1, "path");
+            if (!one) {
+                rc = ARNET_E_NOMEM;
+                break;
+            }
+            snprintf(one, plen + slen + 16, "%.*s%zu%s", (int)plen, t, (size_t)a + k,
+                     open + used);
+            out->paths[k] = resolve(lc->manifest, one);
+            free(one);
+            if (!out->paths[k])
+                rc = ARNET_E_NOMEM;
+        }
+        free(t);
+        if (rc)
+            part_free(out);
+        return rc;
+    }
+    free(t);
+    out->paths = arnet__alloc(1, sizeof *out->paths, "path");
+    if (!out->paths) {
+        free(whole);
+        return ARNET_E_NOMEM;
+    }
+    out->paths[0] = whole;
+    out->n = 1;
+    return ARNET_OK;
+}
+
+/* The first column as one or two parts: "rgb.npy+flow.npy" splits just
+ * after the first ".npy" followed by '+', unless the path exists whole
+ * ('+' and all). */
+static int field_parse(const line_ctx *lc, const char *field, part parts[2], int *n_parts)
+{
+    const char *p = strstr(field, ".npy+");
+    int pair = 0;
+    if (p && p[5]) {
+        char *whole = resolve(lc->manifest, field);
+        if (!whole)
+            return ARNET_E_NOMEM;
+        pair = !exists(whole);
+        free(whole);
+    }
+    size_t n0 = pair ? (size_t)(p + 4 - field) : strlen(field);
+    int rc = part_parse(lc, field, n0, &parts[0]);
+    if (!rc && pair && (rc = part_parse(lc, p + 5, strlen(p + 5), &parts[1])))
+        part_free(&parts[0]);
+    *n_parts = pair ? 2 : 1;
+    return rc;
+}
+
+/* Shape of one feature file as [T, C, F] (C = 1 for [T, F]), by the
+ * layout rule; errors name the file. */
+static int feature_shape(const char *path, int layout, size_t *T, size_t *C, size_t *F)
+{
+    arnet_npy_info info;
+    arnet_npy_info_init(&info);
+    int rc = arnet_npy_info_read(path, &info);
+    if (rc)
+        return rc;
+    if (info.ndim != 2 && info.ndim != 3)
+        return arnet__error(ARNET_E_FORMAT, "%s: rank %d; features must be [T, F] or [T, C, F]",
+                            path, info.ndim);
+    int l = ARNET_LAYOUT_TCF;
+    if (info.ndim == 3 && (rc = arnet__npy_layout(path, info.shape[0], info.shape[1], layout,
+                                                  &l)))
+        return rc;
+    int ctf = info.ndim == 3 && l == ARNET_LAYOUT_CTF;
+    *T = (size_t)info.shape[ctf ? 1 : 0];
+    *C = info.ndim == 3 ? (size_t)info.shape[ctf ? 0 : 1] : 1;
+    *F = (size_t)info.shape[info.ndim - 1];
+    return ARNET_OK;
+}
+
+/* Crops of a part: a crop set's count (its files must be [T, F]), else
+ * the file's crop axis (1 without one). */
+static int part_crops(const part *p, int layout, size_t *crops)
+{
+    size_t T, C = 1, F;
+    for (size_t k = 0; k < p->n; k++) {
+        int rc = feature_shape(p->paths[k], layout, &T, &C, &F);
+        if (rc)
+            return rc;
+        if (p->set && C != 1)
+            return arnet__error(ARNET_E_FORMAT,
+                                "%s: a file of a crop set must be [T, F] (one crop), this one "
+                                "has %zu crops",
+                                p->paths[k], C);
+    }
+    *crops = p->set ? p->n : C;
+    return ARNET_OK;
+}
+
+/* A part's features as T x F: a file as arnet_npy_read reads it; a crop
+ * set by crop (nopt->crop) or the mean of its files (summed in double in
+ * file order, divided once: the [T, C, F] reader's floats). */
+static int part_read(const part *p, const arnet_npy_options *nopt, float **feat, size_t *T,
+                     uint32_t *F)
+{
+    if (!p->set)
+        return arnet_npy_read(p->paths[0], nopt, feat, T, F);
+    size_t crops;
+    int rc = part_crops(p, nopt->layout, &crops);
+    if (rc)
+        return rc;
+    arnet_npy_options one = *nopt;
+    one.crop = -1;
+    if (nopt->crop >= 0) {
+        if ((size_t)nopt->crop >= p->n)
+            return arnet__error(ARNET_E_INVALID, "%s...: crop %d out of range: %zu crop files",
+                                p->paths[0], nopt->crop, p->n);
+        return arnet_npy_read(p->paths[nopt->crop], &one, feat, T, F);
+    }
+    double *acc = NULL;
+    float *x = NULL;
+    size_t t0 = 0;
+    uint32_t f0 = 0;
+    for (size_t k = 0; k < p->n && !rc; k++) {
+        size_t t;
+        uint32_t f;
+        if ((rc = arnet_npy_read(p->paths[k], &one, &x, &t, &f)))
+            break;
+        if (k == 0) {
+            t0 = t;
+            f0 = f;
+            acc = arnet__calloc(t * f, sizeof *acc, "crop sums");
+            if (!acc)
+                rc = ARNET_E_NOMEM;
+        } else if (t != t0 || f != f0) {
+            rc = arnet__error(ARNET_E_SHAPE,
+                              "crop files %s ([%zu, %u]) and %s ([%zu, %u]) differ in shape",
+                              p->paths[0], t0, (unsigned)f0, p->paths[k], t, (unsigned)f);
+        }
+        for (size_t i = 0; !rc && i < t * f; i++)
+            acc[i] += x[i];
+        if (k + 1 < p->n || rc) {
+            free(x);
+            x = NULL;
+        }
+    }
+    if (!rc) { /* x is the last file's buffer: reuse it for the mean */
+        for (size_t i = 0; i < t0 * f0; i++)
+            x[i] = (float)(acc[i] / (double)p->n);
+        *feat = x;
+        *T = t0;
+        *F = f0;
+    }
+    free(acc);
+    return rc;
+}
+
+/* The features of a line's first column: one part, or RGB + flow read
+ * separately and concatenated per clip ([rgb_t, flow_t]).  Clip counts
+ * that differ by one are trimmed to the shorter (public RGB and flow
+ * extractions often do); more is ARNET_E_SHAPE naming both files. */
+static int read_features(const part *parts, int n_parts, const arnet_npy_options *nopt,
+                         float **feat, size_t *T, uint32_t *F)
+{
+    if (n_parts == 1)
+        return part_read(&parts[0], nopt, feat, T, F);
+    float *pf[2] = {NULL, NULL};
+    size_t t[2] = {0, 0};
+    uint32_t f[2] = {0, 0};
+    float *out = NULL;
+    int rc = ARNET_OK;
+    for (int k = 0; k < 2 && !rc; k++)
+        rc = part_read(&parts[k], nopt, &pf[k], &t[k], &f[k]);
+    if (!rc && (t[0] > t[1] + 1 || t[1] > t[0] + 1))
+        rc = arnet__error(ARNET_E_SHAPE,
+                          "RGB %s has %zu clips and flow %s has %zu: they differ by more than "
+                          "one clip",
+                          parts[0].paths[0], t[0], parts[1].paths[0], t[1]);
+    if (!rc && (uint64_t)f[0] + f[1] > UINT32_MAX)
+        rc = arnet__error(ARNET_E_SHAPE, "%s + %s: feature dimension overflows",
+                          parts[0].paths[0], parts[1].paths[0]);
+    size_t n = t[0] < t[1] ? t[0] : t[1];
+    size_t width = (size_t)f[0] + f[1];
+    if (!rc && !(out = arnet__alloc(n * width, sizeof *out, "RGB + flow features")))
+        rc = ARNET_E_NOMEM;
+    if (!rc) {
+        for (size_t i = 0; i < n; i++) {
+            memcpy(out + i * width, pf[0] + i * f[0], f[0] * sizeof *out);
+            memcpy(out + i * width + f[0], pf[1] + i * f[1], f[1] * sizeof *out);
+        }
+        *feat = out;
+        *T = n;
+        *F = (uint32_t)width;
+    }
+    free(pf[0]);
+    free(pf[1]);
+    return rc;
+}
+
+/* Crops of a line's feature file(s) for ARNET_CROP_EACH: RGB and flow
+ * must have the same count. */
+static int count_crops(const part *parts, int n_parts, int layout, size_t *crops)
+{
+    size_t c[2] = {0, 0};
+    int rc = ARNET_OK;
+    for (int k = 0; k < n_parts && !rc; k++)
+        rc = part_crops(&parts[k], layout, &c[k]);
+    if (!rc && n_parts == 2 && c[0] != c[1])
+        rc = arnet__error(ARNET_E_SHAPE, "RGB %s has %zu crops and flow %s has %zu",
+                          parts[0].paths[0], c[0], parts[1].paths[0], c[1]);
+    if (!rc)
+        *crops = c[0];
+    return rc;
+}
+
+/* Map a line's files (arnet_load_options.mmap) for crop nopt->crop:
+ * *src NULL when one of them cannot be mapped (another dtype or order):
+ * the caller reads them instead.  Same checks and messages as
+ * reading (crop range, RGB and flow clip counts). */
+static int map_features(const part *parts, int n_parts, const arnet_npy_options *nopt,
+                        arnet__src **out, size_t *T, uint32_t *F)
+{
+    *out = NULL;
+    arnet__src *src = arnet__calloc(1, sizeof *src, "mapped video");
+    if (!src)
+        return ARNET_E_NOMEM;
+    int rc = ARNET_OK, fallback = 0;
+    for (int k = 0; k < n_parts && !rc && !fallback; k++) {
+        const part *pt = &parts[k];
+        src->n_parts = k + 1;
+        src->n_files[k] = pt->n;
+        if (pt->n > 1) {
+            src->extra[k] = arnet__calloc(pt->n - 1, sizeof *src->extra[k], "crop maps");
+            if (!src->extra[k]) {
+                rc = ARNET_E_NOMEM;
+                break;
+            }
+        }
+        for (size_t j = 0; j < pt->n && !rc && !fallback; j++) {
+            arnet__map *m = j == 0 ? &src->part[k] : &src->extra[k][j - 1];
+            rc = arnet__npy_map(pt->paths[j], nopt->layout, m);
+            if (rc == 1) {
+                fallback = 1;
+                rc = ARNET_OK;
+            } else if (!rc && pt->set && m->C != 1) {
+                rc = arnet__error(ARNET_E_FORMAT,
+                                  "%s: a file of a crop set must be [T, F] (one crop), this "
+                                  "one has %zu crops",
+                                  pt->paths[j], m->C);
+            } else if (!rc && j > 0 && (m->T != src->part[k].T || m->F != src->part[k].F)) {
+                rc = arnet__error(ARNET_E_SHAPE,
+                                  "crop files %s ([%zu, %zu]) and %s ([%zu, %zu]) differ in "
+                                  "shape",
+                                  pt->paths[0], src->part[k].T, src->part[k].F, pt->paths[j],
+                                  m->T, m->F);
+            }
+        }
+        if (rc || fallback)
+            break;
+        size_t crops = pt->set ? pt->n : src->part[k].C;
+        if (nopt->crop >= 0 && (crops == 1 && !pt->set))
+            rc = arnet__error(ARNET_E_INVALID, "%s: crop %d requested but the file has no crop "
+                                               "axis",
+                              pt->paths[0], nopt->crop);
+        else if (nopt->crop >= 0 && (size_t)nopt->crop >= crops)
+            rc = arnet__error(ARNET_E_INVALID, "%s: crop %d out of range: %zu crops",
+                              pt->paths[0], nopt->crop, crops);
+    }
+    size_t t0 = src->part[0].T, t1 = n_parts > 1 ? src->part[1].T : t0;
+    if (!rc && !fallback && (t0 > t1 + 1 || t1 > t0 + 1))
+        rc = arnet__error(ARNET_E_SHAPE,
+                          "RGB %s has %zu clips and flow %s has %zu: they differ by more than "
+                          "one clip",
+                          parts[0].paths[0], t0, parts[1].paths[0], t1);
+    size_t width = src->part[0].F + (n_parts > 1 ? src->part[1].F : 0);
+    if (!rc && !fallback && width > UINT32_MAX)
+        rc = arnet__error(ARNET_E_SHAPE, "%s: feature dimension overflows", parts[0].paths[0]);
+    if (rc || fallback) {
+        arnet__src_free(src);
+        return rc;
+    }
+    src->crop = nopt->crop;
+    *T = t0 < t1 ? t0 : t1;
+    *F = (uint32_t)width;
+    *out = src;
+    return ARNET_OK;
+}
+
+/* One data set entry of a line: its features (by nopt->crop; mapped when
+ * use_map and the files allow), its ground truth.  Errors carry the
+ * "<manifest>:<line>: " prefix. */
+static int load_entry(arnet_dataset *ds, const line_ctx *lc, const char *field0,
+                      const part *parts, int n_parts, const arnet_npy_options *nopt, int label,
+                      const char *gt, int gt_npy, int use_map)
+{
+    float *feat = NULL;
+    arnet__src *src = NULL;
+    size_t T = 0;
+    uint32_t F = 0;
+    int rc = use_map ? map_features(parts, n_parts, nopt, &src, &T, &F) : ARNET_OK;
+    if (!rc && !src)
+        rc = read_features(parts, n_parts, nopt, &feat, &T, &F);
+    if (rc) {
+        arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
+        return rc;
+    }
+    uint8_t *frames = NULL;
+    size_t n_frames = 0;
+    if (gt_npy) {
+        char *gpath = resolve(lc->manifest, gt);
+        rc = gpath ? arnet_npy_read_labels(gpath, &frames, &n_frames) : ARNET_E_NOMEM;
+        free(gpath);
+        if (rc && rc != ARNET_E_NOMEM)
+            arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
+    } else if (strcmp(gt, "-") != 0) {
+        if (T > SIZE_MAX / FRAMES_PER_CLIP) {
+            rc = arnet__error(ARNET_E_FORMAT, "%s:%zu: too many clips", lc->manifest, lc->line);
+        } else {
+            n_frames = T * FRAMES_PER_CLIP;
+            frames = arnet__calloc(n_frames, 1, "frame labels");
+            rc = frames ? parse_ranges(lc, gt, frames, n_frames) : ARNET_E_NOMEM;
+        }
+    }
+    char *name = rc ? NULL : arnet__strdup(field0);
+    if (!rc && !name)
+        rc = ARNET_E_NOMEM;
+    if (rc) {
+        free(feat);
+        free(frames);
+        arnet__src_free(src);
+        return rc;
+    }
+    if (src)
+        rc = arnet__dataset_add_mapped(ds, name, src, T, F, label, frames, n_frames);
+    else
+        rc = arnet__dataset_add_owned(ds, name, feat, T, F, label, frames, n_frames);
+    if (rc)
+        arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
+    return rc;
+}
+
+/* One non-blank line, already split into fields.  With ARNET_CROP_EACH
+ * (each_crop) the video becomes one entry per crop, same label and ground
+ * truth, marked as one group for the evaluation. */
 static int load_line(arnet_dataset *ds, const line_ctx *lc, char **field, int n_fields,
-                     const arnet_npy_options *nopt)
+                     const arnet_npy_options *nopt_in, int each_crop, int use_map)
 {
     int label;
     if (strcmp(field[1], "0") == 0)
@@ -111,63 +504,26 @@ static int load_line(arnet_dataset *ds, const line_ctx *lc, char **field, int n_
         if (rc)
             return rc;
     }
-
-    char *fpath = resolve(lc->manifest, field[0]);
-    if (!fpath)
-        return ARNET_E_NOMEM;
-    float *feat = NULL;
-    size_t T = 0;
-    uint32_t F = 0;
-    int rc = arnet_npy_read(fpath, nopt, &feat, &T, &F);
-    free(fpath);
-    if (rc) {
-        arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
-        return rc;
-    }
-
-    uint8_t *frames = NULL;
-    size_t n_frames = 0;
-    if (gt_npy) {
-        char *gpath = resolve(lc->manifest, gt);
-        if (!gpath) {
-            free(feat);
-            return ARNET_E_NOMEM;
-        }
-        rc = arnet_npy_read_labels(gpath, &frames, &n_frames);
-        free(gpath);
-        if (rc) {
-            free(feat);
-            arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
-            return rc;
-        }
-    } else if (strcmp(gt, "-") != 0) {
-        if (T > SIZE_MAX / FRAMES_PER_CLIP) {
-            free(feat);
-            return arnet__error(ARNET_E_FORMAT, "%s:%zu: too many clips", lc->manifest,
-                                lc->line);
-        }
-        n_frames = T * FRAMES_PER_CLIP;
-        frames = arnet__calloc(n_frames, 1, "frame labels");
-        if (!frames) {
-            free(feat);
-            return ARNET_E_NOMEM;
-        }
-        rc = parse_ranges(lc, gt, frames, n_frames);
-        if (rc) {
-            free(feat);
-            free(frames);
-            return rc;
-        }
-    }
-    char *name = arnet__strdup(field[0]);
-    if (!name) {
-        free(feat);
-        free(frames);
-        return ARNET_E_NOMEM;
-    }
-    rc = arnet__dataset_add_owned(ds, name, feat, T, F, label, frames, n_frames);
+    arnet_npy_options nopt = *nopt_in;
+    size_t crops = 1;
+    part parts[2];
+    int n_parts = 0;
+    int rc = field_parse(lc, field[0], parts, &n_parts);
     if (rc)
+        return rc;
+    if (each_crop && (rc = count_crops(parts, n_parts, nopt.layout, &crops)))
         arnet__error_prefix("%s:%zu", lc->manifest, lc->line);
+    for (size_t k = 0; k < crops && !rc; k++) {
+        if (each_crop)
+            nopt.crop = crops > 1 ? (int)k : -1;
+        rc = load_entry(ds, lc, field[0], parts, n_parts, &nopt, label, gt, gt_npy, use_map);
+        if (!rc && each_crop) {
+            ds->videos[ds->n_videos - 1].crop = (int)k;
+            ds->videos[ds->n_videos - k - 1].group = crops;
+        }
+    }
+    for (int k = 0; k < n_parts; k++)
+        part_free(&parts[k]);
     return rc;
 }
 
@@ -184,13 +540,15 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
         if (rc)
             return rc;
     }
-    if (o.crop < -1)
-        return arnet__error(ARNET_E_INVALID, "arnet_dataset_load_manifest: crop %d (use -1 "
-                                             "or 0..C-1)",
+    if (o.crop < ARNET_CROP_EACH)
+        return arnet__error(ARNET_E_INVALID, "arnet_dataset_load_manifest: crop %d (use -1, "
+                                             "ARNET_CROP_EACH or 0..C-1)",
                             o.crop);
+    int each_crop = o.crop == ARNET_CROP_EACH;
     arnet_npy_options nopt;
     arnet_npy_options_init(&nopt);
-    nopt.crop = o.crop;
+    nopt.crop = each_crop ? -1 : o.crop;
+    nopt.layout = o.layout;
 
     FILE *fp;
     int rc = arnet__fopen_read(path, &fp, NULL);
@@ -244,7 +602,7 @@ int arnet_dataset_load_manifest(const char *path, const arnet_load_options *opt,
                               path, lc.line, nf, nf == 1 ? "" : "s");
             break;
         }
-        if ((rc = load_line(ds, &lc, field, nf, &nopt)))
+        if ((rc = load_line(ds, &lc, field, nf, &nopt, each_crop, o.mmap)))
             break;
         errno = 0;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@ void arnet_npy_options_init(arnet_npy_options *opt)
     memset(opt, 0, sizeof *opt);
     opt->struct_size = sizeof *opt;
     opt->crop = -1;
+    opt->layout = ARNET_LAYOUT_AUTO;
 }
 
 static int host_is_little(void)
@@ -442,6 +444,61 @@ static void format_shape(const npy_header *h, char *buf, size_t cap)
         snprintf(buf + n, cap - n, h->ndim == 1 ? ",)" : ")");
 }
 
+/* ---- mapping ------------------------------------------------------------- */
+
+int arnet__npy_map(const char *path, int layout, arnet__map *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *fp;
+    npy_header h;
+    int rc = npy_open(path, &fp, &h);
+    if (rc)
+        return rc;
+    char shp[160];
+    format_shape(&h, shp, sizeof shp);
+    if (h.kind != 'f' || (h.ndim != 2 && h.ndim != 3)) {
+        fclose(fp);
+        return 1; /* arnet_npy_read says what is wrong */
+    }
+    int l = ARNET_LAYOUT_TCF;
+    if (h.ndim == 3 && (rc = arnet__npy_layout(path, h.shape[0], h.shape[1], layout, &l))) {
+        fclose(fp);
+        return rc;
+    }
+    size_t bytes = h.count * h.isz;
+    if (h.isz != 4 || h.swap || h.fortran || h.offset % 4 != 0 || h.count == 0) {
+        fclose(fp);
+        return 1;
+    }
+    size_t len = h.offset + bytes;
+    void *base = mmap(NULL, len, PROT_READ, MAP_SHARED, fileno(fp), 0);
+    fclose(fp);
+    if (base == MAP_FAILED)
+        return arnet__error(ARNET_E_IO, "%s: cannot map %zu bytes: %s", path, len,
+                            strerror(errno));
+    int ctf = h.ndim == 3 && l == ARNET_LAYOUT_CTF;
+    out->base = base;
+    out->len = len;
+    out->data = (const float *)((const char *)base + h.offset);
+    out->T = (size_t)h.shape[ctf ? 1 : 0];
+    out->C = h.ndim == 3 ? (size_t)h.shape[ctf ? 0 : 1] : 1;
+    out->F = (size_t)h.shape[h.ndim - 1];
+    out->ctf = ctf;
+    if (out->T == 0 || out->C == 0 || out->F == 0 || out->F > UINT32_MAX) {
+        arnet__map_free(out);
+        return 1;
+    }
+    return ARNET_OK;
+}
+
+void arnet__map_free(arnet__map *m)
+{
+    if (m && m->base)
+        munmap(m->base, m->len);
+    if (m)
+        memset(m, 0, sizeof *m);
+}
+
 /* ---- header only ---------------------------------------------------------- */
 
 void arnet_npy_info_init(arnet_npy_info *info)
@@ -614,6 +671,80 @@ static int read_c_order(FILE *fp, const npy_header *h, const char *path, size_t 
     return rc;
 }
 
+/* Crop-first C order ([C, T, F]): crop c is a [T, F] block of its own.
+ * One crop is one seek and a [T, F] read; the mean needs T x F double sums
+ * (the [T, C, F] reader's rule: sum crops 0..C-1 in double, divide by C, so
+ * both layouts give the same floats). */
+static int read_ctf(FILE *fp, const npy_header *h, const char *path, size_t T, size_t C,
+                    size_t F, int crop, float *out)
+{
+    size_t block = T * F * h->isz; /* <= file size, checked by npy_open */
+    if (crop >= 0 || C == 1) {
+        size_t skip = (size_t)(crop < 0 ? 0 : crop) * block;
+        if (skip && fseeko(fp, (off_t)skip, SEEK_CUR) != 0)
+            return arnet__error(ARNET_E_IO, "%s: cannot seek to crop %d", path, crop);
+        npy_header one = *h;
+        return read_c_order(fp, &one, path, T, 1, F, 0, out);
+    }
+    size_t n = T * F;
+    double *acc = arnet__calloc(n, sizeof *acc, ".npy crop sums");
+    unsigned char *row = arnet__alloc(F, h->isz, ".npy row buffer");
+    if (!acc || !row) {
+        free(acc);
+        free(row);
+        return ARNET_E_NOMEM;
+    }
+    int rc = ARNET_OK;
+    for (size_t c = 0; c < C && !rc; c++)
+        for (size_t t = 0; t < T && !rc; t++) {
+            if ((rc = read_exact(fp, row, F * h->isz, path)))
+                break;
+            double *a = acc + t * F;
+            for (size_t f = 0; f < F; f++)
+                a[f] += decode(row + f * h->isz, h);
+        }
+    if (!rc)
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)(acc[i] / (double)C);
+    free(acc);
+    free(row);
+    return rc;
+}
+
+static int is_crop_count(uint64_t n) { return n == 5 || n == 10; }
+
+/* Which axis of a rank-3 [A, B, F] feature file holds the crops.  The
+ * published sets have 5 or 10 crops, so B such a count and A not is
+ * [T, C, F]; A such a count and B not is crop-first and must be asked for;
+ * both is ambiguous; neither is read as [T, C, F] (C = B). */
+int arnet__npy_layout(const char *path, uint64_t a, uint64_t b, int layout, int *resolved)
+{
+    if (layout == ARNET_LAYOUT_TCF || layout == ARNET_LAYOUT_CTF) {
+        *resolved = layout;
+        return ARNET_OK;
+    }
+    if (layout != ARNET_LAYOUT_AUTO)
+        return arnet__error(ARNET_E_INVALID, "%s: layout %d (use ARNET_LAYOUT_AUTO, _TCF or "
+                                             "_CTF)",
+                            path, layout);
+    if (is_crop_count(a) && is_crop_count(b))
+        return arnet__error(ARNET_E_FORMAT,
+                            "%s: shape (%llu, %llu, F) is ambiguous: either axis could be the "
+                            "crops; say which (--layout tcf for [T, C, F], --layout ctf for "
+                            "[C, T, F]; ARNET_LAYOUT_TCF/_CTF in the library)",
+                            path, (unsigned long long)a, (unsigned long long)b);
+    if (is_crop_count(a))
+        return arnet__error(ARNET_E_FORMAT,
+                            "%s: shape (%llu, %llu, F) looks crop-first ([C, T, F]: %llu crops "
+                            "of %llu clips); read it with --layout ctf (ARNET_LAYOUT_CTF), or "
+                            "--layout tcf if it really is %llu clips of %llu crops",
+                            path, (unsigned long long)a, (unsigned long long)b,
+                            (unsigned long long)a, (unsigned long long)b,
+                            (unsigned long long)a, (unsigned long long)b);
+    *resolved = ARNET_LAYOUT_TCF;
+    return ARNET_OK;
+}
+
 /* Fortran order: t varies fastest, then c, then f.  Each feature column is
  * gathered in T-element runs; crop sums need only T doubles. */
 static int read_f_order(FILE *fp, const npy_header *h, const char *path, size_t T, size_t C,
@@ -666,7 +797,7 @@ int arnet_npy_read(const char *path, const arnet_npy_options *opt, float **data,
     if (!path || !data || !n_rows || !n_cols)
         return arnet__error(ARNET_E_INVALID, "arnet_npy_read: %s is NULL",
                             !path ? "path" : !data ? "data" : !n_rows ? "n_rows" : "n_cols");
-    int crop = -1;
+    int crop = -1, layout = ARNET_LAYOUT_AUTO;
     if (opt) {
         arnet_npy_options o;
         arnet_npy_options_init(&o);
@@ -674,6 +805,7 @@ int arnet_npy_read(const char *path, const arnet_npy_options *opt, float **data,
         if (rc)
             return rc;
         crop = o.crop;
+        layout = o.layout;
         if (crop < -1)
             return arnet__error(ARNET_E_INVALID, "arnet_npy_read: crop %d (use -1 or 0..C-1)",
                                 crop);
@@ -696,9 +828,19 @@ int arnet_npy_read(const char *path, const arnet_npy_options *opt, float **data,
                           path, shp, h.ndim);
         goto out;
     }
-    size_t T = (size_t)h.shape[0];
-    size_t C = h.ndim == 3 ? (size_t)h.shape[1] : 1;
+    if (h.ndim == 3 && (rc = arnet__npy_layout(path, h.shape[0], h.shape[1], layout, &layout)))
+        goto out;
+    int ctf = h.ndim == 3 && layout == ARNET_LAYOUT_CTF;
+    size_t T = (size_t)h.shape[ctf ? 1 : 0];
+    size_t C = h.ndim == 3 ? (size_t)h.shape[ctf ? 0 : 1] : 1;
     size_t F = (size_t)h.shape[h.ndim - 1];
+    if (ctf && h.fortran) {
+        rc = arnet__error(ARNET_E_FORMAT,
+                          "%s: crop-first ([C, T, F]) files in Fortran order are not read; "
+                          "save it in C order (np.ascontiguousarray)",
+                          path);
+        goto out;
+    }
     if (T == 0 || C == 0 || F == 0) {
         rc = arnet__error(ARNET_E_FORMAT, "%s: shape %s is empty (%s = 0)", path, shp,
                           T == 0 ? "T" : C == 0 ? "crops" : "F");
@@ -724,7 +866,9 @@ int arnet_npy_read(const char *path, const arnet_npy_options *opt, float **data,
         rc = ARNET_E_NOMEM;
         goto out;
     }
-    if (h.fortran && h.ndim > 1)
+    if (ctf)
+        rc = read_ctf(fp, &h, path, T, C, F, crop, buf);
+    else if (h.fortran && h.ndim > 1)
         rc = read_f_order(fp, &h, path, T, C, F, crop, buf);
     else
         rc = read_c_order(fp, &h, path, T, C, F, crop, buf);

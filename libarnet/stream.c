@@ -1,5 +1,6 @@
 /* stream.c -- one camera's score stream: window or exponential smoothing,
  * alarm hysteresis with minimum run lengths, events, multi-stream batching. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,55 @@ void arnet_stream_options_init(arnet_stream_options *opt)
     opt->min_off_clips = 5;
     opt->on_event = NULL;
     opt->user = NULL;
+    opt->fps = 0.0;
+    opt->clip_frames = 16;
+}
+
+/* A calibration value: a finite number >= 0, or ARNET_E_FORMAT. */
+static int meta_number(const arnet_model *m, const char *key, double *out, int *found)
+{
+    const char *v = arnet_model_get_meta(m, key);
+    *found = v != NULL;
+    if (!v)
+        return ARNET_OK;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(d) || d < 0)
+        return arnet__error(ARNET_E_FORMAT,
+                            "arnet_stream_options_from_model: metadata %s = '%s' is not a "
+                            "finite number >= 0",
+                            key, v);
+    *out = d;
+    return ARNET_OK;
+}
+
+int arnet_stream_options_from_model(const arnet_model *m, arnet_stream_options *opt)
+{
+    if (!m || !opt)
+        return arnet__error(ARNET_E_INVALID, "arnet_stream_options_from_model: %s is NULL",
+                            m ? "opt" : "m");
+    arnet_stream_options full;
+    arnet_stream_options_init(&full);
+    int rc = ARNET__STRUCT_IN("arnet_stream_options_from_model", arnet_stream_options, &full,
+                              opt);
+    if (rc)
+        return rc;
+    double thr = 0, fps = 0;
+    int has_thr, has_fps;
+    if ((rc = meta_number(m, "calibration.threshold", &thr, &has_thr)) ||
+        (rc = meta_number(m, "calibration.fps", &fps, &has_fps)))
+        return rc;
+    if (!has_thr)
+        return ARNET_OK;
+    full.on_threshold = (float)thr;
+    full.off_threshold = (float)(0.6 * thr);
+    if (full.off_threshold > full.on_threshold)
+        full.off_threshold = full.on_threshold;
+    if (has_fps)
+        full.fps = fps;
+    ARNET__STRUCT_OUT(arnet_stream_options, opt, &full);
+    return ARNET_OK;
 }
 
 void arnet_stream_result_init(arnet_stream_result *res)
@@ -86,6 +136,11 @@ static int check_options(const char *fn, const arnet_stream_options *o)
                             "%s: off_threshold %.9g is above on_threshold %.9g (hysteresis "
                             "needs off <= on)",
                             fn, (double)o->off_threshold, (double)o->on_threshold);
+    if (!(o->fps >= 0.0 && isfinite(o->fps)))
+        return arnet__error(ARNET_E_INVALID, "%s: fps %g must be finite and >= 0 (0: unknown)",
+                            fn, o->fps);
+    if (o->clip_frames < 1)
+        return arnet__error(ARNET_E_INVALID, "%s: clip_frames must be at least 1", fn);
     if (o->min_on_clips < 1 || o->min_off_clips < 1)
         return arnet__error(ARNET_E_INVALID, "%s: %s must be at least 1", fn,
                             o->min_on_clips < 1 ? "min_on_clips" : "min_off_clips");
@@ -153,6 +208,13 @@ static void emit(arnet_stream *st, int type, uint64_t end_clip)
     ev.start_clip = st->alarm_start;
     ev.end_clip = end_clip;
     ev.peak_score = st->peak;
+    ev.start_seconds = ev.end_seconds = NAN;
+    if (st->opt.fps > 0) {
+        double clip_s = (double)st->opt.clip_frames / st->opt.fps;
+        ev.start_seconds = (double)ev.start_clip * clip_s;
+        if (type == ARNET_EVENT_ALARM_END)
+            ev.end_seconds = (double)(end_clip + 1) * clip_s;
+    }
     st->opt.on_event(st->opt.user, &ev);
 }
 

@@ -319,7 +319,8 @@ static int do_step(arnet_trainer *t, arnet_step_stats *out)
         bb->rows[i] = bb->picks[i].n_rows;
         bb->labels[i] = v->label;
         for (size_t j = 0; j < bb->rows[i]; j++, r++)
-            memcpy(bb->x + r * F, v->features + (size_t)bb->clips[r] * F, F * sizeof(float));
+            arnet__video_rows(v, F, (size_t)bb->clips[r], 1, bb->x + r * F);
+        arnet__video_release(v);
     }
     arnet__batch batch = {n_videos, bb->rows, bb->labels, n_rows, bb->x};
     arnet__loss_spec spec = {t->opt.loss, t->opt.reduce, t->opt.alpha, t->opt.lambda};

@@ -38,6 +38,8 @@ static float *read_ok(const char *path, int crop, size_t *T, uint32_t *F)
     arnet_npy_options o;
     arnet_npy_options_init(&o);
     o.crop = crop;
+    o.layout = ARNET_LAYOUT_TCF; /* random shapes such as [10, 6, F]: the crop-axis
+                                  * rule is test_feature_sets.c's */
     float *d = NULL;
     int rc = arnet_npy_read(path, &o, &d, T, F);
     ck_assert_msg(rc == ARNET_OK, "%s: %s", path, arnet_last_error());

@@ -269,6 +269,41 @@ int cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *op
     return 1;
 }
 
+int cli_crop_opts(const char *cmd, int argc, char **argv, int *i, int *layout, int *crop)
+{
+    const char *v;
+    int r;
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--layout", &v))) {
+        if (r < 0)
+            return r;
+        if (!strcmp(v, "auto"))
+            *layout = ARNET_LAYOUT_AUTO;
+        else if (!strcmp(v, "tcf"))
+            *layout = ARNET_LAYOUT_TCF;
+        else if (!strcmp(v, "ctf"))
+            *layout = ARNET_LAYOUT_CTF;
+        else {
+            cli_usage_error(cmd, "--layout: '%s' is not auto, tcf or ctf", v);
+            return -1;
+        }
+        return 1;
+    }
+    if (crop && (r = cli_opt_value(cmd, argc, argv, i, "--crops", &v))) {
+        if (r < 0)
+            return r;
+        if (!strcmp(v, "mean"))
+            *crop = -1;
+        else if (!strcmp(v, "each"))
+            *crop = ARNET_CROP_EACH;
+        else {
+            cli_usage_error(cmd, "--crops: '%s' is not mean or each (one crop: --crop C)", v);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 static int progress_drawn;
 
 int cli_progress_enabled(int forced)

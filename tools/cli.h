@@ -68,6 +68,12 @@ int cli_parse_double(const char *cmd, const char *opt, const char *s, double min
 int cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *opt,
                   const char **value);
 
+/* The crop options of the commands that read feature files: `--layout
+ * auto|tcf|ctf` (sets *layout to ARNET_LAYOUT_*) and, when crop is not
+ * NULL, `--crops mean|each` (*crop -1 or ARNET_CROP_EACH).  Returns as
+ * cli_opt_value (1 matched, -1 bad or missing value, reported; 0 other). */
+int cli_crop_opts(const char *cmd, int argc, char **argv, int *i, int *layout, int *crop);
+
 /* Progress is shown unless --quiet: redrawn in place on a terminal, and one
  * line at a time (every few seconds) when stderr is a file or a pipe, for
  * logs and batch jobs.  forced (--progress) is kept for older scripts. */

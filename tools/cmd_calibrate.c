@@ -13,7 +13,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: arnet calibrate --model MODEL --normal LIST (--far F | --per-hour N)\n"
-            "                       [--fps R] [--json]\n\n"
+            "                       [--fps R] [--json] [--layout L] [--write [--out FILE]]\n\n"
             "Score every clip of the normal (label 0) videos of LIST and print the lowest\n"
             "score threshold at which at most the target share of those clips would raise\n"
             "an alarm.  Anomalous videos in LIST are left out (and counted).\n\n"
@@ -24,7 +24,14 @@ static void usage(FILE *f)
             "  --per-hour N    target clips over the threshold per hour of normal video,\n"
             "                  converted with 16-frame clips at --fps (default 30)\n"
             "  --fps R         frames per second of the footage (default 30)\n"
-            "  --json          one JSON object\n\n"
+            "  --json          one JSON object\n"
+            "  --layout L      crop axis of rank-3 feature files: auto, tcf or ctf\n"
+            "  --write         store the threshold and its rule in MODEL's metadata\n"
+            "                  (calibration.*, docs/embedding.md): streams and arnet\n"
+            "                  watch take it as their alarm threshold\n"
+            "  --out FILE      with --write: write the calibrated model to FILE instead\n"
+            "                  (needed when MODEL is a training checkpoint: FILE then\n"
+            "                  holds the model alone)\n\n"
             "The threshold is for raw clip scores.  Without stream smoothing, alarms per\n"
             "hour are at most the clips above it (min_on_clips merges and drops runs);\n"
             "smoothing changes which clips cross it (docs/embedding.md).\n");
@@ -35,7 +42,8 @@ int cmd_calibrate(int argc, char **argv)
 {
     const char *model = NULL, *list = NULL, *v;
     double far = -1.0, per_hour = -1.0, fps = 30.0;
-    int json = 0;
+    const char *out = NULL;
+    int json = 0, write = 0, layout = ARNET_LAYOUT_AUTO;
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -43,6 +51,11 @@ int cmd_calibrate(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--json")) {
             json = 1;
+        } else if (!strcmp(argv[i], "--write")) {
+            write = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v))) {
+            out = v;
+        } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &layout, NULL))) {
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--model", &v))) {
             model = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--normal", &v))) {
@@ -66,6 +79,24 @@ int cmd_calibrate(int argc, char **argv)
         return cli_usage_error(CMD, "--model MODEL and --normal LIST are required");
     if ((far < 0) == (per_hour < 0))
         return cli_usage_error(CMD, "give exactly one of --far F and --per-hour N");
+    if (out && !write)
+        return cli_usage_error(CMD, "--out FILE goes with --write");
+    const char *dest = out ? out : model;
+    if (write && !out) {
+        arnet_file_info fi;
+        arnet_file_info_init(&fi);
+        int fst = arnet_file_info_read(model, &fi);
+        if (fst != ARNET_OK)
+            return cli_fail(CMD, fst, model);
+        if (fi.has_trainer) {
+            fprintf(stderr,
+                    "arnet calibrate: %s is a training checkpoint (it can resume training); "
+                    "--write would drop its trainer state: give --out FILE for the "
+                    "calibrated model\n",
+                    model);
+            return CLI_EXIT_USAGE;
+        }
+    }
     double clips_per_hour = 3600.0 * fps / 16.0;
     if (per_hour >= 0)
         far = fmin(1.0, per_hour / clips_per_hour);
@@ -79,7 +110,10 @@ int cmd_calibrate(int argc, char **argv)
         return cli_fail(CMD, st, model);
     if ((rc = cli_manifest_kind(CMD, "--normal", list)) != 0)
         goto done;
-    st = arnet_dataset_load_manifest(list, NULL, &ds);
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    lo.layout = layout;
+    st = arnet_dataset_load_manifest(list, &lo, &ds);
     if (st != ARNET_OK) {
         rc = cli_fail(CMD, st, list);
         goto done;
@@ -124,6 +158,45 @@ int cmd_calibrate(int argc, char **argv)
         goto done;
     }
     double hours = (double)total / clips_per_hour;
+    if (write) {
+        /* The rule and its inputs beside the threshold, so that a VMS (or
+         * arnet watch) knows what the number promises. */
+        char val[64];
+        const char *base = strrchr(list, '/') ? strrchr(list, '/') + 1 : list;
+        struct {
+            const char *key;
+            double v;
+            int use;
+        } num[] = {{"calibration.threshold", threshold, 1},
+                   {"calibration.far", far, 1},
+                   {"calibration.per_hour", per_hour, per_hour >= 0},
+                   {"calibration.fps", fps, 1},
+                   {"calibration.achieved_far", achieved, 1},
+                   {"calibration.clips", (double)total, 1}};
+        st = arnet_model_set_meta(m, "calibration.rule", per_hour >= 0 ? "per_hour" : "far");
+        for (size_t k = 0; k < sizeof num / sizeof *num && st == ARNET_OK; k++) {
+            if (!num[k].use)
+                continue;
+            snprintf(val, sizeof val, "%.9g", num[k].v);
+            st = arnet_model_set_meta(m, num[k].key, val);
+        }
+        if (st == ARNET_OK && per_hour < 0 && arnet_model_get_meta(m, "calibration.per_hour"))
+            st = arnet_model_set_meta(m, "calibration.per_hour", NULL);
+        if (st == ARNET_OK)
+            st = arnet_model_set_meta(m, "calibration.data", base);
+        arnet_file_info fi;
+        arnet_file_info_init(&fi);
+        arnet_save_options so;
+        arnet_save_options_init(&so);
+        if (st == ARNET_OK && arnet_file_info_read(model, &fi) == ARNET_OK)
+            so.storage = fi.storage; /* keep the file's f16/f32 */
+        if (st == ARNET_OK)
+            st = arnet_model_save_ex(m, dest, &so);
+        if (st != ARNET_OK) {
+            rc = cli_fail(CMD, st, dest);
+            goto done;
+        }
+    }
     if (json) {
         printf("{\"model\": ");
         cli_json_string(stdout, model);
@@ -145,6 +218,8 @@ int cmd_calibrate(int argc, char **argv)
         if (n_videos > used)
             printf(" (%zu anomalous left out)", n_videos - used);
         printf("\n");
+        if (write)
+            printf("  written to %s as calibration.threshold\n", dest);
     }
 done:
     free(scores);

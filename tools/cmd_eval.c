@@ -25,7 +25,10 @@ static void usage(FILE *f)
             "  --per-video         add a row per video to the table\n"
             "  --gt-rule RULE      truncate (AR-Net code, default) or pad-last (RTFM)\n"
             "  --threshold T       false-alarm threshold (default 0.5)\n"
-            "  --crop C            crop of [T, C, F] feature files (default: average)\n");
+            "  --crop C            crop of [T, C, F] feature files (default: average)\n"
+            "  --crops mean|each   each: score every crop, average the crops' clip scores\n"
+            "  --layout auto|tcf|ctf  crop axis of rank-3 files (default: auto, docs/data.md)\n"
+            "  --mmap              map the feature files instead of loading them\n");
     cli_print_exit_codes(f, CLI_EXITS_OUTPUT);
 }
 
@@ -73,6 +76,9 @@ static int parse(int argc, char **argv, eval_args *a)
             if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
                 return CLI_EXIT_USAGE;
             a->lopt.crop = (int)c;
+        } else if (!strcmp(argv[i], "--mmap")) {
+            a->lopt.mmap = 1;
+        } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &a->lopt.layout, &a->lopt.crop))) {
         } else {
             return cli_usage_error(CMD, "unknown option or argument '%s'", argv[i]);
         }

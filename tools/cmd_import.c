@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "import_sets.h"
 
 #define CMD "import"
 #define FRAMES_PER_CLIP 16
@@ -15,17 +16,20 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: arnet import rtfm --list LIST --anomalous N --out MANIFEST\n"
-            "                         [--gt GT.npy] [--features-dir DIR]\n"
+            "                         [--gt GT.npy] [--features-dir DIR] [--suffix SUFFIX]\n"
+            "                         [--flow-dir DIR]\n"
             "       arnet import ucf --annotations FILE --features-dir DIR --out MANIFEST\n"
-            "                        [--suffix SUFFIX] [--allow-no-event]\n"
-            "       arnet import i3d WEIGHTS.pt --out EXTRACTOR.arnet (see its --help)\n\n"
+            "                        [--suffix SUFFIX] [--allow-no-event] [--flow-dir DIR]\n");
+    import_sets_usage(f, 0);
+    fprintf(f, "       arnet import i3d WEIGHTS.pt --out EXTRACTOR.arnet (see its --help)\n\n"
             "Write a manifest (see docs/data.md) with per-video frame ground truth.\n\n"
             "rtfm: LIST has one feature .npy path a line, the N anomalous videos first;\n"
             "  GT.npy holds the frame labels of all videos concatenated in list order,\n"
             "  16 frames per clip (leave --gt out for a training list: labels only).\n"
             "  Each video's clip count T is read from its features,\n"
             "  so the files must exist; --features-dir DIR looks them up as DIR/<basename>\n"
-            "  instead of the list's paths.  Anomalous videos get frame ranges in the\n"
+            "  instead of the list's paths (--suffix SUFFIX: DIR/<name>SUFFIX, name being\n"
+            "  the basename without .npy and _i3d).  Anomalous videos get frame ranges in the\n"
             "  manifest (an .npy under MANIFEST_gt/ when they have no anomalous frame).\n"
             "ucf: FILE is Temporal_Anomaly_Annotation.txt (name class s1 e1 s2 e2, -1 for\n"
             "  no event); features are DIR/<name without .mp4><SUFFIX> (default .npy).\n"
@@ -34,9 +38,10 @@ static void usage(FILE *f)
             "  start within the 16*T frames of the features (T = their clip count);\n"
             "  one ending past them is clipped, with a warning.  An anomalous class\n"
             "  with no event (-1 -1 -1 -1) is an error; --allow-no-event writes it as\n"
-            "  '1 -' instead (fine for training, arnet eval refuses it).\n"
-            "Both: an existing MANIFEST needs --force; MANIFEST may not be one of the\n"
-            "  inputs (a list, the annotations, the ground truth or a feature file).\n");
+            "  '1 -' instead (fine for training, arnet eval refuses it).\n");
+    import_sets_usage(f, 1);
+    fprintf(f, "All: an existing MANIFEST needs --force; MANIFEST may not be one of the\n"
+               "  inputs (a list, the annotations, the ground truth or a feature file).\n");
     cli_print_exit_codes(f, CLI_EXITS_OUTPUT);
 }
 
@@ -53,6 +58,39 @@ static const char *base_name(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
+}
+
+/* "<a>+<b>" of two existing paths' absolute forms: an RGB + flow pair. */
+static char *absolute_pair(const char *a, const char *b)
+{
+    char *x = absolute(a), *y = absolute(b);
+    char *both = x && y ? malloc(strlen(x) + strlen(y) + 2) : NULL;
+    if (both)
+        sprintf(both, "%s+%s", x, y);
+    free(x);
+    free(y);
+    return both;
+}
+
+/* dir/<name>suffix, name being entry's basename without ".npy" and "_i3d"
+ * (RTFM's lists); dir NULL: entry's own folder; suffix NULL: the basename
+ * as it is. */
+static void feature_name(char *out, size_t cap, const char *dir, const char *entry,
+                         const char *suffix)
+{
+    const char *b = base_name(entry);
+    int dlen = dir ? (int)strlen(dir) : (int)(b - entry);
+    const char *d = dir ? dir : entry;
+    char name[PATH_MAX];
+    snprintf(name, sizeof name, "%s", b);
+    size_t n = strlen(name);
+    if (suffix) {
+        if (n > 4 && !strcmp(name + n - 4, ".npy"))
+            name[n -= 4] = '\0';
+        if (n > 4 && !strcmp(name + n - 4, "_i3d"))
+            name[n -= 4] = '\0';
+    }
+    snprintf(out, cap, "%.*s%s%s%s", dlen, d, dir ? "/" : "", name, suffix ? suffix : "");
 }
 
 /* The manifest goes through the library's writer: collected in memory and
@@ -103,6 +141,7 @@ typedef struct rtfm_video {
 static int import_rtfm(int argc, char **argv)
 {
     const char *list = NULL, *gt = NULL, *anom = NULL, *fdir = NULL, *out = NULL;
+    const char *suffix = NULL, *flow_dir = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v;
         int r;
@@ -130,6 +169,14 @@ static int import_rtfm(int argc, char **argv)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             out = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--suffix", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            suffix = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-dir", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            flow_dir = v;
         } else {
             return cli_usage_error(CMD, "unknown option '%s' for rtfm", argv[i]);
         }
@@ -171,14 +218,25 @@ static int import_rtfm(int argc, char **argv)
             p++;
         if (!*p)
             continue;
-        char path[PATH_MAX];
-        if (fdir)
+        char path[PATH_MAX], flow[PATH_MAX];
+        if (suffix) /* <dir>/<name without .npy and _i3d><suffix> */
+            feature_name(path, sizeof path, fdir, p, suffix);
+        else if (fdir)
             snprintf(path, sizeof path, "%s/%s", fdir, base_name(p));
         else
             snprintf(path, sizeof path, "%s", p);
         if (import_out &&
             (status = cli_output_not_input(CMD, import_out, "a feature file of --list", path)))
             break;
+        if (flow_dir) {
+            feature_name(flow, sizeof flow, flow_dir, p, suffix);
+            if (stat(flow, &(struct stat){0}) != 0) {
+                fprintf(stderr, "arnet import: %s line %zu: flow features %s: %s\n",
+                        base_name(list), lineno, flow, strerror(errno));
+                status = CLI_EXIT_FAIL;
+                break;
+            }
+        }
         size_t T = 0;
         if (gt) {
             char what[64];
@@ -206,7 +264,7 @@ static int import_rtfm(int argc, char **argv)
             }
             vids = nv;
         }
-        vids[n].features = absolute(path);
+        vids[n].features = flow_dir ? absolute_pair(path, flow) : absolute(path);
         vids[n].frames = T * FRAMES_PER_CLIP;
         if (!vids[n].features) {
             fprintf(stderr, "arnet import: %s: %s\n", path, strerror(errno));
@@ -338,7 +396,7 @@ static int parse_frame(const char *s, long long *out)
 
 static int import_ucf(int argc, char **argv)
 {
-    const char *ann = NULL, *fdir = NULL, *out = NULL, *suffix = ".npy";
+    const char *ann = NULL, *fdir = NULL, *out = NULL, *suffix = ".npy", *flow_dir = NULL;
     int allow_no_event = 0;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -365,6 +423,10 @@ static int import_ucf(int argc, char **argv)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             suffix = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-dir", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            flow_dir = v;
         } else {
             return cli_usage_error(CMD, "unknown option '%s' for ucf", argv[i]);
         }
@@ -498,9 +560,23 @@ static int import_ucf(int argc, char **argv)
             if (status)
                 break;
         }
+        char both[2 * PATH_MAX + 2300];
+        if (flow_dir) { /* the flow features of the same name: "rgb.npy+flow.npy" */
+            char flow[PATH_MAX + 1100];
+            snprintf(flow, sizeof flow, "%s/%s%s", flow_dir, stem, suffix);
+            char *af = absolute(flow);
+            if (!af) {
+                fprintf(stderr, "arnet import: %s:%zu: flow features of %s: %s: %s\n", ann,
+                        lineno, tok[0], flow, strerror(errno));
+                status = CLI_EXIT_FAIL;
+                break;
+            }
+            snprintf(both, sizeof both, "%s+%s", fpath, af);
+            free(af);
+        }
         arnet_manifest_entry e;
         arnet_manifest_entry_init(&e);
-        e.features = fpath;
+        e.features = flow_dir ? both : fpath;
         e.label = !normal;
         uint64_t ranges[4] = {(uint64_t)fr[0], (uint64_t)fr[1], (uint64_t)fr[2],
                               (uint64_t)fr[3]};
@@ -539,16 +615,21 @@ int cmd_import_i3d(int argc, char **argv); /* cmd_import_i3d.c */
 int cmd_import(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error(CMD, "which format: rtfm or ucf?");
+        return cli_usage_error(CMD, "which format: rtfm, ucf or xd?");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
     }
     int (*run)(int, char **) = !strcmp(argv[1], "rtfm") ? import_rtfm
                                : !strcmp(argv[1], "ucf") ? import_ucf
+                               : !strcmp(argv[1], "xd") ? import_xd
                                : !strcmp(argv[1], "i3d") ? cmd_import_i3d : NULL;
     if (!run)
-        return cli_usage_error(CMD, "unknown format '%s' (rtfm, ucf or i3d)", argv[1]);
+        return cli_usage_error(CMD, "unknown format '%s' (rtfm, ucf, xd or i3d)", argv[1]);
+    if (run == import_ucf)
+        for (int i = 2; i < argc; i++)
+            if (!strncmp(argv[i], "--train-list", 12))
+                run = import_ucf_train;
 
     /* Every format: --out is not an input, exists only with --force, and
      * is locked while written.  --force is taken out here.  i3d's input is
@@ -558,10 +639,11 @@ int cmd_import(int argc, char **argv)
         fprintf(stderr, "arnet %s: out of memory\n", CMD);
         return CLI_EXIT_FAIL;
     }
-    static const char *const in_opts[] = {"--list", "--gt", "--annotations"};
+    static const char *const in_opts[] = {"--list", "--gt", "--annotations", "--train-list"};
     static const char *const in_what[] = {"the list --list", "the ground truth --gt",
-                                          "the annotations --annotations", "the weights"};
-    const char *out = NULL, *in[4] = {NULL, NULL, NULL, NULL};
+                                          "the annotations --annotations",
+                                          "the list --train-list", "the weights"};
+    const char *out = NULL, *in[5] = {NULL, NULL, NULL, NULL, NULL};
     int n = 0, force = 0;
     for (int i = 0; i < argc; i++) {
         if (i >= 2 && !strcmp(argv[i], "--force")) {
@@ -569,16 +651,16 @@ int cmd_import(int argc, char **argv)
             continue;
         }
         args[n++] = argv[i];
-        if (run == cmd_import_i3d && i >= 2 && argv[i][0] != '-' && !in[3] &&
+        if (run == cmd_import_i3d && i >= 2 && argv[i][0] != '-' && !in[4] &&
             strcmp(argv[i - 1], "--out") && strcmp(argv[i - 1], "--level"))
-            in[3] = argv[i];
+            in[4] = argv[i];
         const char *v;
         int j = i;
         if (i + 1 >= argc && !strchr(argv[i], '='))
             continue; /* a missing value: the format's parser says so */
         if (i >= 2 && cli_opt_value(CMD, argc, argv, &j, "--out", &v) == 1)
             out = v;
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 4; k++)
             if (i >= 2 && (j = i, cli_opt_value(CMD, argc, argv, &j, in_opts[k], &v) == 1))
                 in[k] = v;
     }
@@ -587,7 +669,7 @@ int cmd_import(int argc, char **argv)
     int code = 0;
     if (out) {
         cli_output_init(&o, "--out", out, 0);
-        for (int k = 0; k < 4 && !code; k++)
+        for (int k = 0; k < 5 && !code; k++)
             if (in[k])
                 code = cli_output_not_input(CMD, &o, in_what[k], in[k]);
         if (!code)

@@ -28,6 +28,7 @@ static void usage(FILE *f)
             "                  is refused.\n"
             "  --force         replace existing output files of --npy\n"
             "  --crop C        crop of [T, C, F] files (default: average of the crops)\n"
+            "  --layout L      crop axis of rank-3 files: auto (default), tcf or ctf\n"
             "  --threads K     BLIS threads (default 1)\n\n"
             "Text output: a line '# FILE: T clips' per file, then 'CLIP SCORE' lines.\n");
     cli_print_exit_codes(f, CLI_EXITS_OUTPUT);
@@ -132,6 +133,7 @@ static int parse(int argc, char **argv, score_args *a)
             if (r > 0 && !cli_parse_u64(CMD, "--crop", v, 0, 1023, &c))
                 return CLI_EXIT_USAGE;
             a->nopt.crop = (int)c;
+        } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &a->nopt.layout, NULL))) {
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--threads", &v))) {
             uint64_t t = 1;
             if (r > 0 && !cli_parse_u64(CMD, "--threads", v, 1, 1024, &t))

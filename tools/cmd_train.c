@@ -37,6 +37,11 @@ static void usage(FILE *f)
         "                        the run's\n"
         "  --save-every N        rewrite MODEL every N steps (default 0: at the end)\n"
         "  --crop C              crop of [T, C, F] feature files (default: mean of crops)\n"
+        "  --crops mean|each     each: every crop its own bag (same label); evaluation\n"
+        "                        averages the crops' clip scores\n"
+        "  --layout auto|tcf|ctf crop axis of rank-3 files (default: auto, docs/data.md)\n"
+        "  --mmap                map the feature files instead of loading them (sets\n"
+        "                        larger than memory; same results, docs/data.md)\n"
         "training (defaults: the paper's):\n"
         "  --iterations N        total steps, counting those of a resumed run (4760)\n"
         "  --loss NAME           dmil-center, dmil or kmax-mil (dmil-center)\n"
@@ -189,6 +194,8 @@ typedef struct train_args {
     int crop_given, save_every_given, eval_every_given;
     int keep_best_own; /* --keep-best is the resumed run's own */
     char *owned[4]; /* paths taken from a resumed file's metadata */
+    int layout;
+    int mmap;
     int hidden_given, dropout_given;
     setting settings[16];
     size_t n_settings;
@@ -300,6 +307,11 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
                 goto usage;
             a->crop = (int)u;
             a->crop_given = 1;
+        } else if (!strcmp(arg, "--mmap")) {
+            a->mmap = 1;
+        } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &a->layout, &a->crop))) {
+            if (r < 0)
+                goto usage;
         } else {
             cli_usage_error(CMD, "unknown option or argument '%s'", arg);
             goto usage;
@@ -644,6 +656,8 @@ static int load_data(run *r)
         rc = cli_manifest_kind(CMD, "--test", r->a->test_path);
     if (rc)
         return rc;
+    lo.layout = r->a->layout;
+    lo.mmap = r->a->mmap;
     rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
     if (rc != ARNET_OK)
         return cli_fail(CMD, rc, r->a->train_path);

@@ -14,8 +14,9 @@
 
 #define CMD "watch"
 
-/* Model metadata key of a calibrated alarm threshold (docs/video.md). */
-#define THRESHOLD_KEY "calibrate.threshold"
+/* Model metadata key of a calibrated alarm threshold, written by
+ * `arnet calibrate --write` (docs/embedding.md). */
+#define THRESHOLD_KEY "calibration.threshold"
 
 static void usage(FILE *f)
 {
@@ -29,7 +30,7 @@ static void usage(FILE *f)
             "  --model MODEL       model file (arnet train)\n"
             "  --threshold T       alarm threshold on the smoothed score (default: the model's\n"
             "                      " THRESHOLD_KEY " metadata, else 0.5)\n"
-            "  --off-threshold T   an alarm ends below this (default 0.9 x the threshold)\n"
+            "  --off-threshold T   an alarm ends below this (default 0.6 x the threshold)\n"
             "  --min-on N          clips at or above the threshold before an alarm (default 3)\n"
             "  --min-off N         clips below the off threshold before it ends (default 5)\n"
             "  --window N          scores averaged (default 5; 1 = raw scores)\n"
@@ -238,23 +239,28 @@ int cmd_watch(int argc, char **argv)
         rc = cli_fail(CMD, st, mpath);
         goto done;
     }
+    /* The library reads the calibration (arnet_stream_options_from_model):
+     * one rule for every front end. */
+    arnet_stream_options so;
+    arnet_stream_options_init(&so);
     if (threshold < 0) {
-        const char *meta = arnet_model_get_meta(m, THRESHOLD_KEY);
-        char *end = NULL;
-        if (meta)
-            threshold = strtod(meta, &end);
-        if (!meta || end == meta || *end || !(threshold >= 0)) {
-            if (meta)
-                fprintf(stderr, "arnet watch: %s: metadata %s='%s' is not a threshold\n", mpath,
-                        THRESHOLD_KEY, meta);
+        if ((st = arnet_stream_options_from_model(m, &so)) != ARNET_OK) {
+            rc = cli_fail(CMD, st, mpath);
+            goto done;
+        }
+        if (arnet_model_get_meta(m, THRESHOLD_KEY)) {
+            threshold = so.on_threshold;
+            if (off < 0)
+                off = so.off_threshold;
+        } else {
             threshold = 0.5;
             fprintf(stderr, "arnet watch: note: %s has no calibrated threshold (%s); using 0.5 "
-                            "(set one with --threshold, see arnet calibrate)\n",
+                            "(set one with --threshold, or arnet calibrate --write)\n",
                     mpath, THRESHOLD_KEY);
         }
     }
     if (off < 0)
-        off = 0.9 * threshold;
+        off = 0.6 * threshold; /* the library's rule for calibrated models */
     if (off > threshold) {
         rc = cli_usage_error(CMD, "--off-threshold %g is above the threshold %g", off, threshold);
         goto done;
@@ -295,8 +301,6 @@ int cmd_watch(int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
-    arnet_stream_options so;
-    arnet_stream_options_init(&so);
     so.on_threshold = (float)threshold;
     so.off_threshold = (float)off;
     so.min_on_clips = (uint32_t)min_on;

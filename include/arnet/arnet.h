@@ -376,6 +376,12 @@ typedef struct arnet_event {
     uint64_t end_clip;   /* last clip of the alarm, i.e. the last one before
                           * the off-run that ended it (END events only; else 0) */
     float peak_score;    /* highest smoothed score so far within the alarm */
+    /* 0.2, when the stream's options give fps (else NaN): seconds from the
+     * stream's first frame, clip c covering [c, c + 1) * clip_frames / fps.
+     * start_seconds is where start_clip begins; end_seconds where end_clip
+     * ends (END events; NaN on START). */
+    double start_seconds;
+    double end_seconds;
 } arnet_event;
 
 /* Called synchronously, on the calling thread, from the update/push/reset
@@ -399,6 +405,9 @@ typedef struct arnet_stream_options {
     uint32_t min_off_clips; /* consecutive clips < off before it ends; default 5 */
     arnet_event_fn on_event; /* may be NULL */
     void *user;              /* passed to on_event */
+    double fps;              /* 0.2: frames per second of the footage; 0 (default)
+                              * = unknown: events carry no seconds */
+    uint32_t clip_frames;    /* 0.2: frames per clip; default 16 (I3D, C3D) */
 } arnet_stream_options;
 
 typedef struct arnet_stream_result {
@@ -424,6 +433,17 @@ typedef struct arnet_stream_state {
 
 /* Thread-safe (each writes its argument only). */
 ARNET_API void arnet_stream_options_init(arnet_stream_options *opt);
+/* Defaults from a calibrated model (written by `arnet calibrate --write`,
+ * keys in docs/embedding.md): on_threshold = calibration.threshold,
+ * off_threshold = 0.6 x that (the defaults' 0.3 / 0.5 hysteresis), fps =
+ * calibration.fps when present.  opt [borrowed] (set up by
+ * arnet_stream_options_init, other fields kept); m [borrowed].  A model
+ * without calibration.threshold leaves opt unchanged (ARNET_OK: check
+ * arnet_model_get_meta to tell).  A value that is not a finite number >= 0
+ * is ARNET_E_FORMAT naming the key and value; opt is then unchanged.
+ * Thread-safe with a shared model (read only). */
+ARNET_API ARNET_NODISCARD int arnet_stream_options_from_model(const arnet_model *m,
+                                                              arnet_stream_options *opt);
 ARNET_API void arnet_stream_result_init(arnet_stream_result *res);
 ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
 /* opt [borrowed] (copied; NULL = defaults).  ARNET_E_INVALID when
@@ -431,7 +451,8 @@ ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
  * (scores are in [0, 1]; an on_threshold above 1, as arnet_threshold_for_far
  * returns when normal clips score 1, never alarms), window is
  * outside 1..4096 (WINDOW smoothing), ema_alpha outside (0, 1] (EMA),
- * smoothing unknown or a min_*_clips is 0.  The window ring buffer is
+ * smoothing unknown, a min_*_clips is 0, fps negative or not finite or
+ * clip_frames 0.  The window ring buffer is
  * allocated here.  *out [transferred] (arnet_stream_free).
  *
  * Alarm rules (docs/embedding.md has a worked example): an alarm starts when
@@ -503,9 +524,21 @@ ARNET_API ARNET_NODISCARD int arnet_threshold_for_far(const float *scores, size_
 /* NumPy .npy files                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* Which axis of a rank-3 feature file holds the crops.  AUTO (the
+ * default) follows the published sets, which have 5 or 10 crops: [A, B, F]
+ * with B such a count and A not is [T, C, F]; A such a count and B not
+ * (a crop-first file such as [10, 4, F]) is ARNET_E_FORMAT asking for
+ * ARNET_LAYOUT_CTF; both (e.g. [10, 10, F]) is ARNET_E_FORMAT asking for
+ * one of the two; neither is [T, C, F].  TCF and CTF override the rule.
+ * Crop-first files must be in C order (ARNET_E_FORMAT otherwise). */
+#define ARNET_LAYOUT_AUTO 0
+#define ARNET_LAYOUT_TCF 1 /* [T, C, F]: clips, crops, features */
+#define ARNET_LAYOUT_CTF 2 /* [C, T, F]: crops first */
+
 typedef struct arnet_npy_options {
     size_t struct_size;
     int crop; /* for [T, C, F] arrays: -1 (default) averages crops, else 0..C-1 */
+    int layout; /* ARNET_LAYOUT_* (0.2; default AUTO) */
 } arnet_npy_options;
 
 /* Thread-safe (writes *opt only). */
@@ -576,10 +609,19 @@ ARNET_API ARNET_NODISCARD int arnet_npy_info_read(const char *path, arnet_npy_in
 
 typedef struct arnet_dataset arnet_dataset;
 
+/* arnet_load_options.crop: every crop of a video its own entry, with the
+ * video's label, ground truth and name (RTFM's bags); arnet_dataset_size
+ * and _count count entries.  arnet_evaluate puts a video's crops back
+ * together: a clip's score is the mean of its crops' scores, and the video
+ * counts once.  [T, F] files stay one entry. */
+#define ARNET_CROP_EACH (-2)
+
 typedef struct arnet_load_options {
     size_t struct_size;
-    int crop;             /* as arnet_npy_options.crop */
+    int crop;             /* as arnet_npy_options.crop, or ARNET_CROP_EACH */
     uint32_t feature_dim; /* expected F, 0 = take the first video's */
+    int layout;           /* as arnet_npy_options.layout (0.2) */
+    int mmap;             /* 0.2: 1 maps the files instead of reading them (below) */
 } arnet_load_options;
 
 typedef struct arnet_video_info {
@@ -587,7 +629,8 @@ typedef struct arnet_video_info {
     const char *name;           /* [borrowed, valid while the data set lives] */
     int label;                  /* 0 normal, 1 anomalous */
     size_t n_clips;
-    const float *features;      /* n_clips x feature_dim [borrowed, same] */
+    const float *features;      /* n_clips x feature_dim [borrowed, same]; NULL for a
+                                 * mapped multi-crop or RGB + flow video (mmap) */
     size_t n_frames;            /* 0 when there is no frame ground truth */
     const uint8_t *frame_labels;/* n_frames 0/1 values or NULL [borrowed, same] */
 } arnet_video_info;
@@ -603,7 +646,20 @@ ARNET_API ARNET_NODISCARD int arnet_dataset_create(uint32_t feature_dim, arnet_d
  * manifest's folder; range ground truth covers 16 * T frames.  opt
  * [borrowed] (NULL = defaults).  *out [transferred] (arnet_dataset_free).
  * Stops at the first bad line; the message starts "<path>:<line>: ".
- * Video names are the feature paths as written in the manifest.
+ * Video names are the feature paths as written in the manifest.  The
+ * first column may also be `rgb.npy+flow.npy` (two files concatenated per
+ * clip; clip counts differing by one trimmed to the shorter, more is
+ * ARNET_E_SHAPE naming both) or a crop set `name__{0..4}.npy` (one [T, F]
+ * file per crop); a path that exists whole is taken whole.
+ * With opt->mmap, feature files of native float32 in C order are mapped
+ * read-only (shared with the page cache, memory O(videos) beyond it) and
+ * each clip's row, crop mean or pair, is computed when a trainer or
+ * arnet_evaluate uses it (the same floats as reading: results are bit for
+ * bit those of a loaded set); crop sets are mapped file by file; files of
+ * other dtypes or orders are read as without it.  Mapped features are not checked for NaN or infinity at
+ * load (that would read the whole set), and arnet_dataset_video gives
+ * features NULL for a mapped video unless it is one [T, F] file.  The
+ * files must not change while the data set lives.
  * Thread-safe (no shared state; each call builds a new data set). */
 ARNET_API ARNET_NODISCARD int arnet_dataset_load_manifest(const char *path,
                                                           const arnet_load_options *opt,

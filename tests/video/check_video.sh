@@ -274,10 +274,10 @@ else
     notok "watch on raw frames from stdin gives the file's alarm lines" "$(cat "$tmp/w2.txt" "$tmp/err")"
 fi
 # No threshold given and none in the model: 0.5 with a note (an 8-frame
-# video: no clip to compute).  With the model's calibrate.threshold: that one.
+# video: no clip to compute).  With the model's calibration.threshold: that one.
 ff -f lavfi -i "$(src2 64x48 10)" -frames:v 8 -c:v libx264 -pix_fmt yuv420p "$tmp/tiny.mkv"
 "$arnet" watch --extractor "$x" --model "$m" "$tmp/tiny.mkv" > /dev/null 2> "$tmp/err"
-if [ $? -eq 0 ] && grep -q "no calibrated threshold (calibrate.threshold); using 0.5" "$tmp/err" &&
+if [ $? -eq 0 ] && grep -q "no calibrated threshold (calibration.threshold); using 0.5" "$tmp/err" &&
    grep -q "8 frames.*0 clips scored" "$tmp/err"; then
     ok "watch without a threshold uses 0.5 and says so"
 else
@@ -285,16 +285,16 @@ else
 fi
 if PYTHONPATH="$src/bindings/python" "$py" -c '
 import sys, arnet
-m = arnet.Model.load(sys.argv[1]); m.set_meta("calibrate.threshold", "0.25"); m.save(sys.argv[2])
+m = arnet.Model.load(sys.argv[1]); m.set_meta("calibration.threshold", "0.25"); m.save(sys.argv[2])
 ' "$m" "$tmp/mc.arnet" 2> "$tmp/err"; then
     "$arnet" watch --extractor "$x" --model "$tmp/mc.arnet" "$tmp/tiny.mkv" > /dev/null 2> "$tmp/err"
     if [ $? -eq 0 ] && grep -q "threshold 0.25$" "$tmp/err" && ! grep -q "no calibrated" "$tmp/err"; then
-        ok "watch takes the model's calibrate.threshold"
+        ok "watch takes the model's calibration.threshold"
     else
-        notok "watch takes the model's calibrate.threshold" "$(cat "$tmp/err")"
+        notok "watch takes the model's calibration.threshold" "$(cat "$tmp/err")"
     fi
 else
-    skip "watch takes the model's calibrate.threshold" "the Python binding could not set it: $(tail -1 "$tmp/err")"
+    skip "watch takes the model's calibration.threshold" "the Python binding could not set it: $(tail -1 "$tmp/err")"
 fi
 # --realtime paces the 8 frames (0.8 s at 10 fps): at most real time.
 "$arnet" watch --extractor "$x" --model "$m" --threshold 0.5 --realtime "$tmp/tiny.mkv" > /dev/null 2> "$tmp/err"

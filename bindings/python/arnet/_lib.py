@@ -178,7 +178,8 @@ class ScorerOptions(ctypes.Structure):
 
 class Event(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("type", c_int), ("stream_id", c_u64),
-                ("start_clip", c_u64), ("end_clip", c_u64), ("peak_score", c_float)]
+                ("start_clip", c_u64), ("end_clip", c_u64), ("peak_score", c_float),
+                ("start_seconds", ctypes.c_double), ("end_seconds", ctypes.c_double)]
 
 
 EVENT_FN = ctypes.CFUNCTYPE(None, c_void_p, ctypes.POINTER(Event))
@@ -188,7 +189,8 @@ class StreamOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("stream_id", c_u64), ("smoothing", c_int),
                 ("window", c_u32), ("ema_alpha", c_float), ("on_threshold", c_float),
                 ("off_threshold", c_float), ("min_on_clips", c_u32),
-                ("min_off_clips", c_u32), ("on_event", EVENT_FN), ("user", c_void_p)]
+                ("min_off_clips", c_u32), ("on_event", EVENT_FN), ("user", c_void_p),
+                ("fps", ctypes.c_double), ("clip_frames", c_u32)]
 
 
 class StreamResult(ctypes.Structure):
@@ -203,11 +205,12 @@ class StreamState(ctypes.Structure):
 
 
 class NpyOptions(ctypes.Structure):
-    _fields_ = [("struct_size", c_size_t), ("crop", c_int)]
+    _fields_ = [("struct_size", c_size_t), ("crop", c_int), ("layout", c_int)]
 
 
 class LoadOptions(ctypes.Structure):
-    _fields_ = [("struct_size", c_size_t), ("crop", c_int), ("feature_dim", c_u32)]
+    _fields_ = [("struct_size", c_size_t), ("crop", c_int), ("feature_dim", c_u32),
+                ("layout", c_int), ("mmap", c_int)]
 
 
 class VideoInfo(ctypes.Structure):

@@ -9,7 +9,7 @@ import threading
 from collections import namedtuple
 
 from . import _buffers
-from ._lib import (E_INVALID, E_SHAPE, E_STATE, ArnetError, EvalOptions, EvalResult, Handle,
+from ._lib import (E_FORMAT, E_INVALID, E_SHAPE, E_STATE, ArnetError, EvalOptions, EvalResult, Handle,
                    LoadOptions, NpyOptions, SynthOptions, VideoInfo, encode_path, lib,
                    new_struct, using)
 
@@ -38,14 +38,21 @@ class Dataset(object):
         return self
 
     @classmethod
-    def from_manifest(cls, path, crop=-1, feature_dim=0):
+    def from_manifest(cls, path, crop=-1, feature_dim=0, layout="auto", mmap=False):
         """Load `<features.npy> <label> [<ground truth>]` lines; paths are
         relative to the manifest's folder.  crop: -1 averages the crops of
-        [T, C, F] files, else picks one; feature_dim 0 takes the first
-        video's.  A bad line raises ArnetError naming path:line."""
+        [T, C, F] files, else picks one; "each" makes every crop its own
+        entry (evaluation averages the crops' scores); feature_dim 0 takes
+        the first video's; layout "auto", "tcf" or "ctf" (the crop-axis
+        rule, docs/data.md); mmap True maps the feature files instead of
+        reading them (sets larger than memory; such videos' features are
+        then None unless one [T, F] file).  A bad line raises ArnetError
+        naming path:line."""
         opt = new_struct(LoadOptions)
-        opt.crop = int(crop)
+        opt.crop = CROP_EACH if crop == "each" else int(crop)
         opt.feature_dim = int(feature_dim)
+        opt.layout = layout_code(layout)
+        opt.mmap = 1 if mmap else 0
         out = ctypes.c_void_p()
         lib.arnet_dataset_load_manifest(encode_path(path), ctypes.byref(opt),
                                         ctypes.byref(out))
@@ -100,8 +107,10 @@ class Dataset(object):
         # The copies are taken while the data set is held: info points into it.
         with self._use() as p:
             lib.arnet_dataset_video(p, index, ctypes.byref(info))
-            features = _buffers.floats_from_pointer(info.features, info.n_clips * dim,
-                                                    (info.n_clips, dim))
+            features = None  # a mapped multi-crop or RGB + flow video (mmap=True)
+            if info.features:
+                features = _buffers.floats_from_pointer(info.features, info.n_clips * dim,
+                                                        (info.n_clips, dim))
             frames = None
             if info.n_frames and info.frame_labels:
                 frames = _buffers.labels_from_pointer(info.frame_labels, info.n_frames)
@@ -248,11 +257,49 @@ def evaluate(model, dataset, gt_rule="truncate", clip_frames=16, far_threshold=0
         lib.arnet_eval_result_free(ctypes.byref(res))
 
 
-def read_npy(path, crop=-1):
+CROP_EACH = -2
+_LAYOUTS = {"auto": 0, "tcf": 1, "ctf": 2}
+
+
+def layout_code(layout):
+    """ARNET_LAYOUT_* for "auto", "tcf" or "ctf"."""
+    try:
+        return _LAYOUTS[layout]
+    except (KeyError, TypeError):
+        raise ArnetError(E_INVALID, "layout %r must be 'auto', 'tcf' or 'ctf'" % (layout,))
+
+
+def is_crop_count(n):
+    return n in (5, 10)
+
+
+def crop_axis(shape, layout="auto"):
+    """Which axis of a rank-3 [A, B, F] array holds the crops (1 for
+    [T, C, F], 0 for [C, T, F]) by the library's rule: B a crop count (5 or
+    10) and A not is [T, C, F]; A one and B not is refused (layout "ctf");
+    both must be told; neither is [T, C, F]."""
+    code = layout_code(layout)
+    if code:
+        return 1 if code == 1 else 0
+    a, b = shape[0], shape[1]
+    if is_crop_count(a) and is_crop_count(b):
+        raise ArnetError(E_FORMAT, "shape (%d, %d, F) is ambiguous: either axis could be the "
+                         "crops; say which (layout='tcf' for [T, C, F], layout='ctf' for "
+                         "[C, T, F])" % (a, b))
+    if is_crop_count(a):
+        raise ArnetError(E_FORMAT, "shape (%d, %d, F) looks crop-first ([C, T, F]); pass "
+                         "layout='ctf' (--layout ctf), or layout='tcf' if it really is %d "
+                         "clips of %d crops" % (a, b, a, b))
+    return 1
+
+
+def read_npy(path, crop=-1, layout="auto"):
     """A feature .npy file ([T, F] or [T, C, F], any float dtype and order)
-    as T x F float32 (numpy array or list of lists); crop -1 averages."""
+    as T x F float32 (numpy array or list of lists); crop -1 averages;
+    layout as Dataset.from_manifest's."""
     opt = new_struct(NpyOptions)
     opt.crop = int(crop)
+    opt.layout = layout_code(layout)
     data = ctypes.c_void_p()
     rows = ctypes.c_size_t()
     cols = ctypes.c_uint32()

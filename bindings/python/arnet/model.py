@@ -16,6 +16,50 @@ from ._lib import (E_INVALID, E_STATE, ArnetError, Handle, ModelConfig, SaveOpti
 _STORAGE = {"f32": 0, "f16": 1}
 
 
+def _reduce_crops(x, crop, layout):
+    """A rank-3 crop array as T x F: crop `crop`, or the crops' mean summed
+    in double in crop order and rounded once (arnet_npy_read's floats).
+    Anything else is returned as it is."""
+    from .data import crop_axis
+    np = _buffers.np
+    if np is not None and isinstance(x, np.ndarray):
+        if x.ndim != 3:
+            return x
+        axis = crop_axis(x.shape, layout)
+        x = x if axis == 1 else x.transpose(1, 0, 2)
+        n = x.shape[1]
+        if crop >= 0:
+            if crop >= n:
+                raise ArnetError(E_INVALID, "crop %d out of range: %d crops" % (crop, n))
+            return np.ascontiguousarray(x[:, crop, :], dtype=np.float32)
+        acc = np.zeros((x.shape[0], x.shape[2]), dtype=np.float64)
+        for c in range(n):
+            acc += x[:, c, :].astype(np.float32).astype(np.float64)
+        return (acc / n).astype(np.float32)
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], (list, tuple)) and x[0] \
+            and isinstance(x[0][0], (list, tuple)):
+        shape = (len(x), len(x[0]))
+        axis = crop_axis(shape, layout)
+        if axis == 0:
+            x = [[x[c][t] for c in range(shape[0])] for t in range(shape[1])]
+        n = len(x[0])
+        if crop >= 0:
+            if crop >= n:
+                raise ArnetError(E_INVALID, "crop %d out of range: %d crops" % (crop, n))
+            return [row[crop] for row in x]
+        out = []
+        for row in x:
+            f = len(row[0])
+            acc = [0.0] * f
+            for c in range(n):
+                r = row[c]
+                for j in range(f):
+                    acc[j] += ctypes.c_float(r[j]).value
+            out.append([a / n for a in acc])
+        return out
+    return x
+
+
 def _storage_code(storage):
     try:
         return _STORAGE[storage]
@@ -121,11 +165,16 @@ class Model(object):
         return self.config["dropout"]
 
     # -- scoring -------------------------------------------------------------
-    def score(self, features):
+    def score(self, features, crop=-1, layout="auto"):
         """One score in [0, 1] per clip: features is n_clips x feature_dim
         (2-D numpy array, buffer or sequence of sequences; a flat 1-D input
-        is read row after row).  Returns a float32 numpy array, or a list of
-        floats without numpy.  float32 C-contiguous arrays are not copied."""
+        is read row after row), or a [T, C, F] ten- or five-crop array as
+        `arnet score` reads it: crop -1 averages the crops (in double, as the
+        library's reader: the same floats), else takes crop `crop`; layout
+        "auto" applies the crop-axis rule (docs/data.md), "tcf"/"ctf" say.
+        Returns a float32 numpy array, or a list of floats without numpy.
+        float32 C-contiguous 2-D arrays are not copied."""
+        features = _reduce_crops(features, crop, layout)
         m = _buffers.as_float_matrix(features, self.feature_dim)
         out, addr = _buffers.new_floats(m.rows)
         if m.rows:

@@ -217,5 +217,81 @@ class ModelTest(unittest.TestCase):
         self.assertTrue(arnet.library_path)
 
 
+
+class CropScoreTest(unittest.TestCase):
+    """Model.score takes [T, C, F] as `arnet score` does: the same floats as
+    arnet_npy_read of the same array written to a file."""
+
+    def _crops(self, t, c, f, seed):
+        return [[[v for v in row] for row in rows(c, f, seed=seed + k)] for k in range(t)]
+
+    def test_ten_crops_like_the_reader(self):
+        import tempfile
+        m = arnet.Model(feature_dim=6, hidden_dim=4, seed=3)
+        x = self._crops(7, 10, 6, seed=11)  # [T, C, F]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "x.npy")
+            flat = [v for t in x for c in t for v in c]
+            _write_npy(path, flat, (7, 10, 6))
+            for crop in (-1, 4):
+                want = to_list(m.score(arnet.read_npy(path, crop=crop)))
+                self.assertEqual(to_list(m.score(x, crop=crop)), want)
+                if np is not None:
+                    self.assertEqual(to_list(m.score(np.array(x, dtype=np.float32),
+                                                     crop=crop)), want)
+            # Crop-first: refused by the rule, read with layout="ctf".
+            ctf = [[x[t][c] for t in range(7)] for c in range(10)]
+            with self.assertRaises(arnet.ArnetError) as cm:
+                m.score(ctf)
+            self.assertIn("layout='ctf'", str(cm.exception))
+            self.assertEqual(to_list(m.score(ctf, layout="ctf")),
+                             to_list(m.score(x)))
+            if np is not None:
+                a = np.array(ctf, dtype=np.float32)
+                with self.assertRaises(arnet.ArnetError):
+                    m.score(a)
+                self.assertEqual(to_list(m.score(a, layout="ctf")), to_list(m.score(x)))
+                with self.assertRaises(arnet.ArnetError):
+                    m.score(np.zeros((10, 10, 6), dtype=np.float32))
+                with self.assertRaises(arnet.ArnetError):
+                    m.score(a, layout="cft")
+                with self.assertRaises(arnet.ArnetError):
+                    m.score(np.array(x, dtype=np.float32), crop=10)
+
+
+class MappedDatasetTest(unittest.TestCase):
+    def test_mmap_evaluates_as_loaded(self):
+        import tempfile
+        m = arnet.Model(feature_dim=6, hidden_dim=4, seed=3)
+        with tempfile.TemporaryDirectory() as d:
+            lines = []
+            for v in range(4):
+                x = [[[v for v in row] for row in rows(10, 6, seed=30 + 7 * v + k)]
+                     for k in range(12 + v)]
+                flat = [a for t in x for c in t for a in c]
+                _write_npy(os.path.join(d, "v%d.npy" % v), flat, (12 + v, 10, 6))
+                lines.append("v%d.npy %d%s" % (v, v % 2, " 0-40" if v % 2 else ""))
+            with open(os.path.join(d, "m.txt"), "w") as f:
+                f.write("\n".join(lines) + "\n")
+            a = arnet.Dataset.from_manifest(os.path.join(d, "m.txt"))
+            b = arnet.Dataset.from_manifest(os.path.join(d, "m.txt"), mmap=True)
+            self.assertIsNone(b[0].features)
+            ra, rb = arnet.evaluate(m, a), arnet.evaluate(m, b)
+            self.assertEqual(ra["auc"], rb["auc"])
+            self.assertEqual([p["mean_score"] for p in ra["per_video"]],
+                             [p["mean_score"] for p in rb["per_video"]])
+            c = arnet.Dataset.from_manifest(os.path.join(d, "m.txt"), crop="each")
+            self.assertEqual(len(c), 40)
+
+
+def _write_npy(path, flat, shape):
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % (
+        ", ".join(str(n) for n in shape))
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = header + " " * (pad % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<%df" % len(flat), *flat))
+
 if __name__ == "__main__":
     unittest.main()
