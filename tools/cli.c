@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +181,41 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'arnet %s --help'.\n", cmd);
     return CLI_EXIT_USAGE;
+}
+
+FILE *cli_fopen_read(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(fd);
+        errno = S_ISREG(st.st_mode) ? e : EINVAL;
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "r");
+    if (!f)
+        close(fd);
+    return f;
+}
+
+const char *cli_open_error(const char *path)
+{
+    struct stat st;
+    if (errno == EINVAL && stat(path, &st) == 0) {
+        if (S_ISFIFO(st.st_mode))
+            return "a pipe (FIFO), not a regular file";
+        if (S_ISDIR(st.st_mode))
+            return "a folder, not a regular file";
+        if (!S_ISREG(st.st_mode))
+            return "not a regular file";
+    }
+    return strerror(errno);
 }
 
 int cli_manifest_kind(const char *cmd, const char *option, const char *path)

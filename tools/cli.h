@@ -55,6 +55,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  * looked at; anything else is left to the library's checks. */
 int cli_manifest_kind(const char *cmd, const char *option, const char *path);
 
+/* fopen(path, "r") for a file the user named, refusing what is not a
+ * regular file (a FIFO would block forever, a folder reads as nothing)
+ * without ever blocking: NULL with errno set (EINVAL for the wrong kind;
+ * cli_open_error says which) otherwise.  The tools' counterpart of the
+ * library's own check. */
+FILE *cli_fopen_read(const char *path);
+/* "a pipe (FIFO), not a regular file", strerror(errno) otherwise: the
+ * reason cli_fopen_read failed, for a message naming the path. */
+const char *cli_open_error(const char *path);
+
 /* Strict number parsing: the whole string must be a number in range.
  * On failure print which option was wrong and return 0. */
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,

@@ -167,9 +167,9 @@ static const char *npy_key(const char *hdr, const char *key)
 static int npy_frames_open(const char *path, npy_frames *nf, char *err, size_t errlen)
 {
     memset(nf, 0, sizeof *nf);
-    FILE *f = fopen(path, "rb");
+    FILE *f = cli_fopen_read(path);
     if (!f) {
-        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        snprintf(err, errlen, "cannot open: %s", cli_open_error(path));
         return -1;
     }
     unsigned char pre[12];
@@ -565,9 +565,11 @@ static int fill_manifest(FILE *f, void *vctx)
 static int read_list(const char *list, entry **es, size_t *n, size_t *cap, char ***owned,
                      size_t *n_owned)
 {
-    FILE *f = strcmp(list, "-") ? fopen(list, "r") : stdin;
+    /* A list from a pipe comes as "-" (standard input); a named FIFO would
+     * wait for a writer forever. */
+    FILE *f = strcmp(list, "-") ? cli_fopen_read(list) : stdin;
     if (!f) {
-        fprintf(stderr, "arnet extract: --list %s: %s\n", list, strerror(errno));
+        fprintf(stderr, "arnet extract: --list %s: %s\n", list, cli_open_error(list));
         return -1;
     }
     char *line = NULL;

@@ -193,9 +193,9 @@ static int import_rtfm(int argc, char **argv)
     if (rc)
         return cli_fail(CMD, rc, "reading the ground truth");
 
-    FILE *lf = fopen(list, "r");
+    FILE *lf = cli_fopen_read(list);
     if (!lf) {
-        fprintf(stderr, "arnet import: cannot open %s: %s\n", list, strerror(errno));
+        fprintf(stderr, "arnet import: cannot open %s: %s\n", list, cli_open_error(list));
         arnet_free(labels);
         return CLI_EXIT_FAIL;
     }
@@ -438,9 +438,9 @@ static int import_ucf(int argc, char **argv)
         fprintf(stderr, "arnet import: --features-dir %s: %s\n", fdir, strerror(errno));
         return CLI_EXIT_FAIL;
     }
-    FILE *af = fopen(ann, "r");
+    FILE *af = cli_fopen_read(ann);
     if (!af) {
-        fprintf(stderr, "arnet import: cannot open %s: %s\n", ann, strerror(errno));
+        fprintf(stderr, "arnet import: cannot open %s: %s\n", ann, cli_open_error(ann));
         free(adir);
         return CLI_EXIT_FAIL;
     }

@@ -155,9 +155,9 @@ int import_ucf_train(int argc, char **argv)
         free(dir);
         return CLI_EXIT_FAIL;
     }
-    FILE *lf = fopen(list, "r");
+    FILE *lf = cli_fopen_read(list);
     if (!lf) {
-        fprintf(stderr, "arnet import: cannot open %s: %s\n", list, strerror(errno));
+        fprintf(stderr, "arnet import: cannot open %s: %s\n", list, cli_open_error(list));
         free(dir);
         free(fdir);
         return CLI_EXIT_FAIL;
@@ -266,9 +266,9 @@ static void anns_free(xd_ann *a, size_t n)
  * in .mp4). */
 static int read_anns(const char *path, xd_ann **out, size_t *n_out)
 {
-    FILE *fp = fopen(path, "r");
+    FILE *fp = cli_fopen_read(path);
     if (!fp) {
-        fprintf(stderr, "arnet import: cannot open %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "arnet import: cannot open %s: %s\n", path, cli_open_error(path));
         return CLI_EXIT_FAIL;
     }
     xd_ann *a = NULL;
@@ -399,10 +399,10 @@ int import_xd(int argc, char **argv)
         return CLI_EXIT_FAIL;
     char *dir = abs_dir("--features-dir", c.fdir);
     char *fdir = dir && c.flow_dir ? abs_dir("--flow-dir", c.flow_dir) : NULL;
-    FILE *lf = dir && (!c.flow_dir || fdir) ? fopen(list, "r") : NULL;
+    FILE *lf = dir && (!c.flow_dir || fdir) ? cli_fopen_read(list) : NULL;
     if (!lf) {
         if (dir && (!c.flow_dir || fdir))
-            fprintf(stderr, "arnet import: cannot open %s: %s\n", list, strerror(errno));
+            fprintf(stderr, "arnet import: cannot open %s: %s\n", list, cli_open_error(list));
         free(dir);
         free(fdir);
         anns_free(anns, n_anns);

@@ -480,6 +480,14 @@ printf 'f.npy 1\n' > "$fifo_dir/list.txt"
 refused "a manifest line naming a FIFO is refused" "f.npy" \
     "$arnet" eval --model "$m" --test "$fifo_dir/list.txt"
 refused "info refuses a folder" "$fifo_dir" "$arnet" info "$fifo_dir"
+# The lists and annotations the importers read themselves (not through the
+# library) are checked the same way.
+refused "import rtfm refuses a FIFO as --list" "$fifo_dir/train.txt" \
+    "$arnet" import rtfm --list "$fifo_dir/train.txt" --anomalous 1 --out "$fifo_dir/never.txt"
+refused "import ucf refuses a FIFO as --annotations" "$fifo_dir/train.txt" \
+    "$arnet" import ucf --annotations "$fifo_dir/train.txt" --features-dir "$fifo_dir" --out "$fifo_dir/never.txt"
+refused "import ucf refuses a folder as --annotations" "$fifo_dir" \
+    "$arnet" import ucf --annotations "$fifo_dir" --features-dir "$fifo_dir" --out "$fifo_dir/never.txt"
 # .npy outputs follow the umask like any new file (mkstemp made them 0600).
 (umask 022 && "$arnet" score --model "$m" "$f1" --npy "$tmp/mode.npy" > /dev/null 2> "$tmp/err")
 mode=$(stat -c %a "$tmp/mode.npy" 2>/dev/null)
