@@ -793,6 +793,7 @@ START_TEST(import_rtfm_suffix_and_flow)
                   "%s", m);
     free(m);
     ck_assert_int_eq(unlink(tmp_path("flow/02_0015.npy")), 0);
+    ck_assert_int_eq(unlink(tmp_path("m.txt")), 0); /* an existing --out needs --force */
     ck_assert_int_eq(run(cmd), 1);
     err = slurp_text(tmp_path("err.txt"));
     ck_assert_msg(strstr(err, "list.txt line 2: flow features") && strstr(err, "02_0015.npy"),
