@@ -525,7 +525,7 @@ typedef struct {
     size_t rows;
     uint32_t cols;
     int crop;
-    float src[5 * 3 * F];
+    float src[6 * 3 * F]; /* 6 clips of 3 crops: neither count is a crop count (5, 10) */
     uint8_t *before;
     size_t before_size;
 } npy_ctx;
@@ -558,7 +558,7 @@ static const char *npy_untouched(void *c)
 static const char *npy_good(void *c)
 {
     npy_ctx *x = c;
-    return x->data != UNTOUCHED && x->rows == 5 && x->cols == F ? NULL : "wrong shape read";
+    return x->data != UNTOUCHED && x->rows == 6 && x->cols == F ? NULL : "wrong shape read";
 }
 static int call_npy_labels(void *c)
 {
@@ -576,8 +576,8 @@ static int call_npy_info(void *c)
 START_TEST(npy_read)
 {
     npy_ctx x = {.data = UNTOUCHED, .labels = UNTOUCHED};
-    fill(x.src, 5 * 3 * F, 11);
-    size_t shape3[3] = {5, 3, F};
+    fill(x.src, 6 * 3 * F, 11);
+    size_t shape3[3] = {6, 3, F};
     x.path = in_dir("crops.npy");
     ck_assert_int_eq(arnet_npy_write(x.path, x.src, shape3, 3), ARNET_OK);
     x.crop = -1;
