@@ -52,7 +52,7 @@ build() {
 # ASan + UBSan (every UBSan error fatal), clang, with the fuzz targets.
 build_asan() {
     if [ ! -f "$ASAN_BUILD/build.ninja" ]; then
-        CC=clang meson setup "$ASAN_BUILD" --buildtype=debugoptimized -Dfuzz=true \
+        CC=clang meson setup "$ASAN_BUILD" --buildtype=debugoptimized -Dfuzz=true -Db_lundef=false \
             -Db_sanitize=address,undefined \
             -Dc_args=-fno-sanitize-recover=all >&2
     fi
@@ -67,10 +67,11 @@ build_asan() {
 # not the library's memory).
 ASAN_SKIP='abi|torch-reference|python.*|bench-.*|install|build-.*|synth-tables|self-contained'
 
-# ThreadSanitizer: only the threaded tests are built and run.
+# ThreadSanitizer: only the threaded tests are built and run (their options
+# and suppressions, tests/tsan.supp, are in tests/test_threads.c).
 build_tsan() {
     if [ ! -f "$TSAN_BUILD/build.ninja" ]; then
-        CC=clang meson setup "$TSAN_BUILD" --buildtype=debugoptimized \
+        CC=clang meson setup "$TSAN_BUILD" --buildtype=debugoptimized -Db_lundef=false \
             -Db_sanitize=thread >&2
     fi
     ninja -C "$TSAN_BUILD" tests/test_threads >&2
@@ -78,7 +79,6 @@ build_tsan() {
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/tests/tsan.supp}
 
 case "${1:-}" in
 demo)

@@ -73,6 +73,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK_MESSAGE(rc_buf);
     FUZZ_CHECK((rc_buf == ARNET_OK) == (m != NULL), "status %d with model %p", rc_buf, (void *)m);
     if (m) {
+        /* Step 5 of docs/checkpoint-format.md: the header's file_size is the
+         * file's size, no byte less (truncated) or more (trailing data). */
+        uint64_t stated = 0;
+        for (int i = 7; i >= 0; i--)
+            stated = stated << 8 | data[24 + i];
+        FUZZ_CHECK(size >= 40 && stated == size, "loaded, but the header says %llu bytes of %zu",
+                   (unsigned long long)stated, size);
         score_and_round_trip(m);
         arnet_model_free(m);
     }
