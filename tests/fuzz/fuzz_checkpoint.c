@@ -80,6 +80,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             stated = stated << 8 | data[24 + i];
         FUZZ_CHECK(size >= 40 && stated == size, "loaded, but the header says %llu bytes of %zu",
                    (unsigned long long)stated, size);
+        /* And a byte less or a byte more is refused (a file cut short or
+         * with trailing data), whatever the rest of the file says. */
+        arnet_model *cut = NULL;
+        FUZZ_CHECK(arnet_model_load_buffer(data, size - 1, &cut) == ARNET_E_FORMAT,
+                   "loads without its last byte");
+        uint8_t *more = malloc(size + 1);
+        FUZZ_CHECK(more != NULL, "out of memory");
+        memcpy(more, data, size);
+        more[size] = 0;
+        FUZZ_CHECK(arnet_model_load_buffer(more, size + 1, &cut) == ARNET_E_FORMAT,
+                   "loads with a byte of trailing data");
+        free(more);
         score_and_round_trip(m);
         arnet_model_free(m);
     }

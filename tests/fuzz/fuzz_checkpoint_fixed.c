@@ -17,10 +17,11 @@
  *   - then every section CRC, the table CRC, file_size and the header CRC
  *     are recomputed;
  *   - control bit 3 instead keeps the layout as the input says (offsets,
- *     stored and raw sizes, file_size, overlaps, gaps, payloads past the
- *     end) and only recomputes the CRCs: of each payload that lies inside
- *     the file, of the table and of the header.  This is what reaches the
- *     reader's bounds checks with valid checksums.
+ *     stored and raw sizes, codecs, overlaps, gaps, payloads past the end)
+ *     and only recomputes the CRCs: of each payload that lies inside the
+ *     file, of the table and of the header, after setting file_size to the
+ *     input's size (unless bit 2).  This is what reaches the reader's bounds
+ *     checks with valid checksums; its seeds are library files as written.
  * The file is read from memory and from disk (load, info, listing); a model
  * of at most 4096 weights then gets a trainer on a tiny data set, the file
  * is restored into it (a failed restore must leave the trainer unchanged)
@@ -46,12 +47,14 @@ static void wr(uint8_t *p, uint64_t v, int n)
 }
 
 /* Control bit 3: the input's own layout, with its checksums made right. */
-static uint8_t *fix_crcs_only(const uint8_t *in, size_t len, size_t *out_len)
+static uint8_t *fix_crcs_only(const uint8_t *in, size_t len, int ctl, size_t *out_len)
 {
     uint8_t *out = malloc(len);
     if (!out)
         return NULL;
     memcpy(out, in, len);
+    if (!(ctl & 4))
+        wr(out + 24, len, 8);
     uint64_t n = rd(out + 16, 4);
     if (n > MAX_SECTIONS)
         n = MAX_SECTIONS;
@@ -75,7 +78,7 @@ static uint8_t *rebuild(const uint8_t *in, size_t len, int ctl, size_t *out_len)
     if (len < 40)
         return NULL;
     if (ctl & 8)
-        return fix_crcs_only(in, len, out_len);
+        return fix_crcs_only(in, len, ctl, out_len);
     uint32_t n = (uint32_t)rd(in + 16, 4);
     if (n > MAX_SECTIONS)
         n = MAX_SECTIONS;

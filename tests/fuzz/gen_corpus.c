@@ -79,6 +79,18 @@ static void put_fixed(const char *name, int ctl, const uint8_t *file, size_t siz
     free(out);
 }
 
+/* The same file as written, for control bit 3 (the harness keeps its
+ * layout and only repairs the checksums). */
+static void put_layout(const char *name, const uint8_t *file, size_t size)
+{
+    uint8_t *out = malloc(size + 1);
+    FUZZ_CHECK(out != NULL, "memory");
+    out[0] = 8;
+    memcpy(out + 1, file, size);
+    put("checkpoint_fixed", name, out, size + 1);
+    free(out);
+}
+
 static void checkpoints(void)
 {
     arnet_model_config cfg;
@@ -110,6 +122,8 @@ static void checkpoints(void)
         char fixed[64];
         snprintf(fixed, sizeof fixed, "%s.fixed", kinds[k].name);
         put_fixed(fixed, 0, buf, n);
+        snprintf(fixed, sizeof fixed, "%s.layout", kinds[k].name);
+        put_layout(fixed, buf, n);
         arnet_free(buf);
     }
     arnet_model_free(m);
@@ -135,6 +149,7 @@ static void checkpoints(void)
     put("checkpoint", "trainer.arnet", file, n);
     put_fixed("trainer.arnet.fixed", 0, file, n);
     put_fixed("trainer.arnet.zlib", 1, file, n);
+    put_layout("trainer.arnet.layout", file, n);
     free(file);
     arnet_trainer_free(t);
     arnet_dataset_free(ds);
