@@ -91,6 +91,11 @@ test)
     shift
     sanitize=${ARNET_SANITIZE:-$([ $# -eq 0 ] && echo 1 || echo 0)}
     ensure_pkgs $BUILD_PKGS $TEST_PKGS
+    if [ "$sanitize" = 1 ] && [ "$(id -u)" -ne 0 ] && [ -n "$(missing_pkgs $SAN_PKGS)" ]; then
+        echo "dev.sh: no sanitizer and fuzz runs: missing $(missing_pkgs $SAN_PKGS)" \
+             "(sudo apt-get install them; ARNET_SANITIZE=0 skips them quietly)" >&2
+        sanitize=0
+    fi
     [ "$sanitize" = 1 ] && ensure_pkgs $SAN_PKGS
     build
     status=0
