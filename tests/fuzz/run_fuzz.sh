@@ -10,11 +10,17 @@ secs=${ARNET_FUZZ_SECONDS:-20}
 mkdir -p "$work/corpus"
 rm -f "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* "$work"/slow-unit-*
 log=$work/log.txt
-# Scratch files on tmpfs when there is one: the library fsyncs what it
-# writes (the import target writes a manifest per input).
+# The harnesses' scratch files go to a folder of this run, removed at the
+# end whatever happened (a crash skips the harness's own clean-up), on
+# tmpfs when there is one: the library fsyncs what it writes (the import
+# target writes a manifest per input).
+base=${TMPDIR:-/tmp}
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
-    export TMPDIR=/dev/shm
+    base=/dev/shm
 fi
+scratch=$(mktemp -d "$base/arnet-fuzz-run.XXXXXX") || exit 1
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR="$scratch"
 echo "1..1"
 # -close_fd_mask=3: the importers print; libFuzzer and sanitizer reports
 # still reach the log.  -rss_limit_mb / -malloc_limit_mb: a hostile header
