@@ -17,7 +17,10 @@ static uint8_t *bytes_grow(arnet__bytes *b, size_t n)
         b->failed = 1;
         return NULL;
     }
-    if (b->len + n > b->cap) {
+    /* An empty buffer gets its memory even for n = 0: the result is a
+     * pointer into it, and NULL + 0 is undefined behaviour in C (an empty
+     * section did that; UBSan's run of test_container found it). */
+    if (!b->p || b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n)
             cap = cap > SIZE_MAX / 2 ? b->len + n : cap * 2;

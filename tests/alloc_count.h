@@ -10,9 +10,15 @@
 
 #include <stddef.h>
 
+/* GCC says __SANITIZE_ADDRESS__, clang only __has_feature(address_sanitizer). */
 #if defined(__SANITIZE_ADDRESS__)
 #define COUNT_ALLOCATIONS 0
-#else
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COUNT_ALLOCATIONS 0
+#endif
+#endif
+#ifndef COUNT_ALLOCATIONS
 #define COUNT_ALLOCATIONS 1
 #endif
 

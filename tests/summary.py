@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """summary.py -- the closing line of a test run: "N passed, N failed, N skipped".
 
-Reads meson's testlog.json.  A test that speaks TAP (the Check programs, the
-Python binding tests) counts once per TAP test case; any other test counts
-once by its result.  A test that failed or timed out without a failing TAP
+Reads meson's testlog.json, or several (./dev.sh test passes the normal
+build's, then the sanitizer builds', fuzz targets included: the line counts
+them all, and a line per log on stderr says where the counts come from).
+A test that speaks TAP (the Check programs, the Python binding tests, the
+fuzz targets) counts once per TAP test case; any other test counts once by
+its result.  A test that failed or timed out without a failing TAP
 line still counts as one failure, so a crash is never hidden.
 """
 import json
@@ -13,14 +16,14 @@ import sys
 TAP_RESULT = re.compile(r"^(not ok|ok)\b(.*)$")
 
 
-def main(path):
+def count(path):
+    """(passed, failed, skipped) of one testlog.json; an unreadable log is a failure."""
     passed = failed = skipped = 0
     try:
         lines = open(path, encoding="utf-8").read().splitlines()
     except OSError as exc:
         print(f"summary: cannot read {path}: {exc}", file=sys.stderr)
-        print("0 passed, 1 failed")
-        return 1
+        return 0, 1, 0
     for line in lines:
         if not line.strip():
             continue
@@ -54,9 +57,21 @@ def main(path):
             skipped += 1
         else:
             failed += 1
+    return passed, failed, skipped
+
+
+def main(paths):
+    total = [0, 0, 0]
+    for path in paths:
+        counts = count(path)
+        if len(paths) > 1:
+            print(f"summary: {path}: {counts[0]} passed, {counts[1]} failed, "
+                  f"{counts[2]} skipped", file=sys.stderr)
+        total = [a + b for a, b in zip(total, counts)]
+    passed, failed, skipped = total
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "build/meson-logs/testlog.json"))
+    sys.exit(main(sys.argv[1:] or ["build/meson-logs/testlog.json"]))

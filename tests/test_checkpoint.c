@@ -608,6 +608,10 @@ END_TEST
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ARNET_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) /* clang's way of saying it */
+#define ARNET_UNDER_ASAN 1
+#endif
 #endif
 
 /* Allocating what the header claims would fail under this address-space
