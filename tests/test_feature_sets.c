@@ -1313,8 +1313,11 @@ START_TEST(mmap_equals_loaded)
             ck_assert_int_eq(arnet_dataset_digest(a, &da), ARNET_OK);
             ck_assert_int_eq(arnet_dataset_digest(b, &db), ARNET_OK);
             ck_assert(da == db);
-            if (li == 1)
-                continue; /* ctf.txt holds normal videos only: no training */
+            if (li == 1) { /* ctf.txt holds normal videos only: no training */
+                arnet_dataset_free(a);
+                arnet_dataset_free(b);
+                continue;
+            }
             float wa[60], wb[60];
             arnet_eval_result ra, rb;
             train_eval(a, wa, (F + Ff) * 6, &ra);
