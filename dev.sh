@@ -15,7 +15,11 @@ cd "$(dirname "$0")"
 BUILD=${ARNET_BUILD_DIR:-build}
 
 BUILD_PKGS="gcc g++ meson ninja-build pkg-config libblis-dev zlib1g-dev check"
-TEST_PKGS="python3-numpy python3-sklearn python3-torch binutils"
+# The tests' independent references (numpy, scikit-learn, PyTorch, Pillow),
+# FFmpeg's libraries and program for the video tests, and OpenCV's sample
+# video (vtest.avi) for the end-to-end one.
+TEST_PKGS="python3-numpy python3-sklearn python3-torch python3-pil binutils
+ libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg opencv-doc"
 # clang with its sanitizer runtimes and libFuzzer.
 SAN_PKGS="clang libclang-rt-14-dev"
 ASAN_BUILD=${ARNET_ASAN_BUILD_DIR:-build-asan}
