@@ -109,6 +109,21 @@ static int ucf_normal_folder(const char *folder, size_t len)
     return 0;
 }
 
+/* End of an importer's list: a list of no video is an error; the manifest
+ * is published (atomically) only when all went well, and freed always. */
+static int finish_manifest(arnet_manifest_writer *mw, int status, size_t n, const char *list)
+{
+    int rc;
+    if (!status && n == 0) {
+        fprintf(stderr, "arnet import: %s lists no videos\n", list);
+        status = CLI_EXIT_FAIL;
+    }
+    if (!status && (rc = arnet_manifest_writer_commit(mw)))
+        status = cli_fail(CMD, rc, "writing the manifest");
+    arnet_manifest_writer_free(mw);
+    return status;
+}
+
 /* DIR/<stem><suffix>, or DIR/<folder>/<stem><suffix> (sets kept in class
  * folders); 0 when neither exists (out holds the first). */
 static int ucf_find(char *out, size_t cap, const char *dir, const char *folder, size_t flen,
@@ -230,13 +245,7 @@ int import_ucf_train(int argc, char **argv)
         n_anom += (size_t)label;
     }
     fclose(lf);
-    if (!status && n == 0) {
-        fprintf(stderr, "arnet import: %s lists no videos\n", list);
-        status = CLI_EXIT_FAIL;
-    }
-    if (!status && (rc = arnet_manifest_writer_commit(mw)))
-        status = cli_fail(CMD, rc, "writing the manifest");
-    arnet_manifest_writer_free(mw);
+    status = finish_manifest(mw, status, n, list);
     free(dir);
     free(fdir);
     if (!status)
@@ -518,13 +527,7 @@ int import_xd(int argc, char **argv)
         n_anom += (size_t)label;
     }
     fclose(lf);
-    if (!status && n == 0) {
-        fprintf(stderr, "arnet import: %s lists no videos\n", list);
-        status = CLI_EXIT_FAIL;
-    }
-    if (!status && (rc = arnet_manifest_writer_commit(mw)))
-        status = cli_fail(CMD, rc, "writing the manifest");
-    arnet_manifest_writer_free(mw);
+    status = finish_manifest(mw, status, n, list);
     if (!status) {
         fprintf(stderr, "arnet import: wrote %s (%zu videos, %zu violent", c.out, n, n_anom);
         if (ann && n_used_anns < n_anns)
