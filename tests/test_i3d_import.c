@@ -12,31 +12,11 @@
 
 #include "i3d.h"
 #include "internal.h"
+#include "i3d_ref_files.h"
 #include "torch_write.h"
 #include "torchfile.h"
 
 
-/* The reference script's files, made once by the build (tests/meson.build,
- * target i3d-reference-files); its stamp says "ok" or why they are missing. */
-static const char *const dir = ARNET_I3D_REF_DIR;
-static int have_files;
-static char why[256] = "not made";
-
-static void check_files(void)
-{
-    FILE *f = fopen(ARNET_I3D_REF_DIR "/../i3d_ref.stamp", "r");
-    if (!f)
-        return;
-    if (fgets(why, sizeof why, f))
-        why[strcspn(why, "\n")] = '\0';
-    fclose(f);
-    have_files = strcmp(why, "ok") == 0;
-}
-
-static void path_of(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", dir, name);
-}
 
 /* Files the tests write go to a folder of their own, removed at the end by
  * the process that made it (Check runs each test in a forked child). */

@@ -10,31 +10,11 @@
 #include <string.h>
 
 #include "internal.h"
+#include "i3d_ref_files.h"
 #include "torch_write.h"
 #include "torchfile.h"
 
 
-/* The reference script's files, made once by the build (tests/meson.build,
- * target i3d-reference-files); its stamp says "ok" or why they are missing. */
-static const char *const dir = ARNET_I3D_REF_DIR;
-static int have_files;
-static char why[256] = "not made";
-
-static void check_files(void)
-{
-    FILE *f = fopen(ARNET_I3D_REF_DIR "/../i3d_ref.stamp", "r");
-    if (!f)
-        return;
-    if (fgets(why, sizeof why, f))
-        why[strcspn(why, "\n")] = '\0';
-    fclose(f);
-    have_files = strcmp(why, "ok") == 0;
-}
-
-static void path_of(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", dir, name);
-}
 
 static const arnet__torch_tensor *must_find(const arnet__torch_file *f, const char *name)
 {
