@@ -28,6 +28,7 @@
 #include "arnet/arnet.h"
 #include "i3d.h"
 #include "internal.h"
+#include "remove_tree.h"
 
 #define F 8
 #define H 6
@@ -43,26 +44,6 @@ static void make_dir(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
 
 static void setup(void) { make_dir(); }
 static void teardown(void) { remove_tree(dir); }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "arnet/arnet.h"
+#include "remove_tree.h"
 
 /* ---- the shim ---------------------------------------------------------------- */
 
@@ -168,26 +169,6 @@ int rename(const char *from, const char *to)
 
 static char dir[64];
 
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
 
 /* On tmpfs when there is one (hundreds of saves, each fsynced). */
 static void setup(void)
