@@ -31,11 +31,13 @@ static void usage(FILE *f)
             "                  watch take it as their alarm threshold\n"
             "  --out FILE      with --write: write the calibrated model to FILE instead\n"
             "                  (needed when MODEL is a training checkpoint: FILE then\n"
-            "                  holds the model alone)\n\n"
+            "                  holds the model alone); an existing FILE needs --force,\n"
+            "                  and FILE may not be LIST or one of its feature files\n"
+            "  --force         with --out: replace an existing FILE\n\n"
             "The threshold is for raw clip scores.  Without stream smoothing, alarms per\n"
             "hour are at most the clips above it (min_on_clips merges and drops runs);\n"
             "smoothing changes which clips cross it (docs/embedding.md).\n");
-    cli_print_exit_codes(f, 0);
+    cli_print_exit_codes(f, CLI_EXITS_OUTPUT);
 }
 
 int cmd_calibrate(int argc, char **argv)
@@ -43,7 +45,7 @@ int cmd_calibrate(int argc, char **argv)
     const char *model = NULL, *list = NULL, *v;
     double far = -1.0, per_hour = -1.0, fps = 30.0;
     const char *out = NULL;
-    int json = 0, write = 0, layout = ARNET_LAYOUT_AUTO;
+    int json = 0, write = 0, force = 0, layout = ARNET_LAYOUT_AUTO;
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -53,6 +55,8 @@ int cmd_calibrate(int argc, char **argv)
             json = 1;
         } else if (!strcmp(argv[i], "--write")) {
             write = 1;
+        } else if (!strcmp(argv[i], "--force")) {
+            force = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v))) {
             out = v;
         } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &layout, NULL))) {
@@ -81,6 +85,11 @@ int cmd_calibrate(int argc, char **argv)
         return cli_usage_error(CMD, "give exactly one of --far F and --per-hour N");
     if (out && !write)
         return cli_usage_error(CMD, "--out FILE goes with --write");
+    if (force && !out)
+        return cli_usage_error(CMD, "--force goes with --out FILE");
+    /* --out naming MODEL itself is --write alone: the model is rewritten. */
+    if (out && cli_same_file(out, model))
+        out = NULL;
     const char *dest = out ? out : model;
     if (write && !out) {
         arnet_file_info fi;
@@ -101,13 +110,26 @@ int cmd_calibrate(int argc, char **argv)
     if (per_hour >= 0)
         far = fmin(1.0, per_hour / clips_per_hour);
 
+    /* --out is a new file like any other output: not the manifest, not
+     * replaced without --force, not written by two arnet at once. */
+    cli_output o;
+    cli_output_init(&o, "--out", out, 0);
+    int rc = 0;
+    if (out && ((rc = cli_output_not_input(CMD, &o, "the manifest --normal", list)) ||
+                (rc = cli_output_lock(CMD, &o)) ||
+                (rc = cli_output_absent(CMD, &o, NULL, force, NULL)))) {
+        cli_output_release(&o);
+        return rc;
+    }
+
     arnet_model *m = NULL;
     arnet_dataset *ds = NULL;
     float *scores = NULL;
-    int rc = 0;
     int st = arnet_model_load(model, &m);
-    if (st != ARNET_OK)
-        return cli_fail(CMD, st, model);
+    if (st != ARNET_OK) {
+        rc = cli_fail(CMD, st, model);
+        goto done;
+    }
     if ((rc = cli_manifest_kind(CMD, "--normal", list)) != 0)
         goto done;
     arnet_load_options lo;
@@ -118,6 +140,8 @@ int cmd_calibrate(int argc, char **argv)
         rc = cli_fail(CMD, st, list);
         goto done;
     }
+    if (out && (rc = cli_output_not_in_dataset(CMD, &o, "--normal", list, ds)) != 0)
+        goto done;
     size_t n_videos = arnet_dataset_size(ds), total = 0, used = 0;
     for (size_t i = 0; i < n_videos; i++) {
         arnet_video_info info;
@@ -222,6 +246,7 @@ int cmd_calibrate(int argc, char **argv)
             printf("  written to %s as calibration.threshold\n", dest);
     }
 done:
+    cli_output_release(&o);
     free(scores);
     arnet_dataset_free(ds);
     arnet_model_free(m);

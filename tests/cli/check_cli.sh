@@ -226,6 +226,19 @@ else
 fi
 "$arnet" calibrate --model "$m" --normal "$d/test.txt" > /dev/null 2>&1
 if [ $? -eq 2 ]; then ok "calibrate without a target is a usage error"; else notok "calibrate without a target is a usage error"; fi
+# calibrate --write --out FILE is an output like the others: an existing FILE
+# needs --force, and FILE may be neither the manifest nor one of its features.
+"$arnet" calibrate --model "$m" --normal "$d/test.txt" --far 0.05 --write --out "$tmp/cal.arnet" > /dev/null 2>&1
+"$arnet" calibrate --model "$m" --normal "$d/test.txt" --far 0.05 --write --out "$tmp/cal.arnet" > /dev/null 2> "$tmp/err"
+if [ $? -eq 2 ] && grep -q -- "--force" "$tmp/err"; then ok "calibrate --out refuses an existing file without --force"; else notok "calibrate --out refuses an existing file without --force" "$(cat "$tmp/err")"; fi
+cal_feat=$d/$(grep -v '^#' "$d/test.txt" | awk 'NR == 1 {print $1}')
+cp "$cal_feat" "$tmp/cal_feat.npy"
+"$arnet" calibrate --model "$m" --normal "$d/test.txt" --far 0.05 --write --out "$cal_feat" --force > /dev/null 2> "$tmp/err"
+if [ $? -eq 2 ] && grep -q "is an input" "$tmp/err" && cmp -s "$cal_feat" "$tmp/cal_feat.npy"; then
+    ok "calibrate --out refuses a feature file of --normal even with --force"
+else
+    notok "calibrate --out refuses a feature file of --normal even with --force" "$(cat "$tmp/err")"
+fi
 
 # --- resuming, keeping the best, Ctrl-C --------------------------------------------
 o="--train $d/train.txt --batch-normal 4 --batch-anomalous 4 --seed 2 --lr 1e-3 --threads 1"
