@@ -75,7 +75,7 @@ struct cli_video {
     int ended;
     /* last swscale set-up, to rebuild it when the frames change */
     int sws_w, sws_h, sws_fmt, sws_range, sws_space;
-    uint8_t *rgb;  /* w x h x 3 at the source size */
+    uint8_t *rgb;  /* the converted picture at the source size (rows padded: rgb_stride) */
     uint8_t *rot;  /* the rotated picture */
     size_t rgb_cap, rot_cap;
 };
@@ -216,12 +216,41 @@ void cli_video_info_get(const cli_video *v, cli_video_info *info)
     info->container = v->fmt->iformat->name;
 }
 
-/* Grow *buf to at least n bytes. */
+/* Where the pictures live.  A test build (tests/video/test_video_guard.c)
+ * defines these to put each buffer's end against a guard page. */
+#ifndef CLI_VIDEO_ALLOC
+#define CLI_VIDEO_ALLOC(n) aligned_alloc(64, (n))
+#define CLI_VIDEO_FREE(p, n) ((void)(n), free(p))
+#endif
+
+/* Extra bytes after the last row, as av_frame_get_buffer adds (16 plus its
+ * largest alignment, 64). */
+#define VIDEO_TAIL_PAD 128
+
+/* Bytes a row of w RGB24 pixels takes in the buffer swscale writes.
+ * swscale's vector code writes whole blocks of pixels and so runs up to
+ * 15 pixels (45 bytes) past a row whose width is below 16 or not a
+ * multiple of 16 (426x240, 200x120, 1080x1920...).  FFmpeg's own frames
+ * (av_frame_get_buffer) leave room for that: the width is rounded up until
+ * the row is a multiple of the alignment.  Rounding the width up to 64
+ * pixels gives a row of a multiple of 64 bytes with room for 15 pixels
+ * more, whatever the width. */
+static size_t rgb_stride(int w)
+{
+    return ((size_t)w + 63) / 64 * 64 * 3;
+}
+
+/* Make *buf hold at least n bytes (its contents are not kept; rounded up
+ * to 64 so that the allocation's end is aligned too). */
 static int reserve(uint8_t **buf, size_t *cap, size_t n)
 {
+    n = (n + 63) / 64 * 64;
     if (*cap >= n)
         return 0;
-    uint8_t *p = realloc(*buf, n);
+    CLI_VIDEO_FREE(*buf, *cap);
+    *buf = NULL;
+    *cap = 0;
+    uint8_t *p = CLI_VIDEO_ALLOC(n);
     if (!p)
         return -1;
     *buf = p;
@@ -270,8 +299,8 @@ static int convert(cli_video *v, arnet_frame *out, char *err, size_t errlen)
         v->sws_range = range;
         v->sws_space = space;
     }
-    size_t row = (size_t)w * 3, n = row * (size_t)h;
-    if (reserve(&v->rgb, &v->rgb_cap, n) < 0) {
+    size_t row = rgb_stride(w);
+    if (reserve(&v->rgb, &v->rgb_cap, row * (size_t)h + VIDEO_TAIL_PAD) < 0) {
         snprintf(err, errlen, "out of memory for a %dx%d frame", w, h);
         return -1;
     }
@@ -292,7 +321,7 @@ static int convert(cli_video *v, arnet_frame *out, char *err, size_t errlen)
         out->strides[0] = row;
         return 0;
     }
-    if (reserve(&v->rot, &v->rot_cap, n) < 0) {
+    if (reserve(&v->rot, &v->rot_cap, (size_t)w * (size_t)h * 3) < 0) {
         snprintf(err, errlen, "out of memory for a %dx%d frame", w, h);
         return -1;
     }
@@ -401,8 +430,8 @@ void cli_video_close(cli_video *v)
     av_packet_free(&v->pkt);
     avcodec_free_context(&v->dec);
     avformat_close_input(&v->fmt);
-    free(v->rgb);
-    free(v->rot);
+    CLI_VIDEO_FREE(v->rgb, v->rgb_cap);
+    CLI_VIDEO_FREE(v->rot, v->rot_cap);
     free(v);
 }
 

@@ -133,8 +133,17 @@ if ls "$o" | grep -q tmp; then notok "no temporary files left" "$(ls "$o")"; els
 # --- decoded then extracted == the same frames given as .npy ------------------
 # The ffmpeg program decodes to raw RGB24 (it applies the rotation too), a
 # .npy is made of that, and `arnet extract --frames` runs on it.
-for s in rot.mp4 vfr.mkv; do
+# Sizes whose rows swscale overran when the RGB buffer was sized exactly
+# (widths not a multiple of 16): 426x240 4:2:0 h264 and 200x120 4:2:2.
+ff -f lavfi -i "$(src2 426x240 25)" -frames:v 16 -c:v libx264 -pix_fmt yuv420p "$v/w426.mp4" &&
+ff -f lavfi -i "$(src2 200x120 25)" -frames:v 16 -c:v libx264 -pix_fmt yuv422p "$v/w200.mkv" ||
+    notok "ffmpeg made the 426x240 and 200x120 videos"
+check "426x240 and 200x120 videos extract (swscale's row overrun has room)" \
+    "$arnet" extract --extractor "$x" --out "$tmp/sizes" "$v/w426.mp4" "$v/w200.mkv"
+for s in rot.mp4 vfr.mkv w426.mp4 w200.mkv; do
     stem=${s%.*}
+    od=$o
+    case $s in w*) od=$tmp/sizes ;; esac
     w=$(ffprobe -v error -select_streams v -show_entries stream=width -of default=nw=1:nk=1 "$v/$s" | head -1)
     h=$(ffprobe -v error -select_streams v -show_entries stream=height -of default=nw=1:nk=1 "$v/$s" | head -1)
     [ "$s" = rot.mp4 ] && { t=$w; w=$h; h=$t; }
@@ -152,7 +161,7 @@ a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
 assert a.shape == b.shape, (a.shape, b.shape)
 d = float(np.abs(a - b).max())
 assert d == 0.0, "max difference %g" % d
-' "$o/$stem.npy" "$tmp/$stem.f.npy" 2>&1); then
+' "$od/$stem.npy" "$tmp/$stem.f.npy" 2>&1); then
         ok "$s: decoded features equal the ffmpeg program's frames as .npy (bit for bit)"
     else
         notok "$s: decoded features equal the ffmpeg program's frames as .npy" "$out"
