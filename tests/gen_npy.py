@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """gen_npy.py -- writes .npy files with NumPy itself, the reference the C
-reader (libarnet/npy.c) is checked against.
+reader (libarnet/data/npy.c) is checked against.
 
   gen_npy.py fixtures DIR       the small fixed files kept in tests/fixtures/npy
   gen_npy.py random DIR SEED    random arrays of every supported kind, each

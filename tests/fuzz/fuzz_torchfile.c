@@ -1,5 +1,5 @@
 /* fuzz_torchfile.c -- libFuzzer target: the restricted torch.save reader
- * (libarnet/torchfile.c: zip and legacy containers, the small unpickler),
+ * (libarnet/video/torchfile.c: zip and legacy containers, the small unpickler),
  * which reads PyTorch weight files users download.
  *
  * The input is a whole file, read from memory (arnet__torch_read_buffer)
