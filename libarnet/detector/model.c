@@ -122,25 +122,6 @@ int arnet_model_get_config(const arnet_model *m, arnet_model_config *cfg)
     return ARNET_OK;
 }
 
-float arnet__sigmoid(float z)
-{
-    /* Two branches so exp never overflows. */
-    if (z >= 0.0f) {
-        float e = expf(-z);
-        return 1.0f / (1.0f + e);
-    }
-    float e = expf(z);
-    return e / (1.0f + e);
-}
-
-double arnet__softplus(double z)
-{
-    /* log(1 + e^z) without overflow: z + log1p(e^-z) for z > 0. */
-    if (z > 0.0)
-        return z + log1p(exp(-z));
-    return log1p(exp(z));
-}
-
 void arnet__model_forward(const arnet_model *m, const float *x, size_t n, float *hidden,
                           float *logits, int threads)
 {
@@ -158,17 +139,6 @@ void arnet__model_forward(const arnet_model *m, const float *x, size_t n, float 
      * groups of rows, another loop for the rest), a GEMM's does not.  So a
      * clip's score never depends on the batch it is scored in. */
     arnet__sgemm(0, 0, n, 1, H, 1.0f, hidden, H, m->w2, 1, 1.0f, logits, 1, threads);
-}
-
-int arnet__check_finite(const char *where, const float *x, size_t rows, size_t cols)
-{
-    size_t n = rows * cols; /* the caller's buffer holds that many */
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return arnet__error(ARNET_E_INVALID, "%s%sclip %zu, value %zu is %s",
-                                where ? where : "", where ? ": " : "", i / cols, i % cols,
-                                isnan(x[i]) ? "NaN" : "infinite");
-    return ARNET_OK;
 }
 
 int arnet__check_scores(const char *where, const float *scores, size_t n, size_t first_clip)
