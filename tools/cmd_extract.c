@@ -127,13 +127,11 @@ const char *cli_resize_name(int resize)
 
 /* ---- interruption ---------------------------------------------------------- */
 
+/* SIGINT and SIGTERM (cli_signals_catch) cancel the running extraction. */
 static arnet_extractor_state *volatile current_state;
-static volatile sig_atomic_t interrupted;
 
-static void on_signal(int sig)
+static void cancel_current(void)
 {
-    (void)sig;
-    interrupted = 1;
     arnet_extractor_state *st = current_state;
     if (st)
         arnet_extractor_cancel(st);
@@ -386,7 +384,7 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
     }
     int rc = 0;
     for (;;) {
-        if (interrupted) {
+        if (cli_interrupted()) {
             snprintf(err, errlen, "interrupted");
             rc = -1;
             break;
@@ -490,7 +488,7 @@ static int run_frames(const arnet_extractor *x, const arnet_extractor_options *o
     cli_progress_done();
     if (rc < 0) {
         fprintf(stderr, "arnet extract: %s: %s\n", frames_path, err);
-        return interrupted ? 130 : CLI_EXIT_FAIL;
+        return cli_interrupted() ? cli_interrupt_status() : CLI_EXIT_FAIL;
     }
     int st = write_features(out_path, feat, n, opt->crops, arnet_extractor_feature_dim(x));
     free(feat);
@@ -668,7 +666,7 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
     p.run_start = cli_now();
     size_t failed = 0, written = 0, skipped = 0;
     uint64_t total_clips = 0;
-    for (size_t i = 0; i < n && !interrupted; i++) {
+    for (size_t i = 0; i < n && !cli_interrupted(); i++) {
         entry *e = &es[i];
         snprintf(out, plen, "%s/%s.npy", dir, e->stem);
         struct stat sb;
@@ -700,7 +698,7 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
         cli_video_close(v);
         if (rc < 0) {
             cli_progress_done();
-            if (interrupted)
+            if (cli_interrupted())
                 break;
             fprintf(stderr, "arnet extract: %s: %s\n", e->path, err);
             e->status = -1;
@@ -747,15 +745,15 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
     fprintf(stderr,
             "arnet extract: %zu written, %zu already there, %zu failed%s; %llu clips in %.1f s "
             "(%.2f clips/s)%s%s\n",
-            written, skipped, failed, interrupted ? ", interrupted" : "",
+            written, skipped, failed, cli_interrupted() ? ", interrupted" : "",
             (unsigned long long)total_clips, el, el > 0 ? (double)total_clips / el : 0.0,
             mpath ? "; manifest " : "", mpath ? mpath : "");
     free(mpath);
     free(out);
     for (size_t i = 0; i < n; i++)
         free(es[i].stem);
-    if (interrupted)
-        return 130;
+    if (cli_interrupted())
+        return cli_interrupt_status();
     return rc ? rc : failed ? CLI_EXIT_FAIL : 0;
 }
 
@@ -871,26 +869,21 @@ int cmd_extract(int argc, char **argv)
     } else if ((rc = plan_videos(es, n, out, shard_k, shard_n, &n_run)) != 0) {
         goto done;
     }
-    /* Ctrl-C from here on (loading takes seconds) stops cleanly. */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    /* Ctrl-C or SIGTERM from here on (loading takes seconds) stops cleanly. */
+    cli_signals_catch(cancel_current);
+    cli_video_set_interrupt(cli_interrupted);
     arnet_extractor *x = NULL;
     int st = arnet_extractor_load(xpath, &x);
     if (st != ARNET_OK) {
         rc = cli_fail(CMD, st, xpath);
-    } else if (interrupted) {
+    } else if (cli_interrupted()) {
         fprintf(stderr, "arnet extract: interrupted\n");
-        rc = 130;
+        rc = cli_interrupt_status();
     } else if (frames)
         rc = run_frames(x, &opt, &nf, frames, out, show);
     else
         rc = run_videos(x, xpath, &opt, es, n_run, out, shard_k, shard_n, force, show);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_signals_restore();
     arnet_extractor_free(x);
 done:
     if (o_used)

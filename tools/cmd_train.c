@@ -380,14 +380,6 @@ static int check_test_options(const train_args *a)
 
 /* ---- the run --------------------------------------------------------------- */
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 typedef struct run {
     train_args *a;
     arnet_model *model;
@@ -592,7 +584,7 @@ static int train_loop(run *r, double *train_secs)
     uint64_t every = a->progress_every ? a->progress_every : (target + 19) / 20;
     if (every == 0)
         every = 1;
-    while (arnet_trainer_steps(r->trainer) < target && !interrupted) {
+    while (arnet_trainer_steps(r->trainer) < target && !cli_interrupted()) {
         arnet_step_stats st;
         arnet_step_stats_init(&st);
         int rc = arnet_trainer_step(r->trainer, &st);
@@ -954,6 +946,10 @@ int cmd_train(int argc, char **argv)
     cli_output_init(&outs[n_outs++], "--out", a.out, 0);
     if (a.keep_best)
         cli_output_init(&outs[n_outs++], "--keep-best", a.keep_best, 0);
+    /* SIGINT or SIGTERM (Slurm, systemd, timeout) from here on: before the
+     * first step nothing is written and the locks go; after it the run is
+     * saved as a checkpoint --resume continues.  Either way 130 or 143. */
+    cli_signals_catch(NULL);
     if ((code = claim_outputs(&a, outs, n_outs)) != 0)
         goto done;
     code = load_data(&r);
@@ -963,35 +959,32 @@ int cmd_train(int argc, char **argv)
         code = make_model(&r);
     if (!code)
         code = make_trainer(&r);
+    if (!code && cli_interrupted()) {
+        fprintf(stderr, "arnet %s: %s before the first step; nothing written\n", CMD,
+                cli_interrupt_name());
+        code = cli_interrupt_status();
+    }
     if (code)
         goto done;
     if (!a.quiet)
         print_header(&r);
 
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
-    sigemptyset(&sa.sa_mask);
-    interrupted = 0;
-    sigaction(SIGINT, &sa, &old);
     double secs = 0;
     uint64_t before = arnet_trainer_steps(r.trainer);
     code = train_loop(&r, &secs);
-    sigaction(SIGINT, &old, NULL);
     if (code)
         goto done;
     uint64_t steps = arnet_trainer_steps(r.trainer);
-    if (interrupted) {
+    if (cli_interrupted()) {
         if (save_run(&r) != 0) {
             code = CLI_EXIT_FAIL;
             goto done;
         }
         fprintf(stderr,
-                "arnet %s: interrupted after step %llu; saved %s (continue with: arnet train "
+                "arnet %s: %s after step %llu; saved %s (continue with: arnet train "
                 "--resume %s)\n",
-                CMD, (unsigned long long)steps, a.out, a.out);
-        code = CLI_EXIT_INTERRUPTED;
+                CMD, cli_interrupt_name(), (unsigned long long)steps, a.out, a.out);
+        code = cli_interrupt_status();
         goto done;
     }
     if (r.test && evaluate(&r, 1) != 0) {
@@ -1014,6 +1007,7 @@ int cmd_train(int argc, char **argv)
                    (unsigned long long)a.opt.iterations, a.out);
     }
 done:
+    cli_signals_restore();
     arnet_trainer_free(r.trainer);
     arnet_model_free(r.model);
     arnet_dataset_free(r.train);
