@@ -270,12 +270,12 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
                 !cli_parse_u64(CMD, "--progress-every", v, 1, UINT64_MAX, &a->progress_every))
                 goto usage;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--hidden", &v))) {
-            if (r < 0 || !cli_parse_u64(CMD, "--hidden", v, 0, UINT32_MAX, &u))
+            if (r < 0 || !cli_parse_u64(CMD, "--hidden", v, 0, 65536, &u))
                 goto usage;
             a->model.hidden_dim = (uint32_t)u;
             a->hidden_given = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--dropout", &v))) {
-            if (r < 0 || !cli_parse_double(CMD, "--dropout", v, -HUGE_VAL, HUGE_VAL, &d))
+            if (r < 0 || !cli_parse_double(CMD, "--dropout", v, 0.0, 0.999, &d))
                 goto usage;
             a->model.dropout = (float)d;
             a->dropout_given = 1;
@@ -293,6 +293,25 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
                 a->crop_given = 1;
         } else {
             cli_usage_error(CMD, "unknown option or argument '%s'", arg);
+            goto usage;
+        }
+    }
+    /* The library's ranges, one option at a time, before anything is read. */
+    for (size_t s = 0; s < a->n_settings; s++) {
+        const setting *st = &a->settings[s];
+        if (!st->given)
+            continue;
+        arnet_train_options one;
+        arnet_train_options_init(&one);
+        size_t off = (size_t)((const char *)st->field - (const char *)&a->opt);
+        size_t size = st->kind == K_U64 ? sizeof(uint64_t)
+                      : st->kind == K_U32 ? sizeof(uint32_t)
+                      : st->kind == K_FLOAT ? sizeof(float) : sizeof(int);
+        memcpy((char *)&one + off, st->field, size);
+        if (arnet_train_options_check(&one) != ARNET_OK) {
+            char msg[1024];
+            cli_user_message(arnet_last_error(), msg, sizeof msg);
+            cli_usage_error(CMD, "%s: out of range (%s)", st->opt, msg);
             goto usage;
         }
     }

@@ -944,6 +944,10 @@ ARNET_API ARNET_NODISCARD int arnet_trainer_create(arnet_model *model,
                                                    const arnet_dataset *train,
                                                    const arnet_train_options *opt,
                                                    arnet_trainer **out);
+/* The option checks of arnet_trainer_create alone (0.2), for a program that
+ * wants to refuse bad options before it loads any data: ARNET_OK, or
+ * ARNET_E_INVALID naming every bad field.  opt [borrowed].  Thread-safe. */
+ARNET_API ARNET_NODISCARD int arnet_train_options_check(const arnet_train_options *opt);
 /* Only once no other thread uses t; the model and data set stay the caller's. */
 ARNET_API void arnet_trainer_free(arnet_trainer *t);
 /* One optimisation step on a freshly drawn batch.  stats [borrowed] may be

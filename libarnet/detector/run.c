@@ -163,7 +163,7 @@ static int parse_double(const char *v, double *out)
     char *end;
     if (!v || !*v)
         return 0;
-    if (!strcmp(v, "nan")) { /* %.9g of an AUC over one class */
+    if (!strcmp(v, "nan") || !strcmp(v, "-nan")) { /* %.9g of an AUC over one class */
         *out = NAN;
         return 1;
     }

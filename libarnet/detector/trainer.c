@@ -141,6 +141,17 @@ static int check_options(const char *fn, const arnet_train_options *o)
     return ARNET_OK;
 }
 
+int arnet_train_options_check(const arnet_train_options *opt)
+{
+    static const char fn[] = "arnet_train_options_check";
+    if (!opt)
+        return arnet__error(ARNET_E_INVALID, "%s: opt is NULL", fn);
+    arnet_train_options o;
+    arnet_train_options_init(&o);
+    int rc = ARNET__STRUCT_IN(fn, arnet_train_options, &o, opt);
+    return rc ? rc : check_options(fn, &o);
+}
+
 /* ---- buffers -------------------------------------------------------------- */
 
 static void batch_buffers_free(batch_buffers *bb)

@@ -405,7 +405,7 @@ expect "eval --plots --force replaces them" 0 "" \
     "$arnet" eval --model "$m" --test "$d/test.txt" --plots "$tmp/plots" --force
 
 # --- the CLI speaks CLI (issue 9, point 7) -------------------------------------------
-expect "a library limit names the option typed (--batch-anomalous), not the field" 1 "--batch-anomalous 100000" \
+expect "a library limit names the option typed (--batch-anomalous), not the field (a usage error, before any data is read)" 2 "--batch-anomalous 100000" \
     "$arnet" train --train "$d/train.txt" --out "$tmp/lim.arnet" --batch-anomalous 100000 --iterations 2
 mkdir -p "$tmp/crop"
 "$arnet" eval --model "$m" --test "$tmp/crop/lr.txt" --crop 0 > /dev/null 2> "$tmp/err"
