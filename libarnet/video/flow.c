@@ -712,7 +712,7 @@ static void dual_row(const arnet_flow *f, const flow_level *l, uint32_t y)
         float *p31 = p_at(f->p[4], ld) + o, *p32 = p_at(f->p[5], ld) + o;
         for (uint32_t i = 0; i < w; i++) {
             float cx = i + 1 < w ? u3[i + 1] - u3[i] : 0.0f, cy = un3[i] - u3[i];
-            float ng3 = 1.0f + taut * sqrtf(cx * cx + cy * cy);
+            float ng3 = 1.0f + taut * (float)sqrt((double)cx * cx + (double)cy * cy);
             p31[i] = (p31[i] + taut * cx) / ng3;
             p32[i] = (p32[i] + taut * cy) / ng3;
         }

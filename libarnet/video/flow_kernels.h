@@ -44,7 +44,11 @@ KATTR static float KN(u_row)(const flow_row *r, uint32_t x0, uint32_t w)
 
 /* One row of the dual step, in place: p from the forward differences of u
  * on row y and the row below (un*: the same row on the last row, giving
- * zero), x in [0, w - 1); the caller does the last column (dx = 0). */
+ * zero), x in [0, w - 1); the caller does the last column (dx = 0).  |grad
+ * u| in double, as OpenCV's hypot: with sqrtf the last bits differ, and
+ * warping (positions rounded to 1/32 pixel) makes a few border pixels of
+ * a rotation drift by tenths of a pixel; in double the flow is OpenCV's
+ * to the bit on every case of tests/reference/compare_flow.py. */
 KATTR static void KN(p_row)(const flow_row *r, uint32_t w)
 {
     const float *restrict u1 = r->u1, *restrict u2 = r->u2, *restrict un1 = r->un1,
@@ -55,8 +59,8 @@ KATTR static void KN(p_row)(const flow_row *r, uint32_t w)
     for (uint32_t x = 0; x + 1 < w; x++) {
         float ax = u1[x + 1] - u1[x], ay = un1[x] - u1[x];
         float bx = u2[x + 1] - u2[x], by = un2[x] - u2[x];
-        float ng1 = 1.0f + taut * sqrtf(ax * ax + ay * ay);
-        float ng2 = 1.0f + taut * sqrtf(bx * bx + by * by);
+        float ng1 = 1.0f + taut * (float)sqrt((double)ax * ax + (double)ay * ay);
+        float ng2 = 1.0f + taut * (float)sqrt((double)bx * bx + (double)by * by);
         p11[x] = (p11[x] + taut * ax) / ng1;
         p12[x] = (p12[x] + taut * ay) / ng1;
         p21[x] = (p21[x] + taut * bx) / ng2;
