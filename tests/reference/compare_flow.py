@@ -10,6 +10,11 @@ arnet_rgb_to_grey against cv2.cvtColor(RGB2GRAY) on every grey level sum.
 
     compare_flow.py          # ARNET_LIBRARY names libarnet.so (else found by ctypes)
 
+With ARNET_EXE (the arnet program) also `arnet flow` end to end: RGB and
+grey frame dumps against OpenCV, the errors users make (bad dtype or
+shape, an existing output without --force, the input as output), and
+Ctrl-C (SIGINT) mid-run leaving no output file.
+
 Writes TAP; exit 0 when every case agrees (or, without numpy or cv2, after
 a skip plan), 1 when one does not.  Calls the library through ctypes on its
 public functions only.  Sizes are small (160 x 120, one 224 x 224 pair) to
@@ -18,7 +23,11 @@ keep the run to seconds.
 import ctypes
 import ctypes.util
 import os
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 
 try:
     import numpy as np
@@ -122,6 +131,84 @@ def shifted(w, h, dx, dy, angle=0.0):
             np.clip(np.rint(b), 0, 255).astype(np.uint8), truth)
 
 
+def cli_checks(exe, frames_rgb):
+    """(name, ok, detail) of each check of the arnet flow command."""
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        fr = os.path.join(d, "frames.npy")
+        np.save(fr, frames_rgb)
+        grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames_rgb])
+        fg = os.path.join(d, "grey.npy")
+        np.save(fg, grey)
+        ref = np.stack([opencv(grey[i], grey[i + 1]) for i in range(len(grey) - 1)])
+        for name, src, extra in (("RGB frames", fr, []), ("grey frames, 2 threads", fg,
+                                                           ["--threads", "2"])):
+            o = os.path.join(d, "flow_%d.npy" % len(out))
+            r = subprocess.run([exe, "flow", "--frames", src, "--out", o, "--quiet"] + extra,
+                               capture_output=True, text=True)
+            ok = r.returncode == 0 and os.path.exists(o)
+            detail = r.stderr.strip()[-200:]
+            if ok:
+                got = np.load(o)
+                ok = got.shape == ref.shape and got.dtype == np.float32
+                if ok:
+                    m, p99, _ = epe(got, ref)
+                    ok = m <= MEAN_EPE and p99 <= P99_EPE
+                    detail = "shape %s, mean EPE %.5f, 99th percentile %.4f" % (
+                        got.shape, m, p99)
+            out.append(("arnet flow on %s equals OpenCV" % name, ok, detail))
+        # Errors users make: each exits 1 or 2 with a message naming the problem.
+        bad = os.path.join(d, "bad.npy")
+        np.save(bad, np.zeros((3, 8, 8, 3), np.float32))
+        one = os.path.join(d, "one.npy")
+        np.save(one, np.zeros((1, 8, 8), np.uint8))
+        four = os.path.join(d, "four.npy")
+        np.save(four, np.zeros((3, 8, 8, 4), np.uint8))
+        exists = os.path.join(d, "exists.npy")
+        open(exists, "w").write("keep")
+        cases = [
+            ("float frames refused", [bad, os.path.join(d, "o1.npy")], "uint8"),
+            ("one frame refused", [one, os.path.join(d, "o2.npy")], "at least 2 frames"),
+            ("4 channels refused", [four, os.path.join(d, "o3.npy")], "last dimension not 3"),
+            ("missing file named", [os.path.join(d, "nope.npy"), os.path.join(d, "o4.npy")],
+             "nope.npy"),
+            ("existing output needs --force", [fg, exists], "--force"),
+            ("the input as output refused", [fg, fg], "--frames"),
+        ]
+        for name, (src, dst), want in cases:
+            r = subprocess.run([exe, "flow", "--frames", src, "--out", dst, "--quiet"],
+                               capture_output=True, text=True)
+            ok = r.returncode in (1, 2) and want in r.stderr
+            if dst == exists:
+                ok = ok and open(exists).read() == "keep"
+            out.append(("arnet flow: " + name, ok, r.stderr.strip()[-200:]))
+        r = subprocess.run([exe, "flow", "--frames", fg, "--out", os.path.join(d, "x.npy"),
+                            "--preset", "gpu"], capture_output=True, text=True)
+        out.append(("arnet flow: --preset gpu refused", r.returncode == 2 and "gpu" in r.stderr,
+                    r.stderr.strip()[-200:]))
+        # Ctrl-C: many large pairs, interrupted after a moment; no file appears.
+        long = os.path.join(d, "long.npy")
+        rng = np.random.default_rng(3)
+        np.save(long, rng.integers(0, 256, (40, 240, 320), dtype=np.uint8))
+        o = os.path.join(d, "long_flow.npy")
+        p = subprocess.Popen([exe, "flow", "--frames", long, "--out", o, "--preset", "cuda",
+                              "--quiet"], stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        t0 = time.time()
+        try:
+            _, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        took = time.time() - t0
+        left = [f for f in os.listdir(d) if f.startswith("long_flow")]
+        ok = p.returncode == 130 and not left and "interrupted" in err and took < 10
+        out.append(("arnet flow: SIGINT stops it (exit %s in %.1f s), no output or temporary "
+                    "left" % (p.returncode, took), ok, err.strip()[-200:]))
+    return out
+
+
 def main():
     lib = library()
     cases = []  # (name, prev, next, preset, kw)
@@ -157,7 +244,9 @@ def main():
     sa, sb, _ = shifted(64, 48, 1.0, 0.5)
     cases.append(("shift 64x48, median 3", sa, sb, 0, {"median_filtering": 3}))
     cases.append(("shift 64x48, gamma 0.2", sa, sb, 0, {"gamma": 0.2}))
-    print("1..%d" % (len(cases) + 1))
+    exe = os.environ.get("ARNET_EXE")
+    n_cli = 10 if exe else 0
+    print("1..%d" % (len(cases) + 1 + n_cli))
     failed = 0
     for i, (name, p, n, preset, kw) in enumerate(cases, 1):
         threads = kw.pop("threads", 1)
@@ -191,6 +280,24 @@ def main():
     print("%s %d - arnet_rgb_to_grey equals cv2 RGB2GRAY on %d colours" % (
         "ok" if same else "not ok", n, rgb.shape[1]))
     failed += not same
+    if exe:
+        rng = np.random.default_rng(2)
+        if os.path.exists(VTEST):
+            cap = cv2.VideoCapture(VTEST)
+            rgb = [cv2.cvtColor(cv2.resize(cap.read()[1], (96, 72), interpolation=cv2.INTER_AREA),
+                                cv2.COLOR_BGR2RGB) for _ in range(4)]
+            frames = np.stack(rgb)
+        else:
+            a, b, _ = shifted(96, 72, 1.5, 0.5)
+            frames = np.stack([np.stack([a] * 3, -1), np.stack([b] * 3, -1),
+                               np.stack([a] * 3, -1)])
+        checks = cli_checks(exe, frames)
+        assert len(checks) == n_cli, len(checks)
+        for j, (name, ok, detail) in enumerate(checks, n + 1):
+            print("%s %d - %s" % ("ok" if ok else "not ok", j, name))
+            if detail:
+                print("# " + detail.replace("\n", "\n# "))
+            failed += not ok
     return 1 if failed else 0
 
 
