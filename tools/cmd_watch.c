@@ -1117,20 +1117,12 @@ int cmd_watch(int argc, char **argv)
             if (r > 0 && !cli_parse_double(CMD, "--fps", v, 0.001, 1e6, &fps))
                 return CLI_EXIT_USAGE;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--size", &v))) {
-            uint64_t a, b;
-            char *x = r > 0 ? strchr(v, 'x') : NULL;
+            uint64_t w, h;
+            if (r > 0 && !cli_parse_u64_pair(CMD, "--size", v, 'x', "WxH", 1, 16384, &w, &h))
+                return CLI_EXIT_USAGE;
             if (r > 0) {
-                char wbuf[32];
-                size_t k = x ? (size_t)(x - v) : 0;
-                if (!x || k == 0 || k >= sizeof wbuf)
-                    return cli_usage_error(CMD, "--size: '%s' is not WxH (1..16384 each)", v);
-                memcpy(wbuf, v, k);
-                wbuf[k] = 0;
-                if (!cli_parse_u64(CMD, "--size (width)", wbuf, 1, 16384, &a) ||
-                    !cli_parse_u64(CMD, "--size (height)", x + 1, 1, 16384, &b))
-                    return CLI_EXIT_USAGE;
-                sw = (uint32_t)a;
-                sh = (uint32_t)b;
+                sw = (uint32_t)w;
+                sh = (uint32_t)h;
             }
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error(CMD, "unknown option '%s'", argv[i]);
