@@ -696,9 +696,9 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
         fprintf(stderr,
-                "arnet %s: %s after step %llu; saved %s (continue with: arnet train "
-                "--resume %s)\n",
-                CMD, cli_interrupt_name(), (unsigned long long)steps, a.out, a.out);
+                "arnet %s: interrupted after step %llu (%s); saved %s (continue with: arnet "
+                "train --resume %s)\n",
+                CMD, (unsigned long long)steps, cli_interrupt_name(), a.out, a.out);
         code = cli_interrupt_status();
         goto done;
     }

@@ -752,10 +752,11 @@ static void *cam_thread(void *arg)
         if (lost) {
             char dj[128], dt[128];
             double down = cli_now() - down_since;
+            /* attempts: the opens tried since the loss, this one included */
             snprintf(dj, sizeof dj, ", \"down_seconds\": %.3f, \"attempts\": %llu", down,
-                     (unsigned long long)attempts);
+                     (unsigned long long)attempts + 1);
             snprintf(dt, sizeof dt, " after %.1f s (%llu attempts)", down,
-                     (unsigned long long)attempts);
+                     (unsigned long long)attempts + 1);
             emit_stream(c, "stream back", dj, dt);
             lost = 0;
         }

@@ -37,7 +37,7 @@ while [ ! -s rport ]; do sleep 0.2; done
     --mqtt "mqtt://127.0.0.1:$mport" --snapshots "$dir/snap" "rtsp://127.0.0.1:$rport/cam" \
     > events.jsonl 2> watch.err &
 w=$!
-echo "time,rss_kb,fds,threads" > samples.csv
+echo "time,rss_kb,fds,threads,load1" > samples.csv
 t0=$(date +%s) next_kill=$kill_every broker_done=0
 while :; do
     now=$(( $(date +%s) - t0 ))
@@ -46,7 +46,8 @@ while :; do
     rss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$w/status)
     thr=$(sed -n 's/^Threads:[^0-9]*\([0-9]*\).*/\1/p' /proc/$w/status)
     fds=$(ls /proc/$w/fd | wc -l)
-    echo "$now,$rss,$fds,$thr" >> samples.csv
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    echo "$now,$rss,$fds,$thr,$load" >> samples.csv
     if [ $now -ge $next_kill ]; then
         kill "$(cat rtsp.pid)"; sleep 5; start_rtsp
         next_kill=$((next_kill + kill_every))
@@ -77,6 +78,8 @@ print("samples: %d over %s s" % (n, rows[-1]["time"]))
 print("VmRSS kB: min %d max %d; mean of the 2nd tenth %.0f, of the last tenth %.0f" %
       (min(rss), max(rss), sum(first) / len(first), sum(last) / len(last)))
 print("fds: min %d max %d, first %d last %d" % (min(fds), max(fds), fds[0], fds[-1]))
+loads = [float(r["load1"]) for r in rows]
+print("load average (1 min): min %.1f, mean %.1f, max %.1f" % (min(loads), sum(loads) / n, max(loads)))
 # pairing: start/end alternate, lost/back alternate
 alarm = lost = 0
 bad = []
