@@ -519,20 +519,22 @@ static int cam_break(camera *c, const char *reason)
 {
     if (c->xs)
         arnet_extractor_reset(c->xs);
+    arnet_stream_state ss;
+    arnet_stream_state_init(&ss);
+    if (arnet_stream_get_state(c->stream, &ss) != ARNET_OK)
+        ss.clips = 0;
+    /* The END of an open alarm first: its last clip ends where the dropped
+     * partial clip began (its first frame's time is still in the ring). */
+    c->end_reason = reason;
+    int st = arnet_stream_reset(c->stream);
+    c->end_reason = NULL;
+    c->clip_base += ss.clips;
     if (c->in_clip) { /* the partial clip is gone: its number is the next one's */
         pthread_mutex_lock(&c->mu);
         c->clips_total--;
         pthread_mutex_unlock(&c->mu);
         c->in_clip = 0;
     }
-    arnet_stream_state ss;
-    arnet_stream_state_init(&ss);
-    if (arnet_stream_get_state(c->stream, &ss) != ARNET_OK)
-        ss.clips = 0;
-    c->end_reason = reason;
-    int st = arnet_stream_reset(c->stream);
-    c->end_reason = NULL;
-    c->clip_base += ss.clips;
     return st == ARNET_OK ? 0 : cam_fail(c, st, c->url);
 }
 
@@ -601,6 +603,8 @@ static int cam_session(camera *c, raw_in *rin, uint32_t dim, char *err, size_t e
                 snprintf(err, errlen, "the stream ended");
                 return 1;
             }
+            if (s->realtime && !c->raw)
+                cam_sleep_until(anchor + c->last_end); /* the last frame lasts its time too */
             return 0;
         }
         /* Times: the input's, made continuous across reconnections and
@@ -704,7 +708,10 @@ static void *cam_thread(void *arg)
             if (cli_interrupted())
                 break;
             if (!c->network) {
-                fprintf(stderr, "arnet watch: %s: %s\n", c->id, err);
+                if (s->multi)
+                    fprintf(stderr, "arnet watch: %s: %s: %s\n", c->id, c->url, err);
+                else
+                    fprintf(stderr, "arnet watch: %s: %s\n", c->url, err);
                 c->rc = CLI_EXIT_FAIL;
                 break;
             }
@@ -775,7 +782,10 @@ static void *cam_thread(void *arg)
             break;
         /* r == 1: the input failed or (network) ended */
         if (!c->network) {
-            fprintf(stderr, "arnet watch: %s: %s\n", c->url, err);
+            if (s->multi)
+                fprintf(stderr, "arnet watch: %s: %s: %s\n", c->id, c->url, err);
+            else
+                fprintf(stderr, "arnet watch: %s: %s\n", c->url, err);
             c->rc = CLI_EXIT_FAIL;
             break;
         }
@@ -794,10 +804,6 @@ static void *cam_thread(void *arg)
         pthread_mutex_unlock(&c->mu);
         emit_stream(c, "stream lost", dj, dt);
         if (cam_break(c, "stream lost")) {
-            c->rc = CLI_EXIT_FAIL;
-            break;
-        }
-        if (s->retries == 1) {
             c->rc = CLI_EXIT_FAIL;
             break;
         }
@@ -1006,10 +1012,11 @@ static void print_status(int final, double t0)
         double el = (done ? c->t_end : cli_now()) - (c->t_start > 0 ? c->t_start : t0);
         char dmg[200] = "";
         if (dp || df || tj || miss)
-            snprintf(dmg, sizeof dmg, "; damage skipped: %llu packets, %llu frames, %llu "
-                                      "timestamp jumps%s%llu frames missing at the end",
+            snprintf(dmg, sizeof dmg, "; damage %s: %llu packets, %llu frames, %llu "
+                                      "timestamp jumps, %llu frames missing at the end",
+                     c->set->strict ? "(--strict stopped at it)" : "skipped",
                      (unsigned long long)dp, (unsigned long long)df, (unsigned long long)tj,
-                     ", ", (unsigned long long)miss);
+                     (unsigned long long)miss);
         else
             snprintf(dmg, sizeof dmg, "; no damage");
         char loss[64] = "";
