@@ -20,6 +20,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_flow(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 failure reported by the library or I/O, 2 usage. */
 #define CLI_EXIT_FAIL 1
