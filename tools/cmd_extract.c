@@ -439,10 +439,14 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
     }
     current_state = NULL;
     arnet_extractor_state_free(st);
-    if (rc == 0 && n == 0) {
-        snprintf(err, errlen, "%llu frames: no complete %u-frame clip (--last-clip pad keeps a "
-                              "shorter one)",
-                 (unsigned long long)frames, opt->clip_frames);
+    if (rc == 0 && n == 0 && frames == 0) {
+        snprintf(err, errlen, "no frame decoded (an empty video)");
+        rc = -1;
+    } else if (rc == 0 && n == 0) { /* with --last-clip pad, any frame makes a clip */
+        snprintf(err, errlen, "%llu frames: no complete %u-frame clip%s",
+                 (unsigned long long)frames, opt->clip_frames,
+                 opt->last_clip == ARNET_LAST_CLIP_PAD ? ""
+                                                       : " (--last-clip pad keeps a shorter one)");
         rc = -1;
     }
     if (rc < 0) {
@@ -749,7 +753,7 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
             "(%.2f clips/s)%s%s\n",
             written, skipped, failed, interrupted ? ", interrupted" : "",
             (unsigned long long)total_clips, el, el > 0 ? (double)total_clips / el : 0.0,
-            mpath ? "; manifest " : "", mpath ? mpath : "");
+            !mpath ? "" : rc ? "; manifest not written: " : "; manifest ", mpath ? mpath : "");
     free(mpath);
     free(out);
     for (size_t i = 0; i < n; i++)
