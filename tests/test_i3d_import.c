@@ -537,6 +537,92 @@ START_TEST(file_list_shows_extractor)
 }
 END_TEST
 
+/* ---- the flow network --------------------------------------------------------------- */
+
+/* Conv3d_1a with 2 input channels is I3D's flow network: recognised, kept
+ * through the extractor file, and never taken for the RGB one. */
+START_TEST(flow_stream)
+{
+    sd s;
+    sd_load(&s, 57);
+    tw_tensor *t = sd_get(&s, "Conv3d_1a_7x7.conv3d.weight"); /* [64,3,7,7,7] */
+    t->shape[1] = 2; /* the first 2/3 of the same floats */
+    arnet_extractor *f, *rgb = load_torch("p_legacy.pt"), *y = NULL;
+    ck_assert_int_eq(sd_try(&s, &f), ARNET_OK);
+    ck_assert_int_eq(arnet_extractor_stream(f), ARNET_STREAM_FLOW);
+    ck_assert_int_eq(arnet_extractor_stream(rgb), ARNET_STREAM_RGB);
+    ck_assert_int_eq(arnet_extractor_stream(NULL), -1);
+    ck_assert_str_eq(meta(f, "network"), "inception-i3d-flow");
+    ck_assert_str_eq(meta(f, "stream"), "flow");
+    ck_assert_str_eq(meta(rgb, "stream"), "rgb");
+    ck_assert_uint_eq(arnet__i3d_desc(f, 0)->in_ch, 2);
+    /* Output channel 0 of unit 0 reads the same first 686 floats, scaled alike;
+     * every other unit is the RGB file's. */
+    ck_assert(!memcmp(f->convs[0].w, rgb->convs[0].w, 686 * sizeof(float)));
+    ck_assert(!memcmp(f->convs[0].b, rgb->convs[0].b, 64 * sizeof(float)));
+    for (size_t i = 1; i < arnet__i3d_n_convs; i++)
+        ck_assert(!memcmp(f->convs[i].w, rgb->convs[i].w,
+                          arnet__i3d_conv_weights(i) * sizeof(float)));
+
+    /* The file keeps the stream; a frame state refuses the flow network. */
+    char p[256], q[256];
+    scratch_of(p, sizeof p, "flow.arnet");
+    arnet_save_options o;
+    arnet_save_options_init(&o);
+    o.compression_level = 0;
+    ck_assert_int_eq(arnet_extractor_save(f, p, &o), ARNET_OK);
+    ck_assert_int_eq(arnet_extractor_load(p, &y), ARNET_OK);
+    ck_assert_int_eq(arnet_extractor_stream(y), ARNET_STREAM_FLOW);
+    ck_assert(!memcmp(f->convs[0].w, y->convs[0].w, 64 * 686 * sizeof(float)));
+    arnet_extractor_options eo;
+    arnet_extractor_options_init(&eo);
+    eo.frame_width = eo.frame_height = 224;
+    arnet_extractor_state *st = (arnet_extractor_state *)1;
+    ck_assert_int_eq(arnet_extractor_state_create(y, &eo, &st), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "flow network"));
+    arnet_extractor_free(y);
+
+    /* A file of before the flow network (no stream key) is RGB. */
+    for (size_t i = 0; i < rgb->n_meta; i++)
+        if (!strcmp(rgb->meta[i].key, "stream"))
+            rgb->meta[i].key[0] = '_'; /* "_tream": an unknown key, ignored */
+    scratch_of(q, sizeof q, "old.arnet");
+    ck_assert_int_eq(arnet_extractor_save(rgb, q, &o), ARNET_OK);
+    ck_assert_int_eq(arnet_extractor_load(q, &y), ARNET_OK);
+    ck_assert_int_eq(arnet_extractor_stream(y), ARNET_STREAM_RGB);
+    arnet_extractor_free(y);
+
+    /* Flow weights labelled RGB, or a stream key against the network: refused,
+     * naming the file. */
+    char *net = NULL, *stream = NULL;
+    for (size_t i = 0; i < f->n_meta; i++) {
+        if (!strcmp(f->meta[i].key, "network"))
+            net = f->meta[i].value;
+        if (!strcmp(f->meta[i].key, "stream"))
+            stream = f->meta[i].value;
+    }
+    ck_assert(net && stream);
+    memcpy(net + strlen("inception-i3d-"), "rgb", 4);  /* "inception-i3d-rgb" */
+    memcpy(stream, "rgb", 4);
+    ck_assert_int_eq(arnet_extractor_save(f, q, &o), ARNET_OK);
+    ck_assert_int_eq(arnet_extractor_load(q, &y), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "old.arnet"));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "Conv3d_1a_7x7.w has shape"));
+    memcpy(net + strlen("inception-i3d-"), "flow", 5);
+    ck_assert_int_eq(arnet_extractor_save(f, q, &o), ARNET_OK);
+    ck_assert_int_eq(arnet_extractor_load(q, &y), ARNET_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "stream \"rgb\" contradicts"));
+    ck_assert_ptr_null(y);
+    arnet_extractor_free(f);
+    arnet_extractor_free(rgb);
+
+    /* Neither 3 nor 2 input channels. */
+    t->shape[1] = 1;
+    sd_expect(&s, "tensor Conv3d_1a_7x7.conv3d.weight has 1 input channels");
+    sd_free(&s);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     arnet_extractor *x = (arnet_extractor *)1;
@@ -582,10 +668,11 @@ Suite *make_suite(void)
         tcase_add_test(tp, batchnorm_without_affine);
         tcase_add_test(tp, save_load_round_trip);
         tcase_add_test(tp, file_list_shows_extractor);
+        tcase_add_test(tp, flow_stream);
     } else { /* Not run, so not counted: say so in the TAP stream. */
         printf("# SKIP formats_and_ports_fold_identically, folding_equals_double_computation, "
                "missing_misshaped_unexpected, batchnorm_without_affine, save_load_round_trip, "
-               "file_list_shows_extractor: reference files: %s\n",
+               "file_list_shows_extractor, flow_stream: reference files: %s\n",
                why);
     }
     fflush(stdout); /* before Check forks, or every child repeats it */

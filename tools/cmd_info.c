@@ -328,6 +328,19 @@ static void print_other(FILE *f, const char *path, const char *kind, const listi
     char bytes[32];
     fmt_bytes(bytes, sizeof bytes, size);
     fprintf(f, "%s: arnet %s file, %llu bytes (%s)\n", path, kind, size, bytes);
+    if (!strcmp(kind, "extractor")) {
+        /* The I3D stream: a file before the flow network has no stream key
+         * and is RGB (the library reads it so). */
+        const char *stream = "rgb";
+        for (size_t i = 0; i < l->n; i++)
+            if (l->items[i].kind == ARNET_ENTRY_META && !l->items[i].trainer &&
+                l->items[i].name && !strcmp(l->items[i].name, "network") && l->items[i].value &&
+                !strcmp(l->items[i].value, "inception-i3d-flow"))
+                stream = "flow";
+        fprintf(f, "  stream     %s (%s)\n", stream,
+                strcmp(stream, "flow") ? "Inception-I3D RGB: frames, 3 channels"
+                                       : "Inception-I3D flow: TV-L1 flow x, y, 2 channels");
+    }
     fprintf(f, "  tensors    %zu, %llu parameters\n\ntensors:\n", n_tensors, params);
     for (size_t i = 0; i < l->n; i++) {
         const item *it = &l->items[i];

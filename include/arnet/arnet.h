@@ -1118,8 +1118,18 @@ ARNET_API void arnet_extractor_free(arnet_extractor *x);
 /* Length of one crop's feature (1024 for I3D).  Thread-safe. */
 ARNET_API uint32_t arnet_extractor_feature_dim(const arnet_extractor *x);
 
+/* Which I3D network an extractor is: the RGB one (frames, 3 input
+ * channels) or the optical-flow one (2 input channels, flow x and y),
+ * recognised by `arnet import i3d` from the first unit's weights and
+ * recorded in the file (files written before the flow network are RGB). */
+#define ARNET_STREAM_RGB 0
+#define ARNET_STREAM_FLOW 1
+/* ARNET_STREAM_RGB or ARNET_STREAM_FLOW; -1 for NULL.  Thread-safe. */
+ARNET_API int arnet_extractor_stream(const arnet_extractor *x);
+
 /* Features of n_clips preprocessed clips: frames holds n_clips x clip_frames
- * x height x width x 3 floats (RGB, channels last, values in [-1, 1]);
+ * x height x width x C floats, channels last, values in [-1, 1]: C = 3 (RGB)
+ * for an RGB extractor, C = 2 (flow x, y, scaled to [-1, 1]) for a flow one;
  * features gets n_clips x feature_dim floats, each the mean of the last
  * block's output over all remaining positions (for 16 x 224 x 224: 2 x 7 x
  * 7).  clip_frames >= 1, height and width >= 1.  Allocates its scratch for
@@ -1139,8 +1149,10 @@ ARNET_API ARNET_NODISCARD int arnet_extractor_clips(const arnet_extractor *x, co
  * ARNET_E_INVALID names a bad field (resize, crops not 1 or 10, last_clip,
  * threads outside 0..256 (0 = 1), clip_frames outside 1..256, frame size
  * 0 or above 16384, filter); ARNET_E_SHAPE for ARNET_RESIZE_NONE with a
- * frame smaller than 224 x 224.  *out [transferred].  Thread-safe: one
- * state per thread, any number of states per extractor. */
+ * frame smaller than 224 x 224; ARNET_E_INVALID for a flow extractor
+ * (ARNET_STREAM_FLOW: it takes flow, not frames; see the two-stream
+ * state).  *out [transferred].  Thread-safe: one state per thread, any
+ * number of states per extractor. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_state_create(const arnet_extractor *x,
                                                            const arnet_extractor_options *opt,
                                                            arnet_extractor_state **out);

@@ -113,7 +113,7 @@ int arnet__i3d_prepare(arnet_extractor *x)
         return arnet__error(ARNET_E_INVALID, "arnet__i3d_prepare: no extractor");
     arnet__i3d_unprepare(x);
     for (size_t i = 0; i < arnet__i3d_n_convs; i++) {
-        int rc = arnet__conv3d_prepare(&arnet__i3d_convs[i], &x->convs[i]);
+        int rc = arnet__conv3d_prepare(arnet__i3d_desc(x, i), &x->convs[i]);
         if (rc != ARNET_OK) {
             arnet__error_prefix("preparing %s", arnet__i3d_convs[i].name);
             arnet__i3d_unprepare(x);

@@ -102,6 +102,12 @@ int arnet_extractor_state_create(const arnet_extractor *x, const arnet_extractor
     if (!x || !out)
         return arnet__error(ARNET_E_INVALID, "arnet_extractor_state_create: %s is NULL",
                             !x ? "extractor" : "out");
+    if (x->stream != ARNET_STREAM_RGB)
+        return arnet__error(ARNET_E_INVALID,
+                            "arnet_extractor_state_create: the extractor (%s) is I3D's flow "
+                            "network, which takes optical flow, not frames (give it as the "
+                            "flow extractor of a two-stream state)",
+                            x->source ? x->source : "no source");
     arnet_extractor_options o;
     int rc = read_options(opt, &o);
     if (rc)

@@ -68,8 +68,10 @@ void arnet__same_pad(uint32_t n, uint32_t k, uint32_t s, uint32_t *front, uint32
  * or "mixed_3b.branch_1.1"): its index, *port (may be NULL) 0 for piergiaj,
  * 1 for hassony2; -1 when no unit has that name. */
 int arnet__i3d_conv_lookup(const char *name, size_t len, int *port);
-/* Weights of unit i (out x in x kt x kh x kw). */
+/* Weights of unit i (out x in x kt x kh x kw) of the RGB table. */
 size_t arnet__i3d_conv_weights(size_t i);
+/* Weights of unit d. */
+size_t arnet__i3d_desc_weights(const arnet__i3d_conv_desc *d);
 /* Parameters after folding: every unit's weights and bias, 12 279 984
  * (12.3 M; the ports' files hold 7 280 more: BatchNorm's scale and shift
  * per channel, besides the running statistics). */
@@ -87,14 +89,30 @@ typedef struct arnet__i3d_conv {
 
 struct arnet_extractor {
     uint32_t feature_dim;   /* 1024 */
+    int stream;             /* ARNET_STREAM_RGB or ARNET_STREAM_FLOW */
+    arnet__i3d_conv_desc stem; /* unit 0 (Conv3d_1a) with this stream's input
+                                * channels: 3 (RGB) or 2 (flow x, y) */
     arnet__i3d_conv *convs; /* arnet__i3d_n_convs entries */
     char *source;           /* where the weights came from (metadata), may be NULL */
     arnet__kv *meta;        /* the file's metadata (i3d_import.c: source, port, ...) */
     size_t n_meta;
 };
 
-/* An extractor with every w and b allocated (uninitialised). */
+/* An extractor with every w and b allocated (uninitialised), RGB; unit 0's
+ * weights have room for either stream's input channels. */
 int arnet__extractor_alloc(arnet_extractor **out);
+/* Make x an extractor of stream ARNET_STREAM_RGB or _FLOW (x->stem). */
+void arnet__extractor_set_stream(arnet_extractor *x, int stream);
+/* Unit i of x: the table's, except unit 0 with the stream's input channels. */
+static inline const arnet__i3d_conv_desc *arnet__i3d_desc(const arnet_extractor *x, size_t i)
+{
+    return i == 0 ? &x->stem : &arnet__i3d_convs[i];
+}
+/* Input channels of x's clips: 3 (RGB) or 2 (flow). */
+static inline uint32_t arnet__extractor_channels(const arnet_extractor *x)
+{
+    return x->stem.in_ch;
+}
 /* conv3d.c: repack every unit for the kernels (called once after loading;
  * frees and redoes any earlier preparation). */
 int arnet__i3d_prepare(arnet_extractor *x);
@@ -110,7 +128,8 @@ int arnet__i3d_scratch_create(const arnet_extractor *x, uint32_t t, uint32_t h, 
 void arnet__i3d_scratch_free(arnet__i3d_scratch *s);
 size_t arnet__i3d_scratch_memory(const arnet__i3d_scratch *s);
 
-/* One clip: in is t x h x w x 3 (channels last, [-1, 1]); feature gets
+/* One clip: in is t x h x w x channels (channels last, [-1, 1]; 3 for
+ * RGB, 2 for flow); feature gets
  * feature_dim floats.  cancel (may be NULL) is polled between steps: when it
  * reads nonzero the call returns ARNET_E_CANCELLED. */
 int arnet__i3d_forward(const arnet_extractor *x, arnet__i3d_scratch *s, const float *in,

@@ -52,15 +52,16 @@ static int conv_scratch(const arnet__i3d_conv_desc *d, const uint32_t dims[3], i
     return 1;
 }
 
-static int measure(uint32_t t, uint32_t h, uint32_t w, int threads, walk_sizes *ws)
+static int measure(const arnet_extractor *x, uint32_t t, uint32_t h, uint32_t w, int threads,
+                   walk_sizes *ws)
 {
     memset(ws, 0, sizeof *ws);
     uint32_t dims[3] = {t, h, w}, od[3];
-    size_t ch = 3;
+    size_t ch = arnet__extractor_channels(x);
     for (size_t i = 0; i < arnet__i3d_n_steps; i++) {
         const arnet__i3d_step *st = &arnet__i3d_steps[i];
         if (st->op == ARNET__I3D_CONV) {
-            const arnet__i3d_conv_desc *d = &arnet__i3d_convs[st->conv];
+            const arnet__i3d_conv_desc *d = arnet__i3d_desc(x, st->conv);
             arnet__conv3d_out_dims(d->k, d->s, dims[0], dims[1], dims[2], od);
             ch = d->out_ch;
             if (!grow(&ws->act, od[0], od[1], od[2], ch))
@@ -117,7 +118,7 @@ int arnet__i3d_scratch_create(const arnet_extractor *x, uint32_t t, uint32_t h, 
     if (threads > MAX_THREADS)
         threads = MAX_THREADS;
     walk_sizes ws;
-    if (!measure(t, h, w, threads, &ws))
+    if (!measure(x, t, h, w, threads, &ws))
         return arnet__error(ARNET_E_INVALID,
                             "I3D scratch: clip extent %u x %u x %u is too large to address", t,
                             h, w);
@@ -213,7 +214,7 @@ int arnet__i3d_forward(const arnet_extractor *x, arnet__i3d_scratch *s, const fl
                                 "I3D forward: unit %s is not prepared (arnet__i3d_prepare)",
                                 arnet__i3d_convs[i].name);
     uint32_t dims[3] = {s->t, s->h, s->w}, od[3];
-    arnet__act cur = act_of((float *)in, dims, 3);
+    arnet__act cur = act_of((float *)in, dims, arnet__extractor_channels(x));
     int next = 0;
     for (size_t i = 0; i < arnet__i3d_n_steps; i++) {
         if (cancel && *cancel)
@@ -222,7 +223,7 @@ int arnet__i3d_forward(const arnet_extractor *x, arnet__i3d_scratch *s, const fl
         const arnet__i3d_step *st = &arnet__i3d_steps[i];
         arnet__act out;
         if (st->op == ARNET__I3D_CONV) {
-            const arnet__i3d_conv_desc *d = &arnet__i3d_convs[st->conv];
+            const arnet__i3d_conv_desc *d = arnet__i3d_desc(x, st->conv);
             arnet__conv3d_out_dims(d->k, d->s, cur.t, cur.h, cur.w, od);
             out = act_of(s->act[next], od, d->out_ch);
             arnet__conv3d(d, &x->convs[st->conv], &cur, &out, s->conv, s->team);
@@ -274,7 +275,8 @@ int arnet_extractor_clips(const arnet_extractor *x, const float *frames, size_t 
         return arnet__error(ARNET_E_INVALID,
                             "arnet_extractor_clips: threads is %d (0 means 1)", threads);
     size_t clip_floats;
-    if (!arnet__mul_size((size_t)clip_frames * height, (size_t)width * 3, &clip_floats) ||
+    if (!arnet__mul_size((size_t)clip_frames * height,
+                         (size_t)width * arnet__extractor_channels(x), &clip_floats) ||
         !arnet__mul_size(clip_floats, n_clips, &(size_t){0}))
         return arnet__error(ARNET_E_INVALID,
                             "arnet_extractor_clips: %zu clips of %u x %u x %u frames are too "

