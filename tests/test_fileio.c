@@ -218,7 +218,7 @@ static const char *my_host(void)
 
 START_TEST(test_stale_temp_of_dead_pid_removed)
 {
-    char path[128], stale[320], other[192], kept_name[160];
+    char path[128], stale[320], other[192], kept_name[160], other_tmp[400];
     in_dir(path, sizeof path, "out.bin");
     pid_t pid = dead_pid();
     snprintf(stale, sizeof stale, "%s.tmp.%s.%ld.0", path, my_host(), (long)pid);
@@ -226,7 +226,7 @@ START_TEST(test_stale_temp_of_dead_pid_removed)
     /* Another path's temporary and a look-alike name stay. */
     in_dir(other, sizeof other, "other.bin");
     snprintf(kept_name, sizeof kept_name, "other.bin.tmp.%s.%ld.0", my_host(), (long)pid);
-    char other_tmp[192];
+
     snprintf(other_tmp, sizeof other_tmp, "%s/%s", dir, kept_name);
     write_text(other_tmp, "x");
     char lookalike[192];
