@@ -85,7 +85,7 @@ int cli_extractor_option(const char *cmd, int argc, char **argv, int *i,
             cli_usage_error(cmd, "--crops: '%s' is not 1 or 10", v);
             return -1;
         }
-        opt->crops = (uint32_t)atoi(v);
+        opt->crops = v[0] == '1' && v[1] == '0' ? 10 : 1;
         return 1;
     }
     if ((r = cli_opt_value(cmd, argc, argv, i, "--resize", &v))) {
@@ -666,7 +666,7 @@ static int settings_options(const char *set, arnet_extractor_options *opt)
     const char *crops = xr_settings_get(set, "crops", v, sizeof v);
     if (!crops || (strcmp(crops, "1") && strcmp(crops, "10")))
         return -1;
-    opt->crops = (uint32_t)atoi(crops);
+    opt->crops = strcmp(crops, "10") ? 1 : 10;
     const char *r = xr_settings_get(set, "resize", v, sizeof v);
     int resizes[] = {ARNET_RESIZE_SHORT256, ARNET_RESIZE_340X256, ARNET_RESIZE_224,
                      ARNET_RESIZE_NONE};
@@ -685,9 +685,11 @@ static int settings_options(const char *set, arnet_extractor_options *opt)
         return -1;
     opt->last_clip = !strcmp(l, "pad") ? ARNET_LAST_CLIP_PAD : ARNET_LAST_CLIP_DROP;
     const char *c = xr_settings_get(set, "clip_frames", v, sizeof v);
-    if (!c || atoi(c) < 1)
+    char *end;
+    unsigned long cf = c && *c >= '1' && *c <= '9' ? strtoul(c, &end, 10) : 0;
+    if (!cf || *end || cf > 4096)
         return -1;
-    opt->clip_frames = (uint32_t)atoi(c);
+    opt->clip_frames = (uint32_t)cf;
     return 0;
 }
 
@@ -990,27 +992,22 @@ typedef struct args {
     arnet_extractor_options opt;
     int settings_given, threads_given, force, show, plan, partial, xpath_owned;
     unsigned shards, jobs, max_attempts;
+    unsigned shard_k, shard_n; /* --shard K[/N]; 0 when not given */
     double lease;
     vlist videos;
 } args;
 
-/* K of "K" or "K/N" (N checked against n when given, n 0: taken from it).
- * 0 or an exit code. */
+/* K of "K" or "K/N" (*n 0 without N), range-checked: 0 or an exit code. */
 static int parse_shard(const char *v, unsigned *k, unsigned *n, const char *from)
 {
-    const char *slash = strchr(v, '/');
-    char kbuf[32];
-    size_t kl = slash ? (size_t)(slash - v) : strlen(v);
-    if (kl == 0 || kl >= sizeof kbuf)
-        return cli_usage_error(CMD, "%s: '%s' is not K or K/N", from, v);
-    memcpy(kbuf, v, kl);
-    kbuf[kl] = 0;
     uint64_t kk, nn = 0;
-    if (!cli_parse_u64(CMD, from, kbuf, 1, 1000000, &kk) ||
-        (slash && !cli_parse_u64(CMD, from, slash + 1, 1, 1000000, &nn)))
+    if (strchr(v, '/')) {
+        if (!cli_parse_u64_pair(CMD, from, v, '/', "K/N", 1, 1000000, &kk, &nn))
+            return CLI_EXIT_USAGE;
+        if (kk > nn)
+            return cli_usage_error(CMD, "%s: '%s' is not K/N with 1 <= K <= N", from, v);
+    } else if (!cli_parse_u64(CMD, from, v, 1, 1000000, &kk))
         return CLI_EXIT_USAGE;
-    if (slash && kk > nn)
-        return cli_usage_error(CMD, "%s: '%s' is not K/N with 1 <= K <= N", from, v);
     *k = (unsigned)kk;
     *n = (unsigned)nn;
     return 0;
@@ -1024,14 +1021,9 @@ static int choose_videos(args *a, const char *xdigest, xr_plan *plan, run *r, in
     char err[1024], why[1024], settings[512];
     settings_string(xdigest, &a->opt, settings, sizeof settings);
     xr_plan *mine = &a->videos.p;
-    unsigned k = 0, n = 0;
-    const char *k_from = NULL;
+    unsigned k = a->shard_k, n = a->shard_n;
+    const char *k_from = "--shard";
     int rc;
-    if (a->shard) {
-        if ((rc = parse_shard(a->shard, &k, &n, "--shard")))
-            return rc;
-        k_from = "--shard";
-    }
     if ((rc = plan_videos(mine, a->out)))
         return rc;
     if (xr_dir_make(a->out, err, sizeof err) != 0) {
@@ -1200,6 +1192,9 @@ static int parse_args(int argc, char **argv, args *a)
                                          &a->videos)))
                 return rc;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--shard", &v))) {
+            int rc;
+            if (r > 0 && (rc = parse_shard(v, &a->shard_k, &a->shard_n, "--shard")))
+                return rc;
             a->shard = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--shards", &v))) {
             uint64_t k;

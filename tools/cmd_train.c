@@ -121,15 +121,8 @@ static int setting_parse(setting *st, const char *s, int cmd_line)
         uint64_t v, lo = (uint64_t)st->min;
         /* 2^64 itself does not convert: the top of the range is UINT64_MAX. */
         uint64_t hi = st->max >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)st->max;
-        if (cmd) {
-            if (!cli_parse_u64(cmd, st->opt, s, lo, hi, &v))
-                return 0;
-        } else {
-            char *end;
-            v = strtoull(s, &end, 10);
-            if (*end || !*s || *s == '-' || v < lo || v > hi)
-                return 0;
-        }
+        if (!cli_parse_u64(cmd, st->opt, s, lo, hi, &v))
+            return 0;
         if (st->kind == K_U64)
             *(uint64_t *)st->field = v;
         else if (st->kind == K_U32)
@@ -140,15 +133,8 @@ static int setting_parse(setting *st, const char *s, int cmd_line)
     }
     case K_FLOAT: {
         double v;
-        if (cmd) {
-            if (!cli_parse_double(cmd, st->opt, s, st->min, st->max, &v))
-                return 0;
-        } else {
-            char *end;
-            v = strtod(s, &end);
-            if (*end || !*s || !(v >= st->min && v <= st->max))
-                return 0;
-        }
+        if (!cli_parse_double(cmd, st->opt, s, st->min, st->max, &v))
+            return 0;
         if (st->min_open && v <= st->min) {
             if (cmd)
                 cli_usage_error(cmd, "%s: must be above %g", st->opt, st->min);
@@ -358,12 +344,32 @@ static int resume_defaults(train_args *a)
     if (!a->keep_best && kb)
         a->keep_best = meta_default(a, m, "test.keep_best", 2);
     a->keep_best_own = a->keep_best && kb && cli_same_file(a->keep_best, kb);
-    if (!a->crop_given && (v = arnet_model_get_meta(m, "train.crop")))
-        a->crop = atoi(v);
-    if (!a->save_every_given && (v = arnet_model_get_meta(m, "train.save_every")))
-        a->save_every = strtoull(v, NULL, 10);
-    if (!a->eval_every_given && (v = arnet_model_get_meta(m, "test.eval_every")))
-        a->eval_every = strtoull(v, NULL, 10);
+    /* Numbers the file records go through the options' own parser: one
+     * that is not a number in range is refused, not wrapped or read as 0. */
+    uint64_t u;
+    const char *bad = NULL;
+    if (!a->crop_given && (v = arnet_model_get_meta(m, "train.crop"))) {
+        if (!strcmp(v, "-1"))
+            a->crop = -1;
+        else if (cli_parse_u64(NULL, NULL, v, 0, 1000, &u))
+            a->crop = (int)u;
+        else
+            bad = "train.crop";
+    }
+    if (!a->save_every_given && (v = arnet_model_get_meta(m, "train.save_every"))) {
+        if (!cli_parse_u64(NULL, NULL, v, 0, UINT64_MAX, &a->save_every))
+            bad = "train.save_every";
+    }
+    if (!a->eval_every_given && (v = arnet_model_get_meta(m, "test.eval_every"))) {
+        if (!cli_parse_u64(NULL, NULL, v, 0, UINT64_MAX, &a->eval_every))
+            bad = "test.eval_every";
+    }
+    if (bad) {
+        fprintf(stderr, "arnet train: --resume %s: its %s is '%s', not a number in range\n",
+                a->resume, bad, arnet_model_get_meta(m, bad));
+        arnet_model_free(m);
+        return CLI_EXIT_FAIL;
+    }
     arnet_model_free(m);
     return 0;
 }
@@ -670,6 +676,16 @@ static int load_data(run *r)
     return 0;
 }
 
+/* A rate recorded by set_meta_double: 0..1, or NaN (an AUC with one class). */
+static int meta_rate(const char *s, double *out)
+{
+    if (!strcmp(s, "nan") || !strcmp(s, "-nan")) {
+        *out = NAN;
+        return 1;
+    }
+    return cli_parse_double(NULL, NULL, s, 0.0, 1.0, out);
+}
+
 /* The evaluations of the resumed run on the same test list, so that
  * --keep-best only replaces its best with a better one. */
 static void resume_best(run *r)
@@ -683,12 +699,20 @@ static void resume_best(run *r)
     for (int i = 0; i < 6; i++)
         if (!(v[i] = arnet_model_get_meta(r->model, keys[i])))
             return;
-    r->last_step = strtoull(v[0], NULL, 10);
-    r->last_auc = strtod(v[1], NULL);
-    r->last_far = strtod(v[2], NULL);
-    r->best_step = strtoull(v[3], NULL, 10);
-    r->best_auc = strtod(v[4], NULL);
-    r->best_far = strtod(v[5], NULL);
+    uint64_t ls, bs;
+    double la, lf, ba, bf;
+    /* a record that does not read as numbers is ignored (no best to keep) */
+    if (!cli_parse_u64(NULL, NULL, v[0], 0, UINT64_MAX, &ls) ||
+        !meta_rate(v[1], &la) || !meta_rate(v[2], &lf) ||
+        !cli_parse_u64(NULL, NULL, v[3], 0, UINT64_MAX, &bs) || !meta_rate(v[4], &ba) ||
+        !meta_rate(v[5], &bf))
+        return;
+    r->last_step = ls;
+    r->last_auc = la;
+    r->last_far = lf;
+    r->best_step = bs;
+    r->best_auc = ba;
+    r->best_far = bf;
     r->have_eval = 1;
 }
 

@@ -63,6 +63,7 @@ char *arnet__strdup(const char *s);
 #define ARNET__MIN_arnet_frame ARNET__SIZE_TO(arnet_frame, strides)
 #define ARNET__MIN_arnet_npy_info ARNET__SIZE_TO(arnet_npy_info, item_size)
 #define ARNET__MIN_arnet_manifest_entry ARNET__SIZE_TO(arnet_manifest_entry, n_frames)
+#define ARNET__MIN_arnet_flow_options ARNET__SIZE_TO(arnet_flow_options, threads)
 
 /* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
  * first release (call <type>_init first)" when s's struct_size < min_size. */
@@ -166,6 +167,10 @@ int arnet__check_finite(const char *where, const float *x, size_t rows, size_t c
  * ARNET_OK. */
 int arnet__check_scores(const char *where, const float *scores, size_t n, size_t first_clip);
 double arnet__softplus(double z);
+/* The shortest decimal (1 to 9 significant digits) that reads back as x,
+ * as a double: the number a user wrote for a float option (0.8f -> 0.8),
+ * for arithmetic that the references do in double (numeric.c). */
+double arnet__float_decimal(float x);
 
 /* ---- checkpoint (checkpoint.c) ----------------------------------------- */
 
