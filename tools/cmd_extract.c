@@ -741,7 +741,7 @@ static void job_say(run *r, const char *fmt, ...)
     } while (0)
 
 /* One video, claimed: extract, record, publish.  0 written, -1 failed
- * (recorded), -2 interrupted. */
+ * (recorded), -2 interrupted, -3 the claim was lost (nothing written). */
 static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim,
                     unsigned attempts)
 {
@@ -780,7 +780,8 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
         snprintf(err, sizeof err, "another task took over this video's claim (was this one "
                                   "stopped longer than the lease?): not written");
         job_say(r, "%s: %s", v->path, err);
-        return -1; /* the other task's record stands */
+        COUNT(r, busy); /* the other task's record stands */
+        return -3;
     }
     /* The record first, then the output: a record without its output (a
      * kill between the two) is redone; an output is never newer than its
