@@ -130,9 +130,20 @@ ARNET_API const char *arnet_strerror(int status);
  * next libarnet call on this thread.  Thread-safe (thread-local). */
 ARNET_API const char *arnet_last_error(void);
 
-/* Forget the calling thread's last error message.  Thread-safe
- * (thread-local). */
+/* Forget the calling thread's last error message (and its errno).
+ * Thread-safe (thread-local). */
 ARNET_API void arnet_clear_error(void);
+
+/* The system's error number behind the calling thread's last failure, when
+ * that failure was the operating system's: ARNET_E_IO from opening, reading,
+ * mapping, writing, syncing or renaming a file or making a folder (ENOENT,
+ * EACCES, EISDIR for a folder where a file was expected, ENOSPC, ...).  0 when
+ * the last failure was the library's own verdict (a malformed file, a bad
+ * argument, a FIFO refused) or there was none.  Set and cleared together with
+ * arnet_last_error()'s message, so bindings can raise their language's error
+ * for the system's code (Python: FileNotFoundError, PermissionError).
+ * Thread-safe (thread-local). */
+ARNET_API int arnet_last_errno(void);
 
 /* Free memory the library handed over ([transferred] outputs such as
  * arnet_npy_read's data or arnet_model_save_buffer's buffer).  NULL is fine.

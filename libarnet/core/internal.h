@@ -23,6 +23,9 @@
 int arnet__error(int status, const char *fmt, ...) ARNET_PRINTF(2, 3);
 /* Prefix the current message with "prefix: " (adds context on the way out). */
 void arnet__error_prefix(const char *fmt, ...) ARNET_PRINTF(1, 2);
+/* As arnet__error(ARNET_E_IO, ...) for a failure of the system's, recording
+ * err for arnet_last_errno() (the message still says strerror(err) itself). */
+int arnet__error_os(int err, const char *fmt, ...) ARNET_PRINTF(2, 3);
 
 /* Overflow-checked size arithmetic: return 0 on overflow. */
 int arnet__mul_size(size_t a, size_t b, size_t *out);

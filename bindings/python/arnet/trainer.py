@@ -8,8 +8,8 @@ import threading
 from collections import namedtuple
 
 from ._lib import (E_CANCELLED, E_INVALID, E_STATE, PROGRESS_FN, RUN_EVAL_FN, ArnetError,
-                   Handle, RunInfo, RunOptions, StepStats, TrainOptions, lib, encode_path,
-                   new_struct, require, short_float32, using)
+                   Handle, RunInfo, RunOptions, StepStats, TrainOptions, c_int_arg, lib,
+                   encode_path, new_struct, put, require, short_float32, using)
 from .data import _busy, as_dataset
 
 _LOSSES = {"dmil-center": 0, "dmil": 1, "kmax-mil": 2}
@@ -46,9 +46,7 @@ def train_options(**options):
                                  % (value,))
             opt.reduce = _REDUCE[value]
         elif name in _OPTION_FIELDS:
-            field = _OPTION_FIELDS[name]
-            kind = dict(TrainOptions._fields_)[field]
-            setattr(opt, field, float(value) if kind is ctypes.c_float else int(value))
+            put(opt, _OPTION_FIELDS[name], value, name)
         else:
             raise TypeError("unknown training option %r (known: %s)"
                             % (name, ", ".join(sorted(list(_OPTION_FIELDS) +
@@ -136,7 +134,7 @@ class Trainer(object):
                 setattr(ro, key, encode_path(a[key]))
         for key in ("eval_every", "save_every"):
             if a.get(key):
-                setattr(ro, key, int(a[key]))
+                put(ro, key, a[key])
         return ro
 
     def _attach(self, ro, deps):
@@ -221,8 +219,8 @@ class Trainer(object):
         self._run_args = run
         self._setup_callbacks(run.get("on_eval"))
         given = new_struct(TrainOptions)
-        given.iterations = int(iterations or 0)
-        given.threads = int(threads or 0)
+        put(given, "iterations", iterations or 0)
+        put(given, "threads", threads or 0)
         ro = self._run_options()
         ro.train = ctypes.pointer(given)
         deps = [model._h]
@@ -309,7 +307,8 @@ class Trainer(object):
         was needed)."""
         if dataset is not None:
             self._bind(dataset)
-        total = int(self._opt.iterations if iterations is None else iterations)
+        total = self._opt.iterations if iterations is None else \
+            c_int_arg(iterations, "iterations", ctypes.c_uint64)
         self._progress, self._last, self._exc = progress, None, None
         try:
             with _busy(self), self._use() as p:
