@@ -39,6 +39,9 @@
 #define SIZE_MAX_SIDE 16384u
 #define THREADS_MAX 256
 #define MIN_LEVEL 16u /* OpenCV stops before a level this small */
+/* Pauses a waiting member spins before it yields its core (a pause is
+ * tens of cycles: a few microseconds in all, less than an iteration). */
+#define SPINS 100u
 
 /* What a row kernel works on (pointers into the current level). */
 typedef struct flow_row {
@@ -439,7 +442,7 @@ static void bar_wait(flow_barrier *b)
         return;
     }
     for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == g; spins++) {
-        if (spins < 2000) {
+        if (spins < SPINS) {
 #ifdef FLOW_X86
             __builtin_ia32_pause();
 #endif
@@ -452,7 +455,7 @@ static void bar_wait(flow_barrier *b)
 static void wait_flag(const long *flag, long it)
 {
     for (unsigned spins = 0; __atomic_load_n(flag, __ATOMIC_ACQUIRE) < it; spins++) {
-        if (spins < 2000) {
+        if (spins < SPINS) {
 #ifdef FLOW_X86
             __builtin_ia32_pause();
 #endif
