@@ -202,26 +202,75 @@ muladd(void *p)
     return NULL;
 }
 
-/* Best of 5 of fn over `threads` threads: seconds. */
+/* The divisions and square roots of one pixel-iteration (4 in the dual
+ * step, 1 in the primal one; two square roots in double, as the library
+ * computes |grad u|), over 1024 pixels in cache: the floor they set,
+ * whatever else the kernels do. */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")))
+#endif
+static void *
+divsqrt(void *p)
+{
+    limit_job *j = p;
+    float *a = j->a, *b = j->b, *c = j->c;
+    for (int r = 0; r < j->reps; r++) {
+        for (int i = 0; i < 1024; i++) {
+            float x = a[i], y = b[i], z = c[i];
+            float g1 = 1.0f + (float)__builtin_sqrt((double)x * x + (double)y * y);
+            float g2 = 1.0f + (float)__builtin_sqrt((double)y * y + (double)z * z);
+            a[i] = (x + z) / g1 + (y + z) / g1 + (x - z) / g2 + (y - x) / g2 + z / (y + 2.0f);
+        }
+        __asm__ volatile("" ::: "memory");
+    }
+    return NULL;
+}
+
+/* The same pixel-iteration with float square roots and one reciprocal in
+ * the dual step (not OpenCV's bits: what a faster, inexact mode could reach). */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")))
+#endif
+static void *
+divsqrt_float(void *p)
+{
+    limit_job *j = p;
+    float *a = j->a, *b = j->b, *c = j->c;
+    for (int r = 0; r < j->reps; r++) {
+        for (int i = 0; i < 1024; i++) {
+            float x = a[i], y = b[i], z = c[i];
+            float g1 = 1.0f / (1.0f + __builtin_sqrtf(x * x + y * y));
+            float g2 = 1.0f / (1.0f + __builtin_sqrtf(y * y + z * z));
+            a[i] = (x + z) * g1 + (y + z) * g1 + (x - z) * g2 + (y - x) * g2 + z / (y + 2.0f);
+        }
+        __asm__ volatile("" ::: "memory");
+    }
+    return NULL;
+}
+
+/* Best of 5 of fn over `threads` threads: CPU seconds of the process per
+ * thread (the machine is shared: wall time would count others' work). */
 static double run_threads(void *(*fn)(void *), limit_job *jobs, int threads)
 {
     double best = INFINITY;
     for (int k = 0; k < 5; k++) {
         pthread_t th[MAX_THREADS];
-        double t0 = now();
+        double t0 = cpu_now();
         for (int i = 1; i < threads; i++)
             pthread_create(&th[i], NULL, fn, &jobs[i]);
         fn(&jobs[0]);
         for (int i = 1; i < threads; i++)
             pthread_join(th[i], NULL);
-        double t = now() - t0;
+        double t = (cpu_now() - t0) / threads;
         best = t < best ? t : best;
     }
     return best;
 }
 
-/* GB/s of a triad over `bytes` (split among threads), and GFLOP/s of mul+add. */
-static void machine_limits(size_t bytes, int threads, double *gbs, double *gflops)
+/* Per core: GB/s of a triad over `bytes` (split among threads), GFLOP/s
+ * of mul+add, ns per pixel-iteration of the divisions and square roots. */
+static void machine_limits(size_t bytes, int threads, double *gbs, double *gflops, double *dsns,
+                           double *dsns_float)
 {
     limit_job jobs[MAX_THREADS];
     size_t n = bytes / 3 / sizeof(float) / (size_t)threads;
@@ -234,7 +283,7 @@ static void machine_limits(size_t bytes, int threads, double *gbs, double *gflop
         jobs[i].c = calloc(n, sizeof(float));
     }
     double t = run_threads(triad, jobs, threads);
-    *gbs = 12.0 * (double)n * threads * reps / t / 1e9;
+    *gbs = 12.0 * (double)n * reps / t / 1e9;
     for (int i = 0; i < threads; i++) {
         free(jobs[i].a);
         free(jobs[i].b);
@@ -242,7 +291,27 @@ static void machine_limits(size_t bytes, int threads, double *gbs, double *gflop
         jobs[i].reps = 2000000;
     }
     t = run_threads(muladd, jobs, threads);
-    *gflops = 2.0 * 256 * 2000000.0 * threads / t / 1e9;
+    *gflops = 2.0 * 256 * 2000000.0 / t / 1e9;
+    for (int i = 0; i < threads; i++) {
+        jobs[i].a = calloc(1024, sizeof(float));
+        jobs[i].b = calloc(1024, sizeof(float));
+        jobs[i].c = calloc(1024, sizeof(float));
+        for (int k = 0; k < 1024; k++) {
+            jobs[i].a[k] = 0.5f + k * 1e-3f;
+            jobs[i].b[k] = 0.25f + k * 2e-3f;
+            jobs[i].c[k] = 0.75f - k * 1e-4f;
+        }
+        jobs[i].reps = 2000;
+    }
+    t = run_threads(divsqrt, jobs, threads);
+    *dsns = t * 1e9 / (1024.0 * 2000);
+    t = run_threads(divsqrt_float, jobs, threads);
+    *dsns_float = t * 1e9 / (1024.0 * 2000);
+    for (int i = 0; i < threads; i++) {
+        free(jobs[i].a);
+        free(jobs[i].b);
+        free(jobs[i].c);
+    }
 }
 
 /* ---- main ---------------------------------------------------------------------- */
@@ -380,18 +449,23 @@ int main(int argc, char **argv)
     }
     if (!quick) {
         /* The flow's working set: 16 floats per pixel of level 0 (the
-         * iteration's arrays) -- the triad runs over the same bytes. */
+         * iteration's arrays) -- the triad runs over the same bytes.  Rates
+         * per core from CPU time, for libarnet and the limits alike. */
         size_t ws = plane * 16 * sizeof(float);
-        printf("  machine (measured here): triad over %.1f MB, separate multiply and add\n",
+        printf("  per core, from CPU time (machine measured here: a triad over %.1f MB, separate\n"
+               "  multiply and add, the divisions and double square roots of a pixel-iteration):\n",
                ws / 1e6);
         for (int t = 1; t <= MAX_THREADS; t++) {
-            double gbs, gflops;
-            machine_limits(ws, t, &gbs, &gflops);
-            double rate = (double)pix_it / (best_ours[t] * 1e-3); /* pixel-iterations/s */
-            printf("  %d thread%s: %.1f GB/s, %.1f GFLOP/s measured; libarnet moves %.1f GB/s "
-                   "(%.0f%%) and does %.1f GFLOP/s (%.0f%%)\n",
-                   t, t == 1 ? " " : "s", gbs, gflops, rate * 64 / 1e9, 100 * rate * 64 / 1e9 / gbs,
-                   rate * 55 / 1e9, 100 * rate * 55 / 1e9 / gflops);
+            double gbs, gflops, dsns, dsf;
+            machine_limits(ws, t, &gbs, &gflops, &dsns, &dsf);
+            double ns = cpu_ours[t] * 1e6 / (double)pix_it, rate = 1e9 / ns;
+            printf("  %d thread%s: machine %.1f GB/s, %.1f GFLOP/s, div/sqrt floor %.2f ns per "
+                   "pixel-iteration;\n             libarnet %.2f ns: %.1f GB/s (%.0f%%), %.1f "
+                   "GFLOP/s (%.0f%%), %.0f%% of the div/sqrt floor (in float with\n"
+                   "             reciprocals, not OpenCV's bits, the floor would be %.2f ns)\n",
+                   t, t == 1 ? " " : "s", gbs, gflops, dsns, ns, rate * 64 / 1e9,
+                   100 * rate * 64 / 1e9 / gbs, rate * 55 / 1e9, 100 * rate * 55 / 1e9 / gflops,
+                   100 * dsns / ns, dsf);
         }
     }
     for (int t = 1; t <= MAX_THREADS; t++)
