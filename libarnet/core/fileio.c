@@ -135,8 +135,8 @@ void arnet__wfile_abort(arnet__wfile *f)
 static int wfile_fail(arnet__wfile *f, const char *step)
 {
     int e = errno ? errno : EIO;
-    int rc = arnet__error(ARNET_E_IO, "%s: %s failed: %s (the file was left unchanged)",
-                          f->path, step, strerror(e));
+    int rc = arnet__error_os(e, "%s: %s failed: %s (the file was left unchanged)",
+                             f->path, step, strerror(e));
     arnet__wfile_abort(f);
     return rc;
 }
@@ -171,8 +171,8 @@ int arnet__wfile_open(arnet__wfile *f, const char *path)
     }
     if (f->fd < 0) {
         int e = errno;
-        int rc = arnet__error(ARNET_E_IO, "%s: cannot create a temporary file beside it: %s",
-                              path, strerror(e));
+        int rc = arnet__error_os(e, "%s: cannot create a temporary file beside it: %s",
+                                 path, strerror(e));
         wfile_release(f);
         return rc;
     }
@@ -251,13 +251,20 @@ int arnet__open_read(const char *path, int *fd_out, uint64_t *size)
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
      * writer forever; fstat then tells what the path is. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        return arnet__error_os(e, "%s: cannot open: %s", path, strerror(e));
+    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return arnet__error(ARNET_E_IO, "%s: cannot stat: %s", path, strerror(e));
+        return arnet__error_os(e, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        /* What read() would have said: a folder where a file was expected. */
+        close(fd);
+        return arnet__error_os(EISDIR, "%s: a directory, not a regular file", path);
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
@@ -268,7 +275,7 @@ int arnet__open_read(const char *path, int *fd_out, uint64_t *size)
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
         int e = errno;
         close(fd);
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(e));
+        return arnet__error_os(e, "%s: cannot open: %s", path, strerror(e));
     }
     *fd_out = fd;
     if (size)
@@ -324,7 +331,7 @@ int arnet__read_file(const char *path, uint8_t **out, size_t *size)
             int e = errno;
             free(buf);
             close(fd);
-            return arnet__error(ARNET_E_IO, "%s: read failed: %s", path, strerror(e));
+            return arnet__error_os(e, "%s: read failed: %s", path, strerror(e));
         }
         if (k == 0)
             break;

@@ -23,6 +23,9 @@
 int arnet__error(int status, const char *fmt, ...) ARNET_PRINTF(2, 3);
 /* Prefix the current message with "prefix: " (adds context on the way out). */
 void arnet__error_prefix(const char *fmt, ...) ARNET_PRINTF(1, 2);
+/* As arnet__error(ARNET_E_IO, ...) for a failure of the system's, recording
+ * err for arnet_last_errno() (the message still says strerror(err) itself). */
+int arnet__error_os(int err, const char *fmt, ...) ARNET_PRINTF(2, 3);
 
 /* Overflow-checked size arithmetic: return 0 on overflow. */
 int arnet__mul_size(size_t a, size_t b, size_t *out);
@@ -63,6 +66,9 @@ char *arnet__strdup(const char *s);
 #define ARNET__MIN_arnet_frame ARNET__SIZE_TO(arnet_frame, strides)
 #define ARNET__MIN_arnet_npy_info ARNET__SIZE_TO(arnet_npy_info, item_size)
 #define ARNET__MIN_arnet_manifest_entry ARNET__SIZE_TO(arnet_manifest_entry, n_frames)
+#define ARNET__MIN_arnet_run_options ARNET__SIZE_TO(arnet_run_options, user)
+#define ARNET__MIN_arnet_run_eval ARNET__SIZE_TO(arnet_run_eval, result)
+#define ARNET__MIN_arnet_run_info ARNET__SIZE_TO(arnet_run_info, best_far)
 #define ARNET__MIN_arnet_flow_options ARNET__SIZE_TO(arnet_flow_options, threads)
 
 /* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
@@ -189,6 +195,8 @@ typedef struct arnet__extra {
     size_t n_tensors;
     const char *const *kv; /* key0, value0, key1, value1, ... */
     size_t n_kv;           /* number of pairs */
+    int kv_as_meta;        /* 1: the pairs go into the model's metadata (a
+                            * model-only file); n_tensors must be 0 */
 } arnet__extra;
 
 /* The same, owned, as read back. */
@@ -445,5 +453,19 @@ int arnet__sampler_check(const arnet__sampler *s);
  * a video).  Returns the number of rows.  Never allocates. */
 size_t arnet__sampler_draw(arnet__sampler *s, arnet__rng *r, arnet__pick *picks,
                            uint32_t *clips);
+
+/* For runs (run.c): save the trainer (state 1: the checkpoint; 0: a
+ * model-only file whose metadata gets the trainer's pairs) with the n_kv
+ * pairs kv (key0, value0, ...) added; read the options a checkpoint's
+ * trainer pairs hold over *o (checked); restore from a loaded file, whose
+ * model lm may be the trainer's own (its weights are then already there). */
+int arnet__trainer_save_with(const arnet_trainer *t, const char *const *kv, size_t n_kv,
+                             int state, const char *path);
+int arnet__trainer_read_options(const arnet__loaded_extra *e, const char *path,
+                                arnet_train_options *o);
+int arnet__trainer_restore_loaded(arnet_trainer *t, const char *path, const arnet_model *lm,
+                                  const arnet__loaded_extra *e);
+/* A new step target (the run's arnet_run_set_iterations). */
+int arnet__trainer_set_iterations(arnet_trainer *t, uint64_t iterations);
 
 #endif /* ARNET_INTERNAL_H */

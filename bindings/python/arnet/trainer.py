@@ -7,7 +7,7 @@ import threading
 from collections import namedtuple
 
 from ._lib import (E_INVALID, E_STATE, ArnetError, Handle, StepStats, TrainOptions, lib,
-                   encode_path, new_struct, require, short_float32, using)
+                   encode_path, new_struct, require, short_float32, using, put, c_int_arg)
 from .data import _busy, as_dataset
 
 _LOSSES = {"dmil-center": 0, "dmil": 1, "kmax-mil": 2}
@@ -44,9 +44,7 @@ def train_options(**options):
                                  % (value,))
             opt.reduce = _REDUCE[value]
         elif name in _OPTION_FIELDS:
-            field = _OPTION_FIELDS[name]
-            kind = dict(TrainOptions._fields_)[field]
-            setattr(opt, field, float(value) if kind is ctypes.c_float else int(value))
+            put(opt, _OPTION_FIELDS[name], value, name)
         else:
             raise TypeError("unknown training option %r (known: %s)"
                             % (name, ", ".join(sorted(list(_OPTION_FIELDS) +
@@ -139,7 +137,8 @@ class Trainer(object):
         Returns the last step's Stats (None when no step was needed)."""
         if dataset is not None:
             self._bind(dataset)
-        total = int(self._opt.iterations if iterations is None else iterations)
+        total = self._opt.iterations if iterations is None else \
+            c_int_arg(iterations, "iterations", ctypes.c_uint64)
         last = None
         while self.steps < total:
             last = self.step()
