@@ -205,6 +205,26 @@ if out=$("$arnet" train --train "$d/train.txt" --out "$tmp/m.arnet" --iterations
 else
     notok "the merged manifest trains and evaluates" "$out"
 fi
+# A record naming a flow file beside the output (two streams written apart,
+# as --split-streams does) gives the manifest's RGB + flow pair.
+mkdir -p "$d/flow" && cp "$d/v2.npy" "$d/flow/v2.npy" && echo "flow flow/v2.npy" >> "$d/arnet-extract/videos/v2.done"
+"$arnet" extract --status "$d" --quiet --partial --manifest "$d/pairs.txt" > /dev/null 2>&1
+"$arnet" extract --status "$d" --quiet --partial --manifest "$tmp/abs.txt" > /dev/null 2>&1
+if grep -qx "v2.npy+flow/v2.npy 0 -" "$d/pairs.txt" && grep -qx "v1.npy 1 2-10" "$d/pairs.txt" &&
+   grep -qx "/.*/feats/v2.npy+/.*/feats/flow/v2.npy 0 -" "$tmp/abs.txt"; then
+    ok "a recorded flow file gives an rgb+flow pair line (relative in DIR, absolute outside)"
+else
+    notok "a recorded flow file gives an rgb+flow pair line" "$(cat "$d/pairs.txt" "$tmp/abs.txt" 2>&1)"
+fi
+rm -f "$d/flow/v2.npy"
+out=$("$arnet" extract --status "$d" 2>&1)
+if printf '%s\n' "$out" | grep -q "^missing	$v/v2.mp4	.*flow/v2.npy"; then
+    ok "a missing flow file makes the video missing again"
+else
+    notok "a missing flow file makes the video missing again" "$out"
+fi
+sed -i '/^flow /d' "$d/arnet-extract/videos/v2.done"
+
 # Everything the tasks wrote matches one plain run, byte for byte.
 "$arnet" extract --extractor "$x" --out "$tmp/one" --quiet "$v/v2.mp4" "$v/v5.mp4" > /dev/null 2>&1
 if cmp -s "$tmp/one/v2.npy" "$d/v2.npy" && cmp -s "$tmp/one/v5.npy" "$d/v5.npy"; then
