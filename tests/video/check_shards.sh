@@ -88,6 +88,23 @@ else
     notok "SLURM_ARRAY_TASK_ID past the plan's shards is refused" "$out"
 fi
 
+# UCF-Crime's published test annotations, converted as docs/video.md says,
+# plan as a labelled list (290 videos, 4 shards; the videos need not exist
+# to plan).
+awk '{ n = $2 == "Normal"; d = n ? "Testing_Normal_Videos_Anomaly" : $2;
+       g = n ? "-" : $3 "-" $4 ($5 >= 0 ? "," $5 "-" $6 : "");
+       print "/data/UCF/" d "/" $1, n ? 0 : 1, g }' "$src/tests/data/ucf-crime/Temporal_Anomaly_Annotation.txt" > "$tmp/ucf.txt"
+out=$("$arnet" extract --plan --shards 4 --extractor "$x" --labels "$tmp/ucf.txt" --out "$tmp/ucf" 2>&1)
+st=$("$arnet" extract --status "$tmp/ucf" --quiet 2>&1)
+if printf '%s' "$out" | grep -q "planned 290 videos in 4 shards" &&
+   grep -q "^video	1	165-240	Abuse028_x264	/data/UCF/Abuse/Abuse028_x264.mp4$" "$tmp/ucf/arnet-extract/plan" &&
+   printf '%s' "$st" | grep -q "^total: 290 videos: 0 done.* 290 missing"; then
+    ok "UCF-Crime's annotations, converted by the documented awk line, plan as a labelled list"
+else
+    notok "UCF-Crime's annotations plan as a labelled list" "$out
+$st"
+fi
+
 # --- a task killed mid-run: its claims stay behind ----------------------------------------
 # The plan's order: broken, v1 .. v6; shard 1 is broken, v3, v6; shard 2
 # v1, v4; shard 3 v2, v5.
