@@ -1068,10 +1068,12 @@ typedef int (*arnet_run_eval_fn)(void *user, const arnet_run_eval *ev);
 
 typedef struct arnet_run_options {
     size_t struct_size;
-    const char *train_manifest;      /* [borrowed] training manifest, or: */
+    const char *train_manifest;      /* [borrowed] training manifest (recorded for
+                                      * resuming; loaded unless train_set is given) */
     const arnet_dataset *train_set;  /* [borrowed, life] a loaded training set */
-    const char *test_manifest;       /* [borrowed] test manifest with frame labels, or: */
-    const arnet_dataset *test_set;   /* [borrowed, life]; both NULL: no evaluation */
+    const char *test_manifest;       /* [borrowed] test manifest with frame labels
+                                      * (likewise), and/or: */
+    const arnet_dataset *test_set;   /* [borrowed, life]; none: no evaluation */
     const arnet_load_options *load;  /* [borrowed] how manifests load (NULL =
                                       * defaults; on resume the file's crop and
                                       * layout replace these when it records them) */
