@@ -40,6 +40,13 @@ const char *cli_video_missing(void);
  * interrupt (cli_video_set_interrupt) stops any wait. */
 int cli_video_open(const char *path, int decode_threads, cli_video **out, char *err,
                    size_t errlen);
+/* The same for a video held in memory: data[0..size) is read through a
+ * custom AVIOContext (read and seek over the bytes) and must stay until
+ * cli_video_close; a demuxer may open nothing else (a playlist's entries
+ * are refused).  The fuzz target (tests/fuzz/fuzz_video.c) decodes through
+ * it. */
+int cli_video_open_buffer(const uint8_t *data, size_t size, int decode_threads, cli_video **out,
+                          char *err, size_t errlen);
 
 /* Network inputs (docs/video.md): every wait of FFmpeg's (connecting,
  * probing, reading) goes through its interrupt callback, which gives up
