@@ -16,7 +16,7 @@
 
 /* Model metadata key of a calibrated alarm threshold, written by
  * `arnet calibrate --write` (docs/embedding.md). */
-#define THRESHOLD_KEY "calibration.threshold"
+#define THRESHOLD_KEY ARNET_META_CALIBRATION_THRESHOLD
 
 static void usage(FILE *f)
 {

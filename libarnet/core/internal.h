@@ -69,6 +69,7 @@ char *arnet__strdup(const char *s);
 #define ARNET__MIN_arnet_run_options ARNET__SIZE_TO(arnet_run_options, user)
 #define ARNET__MIN_arnet_run_eval ARNET__SIZE_TO(arnet_run_eval, result)
 #define ARNET__MIN_arnet_run_info ARNET__SIZE_TO(arnet_run_info, best_far)
+#define ARNET__MIN_arnet_calibration ARNET__SIZE_TO(arnet_calibration, data)
 #define ARNET__MIN_arnet_flow_options ARNET__SIZE_TO(arnet_flow_options, threads)
 
 /* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
