@@ -114,8 +114,6 @@ double arnet__rng_uniform(arnet__rng *r);
 uint64_t arnet__rng_below(arnet__rng *r, uint64_t n);
 /* Standard normal (Box-Muller on the above; deterministic). */
 double arnet__rng_normal(arnet__rng *r);
-/* Fisher-Yates shuffle of idx[0..n). */
-void arnet__rng_shuffle(arnet__rng *r, uint32_t *idx, size_t n);
 
 /* ---- BLIS glue (blas.c) --------------------------------------------------- */
 
@@ -399,8 +397,9 @@ typedef struct arnet__pass_scratch {
 size_t arnet__param_count(const arnet_model *m);
 
 /* Inverted dropout draw for one hidden unit: 1 when kept (probability
- * 1 - p).  The training forward pass calls it once per element of the
- * n_rows x H activation matrix, row-major, whatever the unit's value. */
+ * 1 - p).  The training forward pass makes the same test (backward.c's
+ * one rule) once per element of the n_rows x H activation matrix,
+ * row-major, whatever the unit's value: tests replay the mask with it. */
 int arnet__dropout_keep(arnet__rng *r, float p);
 
 /* Forward and backward pass of one packed batch: the model's training
