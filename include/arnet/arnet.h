@@ -1363,6 +1363,15 @@ ARNET_API void arnet_extractor_state_free(arnet_extractor_state *st);
 ARNET_API ARNET_NODISCARD int arnet_extractor_push(arnet_extractor_state *st,
                                                    const arnet_frame *frame, float *features,
                                                    int *ready);
+/* The mean of one clip's crops, as a model trained on crop means scores it:
+ * features [borrowed] holds crops x feature_dim floats, crop after crop (as
+ * arnet_extractor_push writes them); out gets feature_dim floats (out may
+ * be features itself).  Double sums in crop order and one rounding: the
+ * floats arnet_npy_read and a data set give for the same [T, C, F] file.
+ * crops or feature_dim 0, or a NULL pointer, is ARNET_E_INVALID.
+ * Thread-safe (pure function). */
+ARNET_API ARNET_NODISCARD int arnet_crop_mean(const float *features, uint32_t crops,
+                                              uint32_t feature_dim, float *out);
 /* End of the video: with ARNET_LAST_CLIP_PAD and a partial clip pending,
  * its features (the clip padded with copies of its last frame) are written
  * and *ready is 1; otherwise *ready is 0.  The state is then empty, as
