@@ -1301,9 +1301,12 @@ ARNET_API int arnet_extractor_stream(const arnet_extractor *x);
  * for an RGB extractor, C = 2 (flow x, y, scaled to [-1, 1]) for a flow one;
  * features gets n_clips x feature_dim floats, each the mean of the last
  * block's output over all remaining positions (for 16 x 224 x 224: 2 x 7 x
- * 7).  clip_frames >= 1, height and width >= 1.  Allocates its scratch for
- * the call.  threads as in the options (0 = 1).  Thread-safe: x is only
- * read. */
+ * 7).  clip_frames >= 1, height and width >= 1.  NaN or infinite values
+ * in frames are refused (ARNET_E_INVALID naming the clip and the value), the
+ * rule arnet_model_score applies to features; a clip whose features
+ * overflow (values far outside [-1, 1]) is refused too.  Allocates its
+ * scratch for the call.  threads as in the options (0 = 1).  Thread-safe: x
+ * is only read. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_clips(const arnet_extractor *x, const float *frames,
                                                     size_t n_clips, uint32_t clip_frames,
                                                     uint32_t height, uint32_t width,
