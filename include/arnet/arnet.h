@@ -2,8 +2,10 @@
  * detection (AR-Net, Wan et al., ICME 2020) as an embeddable C library.
  *
  * This header is the manual.  It reads top to bottom: versions, status codes
- * and errors, the model, checkpoint files, scoring and camera streams, data
- * sets and evaluation, training, loss kernels, metrics.
+ * and errors, the model, checkpoint files, scoring and camera streams (with
+ * their calibration), NumPy .npy files, data sets and manifests, evaluation,
+ * training and training runs, loss kernels, metrics, feature extraction
+ * (I3D from frames, crop means) and optical flow (TV-L1).
  *
  * Conventions that hold for every function below:
  *  - Functions return ARNET_OK (0) or a negative ARNET_E_* status.  Results go
