@@ -180,7 +180,7 @@ static void *triad(void *p)
 /* Independent multiply-then-add chains (no fused multiply-add, as the
  * library is built), 256 floats wide: the separate mul/add rate the
  * kernels can reach. */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target("avx512f,prefer-vector-width=512")))
 #endif
 static void *
@@ -206,7 +206,7 @@ muladd(void *p)
  * step, 1 in the primal one; two square roots in double, as the library
  * computes |grad u|), over 1024 pixels in cache: the floor they set,
  * whatever else the kernels do. */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")))
 #endif
 static void *
@@ -228,7 +228,7 @@ divsqrt(void *p)
 
 /* The same pixel-iteration with float square roots and one reciprocal in
  * the dual step (not OpenCV's bits: what a faster, inexact mode could reach). */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")))
 #endif
 static void *

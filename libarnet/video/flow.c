@@ -56,7 +56,11 @@ typedef struct flow_row {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KSUF _avx512
+#if defined(__clang__)
+#define KATTR __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+#else /* GCC would otherwise use 256-bit vectors for AVX-512 code */
 #define KATTR __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,prefer-vector-width=512")))
+#endif
 #include "flow_kernels.h"
 #undef KSUF
 #undef KATTR
