@@ -463,13 +463,16 @@ int main(int argc, char **argv)
             double gbs, gflops, dsns, dsf;
             machine_limits(ws, t, &gbs, &gflops, &dsns, &dsf);
             double ns = cpu_ours[t] * 1e6 / (double)pix_it, rate = 1e9 / ns;
-            printf("  %d thread%s: machine %.1f GB/s, %.1f GFLOP/s, div/sqrt floor %.2f ns per "
+            printf("  %d thread%s: machine %.1f GB/s, %.1f GFLOP/s, %s div/sqrt floor %.2f ns per "
                    "pixel-iteration;\n             libarnet %.2f ns: %.1f GB/s (%.0f%%), %.1f "
-                   "GFLOP/s (%.0f%%), %.0f%% of the div/sqrt floor (in float with\n"
-                   "             reciprocals, not OpenCV's bits, the floor would be %.2f ns)\n",
-                   t, t == 1 ? " " : "s", gbs, gflops, dsns, ns, rate * 64 / 1e9,
+                   "GFLOP/s (%.0f%%), %.0f%% of the %s div/sqrt floor (%s: %.2f ns)\n",
+                   t, t == 1 ? " " : "s", gbs, gflops, exact ? "exact" : "float", exact ? dsns : dsf,
+                   ns, rate * 64 / 1e9,
                    100 * rate * 64 / 1e9 / gbs, rate * 55 / 1e9, 100 * rate * 55 / 1e9 / gflops,
-                   100 * dsns / ns, dsf);
+                   100 * (exact ? dsns : dsf) / ns, exact ? "exact" : "float",
+                   exact ? "in float with reciprocals, not OpenCV's bits, the floor is"
+                         : "exact, as OpenCV, it is",
+                   exact ? dsf : dsns);
         }
     }
     for (int t = 1; t <= MAX_THREADS; t++)
