@@ -122,11 +122,11 @@ EOF
 )
 want="a=2x1024 b=1x1024 c=2x1024 d=1x1024 rot=2x1024 vfr=2x1024 "
 if [ "$shapes" = "$want" ]; then ok "clip counts per video ($want)"; else notok "clip counts per video" "got '$shapes', want '$want'"; fi
-if [ -f "$o/manifest.tsv" ] && [ "$(grep -vc '^#' "$o/manifest.tsv")" = 6 ] &&
-   grep -q "^rot.npy	2	37	12	.*rot.mp4$" "$o/manifest.tsv"; then
-    ok "manifest lists the six outputs with clips, frames, fps and source"
+if [ -f "$o/outputs.tsv" ] && [ "$(grep -vc '^#' "$o/outputs.tsv")" = 6 ] &&
+   grep -q "^rot.npy	2	37	12	.*rot.mp4$" "$o/outputs.tsv"; then
+    ok "outputs.tsv lists the six outputs with clips, frames, fps and source"
 else
-    notok "manifest lists the six outputs" "$(cat "$o/manifest.tsv" 2>&1)"
+    notok "outputs.tsv lists the six outputs" "$(cat "$o/outputs.tsv" 2>&1)"
 fi
 if ls "$o" | grep -q tmp; then notok "no temporary files left" "$(ls "$o")"; else ok "no temporary files left"; fi
 
@@ -170,7 +170,7 @@ done
 
 # --- --frames errors ------------------------------------------------------------
 "$py" -c 'import numpy as np; np.save("'"$tmp"'/f32.npy", np.zeros((4, 8, 8, 3), np.float32)); np.save("'"$tmp"'/rank3.npy", np.zeros((4, 8, 8), np.uint8))'
-for case in "f32.npy:frames must be uint8 \[N, H, W, 3\] RGB, not descr '<f4'" \
+for case in "f32.npy:frames must be uint8 \[N, H, W, 3\] RGB, not dtype <f4" \
             "rank3.npy:frames must have shape \[N, H, W, 3\] (rank 3)" "nothere.npy:cannot open"; do
     f=${case%%:*} msg=${case#*:}
     "$arnet" extract --extractor "$x" --frames "$tmp/$f" --out "$tmp/x.npy" > /dev/null 2> "$tmp/err"
@@ -209,7 +209,7 @@ sleep 6
 kill -INT $pid 2> /dev/null
 wait $pid
 rc=$?
-if [ $rc -eq 130 ] && [ ! -e "$tmp/int/long.npy" ] && [ -z "$(ls "$tmp/int" | grep -v manifest)" ]; then
+if [ $rc -eq 130 ] && [ ! -e "$tmp/int/long.npy" ] && [ -z "$(ls "$tmp/int" | grep -v "^outputs.tsv$\|^arnet-extract$")" ] && [ -z "$(ls "$tmp/int/arnet-extract/videos")" ]; then
     ok "Ctrl-C stops with status 130 and publishes no partial output"
 elif [ $rc -eq 0 ] && [ -s "$tmp/int/long.npy" ]; then
     skip "Ctrl-C stops with status 130" "the run (30 clips) finished within six seconds"
@@ -227,7 +227,7 @@ done
 same=1
 for s in b c d; do cmp -s "$tmp/sh/$s.npy" "$o/$s.npy" || same=0; done
 if [ $same = 1 ] && [ "$(ls "$tmp/sh" | grep -c '\.npy$')" = 3 ] &&
-   [ "$(cat "$tmp/sh"/manifest.*-of-3.tsv | grep -vc '^#')" = 3 ]; then
+   [ "$(grep -vc '^#' "$tmp/sh/outputs.tsv")" = 3 ]; then
     ok "three shards (one from --list) write the same files as one run, each once"
 else
     notok "three shards write the same files as one run" "$(ls -l "$tmp/sh"; cat "$tmp"/err.*)"
@@ -243,10 +243,39 @@ if out=$("$arnet" extract --extractor "$x" --crops 10 --resize 340x256 --threads
 import sys, numpy as np
 x = np.load(sys.argv[1]); assert x.shape == (1, 10, 1024), x.shape
 y = np.load(sys.argv[2]); assert y.shape == (2, 1024), y.shape
-' "$tmp/c10/d.npy" "$tmp/pad/b.npy" 2>&1) && grep -q "crops 10, resize 340x256" "$tmp/c10/manifest.tsv"; then
+' "$tmp/c10/d.npy" "$tmp/pad/b.npy" 2>&1) && grep -q "crops=10 resize=340x256" "$tmp/c10/arnet-extract/videos/d.done"; then
     ok "--crops 10 gives [1, 10, 1024]; --last-clip pad keeps 20 frames' second clip"
 else
     notok "--crops 10 and --last-clip pad" "$out"
+fi
+
+# --- messages that say what is wrong (issue 17) ----------------------------------
+# a picture too large (FFmpeg's own code for it reads "Device or resource busy")
+printf 'YUV4MPEG2 W60000 H60000 F25:1 Ip A1:1 C420jpeg\nFRAME\nabc' > "$tmp/huge.y4m"
+printf 'YUV4MPEG2 W16 H16 F25:1 Ip A1:1 C420jpeg\n' > "$tmp/empty.y4m"
+ff -f lavfi -i "$(src2 64x48 25)" -frames:v 10 -c:v mpeg4 "$tmp/ten.avi"
+"$arnet" extract --extractor "$x" --out "$tmp/msg" "$tmp/huge.y4m" "$tmp/ten.avi" > /dev/null 2> "$tmp/err"
+if grep -q "huge.y4m: cannot open: the picture, 60000x60000, is too large" "$tmp/err" &&
+   grep -q "ten.avi: 10 frames: no complete 16-frame clip (--last-clip pad keeps" "$tmp/err"; then
+    ok "a 60000x60000 picture is too large; a 10-frame video suggests --last-clip pad"
+else
+    notok "a 60000x60000 picture is too large; a 10-frame video suggests --last-clip pad" "$(cat "$tmp/err")"
+fi
+# with --last-clip pad given, a video without frames does not suggest it
+"$arnet" extract --extractor "$x" --last-clip pad --out "$tmp/msg2" "$tmp/empty.y4m" > /dev/null 2> "$tmp/err"
+if grep -q "empty.y4m: no frame decoded" "$tmp/err" && ! grep -q "last-clip" "$tmp/err"; then
+    ok "--last-clip pad on an empty video: no frame decoded, no --last-clip hint"
+else
+    notok "--last-clip pad on an empty video: no frame decoded, no --last-clip hint" "$(cat "$tmp/err")"
+fi
+# a list of outputs that could not be written is not named as written
+mkdir -p "$tmp/msg3/outputs.tsv"
+"$arnet" extract --extractor "$x" --out "$tmp/msg3" "$v/d.mkv" > /dev/null 2> "$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "; not written: $tmp/msg3/outputs.tsv" "$tmp/err"; then
+    ok "outputs.tsv that could not be written: exit 1, the summary says it was not written"
+else
+    notok "outputs.tsv that could not be written: exit 1, the summary says it was not written" "exit $rc: $(cat "$tmp/err")"
 fi
 
 # --- watch ------------------------------------------------------------------------

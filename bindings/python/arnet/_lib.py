@@ -292,6 +292,36 @@ class TrainOptions(ctypes.Structure):
                 ("progress_user", c_void_p)]
 
 
+class RunEval(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("step", c_u64), ("auc", c_double),
+                ("far", c_double), ("best_step", c_u64), ("best_auc", c_double),
+                ("best_far", c_double), ("is_best", c_int), ("final", c_int),
+                ("result", ctypes.POINTER(EvalResult))]
+
+
+RUN_EVAL_FN = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(RunEval))
+
+
+class RunOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("train_manifest", c_char_p),
+                ("train_set", c_void_p), ("test_manifest", c_char_p), ("test_set", c_void_p),
+                ("load", ctypes.POINTER(LoadOptions)), ("train", ctypes.POINTER(TrainOptions)),
+                ("model", ctypes.POINTER(ModelConfig)), ("model_in", c_void_p),
+                ("out", c_char_p), ("keep_best", c_char_p), ("eval_every", c_u64),
+                ("save_every", c_u64), ("progress", PROGRESS_FN), ("on_eval", RUN_EVAL_FN),
+                ("user", c_void_p)]
+
+
+class RunInfo(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("train_manifest", c_char_p),
+                ("test_manifest", c_char_p), ("out", c_char_p), ("keep_best", c_char_p),
+                ("crop", c_int), ("layout", c_int), ("eval_every", c_u64),
+                ("save_every", c_u64), ("steps", c_u64), ("iterations", c_u64),
+                ("resumed", c_int), ("evaluated", c_int), ("eval_step", c_u64),
+                ("best_step", c_u64), ("eval_auc", c_double), ("eval_far", c_double),
+                ("best_auc", c_double), ("best_far", c_double)]
+
+
 class Frame(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("format", c_int), ("width", c_u32),
                 ("height", c_u32), ("planes", c_void_p * 3), ("strides", c_size_t * 3)]
@@ -322,6 +352,9 @@ STRUCTS = {
     "arnet_eval_result": (EvalResult, "arnet_eval_result_init"),
     "arnet_step_stats": (StepStats, "arnet_step_stats_init"),
     "arnet_train_options": (TrainOptions, "arnet_train_options_init"),
+    "arnet_run_eval": (RunEval, "arnet_run_eval_init"),
+    "arnet_run_options": (RunOptions, "arnet_run_options_init"),
+    "arnet_run_info": (RunInfo, "arnet_run_info_init"),
     "arnet_frame": (Frame, "arnet_frame_init"),
     "arnet_extractor_options": (ExtractorOptions, "arnet_extractor_options_init"),
 }
@@ -403,6 +436,7 @@ PROTOTYPES = [
     ("arnet_stream_result_init", None, [P(StreamResult)]),
     ("arnet_stream_state_init", None, [P(StreamState)]),
     ("arnet_stream_create", STATUS, [P(StreamOptions), c_void_pp]),
+    ("arnet_stream_options_from_model", STATUS, [c_void_p, P(StreamOptions)]),
     ("arnet_stream_free", None, [c_void_p]),
     ("arnet_stream_update", STATUS, [c_void_p, c_float, P(StreamResult)]),
     ("arnet_stream_push", STATUS, [c_void_p, c_void_p, c_float_p, P(StreamResult)]),
@@ -450,6 +484,25 @@ PROTOTYPES = [
     ("arnet_trainer_steps", c_u64, [c_void_p]),
     ("arnet_trainer_save", STATUS, [c_void_p, c_char_p]),
     ("arnet_trainer_restore", STATUS, [c_void_p, c_char_p]),
+    ("arnet_trainer_get_options", STATUS, [c_void_p, P(TrainOptions)]),
+    ("arnet_train_options_check", STATUS, [P(TrainOptions)]),
+    # training runs
+    ("arnet_run_options_init", None, [P(RunOptions)]),
+    ("arnet_run_eval_init", None, [P(RunEval)]),
+    ("arnet_run_info_init", None, [P(RunInfo)]),
+    ("arnet_run_start", STATUS, [P(RunOptions), c_void_pp]),
+    ("arnet_run_resume", STATUS, [c_char_p, P(RunOptions), c_void_pp]),
+    ("arnet_run_continue", STATUS, [c_void_p]),
+    ("arnet_run_save", STATUS, [c_void_p]),
+    ("arnet_run_set_iterations", STATUS, [c_void_p, c_u64]),
+    ("arnet_run_get_info", STATUS, [c_void_p, P(RunInfo)]),
+    ("arnet_run_model", c_void_p, [c_void_p]),
+    ("arnet_run_trainer", c_void_p, [c_void_p]),
+    ("arnet_run_train_set", c_void_p, [c_void_p]),
+    ("arnet_run_test_set", c_void_p, [c_void_p]),
+    ("arnet_run_free", None, [c_void_p]),
+    ("arnet_loss_name", c_char_p, [c_int]),
+    ("arnet_reduce_name", c_char_p, [c_int]),
     # loss kernels
     ("arnet_loss_dmil", STATUS, [c_float_p, c_size_t, c_int, c_float, P(c_float), c_float_p]),
     ("arnet_loss_center", STATUS, [c_float_p, c_size_t, c_int, P(c_float), c_float_p]),
