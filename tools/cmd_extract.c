@@ -406,10 +406,14 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
     }
     job_state[job] = NULL;
     arnet_extractor_state_free(st);
-    if (rc == 0 && n == 0) {
-        snprintf(err, errlen, "%llu frames: no complete %u-frame clip (--last-clip pad keeps a "
-                              "shorter one)",
-                 (unsigned long long)frames, opt->clip_frames);
+    if (rc == 0 && n == 0 && frames == 0) {
+        snprintf(err, errlen, "no frame decoded (an empty video)");
+        rc = -1;
+    } else if (rc == 0 && n == 0) { /* with --last-clip pad, any frame makes a clip */
+        snprintf(err, errlen, "%llu frames: no complete %u-frame clip%s",
+                 (unsigned long long)frames, opt->clip_frames,
+                 opt->last_clip == ARNET_LAST_CLIP_PAD ? ""
+                                                       : " (--last-clip pad keeps a shorter one)");
         rc = -1;
     }
     if (rc < 0) {
@@ -786,6 +790,7 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
     /* The record first, then the output: a record without its output (a
      * kill between the two) is redone; an output is never newer than its
      * record.  An old output goes before either. */
+    d.output = (char *)out + strlen(r->dir) + 1;
     d.source = v->path;
     d.settings = (char *)r->settings;
     d.clips = clips;
@@ -849,10 +854,15 @@ static void *job_main(void *arg)
         if (i >= r->n || interrupted)
             break;
         const xr_video *v = r->share[i];
+        /* The output's name in DIR.  (Two streams written apart would
+         * name "rgb/<stem>.npy" here and a flow file, "flow/<stem>.npy",
+         * as the flow argument of xr_video_state and xr_done.flow.) */
+        char *rel = out + strlen(r->dir) + 1;
         snprintf(out, plen, "%s/%s.npy", r->dir, v->stem);
         char why[1024];
         xr_done d;
-        int state = xr_video_state(r->dir, v->stem, v->path, r->settings, &d, why, sizeof why);
+        int state = xr_video_state(r->dir, v->stem, rel, NULL, v->path, r->settings, &d, why,
+                                   sizeof why);
         xr_done_free(&d);
         unsigned attempts = 0;
         char reason[600];
@@ -891,7 +901,8 @@ static void *job_main(void *arg)
             continue;
         }
         /* Claimed: done meanwhile by the task whose claim this was? */
-        state = xr_video_state(r->dir, v->stem, v->path, r->settings, &d, why, sizeof why);
+        state = xr_video_state(r->dir, v->stem, rel, NULL, v->path, r->settings, &d, why,
+                               sizeof why);
         xr_done_free(&d);
         if (state == XR_DONE && !r->force) {
             xr_claim_release(c);
@@ -972,10 +983,10 @@ static int run_videos(run *r)
         k += (size_t)snprintf(extra + k, sizeof extra - k, ", %zu left to other tasks", r->busy);
     fprintf(stderr,
             "arnet extract: %zu written, %zu already there, %zu failed%s%s; %llu clips in %.1f s "
-            "(%.2f clips/s)%s%s/outputs.tsv\n",
+            "(%.2f clips/s); %s%s/outputs.tsv\n",
             r->written, r->skipped, r->failed, extra, interrupted ? ", interrupted" : "",
             (unsigned long long)r->clips, el, el > 0 ? (double)r->clips / el : 0.0,
-            out_ok ? "; " : "", out_ok ? r->dir : "");
+            out_ok ? "" : "not written: ", r->dir);
     free(jobs);
     free(th);
     pthread_mutex_destroy(&r->mu);

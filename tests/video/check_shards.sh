@@ -88,6 +88,23 @@ else
     notok "SLURM_ARRAY_TASK_ID past the plan's shards is refused" "$out"
 fi
 
+# UCF-Crime's published test annotations, converted as docs/video.md says,
+# plan as a labelled list (290 videos, 4 shards; the videos need not exist
+# to plan).
+awk '{ n = $2 == "Normal"; d = n ? "Testing_Normal_Videos_Anomaly" : $2;
+       g = n ? "-" : $3 "-" $4 ($5 >= 0 ? "," $5 "-" $6 : "");
+       print "/data/UCF/" d "/" $1, n ? 0 : 1, g }' "$src/tests/data/ucf-crime/Temporal_Anomaly_Annotation.txt" > "$tmp/ucf.txt"
+out=$("$arnet" extract --plan --shards 4 --extractor "$x" --labels "$tmp/ucf.txt" --out "$tmp/ucf" 2>&1)
+st=$("$arnet" extract --status "$tmp/ucf" --quiet 2>&1)
+if printf '%s' "$out" | grep -q "planned 290 videos in 4 shards" &&
+   grep -q "^video	1	165-240	Abuse028_x264	/data/UCF/Abuse/Abuse028_x264.mp4$" "$tmp/ucf/arnet-extract/plan" &&
+   printf '%s' "$st" | grep -q "^total: 290 videos: 0 done.* 290 missing"; then
+    ok "UCF-Crime's annotations, converted by the documented awk line, plan as a labelled list"
+else
+    notok "UCF-Crime's annotations plan as a labelled list" "$out
+$st"
+fi
+
 # --- a task killed mid-run: its claims stay behind ----------------------------------------
 # The plan's order: broken, v1 .. v6; shard 1 is broken, v3, v6; shard 2
 # v1, v4; shard 3 v2, v5.
@@ -205,6 +222,52 @@ if out=$("$arnet" train --train "$d/train.txt" --out "$tmp/m.arnet" --iterations
 else
     notok "the merged manifest trains and evaluates" "$out"
 fi
+# A record naming a flow file beside the output (two streams written apart,
+# as --split-streams does) gives the manifest's RGB + flow pair.
+mkdir -p "$d/flow" && cp "$d/v2.npy" "$d/flow/v2.npy" && echo "flow flow/v2.npy" >> "$d/arnet-extract/videos/v2.done"
+"$arnet" extract --status "$d" --quiet --partial --manifest "$d/pairs.txt" > /dev/null 2>&1
+"$arnet" extract --status "$d" --quiet --partial --manifest "$tmp/abs.txt" > /dev/null 2>&1
+if grep -qx "v2.npy+flow/v2.npy 0 -" "$d/pairs.txt" && grep -qx "v1.npy 1 2-10" "$d/pairs.txt" &&
+   grep -qx "/.*/feats/v2.npy+/.*/feats/flow/v2.npy 0 -" "$tmp/abs.txt"; then
+    ok "a recorded flow file gives an rgb+flow pair line (relative in DIR, absolute outside)"
+else
+    notok "a recorded flow file gives an rgb+flow pair line" "$(cat "$d/pairs.txt" "$tmp/abs.txt" 2>&1)"
+fi
+rm -f "$d/flow/v2.npy"
+out=$("$arnet" extract --status "$d" 2>&1)
+if printf '%s\n' "$out" | grep -q "^missing	$v/v2.mp4	.*flow/v2.npy"; then
+    ok "a missing flow file makes the video missing again"
+else
+    notok "a missing flow file makes the video missing again" "$out"
+fi
+sed -i '/^flow /d' "$d/arnet-extract/videos/v2.done"
+
+# --- a task stopped past its lease loses its claim and publishes nothing ------------------
+# (--lease 2: renewed every second; SIGSTOP stops the renewals too.)
+ffmpeg -nostdin -v error -y -f lavfi -i "testsrc=size=48x32:rate=25" -frames:v 64 -c:v libx264 \
+    -pix_fmt yuv420p "$v/long.mp4"
+l=$tmp/lease
+"$arnet" extract --plan --lease 2 --extractor "$x" --out "$l" "$v/long.mp4" > /dev/null 2>&1
+"$arnet" extract --out "$l" > "$tmp/stopped.log" 2>&1 &
+pa=$!
+i=0
+while [ ! -f "$l/arnet-extract/videos/long.claim" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -STOP $pa
+sleep 4
+out=$("$arnet" extract --out "$l" 2>&1); rb=$?
+kill -CONT $pa
+wait $pa; ra=$?
+if [ $rb -eq 0 ] && printf '%s' "$out" | grep -q "taking over .*long.claim" &&
+   grep -q "long.mp4: another task took over this video's claim" "$tmp/stopped.log" &&
+   grep -q "^pid " "$l/arnet-extract/videos/long.done" &&
+   [ "$(sed -n 's/^pid //p' "$l/arnet-extract/videos/long.done")" != "$pa" ] &&
+   "$arnet" extract --status "$l" > /dev/null; then
+    ok "a task stopped past its lease loses the video to another and does not publish it"
+else
+    notok "a task stopped past its lease loses its claim" "B: $rb $out
+A: $ra $(cat "$tmp/stopped.log")"
+fi
+
 # Everything the tasks wrote matches one plain run, byte for byte.
 "$arnet" extract --extractor "$x" --out "$tmp/one" --quiet "$v/v2.mp4" "$v/v5.mp4" > /dev/null 2>&1
 if cmp -s "$tmp/one/v2.npy" "$d/v2.npy" && cmp -s "$tmp/one/v5.npy" "$d/v5.npy"; then
