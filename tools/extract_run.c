@@ -708,14 +708,6 @@ int xr_claim_take(const char *dir, const char *name, int is_shard, double lease,
     return 1;
 }
 
-int xr_claim_held(xr_claim *c)
-{
-    pthread_mutex_lock(&claims_mu);
-    int held = !c->lost;
-    pthread_mutex_unlock(&claims_mu);
-    return held;
-}
-
 /* Whether the claim file still holds our token (lock held). */
 static int claim_ours(const xr_claim *c)
 {
@@ -724,6 +716,18 @@ static int claim_ours(const xr_claim *c)
         rec_get(rec, "token", tok, sizeof tok);
     free(rec);
     return !strcmp(tok, c->token);
+}
+
+int xr_claim_held(xr_claim *c)
+{
+    /* Read now, not only at the last renewal: a process stopped past its
+     * lease (SIGSTOP, a suspended job) may have lost the claim since. */
+    pthread_mutex_lock(&claims_mu);
+    if (!c->lost && !claim_ours(c))
+        c->lost = 1;
+    int held = !c->lost;
+    pthread_mutex_unlock(&claims_mu);
+    return held;
 }
 
 void xr_claim_release(xr_claim *c)

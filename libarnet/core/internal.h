@@ -69,6 +69,7 @@ char *arnet__strdup(const char *s);
 #define ARNET__MIN_arnet_run_options ARNET__SIZE_TO(arnet_run_options, user)
 #define ARNET__MIN_arnet_run_eval ARNET__SIZE_TO(arnet_run_eval, result)
 #define ARNET__MIN_arnet_run_info ARNET__SIZE_TO(arnet_run_info, best_far)
+#define ARNET__MIN_arnet_calibration ARNET__SIZE_TO(arnet_calibration, data)
 #define ARNET__MIN_arnet_flow_options ARNET__SIZE_TO(arnet_flow_options, threads)
 
 /* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
@@ -113,8 +114,6 @@ double arnet__rng_uniform(arnet__rng *r);
 uint64_t arnet__rng_below(arnet__rng *r, uint64_t n);
 /* Standard normal (Box-Muller on the above; deterministic). */
 double arnet__rng_normal(arnet__rng *r);
-/* Fisher-Yates shuffle of idx[0..n). */
-void arnet__rng_shuffle(arnet__rng *r, uint32_t *idx, size_t n);
 
 /* ---- teams of threads (team.c) ------------------------------------------- */
 
@@ -431,8 +430,9 @@ typedef struct arnet__pass_scratch {
 size_t arnet__param_count(const arnet_model *m);
 
 /* Inverted dropout draw for one hidden unit: 1 when kept (probability
- * 1 - p).  The training forward pass calls it once per element of the
- * n_rows x H activation matrix, row-major, whatever the unit's value. */
+ * 1 - p).  The training forward pass makes the same test (backward.c's
+ * one rule) once per element of the n_rows x H activation matrix,
+ * row-major, whatever the unit's value: tests replay the mask with it. */
 int arnet__dropout_keep(arnet__rng *r, float p);
 
 /* Forward and backward pass of one packed batch: the model's training

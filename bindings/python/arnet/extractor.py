@@ -223,7 +223,9 @@ class Extractor(object):
     def clips(self, clips, threads=None):
         """Features of preprocessed clips: float32 [n, T, H, W, C] in [-1, 1]
         (already resized and cropped; C = 3 for an RGB network, 2 for a flow
-        one: flow x, y scaled to [-1, 1]) -> [n, feature_dim]."""
+        one: flow x, y scaled to [-1, 1]) -> [n, feature_dim].  NaN or
+        infinite values are refused (ArnetError naming the clip and the
+        value), as Model.score refuses them."""
         np = self._np
         channels = 2 if self.stream == "flow" else 3
         c = np.asarray(clips)
