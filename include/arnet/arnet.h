@@ -1435,13 +1435,17 @@ typedef struct arnet_flow_options {
                                 * 5 (5 x 5, default), 3, or 0/1 (none) */
     int threads;               /* threads computing one flow (row tiles);
                                 * 0 = 1; default 1 */
+    int exact;                 /* 1 (default): OpenCV's arithmetic, its flow
+                                * to the bit; 0: the dual step in float
+                                * (sqrtf, one reciprocal per pair), faster,
+                                * not OpenCV's bits (docs/extractor.md) */
 } arnet_flow_options;
 
 /* OpenCV's CPU defaults (ARNET_FLOW_PRESET_OPENCV).  Thread-safe. */
 ARNET_API void arnet_flow_options_init(arnet_flow_options *opt);
-/* Set the algorithm's parameters of a preset (threads is kept); opt must
- * have been set up by arnet_flow_options_init.  An unknown preset is
- * ARNET_E_INVALID and changes nothing. */
+/* Set the algorithm's parameters of a preset (threads and exact are kept);
+ * opt must have been set up by arnet_flow_options_init.  An unknown preset
+ * is ARNET_E_INVALID and changes nothing. */
 ARNET_API ARNET_NODISCARD int arnet_flow_options_preset(arnet_flow_options *opt, int preset);
 
 /* A flow state for frames of width x height (3..16384 each): the pyramid
