@@ -186,35 +186,19 @@ int cmd_calibrate(int argc, char **argv)
     double hours = (double)total / clips_per_hour;
     if (write) {
         /* The rule and its inputs beside the threshold, so that a VMS (or
-         * arnet watch) knows what the number promises. */
-        char val[64];
-        const char *base = strrchr(list, '/') ? strrchr(list, '/') + 1 : list;
-        struct {
-            const char *key;
-            double v;
-            int use;
-        } num[] = {{"calibration.threshold", threshold, 1},
-                   {"calibration.far", far, 1},
-                   {"calibration.per_hour", per_hour, per_hour >= 0},
-                   /* only a rate the user gave: streams take it for their
-                    * event times (arnet_stream_options_from_model), and an
-                    * assumed 30 would make a 10 fps camera's seconds 3x off */
-                   {"calibration.fps", fps, fps_given},
-                   {"calibration.achieved_far", achieved, 1},
-                   {"calibration.clips", (double)total, 1}};
-        st = arnet_model_set_meta(m, "calibration.rule", per_hour >= 0 ? "per_hour" : "far");
-        for (size_t k = 0; k < sizeof num / sizeof *num && st == ARNET_OK; k++) {
-            if (!num[k].use)
-                continue;
-            snprintf(val, sizeof val, "%.9g", num[k].v);
-            st = arnet_model_set_meta(m, num[k].key, val);
-        }
-        if (st == ARNET_OK && per_hour < 0 && arnet_model_get_meta(m, "calibration.per_hour"))
-            st = arnet_model_set_meta(m, "calibration.per_hour", NULL);
-        if (st == ARNET_OK && !fps_given && arnet_model_get_meta(m, "calibration.fps"))
-            st = arnet_model_set_meta(m, "calibration.fps", NULL); /* an earlier run's */
-        if (st == ARNET_OK)
-            st = arnet_model_set_meta(m, "calibration.data", base);
+         * arnet watch) knows what the number promises: the library's keys. */
+        arnet_calibration cal;
+        arnet_calibration_init(&cal);
+        cal.threshold = threshold;
+        cal.far = far;
+        cal.per_hour = per_hour;
+        /* only a rate the user gave (0: none): streams take it for their event
+         * times, and an assumed 30 would make a 10 fps camera's seconds 3x off */
+        cal.fps = fps_given ? fps : 0;
+        cal.achieved_far = achieved;
+        cal.clips = total;
+        cal.data = strrchr(list, '/') ? strrchr(list, '/') + 1 : list;
+        st = arnet_model_set_calibration(m, &cal);
         arnet_file_info fi;
         arnet_file_info_init(&fi);
         arnet_save_options so;

@@ -23,7 +23,7 @@
 
 /* Model metadata key of a calibrated alarm threshold, written by
  * `arnet calibrate --write` (docs/embedding.md). */
-#define THRESHOLD_KEY "calibration.threshold"
+#define THRESHOLD_KEY ARNET_META_CALIBRATION_THRESHOLD
 /* Longest camera id and camera-file line. */
 #define MAX_ID 64
 #define MAX_LINE 4096
@@ -478,18 +478,15 @@ static int cam_score(camera *c, uint32_t dim)
 {
     const float *f = c->feat;
     uint32_t crops = c->set->xopt.crops;
+    int st;
     if (crops > 1) { /* the crops' mean, as arnet_npy_read reads [T, C, F] */
-        for (uint32_t j = 0; j < dim; j++) {
-            double s = 0;
-            for (uint32_t k = 0; k < crops; k++)
-                s += c->feat[(size_t)k * dim + j];
-            c->mean[j] = (float)(s / crops);
-        }
+        if ((st = arnet_crop_mean(c->feat, crops, dim, c->mean)) != ARNET_OK)
+            return cam_fail(c, st, c->url);
         f = c->mean;
     }
     arnet_stream_result res;
     arnet_stream_result_init(&res);
-    int st = arnet_stream_push(c->stream, c->scorer, f, &res);
+    st = arnet_stream_push(c->stream, c->scorer, f, &res);
     if (st != ARNET_OK)
         return cam_fail(c, st, c->url);
     uint64_t clip = c->clip_base + res.clip_index;

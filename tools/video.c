@@ -276,7 +276,6 @@ static int damaged(cli_video *v, int is_frame, int code, char *err, size_t errle
     return 0;
 }
 
-int cli_video_available(void) { return 1; }
 
 
 /* The clockwise turn that makes the picture upright: FFmpeg's own rule

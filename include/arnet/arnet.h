@@ -2,8 +2,10 @@
  * detection (AR-Net, Wan et al., ICME 2020) as an embeddable C library.
  *
  * This header is the manual.  It reads top to bottom: versions, status codes
- * and errors, the model, checkpoint files, scoring and camera streams, data
- * sets and evaluation, training, loss kernels, metrics.
+ * and errors, the model, checkpoint files, scoring and camera streams (with
+ * their calibration), NumPy .npy files, data sets and manifests, evaluation,
+ * training and training runs, loss kernels, metrics, feature extraction
+ * (I3D from frames, crop means) and optical flow (TV-L1).
  *
  * Conventions that hold for every function below:
  *  - Functions return ARNET_OK (0) or a negative ARNET_E_* status.  Results go
@@ -455,6 +457,35 @@ ARNET_API void arnet_stream_options_init(arnet_stream_options *opt);
  * Thread-safe with a shared model (read only). */
 ARNET_API ARNET_NODISCARD int arnet_stream_options_from_model(const arnet_model *m,
                                                               arnet_stream_options *opt);
+
+/* A calibration (arnet calibrate --write), what arnet_stream_options_from_model
+ * reads back: the threshold and the rule and data it came from (0.2). */
+typedef struct arnet_calibration {
+    size_t struct_size;
+    float threshold;     /* raw clip score threshold, finite >= 0 */
+    double far;          /* target fraction of normal clips at or above it, 0..1 */
+    double per_hour;     /* the target as clips per hour when that was the rule;
+                          * < 0 (default -1): the rule was far */
+    double fps;          /* frames per second of the footage, > 0; 0 (default) = not
+                          * known: not recorded, and an older one is removed (a
+                          * stream would take an assumed rate for its seconds) */
+    double achieved_far; /* on the calibration data, 0..1 */
+    uint64_t clips;      /* normal clips it was measured on */
+    const char *data;    /* [borrowed] name of that data (a manifest's file
+                          * name), NULL = not recorded */
+} arnet_calibration;
+/* The metadata key of the threshold: a model holding it is calibrated. */
+#define ARNET_META_CALIBRATION_THRESHOLD "calibration.threshold"
+/* Thread-safe (writes *c only). */
+ARNET_API void arnet_calibration_init(arnet_calibration *c);
+/* Record c in m's metadata as the calibration.* keys (docs/embedding.md):
+ * calibration.rule ("far" or "per_hour"), .threshold, .far, .per_hour (only
+ * for that rule; an older one is removed), .fps (only when known; the same),
+ * .achieved_far, .clips and
+ * .data.  A value out of its range is ARNET_E_INVALID naming the field, m
+ * unchanged.  Writes the model, as arnet_model_set_meta. */
+ARNET_API ARNET_NODISCARD int arnet_model_set_calibration(arnet_model *m,
+                                                          const arnet_calibration *c);
 ARNET_API void arnet_stream_result_init(arnet_stream_result *res);
 ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
 /* opt [borrowed] (copied; NULL = defaults).  ARNET_E_INVALID when
@@ -1340,6 +1371,15 @@ ARNET_API void arnet_extractor_state_free(arnet_extractor_state *st);
 ARNET_API ARNET_NODISCARD int arnet_extractor_push(arnet_extractor_state *st,
                                                    const arnet_frame *frame, float *features,
                                                    int *ready);
+/* The mean of one clip's crops, as a model trained on crop means scores it:
+ * features [borrowed] holds crops x feature_dim floats, crop after crop (as
+ * arnet_extractor_push writes them); out gets feature_dim floats (out may
+ * be features itself).  Double sums in crop order and one rounding: the
+ * floats arnet_npy_read and a data set give for the same [T, C, F] file.
+ * crops or feature_dim 0, or a NULL pointer, is ARNET_E_INVALID.
+ * Thread-safe (pure function). */
+ARNET_API ARNET_NODISCARD int arnet_crop_mean(const float *features, uint32_t crops,
+                                              uint32_t feature_dim, float *out);
 /* End of the video: with ARNET_LAST_CLIP_PAD and a partial clip pending,
  * its features (the clip padded with copies of its last frame) are written
  * and *ready is 1; otherwise *ready is 0.  The state is then empty, as
@@ -1398,13 +1438,17 @@ typedef struct arnet_flow_options {
                                 * 5 (5 x 5, default), 3, or 0/1 (none) */
     int threads;               /* threads computing one flow (row tiles);
                                 * 0 = 1; default 1 */
+    int exact;                 /* 1 (default): OpenCV's arithmetic, its flow
+                                * to the bit; 0: the dual step in float
+                                * (sqrtf, one reciprocal per pair), faster,
+                                * not OpenCV's bits (docs/extractor.md) */
 } arnet_flow_options;
 
 /* OpenCV's CPU defaults (ARNET_FLOW_PRESET_OPENCV).  Thread-safe. */
 ARNET_API void arnet_flow_options_init(arnet_flow_options *opt);
-/* Set the algorithm's parameters of a preset (threads is kept); opt must
- * have been set up by arnet_flow_options_init.  An unknown preset is
- * ARNET_E_INVALID and changes nothing. */
+/* Set the algorithm's parameters of a preset (threads and exact are kept);
+ * opt must have been set up by arnet_flow_options_init.  An unknown preset
+ * is ARNET_E_INVALID and changes nothing. */
 ARNET_API ARNET_NODISCARD int arnet_flow_options_preset(arnet_flow_options *opt, int preset);
 
 /* A flow state for frames of width x height (3..16384 each): the pyramid

@@ -69,6 +69,7 @@ char *arnet__strdup(const char *s);
 #define ARNET__MIN_arnet_run_options ARNET__SIZE_TO(arnet_run_options, user)
 #define ARNET__MIN_arnet_run_eval ARNET__SIZE_TO(arnet_run_eval, result)
 #define ARNET__MIN_arnet_run_info ARNET__SIZE_TO(arnet_run_info, best_far)
+#define ARNET__MIN_arnet_calibration ARNET__SIZE_TO(arnet_calibration, data)
 #define ARNET__MIN_arnet_flow_options ARNET__SIZE_TO(arnet_flow_options, threads)
 
 /* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
@@ -113,25 +114,10 @@ double arnet__rng_uniform(arnet__rng *r);
 uint64_t arnet__rng_below(arnet__rng *r, uint64_t n);
 /* Standard normal (Box-Muller on the above; deterministic). */
 double arnet__rng_normal(arnet__rng *r);
-/* Fisher-Yates shuffle of idx[0..n). */
-void arnet__rng_shuffle(arnet__rng *r, uint32_t *idx, size_t n);
 
-/* ---- teams of threads (team.c) ------------------------------------------- */
+/* ---- teams of threads: team.h ------------------------------------------- */
 
-/* A team of threads that run one kernel together (the caller is member 0;
- * the others wait on a condition variable, never spin, so a loaded machine
- * does not suffer).  Each member calls BLIS single-threaded on its own part
- * of the work, with its own part of the scratch.  NULL means one thread. */
-typedef struct arnet__team arnet__team;
-typedef void (*arnet__team_fn)(void *arg, int member);
-int arnet__team_create(int threads, arnet__team **out); /* team.c */
-void arnet__team_free(arnet__team *team);
-int arnet__team_size(const arnet__team *team);
-/* fn(arg, m) on every member m, the caller being member 0; returns when
- * all are done.  NULL team: fn(arg, 0). */
-void arnet__team_run(arnet__team *team, arnet__team_fn fn, void *arg);
-/* The next chunk of a kernel's work, for whichever member asks first. */
-size_t arnet__team_take(size_t *next);
+#include "team.h"
 
 /* ---- BLIS glue (blas.c) --------------------------------------------------- */
 
@@ -431,8 +417,9 @@ typedef struct arnet__pass_scratch {
 size_t arnet__param_count(const arnet_model *m);
 
 /* Inverted dropout draw for one hidden unit: 1 when kept (probability
- * 1 - p).  The training forward pass calls it once per element of the
- * n_rows x H activation matrix, row-major, whatever the unit's value. */
+ * 1 - p).  The training forward pass makes the same test (backward.c's
+ * one rule) once per element of the n_rows x H activation matrix,
+ * row-major, whatever the unit's value: tests replay the mask with it. */
 int arnet__dropout_keep(arnet__rng *r, float p);
 
 /* Forward and backward pass of one packed batch: the model's training

@@ -20,9 +20,13 @@ size_t arnet__param_count(const arnet_model *m)
  * (p 2^53 is exact in double): the integer test the hot loop uses. */
 static uint64_t keep_threshold(float p) { return (uint64_t)ceil((double)p * 0x1.0p53); }
 
+/* Whether a draw keeps its unit: the one rule, for the hot loop below
+ * (threshold computed once) and for arnet__dropout_keep. */
+static inline int kept(uint64_t draw, uint64_t threshold) { return (draw >> 11) >= threshold; }
+
 int arnet__dropout_keep(arnet__rng *r, float p)
 {
-    return (arnet__rng_next(r) >> 11) >= keep_threshold(p);
+    return kept(arnet__rng_next(r), keep_threshold(p));
 }
 
 /* Z1 = X W1^T + b1, A = ReLU(Z1), A_d = A * mask (kept units scaled by
@@ -45,7 +49,7 @@ static void forward(const arnet_model *m, const arnet__batch *b, arnet__rng *dro
         for (size_t i = 0; i < n * H; i++) {
             /* Selects, not branches: the mask is random, so branches on
              * it would be mispredicted half the time. */
-            float mask = (arnet__rng_next(dropout_rng) >> 11) >= threshold ? scale : 0.0f;
+            float mask = kept(arnet__rng_next(dropout_rng), threshold) ? scale : 0.0f;
             float a = hidden[i] > 0.0f ? hidden[i] : 0.0f;
             hidden[i] = a * mask;
         }
