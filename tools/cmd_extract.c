@@ -1,6 +1,11 @@
 /* cmd_extract.c -- `arnet extract`: I3D clip features from frames (.npy) or
  * video files, one .npy per input, resumable and shardable over the nodes
- * of a cluster (docs/video.md). */
+ * of a cluster (docs/video.md).  In order: the options shared with watch,
+ * interruption, frames from .npy, one source to features (extract_source),
+ * --frames, the list of videos, the settings that make an output (every
+ * option that changes the features adds a key there), videos -> DIR over
+ * --jobs threads (job_main: judge, claim, extract, record), the command.
+ * The run's record (plan, claims, records, --status) is extract_run.c. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <math.h>
