@@ -181,7 +181,7 @@ static im2col_geom im2col_geometry(const arnet__i3d_conv_desc *d, const uint32_t
 
 /* Floats one member needs for a block of tiles: the transformed input
  * (36 planes of t x tiles x in) and the products (36 x t x tiles x out). */
-#define WINO_FLOATS ((size_t)2048 * 1024)
+#define WINO_FLOATS ((size_t)4096 * 1024)
 #define WINO_MIN_ROWS 128
 
 /* Floats of V and M for a block of nb tiles: V has t rows of in per tile
