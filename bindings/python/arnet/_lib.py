@@ -338,7 +338,7 @@ class FlowOptions(ctypes.Structure):
                 ("theta", c_float), ("epsilon", c_float), ("scale_step", c_float),
                 ("gamma", c_float), ("scales", c_u32), ("warps", c_u32),
                 ("inner_iterations", c_u32), ("outer_iterations", c_u32),
-                ("median_filtering", c_int), ("threads", c_int)]
+                ("median_filtering", c_int), ("threads", c_int), ("exact", c_int)]
 
 
 # name -> (mirror, name of its *_init function)

@@ -12,7 +12,7 @@ from .data import _busy
 _PRESETS = {"opencv": 0, "cuda": 1}
 _OPTION_FIELDS = ("tau", "lambda_", "theta", "epsilon", "scale_step", "gamma", "scales",
                   "warps", "inner_iterations", "outer_iterations", "median_filtering",
-                  "threads")
+                  "threads", "exact")
 
 
 class Flow(object):
@@ -22,7 +22,7 @@ class Flow(object):
     Flow(width, height, preset='opencv'|'cuda', **options): options are the
     fields of arnet_flow_options (tau, lam / lambda_, theta, epsilon,
     scale_step, gamma, scales, warps, inner_iterations, outer_iterations,
-    median_filtering, threads), applied over the preset.  Every buffer is
+    median_filtering, threads, exact), applied over the preset.  Every buffer is
     allocated here; compute() allocates only its result.  One thread at a
     time per Flow."""
 
