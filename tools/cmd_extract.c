@@ -18,9 +18,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: arnet extract --extractor X.arnet --frames FRAMES.npy --out OUT.npy [options]\n"
-            "       arnet extract --extractor X.arnet [options] --out DIR VIDEO...\n\n"
+            "       arnet extract --extractor X.arnet [options] --out DIR VIDEO...\n"
+            "       arnet extract --extractor X.arnet --flow-extractor F.arnet [--split-streams]\n"
+            "                     [flow options] ... (two streams, as AR-Net's features)\n\n"
             "I3D features of every 16-frame clip: [T, 1024] float32 (or [T, 10, 1024] with\n"
-            "--crops 10).  FRAMES.npy is [N, H, W, 3] uint8 RGB.  Videos are decoded with\n"
+            "--crops 10).  With --flow-extractor, the RGB and the optical-flow streams:\n"
+            "[T, 2048], each row RGB's 1024 values then flow's (TV-L1 flow of each frame\n"
+            "to the one before; N frames give floor((N-1)/16) clips).  FRAMES.npy is\n"
+            "[N, H, W, 3] uint8 RGB.  Videos are decoded with\n"
             "FFmpeg (any container and codec it reads) and each is written to\n"
             "DIR/<file name without extension>.npy; DIR/manifest.tsv (or\n"
             "manifest.K-of-N.tsv with --shard) lists what this run wrote or found.\n\n"
@@ -29,7 +34,22 @@ static void usage(FILE *f)
             "  --resize R        short256 (default), 340x256, 224x224 or none\n"
             "  --filter F        resize filter: bilinear (default) or lanczos (UR-DMU's)\n"
             "  --last-clip M     drop (default) or pad a last clip of fewer than 16 frames\n"
-            "  --threads K       threads working on each clip (default 1)\n"
+            "  --threads K       threads working on each clip and each flow (default 1)\n"
+            "  --flow-extractor F  I3D's flow network (arnet import i3d flow_imagenet.pt)\n"
+            "  --split-streams   two files, as a manifest's rgb.npy+flow.npy pair reads them:\n"
+            "                    DIR/rgb/<name>.npy and DIR/flow/<name>.npy, or --out (RGB)\n"
+            "                    and --flow-out FLOW.npy with --frames\n"
+            "  --flow-at A       where flow is computed: crop (default: on the RGB stream's\n"
+            "                    resized and cropped frames, the I3D authors' rule) or WxH\n"
+            "                    (the whole frame at that size, the flow resized to 224x224;\n"
+            "                    320x240 as the AR-Net authors)\n"
+            "  --flow-values V   float (default: clip to +-bound, / bound), q8 (8-bit images\n"
+            "                    as dense_flow stores them, read back to [-1, 1]) or q8-raw\n"
+            "                    (the 0..255 values the AR-Net authors' loader fed)\n"
+            "  --flow-bound B    flow clip bound in pixels (default 20)\n"
+            "  --flow-channels C xy (default) or xx (x in both, the AR-Net authors' loader)\n"
+            "  --flow-preset P   TV-L1 parameters: opencv (CPU defaults) or cuda (300 inner\n"
+            "                    iterations, as dense_flow/denseflow ran it)\n"
             "  --list FILE       read more video paths from FILE, one per line ('-' = stdin)\n"
             "  --shard K/N       take videos K, K+N, K+2N, ... (1-based) of the sorted list:\n"
             "                    N runs with K = 1..N write exactly the files of one run\n"
@@ -125,9 +145,140 @@ const char *cli_resize_name(int resize)
     }
 }
 
+int cli_flow_option(const char *cmd, int argc, char **argv, int *i, arnet_extractor_options *opt,
+                    arnet_flow_options *fopt)
+{
+    const char *v;
+    int r;
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-at", &v))) {
+        if (r < 0)
+            return -1;
+        unsigned w, h;
+        char tail;
+        if (!strcmp(v, "crop")) {
+            opt->flow_at = ARNET_FLOW_AT_CROP;
+        } else if (sscanf(v, "%ux%u%c", &w, &h, &tail) == 2 && w >= 3 && h >= 3 && w <= 16384 &&
+                   h <= 16384) {
+            opt->flow_at = ARNET_FLOW_AT_SIZE;
+            opt->flow_width = w;
+            opt->flow_height = h;
+        } else {
+            cli_usage_error(cmd, "--flow-at: '%s' is not crop or WxH (3..16384 each, e.g. "
+                                 "320x240)", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-values", &v))) {
+        if (r < 0)
+            return -1;
+        if (!strcmp(v, "float"))
+            opt->flow_values = ARNET_FLOW_VALUES_FLOAT;
+        else if (!strcmp(v, "q8"))
+            opt->flow_values = ARNET_FLOW_VALUES_Q8;
+        else if (!strcmp(v, "q8-raw"))
+            opt->flow_values = ARNET_FLOW_VALUES_Q8_RAW;
+        else {
+            cli_usage_error(cmd, "--flow-values: '%s' is not float, q8 or q8-raw", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-bound", &v))) {
+        double b;
+        if (r < 0 || !cli_parse_double(cmd, "--flow-bound", v, 1e-3, 1e4, &b))
+            return -1;
+        opt->flow_bound = (float)b;
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-channels", &v))) {
+        if (r < 0)
+            return -1;
+        if (!strcmp(v, "xy"))
+            opt->flow_channels = ARNET_FLOW_CHANNELS_XY;
+        else if (!strcmp(v, "xx"))
+            opt->flow_channels = ARNET_FLOW_CHANNELS_XX;
+        else {
+            cli_usage_error(cmd, "--flow-channels: '%s' is not xy or xx", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-preset", &v))) {
+        if (r < 0)
+            return -1;
+        int preset = !strcmp(v, "opencv") ? ARNET_FLOW_PRESET_OPENCV
+                     : !strcmp(v, "cuda") ? ARNET_FLOW_PRESET_CUDA
+                                          : -1;
+        if (preset < 0 || arnet_flow_options_preset(fopt, preset) != ARNET_OK) {
+            cli_usage_error(cmd, "--flow-preset: '%s' is not opencv or cuda", v);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+void cli_flow_recipe(const arnet_extractor_options *opt, const arnet_flow_options *fopt,
+                     char *buf, size_t n)
+{
+    char at[48];
+    if (opt->flow_at == ARNET_FLOW_AT_SIZE)
+        snprintf(at, sizeof at, "%ux%u resized to 224x224", opt->flow_width, opt->flow_height);
+    else
+        snprintf(at, sizeof at, "crop");
+    const char *values = opt->flow_values == ARNET_FLOW_VALUES_Q8       ? "q8"
+                         : opt->flow_values == ARNET_FLOW_VALUES_Q8_RAW ? "q8-raw"
+                                                                        : "float";
+    snprintf(buf, n,
+             "flow at %s, values %s (bound %g), channels %s, TV-L1 %u scales x %u warps x "
+             "%u outer x %u inner, median %d",
+             at, values, (double)opt->flow_bound,
+             opt->flow_channels == ARNET_FLOW_CHANNELS_XX ? "x,x" : "x,y", fopt->scales,
+             fopt->warps, fopt->outer_iterations, fopt->inner_iterations,
+             fopt->median_filtering);
+}
+
+int cli_load_extractors(const char *cmd, const char *xpath, const char *fpath,
+                        arnet_extractor **x, arnet_extractor **fx)
+{
+    *x = NULL;
+    if (fx)
+        *fx = NULL;
+    int st = arnet_extractor_load(xpath, x);
+    if (st != ARNET_OK)
+        return cli_fail(cmd, st, xpath);
+    if (arnet_extractor_stream(*x) != ARNET_STREAM_RGB) {
+        fprintf(stderr, "arnet %s: --extractor %s: I3D's flow network (stream flow), not the "
+                        "RGB one: give it as --flow-extractor\n",
+                cmd, xpath);
+        arnet_extractor_free(*x);
+        *x = NULL;
+        return CLI_EXIT_USAGE;
+    }
+    if (!fpath)
+        return 0;
+    if ((st = arnet_extractor_load(fpath, fx)) != ARNET_OK) {
+        arnet_extractor_free(*x);
+        *x = NULL;
+        return cli_fail(cmd, st, fpath);
+    }
+    if (arnet_extractor_stream(*fx) != ARNET_STREAM_FLOW) {
+        fprintf(stderr, "arnet %s: --flow-extractor %s: I3D's RGB network (stream rgb), not "
+                        "the flow one (import flow_imagenet.pt or model_flow.pth)\n",
+                cmd, fpath);
+        arnet_extractor_free(*x);
+        arnet_extractor_free(*fx);
+        *x = *fx = NULL;
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 /* ---- interruption ---------------------------------------------------------- */
 
 static arnet_extractor_state *volatile current_state;
+static arnet_two_stream_state *volatile current_two;
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -137,6 +288,28 @@ static void on_signal(int sig)
     arnet_extractor_state *st = current_state;
     if (st)
         arnet_extractor_cancel(st);
+    arnet_two_stream_state *ts = current_two;
+    if (ts)
+        arnet_two_stream_cancel(ts);
+}
+
+/* What a run extracts: RGB alone, or RGB and flow (fx not NULL). */
+typedef struct streams {
+    const arnet_extractor *x, *fx;
+    const arnet_extractor_options *opt;
+    const arnet_flow_options *fopt;
+    int split; /* --split-streams */
+} streams;
+
+/* Clips a source of n frames gives (-1 unknown). */
+static int64_t expected_clips(const streams *sm, int64_t n)
+{
+    if (n < 0)
+        return -1;
+    uint32_t T = sm->opt->clip_frames;
+    if (sm->fx) /* n - 1 flows */
+        return n > 0 ? (n - 1) / T : 0;
+    return n / T + (sm->opt->last_clip == ARNET_LAST_CLIP_PAD && n % T);
 }
 
 /* ---- frames from a .npy file ----------------------------------------------- */
@@ -371,15 +544,17 @@ static void progress_draw(progress *p, uint64_t clips, int force)
 
 /* Features of every clip of s into a growing array (*out, *n_clips).
  * Returns 0, or -1 with a reason in err (ARNET_E_CANCELLED: "interrupted"). */
-static int extract_source(const arnet_extractor *x, const arnet_extractor_options *opt, source *s,
-                          progress *p, float **out, size_t *n_clips, uint64_t *n_frames,
-                          char *err, size_t errlen)
+static int extract_source(const streams *sm, source *s, progress *p, float **out,
+                          size_t *n_clips, uint64_t *n_frames, char *err, size_t errlen)
 {
-    size_t per = (size_t)opt->crops * arnet_extractor_feature_dim(x);
+    const arnet_extractor *x = sm->x;
+    const arnet_extractor_options *opt = sm->opt;
+    size_t per = (size_t)opt->crops * arnet_extractor_feature_dim(x) * (sm->fx ? 2 : 1);
     size_t cap = 64, n = 0;
     uint64_t frames = 0;
     float *feat = malloc(cap * per * sizeof *feat);
     arnet_extractor_state *st = NULL; /* made for the first frame's size */
+    arnet_two_stream_state *ts = NULL; /* or this, with a flow extractor */
     if (!feat) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -408,22 +583,32 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
             rc = -1;
             break;
         }
-        if (got > 0 && !st) {
+        if (got > 0 && !st && !ts) {
             arnet_extractor_options o = *opt;
             o.frame_width = fr.width;
             o.frame_height = fr.height;
-            if (arnet_extractor_state_create(x, &o, &st) != ARNET_OK) {
+            int cs;
+            if (sm->fx) {
+                arnet_flow_options fo = *sm->fopt;
+                fo.threads = opt->threads;
+                cs = arnet_two_stream_state_create(x, sm->fx, &o, &fo, &ts);
+                current_two = ts;
+            } else {
+                cs = arnet_extractor_state_create(x, &o, &st);
+                current_state = st;
+            }
+            if (cs != ARNET_OK) {
                 snprintf(err, errlen, "%s", arnet_last_error());
                 rc = -1;
                 break;
             }
-            current_state = st;
         }
-        if (got == 0)
+        if (got == 0) /* two streams: a clip needs its flows; a tail is dropped */
             status = st ? arnet_extractor_flush(st, feat + n * per, &ready) : ARNET_OK;
         else {
             frames++;
-            status = arnet_extractor_push(st, &fr, feat + n * per, &ready);
+            status = ts ? arnet_two_stream_push(ts, &fr, feat + n * per, &ready)
+                        : arnet_extractor_push(st, &fr, feat + n * per, &ready);
         }
         if (status != ARNET_OK) {
             snprintf(err, errlen, "%s", status == ARNET_E_CANCELLED ? "interrupted"
@@ -438,11 +623,18 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
             progress_draw(p, n, 0);
     }
     current_state = NULL;
+    current_two = NULL;
     arnet_extractor_state_free(st);
+    arnet_two_stream_state_free(ts);
     if (rc == 0 && n == 0) {
-        snprintf(err, errlen, "%llu frames: no complete %u-frame clip (--last-clip pad keeps a "
-                              "shorter one)",
-                 (unsigned long long)frames, opt->clip_frames);
+        if (sm->fx)
+            snprintf(err, errlen, "%llu frames: no complete two-stream clip (%u frames for the "
+                                  "RGB stream and one more for its %u flows)",
+                     (unsigned long long)frames, opt->clip_frames, opt->clip_frames);
+        else
+            snprintf(err, errlen, "%llu frames: no complete %u-frame clip (--last-clip pad "
+                                  "keeps a shorter one)",
+                     (unsigned long long)frames, opt->clip_frames);
         rc = -1;
     }
     if (rc < 0) {
@@ -466,10 +658,37 @@ static int write_features(const char *path, const float *feat, size_t n, uint32_
     return arnet_npy_write(path, feat, shape, 3);
 }
 
+/* A run's features to its file(s): [T, F] (or [T, crops, F]), F = 2048
+ * with two streams (RGB then flow per crop); with --split-streams the RGB
+ * half to path and the flow half to flow_path, [T, 1024] each, as a
+ * manifest's rgb.npy+flow.npy pair reads them.  ARNET_OK or a status with
+ * arnet_last_error naming the file; no half-written pair is left. */
+static int write_streams(const streams *sm, const char *path, const char *flow_path,
+                         const float *feat, size_t n)
+{
+    uint32_t dim = arnet_extractor_feature_dim(sm->x), crops = sm->opt->crops;
+    if (!sm->fx || !sm->split)
+        return write_features(path, feat, n, crops, dim * (sm->fx ? 2 : 1));
+    size_t rows = n * crops;
+    float *half = malloc((rows ? rows : 1) * dim * sizeof *half);
+    if (!half)
+        return ARNET_E_NOMEM;
+    int st = ARNET_OK;
+    for (int k = 0; k < 2 && st == ARNET_OK; k++) {
+        for (size_t r = 0; r < rows; r++)
+            memcpy(half + r * dim, feat + (r * 2 + (size_t)k) * dim, dim * sizeof *half);
+        st = write_features(k ? flow_path : path, half, n, crops, dim);
+        if (st != ARNET_OK && k == 1)
+            unlink(path);
+    }
+    free(half);
+    return st;
+}
+
 /* ---- --frames FRAMES.npy --out OUT.npy ------------------------------------ */
 
-static int run_frames(const arnet_extractor *x, const arnet_extractor_options *opt,
-                      npy_frames *nfp, const char *frames_path, const char *out_path, int show)
+static int run_frames(const streams *sm, npy_frames *nfp, const char *frames_path,
+                      const char *out_path, const char *flow_out, int show)
 {
     npy_frames nf = *nfp;
     char err[512];
@@ -479,26 +698,27 @@ static int run_frames(const arnet_extractor *x, const arnet_extractor_options *o
     p.on = show;
     p.video = p.n_videos = 1;
     p.name = frames_path;
-    p.expected_clips = (int64_t)(nf.n / opt->clip_frames) +
-                       (opt->last_clip == ARNET_LAST_CLIP_PAD && nf.n % opt->clip_frames);
+    p.expected_clips = expected_clips(sm, (int64_t)nf.n);
     p.run_start = p.video_start = cli_now();
     float *feat = NULL;
     size_t n = 0;
     uint64_t frames = 0;
-    int rc = extract_source(x, opt, &s, &p, &feat, &n, &frames, err, sizeof err);
+    int rc = extract_source(sm, &s, &p, &feat, &n, &frames, err, sizeof err);
     npy_frames_close(&nf);
     cli_progress_done();
     if (rc < 0) {
         fprintf(stderr, "arnet extract: %s: %s\n", frames_path, err);
         return interrupted ? 130 : CLI_EXIT_FAIL;
     }
-    int st = write_features(out_path, feat, n, opt->crops, arnet_extractor_feature_dim(x));
+    int st = write_streams(sm, out_path, flow_out, feat, n);
     free(feat);
     if (st != ARNET_OK)
         return cli_fail(CMD, st, out_path);
     double el = cli_now() - p.run_start;
-    fprintf(stderr, "arnet extract: %s: %llu frames -> %zu clips in %s (%.1f s, %.2f clips/s)\n",
-            frames_path, (unsigned long long)frames, n, out_path, el, el > 0 ? (double)n / el : 0);
+    fprintf(stderr, "arnet extract: %s: %llu frames -> %zu clips in %s%s%s (%.1f s, %.2f "
+                    "clips/s)\n",
+            frames_path, (unsigned long long)frames, n, out_path, flow_out ? " and " : "",
+            flow_out ? flow_out : "", el, el > 0 ? (double)n / el : 0);
     return 0;
 }
 
@@ -535,8 +755,10 @@ static int cmp_entry(const void *a, const void *b)
 typedef struct manifest_ctx {
     const entry *e;
     size_t n;
-    const char *extractor;
+    const char *extractor, *flow_extractor;
     const arnet_extractor_options *opt;
+    const arnet_flow_options *fopt;
+    int split;
     unsigned shard_k, shard_n;
 } manifest_ctx;
 
@@ -550,14 +772,25 @@ static int fill_manifest(FILE *f, void *vctx)
             m->opt->last_clip == ARNET_LAST_CLIP_PAD ? "pad" : "drop", m->opt->clip_frames);
     if (m->shard_n > 1)
         fprintf(f, ", shard %u/%u", m->shard_k, m->shard_n);
+    if (m->flow_extractor) {
+        char recipe[256];
+        cli_flow_recipe(m->opt, m->fopt, recipe, sizeof recipe);
+        fprintf(f, "\n# flow extractor %s, %s; %s", m->flow_extractor, recipe,
+                m->split ? "rgb/ and flow/ [T, 1024] each" : "[T, 2048]: RGB then flow");
+    }
     fprintf(f, "\n# output\tclips\tframes\tfps\tsource\n");
     for (size_t i = 0; i < m->n; i++) {
         const entry *e = &m->e[i];
+        char name[64 + 2 * 4096];
+        if (m->flow_extractor && m->split)
+            snprintf(name, sizeof name, "rgb/%s.npy+flow/%s.npy", e->stem, e->stem);
+        else
+            snprintf(name, sizeof name, "%s.npy", e->stem);
         if (e->status == 1)
-            fprintf(f, "%s.npy\t%zu\t%llu\t%.6g\t%s\n", e->stem, e->clips,
+            fprintf(f, "%s\t%zu\t%llu\t%.6g\t%s\n", name, e->clips,
                     (unsigned long long)e->frames, e->fps, e->path);
         else if (e->status == 2) /* written by an earlier run */
-            fprintf(f, "%s.npy\t-\t-\t-\t%s\n", e->stem, e->path);
+            fprintf(f, "%s\t-\t-\t-\t%s\n", name, e->path);
     }
     return ferror(f) ? -1 : 0;
 }
@@ -648,19 +881,33 @@ static int plan_videos(entry *all, size_t n_all, const char *dir, unsigned shard
     return 0;
 }
 
-static int run_videos(const arnet_extractor *x, const char *xpath,
-                      const arnet_extractor_options *opt, entry *es, size_t n, const char *dir,
-                      unsigned shard_k, unsigned shard_n, int force, int show)
+static int run_videos(const streams *sm, const char *xpath, const char *fpath, entry *es,
+                      size_t n, const char *dir, unsigned shard_k, unsigned shard_n, int force,
+                      int show)
 {
-    uint32_t dim = arnet_extractor_feature_dim(x);
-    size_t plen = strlen(dir) + 16;
+    int split = sm->fx && sm->split;
+    size_t plen = strlen(dir) + 24;
     for (size_t i = 0; i < n; i++)
         plen = strlen(es[i].stem) + strlen(dir) + 16 > plen ? strlen(es[i].stem) + strlen(dir) + 16
                                                            : plen;
-    char *out = malloc(plen);
-    if (!out) {
+    plen += 8;
+    char *out = malloc(plen), *fout = malloc(plen);
+    if (!out || !fout) {
+        free(out);
+        free(fout);
         fprintf(stderr, "arnet extract: out of memory\n");
         return CLI_EXIT_FAIL;
+    }
+    if (split) { /* DIR/rgb and DIR/flow, as a manifest's pairs name them */
+        snprintf(out, plen, "%s/rgb", dir);
+        snprintf(fout, plen, "%s/flow", dir);
+        if (cli_mkdir(out) != 0 || cli_mkdir(fout) != 0) {
+            fprintf(stderr, "arnet extract: cannot create folder %s: %s\n",
+                    cli_mkdir(out) != 0 ? out : fout, strerror(errno));
+            free(out);
+            free(fout);
+            return CLI_EXIT_FAIL;
+        }
     }
     progress p = {0};
     p.on = show;
@@ -670,9 +917,14 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
     uint64_t total_clips = 0;
     for (size_t i = 0; i < n && !interrupted; i++) {
         entry *e = &es[i];
-        snprintf(out, plen, "%s/%s.npy", dir, e->stem);
+        if (split) {
+            snprintf(out, plen, "%s/rgb/%s.npy", dir, e->stem);
+            snprintf(fout, plen, "%s/flow/%s.npy", dir, e->stem);
+        } else {
+            snprintf(out, plen, "%s/%s.npy", dir, e->stem);
+        }
         struct stat sb;
-        if (!force && stat(out, &sb) == 0) {
+        if (!force && stat(out, &sb) == 0 && (!split || stat(fout, &sb) == 0)) {
             e->status = 2;
             skipped++;
             continue;
@@ -691,12 +943,12 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
         e->fps = info.fps;
         p.video = i + 1;
         p.name = e->path;
-        p.expected_clips = info.frames >= 0 ? info.frames / opt->clip_frames : -1;
+        p.expected_clips = expected_clips(sm, info.frames);
         p.video_start = cli_now();
         p.clips_before = total_clips;
         source s = {NULL, v};
         float *feat = NULL;
-        int rc = extract_source(x, opt, &s, &p, &feat, &e->clips, &e->frames, err, sizeof err);
+        int rc = extract_source(sm, &s, &p, &feat, &e->clips, &e->frames, err, sizeof err);
         cli_video_close(v);
         if (rc < 0) {
             cli_progress_done();
@@ -707,7 +959,7 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
             failed++;
             continue;
         }
-        int st = write_features(out, feat, e->clips, opt->crops, dim);
+        int st = write_streams(sm, out, fout, feat, e->clips);
         free(feat);
         if (st != ARNET_OK) {
             cli_progress_done();
@@ -739,7 +991,8 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
     int rc = 0;
     if (mpath) {
         sprintf(mpath, "%s/%s", dir, mpath_tail);
-        manifest_ctx mc = {es, n, xpath, opt, shard_k, shard_n};
+        manifest_ctx mc = {es, n, xpath, sm->fx ? fpath : NULL, sm->opt, sm->fopt, split,
+                           shard_k, shard_n};
         if (cli_write_file(CMD, mpath, fill_manifest, &mc) != 0)
             rc = CLI_EXIT_FAIL;
     }
@@ -752,6 +1005,7 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
             mpath ? "; manifest " : "", mpath ? mpath : "");
     free(mpath);
     free(out);
+    free(fout);
     for (size_t i = 0; i < n; i++)
         free(es[i].stem);
     if (interrupted)
@@ -761,18 +1015,20 @@ static int run_videos(const arnet_extractor *x, const char *xpath,
 
 int cmd_extract(int argc, char **argv)
 {
-    const char *xpath = NULL, *frames = NULL, *out = NULL, *v;
+    const char *xpath = NULL, *fpath = NULL, *frames = NULL, *out = NULL, *flow_out = NULL, *v;
     arnet_extractor_options opt;
     arnet_extractor_options_init(&opt);
+    arnet_flow_options fopt;
+    arnet_flow_options_init(&fopt);
     unsigned shard_k = 1, shard_n = 1;
-    int force = 0, show = 1, rc = 0;
+    int force = 0, show = 1, rc = 0, split = 0, flow_opts = 0;
     entry *es = NULL;
     size_t n = 0, cap = 0, n_owned = 0;
     char **owned = NULL;
     npy_frames nf;
     memset(&nf, 0, sizeof nf);
-    cli_output o;
-    int o_used = 0;
+    cli_output o, fo;
+    int o_used = 0, fo_used = 0;
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -782,9 +1038,17 @@ int cmd_extract(int argc, char **argv)
             force = 1;
         } else if (!strcmp(argv[i], "--quiet")) {
             show = 0;
+        } else if (!strcmp(argv[i], "--split-streams")) {
+            split = 1;
         } else if ((r = cli_extractor_option(CMD, argc, argv, &i, &opt))) {
+        } else if ((r = cli_flow_option(CMD, argc, argv, &i, &opt, &fopt))) {
+            flow_opts = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--extractor", &v))) {
             xpath = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-extractor", &v))) {
+            fpath = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-out", &v))) {
+            flow_out = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--frames", &v))) {
             frames = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v))) {
@@ -831,6 +1095,26 @@ int cmd_extract(int argc, char **argv)
         rc = cli_usage_error(CMD, "--out is required");
         goto done;
     }
+    if (!fpath && (split || flow_opts || flow_out)) {
+        rc = cli_usage_error(CMD, "%s needs --flow-extractor FLOW.arnet (the flow stream)",
+                             split ? "--split-streams" : flow_out ? "--flow-out" : "a --flow-* option");
+        goto done;
+    }
+    if (fpath && opt.last_clip == ARNET_LAST_CLIP_PAD) {
+        rc = cli_usage_error(CMD, "--last-clip pad: two-stream clips need all their flows; a "
+                                  "shorter tail is dropped");
+        goto done;
+    }
+    if (frames && split && !flow_out) {
+        rc = cli_usage_error(CMD, "--split-streams with --frames: give the flow half's file "
+                                  "as --flow-out FLOW.npy (--out gets the RGB half)");
+        goto done;
+    }
+    if (flow_out && !(frames && split)) {
+        rc = cli_usage_error(CMD, "--flow-out is for --frames with --split-streams (videos "
+                                  "go to DIR/rgb and DIR/flow)");
+        goto done;
+    }
     if (frames && n > 0) {
         rc = cli_usage_error(CMD, "give either --frames FRAMES.npy or video files, not both");
         goto done;
@@ -856,9 +1140,22 @@ int cmd_extract(int argc, char **argv)
     o_used = 1;
     if (frames && ((rc = cli_output_not_input(CMD, &o, "the frames --frames", frames)) ||
                    (rc = cli_output_not_input(CMD, &o, "the extractor --extractor", xpath)) ||
+                   (fpath && (rc = cli_output_not_input(CMD, &o, "the flow extractor "
+                                                                 "--flow-extractor", fpath))) ||
                    (rc = cli_output_absent(CMD, &o, NULL, force, NULL)) ||
                    (rc = cli_output_lock(CMD, &o))))
         goto done;
+    if (flow_out) {
+        cli_output_init(&fo, "--flow-out", flow_out, 0);
+        fo_used = 1;
+        if ((rc = cli_output_not_input(CMD, &fo, "the frames --frames", frames)) ||
+            (rc = cli_output_not_input(CMD, &fo, "the extractor --extractor", xpath)) ||
+            (rc = cli_output_not_input(CMD, &fo, "the flow extractor --flow-extractor", fpath)) ||
+            (rc = cli_output_not_input(CMD, &fo, "the RGB half --out", out)) ||
+            (rc = cli_output_absent(CMD, &fo, NULL, force, NULL)) ||
+            (rc = cli_output_lock(CMD, &fo)))
+            goto done;
+    }
     /* The inputs are checked before the extractor is loaded (seconds). */
     size_t n_run = 0;
     if (frames) {
@@ -878,23 +1175,29 @@ int cmd_extract(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    arnet_extractor *x = NULL;
-    int st = arnet_extractor_load(xpath, &x);
-    if (st != ARNET_OK) {
-        rc = cli_fail(CMD, st, xpath);
+    arnet_extractor *x = NULL, *fx = NULL;
+    streams sm = {NULL, NULL, &opt, &fopt, split};
+    if ((rc = cli_load_extractors(CMD, xpath, fpath, &x, fpath ? &fx : NULL)) != 0) {
     } else if (interrupted) {
         fprintf(stderr, "arnet extract: interrupted\n");
         rc = 130;
-    } else if (frames)
-        rc = run_frames(x, &opt, &nf, frames, out, show);
-    else
-        rc = run_videos(x, xpath, &opt, es, n_run, out, shard_k, shard_n, force, show);
+    } else {
+        sm.x = x;
+        sm.fx = fx;
+        if (frames)
+            rc = run_frames(&sm, &nf, frames, out, flow_out, show);
+        else
+            rc = run_videos(&sm, xpath, fpath, es, n_run, out, shard_k, shard_n, force, show);
+    }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     arnet_extractor_free(x);
+    arnet_extractor_free(fx);
 done:
     if (o_used)
         cli_output_release(&o);
+    if (fo_used)
+        cli_output_release(&fo);
     npy_frames_close(&nf);
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);
