@@ -16,12 +16,14 @@ BUILD=${ARNET_BUILD_DIR:-build}
 
 BUILD_PKGS="gcc g++ meson ninja-build pkg-config libblis-dev zlib1g-dev check"
 # The tests' independent references (numpy, scikit-learn, PyTorch, Pillow,
-# OpenCV's TV-L1 in python3-opencv),
+# OpenCV for TV-L1 optical flow),
 # FFmpeg's libraries and program for the video tests, and OpenCV's sample
-# video (vtest.avi) for the end-to-end one.
+# video (vtest.avi) for the end-to-end one.  The Python package's wheel
+# (meson-python, a virtual environment, pip, git for its sdist) and its
+# property test (Hypothesis).
 TEST_PKGS="python3-numpy python3-sklearn python3-torch python3-pil binutils
  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg opencv-doc
- python3-opencv"
+ python3-mesonpy python3-venv python3-pip git python3-hypothesis python3-opencv"
 # clang with its sanitizer runtimes and libFuzzer.
 SAN_PKGS="clang libclang-rt-14-dev"
 ASAN_BUILD=${ARNET_ASAN_BUILD_DIR:-build-asan}

@@ -6,12 +6,16 @@
  *
  *   bench_extractor [--weights W.pt|X.arnet] [--threads 1,2] [--reps N]
  *                   [--frames T] [--size S] [--no-sgemm] [--machine]
+ *                   [--precision fp32|bf16] [--clip F.f32] [--features OUT.f32]
  *   bench_extractor --quick      a tiny clip, used by the tests to check it runs
  *   bench_extractor --blis-skx-index   BLIS_ARCH_TYPE's value for the SKX kernels
  *                                 in the BLIS we were built with (for the driver)
  *
  * Without --weights the weights are random (speed does not depend on them).
- * --machine prints one line per thread count for the driver script. */
+ * --machine prints one line per thread count for the driver script.
+ * --clip reads the clip (T x S x S x 3 float32, channels last) instead of a
+ * random one; --features writes the last pass's features (float32), so a
+ * driver (bench_i3d_ort.py) can check them against PyTorch's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +123,8 @@ static int usage(const char *msg)
 
 int main(int argc, char **argv)
 {
-    const char *weights = NULL, *thread_list = "1,2";
+    const char *weights = NULL, *thread_list = "1,2", *clip_path = NULL, *features_path = NULL;
+    const char *precision = "fp32";
     int reps = 3, sgemm = 1, machine = 0;
     uint32_t frames = 16, size = 224;
     for (int i = 1; i < argc; i++) {
@@ -142,6 +147,12 @@ int main(int argc, char **argv)
             weights = v, i++;
         } else if (!strcmp(a, "--threads")) {
             thread_list = v, i++;
+        } else if (!strcmp(a, "--clip")) {
+            clip_path = v, i++;
+        } else if (!strcmp(a, "--features")) {
+            features_path = v, i++;
+        } else if (!strcmp(a, "--precision")) {
+            precision = v, i++;
         } else if (!strcmp(a, "--reps")) {
             reps = atoi(v), i++;
         } else if (!strcmp(a, "--frames")) {
@@ -172,6 +183,18 @@ int main(int argc, char **argv)
     if (!clip)
         return 1;
     fill(clip, n, 7, -1.0, 1.0);
+    if (clip_path) {
+        FILE *f = fopen(clip_path, "rb");
+        size_t got = f ? fread(clip, sizeof(float), n, f) : 0;
+        if (f)
+            fclose(f);
+        if (got != n) {
+            fprintf(stderr, "bench_extractor: %s: cannot read %zu floats\n", clip_path, n);
+            return 1;
+        }
+    }
+    if (strcmp(precision, "fp32"))
+        return usage("--precision: fp32 (this build has no other)");
     double flops = network_flops(frames, size, size);
     if (!machine)
         printf("libarnet %s I3D extractor, %u x %u x %u clip, %.1f GFLOP of direct convolution, "
@@ -216,6 +239,14 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
         arnet__i3d_scratch_free(s);
+        if (features_path) {
+            FILE *f = fopen(features_path, "wb");
+            if (!f || fwrite(feature, sizeof(float), ARNET__I3D_FEATURE_DIM, f) !=
+                          ARNET__I3D_FEATURE_DIM || fclose(f)) {
+                fprintf(stderr, "bench_extractor: cannot write %s\n", features_path);
+                return 1;
+            }
+        }
         while (*p && *p != ',')
             p++;
         if (*p == ',')

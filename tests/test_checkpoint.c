@@ -218,7 +218,7 @@ START_TEST(extra_sections_round_trip_and_are_skipped)
         {"rng", 1, {4, 0, 0, 0}, step_rng},
     };
     const char *kv[] = {"step", "1234", "options", "lr=0.0001 seed=7"};
-    arnet__extra extra = {t, 2, kv, 2};
+    arnet__extra extra = {t, 2, kv, 2, 0};
     arnet_save_options opt;
     arnet_save_options_init(&opt);
     opt.storage = ARNET_STORAGE_F16; /* model tensors only: extras stay f32 */
@@ -1152,7 +1152,7 @@ START_TEST(bad_arguments_and_options)
     ck_assert_int_eq(arnet_file_info_read("/tmp/x", &info), ARNET_E_INVALID);
     /* Bad trainer extras are refused before anything is written. */
     arnet__tensor t = {"has space", 1, {2, 0, 0, 0}, m->b1};
-    arnet__extra extra = {&t, 1, NULL, 0};
+    arnet__extra extra = {&t, 1, NULL, 0, 0};
     ck_assert_int_eq(arnet__checkpoint_save(m, NULL, &extra, "/tmp/never"), ARNET_E_INVALID);
     t.name = "ok";
     t.ndim = 5;
@@ -1194,7 +1194,7 @@ START_TEST(file_info_fields)
     float mom[7] = {0};
     arnet__tensor t[2] = {{"m.b1", 1, {7, 0, 0, 0}, mom}, {"v.b1", 1, {7, 0, 0, 0}, mom}};
     const char *kv[] = {"step", "5"};
-    arnet__extra extra = {t, 2, kv, 1};
+    arnet__extra extra = {t, 2, kv, 1, 0};
     ck_assert_int_eq(arnet__checkpoint_save(m, NULL, &extra, path), ARNET_OK);
     arnet_file_info_init(&info);
     ck_assert_int_eq(arnet_file_info_read(path, &info), ARNET_OK);
@@ -1264,7 +1264,7 @@ START_TEST(file_list_reports_everything_in_order)
     float mom[30] = {0};
     arnet__tensor t[1] = {{"adam.m.w1", 2, {5, 6, 0, 0}, mom}};
     const char *kv[] = {"trainer.step", "7"};
-    arnet__extra extra = {t, 1, kv, 1};
+    arnet__extra extra = {t, 1, kv, 1, 0};
     arnet_save_options opt;
     arnet_save_options_init(&opt);
     opt.storage = ARNET_STORAGE_F16;

@@ -193,7 +193,7 @@ START_TEST(cube_3x3x3_winograd)
     check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 6, 6, 2, 2, 3, 6, 0, 2);
     check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 5, 4, 1, 8, 1, 4, 0, 1);
     check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 3, 9, 2, 1, 9, 9, 0, 1);
-    /* From 6 frames on, the taps are stacked into one product per element. */
+    /* 6 and 7 frames, 3 x 3 and 5 x 9 positions (one partial tile). */
     check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 5, 7, 6, 5, 9, 7, 0, 2);
     check_conv(arnet__conv3d_winograd, 3, 3, 3, 1, 1, 1, 9, 4, 7, 3, 3, 4, 0, 1);
     /* Where arnet__conv3d chooses it (>= 64 channels, >= 8 x 8), with more

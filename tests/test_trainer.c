@@ -703,7 +703,7 @@ static void as_written_by_cli_0_1(const char *path, const char *digest)
         ts[i].data = e->tensors[i].data;
     }
     ck_assert_int_eq(arnet_model_set_meta(m, "train.data_digest", digest), ARNET_OK);
-    arnet__extra extra = {ts, e->n_tensors, kv, n};
+    arnet__extra extra = {ts, e->n_tensors, kv, n, 0};
     ck_assert_int_eq(arnet__checkpoint_save(m, NULL, &extra, path), ARNET_OK);
     free(ts);
     free(kv);

@@ -17,6 +17,7 @@ static const struct {
     {"calibrate", cmd_calibrate, "score threshold for a target false-alarm rate"},
     {"extract", cmd_extract, "I3D features of video files or frames (.npy)"},
     {"watch", cmd_watch, "alarms from a video or raw frames, as they happen"},
+    {"flow", cmd_flow, "TV-L1 optical flow of frames (.npy), as OpenCV's"},
     {"info", cmd_info, "what a model file holds"},
     {"synth", cmd_synth, "write a ShanghaiTech-shaped synthetic data set"},
     {"import", cmd_import, "turn RTFM lists or UCF-Crime annotations into a manifest"},

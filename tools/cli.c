@@ -239,26 +239,116 @@ int cli_manifest_kind(const char *cmd, const char *option, const char *path)
     return 0;
 }
 
+/* The one scanner under every whole-number option: decimal digits only (no
+ * sign, space or base prefix, so "-1" cannot turn into 2^64 - 1 the way
+ * strtoull makes it), stopping at `stop` or the end of s.  Returns 0 with
+ * *v and *end set, 1 when there is no number (empty, or not a digit
+ * first), 2 when it is negative, 3 when it does not fit in 64 bits. */
+static int scan_u64(const char *s, char stop, uint64_t *v, const char **end)
+{
+    uint64_t x = 0;
+    const char *p = s;
+    if (*p == '-' && isdigit((unsigned char)p[1]))
+        return 2;
+    if (!isdigit((unsigned char)*p))
+        return 1;
+    for (; isdigit((unsigned char)*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return 3;
+        x = x * 10 + d;
+    }
+    if (*p != stop && *p != '\0')
+        return 1;
+    *v = x;
+    *end = p;
+    return 0;
+}
+
+/* Print (when cmd is not NULL) why s is not a whole number in min..max for
+ * opt.  For a pair, part names the piece ("W" of "WxH") and piece is its
+ * text; both NULL/s for a single number. */
+static int u64_error(const char *cmd, const char *opt, const char *s, const char *part,
+                     const char *piece, int why, uint64_t v, uint64_t min, uint64_t max)
+{
+    if (!cmd)
+        return 0;
+    char head[160];
+    if (part)
+        snprintf(head, sizeof head, "%s '%s': %s", opt, s, part);
+    else
+        snprintf(head, sizeof head, "%s:", opt);
+    if (!*s)
+        cli_usage_error(cmd, "%s: empty value (a whole number %llu..%llu)", opt,
+                        (unsigned long long)min, (unsigned long long)max);
+    else if (why == 2 || why == 3)
+        cli_usage_error(cmd, "%s '%s' is %s (a whole number %llu..%llu)", head, piece,
+                        why == 2 ? "negative" : "too large", (unsigned long long)min,
+                        (unsigned long long)max);
+    else if (why == 1)
+        cli_usage_error(cmd, "%s: '%s' is not a whole number %llu..%llu", opt, s,
+                        (unsigned long long)min, (unsigned long long)max);
+    else
+        cli_usage_error(cmd, "%s %llu is out of range %llu..%llu", head, (unsigned long long)v,
+                        (unsigned long long)min, (unsigned long long)max);
+    return 0;
+}
+
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
                   uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-') {
-        cli_usage_error(cmd, "%s: '%s' is not a non-negative whole number", opt, s ? s : "");
-        return 0;
-    }
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) {
-        cli_usage_error(cmd, "%s: '%s' is not a whole number", opt, s);
-        return 0;
-    }
-    if (v < min || v > max) {
-        cli_usage_error(cmd, "%s: %llu is out of range %llu..%llu", opt, v,
-                        (unsigned long long)min, (unsigned long long)max);
-        return 0;
-    }
+    uint64_t v = 0;
+    const char *end;
+    if (!s)
+        s = "";
+    int why = scan_u64(s, '\0', &v, &end);
+    if (why || v < min || v > max)
+        return u64_error(cmd, opt, s, NULL, s, why, v, min, max);
     *out = v;
+    return 1;
+}
+
+int cli_parse_u64_pair(const char *cmd, const char *opt, const char *s, char sep,
+                       const char *form, uint64_t min, uint64_t max, uint64_t *a, uint64_t *b)
+{
+    uint64_t x = 0, y = 0;
+    const char *end;
+    if (!s)
+        s = "";
+    const char *sp = strchr(s, sep);
+    if (!*s || !sp) {
+        if (cmd)
+            cli_usage_error(cmd, "%s: '%s' is not %s (whole numbers %llu..%llu)", opt, s, form,
+                            (unsigned long long)min, (unsigned long long)max);
+        return 0;
+    }
+    char first[32], second[32];
+    snprintf(first, sizeof first, "%.*s", (int)(sp - s) < 31 ? (int)(sp - s) : 31, s);
+    snprintf(second, sizeof second, "%s", sp + 1);
+    char na[8] = "", nb[8] = "";
+    /* "W" and "H" of "WxH", "K" and "N" of "K/N" */
+    snprintf(na, sizeof na, "%.*s", (int)(strchr(form, sep) - form), form);
+    snprintf(nb, sizeof nb, "%s", strchr(form, sep) + 1);
+    int why = scan_u64(s, sep, &x, &end);
+    if (why == 1 || (!why && end != sp)) {
+        if (cmd)
+            cli_usage_error(cmd, "%s: '%s' is not %s (whole numbers %llu..%llu)", opt, s, form,
+                            (unsigned long long)min, (unsigned long long)max);
+        return 0;
+    }
+    if (why || x < min || x > max)
+        return u64_error(cmd, opt, s, na, first, why, x, min, max);
+    why = scan_u64(sp + 1, '\0', &y, &end);
+    if (why == 1) {
+        if (cmd)
+            cli_usage_error(cmd, "%s: '%s' is not %s (whole numbers %llu..%llu)", opt, s, form,
+                            (unsigned long long)min, (unsigned long long)max);
+        return 0;
+    }
+    if (why || y < min || y > max)
+        return u64_error(cmd, opt, s, nb, second, why, y, min, max);
+    *a = x;
+    *b = y;
     return 1;
 }
 
@@ -266,18 +356,33 @@ int cli_parse_double(const char *cmd, const char *opt, const char *s, double min
                      double *out)
 {
     char *end;
+    if (!s)
+        s = "";
+    if (!*s) {
+        if (cmd)
+            cli_usage_error(cmd, "%s: empty value (a number %g..%g)", opt, min, max);
+        return 0;
+    }
+    /* strtod skips leading space and reads "0x..." and "nan": only a plain
+     * decimal number (sign, digits, point, exponent) is one here. */
+    int plain = strspn(s, "+-0123456789.eE") == strlen(s) &&
+                (isdigit((unsigned char)*s) || *s == '.' || *s == '-' || *s == '+');
     errno = 0;
-    if (!s || !*s) {
-        cli_usage_error(cmd, "%s: empty value", opt);
+    double v = plain ? strtod(s, &end) : 0.0;
+    if (!plain || *end || end == s) {
+        if (cmd)
+            cli_usage_error(cmd, "%s: '%s' is not a number (%g..%g)", opt, s, min, max);
         return 0;
     }
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v)) {
-        cli_usage_error(cmd, "%s: '%s' is not a number", opt, s);
+    if (errno == ERANGE || !isfinite(v)) {
+        /* 1e999 overflows to infinity, 1e-999 underflows to 0 */
+        if (cmd)
+            cli_usage_error(cmd, "%s: '%s' is out of range %g..%g", opt, s, min, max);
         return 0;
     }
-    if (v < min || v > max) {
-        cli_usage_error(cmd, "%s: %g is out of range %g..%g", opt, v, min, max);
+    if (!(v >= min && v <= max)) {
+        if (cmd)
+            cli_usage_error(cmd, "%s: %g is out of range %g..%g", opt, v, min, max);
         return 0;
     }
     *out = v;

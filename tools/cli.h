@@ -20,6 +20,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_flow(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 failure reported by the library or I/O, 2 usage. */
 #define CLI_EXIT_FAIL 1
@@ -65,12 +66,23 @@ FILE *cli_fopen_read(const char *path);
  * reason cli_fopen_read failed, for a message naming the path. */
 const char *cli_open_error(const char *path);
 
-/* Strict number parsing: the whole string must be a number in range.
- * On failure print which option was wrong and return 0. */
+/* Strict number parsing, the one way every numeric option (and number
+ * read back from a file) is read: the whole string must be a number in
+ * min..max.  A whole number is decimal digits only: no sign (so "-1"
+ * cannot wrap to 2^64 - 1), no space, no trailing text, and a value past
+ * 64 bits is refused rather than wrapped; a double is a plain decimal
+ * number (no "nan", "inf" or hex) that neither overflows nor underflows.
+ * On failure print which option was wrong and why (nothing when cmd is
+ * NULL) and return 0; 1 on success. */
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
                   uint64_t *out);
 int cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
                      double *out);
+/* Two whole numbers joined by sep, as form shows them ("WxH" with sep 'x',
+ * "K/N" with '/'), each checked as cli_parse_u64 in min..max; the message
+ * names the option and the part that is wrong. */
+int cli_parse_u64_pair(const char *cmd, const char *opt, const char *s, char sep,
+                       const char *form, uint64_t min, uint64_t max, uint64_t *a, uint64_t *b);
 
 /* Value of an option that takes one (`--opt VALUE` or `--opt=VALUE`):
  * when argv[*i] matches opt, sets *value, advances *i and returns 1; on a

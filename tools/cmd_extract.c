@@ -78,7 +78,7 @@ int cli_extractor_option(const char *cmd, int argc, char **argv, int *i,
             cli_usage_error(cmd, "--crops: '%s' is not 1 or 10", v);
             return -1;
         }
-        opt->crops = (uint32_t)atoi(v);
+        opt->crops = v[0] == '1' && v[1] == '0' ? 10 : 1;
         return 1;
     }
     if ((r = cli_opt_value(cmd, argc, argv, i, "--resize", &v))) {
@@ -1059,11 +1059,18 @@ int cmd_extract(int argc, char **argv)
                 goto done;
             }
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--shard", &v))) {
-            char tail;
-            if (r > 0 && (sscanf(v, "%u/%u%c", &shard_k, &shard_n, &tail) != 2 || shard_n < 1 ||
-                          shard_k < 1 || shard_k > shard_n)) {
+            uint64_t k, nn;
+            if (r > 0 && !cli_parse_u64_pair(CMD, "--shard", v, '/', "K/N", 1, 1000000, &k, &nn)) {
+                rc = CLI_EXIT_USAGE;
+                goto done;
+            }
+            if (r > 0 && k > nn) {
                 rc = cli_usage_error(CMD, "--shard: '%s' is not K/N with 1 <= K <= N", v);
                 goto done;
+            }
+            if (r > 0) {
+                shard_k = (unsigned)k;
+                shard_n = (unsigned)nn;
             }
         } else if (argv[i][0] == '-' && argv[i][1]) {
             rc = cli_usage_error(CMD, "unknown option '%s'", argv[i]);

@@ -1,7 +1,8 @@
-/* cmd_train.c -- `arnet train`: train a model from a manifest with the
- * paper's defaults, show progress, evaluate on a test list, save, resume. */
+/* cmd_train.c -- `arnet train`: argv, progress lines, Ctrl-C and output
+ * locking over the library's training run (arnet_run: data, evaluation,
+ * keep-best, checkpoints and resuming are the library's). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -70,168 +71,139 @@ static void usage(FILE *f)
     cli_print_exit_codes(f, CLI_EXITS_OUTPUT | CLI_EXITS_INTERRUPT);
 }
 
-/* ---- settings: one table drives parsing, metadata and resuming ---------- */
+/* ---- options ----------------------------------------------------------------- */
 
+/* The training options on the command line: parsed here, checked by the
+ * library (arnet_trainer_create names a bad field; the names map below
+ * turns it into the option). */
 enum kind { K_U64, K_U32, K_INT, K_FLOAT, K_LOSS, K_REDUCE };
 
 typedef struct setting {
-    const char *opt; /* command-line option */
-    const char *key; /* metadata key */
+    const char *opt;
     enum kind kind;
-    double min, max; /* accepted range; min_open: min itself refused */
-    int min_open;
     void *field;
-    int given; /* set on the command line */
+    int given;
 } setting;
-
-static const char *const loss_names[] = {"dmil-center", "dmil", "kmax-mil"};
-static const char *const reduce_names[] = {"video", "instance"};
-
-static int name_index(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(names[i], s))
-            return i;
-    return -1;
-}
-
-/* Parse s into the setting's field; 0 on failure (message printed when
- * cmd_line, since a bad metadata value is reported by the caller). */
-static int setting_parse(setting *st, const char *s, int cmd_line)
-{
-    const char *cmd = cmd_line ? CMD : NULL;
-    switch (st->kind) {
-    case K_LOSS:
-    case K_REDUCE: {
-        int i = st->kind == K_LOSS ? name_index(loss_names, 3, s)
-                                   : name_index(reduce_names, 2, s);
-        if (i < 0) {
-            if (cmd)
-                cli_usage_error(cmd, "%s: '%s' is not one of %s", st->opt, s,
-                                st->kind == K_LOSS ? "dmil-center, dmil, kmax-mil"
-                                                   : "video, instance");
-            return 0;
-        }
-        *(int *)st->field = i;
-        return 1;
-    }
-    case K_U64:
-    case K_U32:
-    case K_INT: {
-        uint64_t v, lo = (uint64_t)st->min;
-        /* 2^64 itself does not convert: the top of the range is UINT64_MAX. */
-        uint64_t hi = st->max >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)st->max;
-        if (cmd) {
-            if (!cli_parse_u64(cmd, st->opt, s, lo, hi, &v))
-                return 0;
-        } else {
-            char *end;
-            v = strtoull(s, &end, 10);
-            if (*end || !*s || *s == '-' || v < lo || v > hi)
-                return 0;
-        }
-        if (st->kind == K_U64)
-            *(uint64_t *)st->field = v;
-        else if (st->kind == K_U32)
-            *(uint32_t *)st->field = (uint32_t)v;
-        else
-            *(int *)st->field = (int)v;
-        return 1;
-    }
-    case K_FLOAT: {
-        double v;
-        if (cmd) {
-            if (!cli_parse_double(cmd, st->opt, s, st->min, st->max, &v))
-                return 0;
-        } else {
-            char *end;
-            v = strtod(s, &end);
-            if (*end || !*s || !(v >= st->min && v <= st->max))
-                return 0;
-        }
-        if (st->min_open && v <= st->min) {
-            if (cmd)
-                cli_usage_error(cmd, "%s: must be above %g", st->opt, st->min);
-            return 0;
-        }
-        *(float *)st->field = (float)v;
-        return 1;
-    }
-    }
-    return 0;
-}
-
-static void setting_format(const setting *st, char *buf, size_t cap)
-{
-    switch (st->kind) {
-    case K_LOSS: snprintf(buf, cap, "%s", loss_names[*(int *)st->field]); break;
-    case K_REDUCE: snprintf(buf, cap, "%s", reduce_names[*(int *)st->field]); break;
-    case K_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(uint64_t *)st->field); break;
-    case K_U32: snprintf(buf, cap, "%u", *(uint32_t *)st->field); break;
-    case K_INT: snprintf(buf, cap, "%d", *(int *)st->field); break;
-    case K_FLOAT: {
-        /* The shortest form that reads back as the same float (0.002, not
-         * 0.00200000009). */
-        float x = *(float *)st->field;
-        for (int digits = 6; digits <= 9; digits++) {
-            snprintf(buf, cap, "%.*g", digits, (double)x);
-            if (strtof(buf, NULL) == x)
-                break;
-        }
-        break;
-    }
-    }
-}
 
 typedef struct train_args {
     const char *train_path, *test_path, *out, *resume, *keep_best;
     arnet_train_options opt;
-    uint32_t hidden;
-    float dropout;
-    int crop;
+    arnet_model_config model;
+    int crop, layout, mmap;
     uint64_t save_every, eval_every, progress_every;
     int progress_forced, quiet, force;
-    int crop_given, save_every_given, eval_every_given;
-    int keep_best_own; /* --keep-best is the resumed run's own */
-    char *owned[4]; /* paths taken from a resumed file's metadata */
-    int layout;
-    int mmap;
+    int crop_given, layout_given, mmap_given, save_every_given, eval_every_given;
     int hidden_given, dropout_given;
-    setting settings[16];
+    setting settings[12];
     size_t n_settings;
-    setting *settings_threads;
 } train_args;
 
-static void add_setting(train_args *a, const char *opt, const char *key, enum kind kind,
-                        double min, double max, int min_open, void *field)
+static void add_setting(train_args *a, const char *opt, enum kind kind, void *field)
 {
-    setting s = {opt, key, kind, min, max, min_open, field, 0};
+    setting s = {opt, kind, field, 0};
     a->settings[a->n_settings++] = s;
+}
+
+static setting *find_setting(train_args *a, const char *opt)
+{
+    for (size_t i = 0; i < a->n_settings; i++)
+        if (!strcmp(a->settings[i].opt, opt))
+            return &a->settings[i];
+    return NULL;
 }
 
 static void args_init(train_args *a)
 {
     memset(a, 0, sizeof *a);
     arnet_train_options_init(&a->opt);
-    a->dropout = 0.7f;
+    arnet_model_config_init(&a->model);
     a->crop = -1;
     arnet_train_options *o = &a->opt;
-    add_setting(a, "--iterations", "train.iterations", K_U64, 0, 1e15, 0, &o->iterations);
-    add_setting(a, "--loss", "train.loss", K_LOSS, 0, 0, 0, &o->loss);
-    add_setting(a, "--reduce", "train.reduce", K_REDUCE, 0, 0, 0, &o->reduce);
-    add_setting(a, "--alpha", "train.alpha", K_FLOAT, 0, 1e9, 1, &o->alpha);
-    add_setting(a, "--lambda", "train.lambda", K_FLOAT, 0, 1e9, 0, &o->lambda);
-    add_setting(a, "--lr", "train.lr", K_FLOAT, 0, 10, 1, &o->lr);
-    add_setting(a, "--weight-decay", "train.weight_decay", K_FLOAT, 0, 10, 0,
-                &o->weight_decay);
-    add_setting(a, "--batch-normal", "train.batch_normal", K_U32, 1, 1e6, 0,
-                &o->normal_per_batch);
-    add_setting(a, "--batch-anomalous", "train.batch_anomalous", K_U32, 1, 1e6, 0,
-                &o->anomalous_per_batch);
-    add_setting(a, "--max-clips", "train.max_clips", K_U32, 1, 4e9, 0, &o->max_clips);
-    add_setting(a, "--seed", "train.seed", K_U64, 0, 1.8446744073709552e19, 0, &o->seed);
-    add_setting(a, "--threads", "train.threads", K_INT, 1, 1024, 0, &o->threads);
-    a->settings_threads = &a->settings[a->n_settings - 1];
+    add_setting(a, "--iterations", K_U64, &o->iterations);
+    add_setting(a, "--loss", K_LOSS, &o->loss);
+    add_setting(a, "--reduce", K_REDUCE, &o->reduce);
+    add_setting(a, "--alpha", K_FLOAT, &o->alpha);
+    add_setting(a, "--lambda", K_FLOAT, &o->lambda);
+    add_setting(a, "--lr", K_FLOAT, &o->lr);
+    add_setting(a, "--weight-decay", K_FLOAT, &o->weight_decay);
+    add_setting(a, "--batch-normal", K_U32, &o->normal_per_batch);
+    add_setting(a, "--batch-anomalous", K_U32, &o->anomalous_per_batch);
+    add_setting(a, "--max-clips", K_U32, &o->max_clips);
+    add_setting(a, "--seed", K_U64, &o->seed);
+    add_setting(a, "--threads", K_INT, &o->threads);
+}
+
+/* A loss or reduction by the library's name for it. */
+static int parse_name(const char *opt, const char *s, int is_loss, int *out)
+{
+    const char *name;
+    for (int i = 0; (name = is_loss ? arnet_loss_name(i) : arnet_reduce_name(i)); i++)
+        if (!strcmp(name, s)) {
+            *out = i;
+            return 1;
+        }
+    char list[128] = "";
+    for (int i = 0; (name = is_loss ? arnet_loss_name(i) : arnet_reduce_name(i)); i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", name);
+    cli_usage_error(CMD, "%s: '%s' is not one of %s", opt, s, list);
+    return 0;
+}
+
+static int setting_parse(setting *st, const char *s)
+{
+    uint64_t v;
+    double d;
+    switch (st->kind) {
+    case K_LOSS:
+    case K_REDUCE:
+        return parse_name(st->opt, s, st->kind == K_LOSS, (int *)st->field);
+    case K_U64:
+        return cli_parse_u64(CMD, st->opt, s, 0, UINT64_MAX, (uint64_t *)st->field);
+    case K_U32:
+        if (!cli_parse_u64(CMD, st->opt, s, 0, UINT32_MAX, &v))
+            return 0;
+        *(uint32_t *)st->field = (uint32_t)v;
+        return 1;
+    case K_INT:
+        if (!cli_parse_u64(CMD, st->opt, s, 0, INT_MAX, &v))
+            return 0;
+        *(int *)st->field = (int)v;
+        return 1;
+    case K_FLOAT:
+        if (!cli_parse_double(CMD, st->opt, s, -HUGE_VAL, HUGE_VAL, &d))
+            return 0;
+        *(float *)st->field = (float)d;
+        return 1;
+    }
+    return 0;
+}
+
+/* The setting's value in o (an arnet_train_options laid out as a->opt). */
+static int setting_equal(const train_args *a, const setting *st, const arnet_train_options *o)
+{
+    size_t off = (size_t)((const char *)st->field - (const char *)&a->opt);
+    const void *x = st->field, *y = (const char *)o + off;
+    switch (st->kind) {
+    case K_LOSS:
+    case K_REDUCE:
+    case K_INT: return *(const int *)x == *(const int *)y;
+    case K_U64: return *(const uint64_t *)x == *(const uint64_t *)y;
+    case K_U32: return *(const uint32_t *)x == *(const uint32_t *)y;
+    case K_FLOAT: return *(const float *)x == *(const float *)y;
+    }
+    return 0;
+}
+
+static void setting_format(const setting *st, const void *field, char *buf, size_t cap)
+{
+    switch (st->kind) {
+    case K_LOSS: snprintf(buf, cap, "%s", arnet_loss_name(*(const int *)field)); break;
+    case K_REDUCE: snprintf(buf, cap, "%s", arnet_reduce_name(*(const int *)field)); break;
+    case K_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)field); break;
+    case K_U32: snprintf(buf, cap, "%u", *(const uint32_t *)field); break;
+    case K_INT: snprintf(buf, cap, "%d", *(const int *)field); break;
+    case K_FLOAT: snprintf(buf, cap, "%g", (double)*(const float *)field); break;
+    }
 }
 
 /* Returns -1 when parsing should stop with exit code *code. */
@@ -258,6 +230,10 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
             a->force = 1;
             continue;
         }
+        if (!strcmp(arg, "--mmap")) {
+            a->mmap = a->mmap_given = 1;
+            continue;
+        }
         const char **paths[] = {&a->train_path, &a->test_path, &a->out, &a->resume,
                                 &a->keep_best};
         const char *path_opts[] = {"--train", "--test", "--out", "--resume", "--keep-best"};
@@ -271,7 +247,7 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
             }
         for (size_t s = 0; s < a->n_settings && !done; s++)
             if ((r = cli_opt_value(CMD, argc, argv, &i, a->settings[s].opt, &v))) {
-                if (r < 0 || !setting_parse(&a->settings[s], v, 1))
+                if (r < 0 || !setting_parse(&a->settings[s], v))
                     goto usage;
                 a->settings[s].given = 1;
                 done = 1;
@@ -280,6 +256,7 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
             continue;
         uint64_t u;
         double d;
+        int layout = a->layout;
         if ((r = cli_opt_value(CMD, argc, argv, &i, "--save-every", &v))) {
             if (r < 0 || !cli_parse_u64(CMD, "--save-every", v, 0, UINT64_MAX, &a->save_every))
                 goto usage;
@@ -295,25 +272,46 @@ static int parse_args(train_args *a, int argc, char **argv, int *code)
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--hidden", &v))) {
             if (r < 0 || !cli_parse_u64(CMD, "--hidden", v, 0, 65536, &u))
                 goto usage;
-            a->hidden = (uint32_t)u;
+            a->model.hidden_dim = (uint32_t)u;
             a->hidden_given = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--dropout", &v))) {
             if (r < 0 || !cli_parse_double(CMD, "--dropout", v, 0.0, 0.999, &d))
                 goto usage;
-            a->dropout = (float)d;
+            a->model.dropout = (float)d;
             a->dropout_given = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--crop", &v))) {
             if (r < 0 || !cli_parse_u64(CMD, "--crop", v, 0, 1000, &u))
                 goto usage;
             a->crop = (int)u;
             a->crop_given = 1;
-        } else if (!strcmp(arg, "--mmap")) {
-            a->mmap = 1;
         } else if ((r = cli_crop_opts(CMD, argc, argv, &i, &a->layout, &a->crop))) {
             if (r < 0)
                 goto usage;
+            if (a->layout != layout)
+                a->layout_given = 1;
+            else
+                a->crop_given = 1;
         } else {
             cli_usage_error(CMD, "unknown option or argument '%s'", arg);
+            goto usage;
+        }
+    }
+    /* The library's ranges, one option at a time, before anything is read. */
+    for (size_t s = 0; s < a->n_settings; s++) {
+        const setting *st = &a->settings[s];
+        if (!st->given)
+            continue;
+        arnet_train_options one;
+        arnet_train_options_init(&one);
+        size_t off = (size_t)((const char *)st->field - (const char *)&a->opt);
+        size_t size = st->kind == K_U64 ? sizeof(uint64_t)
+                      : st->kind == K_U32 ? sizeof(uint32_t)
+                      : st->kind == K_FLOAT ? sizeof(float) : sizeof(int);
+        memcpy((char *)&one + off, st->field, size);
+        if (arnet_train_options_check(&one) != ARNET_OK) {
+            char msg[1024];
+            cli_user_message(arnet_last_error(), msg, sizeof msg);
+            cli_usage_error(CMD, "%s: out of range (%s)", st->opt, msg);
             goto usage;
         }
     }
@@ -327,58 +325,7 @@ usage:
     return -1;
 }
 
-/* What a resumed run records of itself (write_meta) fills in what the
- * command line leaves out, so that `arnet train --resume MODEL` alone
- * continues it.  Returns 0 or an exit code (message printed). */
-static const char *meta_default(train_args *a, const arnet_model *m, const char *key, int slot)
-{
-    const char *v = arnet_model_get_meta(m, key);
-    if (!v || !*v)
-        return NULL;
-    return (a->owned[slot] = strdup(v));
-}
-
-static int resume_defaults(train_args *a)
-{
-    arnet_model *m = NULL;
-    int rc = arnet_model_load(a->resume, &m);
-    if (rc != ARNET_OK)
-        return cli_fail(CMD, rc, a->resume);
-    const char *v;
-    if (!a->train_path && !(a->train_path = meta_default(a, m, "train.manifest", 0))) {
-        arnet_model_free(m);
-        return cli_usage_error(CMD, "--resume %s: the file does not record its training "
-                               "manifest: give --train LIST", a->resume);
-    }
-    if (!a->out)
-        a->out = a->resume; /* continuing its own checkpoint */
-    if (!a->test_path)
-        a->test_path = meta_default(a, m, "test.manifest", 1);
-    const char *kb = arnet_model_get_meta(m, "test.keep_best");
-    if (!a->keep_best && kb)
-        a->keep_best = meta_default(a, m, "test.keep_best", 2);
-    a->keep_best_own = a->keep_best && kb && cli_same_file(a->keep_best, kb);
-    if (!a->crop_given && (v = arnet_model_get_meta(m, "train.crop")))
-        a->crop = atoi(v);
-    if (!a->save_every_given && (v = arnet_model_get_meta(m, "train.save_every")))
-        a->save_every = strtoull(v, NULL, 10);
-    if (!a->eval_every_given && (v = arnet_model_get_meta(m, "test.eval_every")))
-        a->eval_every = strtoull(v, NULL, 10);
-    arnet_model_free(m);
-    return 0;
-}
-
-/* After resume_defaults: the options that need a test list. */
-static int check_test_options(const train_args *a)
-{
-    if (a->keep_best && !a->test_path)
-        return cli_usage_error(CMD, "--keep-best needs --test LIST");
-    if (a->eval_every && !a->test_path)
-        return cli_usage_error(CMD, "--eval-every needs --test LIST");
-    return 0;
-}
-
-/* ---- the run --------------------------------------------------------------- */
+/* ---- progress, evaluation lines, Ctrl-C --------------------------------------- */
 
 static volatile sig_atomic_t interrupted;
 
@@ -388,16 +335,16 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-typedef struct run {
-    train_args *a;
-    arnet_model *model;
-    arnet_dataset *train, *test;
-    arnet_trainer *trainer;
-    int show_progress;
-    int have_eval; /* last/best evaluation known */
-    double last_auc, last_far, best_auc, best_far;
-    uint64_t last_step, best_step;
-} run;
+typedef struct view {
+    const train_args *a;
+    const char *keep_best;
+    int show_progress, tty;
+    uint64_t start, every;
+    double t0, last_draw, eval_secs, eval_t0;
+    double sum_loss, sum_mil, sum_center;
+    uint64_t n_sum;
+    int center; /* the loss has a center part */
+} view;
 
 static void format_duration(char *buf, size_t cap, double secs)
 {
@@ -411,478 +358,123 @@ static void format_duration(char *buf, size_t cap, double secs)
         snprintf(buf, cap, "%dh %02dm", (int)(secs / 3600), (int)fmod(secs / 60, 60));
 }
 
-static int set_meta(run *r, const char *key, const char *value)
+/* After each step: the progress line (redrawn 5 times a second on a
+ * terminal; in a log a line every progress_every steps, default 5 % of
+ * the run), and Ctrl-C, which cancels the run after this step. */
+static int on_step(void *user, const arnet_step_stats *st, uint64_t target)
 {
-    int rc = arnet_model_set_meta(r->model, key, value);
-    if (rc != ARNET_OK)
-        cli_fail(CMD, rc, key);
-    return rc;
+    view *w = user;
+    w->sum_loss += st->loss;
+    w->sum_mil += st->loss_dmil;
+    w->sum_center += st->loss_center;
+    w->n_sum++;
+    uint64_t step = st->step;
+    double now = cli_now();
+    if (w->show_progress &&
+        (step == target ||
+         (w->tty ? now - w->last_draw >= cli_progress_interval() : step % w->every == 0))) {
+        double secs = now - w->t0 - w->eval_secs;
+        double rate = secs > 0 ? (double)(step - w->start) / secs : 0;
+        char left[32];
+        format_duration(left, sizeof left, rate > 0 ? (double)(target - step) / rate : -1);
+        /* Under 80 columns even at 7-digit step counts: a wrapped line
+         * cannot be redrawn with \r. */
+        char parts[48] = "";
+        if (w->center)
+            snprintf(parts, sizeof parts, " (mil %.4f, center %.4f)", w->sum_mil / w->n_sum,
+                     w->sum_center / w->n_sum);
+        cli_progress_line("step %llu/%llu  loss %.4f%s  %.1f/s  %s left",
+                          (unsigned long long)step, (unsigned long long)target,
+                          w->sum_loss / w->n_sum, parts, rate, left);
+        w->sum_loss = w->sum_mil = w->sum_center = 0;
+        w->n_sum = 0;
+        w->last_draw = now;
+    }
+    w->eval_t0 = cli_now(); /* what follows the step until the next one is not training */
+    return interrupted != 0;
 }
 
-static int set_meta_double(run *r, const char *key, double v)
+static int on_eval(void *user, const arnet_run_eval *ev)
 {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.9g", v);
-    return set_meta(r, key, buf);
-}
-
-/* The library's digest of the training data (arnet_dataset_digest) as 16
- * hex digits, as arnet_trainer_save records it. */
-static void data_digest(const arnet_dataset *ds, char out[17])
-{
-    uint64_t h = 0;
-    if (arnet_dataset_digest(ds, &h) != ARNET_OK)
-        h = 0;
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
-}
-
-static int set_meta_path(run *r, const char *key, const char *path)
-{
-    char *abs = cli_abs_path(path);
-    int rc = set_meta(r, key, abs ? abs : path);
-    free(abs);
-    return rc;
-}
-
-/* Training settings and results into the model's metadata, so that the
- * file says how it was made (arnet info shows them) and --resume can
- * continue with the same settings. */
-static int write_meta(run *r)
-{
-    char buf[64];
-    train_args *a = r->a;
-    /* The library that wrote the file (the checkpoint writer only adds it
-     * when missing, which would keep a resumed file's first version). */
-    int rc = set_meta(r, "library_version", arnet_version());
-    for (size_t i = 0; i < a->n_settings && !rc; i++) {
-        setting_format(&a->settings[i], buf, sizeof buf);
-        rc = set_meta(r, a->settings[i].key, buf);
-    }
-    /* Absolute paths and the file options: what --resume alone needs. */
-    if (!rc)
-        rc = set_meta_path(r, "train.manifest", a->train_path);
-    if (!rc) {
-        snprintf(buf, sizeof buf, "%d", a->crop);
-        rc = set_meta(r, "train.crop", buf);
-    }
-    if (!rc) {
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)a->save_every);
-        rc = set_meta(r, "train.save_every", buf);
-    }
-    if (!rc) {
-        snprintf(buf, sizeof buf, "%zu", arnet_dataset_count(r->train, 0));
-        rc = set_meta(r, "train.videos_normal", buf);
-    }
-    if (!rc) {
-        snprintf(buf, sizeof buf, "%zu", arnet_dataset_count(r->train, 1));
-        rc = set_meta(r, "train.videos_anomalous", buf);
-    }
-    if (!rc) {
-        data_digest(r->train, buf);
-        rc = set_meta(r, "train.data_digest", buf);
-    }
-    if (!rc) {
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)arnet_trainer_steps(r->trainer));
-        rc = set_meta(r, "train.steps", buf);
-    }
-    if (!rc && a->test_path)
-        rc = set_meta_path(r, "test.manifest", a->test_path);
-    if (!rc && a->test_path) {
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)a->eval_every);
-        rc = set_meta(r, "test.eval_every", buf);
-    }
-    if (!rc && a->keep_best)
-        rc = set_meta_path(r, "test.keep_best", a->keep_best);
-    if (!rc && r->have_eval) {
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->last_step);
-        rc = set_meta(r, "test.step", buf);
-        if (!rc)
-            rc = set_meta_double(r, "test.auc", r->last_auc);
-        if (!rc)
-            rc = set_meta_double(r, "test.far", r->last_far);
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->best_step);
-        if (!rc)
-            rc = set_meta(r, "test.best_step", buf);
-        if (!rc)
-            rc = set_meta_double(r, "test.best_auc", r->best_auc);
-        if (!rc)
-            rc = set_meta_double(r, "test.best_far", r->best_far);
-    }
-    return rc;
-}
-
-static int save_run(run *r)
-{
-    if (write_meta(r) != ARNET_OK)
-        return -1;
-    int rc = arnet_trainer_save(r->trainer, r->a->out);
-    if (rc != ARNET_OK) {
+    view *w = user;
+    if (!w->a->quiet) {
         cli_progress_done();
-        cli_fail(CMD, rc, r->a->out);
-        return -1;
-    }
-    return 0;
-}
-
-/* Evaluate on the test list; prints one line, and the table at the end. */
-static int evaluate(run *r, int final)
-{
-    arnet_eval_result res;
-    arnet_eval_result_init(&res);
-    int rc = arnet_evaluate(r->model, r->test, &res);
-    if (rc != ARNET_OK) {
-        cli_progress_done();
-        cli_fail(CMD, rc, r->a->test_path);
-        return -1;
-    }
-    uint64_t step = arnet_trainer_steps(r->trainer);
-    int better = !r->have_eval || res.auc > r->best_auc || (isnan(r->best_auc) && !isnan(res.auc));
-    r->last_auc = res.auc;
-    r->last_far = res.far;
-    r->last_step = step;
-    if (better) {
-        r->best_auc = res.auc;
-        r->best_far = res.far;
-        r->best_step = step;
-    }
-    r->have_eval = 1;
-    int status = 0;
-    if (better && r->a->keep_best) {
-        if (write_meta(r) != ARNET_OK)
-            status = -1;
-        else if ((rc = arnet_model_save(r->model, r->a->keep_best)) != ARNET_OK) {
-            cli_progress_done();
-            cli_fail(CMD, rc, r->a->keep_best);
-            status = -1;
-        }
-    }
-    if (!r->a->quiet) {
-        cli_progress_done();
-        if (final) {
-            printf("\ntest set %s after %llu steps:\n", r->a->test_path,
-                   (unsigned long long)step);
-            cli_eval_print_table(stdout, &res, 0);
-            if (r->best_step != step)
+        if (ev->final) {
+            printf("\ntest set %s after %llu steps:\n", w->a->test_path,
+                   (unsigned long long)ev->step);
+            cli_eval_print_table(stdout, ev->result, 0);
+            if (ev->best_step != ev->step)
                 printf("  best test AUC %.2f %% (FAR %.2f %%) at step %llu%s%s\n",
-                       100 * r->best_auc, 100 * r->best_far,
-                       (unsigned long long)r->best_step, r->a->keep_best ? ", kept in " : "",
-                       r->a->keep_best ? r->a->keep_best : "");
+                       100 * ev->best_auc, 100 * ev->best_far,
+                       (unsigned long long)ev->best_step, w->keep_best ? ", kept in " : "",
+                       w->keep_best ? w->keep_best : "");
         } else {
-            printf("step %llu: test AUC %.2f %%, FAR %.2f %%%s\n", (unsigned long long)step,
-                   100 * res.auc, 100 * res.far,
-                   better && r->a->keep_best ? " (best so far, saved)" : "");
+            printf("step %llu: test AUC %.2f %%, FAR %.2f %%%s\n", (unsigned long long)ev->step,
+                   100 * ev->auc, 100 * ev->far,
+                   ev->is_best && w->keep_best ? " (best so far, saved)" : "");
         }
         fflush(stdout);
     }
-    arnet_eval_result_free(&res);
-    return status;
+    w->eval_secs += cli_now() - w->eval_t0;
+    w->eval_t0 = cli_now();
+    return interrupted != 0;
 }
 
-/* Step until the target, with progress, periodic saves and evaluations. */
-static int train_loop(run *r, double *train_secs)
-{
-    train_args *a = r->a;
-    uint64_t target = a->opt.iterations, start = arnet_trainer_steps(r->trainer);
-    double t0 = cli_now(), eval_secs = 0, last_draw = 0;
-    double sum_loss = 0, sum_mil = 0, sum_center = 0;
-    uint64_t n_sum = 0;
-    /* On a terminal the line is redrawn 5 times a second; in a log it is
-     * a line every progress_every steps (default 5 % of the run). */
-    int tty = isatty(STDERR_FILENO);
-    uint64_t every = a->progress_every ? a->progress_every : (target + 19) / 20;
-    if (every == 0)
-        every = 1;
-    while (arnet_trainer_steps(r->trainer) < target && !interrupted) {
-        arnet_step_stats st;
-        arnet_step_stats_init(&st);
-        int rc = arnet_trainer_step(r->trainer, &st);
-        if (rc != ARNET_OK) {
-            cli_progress_done();
-            return cli_fail(CMD, rc, "training step");
-        }
-        sum_loss += st.loss;
-        sum_mil += st.loss_dmil;
-        sum_center += st.loss_center;
-        n_sum++;
-        uint64_t step = st.step;
-        double now = cli_now();
-        if (r->show_progress &&
-            (step == target || (tty ? now - last_draw >= cli_progress_interval()
-                                    : step % every == 0))) {
-            double secs = now - t0 - eval_secs;
-            double rate = secs > 0 ? (double)(step - start) / secs : 0;
-            char left[32];
-            format_duration(left, sizeof left, rate > 0 ? (double)(target - step) / rate : -1);
-            /* Under 80 columns even at 7-digit step counts: a wrapped line
-             * cannot be redrawn with \r. */
-            char parts[48] = "";
-            if (a->opt.loss == ARNET_LOSS_DMIL_CENTER)
-                snprintf(parts, sizeof parts, " (mil %.4f, center %.4f)", sum_mil / n_sum,
-                         sum_center / n_sum);
-            cli_progress_line("step %llu/%llu  loss %.4f%s  %.1f/s  %s left",
-                              (unsigned long long)step, (unsigned long long)target,
-                              sum_loss / n_sum, parts, rate, left);
-            sum_loss = sum_mil = sum_center = 0;
-            n_sum = 0;
-            last_draw = now;
-        }
-        if (a->eval_every && step % a->eval_every == 0 && step < target) {
-            double e0 = cli_now();
-            if (evaluate(r, 0) != 0)
-                return CLI_EXIT_FAIL;
-            eval_secs += cli_now() - e0;
-        }
-        if (a->save_every && step % a->save_every == 0 && step < target) {
-            double s0 = cli_now();
-            if (save_run(r) != 0)
-                return CLI_EXIT_FAIL;
-            eval_secs += cli_now() - s0;
-        }
-    }
-    cli_progress_done();
-    *train_secs = cli_now() - t0 - eval_secs;
-    return 0;
-}
+/* ---- outputs ------------------------------------------------------------------ */
 
-/* ---- set-up ------------------------------------------------------------------- */
+/* The --keep-best file a checkpoint records (the run's pair, or arnet
+ * train 0.1's metadata), so that resuming with it is not "replacing an
+ * existing file". */
+typedef struct recorded {
+    char *keep_best;
+} recorded;
 
-static int load_data(run *r)
+static int find_keep_best(void *user, const arnet_file_entry *e)
 {
-    arnet_load_options lo;
-    arnet_load_options_init(&lo);
-    lo.crop = r->a->crop;
-    int rc = cli_manifest_kind(CMD, "--train", r->a->train_path);
-    if (!rc && r->a->test_path)
-        rc = cli_manifest_kind(CMD, "--test", r->a->test_path);
-    if (rc)
-        return rc;
-    lo.layout = r->a->layout;
-    lo.mmap = r->a->mmap;
-    rc = arnet_dataset_load_manifest(r->a->train_path, &lo, &r->train);
-    if (rc != ARNET_OK)
-        return cli_fail(CMD, rc, r->a->train_path);
-    if (r->a->test_path) {
-        lo.feature_dim = arnet_dataset_feature_dim(r->train);
-        rc = arnet_dataset_load_manifest(r->a->test_path, &lo, &r->test);
-        if (rc != ARNET_OK)
-            return cli_fail(CMD, rc, r->a->test_path);
+    recorded *r = user;
+    if (e->kind == ARNET_ENTRY_META && e->name && e->value &&
+        (!strcmp(e->name, "trainer.keep_best") || !strcmp(e->name, "test.keep_best"))) {
+        free(r->keep_best);
+        r->keep_best = strdup(e->value);
     }
     return 0;
 }
 
-/* The evaluations of the resumed run on the same test list, so that
- * --keep-best only replaces its best with a better one. */
-static void resume_best(run *r)
+/* The outputs (--out, --keep-best): not an input, not an existing file
+ * unless --force (or --out continuing its own --resume), locked for the
+ * run.  Before the data are loaded (the manifests given) and after (every
+ * feature file). */
+static int check_outputs(const char *train, const char *test, cli_output *outs, size_t n,
+                         const arnet_dataset *train_set, const arnet_dataset *test_set)
 {
-    const char *m = arnet_model_get_meta(r->model, "test.manifest");
-    const char *keys[6] = {"test.step", "test.auc", "test.far", "test.best_step",
-                           "test.best_auc", "test.best_far"};
-    const char *v[6];
-    if (!r->a->test_path || !m || !cli_same_file(m, r->a->test_path))
-        return;
-    for (int i = 0; i < 6; i++)
-        if (!(v[i] = arnet_model_get_meta(r->model, keys[i])))
-            return;
-    r->last_step = strtoull(v[0], NULL, 10);
-    r->last_auc = strtod(v[1], NULL);
-    r->last_far = strtod(v[2], NULL);
-    r->best_step = strtoull(v[3], NULL, 10);
-    r->best_auc = strtod(v[4], NULL);
-    r->best_far = strtod(v[5], NULL);
-    r->have_eval = 1;
-}
-
-/* A resumed run keeps its settings: arnet_trainer_restore takes them from
- * the file (all but the step target and the thread count).  Settings not
- * given on the command line are read from the file's metadata; given ones
- * must agree with it, so that the command that started a run, plus
- * --resume, continues it, and a changed value is refused rather than
- * silently ignored. */
-static int may_change_on_resume(const setting *st)
-{
-    return !strcmp(st->opt, "--iterations") || !strcmp(st->opt, "--threads");
-}
-
-/* Whether text v (from the file) holds the setting's current value,
- * compared as values, not spellings. */
-static int same_value(const setting *st, const char *v)
-{
-    union {
-        uint64_t u64;
-        uint32_t u32;
-        int i;
-        float f;
-    } tmp;
-    setting copy = *st;
-    copy.field = &tmp;
-    if (!setting_parse(&copy, v, 0))
-        return 0;
-    char a[64], b[64];
-    setting_format(st, a, sizeof a);
-    setting_format(&copy, b, sizeof b);
-    return !strcmp(a, b);
-}
-
-static int resume_settings(run *r)
-{
-    train_args *a = r->a;
-    char buf[64];
-    for (size_t i = 0; i < a->n_settings; i++) {
-        setting *st = &a->settings[i];
-        const char *v = arnet_model_get_meta(r->model, st->key);
-        if (st->given) {
-            if (may_change_on_resume(st))
-                continue;
-            setting_format(st, buf, sizeof buf);
-            if (v && same_value(st, v))
-                continue;
-            fprintf(stderr,
-                    "arnet %s: %s: a resumed run keeps its settings; %s %s %s%s\n", CMD,
-                    a->resume, st->opt, buf,
-                    v ? "differs from the file's " : "cannot be checked against the file "
-                                                     "(no training metadata): leave it out",
-                    v ? v : "");
-            return CLI_EXIT_USAGE;
-        }
-        if (v && !setting_parse(st, v, 0)) {
-            fprintf(stderr, "arnet %s: %s: bad %s value '%s' in the file\n", CMD, a->resume,
-                    st->key, v);
-            return CLI_EXIT_FAIL;
-        }
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        if (train)
+            rc = cli_output_not_in_dataset(CMD, &outs[k], "--train", train, train_set);
+        if (!rc && test)
+            rc = cli_output_not_in_dataset(CMD, &outs[k], "--test", test, test_set);
     }
-    /* The same data, in the same order: the sampler draws video indices. */
-    const char *was = arnet_model_get_meta(r->model, "train.data_digest");
-    if (was) {
-        char now[17];
-        data_digest(r->train, now);
-        if (strcmp(was, now) != 0) {
-            const char *vn = arnet_model_get_meta(r->model, "train.videos_normal");
-            const char *va = arnet_model_get_meta(r->model, "train.videos_anomalous");
-            fprintf(stderr,
-                    "arnet %s: %s: the training data differ from the run's (it trained on "
-                    "%s normal + %s anomalous videos, data digest %s; %s gives %zu + %zu, "
-                    "digest %s).  A resumed run needs the same videos in the same order "
-                    "and the same --crop.\n",
-                    CMD, a->resume, vn ? vn : "?", va ? va : "?", was, a->train_path,
-                    arnet_dataset_count(r->train, 0), arnet_dataset_count(r->train, 1), now);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    resume_best(r);
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    int rc = arnet_model_get_config(r->model, &cfg);
-    if (rc != ARNET_OK)
-        return cli_fail(CMD, rc, a->resume);
-    if ((a->hidden_given && a->hidden && a->hidden != cfg.hidden_dim) ||
-        (a->dropout_given && a->dropout != cfg.dropout)) {
-        fprintf(stderr, "arnet %s: --hidden and --dropout are fixed by the model in %s "
-                        "(%u hidden units, dropout %g)\n",
-                CMD, a->resume, cfg.hidden_dim, (double)cfg.dropout);
-        return CLI_EXIT_USAGE;
-    }
-    return 0;
+    return rc;
 }
 
-static int make_model(run *r)
+static int claim_outputs(const train_args *a, cli_output *outs, size_t n, int keep_best_own)
 {
-    train_args *a = r->a;
-    int rc;
-    uint32_t F = arnet_dataset_feature_dim(r->train);
-    if (a->resume) {
-        rc = arnet_model_load(a->resume, &r->model);
-        if (rc != ARNET_OK)
-            return cli_fail(CMD, rc, a->resume);
-        if (arnet_model_feature_dim(r->model) != F) {
-            fprintf(stderr, "arnet %s: %s has %u features per clip but %s has %u\n", CMD,
-                    a->resume, arnet_model_feature_dim(r->model), a->train_path, F);
-            return CLI_EXIT_FAIL;
-        }
-        return resume_settings(r);
+    int rc = check_outputs(a->train_path, a->test_path, outs, n, NULL, NULL);
+    if (!rc && n == 2 && cli_same_file(outs[0].path, outs[1].path))
+        rc = cli_usage_error(CMD, "--keep-best and --out name the same file %s", outs[0].path);
+    /* Locked before the existence check, so that a second arnet writing
+     * the same file hears "in use", not "exists". */
+    for (size_t k = 0; k < n && !rc; k++)
+        rc = cli_output_lock(CMD, &outs[k]);
+    for (size_t k = 0; k < n && !rc; k++) {
+        int own = k == 0 ? a->resume && cli_same_file(outs[0].path, a->resume) : keep_best_own;
+        if (!own)
+            rc = cli_output_absent(CMD, &outs[k], NULL, a->force, k == 0 ? "--resume" : NULL);
     }
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    cfg.feature_dim = F;
-    cfg.hidden_dim = a->hidden;
-    cfg.dropout = a->dropout;
-    cfg.seed = a->opt.seed;
-    rc = arnet_model_create(&cfg, &r->model);
-    if (rc != ARNET_OK)
-        return cli_fail(CMD, rc, "model");
-    return 0;
+    return rc;
 }
 
-static int make_trainer(run *r)
-{
-    int rc = arnet_trainer_create(r->model, r->train, &r->a->opt, &r->trainer);
-    if (rc != ARNET_OK)
-        return cli_fail(CMD, rc, "trainer");
-    if (r->a->resume) {
-        rc = arnet_trainer_restore(r->trainer, r->a->resume);
-        if (rc != ARNET_OK)
-            return cli_fail(CMD, rc, r->a->resume);
-    }
-    return 0;
-}
-
-/* Refuse an output folder that cannot be written before training, not
- * after it. */
-static int writable_folder(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 1;
-    char *dir = malloc(n + 1);
-    if (!dir)
-        return 1;
-    if (!slash)
-        memcpy(dir, ".", 2);
-    else if (n == 0)
-        memcpy(dir, "/", 2);
-    else {
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int ok = access(dir, W_OK | X_OK) == 0;
-    if (!ok)
-        fprintf(stderr, "arnet %s: cannot write %s: folder %s: %s\n", CMD, path, dir,
-                strerror(errno));
-    free(dir);
-    return ok;
-}
-
-static void print_header(const run *r)
-{
-    const train_args *a = r->a;
-    /* The options in effect: after a restore, the run's own. */
-    arnet_train_options in_effect;
-    arnet_train_options_init(&in_effect);
-    const arnet_train_options *o =
-        arnet_trainer_get_options(r->trainer, &in_effect) == ARNET_OK ? &in_effect : &a->opt;
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    if (arnet_model_get_config(r->model, &cfg) != ARNET_OK)
-        cfg.dropout = a->dropout;
-    printf("training on %s: %zu videos (%zu normal, %zu anomalous), %u features per clip\n",
-           a->train_path, arnet_dataset_size(r->train), arnet_dataset_count(r->train, 0),
-           arnet_dataset_count(r->train, 1), arnet_dataset_feature_dim(r->train));
-    printf("model %u -> %u -> 1, dropout %g; loss %s (alpha %g", arnet_model_feature_dim(r->model),
-           arnet_model_hidden_dim(r->model), (double)cfg.dropout, loss_names[o->loss],
-           (double)o->alpha);
-    if (o->loss == ARNET_LOSS_DMIL_CENTER)
-        printf(", lambda %g", (double)o->lambda);
-    printf("), reduce %s; Adam lr %g, weight decay %g; %u + %u videos per step, "
-           "at most %u clips each; seed %llu, %d thread%s\n",
-           reduce_names[o->reduce], (double)o->lr, (double)o->weight_decay,
-           o->normal_per_batch, o->anomalous_per_batch, o->max_clips,
-           (unsigned long long)o->seed, o->threads, o->threads == 1 ? "" : "s");
-    uint64_t done = arnet_trainer_steps(r->trainer);
-    if (a->resume)
-        printf("resuming %s at step %llu of %llu\n", a->resume, (unsigned long long)done,
-               (unsigned long long)o->iterations);
-    else
-        printf("%llu steps\n", (unsigned long long)o->iterations);
-    fflush(stdout);
-}
+/* ---- the run ------------------------------------------------------------------ */
 
 /* Library field names in messages -> the options of this command. */
 static const char *const train_option_names[][2] = {
@@ -891,39 +483,134 @@ static const char *const train_option_names[][2] = {
     {"weight_decay", "--weight-decay"}, {"max_clips", "--max-clips"},
     {"threads", "--threads"}, {"iterations", "--iterations"}, {"seed", "--seed"},
     {"hidden_dim", "--hidden"}, {"dropout", "--dropout"}, {"crop", "--crop"},
-    {NULL, NULL}};
+    {"keep_best", "--keep-best"}, {"eval_every", "--eval-every"},
+    {"save_every", "--save-every"}, {NULL, NULL}};
 
-/* The outputs (--out, --keep-best): not an input, not an existing file
- * unless --force (or --out continuing its own --resume), locked for the
- * run.  Before the data are loaded (manifests only) and after (every
- * feature file: ds given).  Returns 0 or an exit code. */
-static int check_outputs(train_args *a, cli_output *outs, size_t n, const arnet_dataset *train,
-                         const arnet_dataset *test)
+/* A resumed run that refuses what it was given (other training data,
+ * ARNET_E_INVALID) is a usage error, as a changed setting is. */
+static int run_fail(int rc, const char *what, int resuming)
 {
-    int rc = 0;
-    for (size_t k = 0; k < n && !rc; k++) {
-        rc = cli_output_not_in_dataset(CMD, &outs[k], "--train", a->train_path, train);
-        if (!rc && a->test_path)
-            rc = cli_output_not_in_dataset(CMD, &outs[k], "--test", a->test_path, test);
-    }
-    return rc;
+    int code = cli_fail(CMD, rc, what);
+    return resuming && rc == ARNET_E_INVALID ? CLI_EXIT_USAGE : code;
 }
 
-static int claim_outputs(train_args *a, cli_output *outs, size_t n)
+/* A resumed run keeps its settings (the file's): the command line may
+ * repeat them, so that the command that started a run plus --resume
+ * continues it, but a different value is refused rather than ignored. */
+static int same_settings(train_args *a, const arnet_run *run)
 {
-    int rc = check_outputs(a, outs, n, NULL, NULL);
-    if (!rc && n == 2 && cli_same_file(outs[0].path, outs[1].path))
-        rc = cli_usage_error(CMD, "--keep-best and --out name the same file %s", a->out);
-    /* Locked before the existence check, so that a second arnet writing
-     * the same file hears "in use", not "exists". */
-    for (size_t k = 0; k < n && !rc; k++)
-        rc = cli_output_lock(CMD, &outs[k]);
-    for (size_t k = 0; k < n && !rc; k++) {
-        int own = k == 0 ? a->resume && cli_same_file(a->out, a->resume) : a->keep_best_own;
-        if (!own)
-            rc = cli_output_absent(CMD, &outs[k], NULL, a->force, k == 0 ? "--resume" : NULL);
+    arnet_train_options in_effect;
+    arnet_train_options_init(&in_effect);
+    int rc = arnet_trainer_get_options(arnet_run_trainer(run), &in_effect);
+    if (rc != ARNET_OK)
+        return cli_fail(CMD, rc, a->resume);
+    for (size_t i = 0; i < a->n_settings; i++) {
+        setting *st = &a->settings[i];
+        if (!st->given || !strcmp(st->opt, "--iterations") || !strcmp(st->opt, "--threads"))
+            continue;
+        if (setting_equal(a, st, &in_effect))
+            continue;
+        char given[64], was[64];
+        size_t off = (size_t)((const char *)st->field - (const char *)&a->opt);
+        setting_format(st, st->field, given, sizeof given);
+        setting_format(st, (const char *)&in_effect + off, was, sizeof was);
+        fprintf(stderr, "arnet %s: %s: a resumed run keeps its settings; %s %s differs from "
+                        "the file's %s\n", CMD, a->resume, st->opt, given, was);
+        return CLI_EXIT_USAGE;
     }
-    return rc;
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    if ((rc = arnet_model_get_config(arnet_run_model(run), &cfg)) != ARNET_OK)
+        return cli_fail(CMD, rc, a->resume);
+    if ((a->hidden_given && a->model.hidden_dim && a->model.hidden_dim != cfg.hidden_dim) ||
+        (a->dropout_given && a->model.dropout != cfg.dropout)) {
+        fprintf(stderr, "arnet %s: --hidden and --dropout are fixed by the model in %s "
+                        "(%u hidden units, dropout %g)\n",
+                CMD, a->resume, cfg.hidden_dim, (double)cfg.dropout);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int open_run(train_args *a, view *w, arnet_run **run)
+{
+    arnet_load_options lo;
+    arnet_load_options_init(&lo);
+    lo.crop = a->crop;
+    lo.layout = a->layout;
+    lo.mmap = a->mmap;
+    arnet_run_options ro;
+    arnet_run_options_init(&ro);
+    ro.train_manifest = a->train_path;
+    ro.test_manifest = a->test_path;
+    ro.out = a->out;
+    ro.keep_best = a->keep_best;
+    ro.progress = on_step;
+    ro.on_eval = on_eval;
+    ro.user = w;
+    ro.train = &a->opt;
+    ro.model = &a->model;
+    if (!a->resume) {
+        ro.load = &lo;
+        ro.eval_every = a->eval_every;
+        ro.save_every = a->save_every;
+        int rc = arnet_run_start(&ro, run);
+        return rc != ARNET_OK ? run_fail(rc, "training run", 0) : 0;
+    }
+    /* Resuming: what is not given is the file's (crop and layout always,
+     * checked below). */
+    ro.load = &lo;
+    ro.eval_every = a->eval_every_given ? (a->eval_every ? a->eval_every : ARNET_RUN_NEVER) : 0;
+    ro.save_every = a->save_every_given ? (a->save_every ? a->save_every : ARNET_RUN_NEVER) : 0;
+    a->opt.iterations = find_setting(a, "--iterations")->given ? a->opt.iterations : 0;
+    a->opt.threads = find_setting(a, "--threads")->given ? a->opt.threads : 0;
+    int rc = arnet_run_resume(a->resume, &ro, run);
+    if (rc != ARNET_OK)
+        return run_fail(rc, a->resume, 1);
+    arnet_run_info in;
+    arnet_run_info_init(&in);
+    if ((rc = arnet_run_get_info(*run, &in)) != ARNET_OK)
+        return cli_fail(CMD, rc, a->resume);
+    if ((a->crop_given && a->crop != in.crop) || (a->layout_given && a->layout != in.layout)) {
+        fprintf(stderr, "arnet %s: %s: a resumed run keeps its settings; --crop/--crops and "
+                        "--layout must be the run's (crop %d, layout %d)\n",
+                CMD, a->resume, in.crop, in.layout);
+        return CLI_EXIT_USAGE;
+    }
+    return same_settings(a, *run);
+}
+
+static void print_header(const train_args *a, const arnet_run *run, const arnet_run_info *in)
+{
+    arnet_train_options o;
+    arnet_train_options_init(&o);
+    const arnet_dataset *train = arnet_run_train_set(run);
+    const arnet_model *m = arnet_run_model(run);
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    if (arnet_trainer_get_options(arnet_run_trainer(run), &o) != ARNET_OK ||
+        arnet_model_get_config(m, &cfg) != ARNET_OK)
+        return;
+    printf("training on %s: %zu videos (%zu normal, %zu anomalous), %u features per clip\n",
+           a->train_path ? a->train_path : in->train_manifest, arnet_dataset_size(train),
+           arnet_dataset_count(train, 0), arnet_dataset_count(train, 1),
+           arnet_dataset_feature_dim(train));
+    printf("model %u -> %u -> 1, dropout %g; loss %s (alpha %g", arnet_model_feature_dim(m),
+           arnet_model_hidden_dim(m), (double)cfg.dropout, arnet_loss_name(o.loss),
+           (double)o.alpha);
+    if (o.loss == ARNET_LOSS_DMIL_CENTER)
+        printf(", lambda %g", (double)o.lambda);
+    printf("), reduce %s; Adam lr %g, weight decay %g; %u + %u videos per step, "
+           "at most %u clips each; seed %llu, %d thread%s\n",
+           arnet_reduce_name(o.reduce), (double)o.lr, (double)o.weight_decay,
+           o.normal_per_batch, o.anomalous_per_batch, o.max_clips,
+           (unsigned long long)o.seed, o.threads, o.threads == 1 ? "" : "s");
+    if (a->resume)
+        printf("resuming %s at step %llu of %llu\n", a->resume, (unsigned long long)in->steps,
+               (unsigned long long)in->iterations);
+    else
+        printf("%llu steps\n", (unsigned long long)in->iterations);
+    fflush(stdout);
 }
 
 int cmd_train(int argc, char **argv)
@@ -932,41 +619,76 @@ int cmd_train(int argc, char **argv)
     args_init(&a);
     int code = 0;
     cli_set_option_names(train_option_names);
-    if (parse_args(&a, argc, argv, &code) < 0)
+    if (parse_args(&a, argc, argv, &code) < 0) {
+        cli_set_option_names(NULL);
         return code;
-    run r;
-    memset(&r, 0, sizeof r);
-    r.a = &a;
+    }
+    arnet_run *run = NULL;
     cli_output outs[2];
     size_t n_outs = 0;
-    if (a.resume && (code = resume_defaults(&a)) != 0)
-        goto done;
-    if ((code = check_test_options(&a)) != 0)
-        goto done;
+    recorded rec = {NULL};
+    view w;
+    memset(&w, 0, sizeof w);
+    w.a = &a;
     /* Every processor unless told (a resumed run keeps its file's count). */
-    if (!a.settings_threads->given && !a.resume)
+    if (!find_setting(&a, "--threads")->given && !a.resume)
         a.opt.threads = cli_cpu_count();
-    r.show_progress = !a.quiet && cli_progress_enabled(a.progress_forced);
-    if (!writable_folder(a.out) || (a.keep_best && !writable_folder(a.keep_best))) {
-        code = CLI_EXIT_FAIL;
+    if (a.resume) {
+        if (!a.out)
+            a.out = a.resume; /* continuing its own checkpoint */
+        int rc = arnet_file_list(a.resume, find_keep_best, &rec);
+        if (rc != ARNET_OK) {
+            code = cli_fail(CMD, rc, a.resume);
+            goto done;
+        }
+    }
+    if (a.train_path && (code = cli_manifest_kind(CMD, "--train", a.train_path)) != 0)
+        goto done;
+    if (a.test_path && (code = cli_manifest_kind(CMD, "--test", a.test_path)) != 0)
+        goto done;
+    const char *keep_best = a.keep_best ? a.keep_best : rec.keep_best;
+    int keep_best_own = keep_best && rec.keep_best && cli_same_file(keep_best, rec.keep_best);
+    if (keep_best && !a.test_path && !a.resume) {
+        code = cli_usage_error(CMD, "--keep-best needs --test LIST");
+        goto done;
+    }
+    if (a.eval_every && !a.test_path && !a.resume) {
+        code = cli_usage_error(CMD, "--eval-every needs --test LIST");
         goto done;
     }
     cli_output_init(&outs[n_outs++], "--out", a.out, 0);
-    if (a.keep_best)
-        cli_output_init(&outs[n_outs++], "--keep-best", a.keep_best, 0);
-    if ((code = claim_outputs(&a, outs, n_outs)) != 0)
+    if (keep_best)
+        cli_output_init(&outs[n_outs++], "--keep-best", keep_best, 0);
+    if ((code = claim_outputs(&a, outs, n_outs, keep_best_own)) != 0)
         goto done;
-    code = load_data(&r);
-    if (!code)
-        code = check_outputs(&a, outs, n_outs, r.train, r.test);
-    if (!code)
-        code = make_model(&r);
-    if (!code)
-        code = make_trainer(&r);
+    w.show_progress = !a.quiet && cli_progress_enabled(a.progress_forced);
+    w.tty = isatty(STDERR_FILENO);
+    if ((code = open_run(&a, &w, &run)) != 0)
+        goto done;
+    arnet_run_info in;
+    arnet_run_info_init(&in);
+    if (arnet_run_get_info(run, &in) != ARNET_OK) {
+        code = cli_fail(CMD, ARNET_E_INVALID, "run");
+        goto done;
+    }
+    if (!a.test_path)
+        a.test_path = in.test_manifest;
+    w.keep_best = in.keep_best;
+    code = check_outputs(in.train_manifest, in.test_manifest, outs, n_outs,
+                         arnet_run_train_set(run), arnet_run_test_set(run));
     if (code)
         goto done;
     if (!a.quiet)
-        print_header(&r);
+        print_header(&a, run, &in);
+    arnet_train_options o;
+    arnet_train_options_init(&o);
+    if (arnet_trainer_get_options(arnet_run_trainer(run), &o) == ARNET_OK)
+        w.center = o.loss == ARNET_LOSS_DMIL_CENTER;
+    w.every = a.progress_every ? a.progress_every : (in.iterations + 19) / 20;
+    if (w.every == 0)
+        w.every = 1;
+    w.start = in.steps;
+    w.t0 = w.eval_t0 = cli_now();
 
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -975,16 +697,14 @@ int cmd_train(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     interrupted = 0;
     sigaction(SIGINT, &sa, &old);
-    double secs = 0;
-    uint64_t before = arnet_trainer_steps(r.trainer);
-    code = train_loop(&r, &secs);
+    int rc = interrupted ? ARNET_E_CANCELLED : arnet_run_continue(run);
     sigaction(SIGINT, &old, NULL);
-    if (code)
-        goto done;
-    uint64_t steps = arnet_trainer_steps(r.trainer);
-    if (interrupted) {
-        if (save_run(&r) != 0) {
-            code = CLI_EXIT_FAIL;
+    double secs = cli_now() - w.t0 - w.eval_secs;
+    cli_progress_done();
+    uint64_t steps = arnet_trainer_steps(arnet_run_trainer(run));
+    if (rc == ARNET_E_CANCELLED && interrupted) {
+        if ((rc = arnet_run_save(run)) != ARNET_OK) {
+            code = cli_fail(CMD, rc, a.out);
             goto done;
         }
         fprintf(stderr,
@@ -994,34 +714,26 @@ int cmd_train(int argc, char **argv)
         code = CLI_EXIT_INTERRUPTED;
         goto done;
     }
-    if (r.test && evaluate(&r, 1) != 0) {
-        code = CLI_EXIT_FAIL;
-        goto done;
-    }
-    if (save_run(&r) != 0) {
-        code = CLI_EXIT_FAIL;
+    if (rc != ARNET_OK) {
+        code = cli_fail(CMD, rc, "training");
         goto done;
     }
     if (!a.quiet) {
         char d[32];
         format_duration(d, sizeof d, secs);
-        if (steps > before)
+        if (steps > in.steps)
             printf("\n%llu steps in %s (%.1f steps/s); wrote %s\n",
-                   (unsigned long long)(steps - before), d, (double)(steps - before) / secs,
-                   a.out);
+                   (unsigned long long)(steps - in.steps), d,
+                   (double)(steps - in.steps) / secs, a.out);
         else
             printf("\nalready at %llu of %llu steps; wrote %s\n", (unsigned long long)steps,
-                   (unsigned long long)a.opt.iterations, a.out);
+                   (unsigned long long)in.iterations, a.out);
     }
 done:
-    arnet_trainer_free(r.trainer);
-    arnet_model_free(r.model);
-    arnet_dataset_free(r.train);
-    arnet_dataset_free(r.test);
+    arnet_run_free(run);
     for (size_t k = 0; k < n_outs; k++)
         cli_output_release(&outs[k]);
-    for (size_t k = 0; k < sizeof a.owned / sizeof a.owned[0]; k++)
-        free(a.owned[k]);
+    free(rec.keep_best);
     cli_set_option_names(NULL);
     return code;
 }

@@ -205,10 +205,13 @@ int cmd_watch(int argc, char **argv)
             if (r > 0 && !cli_parse_double(CMD, "--fps", v, 0.001, 1e6, &fps))
                 return CLI_EXIT_USAGE;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--size", &v))) {
-            char tail;
-            if (r > 0 && (sscanf(v, "%ux%u%c", &sw, &sh, &tail) != 2 || sw < 1 || sh < 1 ||
-                          sw > 16384 || sh > 16384))
-                return cli_usage_error(CMD, "--size: '%s' is not WxH (1..16384 each)", v);
+            uint64_t w, h;
+            if (r > 0 && !cli_parse_u64_pair(CMD, "--size", v, 'x', "WxH", 1, 16384, &w, &h))
+                return CLI_EXIT_USAGE;
+            if (r > 0) {
+                sw = (uint32_t)w;
+                sh = (uint32_t)h;
+            }
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error(CMD, "unknown option '%s'", argv[i]);
         } else if (input) {

@@ -944,6 +944,10 @@ ARNET_API ARNET_NODISCARD int arnet_trainer_create(arnet_model *model,
                                                    const arnet_dataset *train,
                                                    const arnet_train_options *opt,
                                                    arnet_trainer **out);
+/* The option checks of arnet_trainer_create alone (0.2), for a program that
+ * wants to refuse bad options before it loads any data: ARNET_OK, or
+ * ARNET_E_INVALID naming every bad field.  opt [borrowed].  Thread-safe. */
+ARNET_API ARNET_NODISCARD int arnet_train_options_check(const arnet_train_options *opt);
 /* Only once no other thread uses t; the model and data set stay the caller's. */
 ARNET_API void arnet_trainer_free(arnet_trainer *t);
 /* One optimisation step on a freshly drawn batch.  stats [borrowed] may be
@@ -999,6 +1003,158 @@ ARNET_API ARNET_NODISCARD int arnet_trainer_save(const arnet_trainer *t, const c
  * same errors as arnet_model_load otherwise.  path [borrowed].  Writes the
  * trainer and its model: no other thread may use either meanwhile. */
 ARNET_API ARNET_NODISCARD int arnet_trainer_restore(arnet_trainer *t, const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Training runs: data, trainer, evaluation, saving and resuming (0.2)       */
+/* ------------------------------------------------------------------------ */
+
+/* A run is what `arnet train` does, as a handle any program can drive: it
+ * loads the training (and test) manifests, makes the model and trainer,
+ * steps to the target, evaluates on the test set every eval_every steps and
+ * at the end, keeps the model with the best test AUC in its own file,
+ * checkpoints to `out` every save_every steps and at the end, and resumes
+ * from a checkpoint with the file's own settings.
+ *
+ * Everything the run records goes into the checkpoint's trainer section
+ * under one prefix, "trainer." (`arnet info` shows it): the trainer's
+ * options and state (arnet_trainer_save) plus trainer.train_manifest and
+ * trainer.test_manifest (absolute paths), trainer.crop, trainer.layout,
+ * trainer.eval_every, trainer.save_every, trainer.keep_best (absolute), and
+ * after an evaluation trainer.eval_step, trainer.eval_auc, trainer.eval_far
+ * and trainer.best_step, trainer.best_auc, trainer.best_far.  The best
+ * model's file is a model-only file whose metadata holds the same pairs.
+ * Files written by arnet train 0.1 (model metadata train.* and test.*) are
+ * read the same way on resume; their old keys are dropped from the model's
+ * metadata when the run next saves.  Every file is written atomically
+ * (arnet_write_file's way).
+ *
+ * Threading: one thread at a time per run; the run writes its model. */
+typedef struct arnet_run arnet_run;
+
+/* Every N steps: 0 = never (only at the end); on resume 0 = the file's
+ * setting, and ARNET_RUN_NEVER turns a recorded one off. */
+#define ARNET_RUN_NEVER UINT64_MAX
+
+/* One evaluation on the test set, as the run reports it. */
+typedef struct arnet_run_eval {
+    size_t struct_size;
+    uint64_t step;                   /* steps done when evaluated */
+    double auc, far;                 /* this evaluation's frame AUC and FAR */
+    uint64_t best_step;              /* the best evaluation so far (this one included) */
+    double best_auc, best_far;
+    int is_best;                     /* 1: this one is the best so far (and was
+                                      * written to keep_best when given) */
+    int final;                       /* 1: the evaluation at the end of the run */
+    const arnet_eval_result *result; /* the whole result [borrowed, the call] */
+} arnet_run_eval;
+
+/* Called on the run's thread after each step (progress) and after each
+ * evaluation (on_eval).  Return nonzero to cancel: arnet_run_continue then
+ * returns ARNET_E_CANCELLED with the step (and evaluation) just done, and
+ * everything consistent: arnet_run_save checkpoints it, and continuing or
+ * resuming reaches the weights of an unbroken run. */
+typedef int (*arnet_run_eval_fn)(void *user, const arnet_run_eval *ev);
+
+typedef struct arnet_run_options {
+    size_t struct_size;
+    const char *train_manifest;      /* [borrowed] training manifest, or: */
+    const arnet_dataset *train_set;  /* [borrowed, life] a loaded training set */
+    const char *test_manifest;       /* [borrowed] test manifest with frame labels, or: */
+    const arnet_dataset *test_set;   /* [borrowed, life]; both NULL: no evaluation */
+    const arnet_load_options *load;  /* [borrowed] how manifests load (NULL =
+                                      * defaults; on resume the file's crop and
+                                      * layout replace these when it records them) */
+    const arnet_train_options *train;/* [borrowed] NULL = defaults; its progress
+                                      * callback is not used (see below).  On
+                                      * resume only iterations and threads are
+                                      * read (0 = the file's): the rest is the file's */
+    const arnet_model_config *model; /* [borrowed] a new run's model (feature_dim
+                                      * from the data; seed = train->seed); NULL =
+                                      * defaults; unused on resume */
+    arnet_model *model_in;           /* [borrowed, life] train this model instead of
+                                      * making one (on resume the file's weights are
+                                      * restored into it); NULL = the run's own */
+    const char *out;                 /* [borrowed] checkpoint path; NULL = none (on
+                                      * resume: the resumed file itself) */
+    const char *keep_best;           /* [borrowed] best-AUC model path; NULL = none
+                                      * (on resume: the file's); needs a test set */
+    uint64_t eval_every;             /* see ARNET_RUN_NEVER; needs a test set */
+    uint64_t save_every;             /* see ARNET_RUN_NEVER; needs out */
+    arnet_progress_fn progress;      /* may be NULL */
+    arnet_run_eval_fn on_eval;       /* may be NULL */
+    void *user;                      /* passed to both */
+} arnet_run_options;
+
+/* What a run is doing: its settings in effect and evaluations so far. */
+typedef struct arnet_run_info {
+    size_t struct_size;
+    const char *train_manifest; /* absolute; NULL when given a data set [borrowed,
+                                 * valid while the run lives] */
+    const char *test_manifest;  /* likewise; NULL without one */
+    const char *out;            /* as given; NULL without one [same] */
+    const char *keep_best;      /* absolute; NULL without one [same] */
+    int crop, layout;           /* the manifests' load options */
+    uint64_t eval_every, save_every; /* 0 = never */
+    uint64_t steps, iterations; /* done so far, target */
+    int resumed;                /* 1: made by arnet_run_resume */
+    int evaluated;              /* 1 once an evaluation is known (this run's, or
+                                 * the resumed file's on the same test manifest) */
+    uint64_t eval_step, best_step;
+    double eval_auc, eval_far, best_auc, best_far;
+} arnet_run_info;
+
+/* Thread-safe (each writes its argument only). */
+ARNET_API void arnet_run_options_init(arnet_run_options *opt);
+ARNET_API void arnet_run_eval_init(arnet_run_eval *ev);
+ARNET_API void arnet_run_info_init(arnet_run_info *info);
+/* A new run: loads the manifests (the test set with the training set's
+ * feature size), makes the model and trainer; no step yet.  opt [borrowed]
+ * (strings copied).  ARNET_E_INVALID for a missing training set, keep_best
+ * or eval_every without a test set, save_every without out, keep_best and
+ * out naming the same path, bad training options (as arnet_trainer_create);
+ * manifest errors as arnet_dataset_load_manifest.  *out [transferred]
+ * (arnet_run_free). */
+ARNET_API ARNET_NODISCARD int arnet_run_start(const arnet_run_options *opt, arnet_run **out);
+/* Continue the run checkpointed in path (by a run, arnet_trainer_save or
+ * arnet train).  What opt leaves out (NULL, 0) is the file's: manifests,
+ * out (path itself), keep_best, crop and layout, eval_every, save_every,
+ * iterations and threads; the training settings always are (see
+ * arnet_trainer_restore, whose errors it shares: other training data is
+ * ARNET_E_INVALID naming both digests).  A file recording no training
+ * manifest needs opt's.  The best evaluation recorded goes on when the
+ * test manifest is the recorded one.  *out [transferred]. */
+ARNET_API ARNET_NODISCARD int arnet_run_resume(const char *path, const arnet_run_options *opt,
+                                               arnet_run **out);
+/* Step to the target (arnet_run_set_iterations), evaluating every
+ * eval_every steps (keeping the best model), checkpointing every save_every
+ * steps, then evaluate and checkpoint once more at the end (also when the
+ * target was already reached).  ARNET_E_CANCELLED when a callback asked to
+ * stop (nothing saved for the step it stopped at: call arnet_run_save);
+ * then calling it again goes on.  Errors from steps, evaluation and
+ * writing name what failed; a failed write leaves the file unchanged. */
+ARNET_API ARNET_NODISCARD int arnet_run_continue(arnet_run *r);
+/* Checkpoint now to out (ARNET_E_STATE without one). */
+ARNET_API ARNET_NODISCARD int arnet_run_save(arnet_run *r);
+/* A new step target (counting the steps already done). */
+ARNET_API ARNET_NODISCARD int arnet_run_set_iterations(arnet_run *r, uint64_t iterations);
+/* Settings and evaluations: *info set up by arnet_run_info_init. */
+ARNET_API ARNET_NODISCARD int arnet_run_get_info(const arnet_run *r, arnet_run_info *info);
+/* The run's model, trainer and data sets [borrowed, valid while the run
+ * lives; the test set NULL without one]: to read (options in effect,
+ * steps, counts), or to score with between calls.  Freeing them is the
+ * run's job. */
+ARNET_API arnet_model *arnet_run_model(const arnet_run *r);
+ARNET_API arnet_trainer *arnet_run_trainer(const arnet_run *r);
+ARNET_API const arnet_dataset *arnet_run_train_set(const arnet_run *r);
+ARNET_API const arnet_dataset *arnet_run_test_set(const arnet_run *r);
+/* Frees what the run made (not model_in nor the data sets it was given). */
+ARNET_API void arnet_run_free(arnet_run *r);
+
+/* The names the library writes and reads for ARNET_LOSS_* ("dmil-center",
+ * "dmil", "kmax-mil") and ARNET_REDUCE_* ("video", "instance"); NULL for
+ * another value.  Thread-safe (constant strings). */
+ARNET_API const char *arnet_loss_name(int loss);
+ARNET_API const char *arnet_reduce_name(int reduce);
 
 /* ------------------------------------------------------------------------ */
 /* Loss kernels (one video each; logits z, s = sigmoid(z))                   */
@@ -1099,7 +1255,7 @@ typedef struct arnet_extractor_options {
     int flow_at;        /* ARNET_FLOW_AT_*: where flow is computed; default
                          * AT_CROP (on the RGB stream's resized frames) */
     uint32_t flow_width, flow_height; /* ARNET_FLOW_AT_SIZE: the size flow is
-                                       * computed at (1..16384 each) */
+                                       * computed at (3..16384 each) */
     int flow_values;    /* ARNET_FLOW_VALUES_*; default FLOAT */
     float flow_bound;   /* b: flow is clipped to [-b, b] pixels; default 20 */
     int flow_channels;  /* ARNET_FLOW_CHANNELS_*; default XY */
@@ -1217,6 +1373,89 @@ ARNET_API void arnet_extractor_cancel(arnet_extractor_state *st);
  * scratch, network scratch), not counting x. */
 ARNET_API size_t arnet_extractor_state_memory(const arnet_extractor_state *st);
 
+
+/* ------------------------------------------------------------------------ */
+/* Optical flow: TV-L1                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Dense optical flow by TV-L1 (Zach, Pock, Bischof 2007), the dual method
+ * as OpenCV's DualTVL1OpticalFlow computes it (opencv_contrib optflow, the
+ * flow behind the published I3D two-stream features): the same pyramid
+ * (bilinear resize by scale_step, no blur), bicubic warping with zeros
+ * outside, centred image gradients, the same iteration and stopping rule;
+ * docs/extractor.md ("Optical flow (TV-L1)") gives the measured agreement
+ * with OpenCV and the speed.  An arnet_flow is made once per frame size
+ * and owns every buffer; computing a flow never allocates. */
+typedef struct arnet_flow arnet_flow;
+
+/* Presets (arnet_flow_options_preset). */
+#define ARNET_FLOW_PRESET_OPENCV 0 /* OpenCV 4.6's CPU defaults (options_init) */
+#define ARNET_FLOW_PRESET_CUDA 1   /* its CUDA twin as dense_flow/denseflow run
+                                    * it: 300 inner x 1 outer, no median */
+
+typedef struct arnet_flow_options {
+    size_t struct_size;
+    float tau;         /* time step of the dual update; default 0.25 */
+    float lambda;      /* weight of the data term; default 0.15 */
+    float theta;       /* coupling of u and v; default 0.3 */
+    float epsilon;     /* a warp stops once the mean squared change of u in
+                        * one iteration is below epsilon^2; default 0.01 */
+    float scale_step;  /* pyramid scale between levels, (0, 1); default 0.8 */
+    float gamma;       /* illumination term (0 = none, default) */
+    uint32_t scales;   /* pyramid levels (fewer when a level would be below
+                        * 16 pixels on a side); default 5 */
+    uint32_t warps;    /* warps per level; default 5 */
+    uint32_t inner_iterations; /* per outer iteration; default 30 */
+    uint32_t outer_iterations; /* per warp; default 10 */
+    int median_filtering;      /* median of u before each outer iteration:
+                                * 5 (5 x 5, default), 3, or 0/1 (none) */
+    int threads;               /* threads computing one flow (row tiles);
+                                * 0 = 1; default 1 */
+} arnet_flow_options;
+
+/* OpenCV's CPU defaults (ARNET_FLOW_PRESET_OPENCV).  Thread-safe. */
+ARNET_API void arnet_flow_options_init(arnet_flow_options *opt);
+/* Set the algorithm's parameters of a preset (threads is kept); opt must
+ * have been set up by arnet_flow_options_init.  An unknown preset is
+ * ARNET_E_INVALID and changes nothing. */
+ARNET_API ARNET_NODISCARD int arnet_flow_options_preset(arnet_flow_options *opt, int preset);
+
+/* A flow state for frames of width x height (3..16384 each): the pyramid
+ * and every scratch buffer are allocated here.  opt [borrowed] (copied;
+ * NULL = defaults).  A bad field is ARNET_E_INVALID naming it.  *out
+ * [transferred] (arnet_flow_free).  One state per thread. */
+ARNET_API ARNET_NODISCARD int arnet_flow_create(uint32_t width, uint32_t height,
+                                                const arnet_flow_options *opt,
+                                                arnet_flow **out);
+ARNET_API void arnet_flow_free(arnet_flow *f);
+/* The flow from prev to next (grey frames, width bytes per row or more:
+ * stride >= width) into flow: height x width x 2 floats, x then y, in
+ * pixels, such that next(x + flow_x, y + flow_y) ~ prev(x, y), as OpenCV's
+ * calc(prev, next).  Never allocates.  NULL pointers or a short stride are
+ * ARNET_E_INVALID; ARNET_E_CANCELLED after arnet_flow_cancel (flow then
+ * undefined).  One thread at a time per state. */
+ARNET_API ARNET_NODISCARD int arnet_flow_compute(arnet_flow *f, const uint8_t *prev,
+                                                 size_t prev_stride, const uint8_t *next,
+                                                 size_t next_stride, float *flow);
+/* The same for float frames on OpenCV's scale for them: values in [0, 1],
+ * multiplied by 255 (strides in floats).  A non-finite value is
+ * ARNET_E_INVALID naming the frame and pixel. */
+ARNET_API ARNET_NODISCARD int arnet_flow_compute_f32(arnet_flow *f, const float *prev,
+                                                     size_t prev_stride_floats,
+                                                     const float *next,
+                                                     size_t next_stride_floats, float *flow);
+/* Ask a compute running on another thread to stop: it polls the request
+ * every iteration and returns ARNET_E_CANCELLED.  A request made while no
+ * compute runs stops the next one.  The request holds until a compute has
+ * seen it.  Thread-safe (an atomic flag). */
+ARNET_API void arnet_flow_cancel(arnet_flow *f);
+/* Bytes the state holds (pyramid, scratch, thread team). */
+ARNET_API size_t arnet_flow_memory(const arnet_flow *f);
+/* Grey from packed RGB as OpenCV's cvtColor(RGB2GRAY) on 8-bit images:
+ * (9798 R + 19235 G + 3735 B + 16384) >> 15, bit for bit (OpenCV 4.x).  stride: bytes per
+ * RGB row (>= 3 w); grey gets w x h bytes.  Thread-safe. */
+ARNET_API ARNET_NODISCARD int arnet_rgb_to_grey(const uint8_t *rgb, size_t stride, uint32_t w,
+                                                uint32_t h, uint8_t *grey);
 
 /* ------------------------------------------------------------------------ */
 /* Two streams: RGB and optical flow, as AR-Net's features                    */

@@ -63,6 +63,10 @@ char *arnet__strdup(const char *s);
 #define ARNET__MIN_arnet_frame ARNET__SIZE_TO(arnet_frame, strides)
 #define ARNET__MIN_arnet_npy_info ARNET__SIZE_TO(arnet_npy_info, item_size)
 #define ARNET__MIN_arnet_manifest_entry ARNET__SIZE_TO(arnet_manifest_entry, n_frames)
+#define ARNET__MIN_arnet_run_options ARNET__SIZE_TO(arnet_run_options, user)
+#define ARNET__MIN_arnet_run_eval ARNET__SIZE_TO(arnet_run_eval, result)
+#define ARNET__MIN_arnet_run_info ARNET__SIZE_TO(arnet_run_info, best_far)
+#define ARNET__MIN_arnet_flow_options ARNET__SIZE_TO(arnet_flow_options, threads)
 
 /* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
  * first release (call <type>_init first)" when s's struct_size < min_size. */
@@ -166,6 +170,10 @@ int arnet__check_finite(const char *where, const float *x, size_t rows, size_t c
  * ARNET_OK. */
 int arnet__check_scores(const char *where, const float *scores, size_t n, size_t first_clip);
 double arnet__softplus(double z);
+/* The shortest decimal (1 to 9 significant digits) that reads back as x,
+ * as a double: the number a user wrote for a float option (0.8f -> 0.8),
+ * for arithmetic that the references do in double (numeric.c). */
+double arnet__float_decimal(float x);
 
 /* ---- checkpoint (checkpoint.c) ----------------------------------------- */
 
@@ -184,6 +192,8 @@ typedef struct arnet__extra {
     size_t n_tensors;
     const char *const *kv; /* key0, value0, key1, value1, ... */
     size_t n_kv;           /* number of pairs */
+    int kv_as_meta;        /* 1: the pairs go into the model's metadata (a
+                            * model-only file); n_tensors must be 0 */
 } arnet__extra;
 
 /* The same, owned, as read back. */
@@ -440,5 +450,19 @@ int arnet__sampler_check(const arnet__sampler *s);
  * a video).  Returns the number of rows.  Never allocates. */
 size_t arnet__sampler_draw(arnet__sampler *s, arnet__rng *r, arnet__pick *picks,
                            uint32_t *clips);
+
+/* For runs (run.c): save the trainer (state 1: the checkpoint; 0: a
+ * model-only file whose metadata gets the trainer's pairs) with the n_kv
+ * pairs kv (key0, value0, ...) added; read the options a checkpoint's
+ * trainer pairs hold over *o (checked); restore from a loaded file, whose
+ * model lm may be the trainer's own (its weights are then already there). */
+int arnet__trainer_save_with(const arnet_trainer *t, const char *const *kv, size_t n_kv,
+                             int state, const char *path);
+int arnet__trainer_read_options(const arnet__loaded_extra *e, const char *path,
+                                arnet_train_options *o);
+int arnet__trainer_restore_loaded(arnet_trainer *t, const char *path, const arnet_model *lm,
+                                  const arnet__loaded_extra *e);
+/* A new step target (the run's arnet_run_set_iterations). */
+int arnet__trainer_set_iterations(arnet_trainer *t, uint64_t iterations);
 
 #endif /* ARNET_INTERNAL_H */

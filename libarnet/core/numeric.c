@@ -2,6 +2,8 @@
  * that never overflow (scoring and the losses), and the check that a block
  * of floats holds no NaN or infinity (data sets, the model, the scorer). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
@@ -33,4 +35,21 @@ int arnet__check_finite(const char *where, const float *x, size_t rows, size_t c
                                 where ? where : "", where ? ": " : "", i / cols, i % cols,
                                 isnan(x[i]) ? "NaN" : "infinite");
     return ARNET_OK;
+}
+
+/* The shortest decimal (1 to 9 significant digits) that reads back as x:
+ * printing and reading both follow the current locale, so the round trip
+ * holds whatever it is. */
+double arnet__float_decimal(float x)
+{
+    if (!isfinite(x))
+        return (double)x;
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)x);
+        double d = strtod(buf, NULL);
+        if ((float)d == x)
+            return d;
+    }
+    return (double)x;
 }

@@ -84,14 +84,17 @@ static int build_sections(arnet__cwriter *w, const arnet_model *m, const arnet_s
             return rc;
     /* Metadata, plus the library version unless the model says one. */
     int has_version = arnet_model_get_meta(m, "library_version") != NULL;
-    arnet__cw_u32(w, (uint32_t)(m->n_meta + !has_version));
+    size_t n_more = extra && extra->kv_as_meta ? extra->n_kv : 0;
+    arnet__cw_u32(w, (uint32_t)(m->n_meta + !has_version + n_more));
     for (size_t i = 0; i < m->n_meta; i++)
         arnet__cw_kv_pair(w, m->meta[i].key, m->meta[i].value);
     if (!has_version)
         arnet__cw_kv_pair(w, "library_version", arnet_version());
+    for (size_t i = 0; i < n_more; i++)
+        arnet__cw_kv_pair(w, extra->kv[2 * i], extra->kv[2 * i + 1]);
     if ((rc = arnet__cw_end_section(w, ARNET__SEC_META, 0)))
         return rc;
-    if (!extra)
+    if (!extra || extra->kv_as_meta)
         return ARNET_OK;
     /* Trainer sections: always f32, skipped by model-only readers. */
     for (size_t i = 0; i < extra->n_tensors; i++)
@@ -115,7 +118,7 @@ static int serialise(const char *who, const arnet_model *m, const arnet_save_opt
     if (extra && (rc = check_extra(who, extra)))
         return rc;
     /* config + 4 tensors + meta (+ trainer tensors + trainer kv) */
-    size_t n_sec = 6 + (extra ? extra->n_tensors + 1 : 0);
+    size_t n_sec = 6 + (extra && !extra->kv_as_meta ? extra->n_tensors + 1 : 0);
     if (n_sec > ARNET__CKP_MAX_SECTIONS)
         return arnet__error(ARNET_E_INVALID, "%s: %zu sections, more than the %u allowed", who,
                             n_sec, ARNET__CKP_MAX_SECTIONS);

@@ -6,31 +6,14 @@
 
 #include "internal.h"
 
-/* The shortest decimal (1 to 9 significant digits) that reads back as x:
- * printing and reading both follow the current locale, so the round trip
- * holds whatever it is. */
-static double decimal_of(float x)
-{
-    if (!isfinite(x))
-        return (double)x;
-    char buf[32];
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)x);
-        double d = strtod(buf, NULL);
-        if ((float)d == x)
-            return d;
-    }
-    return (double)x;
-}
-
 void arnet__adam_hyper_set(arnet__adam_hyper *h, float lr, float beta1, float beta2, float eps,
                            float weight_decay)
 {
-    h->lr = decimal_of(lr);
-    h->beta1 = decimal_of(beta1);
-    h->beta2 = decimal_of(beta2);
-    h->eps = decimal_of(eps);
-    h->weight_decay = decimal_of(weight_decay);
+    h->lr = arnet__float_decimal(lr);
+    h->beta1 = arnet__float_decimal(beta1);
+    h->beta2 = arnet__float_decimal(beta2);
+    h->eps = arnet__float_decimal(eps);
+    h->weight_decay = arnet__float_decimal(weight_decay);
 }
 
 /* torch 1.x's single-tensor Adam (Python scalars are doubles, tensors

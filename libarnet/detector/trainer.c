@@ -141,6 +141,17 @@ static int check_options(const char *fn, const arnet_train_options *o)
     return ARNET_OK;
 }
 
+int arnet_train_options_check(const arnet_train_options *opt)
+{
+    static const char fn[] = "arnet_train_options_check";
+    if (!opt)
+        return arnet__error(ARNET_E_INVALID, "%s: opt is NULL", fn);
+    arnet_train_options o;
+    arnet_train_options_init(&o);
+    int rc = ARNET__STRUCT_IN(fn, arnet_train_options, &o, opt);
+    return rc ? rc : check_options(fn, &o);
+}
+
 /* ---- buffers -------------------------------------------------------------- */
 
 static void batch_buffers_free(batch_buffers *bb)
@@ -377,6 +388,16 @@ int arnet_trainer_run(arnet_trainer *t)
 static const char *const LOSS_NAME[3] = {"dmil-center", "dmil", "kmax-mil"};
 static const char *const REDUCE_NAME[2] = {"video", "instance"};
 
+const char *arnet_loss_name(int loss)
+{
+    return loss >= 0 && loss < 3 ? LOSS_NAME[loss] : NULL;
+}
+
+const char *arnet_reduce_name(int reduce)
+{
+    return reduce >= 0 && reduce < 2 ? REDUCE_NAME[reduce] : NULL;
+}
+
 /* Floats are written as "<decimal> (0x<bits>)": the decimal for people
  * (arnet info), the bit pattern for an exact, locale-independent read. */
 static void fmt_float(char *buf, size_t size, float x)
@@ -444,11 +465,12 @@ static void part_range(const arnet_model *m, int i, size_t *off, size_t *count)
     *count = counts[i];
 }
 
-int arnet_trainer_save(const arnet_trainer *t, const char *path)
+/* The checkpoint (state: Adam moments and every trainer pair) or, without
+ * state, a model-only file whose metadata gets the trainer's pairs; either
+ * way followed by the caller's n_more pairs (a run's settings). */
+static int save_with(const arnet_trainer *t, const char *const *more, size_t n_more,
+                     int state, const char *path)
 {
-    if (!t || !path)
-        return arnet__error(ARNET_E_INVALID, "arnet_trainer_save: %s is NULL",
-                            !t ? "trainer" : "path");
     const arnet_model *m = t->model;
     char names[8][16];
     arnet__tensor tensors[8];
@@ -472,13 +494,35 @@ int arnet_trainer_save(const arnet_trainer *t, const char *path)
     }
     kv_text kv;
     trainer_kv(t, &kv);
-    arnet__extra extra = {tensors, 8, kv.ptr, kv.n};
+    const char **all = arnet__alloc(2 * (kv.n + n_more), sizeof *all, "checkpoint settings");
+    if (!all)
+        return ARNET_E_NOMEM;
+    memcpy(all, kv.ptr, 2 * kv.n * sizeof *all);
+    if (n_more)
+        memcpy(all + 2 * kv.n, more, 2 * n_more * sizeof *all);
+    arnet__extra extra = {tensors, state ? 8 : 0, all, kv.n + n_more, !state};
     arnet_save_options so;
     arnet_save_options_init(&so);
     int rc = arnet__checkpoint_save(m, &so, &extra, path);
+    free(all);
+    return rc;
+}
+
+int arnet_trainer_save(const arnet_trainer *t, const char *path)
+{
+    if (!t || !path)
+        return arnet__error(ARNET_E_INVALID, "arnet_trainer_save: %s is NULL",
+                            !t ? "trainer" : "path");
+    int rc = save_with(t, NULL, 0, 1, path);
     if (rc)
         arnet__error_prefix("arnet_trainer_save");
     return rc;
+}
+
+int arnet__trainer_save_with(const arnet_trainer *t, const char *const *kv, size_t n_kv,
+                             int state, const char *path)
+{
+    return save_with(t, kv, n_kv, state, path);
 }
 
 /* ---- restore --------------------------------------------------------------- */
@@ -585,10 +629,12 @@ typedef struct saved_state {
     const float *moment[8];
 } saved_state;
 
+static int read_options(const arnet__loaded_extra *e, const char *path,
+                        arnet_train_options *o);
+
 static int read_state(const arnet_trainer *t, const arnet__loaded_extra *e, const char *path,
                       saved_state *s)
 {
-    uint64_t u;
     int rc;
     const char *v;
     if ((rc = get_kv(e, path, "trainer.version", &v)))
@@ -607,8 +653,29 @@ static int read_state(const arnet_trainer *t, const arnet__loaded_extra *e, cons
             return bad_value(path, "trainer.rng", v);
     if (!(s->rng.s[0] | s->rng.s[1] | s->rng.s[2] | s->rng.s[3]))
         return bad_value(path, "trainer.rng", v);
-    arnet_train_options *o = &s->opt;
-    *o = t->opt;
+    s->opt = t->opt;
+    if ((rc = read_options(e, path, &s->opt)))
+        return rc;
+    for (int k = 0; k < 8; k++) {
+        char name[16];
+        size_t off, count;
+        part_range(t->model, k % 4, &off, &count);
+        snprintf(name, sizeof name, "adam.%c.%s", k < 4 ? 'm' : 'v', TENSOR_PART[k % 4]);
+        s->moment[k] = arnet__extra_tensor(e, name, count);
+        if (!s->moment[k])
+            return arnet__error(ARNET_E_FORMAT,
+                                "%s: trainer tensor %s is missing or does not hold %zu values",
+                                path, name, count);
+    }
+    return ARNET_OK;
+}
+
+/* The options that shape the trajectory, from the file, over *o (the rest
+ * of *o is kept); checked as arnet_trainer_create checks them. */
+static int read_options(const arnet__loaded_extra *e, const char *path, arnet_train_options *o)
+{
+    uint64_t u;
+    int rc;
     if ((rc = parse_u64(e, path, "trainer.normal_per_batch", UINT32_MAX, &u)))
         return rc;
     o->normal_per_batch = (uint32_t)u;
@@ -633,18 +700,13 @@ static int read_state(const arnet_trainer *t, const arnet__loaded_extra *e, cons
         arnet__error_prefix("%s: trainer options", path);
         return ARNET_E_FORMAT;
     }
-    for (int k = 0; k < 8; k++) {
-        char name[16];
-        size_t off, count;
-        part_range(t->model, k % 4, &off, &count);
-        snprintf(name, sizeof name, "adam.%c.%s", k < 4 ? 'm' : 'v', TENSOR_PART[k % 4]);
-        s->moment[k] = arnet__extra_tensor(e, name, count);
-        if (!s->moment[k])
-            return arnet__error(ARNET_E_FORMAT,
-                                "%s: trainer tensor %s is missing or does not hold %zu values",
-                                path, name, count);
-    }
     return ARNET_OK;
+}
+
+int arnet__trainer_read_options(const arnet__loaded_extra *e, const char *path,
+                                arnet_train_options *o)
+{
+    return read_options(e, path, o);
 }
 
 /* The run's training data against the trainer's: the digest the file
@@ -712,11 +774,13 @@ static int restore_from(arnet_trainer *t, const char *path, const arnet_model *l
         t->bb = bb;
     }
     size_t H = m->hidden_dim, HF = H * m->feature_dim;
-    memcpy(m->w1, lm->w1, HF * sizeof(float));
-    memcpy(m->b1, lm->b1, H * sizeof(float));
-    memcpy(m->w2, lm->w2, H * sizeof(float));
-    m->b2 = lm->b2;
-    m->cfg.dropout = lm->cfg.dropout;
+    if (lm != m) { /* a run restores into the model it loaded */
+        memcpy(m->w1, lm->w1, HF * sizeof(float));
+        memcpy(m->b1, lm->b1, H * sizeof(float));
+        memcpy(m->w2, lm->w2, H * sizeof(float));
+        m->b2 = lm->b2;
+        m->cfg.dropout = lm->cfg.dropout;
+    }
     for (int k = 0; k < 8; k++) {
         size_t off, count;
         part_range(m, k % 4, &off, &count);
@@ -743,4 +807,16 @@ int arnet_trainer_restore(arnet_trainer *t, const char *path)
     if (rc)
         arnet__error_prefix("arnet_trainer_restore");
     return rc;
+}
+
+int arnet__trainer_restore_loaded(arnet_trainer *t, const char *path, const arnet_model *lm,
+                                  const arnet__loaded_extra *e)
+{
+    return restore_from(t, path, lm, e);
+}
+
+int arnet__trainer_set_iterations(arnet_trainer *t, uint64_t iterations)
+{
+    t->opt.iterations = iterations;
+    return ARNET_OK;
 }

@@ -8,7 +8,7 @@
  * the left operand (and 3x3x3 units also into Winograd form).  Then:
  *   - 1x1x1 stride-1 convolutions are a GEMM on the activation itself
  *     (positions x in times in x out), no copy;
- *   - 3x3x3 units with enough channels and extent use Winograd F(2x2, 3x3)
+ *   - 3x3x3 units with enough channels and extent use Winograd F(4x4, 3x3)
  *     along h and w, direct along t (see the section below);
  *   - the others copy a bounded tile of input-frame slabs (im2col, at most
  *     IM2COL_FLOATS per tile, so Conv3d_1a never builds its 400 MB matrix)
@@ -31,6 +31,11 @@
 /* Winograd inputs wider than this take the im2col path (a zero row of this
  * many floats stands for the padding). */
 #define WINO_MAX_IN 1024
+/* Winograd F(4x4, 3x3): 4 x 4 output tiles from 6 x 6 input patches, 36
+ * transform elements (planes). */
+#define WM 4
+#define WA 6
+#define WP (WA * WA)
 
 /* The transforms, pools and epilogues are element-wise over channels: let
  * the compiler use the widest vectors the processor has (one clone per
@@ -43,7 +48,7 @@
 
 typedef struct prepared {
     float *wk;   /* K x out, K = kt*kh*kw*in in (dt, dh, dw, in) order */
-    float *wino; /* Winograd weights [16][3][in][out], or NULL */
+    float *wino; /* Winograd weights [36][3][in][out], or NULL */
 } prepared;
 
 /* ---- weights --------------------------------------------------------------- */
@@ -88,7 +93,7 @@ int arnet__conv3d_prepare(const arnet__i3d_conv_desc *d, arnet__i3d_conv *cv)
                     p->wk[(tap * d->in_ch + c) * N + o] = cv->w[(o * d->in_ch + c) * taps + tap];
     cv->prepared = p;
     if (arnet__conv3d_winograd_applies(d)) {
-        p->wino = arnet__alloc(16 * 3 * (size_t)d->in_ch * N, sizeof(float),
+        p->wino = arnet__alloc(WP * 3 * (size_t)d->in_ch * N, sizeof(float),
                                "Winograd convolution weights");
         if (!p->wino) {
             arnet__conv3d_unprepare(cv);
@@ -175,25 +180,19 @@ static im2col_geom im2col_geometry(const arnet__i3d_conv_desc *d, const uint32_t
 /* ---- Winograd geometry ---------------------------------------------------- */
 
 /* Floats one member needs for a block of tiles: the transformed input
- * (16 planes of t x tiles x in) and the products (16 x t x tiles x out). */
+ * (36 planes of t x tiles x in) and the products (36 x t x tiles x out). */
 #define WINO_FLOATS ((size_t)2048 * 1024)
 #define WINO_MIN_ROWS 128
 
-/* With at least this many frames, each row of V holds the transforms of
- * the three frames a product row needs (one GEMM with K = 3 in per
- * element, at the price of writing V three times); with fewer, the sink
- * rows and copies cost more than they save and the three taps are three
- * GEMMs accumulating into M (measured, docs/extractor.md). */
-#define WINO_STACK_FRAMES 6
-
-static int wino_stacked(uint32_t t) { return t >= WINO_STACK_FRAMES; }
-
-/* Floats of V and M for a block of nb tiles: stacked, V has rows for
- * frames -1 .. t (the outer two a sink) of 3 in floats; else t rows of in. */
+/* Floats of V and M for a block of nb tiles: V has t rows of in per tile
+ * and plane.  (With F(2x2, 3x3), V rows holding the three frames a product
+ * row needs, one GEMM with K = 3 in per element, paid from 6 frames on;
+ * with F(4x4, 3x3) writing V three times costs more than the three GEMMs
+ * per element save: measured, docs/extractor.md.) */
 static size_t wino_block_floats(const arnet__i3d_conv_desc *d, uint32_t t, size_t nb)
 {
-    size_t v = wino_stacked(t) ? ((size_t)t + 2) * 3 * d->in_ch : (size_t)t * d->in_ch;
-    return 16 * nb * (v + (size_t)t * d->out_ch);
+    size_t v = (size_t)t * d->in_ch;
+    return WP * nb * (v + (size_t)t * d->out_ch);
 }
 
 static size_t wino_block_tiles(const arnet__i3d_conv_desc *d, uint32_t t, size_t tiles,
@@ -236,7 +235,7 @@ size_t arnet__conv3d_scratch_floats(const arnet__i3d_conv_desc *d, uint32_t t, u
         per_member = g.tile * g.frames * g.slab;
     }
     if (arnet__conv3d_winograd_applies(d)) { /* bounded: one block per member */
-        size_t tiles = div_up(h, 2) * div_up(w, 2);
+        size_t tiles = div_up(h, WM) * div_up(w, WM);
         size_t nb = wino_block_tiles(d, t, tiles, threads);
         size_t n = wino_block_floats(d, t, nb);
         if (n > per_member)
@@ -390,112 +389,118 @@ void arnet__conv3d_im2col(const arnet__i3d_conv_desc *d, const arnet__i3d_conv *
     arnet__team_run(team, im2col_member, &j);
 }
 
-/* ---- Winograd F(2x2, 3x3) along h, w; direct along t -------------------------
+/* ---- Winograd F(4x4, 3x3) along h, w; direct along t -------------------------
  *
- * For a 2 x 2 output tile at (2i, 2j) the input patch is the 4 x 4 block from
- * (2i - 1, 2j - 1) (zeros outside).  With the transforms of Lavin & Gray
- * (2016), V = B^T d B, U = G g G^T, Y = A^T M A, the 3 x 3 convolution of a
- * tile is Y with M the element-wise product of U and V: 16 products instead
- * of 36.  Across channels each of the 16 elements is a GEMM, and along t the
- * three taps are three GEMMs accumulating into the same products, shifted
- * by one frame: M[xi][t] = sum_dt V[xi][t + dt - 1] U[xi][dt].
+ * For a 4 x 4 output tile at (4i, 4j) the input patch is the 6 x 6 block from
+ * (4i - 1, 4j - 1) (zeros outside).  With the transforms of Lavin & Gray
+ * (2016) for the points 0, +-1, +-2 and infinity, V = B^T d B, U = G g G^T,
+ * Y = A^T M A, the 3 x 3 convolution of a tile is Y with M the element-wise
+ * product of U and V: 36 products instead of 144 (4 times fewer; F(2x2, 3x3)
+ * saved 2.25 times).  Across channels each of the 36 elements is a GEMM, and
+ * along t the three taps are three GEMMs accumulating into the same
+ * products, shifted by one frame: M[xi][t] = sum_dt V[xi][t + dt - 1] U[xi][dt].
+ *
+ * The larger tile rounds more (its transforms multiply by up to 8 and
+ * 1/24): against double-precision loops the error is a few times that of
+ * F(2x2, 3x3), still ~1e-6 of the largest output on the network's units
+ * (tests/test_conv3d.c, docs/extractor.md).
  *
  * Work is split into blocks of nb tiles (all frames): one member transforms
- * a block into V [16][t][nb][in], multiplies into M [16][t][nb][out] and
+ * a block into V [36][t][nb][in], multiplies into M [36][t][nb][out] and
  * transforms back into the output with bias and ReLU, so both stay cache
  * sized and no member waits for another. */
 
 static void winograd_weights(const arnet__i3d_conv_desc *d, const float *w, float *u)
 {
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G[WA][3] = {{1.0 / 4, 0, 0},
+                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                    {0, 0, 1}};
     const size_t C = d->in_ch, O = d->out_ch;
     for (size_t c = 0; c < C; c++)
         for (int dt = 0; dt < 3; dt++)
             for (size_t o = 0; o < O; o++) {
                 const float *g = w + ((o * C + c) * 3 + (size_t)dt) * 9;
-                double gg[4][3]; /* G g */
-                for (int a = 0; a < 4; a++)
+                double gg[WA][3]; /* G g */
+                for (int a = 0; a < WA; a++)
                     for (int y = 0; y < 3; y++)
                         gg[a][y] = G[a][0] * g[0 * 3 + y] + G[a][1] * g[1 * 3 + y] +
                                    G[a][2] * g[2 * 3 + y];
-                for (int a = 0; a < 4; a++)
-                    for (int b = 0; b < 4; b++) {
+                for (int a = 0; a < WA; a++)
+                    for (int b = 0; b < WA; b++) {
                         double v = gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2];
-                        u[(((size_t)(a * 4 + b) * 3 + (size_t)dt) * C + c) * O + o] = (float)v;
+                        u[(((size_t)(a * WA + b) * 3 + (size_t)dt) * C + c) * O + o] = (float)v;
                     }
             }
 }
 
 static const float wino_zeros[WINO_MAX_IN];
 
-/* V = B^T d B for one tile, channels 0 .. n; p[16] point at the patch's
- * positions (wino_zeros outside the input).  Each value goes to v[0], v[1]
- * and v[2] (the rows of the three output frames this input frame feeds;
- * wino_in_tile3) or only to v[0] (wino_in_tile), plane xi at v[k] + xi *
- * plane. */
-static inline __attribute__((always_inline)) void
-wino_in_body(const float *const p[16], size_t n, float *const v[3], size_t plane, int copies)
+/* B^T applied to six values (a column or a row of the patch). */
+#define WINO_BT(x0, x1, x2, x3, x4, x5, y)                                                   \
+    do {                                                                                     \
+        (y)[0] = 4.0f * (x0) - 5.0f * (x2) + (x4);                                           \
+        (y)[1] = (x3) + (x4) - 4.0f * ((x1) + (x2));                                         \
+        (y)[2] = (x4) - (x3) + 4.0f * ((x1) - (x2));                                         \
+        (y)[3] = (x4) - (x2) + 2.0f * ((x3) - (x1));                                         \
+        (y)[4] = (x4) - (x2) + 2.0f * ((x1) - (x3));                                         \
+        (y)[5] = 4.0f * (x1) - 5.0f * (x3) + (x5);                                           \
+    } while (0)
+
+/* V = B^T d B for one tile, channels 0 .. n; p[36] point at the patch's
+ * positions (wino_zeros outside the input); plane xi at v + xi * plane. */
+SIMD_TARGET static void wino_in_tile(const float *const p[WP], size_t n, float *restrict v,
+                                     size_t plane)
 {
-    float *restrict v0 = v[0], *restrict v1 = v[1], *restrict v2 = v[2];
     for (size_t c = 0; c < n; c++) {
-        float d[4][4], t[4][4], r[16];
-        for (int a = 0; a < 4; a++)
-            for (int b = 0; b < 4; b++)
-                d[a][b] = p[a * 4 + b][c];
-        for (int b = 0; b < 4; b++) {
-            t[0][b] = d[0][b] - d[2][b];
-            t[1][b] = d[1][b] + d[2][b];
-            t[2][b] = d[2][b] - d[1][b];
-            t[3][b] = d[1][b] - d[3][b];
+        float t[WA][WA], r[WA];
+        for (int b = 0; b < WA; b++) { /* columns: t[.][b] = B^T d[.][b] */
+            WINO_BT(p[0 * WA + b][c], p[1 * WA + b][c], p[2 * WA + b][c], p[3 * WA + b][c],
+                    p[4 * WA + b][c], p[5 * WA + b][c], r);
+            for (int a = 0; a < WA; a++)
+                t[a][b] = r[a];
         }
-        for (int a = 0; a < 4; a++) {
-            r[a * 4 + 0] = t[a][0] - t[a][2];
-            r[a * 4 + 1] = t[a][1] + t[a][2];
-            r[a * 4 + 2] = t[a][2] - t[a][1];
-            r[a * 4 + 3] = t[a][1] - t[a][3];
-        }
-        for (int xi = 0; xi < 16; xi++) {
-            v0[(size_t)xi * plane + c] = r[xi];
-            if (copies == 3) {
-                v1[(size_t)xi * plane + c] = r[xi];
-                v2[(size_t)xi * plane + c] = r[xi];
-            }
+        for (int a = 0; a < WA; a++) { /* rows: (B^T d) B */
+            WINO_BT(t[a][0], t[a][1], t[a][2], t[a][3], t[a][4], t[a][5], r);
+            for (int b = 0; b < WA; b++)
+                v[(size_t)(a * WA + b) * plane + c] = r[b];
         }
     }
 }
 
-SIMD_TARGET static void wino_in_tile(const float *const p[16], size_t n, float *const v[3],
-                                     size_t plane)
-{
-    wino_in_body(p, n, v, plane, 1);
-}
-
-SIMD_TARGET static void wino_in_tile3(const float *const p[16], size_t n, float *const v[3],
-                                      size_t plane)
-{
-    wino_in_body(p, n, v, plane, 3);
-}
+/* A^T applied to six values. */
+#define WINO_AT(x0, x1, x2, x3, x4, x5, y)                                                   \
+    do {                                                                                     \
+        float s12 = (x1) + (x2), d12 = (x1) - (x2), s34 = (x3) + (x4), d34 = (x3) - (x4);     \
+        (y)[0] = (x0) + s12 + s34;                                                           \
+        (y)[1] = d12 + 2.0f * d34;                                                           \
+        (y)[2] = s12 + 4.0f * s34;                                                           \
+        (y)[3] = d12 + 8.0f * d34 + (x5);                                                    \
+    } while (0)
 
 /* Y = A^T M A + b, ReLU, for one tile: m at plane 0 (planes `plane` floats
- * apart); y[u * 2 + v] the output positions (NULL outside the output). */
+ * apart); y[u * 4 + v] the output positions (NULL outside the output). */
 SIMD_TARGET static void wino_out_tile(const float *m, size_t plane, size_t n, const float *bias,
-                                      float *const y[4])
+                                      float *const y[WM * WM])
 {
     for (size_t o = 0; o < n; o++) {
-        float s[2][4];
-        for (int b = 0; b < 4; b++) {
-            float m0 = m[(size_t)(0 * 4 + b) * plane + o], m1 = m[(size_t)(1 * 4 + b) * plane + o];
-            float m2 = m[(size_t)(2 * 4 + b) * plane + o], m3 = m[(size_t)(3 * 4 + b) * plane + o];
-            s[0][b] = m0 + m1 + m2;
-            s[1][b] = m1 - m2 - m3;
+        float s[WM][WA], r[WM];
+        for (int b = 0; b < WA; b++) { /* columns */
+            WINO_AT(m[(size_t)(0 * WA + b) * plane + o], m[(size_t)(1 * WA + b) * plane + o],
+                    m[(size_t)(2 * WA + b) * plane + o], m[(size_t)(3 * WA + b) * plane + o],
+                    m[(size_t)(4 * WA + b) * plane + o], m[(size_t)(5 * WA + b) * plane + o], r);
+            for (int u = 0; u < WM; u++)
+                s[u][b] = r[u];
         }
-        for (int u = 0; u < 2; u++) {
-            float r0 = s[u][0] + s[u][1] + s[u][2] + bias[o];
-            float r1 = s[u][1] - s[u][2] - s[u][3] + bias[o];
-            if (y[u * 2])
-                y[u * 2][o] = r0 > 0.0f ? r0 : 0.0f;
-            if (y[u * 2 + 1])
-                y[u * 2 + 1][o] = r1 > 0.0f ? r1 : 0.0f;
+        for (int u = 0; u < WM; u++) {
+            WINO_AT(s[u][0], s[u][1], s[u][2], s[u][3], s[u][4], s[u][5], r);
+            for (int v = 0; v < WM; v++) {
+                float x = r[v] + bias[o];
+                if (y[u * WM + v])
+                    y[u * WM + v][o] = x > 0.0f ? x : 0.0f;
+            }
         }
     }
 }
@@ -520,55 +525,31 @@ static void wino_member(void *arg, int member)
     for (size_t blk; (blk = arnet__team_take(&j->next)) < j->n_blocks;) {
         size_t j0 = blk * j->nb;
         size_t nb = j->tiles - j0 < j->nb ? j->tiles - j0 : j->nb;
-        /* Stacked: V rows (frame, tile) for frames -1 .. T (the outer two
-         * are a sink for values no product row needs); row (t, q) holds the
-         * transforms of frames t - 1, t, t + 1, so that each element xi is
-         * ONE product with K = 3 in against U[xi] = [U(dt=0); U(1); U(2)].
-         * Otherwise V rows are frames 0 .. T-1 and the taps three products. */
-        const int stacked = wino_stacked((uint32_t)T);
-        const size_t K = stacked ? 3 * C : C, rows = T * nb;
-        const size_t vplane = (stacked ? T + 2 : T) * nb * K, mplane = rows * O;
-        float *V0 = stacked ? V + nb * K : V; /* row (0, 0) of plane 0 */
-        float *M = V + 16 * vplane;
-        if (stacked)
-            for (size_t xi = 0; xi < 16; xi++)
-                for (size_t q = 0; q < nb; q++) {
-                    /* frame -1 of output frame 0, frame T of output frame T-1 */
-                    memset(V0 + xi * vplane + q * K, 0, C * sizeof(float));
-                    memset(V0 + xi * vplane + ((T - 1) * nb + q) * K + 2 * C, 0,
-                           C * sizeof(float));
-                }
+        /* V rows (frame, tile), frames 0 .. T-1; the three taps are three
+         * products per element, two of them shifted by a frame. */
+        const size_t rows = T * nb;
+        const size_t vplane = rows * C, mplane = rows * O;
+        float *V0 = V;
+        float *M = V + WP * vplane;
         for (size_t t = 0; t < T; t++)
             for (size_t q = 0; q < nb; q++) {
                 size_t tile = j0 + q;
-                long h0 = 2 * (long)(tile / j->tiles_w) - 1, w0 = 2 * (long)(tile % j->tiles_w) - 1;
-                const float *p[16];
-                for (int a = 0; a < 4; a++)
-                    for (int b = 0; b < 4; b++) {
+                long h0 = WM * (long)(tile / j->tiles_w) - 1,
+                     w0 = WM * (long)(tile % j->tiles_w) - 1;
+                const float *p[WP];
+                for (int a = 0; a < WA; a++)
+                    for (int b = 0; b < WA; b++) {
                         long hh = h0 + a, ww = w0 + b;
-                        p[a * 4 + b] = hh < 0 || ww < 0 || hh >= (long)in->h || ww >= (long)in->w
-                                           ? wino_zeros
-                                           : in->data + ((t * in->h + (size_t)hh) * in->w +
-                                                         (size_t)ww) * C;
+                        p[a * WA + b] = hh < 0 || ww < 0 || hh >= (long)in->h || ww >= (long)in->w
+                                            ? wino_zeros
+                                            : in->data + ((t * in->h + (size_t)hh) * in->w +
+                                                          (size_t)ww) * C;
                     }
-                float *row = V0 + (t * nb + q) * K;
-                if (stacked) {
-                    /* input frame t is tap dt = 0 of output frame t + 1, 1 of
-                     * t, 2 of t - 1 */
-                    float *dst[3] = {row + nb * K, row + C, row - nb * K + 2 * C};
-                    wino_in_tile3(p, C, dst, vplane);
-                } else {
-                    float *dst[3] = {row, row, row};
-                    wino_in_tile(p, C, dst, vplane);
-                }
+                wino_in_tile(p, C, V0 + (t * nb + q) * C, vplane);
             }
-        for (size_t xi = 0; xi < 16; xi++) {
+        for (size_t xi = 0; xi < WP; xi++) {
             const float *Vx = V0 + xi * vplane, *Ux = U + xi * 3 * C * O;
             float *Mx = M + xi * mplane;
-            if (stacked) {
-                arnet__sgemm(0, 0, rows, O, K, 1.0f, Vx, K, Ux, O, 0.0f, Mx, O, 1);
-                continue;
-            }
             /* centre tap over all frames, then the two shifted by a frame */
             arnet__sgemm(0, 0, rows, O, C, 1.0f, Vx, C, Ux + C * O, O, 0.0f, Mx, O, 1);
             if (T > 1) {
@@ -580,14 +561,14 @@ static void wino_member(void *arg, int member)
         for (size_t t = 0; t < T; t++)
             for (size_t q = 0; q < nb; q++) {
                 size_t tile = j0 + q;
-                size_t h0 = 2 * (tile / j->tiles_w), w0 = 2 * (tile % j->tiles_w);
-                float *y[4];
-                for (int u = 0; u < 2; u++)
-                    for (int v = 0; v < 2; v++)
-                        y[u * 2 + v] = h0 + u < out->h && w0 + v < out->w
-                                           ? out->data + ((t * out->h + h0 + u) * out->w + w0 + v) *
-                                                             out->ld
-                                           : NULL;
+                size_t h0 = WM * (tile / j->tiles_w), w0 = WM * (tile % j->tiles_w);
+                float *y[WM * WM];
+                for (int u = 0; u < WM; u++)
+                    for (int v = 0; v < WM; v++)
+                        y[u * WM + v] = h0 + u < out->h && w0 + v < out->w
+                                            ? out->data +
+                                                  ((t * out->h + h0 + u) * out->w + w0 + v) * out->ld
+                                            : NULL;
                 wino_out_tile(M + (t * nb + q) * O, mplane, O, j->cv->b, y);
             }
     }
@@ -605,8 +586,8 @@ void arnet__conv3d_winograd(const arnet__i3d_conv_desc *d, const arnet__i3d_conv
     j.out = out;
     j.scratch = scratch;
     int members = arnet__team_size(team);
-    j.tiles_w = div_up(in->w, 2);
-    j.tiles = div_up(in->h, 2) * j.tiles_w;
+    j.tiles_w = div_up(in->w, WM);
+    j.tiles = div_up(in->h, WM) * j.tiles_w;
     j.nb = wino_block_tiles(d, in->t, j.tiles, members);
     j.per_member = wino_block_floats(d, in->t, j.nb);
     j.n_blocks = div_up(j.tiles, j.nb);

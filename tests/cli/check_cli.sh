@@ -242,11 +242,10 @@ fi
 
 # --- resuming, keeping the best, Ctrl-C --------------------------------------------
 o="--train $d/train.txt --batch-normal 4 --batch-anomalous 4 --seed 2 --lr 1e-3 --threads 1"
-check "resume: 10 steps then 10 more equal 20 straight, byte for byte" sh -c "
-    '$arnet' train $o --iterations 10 --out '$tmp/r.arnet' >/dev/null &&
-    '$arnet' train --train '$d/train.txt' --resume '$tmp/r.arnet' --iterations 20 --out '$tmp/r.arnet' >/dev/null &&
-    '$arnet' train $o --iterations 20 --out '$tmp/s.arnet' >/dev/null &&
-    cmp '$tmp/r.arnet' '$tmp/s.arnet'"
+# Resuming to the bytes of an unbroken run, keep-best's weights and a file
+# of arnet train 0.1 are the library's (tests/test_run.c); here: what the
+# program adds (settings on the command line, Ctrl-C, output files).
+"$arnet" train $o --iterations 10 --out "$tmp/r.arnet" >/dev/null
 "$arnet" train --train "$d/train.txt" --resume "$tmp/r.arnet" --iterations 30 --lr 1e-2 \
     --out "$tmp/r2.arnet" > /dev/null 2> "$tmp/err"
 if [ $? -eq 2 ] && grep -q -- "--lr" "$tmp/err" && [ ! -e "$tmp/r2.arnet" ]; then
@@ -259,8 +258,8 @@ if [ $? -eq 1 ] && grep -q "model.arnet.missing" "$tmp/err"; then ok "resume fro
 check "keep-best writes the best model with its step and AUC" sh -c "
     '$arnet' train $o --iterations 20 --test '$d/test.txt' --eval-every 5 \
         --keep-best '$tmp/best.arnet' --out '$tmp/k.arnet' >/dev/null &&
-    '$arnet' info '$tmp/best.arnet' | grep -q 'test.best_auc' &&
-    '$arnet' info '$tmp/k.arnet' | grep -q 'test.best_step'"
+    '$arnet' info '$tmp/best.arnet' | grep -q 'trainer.best_auc' &&
+    '$arnet' info '$tmp/k.arnet' | grep -q 'trainer.best_step'"
 "$arnet" train $o --iterations 30 --keep-best "$tmp/b2.arnet" --out "$tmp/k2.arnet" > /dev/null 2>&1
 if [ $? -eq 2 ]; then ok "keep-best without --test is a usage error"; else notok "keep-best without --test is a usage error"; fi
 # Ctrl-C: the run stops at a step boundary, saves a file that resumes, and the
@@ -271,7 +270,7 @@ sleep 1
 kill -INT $pid
 wait $pid
 rc=$?
-steps=$("$arnet" info "$tmp/int.arnet" 2>/dev/null | awk '$1 == "train.steps" { print $2 }')
+steps=$("$arnet" info "$tmp/int.arnet" 2>/dev/null | awk '$1 == "trainer.step" { print $2 }')
 if [ $rc -eq 130 ] && [ -n "$steps" ] && grep -q "interrupted after step $steps" "$tmp/err"; then
     ok "Ctrl-C stops training and saves the step it reached ($steps)"
     to=$((steps + 7))
@@ -406,7 +405,7 @@ expect "eval --plots --force replaces them" 0 "" \
     "$arnet" eval --model "$m" --test "$d/test.txt" --plots "$tmp/plots" --force
 
 # --- the CLI speaks CLI (issue 9, point 7) -------------------------------------------
-expect "a library limit names the option typed (--batch-anomalous), not the field" 1 "--batch-anomalous 100000" \
+expect "a library limit names the option typed (--batch-anomalous), not the field (a usage error, before any data is read)" 2 "--batch-anomalous 100000" \
     "$arnet" train --train "$d/train.txt" --out "$tmp/lim.arnet" --batch-anomalous 100000 --iterations 2
 mkdir -p "$tmp/crop"
 "$arnet" eval --model "$m" --test "$tmp/crop/lr.txt" --crop 0 > /dev/null 2> "$tmp/err"
@@ -431,22 +430,16 @@ expect "a .npy given as a manifest is recognised" 1 "--train .*01.*is a NumPy .n
 printf '\357\273\277' > "$d/bom.txt"; cat "$d/train.txt" >> "$d/bom.txt"
 expect "a manifest starting with a UTF-8 byte order mark trains" 0 "" \
     "$arnet" train --train "$d/bom.txt" --out "$tmp/bom.arnet" $t
-if [ -n "$py" ]; then
-    # --resume alone, from another folder: the file gives manifest, output and options.
-    o2="--train $d/train.txt --batch-normal 4 --batch-anomalous 4 --seed 5 --lr 1e-3 --threads 1 -q"
-    "$arnet" train $o2 --iterations 8 --out "$tmp/alone.arnet" && "$arnet" train $o2 --iterations 16 --out "$tmp/straight.arnet"
-    expect "train --resume MODEL needs nothing else (run from another folder)" 0 "" \
-        sh -c "cd / && '$arnet' train --resume '$tmp/alone.arnet' --iterations 16 -q"
-    cmp -s "$tmp/alone.arnet" "$tmp/straight.arnet" && ok "... and ends where an uninterrupted run ends, byte for byte" ||
-        notok "... and ends where an uninterrupted run ends, byte for byte"
-fi
 "$arnet" train $o --iterations 4 --test "$d/test.txt" --eval-every 2 --keep-best "$tmp/kb.arnet" \
     --out "$tmp/ka.arnet" -q
 expect "train --resume alone with --test and --keep-best recorded goes on (its own files)" 0 "" \
     "$arnet" train --resume "$tmp/ka.arnet" --iterations 6 -q
-steps=$("$arnet" info "$tmp/ka.arnet" 2>/dev/null | awk '$1 == "train.steps" { print $2 }')
-best=$("$arnet" info "$tmp/ka.arnet" 2>/dev/null | awk '$1 == "test.step" { print $2 }')
-if [ "$steps" = 6 ] && [ "$best" = 6 ] && [ -s "$tmp/kb.arnet" ]; then ok "... evaluating on the recorded test list"; else notok "... evaluating on the recorded test list" "train.steps $steps, test.step $best"; fi
+expect "... and so does the command that started it plus --resume (its --keep-best file)" 0 "" \
+    "$arnet" train $o --iterations 5 --test "$d/test.txt" --eval-every 2 --keep-best "$tmp/kb.arnet" \
+    --out "$tmp/ka2.arnet" --resume "$tmp/ka.arnet" -q
+steps=$("$arnet" info "$tmp/ka.arnet" 2>/dev/null | awk '$1 == "trainer.step" { print $2 }')
+best=$("$arnet" info "$tmp/ka.arnet" 2>/dev/null | awk '$1 == "trainer.eval_step" { print $2 }')
+if [ "$steps" = 6 ] && [ "$best" = 6 ] && [ -s "$tmp/kb.arnet" ]; then ok "... evaluating on the recorded test list"; else notok "... evaluating on the recorded test list" "trainer.step $steps, trainer.eval_step $best"; fi
 "$arnet" train --train "$d/train.txt" --out "$tmp/q.arnet" $t > "$tmp/out" 2> "$tmp/err"
 if [ $? -eq 0 ] && [ ! -s "$tmp/out" ] && [ ! -s "$tmp/err" ]; then ok "-q works for --quiet"; else notok "-q works for --quiet" "$(cat "$tmp/out" "$tmp/err")"; fi
 missing=""
@@ -464,8 +457,8 @@ else
     notok "progress goes to a log as lines, no terminal codes" "$(cat "$tmp/log")"
 fi
 cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
-threads=$("$arnet" info "$tmp/log.arnet" | awk '$1 == "train.threads" { print $2 }')
-if [ "$threads" = "$cores" ]; then ok "train uses every processor by default ($cores)"; else notok "train uses every processor by default" "train.threads $threads, processors $cores"; fi
+threads=$("$arnet" info "$tmp/log.arnet" | awk '$1 == "trainer.threads" { print $2 }')
+if [ "$threads" = "$cores" ]; then ok "train uses every processor by default ($cores)"; else notok "train uses every processor by default" "trainer.threads $threads, processors $cores"; fi
 # --- files that are not regular files, and file modes (issue 9, points 5-6) ------
 # Kept together at the end.  A FIFO must be refused at once (exit 1, the path
 # and "not a regular file" in the message), never waited on: each run is

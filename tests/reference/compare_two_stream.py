@@ -143,7 +143,7 @@ def main():
         got = got.reshape(-1)[:2048] if got.size >= 2048 else np.zeros(2048, np.float32)
         c = cosine(got, ref)
         check(c >= MIN_COSINE, "two-stream feature vs OpenCV TV-L1 + PyTorch I3D on %s: cosine "
-              "%.6f (>= %g)" % (origin, c, MIN_COSINE))
+              "%.7f, 1 - cosine %.1e (>= %g)" % (origin, c, 1 - c, MIN_COSINE))
         rgb_err = float(np.abs(got[:1024] - ref_rgb).max() / np.abs(ref_rgb).max())
         flow_err = float(np.abs(got[1024:] - ref_flow).max() / np.abs(ref_flow).max())
         # With random weights every feature has a large common part (means of

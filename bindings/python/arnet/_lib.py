@@ -101,7 +101,18 @@ def _source_checkout_candidates():
     return [so for _, so in found]
 
 
+def _bundled_candidates():
+    """The libarnet.so.0 a wheel bundles beside these .py files
+    (bindings/python/meson.build copies it there)."""
+    so = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "libarnet.so.%d" % ABI_VERSION)
+    return [so] if os.path.isfile(so) else []
+
+
 def _candidates():
+    """Where to look, in order: ARNET_LIBRARY; a source checkout's build
+    folders; a libarnet the system's dynamic loader knows (installed, or on
+    LD_LIBRARY_PATH); the copy bundled in the wheel; the bare SONAME."""
     env = os.environ.get("ARNET_LIBRARY")
     if env:
         # An explicit choice is final: falling back silently would hide a typo.
@@ -110,7 +121,8 @@ def _candidates():
     name = ctypes.util.find_library("arnet")
     if name:
         out.append(("system path", name))
-    out.append(("system path", "libarnet.so.0"))
+    out += [("bundled", so) for so in _bundled_candidates()]
+    out.append(("system path", "libarnet.so.%d" % ABI_VERSION))
     return out
 
 
@@ -137,9 +149,10 @@ def _load():
                 "libarnet.so" % (path, abi, ABI_VERSION))
         return handle, path
     raise ImportError(
-        "arnet: cannot load libarnet; set ARNET_LIBRARY to the path of "
-        "libarnet.so.0, build the source checkout (meson setup build && ninja -C "
-        "build) or install the library.  Tried:\n  " + "\n  ".join(tried))
+        "arnet: cannot load libarnet; install the package with pip (its wheel "
+        "bundles the library), set ARNET_LIBRARY to the path of libarnet.so.0, "
+        "build the source checkout (meson setup build && ninja -C build) or "
+        "install the library.  Tried:\n  " + "\n  ".join(tried))
 
 
 # ---------------------------------------------------------------------------

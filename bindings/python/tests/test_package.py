@@ -1,7 +1,8 @@
 """test_package.py -- how the package is found and installed: the library
 lookup order (ARNET_LIBRARY, the checkout's build folders, the system), the
 ImportError for a missing library or a foreign ABI, and `pip install` of
-bindings/python offline into a scratch folder."""
+bindings/python: an sdist, a wheel built from it offline, a new virtual
+environment."""
 import os
 import shutil
 import subprocess
@@ -14,7 +15,8 @@ from arnet import _version
 from test_structs import _compiler, _include_dir
 
 PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(arnet.__file__)))
-MESON_BUILD = os.path.join(PKG_ROOT, os.pardir, os.pardir, "meson.build")
+REPO_ROOT = os.path.normpath(os.path.join(PKG_ROOT, os.pardir, os.pardir))
+VERSION_FILE = os.path.join(REPO_ROOT, "VERSION")
 
 
 def run_python(code, env_changes, cwd=None):
@@ -99,47 +101,88 @@ class MissingFunctionTest(unittest.TestCase):
         self.assertIn("arnet_no_such_function", str(cm.exception))
 
 
+def _wheel_tools():
+    """None when this interpreter can build and install the wheel offline
+    (meson-python, venv, pip, meson, ninja), else what is missing."""
+    missing = []
+    for module, package in (("mesonpy", "python3-mesonpy"), ("venv", "python3-venv"),
+                            ("ensurepip", "python3-venv"), ("pip", "python3-pip")):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append("%s (Debian's %s)" % (module, package))
+    for program in ("meson", "ninja", "git"):
+        if shutil.which(program) is None:
+            missing.append(program)
+    return ", ".join(missing) or None
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=300, **kw)
+
+
 class InstallTest(unittest.TestCase):
-    def test_pip_install_offline(self):
-        r = subprocess.run([sys.executable, "-m", "pip", "--version"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            self.skipTest("pip is not available to %s" % sys.executable)
+    """The way a user installs the package: an sdist of bindings/python
+    (meson dist through meson-python, with the library's sources), a wheel
+    built from it offline, installed into a new virtual environment, imported
+    and used with no ARNET_LIBRARY: the wheel's own libarnet.so.0."""
+
+    def test_sdist_wheel_venv(self):
+        missing = _wheel_tools()
+        if missing:
+            self.skipTest("needs %s to build the wheel" % missing)
+        if not os.path.isdir(os.path.join(REPO_ROOT, ".git")) and \
+                not os.path.isfile(os.path.join(REPO_ROOT, ".git")):
+            self.skipTest("not a git checkout (meson dist makes the sdist from git)")
         with tempfile.TemporaryDirectory() as d:
-            # Build from a copy of the checkout's parts it needs: the source
-            # folder stays clean.  meson.build holds the version.
-            checkout = os.path.join(d, "checkout")
-            src = os.path.join(checkout, "bindings", "python")
-            shutil.copytree(PKG_ROOT, src, ignore=shutil.ignore_patterns(
-                "__pycache__", "tests", "build", "*.egg-info"))
-            shutil.copy(MESON_BUILD, checkout)
-            target = os.path.join(d, "site")
-            r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index",
-                                "--no-deps", "--disable-pip-version-check", "--quiet",
-                                "--target", target, src],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               universal_newlines=True, timeout=300)
+            dist = os.path.join(d, "dist")
+            os.mkdir(dist)
+            r = _run([sys.executable, "-c",
+                      "import mesonpy, sys; print(mesonpy.build_sdist(sys.argv[1]))", dist],
+                     cwd=PKG_ROOT)
             self.assertEqual(r.returncode, 0, r.stdout)
-            self.assertTrue(os.path.isfile(os.path.join(target, "arnet", "__init__.py")))
-            version = _version.from_meson(MESON_BUILD)
-            self.assertIn("arnet-%s.dist-info" % version, os.listdir(target))
-            lib = arnet.library_path
-            r = run_python("import arnet; print(arnet.__file__); print(arnet.__version__); "
-                           "print(arnet.Model(feature_dim=3).score([[1, 2, 3]]))",
-                           {"ARNET_LIBRARY": lib, "PYTHONPATH": target}, cwd=d)
+            sdist = os.path.join(dist, r.stdout.strip().splitlines()[-1])
+            self.assertTrue(os.path.isfile(sdist), r.stdout)
+            # pip unpacks the sdist in a folder of its own: the build sees
+            # only what the sdist holds, not this checkout.
+            r = _run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation",
+                      "--no-index", "--no-deps", "--disable-pip-version-check",
+                      "--quiet", "--wheel-dir", dist, sdist], cwd=d)
             self.assertEqual(r.returncode, 0, r.stdout)
-            self.assertTrue(r.stdout.startswith(os.path.join(target, "arnet")), r.stdout)
-            # The installed package has its version without meson.build.
-            self.assertEqual(r.stdout.split("\n")[1], version)
+            wheels = [f for f in os.listdir(dist) if f.endswith(".whl")]
+            self.assertEqual(len(wheels), 1, os.listdir(dist))
+            version = _version.version
+            self.assertTrue(wheels[0].startswith("arnet-%s-" % version), wheels)
+            venv = os.path.join(d, "venv")
+            r = _run([sys.executable, "-m", "venv", "--system-site-packages", venv])
+            self.assertEqual(r.returncode, 0, r.stdout)
+            vpy = os.path.join(venv, "bin", "python")
+            r = _run([vpy, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
+                      "--disable-pip-version-check", os.path.join(dist, wheels[0])])
+            self.assertEqual(r.returncode, 0, r.stdout)
+            env = dict(os.environ)
+            for k in ("ARNET_LIBRARY", "PYTHONPATH", "LD_LIBRARY_PATH"):
+                env.pop(k, None)
+            r = _run([vpy, "-c", "import arnet; print(arnet.library_path); "
+                      "print(arnet.__version__); "
+                      "print(arnet.Model(feature_dim=3).score([[1, 2, 3]])[0] > 0)"],
+                     env=env, cwd=d)
+            self.assertEqual(r.returncode, 0, r.stdout)
+            lines = r.stdout.split("\n")
+            self.assertTrue(lines[0].startswith(venv) and
+                            lines[0].endswith(os.path.join("arnet", "libarnet.so.0")), r.stdout)
+            self.assertEqual(lines[1], version)
+            self.assertEqual(lines[2], "True")
 
 
 class VersionTest(unittest.TestCase):
     def test_one_version_everywhere(self):
-        # meson.build's project version is the package's and the loaded
+        # The VERSION file is the package's version and the loaded
         # library's (built from the same checkout).
-        if not os.path.isfile(MESON_BUILD):
+        if not os.path.isfile(VERSION_FILE):
             self.skipTest("not a source checkout")
-        version = _version.from_meson(MESON_BUILD)
+        version = _version.from_file(VERSION_FILE)
         self.assertEqual(arnet.__version__, version)
         self.assertEqual(arnet.version(), version)
         with open(os.path.join(PKG_ROOT, "pyproject.toml"), encoding="utf-8") as f:

@@ -1,0 +1,984 @@
+/* flow.c -- TV-L1 optical flow as OpenCV's DualTVL1OpticalFlow computes it
+ * (opencv_contrib modules/optflow, the CPU path), written from its
+ * documented semantics (Zach, Pock, Bischof 2007; Sanchez Perez et al.,
+ * IPOL 2013) and checked against it (tests/reference/compare_flow.py):
+ *
+ *   - frames become floats (uint8 as they are, floats x 255); a pyramid of
+ *     `scales` levels, each the previous one resized by scale_step
+ *     (cv::resize INTER_LINEAR: no blur), stopping before a level under 16
+ *     pixels on a side;
+ *   - from the coarsest level, u = 0; per level: p = 0, centred gradients
+ *     of the second frame; `warps` times: warp it and its gradients by u
+ *     (bicubic remap, positions on a 1/32 pixel grid, zero outside), the
+ *     data term's constants; then up to outer x inner iterations of
+ *     v = TH(u) (thresholding), u = v + theta div p (backward
+ *     differences), p = (p + taut grad u) / (1 + taut |grad u|) (forward
+ *     differences), a 5 x 5 median of u before each outer block, stopping
+ *     once an iteration changes u by a squared sum under epsilon^2 x area;
+ *   - u resized (bilinear) to the next level and divided by scale_step.
+ *
+ * Speed: the primal and dual steps are fused into one pass over the rows
+ * (the dual step of row y - 1 follows the primal step of row y, in place),
+ * so each iteration reads and writes every array once; the rows are split
+ * among a thread team (core/team.c) in tiles that meet once per iteration
+ * (the stopping rule needs the sum anyway); the row kernels
+ * (flow_kernels.h) are vectorised for AVX-512, AVX2 or the baseline,
+ * chosen at run time, with the same bits on each. */
+#include <float.h>
+#include <math.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv3d.h"
+#include "internal.h"
+
+#define SCALES_MAX 64u
+#define SIZE_MAX_SIDE 16384u
+#define THREADS_MAX 256
+#define MIN_LEVEL 16u /* OpenCV stops before a level this small */
+
+/* What a row kernel works on (pointers into the current level). */
+typedef struct flow_row {
+    const float *ix, *iy, *grad, *rho;
+    float *u1, *u2;
+    const float *un1, *un2; /* row below for the dual step */
+    float *p11, *p12, *p21, *p22;
+    const float *p12u, *p22u; /* row above for the divergence */
+    float l_t, theta, taut;
+} flow_row;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KSUF _avx512
+#define KATTR __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,prefer-vector-width=512")))
+#include "flow_kernels.h"
+#undef KSUF
+#undef KATTR
+#define KSUF _avx2
+#define KATTR __attribute__((target("avx2")))
+#include "flow_kernels.h"
+#undef KSUF
+#undef KATTR
+#define FLOW_X86 1
+#endif
+#define KSUF _base
+#define KATTR
+#include "flow_kernels.h"
+#undef KSUF
+#undef KATTR
+
+typedef struct flow_kernels {
+    float (*u_row)(const flow_row *r, uint32_t x0, uint32_t w);
+    void (*p_row)(const flow_row *r, uint32_t w);
+    void (*median5_row)(const float *s, size_t ld, float *d, uint32_t w);
+    void (*median3_row)(const float *s, size_t ld, float *d, uint32_t w);
+    const char *name;
+} flow_kernels;
+
+static flow_kernels pick_kernels(void)
+{
+    flow_kernels k = {u_row_base, p_row_base, median5_row_base, median3_row_base, "baseline"};
+#ifdef FLOW_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+        flow_kernels a = {u_row_avx512, p_row_avx512, median5_row_avx512, median3_row_avx512,
+                          "avx512"};
+        k = a;
+    } else if (__builtin_cpu_supports("avx2")) {
+        flow_kernels a = {u_row_avx2, p_row_avx2, median5_row_avx2, median3_row_avx2, "avx2"};
+        k = a;
+    }
+#endif
+    return k;
+}
+
+typedef struct flow_level {
+    uint32_t w, h;
+    size_t ld;         /* floats per row, >= w + 1, a multiple of 16 */
+    float *i0, *i1;    /* the frames at this level */
+    float *u1, *u2;    /* the flow */
+    float *u3;         /* gamma's illumination field, or NULL */
+} flow_level;
+
+/* A barrier for the team's members: they spin briefly, then yield (the
+ * iterations are short, so waking through the kernel would cost more than
+ * the work; a loaded machine still gets its cores back). */
+typedef struct flow_barrier {
+    int n;
+    int count;
+    unsigned gen;
+} flow_barrier;
+
+struct arnet_flow {
+    arnet_flow_options opt;
+    uint32_t w, h;
+    uint32_t n_levels;
+    flow_level lv[SCALES_MAX];
+    double scale; /* scale_step as the decimal the user wrote */
+    float l_t, taut, theta, gamma, upscale;
+    int median;
+    flow_kernels k;
+    /* scratch, sized for level 0 and used at every level with its ld */
+    float *ix, *iy;        /* centred gradients of the second frame */
+    float *wx, *wy;        /* those gradients, warped */
+    float *grad, *rho;     /* |grad|^2 and the data term's constant */
+    float *p[6];           /* p11 p12 p21 p22 (p31 p32): padded (see p_at) */
+    float *med[2];         /* padded copies of u1, u2 for the median */
+    float *rows;           /* 2 rows of level-0 width per member (resize) */
+    float *row_err[2];     /* per-row squared change, by iteration parity */
+    float cubic[32][4];    /* bicubic weights by 1/32 pixel */
+    arnet__team *team;
+    int n_threads;
+    /* a compute's shared state */
+    flow_barrier bar;
+    long *flag;         /* per member: iteration of its top boundary's p row */
+    int stop_req[2];    /* cancel seen by member 0, by iteration parity */
+    const void *in0, *in1;
+    size_t in_stride0, in_stride1;
+    int in_f32;
+    float *out;
+    int cancelled;
+    int cancel; /* set by arnet_flow_cancel, read atomically */
+    size_t bytes;
+    void *arena;
+};
+
+/* ---- options ------------------------------------------------------------ */
+
+void arnet_flow_options_init(arnet_flow_options *opt)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
+    opt->tau = 0.25f;
+    opt->lambda = 0.15f;
+    opt->theta = 0.3f;
+    opt->epsilon = 0.01f;
+    opt->scale_step = 0.8f;
+    opt->gamma = 0.0f;
+    opt->scales = 5;
+    opt->warps = 5;
+    opt->inner_iterations = 30;
+    opt->outer_iterations = 10;
+    opt->median_filtering = 5;
+    opt->threads = 1;
+}
+
+int arnet_flow_options_preset(arnet_flow_options *opt, int preset)
+{
+    const char *fn = "arnet_flow_options_preset";
+    if (!opt)
+        return arnet__error(ARNET_E_INVALID, "%s: opt is NULL", fn);
+    if (preset != ARNET_FLOW_PRESET_OPENCV && preset != ARNET_FLOW_PRESET_CUDA)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: preset %d is unknown (ARNET_FLOW_PRESET_OPENCV or _CUDA)", fn,
+                            preset);
+    int rc = ARNET__STRUCT_CHECK(fn, arnet_flow_options, opt);
+    if (rc)
+        return rc;
+    arnet_flow_options d;
+    arnet_flow_options_init(&d);
+    d.threads = opt->threads;
+    if (preset == ARNET_FLOW_PRESET_CUDA) {
+        d.inner_iterations = 300;
+        d.outer_iterations = 1;
+        d.median_filtering = 0;
+    }
+    ARNET__STRUCT_OUT(arnet_flow_options, opt, &d);
+    return ARNET_OK;
+}
+
+static int read_options(const arnet_flow_options *in, arnet_flow_options *o)
+{
+    const char *fn = "arnet_flow_create";
+    arnet_flow_options_init(o);
+    if (in) {
+        int rc = ARNET__STRUCT_IN(fn, arnet_flow_options, o, in);
+        if (rc)
+            return rc;
+    }
+    if (!(o->tau > 0.0f) || !isfinite(o->tau))
+        return arnet__error(ARNET_E_INVALID, "%s: tau %g is not a positive number", fn,
+                            (double)o->tau);
+    if (!(o->lambda >= 0.0f) || !isfinite(o->lambda))
+        return arnet__error(ARNET_E_INVALID, "%s: lambda %g is not a number >= 0", fn,
+                            (double)o->lambda);
+    if (!(o->theta > 0.0f) || !isfinite(o->theta))
+        return arnet__error(ARNET_E_INVALID, "%s: theta %g is not a positive number", fn,
+                            (double)o->theta);
+    if (!(o->epsilon >= 0.0f) || !isfinite(o->epsilon))
+        return arnet__error(ARNET_E_INVALID, "%s: epsilon %g is not a number >= 0", fn,
+                            (double)o->epsilon);
+    if (!(o->scale_step > 0.0f && o->scale_step < 1.0f))
+        return arnet__error(ARNET_E_INVALID, "%s: scale_step %g is outside (0, 1)", fn,
+                            (double)o->scale_step);
+    if (!isfinite(o->gamma) || o->gamma < 0.0f)
+        return arnet__error(ARNET_E_INVALID, "%s: gamma %g is not a number >= 0", fn,
+                            (double)o->gamma);
+    if (o->scales < 1 || o->scales > SCALES_MAX)
+        return arnet__error(ARNET_E_INVALID, "%s: scales %u is outside 1..%u", fn, o->scales,
+                            SCALES_MAX);
+    if (o->warps < 1 || o->warps > 1000)
+        return arnet__error(ARNET_E_INVALID, "%s: warps %u is outside 1..1000", fn, o->warps);
+    if (o->inner_iterations < 1 || o->inner_iterations > 100000)
+        return arnet__error(ARNET_E_INVALID, "%s: inner_iterations %u is outside 1..100000",
+                            fn, o->inner_iterations);
+    if (o->outer_iterations < 1 || o->outer_iterations > 100000)
+        return arnet__error(ARNET_E_INVALID, "%s: outer_iterations %u is outside 1..100000",
+                            fn, o->outer_iterations);
+    if (o->median_filtering != 0 && o->median_filtering != 1 && o->median_filtering != 3 &&
+        o->median_filtering != 5)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: median_filtering %d is not 0 or 1 (none), 3 or 5 (the "
+                            "median sizes OpenCV has for floats)",
+                            fn, o->median_filtering);
+    if (o->threads < 0 || o->threads > THREADS_MAX)
+        return arnet__error(ARNET_E_INVALID, "%s: threads %d is outside 0..%d", fn, o->threads,
+                            THREADS_MAX);
+    if (o->threads == 0)
+        o->threads = 1;
+    return ARNET_OK;
+}
+
+/* ---- creation ----------------------------------------------------------- */
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+/* cv::saturate_cast<int>(double): round half to even. */
+static uint32_t round_even(double v) { return (uint32_t)nearbyint(v); }
+
+/* OpenCV's bicubic kernel (Keys, A = -0.75) at fraction x. */
+static void cubic_weights(float x, float c[4])
+{
+    const float A = -0.75f;
+    c[0] = ((A * (x + 1) - 5 * A) * (x + 1) + 8 * A) * (x + 1) - 4 * A;
+    c[1] = ((A + 2) * x - (A + 3)) * x * x + 1;
+    c[2] = ((A + 2) * (1 - x) - (A + 3)) * (1 - x) * (1 - x) + 1;
+    c[3] = 1.f - c[0] - c[1] - c[2];
+}
+
+/* Carves 64-byte aligned buffers from one block: a first pass with base
+ * NULL counts the bytes. */
+typedef struct carver {
+    char *base;
+    size_t used;
+} carver;
+
+static float *carve(carver *c, size_t floats)
+{
+    size_t off = c->used;
+    c->used += round_up(floats * sizeof(float), 64);
+    return c->base ? (float *)(c->base + off) : NULL;
+}
+
+/* p arrays: row y of a level with stride ld starts at base + 16 + (y + 1) ld,
+ * so row -1 and column -1 (the previous row's padding) read as zero. */
+static float *p_at(float *base, size_t ld) { return base + 16 + ld; }
+
+static void lay_out(arnet_flow *f, carver *c)
+{
+    const flow_level *l0 = &f->lv[0];
+    size_t ld = l0->ld, plane = ld * l0->h, pplane = 16 + ld * (l0->h + 1) + 16;
+    for (uint32_t s = 0; s < f->n_levels; s++) {
+        flow_level *l = &f->lv[s];
+        size_t n = l->ld * l->h;
+        l->i0 = carve(c, n);
+        l->i1 = carve(c, n);
+        l->u1 = carve(c, n);
+        l->u2 = carve(c, n);
+        l->u3 = f->gamma != 0.0f ? carve(c, n) : NULL;
+    }
+    f->ix = carve(c, plane);
+    f->iy = carve(c, plane);
+    f->wx = carve(c, plane);
+    f->wy = carve(c, plane);
+    f->grad = carve(c, plane);
+    f->rho = carve(c, plane);
+    int np = f->gamma != 0.0f ? 6 : 4;
+    for (int i = 0; i < 6; i++)
+        f->p[i] = i < np ? carve(c, pplane) : NULL;
+    size_t mplane = (size_t)(l0->w + 4) * (l0->h + 4);
+    for (int i = 0; i < 2; i++)
+        f->med[i] = f->median > 1 ? carve(c, mplane) : NULL;
+    f->rows = carve(c, (size_t)f->n_threads * 2 * l0->w);
+    f->row_err[0] = carve(c, l0->h);
+    f->row_err[1] = carve(c, l0->h);
+    f->flag = (long *)carve(c, (size_t)f->n_threads * sizeof(long) / sizeof(float) + 1);
+}
+
+int arnet_flow_create(uint32_t width, uint32_t height, const arnet_flow_options *opt,
+                      arnet_flow **out)
+{
+    const char *fn = "arnet_flow_create";
+    if (!out)
+        return arnet__error(ARNET_E_INVALID, "%s: out is NULL", fn);
+    *out = NULL;
+    if (width < 3 || height < 3 || width > SIZE_MAX_SIDE || height > SIZE_MAX_SIDE)
+        return arnet__error(ARNET_E_INVALID,
+                            "%s: frame size %u x %u is outside 3..%u on each side", fn, width,
+                            height, SIZE_MAX_SIDE);
+    arnet_flow_options o;
+    int rc = read_options(opt, &o);
+    if (rc)
+        return rc;
+    arnet_flow *f = arnet__calloc(1, sizeof *f, "optical flow state");
+    if (!f)
+        return ARNET_E_NOMEM;
+    f->opt = o;
+    f->w = width;
+    f->h = height;
+    f->scale = arnet__float_decimal(o.scale_step);
+    /* OpenCV holds these as doubles and rounds the products to float. */
+    double tau = arnet__float_decimal(o.tau), lambda = arnet__float_decimal(o.lambda),
+           theta = arnet__float_decimal(o.theta);
+    f->l_t = (float)(lambda * theta);
+    f->taut = (float)(tau / theta);
+    f->theta = (float)theta;
+    f->gamma = (float)arnet__float_decimal(o.gamma);
+    f->upscale = (float)(1.0 / f->scale);
+    f->median = o.median_filtering;
+    f->n_threads = o.threads;
+    f->k = pick_kernels();
+    for (int i = 0; i < 32; i++)
+        cubic_weights(1.f / 32 * (float)i, f->cubic[i]);
+    /* The pyramid's sizes, as cv::resize(fx = fy = scale_step) rounds them. */
+    f->lv[0].w = width;
+    f->lv[0].h = height;
+    f->n_levels = 1;
+    for (uint32_t s = 1; s < o.scales; s++) {
+        uint32_t w = round_even(f->lv[s - 1].w * f->scale);
+        uint32_t h = round_even(f->lv[s - 1].h * f->scale);
+        if (w < MIN_LEVEL || h < MIN_LEVEL)
+            break;
+        f->lv[s].w = w;
+        f->lv[s].h = h;
+        f->n_levels = s + 1;
+    }
+    for (uint32_t s = 0; s < f->n_levels; s++)
+        f->lv[s].ld = round_up((size_t)f->lv[s].w + 1, 16);
+    carver c = {NULL, 0};
+    lay_out(f, &c);
+    f->arena = NULL;
+    if (posix_memalign(&f->arena, 64, c.used) != 0) {
+        free(f);
+        return arnet__error(ARNET_E_NOMEM, "%s: cannot allocate %zu bytes for a %u x %u flow",
+                            fn, c.used, width, height);
+    }
+    memset(f->arena, 0, c.used);
+    c.base = f->arena;
+    c.used = 0;
+    lay_out(f, &c);
+    f->bytes = sizeof *f + c.used;
+    if (f->n_threads > 1) {
+        rc = arnet__team_create(f->n_threads, &f->team);
+        if (rc) {
+            free(f->arena);
+            free(f);
+            arnet__error_prefix("%s", fn);
+            return rc;
+        }
+    }
+    f->bar.n = f->n_threads;
+    *out = f;
+    return ARNET_OK;
+}
+
+void arnet_flow_free(arnet_flow *f)
+{
+    if (!f)
+        return;
+    arnet__team_free(f->team);
+    free(f->arena);
+    free(f);
+}
+
+void arnet_flow_cancel(arnet_flow *f)
+{
+    if (f)
+        __atomic_store_n(&f->cancel, 1, __ATOMIC_SEQ_CST);
+}
+
+size_t arnet_flow_memory(const arnet_flow *f) { return f ? f->bytes : 0; }
+
+int arnet_rgb_to_grey(const uint8_t *rgb, size_t stride, uint32_t w, uint32_t h, uint8_t *grey)
+{
+    const char *fn = "arnet_rgb_to_grey";
+    if (!rgb || !grey)
+        return arnet__error(ARNET_E_INVALID, "%s: %s is NULL", fn, !rgb ? "rgb" : "grey");
+    if (w == 0 || h == 0)
+        return arnet__error(ARNET_E_INVALID, "%s: size %u x %u is empty", fn, w, h);
+    if (stride / 3 < w)
+        return arnet__error(ARNET_E_INVALID, "%s: stride %zu is below 3 x width %u", fn, stride,
+                            w);
+    for (uint32_t y = 0; y < h; y++) {
+        const uint8_t *s = rgb + (size_t)y * stride;
+        uint8_t *d = grey + (size_t)y * w;
+        for (uint32_t x = 0; x < w; x++)
+            d[x] = (uint8_t)((9798u * s[3 * x] + 19235u * s[3 * x + 1] + 3735u * s[3 * x + 2] +
+                              16384u) >> 15);
+    }
+    return ARNET_OK;
+}
+
+/* ---- the team's meeting points ------------------------------------------ */
+
+static void bar_wait(flow_barrier *b)
+{
+    if (b->n <= 1)
+        return;
+    unsigned g = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->n) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->gen, g + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == g; spins++) {
+        if (spins < 2000) {
+#ifdef FLOW_X86
+            __builtin_ia32_pause();
+#endif
+        } else {
+            sched_yield();
+        }
+    }
+}
+
+static void wait_flag(const long *flag, long it)
+{
+    for (unsigned spins = 0; __atomic_load_n(flag, __ATOMIC_ACQUIRE) < it; spins++) {
+        if (spins < 2000) {
+#ifdef FLOW_X86
+            __builtin_ia32_pause();
+#endif
+        } else {
+            sched_yield();
+        }
+    }
+}
+
+/* Rows [*y0, *y1) of h for member m of n. */
+static void tile(uint32_t h, int m, int n, uint32_t *y0, uint32_t *y1)
+{
+    *y0 = (uint32_t)((uint64_t)h * (uint64_t)m / (uint64_t)n);
+    *y1 = (uint32_t)((uint64_t)h * (uint64_t)(m + 1) / (uint64_t)n);
+}
+
+/* ---- resampling ----------------------------------------------------------- */
+
+/* One source row resampled horizontally as cv::resize INTER_LINEAR does. */
+static void hresize(const float *s, uint32_t sw, float *d, uint32_t dw, double scale_x)
+{
+    for (uint32_t dx = 0; dx < dw; dx++) {
+        float fx = (float)((dx + 0.5) * scale_x - 0.5);
+        int sx = (int)floorf(fx);
+        fx -= (float)sx;
+        if (sx < 0) {
+            fx = 0;
+            sx = 0;
+        }
+        if (sx >= (int)sw - 1) {
+            d[dx] = s[sw - 1];
+            continue;
+        }
+        d[dx] = s[sx] * (1.f - fx) + s[sx + 1] * fx;
+    }
+}
+
+/* Rows [y0, y1) of dst = resize(src) (bilinear, OpenCV's coordinates and
+ * clamping), times mul when mul != 1.  rows: 2 x dw floats. */
+static void resize_rows(const float *src, uint32_t sw, uint32_t sh, size_t sld, float *dst,
+                        uint32_t dw, size_t dld, double scale_x, double scale_y, uint32_t y0,
+                        uint32_t y1, float *rows, float mul)
+{
+    for (uint32_t dy = y0; dy < y1; dy++) {
+        float fy = (float)((dy + 0.5) * scale_y - 0.5);
+        int sy = (int)floorf(fy);
+        fy -= (float)sy;
+        int ya = sy < 0 ? 0 : sy > (int)sh - 1 ? (int)sh - 1 : sy;
+        int yb = sy + 1 < 0 ? 0 : sy + 1 > (int)sh - 1 ? (int)sh - 1 : sy + 1;
+        hresize(src + (size_t)ya * sld, sw, rows, dw, scale_x);
+        hresize(src + (size_t)yb * sld, sw, rows + dw, dw, scale_x);
+        float b0 = 1.f - fy, b1 = fy;
+        float *d = dst + (size_t)dy * dld;
+        for (uint32_t x = 0; x < dw; x++)
+            d[x] = rows[x] * b0 + rows[dw + x] * b1;
+        if (mul != 1.0f)
+            for (uint32_t x = 0; x < dw; x++)
+                d[x] = d[x] * mul;
+    }
+}
+
+/* Rows [y0, y1) of the centred gradient of s (one-sided halves at the edges). */
+static void centred_gradient(const float *s, uint32_t w, uint32_t h, size_t ld, float *dx,
+                             float *dy, uint32_t y0, uint32_t y1)
+{
+    for (uint32_t y = y0; y < y1; y++) {
+        const float *r = s + (size_t)y * ld;
+        const float *up = s + (size_t)(y > 0 ? y - 1 : y) * ld;
+        const float *dn = s + (size_t)(y + 1 < h ? y + 1 : y) * ld;
+        float *gx = dx + (size_t)y * ld, *gy = dy + (size_t)y * ld;
+        gx[0] = 0.5f * (r[1] - r[0]);
+        for (uint32_t x = 1; x + 1 < w; x++)
+            gx[x] = 0.5f * (r[x + 1] - r[x - 1]);
+        gx[w - 1] = 0.5f * (r[w - 1] - r[w - 2]);
+        for (uint32_t x = 0; x < w; x++)
+            gy[x] = 0.5f * (dn[x] - up[x]);
+    }
+}
+
+/* Rows [y0, y1): the second frame and its gradients warped by u (bicubic,
+ * positions rounded to 1/32 pixel, taps outside the frame zero, as
+ * cv::remap INTER_CUBIC with a constant zero border), then |grad|^2 and the
+ * data term's constant rho = I1w - I1wx u1 - I1wy u2 - I0. */
+static void warp_rows(arnet_flow *f, const flow_level *l, uint32_t y0, uint32_t y1)
+{
+    const uint32_t w = l->w, h = l->h;
+    const size_t ld = l->ld;
+    const float *img[3] = {l->i1, f->ix, f->iy};
+    for (uint32_t y = y0; y < y1; y++) {
+        const float *u1 = l->u1 + y * ld, *u2 = l->u2 + y * ld, *i0 = l->i0 + y * ld;
+        float *wx = f->wx + y * ld, *wy = f->wy + y * ld, *gr = f->grad + y * ld,
+              *rh = f->rho + y * ld;
+        for (uint32_t x = 0; x < w; x++) {
+            float mx = (float)x + u1[x], my = (float)y + u2[x];
+            float out[3] = {0.0f, 0.0f, 0.0f};
+            if (fabsf(mx) < 1e6f && fabsf(my) < 1e6f) {
+                long X = lrintf(mx * 32.0f), Y = lrintf(my * 32.0f);
+                long xi = X >= 0 ? X / 32 : -((-X + 31) / 32);
+                long yi = Y >= 0 ? Y / 32 : -((-Y + 31) / 32);
+                int fx = (int)(X - xi * 32), fy = (int)(Y - yi * 32);
+                long sx = xi - 1, sy = yi - 1;
+                const float *cx = f->cubic[fx], *cy = f->cubic[fy];
+                float wt[4][4];
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++)
+                        wt[i][j] = cy[i] * cx[j];
+                long wl = (long)w - 3 > 0 ? (long)w - 3 : 0, hl = (long)h - 3 > 0 ? (long)h - 3 : 0;
+                if (sx >= 0 && sx < wl && sy >= 0 && sy < hl) {
+                    for (int k = 0; k < 3; k++) {
+                        const float *s = img[k] + (size_t)sy * ld + (size_t)sx;
+                        float sum = s[0] * wt[0][0] + s[1] * wt[0][1] + s[2] * wt[0][2] +
+                                    s[3] * wt[0][3];
+                        for (int i = 1; i < 4; i++) {
+                            s += ld;
+                            sum += s[0] * wt[i][0] + s[1] * wt[i][1] + s[2] * wt[i][2] +
+                                   s[3] * wt[i][3];
+                        }
+                        out[k] = sum;
+                    }
+                } else if (!(sx >= (long)w || sx + 4 <= 0 || sy >= (long)h || sy + 4 <= 0)) {
+                    for (int k = 0; k < 3; k++) {
+                        float sum = 0.0f;
+                        for (int i = 0; i < 4; i++) {
+                            long yy = sy + i;
+                            if (yy < 0 || yy >= (long)h)
+                                continue;
+                            const float *s = img[k] + (size_t)yy * ld;
+                            for (int j = 0; j < 4; j++) {
+                                long xx = sx + j;
+                                if (xx >= 0 && xx < (long)w)
+                                    sum += s[xx] * wt[i][j];
+                            }
+                        }
+                        out[k] = sum;
+                    }
+                }
+            }
+            wx[x] = out[1];
+            wy[x] = out[2];
+            gr[x] = out[1] * out[1] + out[2] * out[2];
+            rh[x] = out[0] - out[1] * u1[x] - out[2] * u2[x] - i0[x];
+        }
+    }
+}
+
+/* ---- the iterations --------------------------------------------------- */
+
+static void set_row(const arnet_flow *f, const flow_level *l, uint32_t y, flow_row *r)
+{
+    size_t ld = l->ld, o = (size_t)y * ld;
+    r->ix = f->wx + o;
+    r->iy = f->wy + o;
+    r->grad = f->grad + o;
+    r->rho = f->rho + o;
+    r->u1 = l->u1 + o;
+    r->u2 = l->u2 + o;
+    size_t on = (size_t)(y + 1 < l->h ? y + 1 : y) * ld;
+    r->un1 = l->u1 + on;
+    r->un2 = l->u2 + on;
+    r->p11 = p_at(f->p[0], ld) + o;
+    r->p12 = p_at(f->p[1], ld) + o;
+    r->p21 = p_at(f->p[2], ld) + o;
+    r->p22 = p_at(f->p[3], ld) + o;
+    r->p12u = r->p12 - ld;
+    r->p22u = r->p22 - ld;
+    r->l_t = f->l_t;
+    r->theta = f->theta;
+    r->taut = f->taut;
+}
+
+/* Primal step of row y (u, and u3 with gamma); returns its squared change. */
+static float primal_row(const arnet_flow *f, const flow_level *l, uint32_t y)
+{
+    flow_row r;
+    set_row(f, l, y, &r);
+    const uint32_t w = l->w;
+    if (f->gamma != 0.0f) {
+        /* The illumination term: a scalar loop (no preset uses it). */
+        size_t ld = l->ld, o = (size_t)y * ld;
+        float *u3 = l->u3 + o;
+        const float *p31 = p_at(f->p[4], ld) + o, *p32 = p_at(f->p[5], ld) + o;
+        const float *p32u = p32 - ld;
+        float err = 0.0f, gm = f->gamma, l_t = f->l_t;
+        for (uint32_t x = 0; x < w; x++) {
+            float a = r.u1[x], b = r.u2[x], c = u3[x], g = r.grad[x];
+            float rho = r.rho[x] + (r.ix[x] * a + r.iy[x] * b) + gm * c;
+            float d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
+            if (rho < -l_t * g) {
+                d1 = l_t * r.ix[x];
+                d2 = l_t * r.iy[x];
+                d3 = l_t * gm;
+            } else if (rho > l_t * g) {
+                d1 = -l_t * r.ix[x];
+                d2 = -l_t * r.iy[x];
+                d3 = -l_t * gm;
+            } else if (g > FLT_EPSILON) {
+                float fi = -rho / g;
+                d1 = fi * r.ix[x];
+                d2 = fi * r.iy[x];
+                d3 = fi * gm;
+            }
+            float e1, e2, e3;
+            if (x == 0 && y > 0) {
+                e1 = r.p11[0] + r.p12[0] - r.p12u[0];
+                e2 = r.p21[0] + r.p22[0] - r.p22u[0];
+                e3 = p31[0] + p32[0] - p32u[0];
+            } else {
+                /* x = 0 on row 0: column -1 is zero padding */
+                e1 = (r.p11[x] - r.p11[(ptrdiff_t)x - 1]) + (r.p12[x] - r.p12u[x]);
+                e2 = (r.p21[x] - r.p21[(ptrdiff_t)x - 1]) + (r.p22[x] - r.p22u[x]);
+                e3 = (p31[x] - p31[(ptrdiff_t)x - 1]) + (p32[x] - p32u[x]);
+            }
+            float n1 = (a + d1) + f->theta * e1, n2 = (b + d2) + f->theta * e2,
+                  n3 = (c + d3) + f->theta * e3;
+            r.u1[x] = n1;
+            r.u2[x] = n2;
+            u3[x] = n3;
+            err += (n1 - a) * (n1 - a) + (n2 - b) * (n2 - b) + (n3 - c) * (n3 - c);
+        }
+        return err;
+    }
+    uint32_t x0 = 0;
+    float err = 0.0f;
+    if (y > 0) {
+        /* Column 0 below the first row: OpenCV's (p1 + p2) - p2_above. */
+        float a = r.u1[0], b = r.u2[0], g = r.grad[0];
+        float rho = r.rho[0] + (r.ix[0] * a + r.iy[0] * b);
+        float lg = f->l_t * g;
+        float fi = rho < -lg ? f->l_t : rho > lg ? -f->l_t : g > FLT_EPSILON ? -rho / g : 0.0f;
+        float v1 = a + fi * r.ix[0], v2 = b + fi * r.iy[0];
+        float d1 = r.p11[0] + r.p12[0] - r.p12u[0], d2 = r.p21[0] + r.p22[0] - r.p22u[0];
+        float n1 = v1 + f->theta * d1, n2 = v2 + f->theta * d2;
+        r.u1[0] = n1;
+        r.u2[0] = n2;
+        err = (n1 - a) * (n1 - a) + (n2 - b) * (n2 - b);
+        x0 = 1;
+    }
+    return err + f->k.u_row(&r, x0, w);
+}
+
+/* Dual step of row y (u of rows y and y + 1 already updated). */
+static void dual_row(const arnet_flow *f, const flow_level *l, uint32_t y)
+{
+    flow_row r;
+    set_row(f, l, y, &r);
+    const uint32_t w = l->w;
+    const float taut = f->taut;
+    f->k.p_row(&r, w);
+    /* Last column: no x difference. */
+    uint32_t x = w - 1;
+    float ay = r.un1[x] - r.u1[x], by = r.un2[x] - r.u2[x];
+    float ng1 = 1.0f + taut * fabsf(ay), ng2 = 1.0f + taut * fabsf(by);
+    r.p11[x] = (r.p11[x] + taut * 0.0f) / ng1;
+    r.p12[x] = (r.p12[x] + taut * ay) / ng1;
+    r.p21[x] = (r.p21[x] + taut * 0.0f) / ng2;
+    r.p22[x] = (r.p22[x] + taut * by) / ng2;
+    if (f->gamma != 0.0f) {
+        size_t ld = l->ld, o = (size_t)y * ld;
+        const float *u3 = l->u3 + o, *un3 = l->u3 + (size_t)(y + 1 < l->h ? y + 1 : y) * ld;
+        float *p31 = p_at(f->p[4], ld) + o, *p32 = p_at(f->p[5], ld) + o;
+        for (uint32_t i = 0; i < w; i++) {
+            float cx = i + 1 < w ? u3[i + 1] - u3[i] : 0.0f, cy = un3[i] - u3[i];
+            float ng3 = 1.0f + taut * (float)sqrt((double)cx * cx + (double)cy * cy);
+            p31[i] = (p31[i] + taut * cx) / ng3;
+            p32[i] = (p32[i] + taut * cy) / ng3;
+        }
+    }
+}
+
+/* Everything a member needs to know about the team's split of a level. */
+typedef struct member_tiles {
+    uint32_t y0, y1;
+    int below;  /* member owning row y1 (the next non-empty tile), or -1 */
+} member_tiles;
+
+static member_tiles tiles_of(const arnet_flow *f, uint32_t h, int m)
+{
+    member_tiles t;
+    int n = f->n_threads;
+    tile(h, m, n, &t.y0, &t.y1);
+    t.below = -1;
+    if (t.y1 < h && t.y1 > t.y0)
+        for (int k = m + 1; k < n; k++) {
+            uint32_t a, b;
+            tile(h, k, n, &a, &b);
+            if (b > a) {
+                t.below = k;
+                break;
+            }
+        }
+    return t;
+}
+
+/* One inner loop (up to inner_iterations iterations, stopping when the
+ * squared change is at most seps).  *err in/out; *it the global iteration
+ * count.  Returns 1 when cancelled. */
+static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_tiles *t,
+                      double seps, double *err, long *it)
+{
+    const uint32_t h = l->h;
+    const int has_top = t->y0 > 0 && t->y1 > t->y0;
+    int first = 1;
+    for (uint32_t n = 0; *err > seps && n < f->opt.inner_iterations; n++) {
+        long k = ++*it;
+        int par = (int)(k & 1);
+        if (has_top) {
+            if (!first)
+                dual_row(f, l, t->y0 - 1);
+            __atomic_store_n(&f->flag[m], k, __ATOMIC_RELEASE);
+        }
+        float *re = f->row_err[par];
+        for (uint32_t y = t->y0; y < t->y1; y++) {
+            if (y + 1 == t->y1 && t->below >= 0)
+                wait_flag(&f->flag[t->below], k);
+            re[y] = primal_row(f, l, y);
+            if (y > t->y0)
+                dual_row(f, l, y - 1);
+        }
+        if (t->y1 == h && t->y1 > t->y0)
+            dual_row(f, l, h - 1);
+        if (m == 0)
+            f->stop_req[par] = __atomic_load_n(&f->cancel, __ATOMIC_ACQUIRE) != 0;
+        bar_wait(&f->bar);
+        double e = 0.0;
+        for (uint32_t y = 0; y < h; y++)
+            e += re[y];
+        *err = e;
+        first = 0;
+        if (f->stop_req[par])
+            return 1;
+    }
+    /* The dual step of each tile's top boundary, left from the last iteration. */
+    if (!first && f->n_threads > 1) {
+        if (has_top)
+            dual_row(f, l, t->y0 - 1);
+        bar_wait(&f->bar);
+    }
+    return 0;
+}
+
+/* Median of u1 and u2 (size f->median), rows split among members. */
+static void median_step(arnet_flow *f, const flow_level *l, const member_tiles *t)
+{
+    const uint32_t w = l->w, h = l->h, mw = w + 4, r = (uint32_t)f->median / 2;
+    float *u[2] = {l->u1, l->u2};
+    /* padded copies (replicated border), rows y0 .. y1 of the padded frame's
+     * h + 2r rows split as the level's */
+    for (int c = 0; c < 2 && t->y1 > t->y0; c++) {
+        uint32_t py0 = t->y0 == 0 ? 0 : t->y0 + r, py1 = t->y1 == h ? h + 2 * r : t->y1 + r;
+        for (uint32_t py = py0; py < py1; py++) {
+            long sy = (long)py - (long)r;
+            sy = sy < 0 ? 0 : sy >= (long)h ? (long)h - 1 : sy;
+            const float *s = u[c] + (size_t)sy * l->ld;
+            float *d = f->med[c] + (size_t)py * mw;
+            for (uint32_t i = 0; i < r; i++) {
+                d[i] = s[0];
+                d[r + w + i] = s[w - 1];
+            }
+            memcpy(d + r, s, w * sizeof(float));
+        }
+    }
+    bar_wait(&f->bar);
+    for (int c = 0; c < 2; c++)
+        for (uint32_t y = t->y0; y < t->y1; y++) {
+            if (f->median == 5)
+                f->k.median5_row(f->med[c] + (size_t)y * mw, mw, u[c] + (size_t)y * l->ld, w);
+            else
+                f->k.median3_row(f->med[c] + (size_t)y * mw, mw, u[c] + (size_t)y * l->ld, w);
+        }
+    bar_wait(&f->bar);
+}
+
+static void load_frames(arnet_flow *f, uint32_t y0, uint32_t y1)
+{
+    const flow_level *l = &f->lv[0];
+    for (uint32_t y = y0; y < y1; y++) {
+        float *d0 = l->i0 + (size_t)y * l->ld, *d1 = l->i1 + (size_t)y * l->ld;
+        if (f->in_f32) {
+            const float *a = (const float *)f->in0 + y * f->in_stride0;
+            const float *b = (const float *)f->in1 + y * f->in_stride1;
+            for (uint32_t x = 0; x < l->w; x++) {
+                d0[x] = a[x] * 255.0f;
+                d1[x] = b[x] * 255.0f;
+            }
+        } else {
+            const uint8_t *a = (const uint8_t *)f->in0 + y * f->in_stride0;
+            const uint8_t *b = (const uint8_t *)f->in1 + y * f->in_stride1;
+            for (uint32_t x = 0; x < l->w; x++) {
+                d0[x] = (float)a[x];
+                d1[x] = (float)b[x];
+            }
+        }
+    }
+}
+
+/* The whole computation, run by every member of the team. */
+static void flow_member(void *arg, int m)
+{
+    arnet_flow *f = arg;
+    const int n = f->n_threads;
+    float *rows = f->rows + (size_t)m * 2 * f->lv[0].w;
+    long it = 0;
+    uint32_t y0, y1;
+    tile(f->lv[0].h, m, n, &y0, &y1);
+    load_frames(f, y0, y1);
+    bar_wait(&f->bar);
+    /* The pyramid: each level from the one above it. */
+    double inv = 1.0 / f->scale;
+    for (uint32_t s = 1; s < f->n_levels; s++) {
+        const flow_level *a = &f->lv[s - 1], *b = &f->lv[s];
+        tile(b->h, m, n, &y0, &y1);
+        resize_rows(a->i0, a->w, a->h, a->ld, b->i0, b->w, b->ld, inv, inv, y0, y1, rows, 1.0f);
+        resize_rows(a->i1, a->w, a->h, a->ld, b->i1, b->w, b->ld, inv, inv, y0, y1, rows, 1.0f);
+        bar_wait(&f->bar);
+    }
+    for (uint32_t s = f->n_levels; s-- > 0;) {
+        const flow_level *l = &f->lv[s];
+        const size_t ld = l->ld;
+        member_tiles t = tiles_of(f, l->h, m);
+        if (s == f->n_levels - 1)
+            for (uint32_t y = t.y0; y < t.y1; y++) {
+                memset(l->u1 + y * ld, 0, ld * sizeof(float));
+                memset(l->u2 + y * ld, 0, ld * sizeof(float));
+                if (l->u3)
+                    memset(l->u3 + y * ld, 0, ld * sizeof(float));
+            }
+        /* p = 0 (padding included: another level left its values there). */
+        size_t pfloats = 16 + ld * (l->h + 1) + 16;
+        size_t c0 = pfloats * (size_t)m / (size_t)n, c1 = pfloats * (size_t)(m + 1) / (size_t)n;
+        for (int i = 0; i < 6; i++)
+            if (f->p[i])
+                memset(f->p[i] + c0, 0, (c1 - c0) * sizeof(float));
+        centred_gradient(l->i1, l->w, l->h, ld, f->ix, f->iy, t.y0, t.y1);
+        bar_wait(&f->bar);
+        /* OpenCV: (float)(epsilon^2 x area) in double, against a float sum. */
+        const double eps = arnet__float_decimal(f->opt.epsilon);
+        const double seps = (float)(eps * eps * ((double)l->w * (double)l->h));
+        for (uint32_t wp = 0; wp < f->opt.warps; wp++) {
+            warp_rows(f, l, t.y0, t.y1);
+            bar_wait(&f->bar);
+            double err = DBL_MAX;
+            for (uint32_t o = 0; err > seps && o < f->opt.outer_iterations; o++) {
+                if (f->median > 1)
+                    median_step(f, l, &t);
+                if (inner_loop(f, l, m, &t, seps, &err, &it)) {
+                    if (m == 0)
+                        f->cancelled = 1;
+                    return;
+                }
+            }
+        }
+        if (s == 0)
+            break;
+        const flow_level *d = &f->lv[s - 1];
+        tile(d->h, m, n, &y0, &y1);
+        double sx = 1.0 / ((double)d->w / l->w), sy = 1.0 / ((double)d->h / l->h);
+        resize_rows(l->u1, l->w, l->h, ld, d->u1, d->w, d->ld, sx, sy, y0, y1, rows, f->upscale);
+        resize_rows(l->u2, l->w, l->h, ld, d->u2, d->w, d->ld, sx, sy, y0, y1, rows, f->upscale);
+        if (l->u3)
+            resize_rows(l->u3, l->w, l->h, ld, d->u3, d->w, d->ld, sx, sy, y0, y1, rows, 1.0f);
+        bar_wait(&f->bar);
+    }
+    const flow_level *l = &f->lv[0];
+    tile(l->h, m, n, &y0, &y1);
+    for (uint32_t y = y0; y < y1; y++) {
+        const float *a = l->u1 + y * l->ld, *b = l->u2 + y * l->ld;
+        float *o = f->out + (size_t)y * l->w * 2;
+        for (uint32_t x = 0; x < l->w; x++) {
+            o[2 * x] = a[x];
+            o[2 * x + 1] = b[x];
+        }
+    }
+}
+
+static int run(arnet_flow *f, const char *fn, const void *prev, size_t prev_stride,
+               const void *next, size_t next_stride, int f32, float *flow)
+{
+    if (!f)
+        return arnet__error(ARNET_E_INVALID, "%s: f is NULL", fn);
+    if (!prev || !next || !flow)
+        return arnet__error(ARNET_E_INVALID, "%s: %s is NULL", fn,
+                            !prev ? "prev" : !next ? "next" : "flow");
+    if (prev_stride < f->w || next_stride < f->w)
+        return arnet__error(ARNET_E_INVALID, "%s: %s stride %zu is below the width %u", fn,
+                            prev_stride < f->w ? "prev" : "next",
+                            prev_stride < f->w ? prev_stride : next_stride, f->w);
+    if (f32) {
+        for (int k = 0; k < 2; k++) {
+            const float *p = k ? next : prev;
+            size_t st = k ? next_stride : prev_stride;
+            for (uint32_t y = 0; y < f->h; y++)
+                for (uint32_t x = 0; x < f->w; x++)
+                    if (!isfinite(p[(size_t)y * st + x]))
+                        return arnet__error(ARNET_E_INVALID,
+                                            "%s: %s frame, pixel (x %u, y %u) is %s", fn,
+                                            k ? "next" : "prev", x, y,
+                                            isnan(p[(size_t)y * st + x]) ? "NaN" : "infinite");
+        }
+    }
+    if (__atomic_exchange_n(&f->cancel, 0, __ATOMIC_SEQ_CST))
+        return arnet__error(ARNET_E_CANCELLED, "%s: cancelled", fn);
+    f->in0 = prev;
+    f->in1 = next;
+    f->in_stride0 = prev_stride;
+    f->in_stride1 = next_stride;
+    f->in_f32 = f32;
+    f->out = flow;
+    f->cancelled = 0;
+    f->stop_req[0] = f->stop_req[1] = 0;
+    f->bar.count = 0;
+    for (int i = 0; i < f->n_threads; i++)
+        f->flag[i] = 0;
+    arnet__team_run(f->team, flow_member, f);
+    if (f->cancelled) {
+        __atomic_store_n(&f->cancel, 0, __ATOMIC_SEQ_CST);
+        return arnet__error(ARNET_E_CANCELLED, "%s: cancelled", fn);
+    }
+    return ARNET_OK;
+}
+
+int arnet_flow_compute(arnet_flow *f, const uint8_t *prev, size_t prev_stride,
+                       const uint8_t *next, size_t next_stride, float *flow)
+{
+    return run(f, "arnet_flow_compute", prev, prev_stride, next, next_stride, 0, flow);
+}
+
+int arnet_flow_compute_f32(arnet_flow *f, const float *prev, size_t prev_stride_floats,
+                           const float *next, size_t next_stride_floats, float *flow)
+{
+    return run(f, "arnet_flow_compute_f32", prev, prev_stride_floats, next,
+               next_stride_floats, 1, flow);
+}
