@@ -10,6 +10,9 @@
  * iterations) and 224 x 224 frames with no resize keep it to seconds. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +322,69 @@ START_TEST(cancel_drops_the_partial_clip)
 }
 END_TEST
 
+struct canceller {
+    arnet_two_stream_state *st;
+    useconds_t delay;
+};
+
+static void *cancel_later(void *arg)
+{
+    struct canceller *c = arg;
+    usleep(c->delay);
+    arnet_two_stream_cancel(c->st);
+    return NULL;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A cancel from another thread while a push runs the flow and the flow
+ * network (OpenCV's full TV-L1 and ten crops: seconds) stops it soon. */
+START_TEST(cancel_from_another_thread_stops_a_running_push)
+{
+    const uint32_t T = 1;
+    arnet_extractor *xr = make_extractor(13, ARNET_STREAM_RGB);
+    arnet_extractor *xf = make_extractor(14, ARNET_STREAM_FLOW);
+    uint8_t *frames = make_frames(2, C, C);
+    arnet_extractor_options o = opts(C, C, T);
+    o.crops = 10;
+    arnet_two_stream_state *st = NULL;
+    ck_assert_int_eq(arnet_two_stream_state_create(xr, xf, &o, NULL, &st), ARNET_OK);
+    float *feat = __libc_malloc(10 * 2048 * sizeof(float));
+    feat[0] = 777.0f;
+    int ready = 1;
+    arnet_frame f = rgb(frames, C, C);
+    /* frame 0 runs the RGB network (its clip is one frame): not cancelled */
+    ck_assert_int_eq(arnet_two_stream_push(st, &f, feat, &ready), ARNET_OK);
+    ck_assert_int_eq(ready, 0);
+    struct canceller c = { st, 30000 };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &c), 0);
+    f = rgb(frames + (size_t)C * C * 3, C, C);
+    double t0 = now();
+    int rc = arnet_two_stream_push(st, &f, feat, &ready);
+    double took = now() - t0;
+    pthread_join(th, NULL);
+    ck_assert_int_eq(rc, ARNET_E_CANCELLED);
+    ck_assert_int_eq(ready, 0);
+    ck_assert(feat[0] == 777.0f);
+    ck_assert_msg(took < 3.0, "cancel took %.2f s to act", took);
+    /* The state is empty: the next frame is a new video's first, which
+     * has no flow, so it completes no clip (after frame 0 it would). */
+    ck_assert_int_eq(arnet_two_stream_push(st, &f, feat, &ready), ARNET_OK);
+    ck_assert_int_eq(ready, 0);
+    arnet_two_stream_state_free(st);
+    __libc_free(feat);
+    __libc_free(frames);
+    arnet_extractor_free(xr);
+    arnet_extractor_free(xf);
+}
+END_TEST
+
 START_TEST(memory_is_stated)
 {
     const uint32_t T = 16;
@@ -451,6 +517,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, clips_counted_and_equal_to_the_parts);
     tcase_add_test(tc, flow_at_its_own_size);
     tcase_add_test(tc, cancel_drops_the_partial_clip);
+    tcase_add_test(tc, cancel_from_another_thread_stops_a_running_push);
 #if COUNT_ALLOCATIONS
     tcase_add_test(tc, frames_to_features_without_allocating);
 #endif
