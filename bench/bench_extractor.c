@@ -7,6 +7,12 @@
  *   bench_extractor [--weights W.pt|X.arnet] [--threads 1,2] [--reps N]
  *                   [--frames T] [--size S] [--no-sgemm] [--machine]
  *                   [--precision fp32|bf16] [--clip F.f32] [--features OUT.f32]
+ *   bench_extractor --throughput N [--cores 1,2] ...
+ *                                 clips/s over N clips on C cores, two ways:
+ *                                 one state with a team of C threads taking
+ *                                 the clips in turn ("team"), and C states of
+ *                                 one thread each, each in its own thread,
+ *                                 sharing the N clips ("jobs")
  *   bench_extractor --quick      a tiny clip, used by the tests to check it runs
  *   bench_extractor --blis-skx-index   BLIS_ARCH_TYPE's value for the SKX kernels
  *                                 in the BLIS we were built with (for the driver)
@@ -16,6 +22,7 @@
  * --clip reads the clip (T x S x S x 3 float32, channels last) instead of a
  * random one; --features writes the last pass's features (float32), so a
  * driver (bench_i3d_ort.py) can check them against PyTorch's. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +119,70 @@ static double sgemm_gflops(size_t m, size_t n, size_t k, int threads, int reps)
     return 2.0 * (double)m * (double)n * (double)k / best * 1e-9;
 }
 
+/* ---- throughput: a team per clip against independent states ---------------- */
+
+typedef struct tp_job {
+    const arnet_extractor *x;
+    const float *clip;
+    uint32_t frames, size;
+    size_t n_clips;
+    size_t next; /* next clip, taken atomically */
+    int failed;
+} tp_job;
+
+static void *tp_worker(void *arg)
+{
+    tp_job *j = arg;
+    arnet__i3d_scratch *s = NULL;
+    float feature[ARNET__I3D_FEATURE_DIM];
+    if (arnet__i3d_scratch_create(j->x, j->frames, j->size, j->size, 1, &s) != ARNET_OK) {
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    while (__atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED) < j->n_clips)
+        if (arnet__i3d_forward(j->x, s, j->clip, feature, NULL) != ARNET_OK)
+            __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+    arnet__i3d_scratch_free(s);
+    return NULL;
+}
+
+/* Clips per second over n clips on `cores` cores: jobs = 0, one state with a
+ * team of `cores` threads; jobs = 1, `cores` single-thread states in their
+ * own threads.  Scratch creation is outside the time for the team, inside
+ * for the jobs (each thread makes its own: a few ms against seconds). */
+static double throughput(const arnet_extractor *x, const float *clip, uint32_t frames,
+                         uint32_t size, size_t n, int cores, int jobs, double *per_cpu_s)
+{
+    float feature[ARNET__I3D_FEATURE_DIM];
+    if (!jobs) {
+        arnet__i3d_scratch *s = NULL;
+        if (arnet__i3d_scratch_create(x, frames, size, size, cores, &s) != ARNET_OK)
+            return -1;
+        double t0 = now(), c0 = cpu_now();
+        for (size_t i = 0; i < n; i++)
+            if (arnet__i3d_forward(x, s, clip, feature, NULL) != ARNET_OK)
+                return -1;
+        double dt = now() - t0;
+        *per_cpu_s = (double)n / (cpu_now() - c0);
+        arnet__i3d_scratch_free(s);
+        return (double)n / dt;
+    }
+    tp_job j = {x, clip, frames, size, n, 0, 0};
+    pthread_t tid[64];
+    if (cores > 64)
+        cores = 64;
+    double t0 = now(), c0 = cpu_now();
+    int started = 0;
+    for (; started < cores; started++)
+        if (pthread_create(&tid[started], NULL, tp_worker, &j) != 0)
+            break;
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    double dt = now() - t0;
+    *per_cpu_s = (double)n / (cpu_now() - c0);
+    return started == cores && !j.failed ? (double)n / dt : -1;
+}
+
 static int usage(const char *msg)
 {
     fprintf(stderr,
@@ -124,7 +195,8 @@ static int usage(const char *msg)
 int main(int argc, char **argv)
 {
     const char *weights = NULL, *thread_list = "1,2", *clip_path = NULL, *features_path = NULL;
-    const char *precision = "fp32";
+    const char *precision = "fp32", *core_list = "1,2";
+    size_t tp_clips = 0;
     int reps = 3, sgemm = 1, machine = 0;
     uint32_t frames = 16, size = 224;
     for (int i = 1; i < argc; i++) {
@@ -147,6 +219,10 @@ int main(int argc, char **argv)
             weights = v, i++;
         } else if (!strcmp(a, "--threads")) {
             thread_list = v, i++;
+        } else if (!strcmp(a, "--throughput")) {
+            tp_clips = (size_t)atol(v), i++;
+        } else if (!strcmp(a, "--cores")) {
+            core_list = v, i++;
         } else if (!strcmp(a, "--clip")) {
             clip_path = v, i++;
         } else if (!strcmp(a, "--features")) {
@@ -196,6 +272,40 @@ int main(int argc, char **argv)
     if (strcmp(precision, "fp32"))
         return usage("--precision: fp32 (this build has no other)");
     double flops = network_flops(frames, size, size);
+    if (tp_clips) {
+        printf("libarnet %s I3D extractor, %u x %u x %u clips, throughput over %zu clips, BLIS "
+               "kernels %s\n", arnet_version(), frames, size, size, tp_clips, arnet_blas_arch());
+        for (const char *p = core_list; *p;) {
+            int cores = atoi(p);
+            if (cores < 1)
+                return usage("--cores wants a list like 1,2");
+            double team_cpu = 0, jobs_cpu = 0;
+            double team = throughput(x, clip, frames, size, tp_clips, cores, 0, &team_cpu);
+            double jobs = throughput(x, clip, frames, size, tp_clips, cores, 1, &jobs_cpu);
+            if (team < 0 || jobs < 0) {
+                fprintf(stderr, "bench_extractor: %s\n", arnet_last_error());
+                return 1;
+            }
+            if (machine)
+                printf("throughput cores=%d team=%.3f jobs=%.3f team_per_cpu_s=%.3f "
+                       "jobs_per_cpu_s=%.3f\n",
+                       cores, team, jobs, team_cpu, jobs_cpu);
+            else
+                printf("  %d core%s: team of %d threads %.2f clips/s (%.2f per core; %.2f per CPU "
+                       "second), %d jobs of 1 thread %.2f clips/s (%.2f per core; %.2f per CPU "
+                       "second)\n",
+                       cores, cores > 1 ? "s" : " ", cores, team, team / cores, team_cpu, cores,
+                       jobs, jobs / cores, jobs_cpu);
+            fflush(stdout);
+            while (*p && *p != ',')
+                p++;
+            if (*p == ',')
+                p++;
+        }
+        free(clip);
+        arnet_extractor_free(x);
+        return 0;
+    }
     if (!machine)
         printf("libarnet %s I3D extractor, %u x %u x %u clip, %.1f GFLOP of direct convolution, "
                "BLIS kernels %s, best of %d\n",

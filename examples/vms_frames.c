@@ -1,7 +1,9 @@
 /* vms_frames.c -- a video management system's loop, frames in and alarms
  * out: N cameras, each with its own extractor state (frames -> I3D clip
- * features) and alarm stream, spread over T threads; each thread owns one
- * scorer; the extractor and the model are loaded once and shared read-only.
+ * features) and alarm stream, spread over T threads (default: one per
+ * online core, each state single-threaded: the integration rule of
+ * docs/extractor.md); each thread owns one scorer; the extractor and the
+ * model are loaded once and shared read-only.
  *
  *   vms_frames --extractor i3d.arnet [--flow-extractor flow.arnet]
  *              [--model m.arnet] [--cameras N] [--threads T] [--frames F]
@@ -174,8 +176,12 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     const char *xpath = NULL, *fpath = NULL, *mpath = NULL;
-    unsigned n_cams = 4, n_threads = 2;
+    /* The integration rule (docs/extractor.md, "Throughput across cores"):
+     * one worker thread per core, each camera's state single-threaded. */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n_cams = 4, n_threads = online > 0 ? (unsigned)online : 1;
     arnet_extractor_options_init(&xopt);
+    xopt.threads = 1;
     videos = calloc((size_t)argc, sizeof *videos);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

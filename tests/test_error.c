@@ -1,8 +1,12 @@
 /* test_error.c -- status names, per-thread error messages, versions. */
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -91,6 +95,66 @@ START_TEST(size_arithmetic_detects_overflow)
 }
 END_TEST
 
+/* arnet_last_errno: the system's code for the system's failures, 0 for the
+ * library's own verdicts, cleared with the message. */
+START_TEST(last_errno_is_the_systems)
+{
+    char dir[] = "/tmp/arnet-errno-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    float *data = NULL;
+    size_t rows;
+    uint32_t cols;
+    arnet_model *m = NULL;
+
+    arnet_clear_error();
+    ck_assert_int_eq(arnet_last_errno(), 0);
+
+    snprintf(path, sizeof path, "%s/missing.npy", dir);
+    ck_assert_int_eq(arnet_npy_read(path, NULL, &data, &rows, &cols), ARNET_E_IO);
+    ck_assert_int_eq(arnet_last_errno(), ENOENT);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "missing.npy"));
+    arnet_clear_error();
+    ck_assert_int_eq(arnet_last_errno(), 0);
+    ck_assert_str_eq(arnet_last_error(), "");
+
+    /* A folder where a file was expected. */
+    ck_assert_int_eq(arnet_model_load(dir, &m), ARNET_E_IO);
+    ck_assert_int_eq(arnet_last_errno(), EISDIR);
+
+    /* Writing into a folder that does not exist. */
+    snprintf(path, sizeof path, "%s/no/such/x.npy", dir);
+    size_t shape[1] = {1};
+    float one = 1.0f;
+    ck_assert_int_eq(arnet_npy_write(path, &one, shape, 1), ARNET_E_IO);
+    ck_assert_int_eq(arnet_last_errno(), ENOENT);
+
+    /* The library's own verdict on a file it could read: no errno, and the
+     * previous failure's code is gone with its message. */
+    snprintf(path, sizeof path, "%s/junk.npy", dir);
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    fputs("not a numpy file at all", fp);
+    fclose(fp);
+    ck_assert_int_eq(arnet_npy_read(path, NULL, &data, &rows, &cols), ARNET_E_FORMAT);
+    ck_assert_int_eq(arnet_last_errno(), 0);
+
+    /* An argument error after an I/O error clears the code too. */
+    snprintf(path, sizeof path, "%s/missing.npy", dir);
+    ck_assert_int_eq(arnet_npy_read(path, NULL, &data, &rows, &cols), ARNET_E_IO);
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = 0;
+    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_last_errno(), 0);
+
+    unlink(path);
+    snprintf(path, sizeof path, "%s/junk.npy", dir);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("error");
@@ -99,6 +163,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, versions_are_mesons);
     tcase_add_test(tc, errors_are_per_thread);
     tcase_add_test(tc, size_arithmetic_detects_overflow);
+    tcase_add_test(tc, last_errno_is_the_systems);
     suite_add_tcase(s, tc);
     return s;
 }

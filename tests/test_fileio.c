@@ -201,32 +201,58 @@ static pid_t dead_pid(void)
     return pid;
 }
 
+/* This machine's tag in temporary names (as fileio.c's host_tag makes it,
+ * for the plain host names of test machines). */
+static const char *my_host(void)
+{
+    static char h[256];
+    if (gethostname(h, sizeof h) != 0 || !h[0])
+        snprintf(h, sizeof h, "localhost");
+    h[63] = '\0';
+    for (char *p = h; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_'))
+            *p = '_';
+    return h;
+}
+
 START_TEST(test_stale_temp_of_dead_pid_removed)
 {
-    char path[128], stale[192], other[192], kept_name[96];
+    char path[128], stale[320], other[192], kept_name[160], other_tmp[400];
     in_dir(path, sizeof path, "out.bin");
     pid_t pid = dead_pid();
-    snprintf(stale, sizeof stale, "%s.tmp.%ld.0", path, (long)pid);
+    snprintf(stale, sizeof stale, "%s.tmp.%s.%ld.0", path, my_host(), (long)pid);
     write_text(stale, "half a file");
     /* Another path's temporary and a look-alike name stay. */
     in_dir(other, sizeof other, "other.bin");
-    snprintf(kept_name, sizeof kept_name, "other.bin.tmp.%ld.0", (long)pid);
-    char other_tmp[192];
+    snprintf(kept_name, sizeof kept_name, "other.bin.tmp.%s.%ld.0", my_host(), (long)pid);
+
     snprintf(other_tmp, sizeof other_tmp, "%s/%s", dir, kept_name);
     write_text(other_tmp, "x");
     char lookalike[192];
-    snprintf(lookalike, sizeof lookalike, "%s.tmp.%ld.0.keep", path, (long)pid);
+    snprintf(lookalike, sizeof lookalike, "%s.tmp.%s.%ld.0.keep", path, my_host(), (long)pid);
     write_text(lookalike, "x");
+    /* The same dead pid on another machine (a shared file system): its
+     * process may well be alive there, so the temporary stays; and so does
+     * one named the old way, without a host. */
+    char foreign[256], hostless[192];
+    snprintf(foreign, sizeof foreign, "%s.tmp.%s-other.%ld.0", path, my_host(), (long)pid);
+    write_text(foreign, "another machine's writer");
+    snprintf(hostless, sizeof hostless, "%s.tmp.%ld.0", path, (long)pid);
+    write_text(hostless, "no host");
     ck_assert_int_eq(write_with(_i, path), ARNET_OK);
     ck_assert_msg(access(stale, F_OK) != 0, "%s: %s left", writer_names[_i], stale);
     ck_assert_int_eq(access(other_tmp, F_OK), 0);
     ck_assert_int_eq(access(lookalike, F_OK), 0);
+    ck_assert_msg(access(foreign, F_OK) == 0, "%s removed another host's temporary",
+                  writer_names[_i]);
+    ck_assert_int_eq(access(hostless, F_OK), 0);
 }
 END_TEST
 
 START_TEST(test_temp_of_live_pid_kept)
 {
-    char path[128], live[192];
+    char path[128], live[320];
     in_dir(path, sizeof path, "out.bin");
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -234,7 +260,7 @@ START_TEST(test_temp_of_live_pid_kept)
         pause();
         _exit(0);
     }
-    snprintf(live, sizeof live, "%s.tmp.%ld.3", path, (long)pid);
+    snprintf(live, sizeof live, "%s.tmp.%s.%ld.3", path, my_host(), (long)pid);
     write_text(live, "being written");
     int rc = write_with(_i, path);
     kill(pid, SIGKILL);

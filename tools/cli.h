@@ -198,10 +198,6 @@ const char *cli_resize_name(int resize);
  * opencv|cuda, into opt and fopt; as cli_extractor_option. */
 int cli_flow_option(const char *cmd, int argc, char **argv, int *i, arnet_extractor_options *opt,
                     arnet_flow_options *fopt);
-/* The recipe in words for logs and manifests ("flow at crop, float/20, x,y,
- * opencv preset"). */
-void cli_flow_recipe(const arnet_extractor_options *opt, const arnet_flow_options *fopt,
-                     char *buf, size_t n);
 /* Load the RGB extractor and, when fpath is not NULL, the flow extractor,
  * each checked to be of its stream (a mix-up names the file and says which
  * option it belongs to).  0, or an exit code (message printed); on error

@@ -1,15 +1,20 @@
 /* cmd_extract.c -- `arnet extract`: I3D clip features from frames (.npy) or
  * video files, one .npy per input, resumable and shardable over the nodes
  * of a cluster (docs/video.md). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "extract_run.h"
 #include "video.h"
 
 #define CMD "extract"
@@ -19,25 +24,30 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: arnet extract --extractor X.arnet --frames FRAMES.npy --out OUT.npy [options]\n"
             "       arnet extract --extractor X.arnet [options] --out DIR VIDEO...\n"
+            "       arnet extract --plan --shards N --extractor X.arnet [options] --out DIR VIDEO...\n"
+            "       arnet extract --out DIR [--shard K] [--jobs J]     (a task of DIR's plan)\n"
+            "       arnet extract --status DIR [--manifest OUT.txt [--partial]] [--quiet]\n"
             "       arnet extract --extractor X.arnet --flow-extractor F.arnet [--split-streams]\n"
-            "                     [flow options] ... (two streams, as AR-Net's features)\n\n"
+            "                     [flow options] ...          (two streams, as AR-Net's features)\n\n"
             "I3D features of every 16-frame clip: [T, 1024] float32 (or [T, 10, 1024] with\n"
             "--crops 10).  With --flow-extractor, the RGB and the optical-flow streams:\n"
-            "[T, 2048], each row RGB's 1024 values then flow's (TV-L1 flow of each frame\n"
-            "to the one before; N frames give floor((N-1)/16) clips).  FRAMES.npy is\n"
-            "[N, H, W, 3] uint8 RGB.  Videos are decoded with\n"
+            "[T, 2048], each row RGB's 1024 values then flow's (TV-L1 flow of each frame to\n"
+            "the one before; N frames give floor((N-1)/16) clips).\n"
+            "FRAMES.npy is [N, H, W, 3] uint8 RGB.  Videos are decoded with\n"
             "FFmpeg (any container and codec it reads) and each is written to\n"
-            "DIR/<file name without extension>.npy; DIR/manifest.tsv (or\n"
-            "manifest.K-of-N.tsv with --shard) lists what this run wrote or found.\n\n"
+            "DIR/<file name without extension>.npy, with a record of how it was made in\n"
+            "DIR/arnet-extract/; DIR/outputs.tsv lists every finished output.\n\n"
             "  --extractor X     extractor file (arnet import i3d)\n"
             "  --crops 1|10      centre crop (default) or ten crops\n"
             "  --resize R        short256 (default), 340x256, 224x224 or none\n"
             "  --filter F        resize filter: bilinear (default) or lanczos (UR-DMU's)\n"
             "  --last-clip M     drop (default) or pad a last clip of fewer than 16 frames\n"
-            "  --threads K       threads working on each clip and each flow (default 1)\n"
+            "  --threads K       threads working on each clip (default: the usable cores\n"
+            "                    divided by --jobs)\n"
+            "  --jobs J          extract J videos at once, each with its own state (default 1)\n"
             "  --flow-extractor F  I3D's flow network (arnet import i3d flow_imagenet.pt)\n"
             "  --split-streams   two files, as a manifest's rgb.npy+flow.npy pair reads them:\n"
-            "                    DIR/rgb/<name>.npy and DIR/flow/<name>.npy, or --out (RGB)\n"
+            "                    DIR/<name>.npy (RGB) and DIR/flow/<name>.npy, or --out (RGB)\n"
             "                    and --flow-out FLOW.npy with --frames\n"
             "  --flow-at A       where flow is computed: crop (default: on the RGB stream's\n"
             "                    resized and cropped frames, the I3D authors' rule) or WxH\n"
@@ -51,15 +61,32 @@ static void usage(FILE *f)
             "  --flow-preset P   TV-L1 parameters: opencv (CPU defaults) or cuda (300 inner\n"
             "                    iterations, as dense_flow/denseflow ran it)\n"
             "  --list FILE       read more video paths from FILE, one per line ('-' = stdin)\n"
-            "  --shard K/N       take videos K, K+N, K+2N, ... (1-based) of the sorted list:\n"
-            "                    N runs with K = 1..N write exactly the files of one run\n"
-            "  --force           extract again videos whose output exists (default: skip);\n"
+            "  --labels FILE     read videos with labels: '<video> <0|1> [<ground truth>]' a\n"
+            "                    line; --status --manifest then writes a training manifest\n"
+            "  --force           extract again videos whose output exists (default: skip\n"
+            "                    those whose record matches; refuse other files);\n"
             "                    with --frames, replace an existing OUT.npy\n"
+            "  --max-attempts N  a video that failed N times is not tried again (default 3)\n"
             "  --quiet           no progress (default: a bar on a terminal, else a line per\n"
             "                    video and every 10 s)\n\n"
-            "A video that cannot be decoded is reported (file and reason) and the others go\n"
-            "on; the exit status is then 1.  Outputs are written atomically: an interrupted\n"
-            "run leaves only finished files, and running it again resumes.\n");
+            "Many tasks, many machines (DIR on a file system they share):\n"
+            "  --plan            write the plan (the sorted list, its digest, --shards and the\n"
+            "                    settings) into DIR/arnet-extract/plan and stop\n"
+            "  --shards N        with --plan: the number of shards (default 1)\n"
+            "  --shard K         take videos K, K+N, K+2N, ... (1-based) of the plan; K/N\n"
+            "                    makes the plan from this list when DIR has none.  Without\n"
+            "                    --shard: SLURM_ARRAY_TASK_ID, else the whole plan.  A list\n"
+            "                    or settings given to a task must be the plan's\n"
+            "  --lease S         a claim not renewed for S seconds is taken over (default 600)\n"
+            "  --status DIR      every video's state (done, failed, running, missing) and each\n"
+            "                    shard's; exit status 0 only when all are done\n"
+            "  --manifest OUT    with --status: the training manifest of the labelled videos\n"
+            "                    (only a complete run unless --partial)\n\n"
+            "A video that cannot be decoded is reported (file and reason), recorded, and the\n"
+            "others go on; the exit status is then 1.  Each video is claimed while it is\n"
+            "extracted (host and process in DIR/arnet-extract/videos/NAME.claim), so tasks\n"
+            "never extract one video twice at once.  Outputs are written atomically: an\n"
+            "interrupted run leaves only finished files, and running it again resumes.\n");
     if (!cli_video_available())
         fprintf(f, "\nNote: %s.\n", cli_video_missing());
 }
@@ -219,26 +246,6 @@ int cli_flow_option(const char *cmd, int argc, char **argv, int *i, arnet_extrac
     return 0;
 }
 
-void cli_flow_recipe(const arnet_extractor_options *opt, const arnet_flow_options *fopt,
-                     char *buf, size_t n)
-{
-    char at[48];
-    if (opt->flow_at == ARNET_FLOW_AT_SIZE)
-        snprintf(at, sizeof at, "%ux%u resized to 224x224", opt->flow_width, opt->flow_height);
-    else
-        snprintf(at, sizeof at, "crop");
-    const char *values = opt->flow_values == ARNET_FLOW_VALUES_Q8       ? "q8"
-                         : opt->flow_values == ARNET_FLOW_VALUES_Q8_RAW ? "q8-raw"
-                                                                        : "float";
-    snprintf(buf, n,
-             "flow at %s, values %s (bound %g), channels %s, TV-L1 %u scales x %u warps x "
-             "%u outer x %u inner, median %d",
-             at, values, (double)opt->flow_bound,
-             opt->flow_channels == ARNET_FLOW_CHANNELS_XX ? "x,x" : "x,y", fopt->scales,
-             fopt->warps, fopt->outer_iterations, fopt->inner_iterations,
-             fopt->median_filtering);
-}
-
 int cli_load_extractors(const char *cmd, const char *xpath, const char *fpath,
                         arnet_extractor **x, arnet_extractor **fx)
 {
@@ -277,39 +284,43 @@ int cli_load_extractors(const char *cmd, const char *xpath, const char *fpath,
 
 /* ---- interruption ---------------------------------------------------------- */
 
-static arnet_extractor_state *volatile current_state;
-static arnet_two_stream_state *volatile current_two;
+/* The extractor state of each job (--jobs), cancelled by Ctrl-C/SIGTERM. */
+#define MAX_JOBS 256
+static arnet_extractor_state *volatile job_state[MAX_JOBS];
+static arnet_two_stream_state *volatile job_two[MAX_JOBS]; /* two streams */
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
 {
     (void)sig;
     interrupted = 1;
-    arnet_extractor_state *st = current_state;
-    if (st)
-        arnet_extractor_cancel(st);
-    arnet_two_stream_state *ts = current_two;
-    if (ts)
-        arnet_two_stream_cancel(ts);
+    for (int j = 0; j < MAX_JOBS; j++) {
+        arnet_extractor_state *st = job_state[j];
+        if (st)
+            arnet_extractor_cancel(st);
+        arnet_two_stream_state *ts = job_two[j];
+        if (ts)
+            arnet_two_stream_cancel(ts);
+    }
 }
 
-/* What a run extracts: RGB alone, or RGB and flow (fx not NULL). */
-typedef struct streams {
-    const arnet_extractor *x, *fx;
-    const arnet_extractor_options *opt;
+/* The flow stream of a run: its network (NULL: RGB only) and TV-L1. */
+typedef struct flow_cfg {
+    const arnet_extractor *fx;
     const arnet_flow_options *fopt;
     int split; /* --split-streams */
-} streams;
+} flow_cfg;
 
-/* Clips a source of n frames gives (-1 unknown). */
-static int64_t expected_clips(const streams *sm, int64_t n)
+/* Clips a source of n frames gives (-1 unknown): n - 1 flows with two
+ * streams. */
+static int64_t expected_clips(const arnet_extractor_options *opt, const flow_cfg *fc, int64_t n)
 {
     if (n < 0)
         return -1;
-    uint32_t T = sm->opt->clip_frames;
-    if (sm->fx) /* n - 1 flows */
+    uint32_t T = opt->clip_frames;
+    if (fc && fc->fx)
         return n > 0 ? (n - 1) / T : 0;
-    return n / T + (sm->opt->last_clip == ARNET_LAST_CLIP_PAD && n % T);
+    return n / T + (opt->last_clip == ARNET_LAST_CLIP_PAD && n % T);
 }
 
 /* ---- frames from a .npy file ----------------------------------------------- */
@@ -321,133 +332,69 @@ typedef struct npy_frames {
     uint64_t index;
 } npy_frames;
 
-/* Parse "'key': value" of a NumPy header dict: returns where the value starts. */
-static const char *npy_key(const char *hdr, const char *key)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, "'%s':", key);
-    const char *p = strstr(hdr, pat);
-    if (!p)
-        return NULL;
-    p += strlen(pat);
-    while (*p == ' ')
-        p++;
-    return p;
-}
-
-/* Open FRAMES.npy: [N, H, W, 3] uint8 in C order.  The header is checked
- * against the file's size before anything is allocated for the frames. */
+/* Open FRAMES.npy: [N, H, W, 3] uint8 in C order.  The header is read by
+ * the library's strict reader (arnet_npy_info_read: magic, NumPy's dict,
+ * a data size that matches the file's) before anything is allocated for
+ * the frames; the data are the file's last N x H x W x 3 bytes. */
 static int npy_frames_open(const char *path, npy_frames *nf, char *err, size_t errlen)
 {
     memset(nf, 0, sizeof *nf);
+    arnet_npy_info info;
+    arnet_npy_info_init(&info);
+    if (arnet_npy_info_read(path, &info) != ARNET_OK) {
+        char msg[512];
+        cli_user_message(arnet_last_error(), msg, sizeof msg);
+        /* The library's message names the file; ours is prefixed with it. */
+        size_t pl = strlen(path);
+        const char *m = !strncmp(msg, path, pl) && msg[pl] == ':' ? msg + pl + 1 : msg;
+        snprintf(err, errlen, "%s", m + (*m == ' '));
+        return -1;
+    }
+    if (info.item_size != 1 || (strcmp(info.dtype, "|u1") && strcmp(info.dtype, "<u1") &&
+                                strcmp(info.dtype, ">u1") && strcmp(info.dtype, "|b1"))) {
+        snprintf(err, errlen, "frames must be uint8 [N, H, W, 3] RGB, not dtype %s", info.dtype);
+        return -1;
+    }
+    if (info.fortran_order) {
+        snprintf(err, errlen, "frames must be in C order (fortran_order is True)");
+        return -1;
+    }
+    if (info.ndim != 4 || info.shape[3] != 3) {
+        snprintf(err, errlen, "frames must have shape [N, H, W, 3] (rank %d%s)", info.ndim,
+                 info.ndim == 4 ? ", last dimension not 3" : "");
+        return -1;
+    }
+    unsigned long long dims[3] = {info.shape[0], info.shape[1], info.shape[2]};
+    if (dims[0] == 0 || dims[1] == 0 || dims[2] == 0 || dims[1] > 16384 || dims[2] > 16384) {
+        snprintf(err, errlen, "frame shape [%llu, %llu, %llu, 3] is empty or too large", dims[0],
+                 dims[1], dims[2]);
+        return -1;
+    }
     FILE *f = cli_fopen_read(path);
     if (!f) {
         snprintf(err, errlen, "cannot open: %s", cli_open_error(path));
         return -1;
     }
-    unsigned char pre[12];
-    char *hdr = NULL;
-    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6)) {
-        snprintf(err, errlen, "not a .npy file (no NumPy magic)");
-        goto fail;
-    }
-    uint64_t hlen, off;
-    if (pre[6] == 1) {
-        hlen = pre[8] | (uint64_t)pre[9] << 8;
-        off = 10;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        if (fread(pre + 10, 1, 2, f) != 2) {
-            snprintf(err, errlen, "truncated .npy header");
-            goto fail;
-        }
-        hlen = pre[8] | (uint64_t)pre[9] << 8 | (uint64_t)pre[10] << 16 | (uint64_t)pre[11] << 24;
-        off = 12;
-    } else {
-        snprintf(err, errlen, ".npy format version %d is not 1, 2 or 3", pre[6]);
-        goto fail;
-    }
-    if (hlen == 0 || hlen > 65536) {
-        snprintf(err, errlen, ".npy header length %llu is not plausible", (unsigned long long)hlen);
-        goto fail;
-    }
-    hdr = malloc(hlen + 1);
-    if (!hdr || fread(hdr, 1, hlen, f) != hlen) {
-        snprintf(err, errlen, "truncated .npy header");
-        goto fail;
-    }
-    hdr[hlen] = 0;
-    const char *d = npy_key(hdr, "descr"), *fo = npy_key(hdr, "fortran_order"),
-               *sh = npy_key(hdr, "shape");
-    if (!d || !fo || !sh) {
-        snprintf(err, errlen, "the .npy header lacks descr, fortran_order or shape");
-        goto fail;
-    }
-    if (strncmp(d, "'|u1'", 5) && strncmp(d, "'<u1'", 5) && strncmp(d, "'>u1'", 5) &&
-        strncmp(d, "'|b1'", 5)) {
-        size_t dl = strcspn(d, ",}");
-        snprintf(err, errlen, "frames must be uint8 [N, H, W, 3] RGB, not descr %.*s",
-                 (int)(dl < 16 ? dl : 16), d);
-        goto fail;
-    }
-    if (strncmp(fo, "False", 5)) {
-        snprintf(err, errlen, "frames must be in C order (fortran_order is True)");
-        goto fail;
-    }
-    unsigned long long dims[5];
-    int nd = 0;
-    const char *p = sh;
-    if (*p++ != '(') {
-        snprintf(err, errlen, "malformed shape in the .npy header");
-        goto fail;
-    }
-    while (*p && *p != ')' && nd < 5) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == ')')
-            break;
-        char *end;
-        errno = 0;
-        dims[nd] = strtoull(p, &end, 10);
-        if (end == p || errno) {
-            snprintf(err, errlen, "malformed shape in the .npy header");
-            goto fail;
-        }
-        nd++;
-        p = end;
-    }
-    if (nd != 4 || dims[3] != 3) {
-        snprintf(err, errlen, "frames must have shape [N, H, W, 3] (rank %d%s)", nd,
-                 nd == 4 ? ", last dimension not 3" : "");
-        goto fail;
-    }
-    if (dims[0] == 0 || dims[1] == 0 || dims[2] == 0 || dims[1] > 16384 || dims[2] > 16384) {
-        snprintf(err, errlen, "frame shape [%llu, %llu, %llu, 3] is empty or too large", dims[0],
-                 dims[1], dims[2]);
-        goto fail;
-    }
-    struct stat stt;
+    /* The reader checked that the data fill the file to its end. */
     uint64_t frame_bytes = dims[1] * dims[2] * 3;
-    if (fstat(fileno(f), &stt) != 0 || dims[0] > (UINT64_MAX - off - hlen) / frame_bytes ||
-        (uint64_t)stt.st_size != off + hlen + dims[0] * frame_bytes) {
-        snprintf(err, errlen, "file size %lld does not match shape [%llu, %llu, %llu, 3]",
-                 (long long)stt.st_size, dims[0], dims[1], dims[2]);
-        goto fail;
+    struct stat stt;
+    if (fstat(fileno(f), &stt) != 0 || dims[0] > (uint64_t)stt.st_size / frame_bytes ||
+        fseeko(f, (off_t)((uint64_t)stt.st_size - dims[0] * frame_bytes), SEEK_SET) != 0) {
+        snprintf(err, errlen, "the file changed while it was read");
+        fclose(f);
+        return -1;
     }
     nf->row = malloc(frame_bytes);
     if (!nf->row) {
         snprintf(err, errlen, "out of memory for one frame");
-        goto fail;
+        fclose(f);
+        return -1;
     }
-    free(hdr);
     nf->f = f;
     nf->n = dims[0];
     nf->h = dims[1];
     nf->w = dims[2];
     return 0;
-fail:
-    free(hdr);
-    fclose(f);
-    return -1;
 }
 
 static int npy_frames_read(npy_frames *nf, arnet_frame *frame, char *err, size_t errlen)
@@ -544,17 +491,17 @@ static void progress_draw(progress *p, uint64_t clips, int force)
 
 /* Features of every clip of s into a growing array (*out, *n_clips).
  * Returns 0, or -1 with a reason in err (ARNET_E_CANCELLED: "interrupted"). */
-static int extract_source(const streams *sm, source *s, progress *p, float **out,
+static int extract_source(const arnet_extractor *x, const arnet_extractor_options *opt,
+                          const flow_cfg *fc, source *s, int job, progress *p, float **out,
                           size_t *n_clips, uint64_t *n_frames, char *err, size_t errlen)
 {
-    const arnet_extractor *x = sm->x;
-    const arnet_extractor_options *opt = sm->opt;
-    size_t per = (size_t)opt->crops * arnet_extractor_feature_dim(x) * (sm->fx ? 2 : 1);
+    const arnet_extractor *fx = fc ? fc->fx : NULL;
+    size_t per = (size_t)opt->crops * arnet_extractor_feature_dim(x) * (fx ? 2 : 1);
     size_t cap = 64, n = 0;
     uint64_t frames = 0;
     float *feat = malloc(cap * per * sizeof *feat);
     arnet_extractor_state *st = NULL; /* made for the first frame's size */
-    arnet_two_stream_state *ts = NULL; /* or this, with a flow extractor */
+    arnet_two_stream_state *ts = NULL; /* or this, with a flow network */
     if (!feat) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -588,14 +535,14 @@ static int extract_source(const streams *sm, source *s, progress *p, float **out
             o.frame_width = fr.width;
             o.frame_height = fr.height;
             int cs;
-            if (sm->fx) {
-                arnet_flow_options fo = *sm->fopt;
+            if (fx) {
+                arnet_flow_options fo = *fc->fopt;
                 fo.threads = opt->threads;
-                cs = arnet_two_stream_state_create(x, sm->fx, &o, &fo, &ts);
-                current_two = ts;
+                cs = arnet_two_stream_state_create(x, fx, &o, &fo, &ts);
+                job_two[job] = ts;
             } else {
                 cs = arnet_extractor_state_create(x, &o, &st);
-                current_state = st;
+                job_state[job] = st;
             }
             if (cs != ARNET_OK) {
                 snprintf(err, errlen, "%s", arnet_last_error());
@@ -603,7 +550,7 @@ static int extract_source(const streams *sm, source *s, progress *p, float **out
                 break;
             }
         }
-        if (got == 0) /* two streams: a clip needs its flows; a tail is dropped */
+        if (got == 0) /* two streams: a tail without all its flows is dropped */
             status = st ? arnet_extractor_flush(st, feat + n * per, &ready) : ARNET_OK;
         else {
             frames++;
@@ -622,12 +569,12 @@ static int extract_source(const streams *sm, source *s, progress *p, float **out
         if (ready)
             progress_draw(p, n, 0);
     }
-    current_state = NULL;
-    current_two = NULL;
+    job_state[job] = NULL;
+    job_two[job] = NULL;
     arnet_extractor_state_free(st);
     arnet_two_stream_state_free(ts);
     if (rc == 0 && n == 0) {
-        if (sm->fx)
+        if (fx)
             snprintf(err, errlen, "%llu frames: no complete two-stream clip (%u frames for the "
                                   "RGB stream and one more for its %u flows)",
                      (unsigned long long)frames, opt->clip_frames, opt->clip_frames);
@@ -663,12 +610,11 @@ static int write_features(const char *path, const float *feat, size_t n, uint32_
  * half to path and the flow half to flow_path, [T, 1024] each, as a
  * manifest's rgb.npy+flow.npy pair reads them.  ARNET_OK or a status with
  * arnet_last_error naming the file; no half-written pair is left. */
-static int write_streams(const streams *sm, const char *path, const char *flow_path,
-                         const float *feat, size_t n)
+static int write_streams(const flow_cfg *fc, uint32_t dim, uint32_t crops, const char *path,
+                         const char *flow_path, const float *feat, size_t n)
 {
-    uint32_t dim = arnet_extractor_feature_dim(sm->x), crops = sm->opt->crops;
-    if (!sm->fx || !sm->split)
-        return write_features(path, feat, n, crops, dim * (sm->fx ? 2 : 1));
+    if (!fc->fx || !fc->split)
+        return write_features(path, feat, n, crops, dim * (fc->fx ? 2 : 1));
     size_t rows = n * crops;
     float *half = malloc((rows ? rows : 1) * dim * sizeof *half);
     if (!half)
@@ -687,7 +633,8 @@ static int write_streams(const streams *sm, const char *path, const char *flow_p
 
 /* ---- --frames FRAMES.npy --out OUT.npy ------------------------------------ */
 
-static int run_frames(const streams *sm, npy_frames *nfp, const char *frames_path,
+static int run_frames(const arnet_extractor *x, const arnet_extractor_options *opt,
+                      const flow_cfg *fc, npy_frames *nfp, const char *frames_path,
                       const char *out_path, const char *flow_out, int show)
 {
     npy_frames nf = *nfp;
@@ -698,19 +645,20 @@ static int run_frames(const streams *sm, npy_frames *nfp, const char *frames_pat
     p.on = show;
     p.video = p.n_videos = 1;
     p.name = frames_path;
-    p.expected_clips = expected_clips(sm, (int64_t)nf.n);
+    p.expected_clips = expected_clips(opt, fc, (int64_t)nf.n);
     p.run_start = p.video_start = cli_now();
     float *feat = NULL;
     size_t n = 0;
     uint64_t frames = 0;
-    int rc = extract_source(sm, &s, &p, &feat, &n, &frames, err, sizeof err);
+    int rc = extract_source(x, opt, fc, &s, 0, &p, &feat, &n, &frames, err, sizeof err);
     npy_frames_close(&nf);
     cli_progress_done();
     if (rc < 0) {
         fprintf(stderr, "arnet extract: %s: %s\n", frames_path, err);
         return interrupted ? 130 : CLI_EXIT_FAIL;
     }
-    int st = write_streams(sm, out_path, flow_out, feat, n);
+    int st = write_streams(fc, arnet_extractor_feature_dim(x), opt->crops, out_path, flow_out,
+                           feat, n);
     free(feat);
     if (st != ARNET_OK)
         return cli_fail(CMD, st, out_path);
@@ -722,118 +670,93 @@ static int run_frames(const streams *sm, npy_frames *nfp, const char *frames_pat
     return 0;
 }
 
-/* ---- videos -> DIR --------------------------------------------------------- */
+/* ---- the list of videos ------------------------------------------------------ */
 
-typedef struct entry {
-    const char *path;
-    char *stem;      /* file name without folder and extension */
-    int status;      /* 0 pending, 1 written, 2 existed, -1 failed */
-    size_t clips;
-    uint64_t frames;
-    double fps;
-} entry;
+/* Videos from the command line, --list and --labels, as a plan (unsorted
+ * until plan_videos). */
+typedef struct vlist {
+    xr_plan p;
+    size_t cap;
+} vlist;
 
-static char *video_stem(const char *path)
+static int vlist_add(vlist *l, const char *path, int label, const char *gt)
 {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    const char *dot = strrchr(b, '.');
-    size_t len = dot && dot != b ? (size_t)(dot - b) : strlen(b);
-    char *s = malloc(len + 1);
-    if (s) {
-        memcpy(s, b, len);
-        s[len] = 0;
+    if (l->p.n == l->cap) {
+        xr_video *g = realloc(l->p.v, (l->cap * 2 + 16) * sizeof *g);
+        if (!g)
+            return -1;
+        l->p.v = g;
+        l->cap = l->cap * 2 + 16;
     }
-    return s;
+    xr_video *v = &l->p.v[l->p.n];
+    memset(v, 0, sizeof *v);
+    v->path = strdup(path);
+    v->label = label;
+    v->gt = gt && strcmp(gt, "-") ? strdup(gt) : NULL;
+    l->p.n++;
+    return v->path && (!gt || !strcmp(gt, "-") || v->gt) ? 0 : -1;
 }
 
-static int cmp_entry(const void *a, const void *b)
+/* --list FILE: one path a line.  --labels FILE (labelled): "<video> <label>
+ * [<ground truth>]" a line, blank-separated, as a training manifest with
+ * videos in place of features.  '-' is standard input (a named FIFO would
+ * wait for a writer forever).  0, or an exit code (message printed). */
+static int read_list(const char *opt, const char *list, int labelled, vlist *l)
 {
-    return strcmp(((const entry *)a)->path, ((const entry *)b)->path);
-}
-
-typedef struct manifest_ctx {
-    const entry *e;
-    size_t n;
-    const char *extractor, *flow_extractor;
-    const arnet_extractor_options *opt;
-    const arnet_flow_options *fopt;
-    int split;
-    unsigned shard_k, shard_n;
-} manifest_ctx;
-
-static int fill_manifest(FILE *f, void *vctx)
-{
-    const manifest_ctx *m = vctx;
-    fprintf(f, "# arnet extract: extractor %s, crops %u, resize %s, filter %s, last clip %s, "
-               "%u frames per clip",
-            m->extractor, m->opt->crops, cli_resize_name(m->opt->resize),
-            m->opt->filter == ARNET_FILTER_LANCZOS ? "lanczos" : "bilinear",
-            m->opt->last_clip == ARNET_LAST_CLIP_PAD ? "pad" : "drop", m->opt->clip_frames);
-    if (m->shard_n > 1)
-        fprintf(f, ", shard %u/%u", m->shard_k, m->shard_n);
-    if (m->flow_extractor) {
-        char recipe[256];
-        cli_flow_recipe(m->opt, m->fopt, recipe, sizeof recipe);
-        fprintf(f, "\n# flow extractor %s, %s; %s", m->flow_extractor, recipe,
-                m->split ? "rgb/ and flow/ [T, 1024] each" : "[T, 2048]: RGB then flow");
-    }
-    fprintf(f, "\n# output\tclips\tframes\tfps\tsource\n");
-    for (size_t i = 0; i < m->n; i++) {
-        const entry *e = &m->e[i];
-        char name[64 + 2 * 4096];
-        if (m->flow_extractor && m->split)
-            snprintf(name, sizeof name, "rgb/%s.npy+flow/%s.npy", e->stem, e->stem);
-        else
-            snprintf(name, sizeof name, "%s.npy", e->stem);
-        if (e->status == 1)
-            fprintf(f, "%s\t%zu\t%llu\t%.6g\t%s\n", name, e->clips,
-                    (unsigned long long)e->frames, e->fps, e->path);
-        else if (e->status == 2) /* written by an earlier run */
-            fprintf(f, "%s\t-\t-\t-\t%s\n", name, e->path);
-    }
-    return ferror(f) ? -1 : 0;
-}
-
-static int read_list(const char *list, entry **es, size_t *n, size_t *cap, char ***owned,
-                     size_t *n_owned)
-{
-    /* A list from a pipe comes as "-" (standard input); a named FIFO would
-     * wait for a writer forever. */
     FILE *f = strcmp(list, "-") ? cli_fopen_read(list) : stdin;
     if (!f) {
-        fprintf(stderr, "arnet extract: --list %s: %s\n", list, cli_open_error(list));
-        return -1;
+        fprintf(stderr, "arnet extract: %s %s: %s\n", opt, list, cli_open_error(list));
+        return CLI_EXIT_FAIL;
     }
     char *line = NULL;
-    size_t lcap = 0;
+    size_t lcap = 0, lineno = 0;
     ssize_t len;
     int rc = 0;
     while ((len = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
         if (len == 0 || line[0] == '#')
             continue;
-        char *copy = strdup(line);
-        char **o = realloc(*owned, (*n_owned + 1) * sizeof **owned);
-        if (o)
-            *owned = o;
-        if (*n == *cap) {
-            entry *g = realloc(*es, (*cap * 2 + 16) * sizeof **es);
-            if (g) {
-                *es = g;
-                *cap = *cap * 2 + 16;
-            }
-        }
-        if (!copy || !o || *n == *cap) {
-            free(copy);
-            fprintf(stderr, "arnet extract: out of memory reading %s\n", list);
-            rc = -1;
+        if ((size_t)len != strlen(line)) {
+            fprintf(stderr, "arnet extract: %s:%zu: NUL byte in the line\n", list, lineno);
+            rc = CLI_EXIT_FAIL;
             break;
         }
-        (*owned)[(*n_owned)++] = copy;
-        memset(&(*es)[*n], 0, sizeof **es);
-        (*es)[(*n)++].path = copy;
+        int label = -1;
+        const char *gt = NULL, *path = line;
+        if (labelled) {
+            char *fld[4];
+            int nf = 0;
+            for (char *t = strtok(line, " \t"); t && nf < 4; t = strtok(NULL, " \t")) {
+                if (t[0] == '#')
+                    break;
+                fld[nf++] = t;
+            }
+            if (nf == 0)
+                continue;
+            if (nf < 2 || nf > 3) {
+                fprintf(stderr, "arnet extract: %s:%zu: expected '<video> <label> [<ground "
+                                "truth>]', found %d field%s\n",
+                        list, lineno, nf, nf == 1 ? "" : "s");
+                rc = CLI_EXIT_FAIL;
+                break;
+            }
+            if (strcmp(fld[1], "0") && strcmp(fld[1], "1")) {
+                fprintf(stderr, "arnet extract: %s:%zu: label '%s' must be 0 or 1\n", list,
+                        lineno, fld[1]);
+                rc = CLI_EXIT_FAIL;
+                break;
+            }
+            path = fld[0];
+            label = fld[1][0] - '0';
+            gt = nf == 3 ? fld[2] : NULL;
+        }
+        if (vlist_add(l, path, label, gt) != 0) {
+            fprintf(stderr, "arnet extract: out of memory reading %s\n", list);
+            rc = CLI_EXIT_FAIL;
+            break;
+        }
     }
     free(line);
     if (f != stdin)
@@ -841,338 +764,994 @@ static int read_list(const char *list, entry **es, size_t *n, size_t *cap, char 
     return rc;
 }
 
-/* Before the extractor is loaded: sort, name the outputs over the whole
- * list (so every shard agrees), refuse clashes, make DIR and keep this
- * run's share (entries K, K+N, ... of the sorted list, 1-based) at the
- * front of all: *n of them.  0, or an exit code (message printed). */
-static int plan_videos(entry *all, size_t n_all, const char *dir, unsigned shard_k,
-                       unsigned shard_n, size_t *n_out)
+static char *video_stem(const char *path)
 {
-    qsort(all, n_all, sizeof *all, cmp_entry);
-    for (size_t i = 0; i < n_all; i++) {
-        if (!(all[i].stem = video_stem(all[i].path))) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    const char *dot = strrchr(b, '.');
+    size_t len = dot && dot != b ? (size_t)(dot - b) : strlen(b);
+    return strndup(b, len);
+}
+
+static int cmp_video(const void *a, const void *b)
+{
+    return strcmp(((const xr_video *)a)->path, ((const xr_video *)b)->path);
+}
+
+static int cmp_stem(const void *a, const void *b)
+{
+    return strcmp((*(const xr_video *const *)a)->stem, (*(const xr_video *const *)b)->stem);
+}
+
+/* Sort the list, name the outputs (so every shard agrees) and refuse what
+ * cannot be planned: 0 or an exit code (message printed). */
+static int plan_videos(xr_plan *p, const char *dir)
+{
+    qsort(p->v, p->n, sizeof *p->v, cmp_video);
+    for (size_t i = 0; i < p->n; i++) {
+        xr_video *v = &p->v[i];
+        if (!(v->stem = video_stem(v->path))) {
             fprintf(stderr, "arnet extract: out of memory\n");
             return CLI_EXIT_FAIL;
         }
-        if (i > 0 && !strcmp(all[i].path, all[i - 1].path))
-            return cli_usage_error(CMD, "%s is listed twice", all[i].path);
-        if (!all[i].stem[0])
-            return cli_usage_error(CMD, "%s: no file name to name its output after",
-                                   all[i].path);
+        if (i > 0 && !strcmp(v->path, p->v[i - 1].path))
+            return cli_usage_error(CMD, "%s is listed twice", v->path);
+        if (!v->stem[0])
+            return cli_usage_error(CMD, "%s: no file name to name its output after", v->path);
+        if (strpbrk(v->path, "\t\n\r"))
+            return cli_usage_error(CMD, "%s: a tab or line end in a video's path", v->path);
     }
-    for (size_t i = 0; i < n_all; i++)
-        for (size_t j = i + 1; j < n_all; j++)
-            if (!strcmp(all[i].stem, all[j].stem))
-                return cli_usage_error(CMD, "%s and %s would both be written as %s/%s.npy: "
-                                            "rename one",
-                                       all[i].path, all[j].path, dir, all[i].stem);
-    if (cli_mkdir(dir) != 0) {
-        fprintf(stderr, "arnet extract: cannot create folder %s: %s\n", dir, strerror(errno));
-        return CLI_EXIT_FAIL;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < n_all; i++) {
-        if (i % shard_n == shard_k - 1)
-            all[n++] = all[i];
-        else
-            free(all[i].stem);
-    }
-    *n_out = n;
-    return 0;
-}
-
-static int run_videos(const streams *sm, const char *xpath, const char *fpath, entry *es,
-                      size_t n, const char *dir, unsigned shard_k, unsigned shard_n, int force,
-                      int show)
-{
-    int split = sm->fx && sm->split;
-    size_t plen = strlen(dir) + 24;
-    for (size_t i = 0; i < n; i++)
-        plen = strlen(es[i].stem) + strlen(dir) + 16 > plen ? strlen(es[i].stem) + strlen(dir) + 16
-                                                           : plen;
-    plen += 8;
-    char *out = malloc(plen), *fout = malloc(plen);
-    if (!out || !fout) {
-        free(out);
-        free(fout);
+    /* Two outputs of one name: sorted by name, neighbours clash. */
+    xr_video **by = malloc((p->n ? p->n : 1) * sizeof *by);
+    if (!by) {
         fprintf(stderr, "arnet extract: out of memory\n");
         return CLI_EXIT_FAIL;
     }
-    if (split) { /* DIR/rgb and DIR/flow, as a manifest's pairs name them */
-        snprintf(out, plen, "%s/rgb", dir);
-        snprintf(fout, plen, "%s/flow", dir);
-        if (cli_mkdir(out) != 0 || cli_mkdir(fout) != 0) {
-            fprintf(stderr, "arnet extract: cannot create folder %s: %s\n",
-                    cli_mkdir(out) != 0 ? out : fout, strerror(errno));
-            free(out);
-            free(fout);
+    for (size_t i = 0; i < p->n; i++)
+        by[i] = &p->v[i];
+    qsort(by, p->n, sizeof *by, cmp_stem);
+    for (size_t i = 1; i < p->n; i++)
+        if (!strcmp(by[i]->stem, by[i - 1]->stem)) {
+            int rc = cli_usage_error(CMD, "%s and %s would both be written as %s/%s.npy: "
+                                          "rename one",
+                                     by[i - 1]->path, by[i]->path, dir, by[i]->stem);
+            free(by);
+            return rc;
+        }
+    free(by);
+    xr_plan_digest(p);
+    return 0;
+}
+
+/* ---- settings: what makes an output ------------------------------------------- */
+
+/* The extractor file's identity: FNV-1a 64 of its bytes, as 16 hex digits. */
+static int file_digest(const char *path, char out[17])
+{
+    FILE *f = cli_fopen_read(path);
+    if (!f)
+        return -1;
+    uint64_t h = 0xcbf29ce484222325ull;
+    unsigned char buf[1 << 16];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < k; i++) {
+            h ^= buf[i];
+            h *= 0x100000001b3ull;
+        }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return -1;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    return 0;
+}
+
+/* "key=value ..." of everything that changes an output; recorded in the
+ * plan and beside every output (extract_run.h), compared on resume.  A new
+ * option that changes the features adds its key here. */
+static void settings_string(const char *xdigest, const arnet_extractor_options *opt, char *buf,
+                            size_t n)
+{
+    snprintf(buf, n, "extractor=%s crops=%u resize=%s filter=%s last_clip=%s clip_frames=%u",
+             xdigest, opt->crops, cli_resize_name(opt->resize),
+             opt->filter == ARNET_FILTER_LANCZOS ? "lanczos" : "bilinear",
+             opt->last_clip == ARNET_LAST_CLIP_PAD ? "pad" : "drop", opt->clip_frames);
+}
+
+/* The TV-L1 preset name of fo (the command line sets presets only). */
+static const char *preset_name(const arnet_flow_options *fo)
+{
+    return fo->inner_iterations == 300 && fo->outer_iterations == 1 ? "cuda" : "opencv";
+}
+
+/* With two streams, the flow's settings after the RGB ones: the flow
+ * network's digest and the recipe (compared on resume like the others). */
+static void flow_settings(char *buf, size_t n, const char *fdigest,
+                          const arnet_extractor_options *opt, const arnet_flow_options *fo,
+                          int split)
+{
+    size_t l = strlen(buf);
+    char at[32];
+    if (opt->flow_at == ARNET_FLOW_AT_SIZE)
+        snprintf(at, sizeof at, "%ux%u", opt->flow_width, opt->flow_height);
+    else
+        snprintf(at, sizeof at, "crop");
+    snprintf(buf + l, n > l ? n - l : 0,
+             " flow_extractor=%s flow_at=%s flow_values=%s flow_bound=%g flow_channels=%s "
+             "flow_preset=%s split=%s",
+             fdigest, at,
+             opt->flow_values == ARNET_FLOW_VALUES_Q8       ? "q8"
+             : opt->flow_values == ARNET_FLOW_VALUES_Q8_RAW ? "q8-raw"
+                                                            : "float",
+             (double)opt->flow_bound, opt->flow_channels == ARNET_FLOW_CHANNELS_XX ? "xx" : "xy",
+             preset_name(fo), split ? "yes" : "no");
+}
+
+/* The options of a settings string (the plan's): 0, or -1 for one this
+ * arnet cannot read back. */
+static int settings_options(const char *set, arnet_extractor_options *opt)
+{
+    char v[64];
+    const char *crops = xr_settings_get(set, "crops", v, sizeof v);
+    if (!crops || (strcmp(crops, "1") && strcmp(crops, "10")))
+        return -1;
+    opt->crops = strcmp(crops, "10") ? 1 : 10;
+    const char *r = xr_settings_get(set, "resize", v, sizeof v);
+    int resizes[] = {ARNET_RESIZE_SHORT256, ARNET_RESIZE_340X256, ARNET_RESIZE_224,
+                     ARNET_RESIZE_NONE};
+    int found = 0;
+    for (int i = 0; r && i < 4; i++)
+        if (!strcmp(r, cli_resize_name(resizes[i]))) {
+            opt->resize = resizes[i];
+            found = 1;
+        }
+    const char *f = xr_settings_get(set, "filter", v, sizeof v);
+    if (!found || !f || (strcmp(f, "bilinear") && strcmp(f, "lanczos")))
+        return -1;
+    opt->filter = !strcmp(f, "lanczos") ? ARNET_FILTER_LANCZOS : ARNET_FILTER_BILINEAR;
+    const char *l = xr_settings_get(set, "last_clip", v, sizeof v);
+    if (!l || (strcmp(l, "pad") && strcmp(l, "drop")))
+        return -1;
+    opt->last_clip = !strcmp(l, "pad") ? ARNET_LAST_CLIP_PAD : ARNET_LAST_CLIP_DROP;
+    const char *c = xr_settings_get(set, "clip_frames", v, sizeof v);
+    char *end;
+    unsigned long cf = c && *c >= '1' && *c <= '9' ? strtoul(c, &end, 10) : 0;
+    if (!cf || *end || cf > 4096)
+        return -1;
+    opt->clip_frames = (uint32_t)cf;
+    return 0;
+}
+
+/* ---- videos -> DIR, over --jobs threads ---------------------------------------- */
+
+typedef struct run {
+    const arnet_extractor *x;
+    flow_cfg fc; /* the flow stream (fc.fx NULL: RGB only) */
+    arnet_extractor_options opt;
+    const char *dir;
+    const char *settings;
+    xr_video **share; /* this run's videos */
+    size_t n;
+    int force, show, jobs;
+    unsigned max_attempts;
+    double lease;
+    size_t next; /* the next video to take (atomic) */
+    pthread_mutex_t mu; /* counters and stderr */
+    size_t written, skipped, failed, refused, busy, gave_up, finished;
+    unsigned shard; /* K, or 0 for the whole list */
+    uint64_t clips;
+    double start;
+} run;
+
+typedef struct job {
+    run *r;
+    int index;
+    progress p;
+} job;
+
+static void job_say(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void job_say(run *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&r->mu);
+    cli_progress_done();
+    fputs("arnet extract: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    pthread_mutex_unlock(&r->mu);
+    va_end(ap);
+}
+
+#define COUNT(r, field)                                                                        \
+    do {                                                                                       \
+        pthread_mutex_lock(&(r)->mu);                                                          \
+        (r)->field++;                                                                          \
+        pthread_mutex_unlock(&(r)->mu);                                                        \
+    } while (0)
+
+/* One video, claimed: extract, record, publish.  0 written, -1 failed
+ * (recorded), -2 interrupted, -3 the claim was lost (nothing written). */
+static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim,
+                    unsigned attempts)
+{
+    run *r = jb->r;
+    char err[512];
+    uint32_t dim = arnet_extractor_feature_dim(r->x);
+    cli_video *vid = NULL;
+    xr_done d;
+    memset(&d, 0, sizeof d);
+    if (cli_video_open(v->path, 1, &vid, err, sizeof err) < 0)
+        goto failed;
+    cli_video_info info;
+    cli_video_info_get(vid, &info);
+    d.fps = info.fps;
+    progress *p = &jb->p;
+    p->name = v->path;
+    p->expected_clips = expected_clips(&r->opt, &r->fc, info.frames);
+    p->video_start = cli_now();
+    pthread_mutex_lock(&r->mu);
+    p->clips_before = r->clips;
+    p->video = r->finished + 1;
+    pthread_mutex_unlock(&r->mu);
+    source s = {NULL, vid};
+    float *feat = NULL;
+    size_t clips = 0;
+    int rc = extract_source(r->x, &r->opt, &r->fc, &s, jb->index, p, &feat, &clips, &d.frames,
+                            err, sizeof err);
+    cli_video_close(vid);
+    if (rc < 0) {
+        if (interrupted)
+            return -2;
+        goto failed;
+    }
+    if (!xr_claim_held(claim)) {
+        free(feat);
+        snprintf(err, sizeof err, "another task took over this video's claim (was this one "
+                                  "stopped longer than the lease?): not written");
+        job_say(r, "%s: %s", v->path, err);
+        COUNT(r, busy); /* the other task's record stands */
+        return -3;
+    }
+    /* The record first, then the output: a record without its output (a
+     * kill between the two) is redone; an output is never newer than its
+     * record.  An old output goes before either. */
+    d.source = v->path;
+    d.settings = (char *)r->settings;
+    d.clips = clips;
+    d.crops = r->opt.crops;
+    /* Two streams: [T, 2048] in one file, or with --split-streams the
+     * flow half beside it in DIR/flow/<stem>.npy, recorded as the pair. */
+    int split = r->fc.fx && r->fc.split;
+    d.dim = r->fc.fx && !split ? 2 * dim : dim;
+    char flow_rel[64 + 4096], *flow_abs = NULL;
+    if (split) {
+        snprintf(flow_rel, sizeof flow_rel, "flow/%s.npy", v->stem);
+        size_t fl = strlen(r->dir) + strlen(flow_rel) + 2;
+        if (!(flow_abs = malloc(fl))) {
+            free(feat);
+            snprintf(err, sizeof err, "out of memory");
+            goto failed;
+        }
+        snprintf(flow_abs, fl, "%s/%s", r->dir, flow_rel);
+        d.flow = flow_rel;
+        unlink(flow_abs);
+    }
+    d.label = v->label;
+    d.gt = v->gt;
+    unlink(out);
+    if (xr_done_write(r->dir, v->stem, &d, err, sizeof err) != 0) {
+        free(feat);
+        free(flow_abs);
+        goto failed;
+    }
+    int st = write_streams(&r->fc, dim, r->opt.crops, out, flow_abs, feat, clips);
+    free(feat);
+    free(flow_abs);
+    if (st != ARNET_OK) {
+        xr_records_remove(r->dir, v->stem);
+        snprintf(err, sizeof err, "%s", arnet_last_error());
+        goto failed;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->written++;
+    r->finished++;
+    r->clips += clips;
+    double el = cli_now() - p->video_start;
+    if (r->show) {
+        if (r->jobs == 1 && isatty(2)) { /* the bar's last state, then the line */
+            progress_draw(p, clips, 1);
+            cli_progress_done();
+        }
+        fprintf(stderr, "[%zu/%zu] %s -> %s: %llu frames, %zu clips, %.1f s\n", r->finished,
+                r->n, v->path, out, (unsigned long long)d.frames, clips, el);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+failed:
+    job_say(r, "%s: %s", v->path, err);
+    if (xr_failed_write(r->dir, v->stem, v->path, attempts + 1, err) != 0)
+        job_say(r, "warning: cannot record the failure of %s", v->path);
+    pthread_mutex_lock(&r->mu);
+    r->failed++;
+    r->finished++;
+    pthread_mutex_unlock(&r->mu);
+    return -1;
+}
+
+static void *job_main(void *arg)
+{
+    job *jb = arg;
+    run *r = jb->r;
+    size_t plen = strlen(r->dir) + 16;
+    for (size_t i = 0; i < r->n; i++)
+        if (strlen(r->share[i]->stem) + strlen(r->dir) + 16 > plen)
+            plen = strlen(r->share[i]->stem) + strlen(r->dir) + 16;
+    char *out = malloc(plen);
+    if (!out) {
+        job_say(r, "out of memory");
+        return NULL;
+    }
+    for (;;) {
+        size_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+        if (i >= r->n || interrupted)
+            break;
+        const xr_video *v = r->share[i];
+        snprintf(out, plen, "%s/%s.npy", r->dir, v->stem);
+        char why[1024];
+        xr_done d;
+        int state = xr_video_state(r->dir, v->stem, v->path, r->settings, &d, why, sizeof why);
+        xr_done_free(&d);
+        unsigned attempts = 0;
+        char reason[600];
+        if (state == XR_FAILED)
+            xr_failed_read(r->dir, v->stem, &attempts, reason, sizeof reason);
+        if (state == XR_DONE && !r->force) {
+            COUNT(r, skipped);
+            continue;
+        }
+        if (state == XR_REDO && r->show)
+            job_say(r, "%s: extracting again: %s", v->path, why);
+        if ((state == XR_FOREIGN || state == XR_OTHER) && !r->force) {
+            job_say(r, "%s: refused: %s; --force extracts it again, or choose another --out",
+                    v->path, why);
+            COUNT(r, refused);
+            continue;
+        }
+        if (state == XR_FAILED && !r->force && attempts >= r->max_attempts) {
+            job_say(r, "%s: failed %u time%s (%s): not tried again (--max-attempts %u; "
+                       "--force tries again)",
+                    v->path, attempts, attempts == 1 ? "" : "s", reason, r->max_attempts);
+            COUNT(r, gave_up);
+            continue;
+        }
+        xr_claim *c = NULL;
+        char holder[512];
+        int got = xr_claim_take(r->dir, v->stem, 0, r->lease, &c, holder, sizeof holder);
+        if (got < 0) {
+            job_say(r, "%s: %s", v->path, holder);
+            COUNT(r, failed);
+            continue;
+        }
+        if (got == 0) {
+            job_say(r, "%s: being extracted by %s: left to it", v->path, holder);
+            COUNT(r, busy);
+            continue;
+        }
+        /* Claimed: done meanwhile by the task whose claim this was? */
+        state = xr_video_state(r->dir, v->stem, v->path, r->settings, &d, why, sizeof why);
+        xr_done_free(&d);
+        if (state == XR_DONE && !r->force) {
+            xr_claim_release(c);
+            COUNT(r, skipped);
+            continue;
+        }
+        int rc = do_video(jb, v, out, c, attempts);
+        if (rc == 0) { /* an earlier attempt's failure record goes */
+            char *fp = NULL;
+            size_t n = strlen(r->dir) + strlen(v->stem) + 64;
+            fp = malloc(n);
+            if (fp) {
+                snprintf(fp, n, "%s/arnet-extract/videos/%s.failed", r->dir, v->stem);
+                unlink(fp);
+                free(fp);
+            }
+        }
+        xr_claim_release(c);
+        if (rc == -2)
+            break;
+    }
+    free(out);
+    return NULL;
+}
+
+/* Processors this process may run on (its affinity: a Slurm task's CPUs). */
+static int usable_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return cli_cpu_count();
+}
+
+static int run_videos(run *r)
+{
+    pthread_mutex_init(&r->mu, NULL);
+    r->start = cli_now();
+    job *jobs = calloc((size_t)r->jobs, sizeof *jobs);
+    pthread_t *th = calloc((size_t)r->jobs, sizeof *th);
+    int rc = 0;
+    if (!jobs || !th || xr_renewer_start(r->lease) != 0) {
+        fprintf(stderr, "arnet extract: out of memory\n");
+        free(jobs);
+        free(th);
+        return CLI_EXIT_FAIL;
+    }
+    int started = 0;
+    for (int j = 0; j < r->jobs; j++) {
+        jobs[j].r = r;
+        jobs[j].index = j;
+        /* One redrawn bar for one job; with several, a line per video. */
+        jobs[j].p.on = r->show && r->jobs == 1;
+        jobs[j].p.n_videos = r->n;
+        jobs[j].p.run_start = r->start;
+        if (j == 0 || pthread_create(&th[j], NULL, job_main, &jobs[j]) == 0)
+            started++;
+        else
+            break;
+    }
+    job_main(&jobs[0]); /* job 0 on this thread */
+    for (int j = 1; j < started; j++)
+        pthread_join(th[j], NULL);
+    xr_renewer_stop();
+    cli_progress_done();
+    char err[512];
+    int out_ok = xr_write_outputs(r->dir, err, sizeof err) == 0;
+    if (!out_ok)
+        fprintf(stderr, "arnet extract: %s\n", err);
+    double el = cli_now() - r->start;
+    char extra[256] = "";
+    size_t k = 0;
+    if (r->refused)
+        k += (size_t)snprintf(extra + k, sizeof extra - k, ", %zu refused", r->refused);
+    if (r->gave_up)
+        k += (size_t)snprintf(extra + k, sizeof extra - k, ", %zu given up", r->gave_up);
+    if (r->busy)
+        k += (size_t)snprintf(extra + k, sizeof extra - k, ", %zu left to other tasks", r->busy);
+    fprintf(stderr,
+            "arnet extract: %zu written, %zu already there, %zu failed%s%s; %llu clips in %.1f s "
+            "(%.2f clips/s)%s%s/outputs.tsv\n",
+            r->written, r->skipped, r->failed, extra, interrupted ? ", interrupted" : "",
+            (unsigned long long)r->clips, el, el > 0 ? (double)r->clips / el : 0.0,
+            out_ok ? "; " : "", out_ok ? r->dir : "");
+    free(jobs);
+    free(th);
+    pthread_mutex_destroy(&r->mu);
+    if (interrupted)
+        return CLI_EXIT_INTERRUPTED;
+    if (!out_ok)
+        rc = CLI_EXIT_FAIL;
+    return rc ? rc : (r->failed || r->refused || r->gave_up) ? CLI_EXIT_FAIL : 0;
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+typedef struct args {
+    const char *xpath, *frames, *out, *status, *manifest, *shard;
+    const char *fpath, *flow_out; /* --flow-extractor, --flow-out */
+    arnet_flow_options fopt;
+    int split, flow_given;        /* --split-streams, a --flow-* option */
+    char fdigest[17];             /* of --flow-extractor's file */
+    arnet_extractor_options opt;
+    int settings_given, threads_given, force, show, plan, partial, xpath_owned;
+    unsigned shards, jobs, max_attempts;
+    unsigned shard_k, shard_n; /* --shard K[/N]; 0 when not given */
+    double lease;
+    vlist videos;
+} args;
+
+/* K of "K" or "K/N" (*n 0 without N), range-checked: 0 or an exit code. */
+static int parse_shard(const char *v, unsigned *k, unsigned *n, const char *from)
+{
+    uint64_t kk, nn = 0;
+    if (strchr(v, '/')) {
+        if (!cli_parse_u64_pair(CMD, from, v, '/', "K/N", 1, 1000000, &kk, &nn))
+            return CLI_EXIT_USAGE;
+        if (kk > nn)
+            return cli_usage_error(CMD, "%s: '%s' is not K/N with 1 <= K <= N", from, v);
+    } else if (!cli_parse_u64(CMD, from, v, 1, 1000000, &kk))
+        return CLI_EXIT_USAGE;
+    *k = (unsigned)kk;
+    *n = (unsigned)nn;
+    return 0;
+}
+
+/* Which videos this task does, from the plan in DIR (made here from the
+ * list when --plan or --shard K/N asks for one and there is none).
+ * Fills r->share; 0, or an exit code (message printed); *stop for --plan. */
+static int choose_videos(args *a, const char *xdigest, xr_plan *plan, run *r, int *stop)
+{
+    char err[1024], why[1024], settings[1024];
+    settings_string(xdigest, &a->opt, settings, sizeof settings);
+    if (a->fpath)
+        flow_settings(settings, sizeof settings, a->fdigest, &a->opt, &a->fopt, a->split);
+    xr_plan *mine = &a->videos.p;
+    unsigned k = a->shard_k, n = a->shard_n;
+    const char *k_from = "--shard";
+    int rc;
+    if ((rc = plan_videos(mine, a->out)))
+        return rc;
+    if (xr_dir_make(a->out, err, sizeof err) != 0) {
+        fprintf(stderr, "arnet extract: %s\n", err);
+        return CLI_EXIT_FAIL;
+    }
+    int pr = xr_plan_read(a->out, plan, err, sizeof err);
+    if (pr < 0) {
+        fprintf(stderr, "arnet extract: %s\n", err);
+        return CLI_EXIT_FAIL;
+    }
+    unsigned want_n = a->plan ? (a->shards ? a->shards : 1) : n;
+    if (pr == 0 && (a->plan || n > 0)) {
+        if (mine->n == 0)
+            return cli_usage_error(CMD, "nothing to plan: give videos, --list or --labels");
+        mine->shards = want_n;
+        mine->settings = strdup(settings);
+        mine->extractor = cli_abs_path(a->xpath);
+        mine->lease = a->lease;
+        if (!mine->settings || !mine->extractor) {
+            fprintf(stderr, "arnet extract: out of memory\n");
+            return CLI_EXIT_FAIL;
+        }
+        int cr = xr_plan_create(a->out, mine, err, sizeof err);
+        if (cr < 0) {
+            fprintf(stderr, "arnet extract: %s\n", err);
+            return CLI_EXIT_FAIL;
+        }
+        if (cr > 0 && a->plan) {
+            printf("arnet extract: planned %zu videos in %u shard%s in %s/arnet-extract/plan "
+                   "(list digest %016llx)\n",
+                   mine->n, want_n, want_n == 1 ? "" : "s", a->out,
+                   (unsigned long long)mine->digest);
+            *stop = 1;
+            return 0;
+        }
+        if ((pr = xr_plan_read(a->out, plan, err, sizeof err)) <= 0) {
+            fprintf(stderr, "arnet extract: %s\n", pr < 0 ? err : "the plan vanished");
             return CLI_EXIT_FAIL;
         }
     }
-    progress p = {0};
-    p.on = show;
-    p.n_videos = n;
-    p.run_start = cli_now();
-    size_t failed = 0, written = 0, skipped = 0;
-    uint64_t total_clips = 0;
-    for (size_t i = 0; i < n && !interrupted; i++) {
-        entry *e = &es[i];
-        if (split) {
-            snprintf(out, plen, "%s/rgb/%s.npy", dir, e->stem);
-            snprintf(fout, plen, "%s/flow/%s.npy", dir, e->stem);
-        } else {
-            snprintf(out, plen, "%s/%s.npy", dir, e->stem);
+    if (pr == 0) {
+        if (k > 0)
+            return cli_usage_error(CMD, "--shard %s: %s has no plan (make one with arnet "
+                                        "extract --plan --shards N ...)",
+                                   a->shard, a->out);
+        /* No plan, no shards: this task's own list, as given. */
+        r->n = mine->n;
+        r->settings = NULL;
+        r->share = malloc((mine->n ? mine->n : 1) * sizeof *r->share);
+        if (!r->share)
+            return CLI_EXIT_FAIL;
+        for (size_t i = 0; i < mine->n; i++)
+            r->share[i] = &mine->v[i];
+        return 0;
+    }
+    /* A plan: this task's list and settings must be the plan's. */
+    if (mine->n > 0 && xr_plan_same_list(plan, mine, why, sizeof why) != 0) {
+        fprintf(stderr, "arnet extract: this task's videos differ from the plan in "
+                        "%s/arnet-extract/plan: %s\n(a list made again while tasks ran? extract "
+                        "from the plan's list: leave out the videos, or plan another --out)\n",
+                a->out, why);
+        return CLI_EXIT_FAIL;
+    }
+    if (a->settings_given &&
+        xr_settings_diff(settings, plan->settings, "here", "in the plan", why, sizeof why)) {
+        fprintf(stderr, "arnet extract: the settings differ from the plan's (%s): leave them "
+                        "out to use the plan's\n",
+                why);
+        return CLI_EXIT_FAIL;
+    }
+    if (a->plan) {
+        if (want_n != plan->shards) {
+            fprintf(stderr, "arnet extract: %s already has a plan of %u shards, not %u\n",
+                    a->out, plan->shards, want_n);
+            return CLI_EXIT_FAIL;
         }
-        struct stat sb;
-        if (!force && stat(out, &sb) == 0 && (!split || stat(fout, &sb) == 0)) {
-            e->status = 2;
-            skipped++;
-            continue;
-        }
-        char err[512];
-        cli_video *v = NULL;
-        if (cli_video_open(e->path, 1, &v, err, sizeof err) < 0) {
-            cli_progress_done();
-            fprintf(stderr, "arnet extract: %s: %s\n", e->path, err);
-            e->status = -1;
-            failed++;
-            continue;
-        }
-        cli_video_info info;
-        cli_video_info_get(v, &info);
-        e->fps = info.fps;
-        p.video = i + 1;
-        p.name = e->path;
-        p.expected_clips = expected_clips(sm, info.frames);
-        p.video_start = cli_now();
-        p.clips_before = total_clips;
-        source s = {NULL, v};
-        float *feat = NULL;
-        int rc = extract_source(sm, &s, &p, &feat, &e->clips, &e->frames, err, sizeof err);
-        cli_video_close(v);
-        if (rc < 0) {
-            cli_progress_done();
-            if (interrupted)
-                break;
-            fprintf(stderr, "arnet extract: %s: %s\n", e->path, err);
-            e->status = -1;
-            failed++;
-            continue;
-        }
-        int st = write_streams(sm, out, fout, feat, e->clips);
-        free(feat);
-        if (st != ARNET_OK) {
-            cli_progress_done();
-            fprintf(stderr, "arnet extract: %s: %s\n", e->path, arnet_last_error());
-            e->status = -1;
-            failed++;
-            continue;
-        }
-        e->status = 1;
-        written++;
-        total_clips += e->clips;
-        double el = cli_now() - p.video_start;
-        if (p.on) {
-            if (isatty(2)) { /* the bar's last state, then the line */
-                progress_draw(&p, e->clips, 1);
-                cli_progress_done();
-            }
-            fprintf(stderr, "[%zu/%zu] %s -> %s: %llu frames, %zu clips, %.1f s\n", i + 1, n,
-                    e->path, out, (unsigned long long)e->frames, e->clips, el);
+        printf("arnet extract: the plan in %s/arnet-extract/plan is already this one (%zu "
+               "videos in %u shards)\n",
+               a->out, plan->n, plan->shards);
+        *stop = 1;
+        return 0;
+    }
+    if (n > 0 && n != plan->shards) {
+        fprintf(stderr, "arnet extract: --shard %s: the plan in %s has %u shards, not %u\n",
+                a->shard, a->out, plan->shards, n);
+        return CLI_EXIT_FAIL;
+    }
+    if (k == 0 && plan->shards > 1) {
+        const char *id = getenv("SLURM_ARRAY_TASK_ID");
+        if (id && *id) {
+            unsigned nn;
+            if ((rc = parse_shard(id, &k, &nn, "SLURM_ARRAY_TASK_ID")))
+                return rc;
+            k_from = "SLURM_ARRAY_TASK_ID";
         }
     }
-    cli_progress_done();
-    char mpath_tail[64];
-    if (shard_n > 1)
-        snprintf(mpath_tail, sizeof mpath_tail, "manifest.%u-of-%u.tsv", shard_k, shard_n);
-    else
-        snprintf(mpath_tail, sizeof mpath_tail, "manifest.tsv");
-    char *mpath = malloc(strlen(dir) + sizeof mpath_tail + 2);
-    int rc = 0;
-    if (mpath) {
-        sprintf(mpath, "%s/%s", dir, mpath_tail);
-        manifest_ctx mc = {es, n, xpath, sm->fx ? fpath : NULL, sm->opt, sm->fopt, split,
-                           shard_k, shard_n};
-        if (cli_write_file(CMD, mpath, fill_manifest, &mc) != 0)
+    if (k > plan->shards) {
+        fprintf(stderr, "arnet extract: shard %u (%s) is past the plan's %u shards (submit "
+                        "the array as --array=1-%u)\n",
+                k, k_from, plan->shards, plan->shards);
+        return CLI_EXIT_FAIL;
+    }
+    char fv[64];
+    if (!a->fpath && xr_settings_get(plan->settings, "flow_extractor", fv, sizeof fv)) {
+        fprintf(stderr, "arnet extract: the plan in %s/arnet-extract/plan extracts two streams: "
+                        "give --flow-extractor and the plan's flow options (%s)\n",
+                a->out, plan->settings);
+        return CLI_EXIT_FAIL;
+    }
+    if (settings_options(plan->settings, &a->opt) != 0) {
+        fprintf(stderr, "arnet extract: %s/arnet-extract/plan: settings '%s' are not this "
+                        "arnet's\n",
+                a->out, plan->settings);
+        return CLI_EXIT_FAIL;
+    }
+    r->settings = plan->settings;
+    if (plan->lease >= 1)
+        r->lease = plan->lease;
+    r->share = malloc((plan->n ? plan->n : 1) * sizeof *r->share);
+    if (!r->share)
+        return CLI_EXIT_FAIL;
+    r->n = 0;
+    for (size_t i = 0; i < plan->n; i++)
+        if (k == 0 || i % plan->shards == k - 1)
+            r->share[r->n++] = &plan->v[i];
+    if (a->show)
+        fprintf(stderr, "arnet extract: %s %u/%u of the plan in %s: %zu videos\n",
+                k ? "shard" : "all", k ? k : plan->shards, plan->shards, a->out, r->n);
+    r->shard = k;
+    return 0;
+}
+
+/* Parse argv into a: 0 to go on, -1 done (--help), or an exit code. */
+static int parse_args(int argc, char **argv, args *a)
+{
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        int r = 0;
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(argv[i], "--force")) {
+            a->force = 1;
+        } else if (!strcmp(argv[i], "--quiet")) {
+            a->show = 0;
+        } else if (!strcmp(argv[i], "--plan")) {
+            a->plan = 1;
+        } else if (!strcmp(argv[i], "--partial")) {
+            a->partial = 1;
+        } else if ((r = cli_extractor_option(CMD, argc, argv, &i, &a->opt))) {
+            if (strncmp(arg, "--threads", 9))
+                a->settings_given = 1;
+            else
+                a->threads_given = 1;
+        } else if (!strcmp(argv[i], "--split-streams")) {
+            a->split = 1;
+            a->settings_given = 1;
+        } else if ((r = cli_flow_option(CMD, argc, argv, &i, &a->opt, &a->fopt))) {
+            a->flow_given = 1;
+            a->settings_given = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--extractor", &v))) {
+            a->xpath = v;
+            a->settings_given = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-extractor", &v))) {
+            a->fpath = v;
+            a->settings_given = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-out", &v))) {
+            a->flow_out = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--frames", &v))) {
+            a->frames = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v))) {
+            a->out = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--status", &v))) {
+            a->status = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--manifest", &v))) {
+            a->manifest = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--list", &v)) ||
+                   (r = cli_opt_value(CMD, argc, argv, &i, "--labels", &v))) {
+            int rc;
+            int labelled = !strncmp(arg, "--labels", 8);
+            if (r > 0 && (rc = read_list(labelled ? "--labels" : "--list", v, labelled,
+                                         &a->videos)))
+                return rc;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--shard", &v))) {
+            int rc;
+            if (r > 0 && (rc = parse_shard(v, &a->shard_k, &a->shard_n, "--shard")))
+                return rc;
+            a->shard = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--shards", &v))) {
+            uint64_t k;
+            if (r > 0 && !cli_parse_u64(CMD, "--shards", v, 1, 1000000, &k))
+                return CLI_EXIT_USAGE;
+            a->shards = (unsigned)k;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--jobs", &v))) {
+            uint64_t k;
+            if (r > 0 && !cli_parse_u64(CMD, "--jobs", v, 1, MAX_JOBS, &k))
+                return CLI_EXIT_USAGE;
+            a->jobs = (unsigned)k;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--max-attempts", &v))) {
+            uint64_t k;
+            if (r > 0 && !cli_parse_u64(CMD, "--max-attempts", v, 1, 1000000, &k))
+                return CLI_EXIT_USAGE;
+            a->max_attempts = (unsigned)k;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--lease", &v))) {
+            if (r > 0 && !cli_parse_double(CMD, "--lease", v, 1, 1e7, &a->lease))
+                return CLI_EXIT_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error(CMD, "unknown option '%s'", argv[i]);
+        } else if (vlist_add(&a->videos, argv[i], -1, NULL) != 0) {
+            fprintf(stderr, "arnet extract: out of memory\n");
+            return CLI_EXIT_FAIL;
+        }
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* --frames FRAMES.npy --out OUT.npy: one file, no plan or records. */
+static int cmd_frames(args *a)
+{
+    if (a->videos.p.n > 0)
+        return cli_usage_error(CMD, "give either --frames FRAMES.npy or video files, not both");
+    if (!a->xpath)
+        return cli_usage_error(CMD, "--extractor X.arnet is required");
+    if (a->split && !a->flow_out)
+        return cli_usage_error(CMD, "--split-streams with --frames: give the flow half's file "
+                                    "as --flow-out FLOW.npy (--out gets the RGB half)");
+    if (a->flow_out && !a->split)
+        return cli_usage_error(CMD, "--flow-out goes with --split-streams");
+    /* OUT.npy is not an input, and not replaced without --force. */
+    cli_output o, fo;
+    cli_output_init(&o, "--out", a->out, 0);
+    cli_output_init(&fo, "--flow-out", a->flow_out ? a->flow_out : "", 0);
+    npy_frames nf;
+    memset(&nf, 0, sizeof nf);
+    int rc;
+    char err[512];
+    if ((rc = cli_output_not_input(CMD, &o, "the frames --frames", a->frames)) ||
+        (rc = cli_output_not_input(CMD, &o, "the extractor --extractor", a->xpath)) ||
+        (a->fpath && (rc = cli_output_not_input(CMD, &o, "the flow extractor --flow-extractor",
+                                                a->fpath))) ||
+        (rc = cli_output_absent(CMD, &o, NULL, a->force, NULL)) ||
+        (rc = cli_output_lock(CMD, &o)))
+        goto done;
+    if (a->flow_out &&
+        ((rc = cli_output_not_input(CMD, &fo, "the frames --frames", a->frames)) ||
+         (rc = cli_output_not_input(CMD, &fo, "the extractor --extractor", a->xpath)) ||
+         (rc = cli_output_not_input(CMD, &fo, "the flow extractor --flow-extractor", a->fpath)) ||
+         (rc = cli_output_not_input(CMD, &fo, "the RGB half --out", a->out)) ||
+         (rc = cli_output_absent(CMD, &fo, NULL, a->force, NULL)) ||
+         (rc = cli_output_lock(CMD, &fo))))
+        goto done;
+    /* The input is checked before the extractor is loaded (seconds). */
+    if (npy_frames_open(a->frames, &nf, err, sizeof err) < 0) {
+        fprintf(stderr, "arnet extract: %s: %s\n", a->frames, err);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    arnet_extractor *x = NULL, *fx = NULL;
+    if ((rc = cli_load_extractors(CMD, a->xpath, a->fpath, &x, a->fpath ? &fx : NULL)) != 0) {
+    } else if (interrupted) {
+        fprintf(stderr, "arnet extract: interrupted\n");
+        rc = CLI_EXIT_INTERRUPTED;
+    } else {
+        if (!a->threads_given)
+            a->opt.threads = usable_cores();
+        flow_cfg fc = {fx, &a->fopt, a->split};
+        rc = run_frames(x, &a->opt, &fc, &nf, a->frames, a->out, a->flow_out, a->show);
+    }
+    arnet_extractor_free(x);
+    arnet_extractor_free(fx);
+done:
+    npy_frames_close(&nf);
+    cli_output_release(&o);
+    if (a->flow_out)
+        cli_output_release(&fo);
+    return rc;
+}
+
+/* Videos into --out DIR: plan, shard, claim, extract, record. */
+static int cmd_videos(args *a)
+{
+    size_t ol = strlen(a->out);
+    if (ol > 4 && !strcmp(a->out + ol - 4, ".npy"))
+        return cli_usage_error(CMD, "--out %s: videos are written into a folder (--out DIR), "
+                                    "one DIR/<name>.npy each", a->out);
+    if (a->shards && !a->plan)
+        return cli_usage_error(CMD, "--shards N goes with --plan (tasks then give --shard K)");
+    if (!a->plan && !cli_video_available()) {
+        fprintf(stderr, "arnet extract: %s\n", cli_video_missing());
+        return CLI_EXIT_FAIL;
+    }
+    char xdigest[17] = "", err[512];
+    if (a->videos.p.n == 0) {
+        size_t pl = strlen(a->out) + 32;
+        char *pp = malloc(pl);
+        int has_plan = pp && (snprintf(pp, pl, "%s/arnet-extract/plan", a->out), access(pp, F_OK) == 0);
+        free(pp);
+        if (!has_plan)
+            return cli_usage_error(CMD, "nothing to extract: give --frames FRAMES.npy, video "
+                                        "files, --list or --labels (%s has no plan)", a->out);
+    }
+    if (a->xpath && file_digest(a->xpath, xdigest) != 0) {
+        fprintf(stderr, "arnet extract: --extractor %s: %s\n", a->xpath,
+                cli_open_error(a->xpath));
+        return CLI_EXIT_FAIL;
+    }
+    if (a->fpath && file_digest(a->fpath, a->fdigest) != 0) {
+        fprintf(stderr, "arnet extract: --flow-extractor %s: %s\n", a->fpath,
+                cli_open_error(a->fpath));
+        return CLI_EXIT_FAIL;
+    }
+    xr_plan plan;
+    memset(&plan, 0, sizeof plan);
+    run r;
+    memset(&r, 0, sizeof r);
+    r.lease = a->lease;
+    int stop = 0, rc;
+    if (!a->xpath) {
+        /* Only a task of a plan may leave the extractor out. */
+        int pr = xr_plan_read(a->out, &plan, err, sizeof err);
+        if (pr <= 0) {
+            if (pr < 0)
+                fprintf(stderr, "arnet extract: %s\n", err);
+            xr_plan_free(&plan);
+            return pr < 0 ? CLI_EXIT_FAIL
+                          : cli_usage_error(CMD, "--extractor X.arnet is required (%s has no "
+                                                 "plan to take it from)", a->out);
+        }
+        char want[64];
+        a->xpath = plan.extractor;
+        if (file_digest(a->xpath, xdigest) != 0 ||
+            !xr_settings_get(plan.settings, "extractor", want, sizeof want) ||
+            strcmp(want, xdigest)) {
+            fprintf(stderr, "arnet extract: the plan's extractor %s is %s: give --extractor\n",
+                    a->xpath, xdigest[0] ? "not the file it was when planned" : "unreadable");
+            xr_plan_free(&plan);
+            return CLI_EXIT_FAIL;
+        }
+        /* The plan's own settings, not the defaults, make the string
+         * (unless the task gave some: then they are compared). */
+        if (!a->settings_given && settings_options(plan.settings, &a->opt) != 0) {
+            xr_plan_free(&plan);
+            return CLI_EXIT_FAIL;
+        }
+        a->xpath = strdup(plan.extractor); /* the plan is read again below */
+        xr_plan_free(&plan);
+        if (!a->xpath)
+            return CLI_EXIT_FAIL;
+        a->xpath_owned = 1;
+    }
+    if ((rc = choose_videos(a, xdigest, &plan, &r, &stop)) || stop)
+        goto done;
+    char own_settings[1024];
+    if (!r.settings) { /* no plan: this task's settings */
+        settings_string(xdigest, &a->opt, own_settings, sizeof own_settings);
+        if (a->fpath)
+            flow_settings(own_settings, sizeof own_settings, a->fdigest, &a->opt, &a->fopt,
+                          a->split);
+        r.settings = own_settings;
+    }
+    if (r.n == 0) {
+        rc = cli_usage_error(CMD, "nothing to extract: give video files, --list or --labels");
+        goto done;
+    }
+    /* One task per shard: a second one is refused (a dead one's claim is
+     * taken over). */
+    xr_claim *shard_claim = NULL;
+    if (r.shard > 0) {
+        char name[32], holder[512];
+        snprintf(name, sizeof name, "shard-%u", r.shard);
+        int got = xr_claim_take(a->out, name, 1, r.lease, &shard_claim, holder, sizeof holder);
+        if (got <= 0) {
+            if (got == 0)
+                fprintf(stderr, "arnet extract: shard %u of %s is being run by %s: not run "
+                                "twice\n",
+                        r.shard, a->out, holder);
+            else
+                fprintf(stderr, "arnet extract: %s\n", holder);
             rc = CLI_EXIT_FAIL;
+            goto done;
+        }
     }
-    double el = cli_now() - p.run_start;
-    fprintf(stderr,
-            "arnet extract: %zu written, %zu already there, %zu failed%s; %llu clips in %.1f s "
-            "(%.2f clips/s)%s%s\n",
-            written, skipped, failed, interrupted ? ", interrupted" : "",
-            (unsigned long long)total_clips, el, el > 0 ? (double)total_clips / el : 0.0,
-            mpath ? "; manifest " : "", mpath ? mpath : "");
-    free(mpath);
-    free(out);
-    free(fout);
-    for (size_t i = 0; i < n; i++)
-        free(es[i].stem);
-    if (interrupted)
-        return 130;
-    return rc ? rc : failed ? CLI_EXIT_FAIL : 0;
+    arnet_extractor *x = NULL, *fx = NULL;
+    char flow_dir[4096 + 8];
+    snprintf(flow_dir, sizeof flow_dir, "%s/flow", a->out);
+    if ((rc = cli_load_extractors(CMD, a->xpath, a->fpath, &x, a->fpath ? &fx : NULL)) != 0) {
+    } else if (interrupted) {
+        fprintf(stderr, "arnet extract: interrupted\n");
+        rc = CLI_EXIT_INTERRUPTED;
+    } else if (fx && a->split && cli_mkdir(flow_dir) != 0) {
+        fprintf(stderr, "arnet extract: cannot create folder %s: %s\n", flow_dir,
+                strerror(errno));
+        rc = CLI_EXIT_FAIL;
+    } else {
+        r.fc.fx = fx;
+        r.fc.fopt = &a->fopt;
+        r.fc.split = a->split;
+        int cores = usable_cores();
+        r.jobs = a->jobs ? (int)a->jobs : 1;
+        if ((size_t)r.jobs > r.n)
+            r.jobs = (int)r.n;
+        if (!a->threads_given)
+            a->opt.threads = cores / r.jobs > 0 ? cores / r.jobs : 1;
+        r.x = x;
+        r.opt = a->opt;
+        r.dir = a->out;
+        r.force = a->force;
+        r.show = a->show;
+        r.max_attempts = a->max_attempts;
+        rc = run_videos(&r);
+    }
+    arnet_extractor_free(x);
+    arnet_extractor_free(fx);
+    xr_claim_release(shard_claim);
+done:
+    free(r.share);
+    xr_plan_free(&plan);
+    return rc;
 }
 
 int cmd_extract(int argc, char **argv)
 {
-    const char *xpath = NULL, *fpath = NULL, *frames = NULL, *out = NULL, *flow_out = NULL, *v;
-    arnet_extractor_options opt;
-    arnet_extractor_options_init(&opt);
-    arnet_flow_options fopt;
-    arnet_flow_options_init(&fopt);
-    unsigned shard_k = 1, shard_n = 1;
-    int force = 0, show = 1, rc = 0, split = 0, flow_opts = 0;
-    entry *es = NULL;
-    size_t n = 0, cap = 0, n_owned = 0;
-    char **owned = NULL;
-    npy_frames nf;
-    memset(&nf, 0, sizeof nf);
-    cli_output o, fo;
-    int o_used = 0, fo_used = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = 0;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            goto done;
-        } else if (!strcmp(argv[i], "--force")) {
-            force = 1;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            show = 0;
-        } else if (!strcmp(argv[i], "--split-streams")) {
-            split = 1;
-        } else if ((r = cli_extractor_option(CMD, argc, argv, &i, &opt))) {
-        } else if ((r = cli_flow_option(CMD, argc, argv, &i, &opt, &fopt))) {
-            flow_opts = 1;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--extractor", &v))) {
-            xpath = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-extractor", &v))) {
-            fpath = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-out", &v))) {
-            flow_out = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--frames", &v))) {
-            frames = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v))) {
-            out = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--list", &v))) {
-            if (r > 0 && read_list(v, &es, &n, &cap, &owned, &n_owned) < 0) {
-                rc = CLI_EXIT_FAIL;
-                goto done;
-            }
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--shard", &v))) {
-            uint64_t k, nn;
-            if (r > 0 && !cli_parse_u64_pair(CMD, "--shard", v, '/', "K/N", 1, 1000000, &k, &nn)) {
-                rc = CLI_EXIT_USAGE;
-                goto done;
-            }
-            if (r > 0 && k > nn) {
-                rc = cli_usage_error(CMD, "--shard: '%s' is not K/N with 1 <= K <= N", v);
-                goto done;
-            }
-            if (r > 0) {
-                shard_k = (unsigned)k;
-                shard_n = (unsigned)nn;
-            }
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            rc = cli_usage_error(CMD, "unknown option '%s'", argv[i]);
-            goto done;
-        } else {
-            if (n == cap) {
-                entry *g = realloc(es, (cap * 2 + 16) * sizeof *es);
-                if (!g) {
-                    fprintf(stderr, "arnet extract: out of memory\n");
-                    rc = CLI_EXIT_FAIL;
-                    goto done;
-                }
-                es = g;
-                cap = cap * 2 + 16;
-            }
-            memset(&es[n], 0, sizeof *es);
-            es[n++].path = argv[i];
-        }
-        if (r < 0) {
-            rc = CLI_EXIT_USAGE;
-            goto done;
-        }
-    }
-    if (!xpath) {
-        rc = cli_usage_error(CMD, "--extractor X.arnet is required");
+    args a;
+    memset(&a, 0, sizeof a);
+    arnet_extractor_options_init(&a.opt);
+    arnet_flow_options_init(&a.fopt);
+    a.show = 1;
+    a.max_attempts = 3;
+    a.lease = 600;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == -1) {
+        rc = 0;
         goto done;
     }
-    if (!out) {
+    if (rc)
+        goto done;
+    if (a.status) {
+        if (a.out || a.frames || a.videos.p.n || a.plan || a.shard)
+            rc = cli_usage_error(CMD, "--status DIR takes only --manifest, --partial and "
+                                      "--quiet");
+        else {
+            xr_status_options so = {!a.show, a.manifest, a.partial};
+            rc = xr_status(CMD, a.status, &so);
+        }
+        goto done;
+    }
+    if (a.manifest || a.partial) {
+        rc = cli_usage_error(CMD, "--manifest and --partial go with --status DIR");
+        goto done;
+    }
+    if (!a.out) {
         rc = cli_usage_error(CMD, "--out is required");
         goto done;
     }
-    if (!fpath && (split || flow_opts || flow_out)) {
+    if (!a.fpath && (a.split || a.flow_given || a.flow_out)) {
         rc = cli_usage_error(CMD, "%s needs --flow-extractor FLOW.arnet (the flow stream)",
-                             split ? "--split-streams" : flow_out ? "--flow-out" : "a --flow-* option");
+                             a.split ? "--split-streams" : a.flow_out ? "--flow-out"
+                                                                      : "a --flow-* option");
         goto done;
     }
-    if (fpath && opt.last_clip == ARNET_LAST_CLIP_PAD) {
+    if (a.fpath && a.opt.last_clip == ARNET_LAST_CLIP_PAD) {
         rc = cli_usage_error(CMD, "--last-clip pad: two-stream clips need all their flows; a "
                                   "shorter tail is dropped");
         goto done;
     }
-    if (frames && split && !flow_out) {
-        rc = cli_usage_error(CMD, "--split-streams with --frames: give the flow half's file "
-                                  "as --flow-out FLOW.npy (--out gets the RGB half)");
-        goto done;
-    }
-    if (flow_out && !(frames && split)) {
-        rc = cli_usage_error(CMD, "--flow-out is for --frames with --split-streams (videos "
-                                  "go to DIR/rgb and DIR/flow)");
-        goto done;
-    }
-    if (frames && n > 0) {
-        rc = cli_usage_error(CMD, "give either --frames FRAMES.npy or video files, not both");
-        goto done;
-    }
-    if (!frames && n == 0) {
-        rc = cli_usage_error(CMD, "nothing to extract: give --frames FRAMES.npy or video files");
-        goto done;
-    }
-    size_t ol = strlen(out);
-    if (!frames && ol > 4 && !strcmp(out + ol - 4, ".npy")) {
-        rc = cli_usage_error(CMD, "--out %s: videos are written into a folder (--out DIR), "
-                                  "one DIR/<name>.npy each", out);
-        goto done;
-    }
-    if (!frames && !cli_video_available()) {
-        fprintf(stderr, "arnet extract: %s\n", cli_video_missing());
-        rc = CLI_EXIT_FAIL;
-        goto done;
-    }
-    /* --frames: OUT.npy is not an input, and not replaced without --force.
-     * (Video mode writes DIR/<name>.npy, and shards share DIR: no lock.) */
-    cli_output_init(&o, "--out", out, 0);
-    o_used = 1;
-    if (frames && ((rc = cli_output_not_input(CMD, &o, "the frames --frames", frames)) ||
-                   (rc = cli_output_not_input(CMD, &o, "the extractor --extractor", xpath)) ||
-                   (fpath && (rc = cli_output_not_input(CMD, &o, "the flow extractor "
-                                                                 "--flow-extractor", fpath))) ||
-                   (rc = cli_output_absent(CMD, &o, NULL, force, NULL)) ||
-                   (rc = cli_output_lock(CMD, &o))))
-        goto done;
-    if (flow_out) {
-        cli_output_init(&fo, "--flow-out", flow_out, 0);
-        fo_used = 1;
-        if ((rc = cli_output_not_input(CMD, &fo, "the frames --frames", frames)) ||
-            (rc = cli_output_not_input(CMD, &fo, "the extractor --extractor", xpath)) ||
-            (rc = cli_output_not_input(CMD, &fo, "the flow extractor --flow-extractor", fpath)) ||
-            (rc = cli_output_not_input(CMD, &fo, "the RGB half --out", out)) ||
-            (rc = cli_output_absent(CMD, &fo, NULL, force, NULL)) ||
-            (rc = cli_output_lock(CMD, &fo)))
-            goto done;
-    }
-    /* The inputs are checked before the extractor is loaded (seconds). */
-    size_t n_run = 0;
-    if (frames) {
-        char err[512];
-        if (npy_frames_open(frames, &nf, err, sizeof err) < 0) {
-            fprintf(stderr, "arnet extract: %s: %s\n", frames, err);
-            rc = CLI_EXIT_FAIL;
-            goto done;
-        }
-    } else if ((rc = plan_videos(es, n, out, shard_k, shard_n, &n_run)) != 0) {
+    if (a.flow_out && !a.frames) {
+        rc = cli_usage_error(CMD, "--flow-out is for --frames (videos' flow halves go to "
+                                  "DIR/flow/<name>.npy)");
         goto done;
     }
     /* Ctrl-C from here on (loading takes seconds) stops cleanly. */
@@ -1182,33 +1761,12 @@ int cmd_extract(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    arnet_extractor *x = NULL, *fx = NULL;
-    streams sm = {NULL, NULL, &opt, &fopt, split};
-    if ((rc = cli_load_extractors(CMD, xpath, fpath, &x, fpath ? &fx : NULL)) != 0) {
-    } else if (interrupted) {
-        fprintf(stderr, "arnet extract: interrupted\n");
-        rc = 130;
-    } else {
-        sm.x = x;
-        sm.fx = fx;
-        if (frames)
-            rc = run_frames(&sm, &nf, frames, out, flow_out, show);
-        else
-            rc = run_videos(&sm, xpath, fpath, es, n_run, out, shard_k, shard_n, force, show);
-    }
+    rc = a.frames ? cmd_frames(&a) : cmd_videos(&a);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    arnet_extractor_free(x);
-    arnet_extractor_free(fx);
 done:
-    if (o_used)
-        cli_output_release(&o);
-    if (fo_used)
-        cli_output_release(&fo);
-    npy_frames_close(&nf);
-    for (size_t i = 0; i < n_owned; i++)
-        free(owned[i]);
-    free(owned);
-    free(es);
+    if (a.xpath_owned)
+        free((char *)a.xpath);
+    xr_plan_free(&a.videos.p);
     return rc;
 }

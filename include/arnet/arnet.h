@@ -130,9 +130,20 @@ ARNET_API const char *arnet_strerror(int status);
  * next libarnet call on this thread.  Thread-safe (thread-local). */
 ARNET_API const char *arnet_last_error(void);
 
-/* Forget the calling thread's last error message.  Thread-safe
- * (thread-local). */
+/* Forget the calling thread's last error message (and its errno).
+ * Thread-safe (thread-local). */
 ARNET_API void arnet_clear_error(void);
+
+/* The system's error number behind the calling thread's last failure, when
+ * that failure was the operating system's: ARNET_E_IO from opening, reading,
+ * mapping, writing, syncing or renaming a file or making a folder (ENOENT,
+ * EACCES, EISDIR for a folder where a file was expected, ENOSPC, ...).  0 when
+ * the last failure was the library's own verdict (a malformed file, a bad
+ * argument, a FIFO refused) or there was none.  Set and cleared together with
+ * arnet_last_error()'s message, so bindings can raise their language's error
+ * for the system's code (Python: FileNotFoundError, PermissionError).
+ * Thread-safe (thread-local). */
+ARNET_API int arnet_last_errno(void);
 
 /* Free memory the library handed over ([transferred] outputs such as
  * arnet_npy_read's data or arnet_model_save_buffer's buffer).  NULL is fine.
@@ -1057,10 +1068,12 @@ typedef int (*arnet_run_eval_fn)(void *user, const arnet_run_eval *ev);
 
 typedef struct arnet_run_options {
     size_t struct_size;
-    const char *train_manifest;      /* [borrowed] training manifest, or: */
+    const char *train_manifest;      /* [borrowed] training manifest (recorded for
+                                      * resuming; loaded unless train_set is given) */
     const arnet_dataset *train_set;  /* [borrowed, life] a loaded training set */
-    const char *test_manifest;       /* [borrowed] test manifest with frame labels, or: */
-    const arnet_dataset *test_set;   /* [borrowed, life]; both NULL: no evaluation */
+    const char *test_manifest;       /* [borrowed] test manifest with frame labels
+                                      * (likewise), and/or: */
+    const arnet_dataset *test_set;   /* [borrowed, life]; none: no evaluation */
     const arnet_load_options *load;  /* [borrowed] how manifests load (NULL =
                                       * defaults; on resume the file's crop and
                                       * layout replace these when it records them) */

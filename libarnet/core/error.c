@@ -10,6 +10,8 @@
 #define ARNET_ERRMSG_MAX 1024
 
 static _Thread_local char last_error[ARNET_ERRMSG_MAX];
+/* errno behind the message when the system refused (arnet__error_os), else 0. */
+static _Thread_local int last_errno;
 
 const char *arnet_version(void) { return ARNET_VERSION; }
 
@@ -32,7 +34,13 @@ const char *arnet_strerror(int status)
 
 const char *arnet_last_error(void) { return last_error; }
 
-void arnet_clear_error(void) { last_error[0] = '\0'; }
+void arnet_clear_error(void)
+{
+    last_error[0] = '\0';
+    last_errno = 0;
+}
+
+int arnet_last_errno(void) { return last_errno; }
 
 void arnet_free(void *ptr) { free(ptr); }
 
@@ -42,7 +50,18 @@ int arnet__error(int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    last_errno = 0;
     return status;
+}
+
+int arnet__error_os(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    last_errno = err;
+    return ARNET_E_IO;
 }
 
 void arnet__error_prefix(const char *fmt, ...)

@@ -43,13 +43,45 @@ static char *dir_of(const char *path)
     return d;
 }
 
-/* When name is "<base>.tmp.<pid>.<n>" (decimal pid and n, nothing after),
- * its pid, else 0. */
-static pid_t temp_owner(const char *name, const char *base, size_t base_len)
+/* This machine's name as it goes into temporary file names: gethostname's,
+ * with anything but letters, digits, '-' and '_' as '_' (a dot would make
+ * the name ambiguous, a '/' a path), at most 63 characters; "localhost"
+ * when it has none.  n >= 64. */
+static void host_tag(char *buf, size_t n)
+{
+    char h[256];
+    if (gethostname(h, sizeof h) != 0)
+        h[0] = '\0';
+    h[sizeof h - 1] = '\0';
+    size_t k = 0;
+    for (const char *p = h; *p && k < 63 && k + 1 < n; p++) {
+        char c = *p;
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+        buf[k++] = plain ? c : '_';
+    }
+    if (k == 0)
+        k = (size_t)snprintf(buf, n, "localhost");
+    buf[k] = '\0';
+}
+
+/* When name is "<base>.tmp.<host>.<pid>.<n>" (host as host_tag writes it,
+ * decimal pid and n, nothing after), its pid, with the host's tag at
+ * *host (host_len bytes), else 0. */
+static pid_t temp_owner(const char *name, const char *base, size_t base_len, const char **host,
+                        size_t *host_len)
 {
     if (strncmp(name, base, base_len) != 0 || strncmp(name + base_len, ".tmp.", 5) != 0)
         return 0;
-    const char *p = name + base_len + 5;
+    const char *h = name + base_len + 5, *p = h;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '-' || *p == '_')
+        p++;
+    if (p == h || *p != '.')
+        return 0;
+    *host = h;
+    *host_len = (size_t)(p - h);
+    p++;
     long long pid = 0;
     const char *digits = p;
     while (*p >= '0' && *p <= '9' && p - digits < 12)
@@ -62,10 +94,14 @@ static pid_t temp_owner(const char *name, const char *base, size_t base_len)
     return p == n || *p ? 0 : (pid_t)pid;
 }
 
-/* Remove "<path>.tmp.<pid>.<n>" files of processes that no longer exist: a
- * writer killed between creating its temporary and renaming it.  A live
- * process's temporary (another writer right now) is never touched; nor is
- * anything when the folder cannot be read (best effort: the write goes on). */
+/* Remove "<path>.tmp.<host>.<pid>.<n>" files that are provably stale: made
+ * on this machine (its host name in the temporary's) by a process that no
+ * longer exists, a writer killed between creating its temporary and
+ * renaming it.  On a file system shared by several machines a process id
+ * says nothing about another machine's processes, so another host's
+ * temporary is never touched (nor one named without a host, as before
+ * 0.3); nor is a live process's, nor anything when the folder cannot be
+ * read (best effort: the write goes on). */
 static void remove_stale_temps(const char *path, const char *dir)
 {
     const char *slash = strrchr(path, '/');
@@ -78,11 +114,16 @@ static void remove_stale_temps(const char *path, const char *dir)
             close(dfd);
         return;
     }
+    char me[64];
+    host_tag(me, sizeof me);
+    size_t me_len = strlen(me);
     pid_t self = getpid();
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        pid_t pid = temp_owner(e->d_name, base, base_len);
-        if (pid <= 0 || pid == self)
+        const char *host = NULL;
+        size_t host_len = 0;
+        pid_t pid = temp_owner(e->d_name, base, base_len, &host, &host_len);
+        if (pid <= 0 || pid == self || host_len != me_len || memcmp(host, me, me_len) != 0)
             continue;
         if (kill(pid, 0) == 0 || errno != ESRCH)
             continue; /* alive (or not ours to signal: alive too) */
@@ -135,8 +176,8 @@ void arnet__wfile_abort(arnet__wfile *f)
 static int wfile_fail(arnet__wfile *f, const char *step)
 {
     int e = errno ? errno : EIO;
-    int rc = arnet__error(ARNET_E_IO, "%s: %s failed: %s (the file was left unchanged)",
-                          f->path, step, strerror(e));
+    int rc = arnet__error_os(e, "%s: %s failed: %s (the file was left unchanged)",
+                             f->path, step, strerror(e));
     arnet__wfile_abort(f);
     return rc;
 }
@@ -152,7 +193,7 @@ int arnet__wfile_open(arnet__wfile *f, const char *path)
     if (path[plen - 1] == '/')
         return arnet__error(ARNET_E_INVALID, "%s: names a folder, not a file", path);
     f->path = arnet__strdup(path);
-    f->tmp = arnet__alloc(plen + 48, 1, "temporary file name");
+    f->tmp = arnet__alloc(plen + 112, 1, "temporary file name");
     /* The folder's name now, so that commit allocates nothing after the
      * rename and always syncs the folder. */
     f->dir = dir_of(path);
@@ -161,9 +202,11 @@ int arnet__wfile_open(arnet__wfile *f, const char *path)
         return ARNET_E_NOMEM;
     }
     remove_stale_temps(path, f->dir);
+    char host[64];
+    host_tag(host, sizeof host);
     for (int attempt = 0; attempt < 100 && f->fd < 0; attempt++) {
         unsigned k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-        snprintf(f->tmp, plen + 48, "%s.tmp.%ld.%u", path, (long)getpid(), k);
+        snprintf(f->tmp, plen + 112, "%s.tmp.%s.%ld.%u", path, host, (long)getpid(), k);
         /* 0666: the umask decides, as for any new file (mkstemp gives 0600). */
         f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
         if (f->fd < 0 && errno != EEXIST)
@@ -171,8 +214,8 @@ int arnet__wfile_open(arnet__wfile *f, const char *path)
     }
     if (f->fd < 0) {
         int e = errno;
-        int rc = arnet__error(ARNET_E_IO, "%s: cannot create a temporary file beside it: %s",
-                              path, strerror(e));
+        int rc = arnet__error_os(e, "%s: cannot create a temporary file beside it: %s",
+                                 path, strerror(e));
         wfile_release(f);
         return rc;
     }
@@ -251,13 +294,20 @@ int arnet__open_read(const char *path, int *fd_out, uint64_t *size)
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
      * writer forever; fstat then tells what the path is. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        return arnet__error_os(e, "%s: cannot open: %s", path, strerror(e));
+    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return arnet__error(ARNET_E_IO, "%s: cannot stat: %s", path, strerror(e));
+        return arnet__error_os(e, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        /* What read() would have said: a folder where a file was expected. */
+        close(fd);
+        return arnet__error_os(EISDIR, "%s: a directory, not a regular file", path);
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
@@ -268,7 +318,7 @@ int arnet__open_read(const char *path, int *fd_out, uint64_t *size)
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
         int e = errno;
         close(fd);
-        return arnet__error(ARNET_E_IO, "%s: cannot open: %s", path, strerror(e));
+        return arnet__error_os(e, "%s: cannot open: %s", path, strerror(e));
     }
     *fd_out = fd;
     if (size)
@@ -324,7 +374,7 @@ int arnet__read_file(const char *path, uint8_t **out, size_t *size)
             int e = errno;
             free(buf);
             close(fd);
-            return arnet__error(ARNET_E_IO, "%s: read failed: %s", path, strerror(e));
+            return arnet__error_os(e, "%s: read failed: %s", path, strerror(e));
         }
         if (k == 0)
             break;

@@ -23,6 +23,9 @@
 int arnet__error(int status, const char *fmt, ...) ARNET_PRINTF(2, 3);
 /* Prefix the current message with "prefix: " (adds context on the way out). */
 void arnet__error_prefix(const char *fmt, ...) ARNET_PRINTF(1, 2);
+/* As arnet__error(ARNET_E_IO, ...) for a failure of the system's, recording
+ * err for arnet_last_errno() (the message still says strerror(err) itself). */
+int arnet__error_os(int err, const char *fmt, ...) ARNET_PRINTF(2, 3);
 
 /* Overflow-checked size arithmetic: return 0 on overflow. */
 int arnet__mul_size(size_t a, size_t b, size_t *out);
@@ -239,15 +242,16 @@ int arnet__checkpoint_config(const arnet__container *c, arnet__ckp_config *cfg);
 /* ---- files (fileio.c) ------------------------------------------------------ */
 
 /* Every file the library writes replaces its path atomically, one way:
- *   - the bytes go to "<path>.tmp.<pid>.<n>" beside it, created with
+ *   - the bytes go to "<path>.tmp.<host>.<pid>.<n>" beside it, created with
  *     O_EXCL and mode 0666 minus the umask (as any new file);
  *   - fsync of the file, close, rename over path, then fsync of the folder;
  *   - on any failure the temporary is removed and path is unchanged:
  *     ARNET_E_IO "<path>: <step> failed: <reason> (the file was left
  *     unchanged)", or "<path>: cannot create a temporary file beside it";
- *   - temporaries of path left by a process that no longer exists (killed
- *     mid-write) are removed when path is next written; a live process's
- *     are left alone.
+ *   - temporaries of path left by a process of this machine (its host
+ *     name in the temporary's) that no longer exists (killed mid-write)
+ *     are removed when path is next written; a live process's, and any
+ *     other machine's (a shared file system), are left alone.
  * Streaming: arnet__wfile_open, any number of arnet__wfile_write, then
  * arnet__wfile_commit; or arnet__wfile_abort (safe after a failed call,
  * which has already cleaned up, and twice). */

@@ -473,9 +473,10 @@ int arnet__npy_map(const char *path, int layout, arnet__map *out)
     size_t len = h.offset + bytes;
     void *base = mmap(NULL, len, PROT_READ, MAP_SHARED, fileno(fp), 0);
     fclose(fp);
-    if (base == MAP_FAILED)
-        return arnet__error(ARNET_E_IO, "%s: cannot map %zu bytes: %s", path, len,
-                            strerror(errno));
+    if (base == MAP_FAILED) {
+        int e = errno;
+        return arnet__error_os(e, "%s: cannot map %zu bytes: %s", path, len, strerror(e));
+    }
     int ctf = h.ndim == 3 && l == ARNET_LAYOUT_CTF;
     out->base = base;
     out->len = len;

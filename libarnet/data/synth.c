@@ -755,8 +755,9 @@ static int make_dir(const char *path)
         return arnet__error(ARNET_E_IO, "arnet_synth_write: %s exists and is not a directory",
                             path);
     }
-    return arnet__error(ARNET_E_IO, "arnet_synth_write: cannot create directory %s: %s", path,
-                        strerror(errno));
+    int e = errno;
+    return arnet__error_os(e, "arnet_synth_write: cannot create directory %s: %s", path,
+                           strerror(e));
 }
 
 /* Write one split: its .npy files, then its manifest (the public manifest

@@ -236,13 +236,13 @@ static int load_data(arnet_run *r, const arnet_load_options *given)
     lo.crop = r->crop;
     lo.layout = r->layout;
     int rc;
-    if (r->train_manifest) {
+    if (r->train_manifest && !r->train_in) {
         lo.feature_dim = 0;
         if ((rc = arnet_dataset_load_manifest(r->train_manifest, &lo, &r->train)))
             return rc;
         r->train_in = r->train;
     }
-    if (r->test_manifest) {
+    if (r->test_manifest && !r->test_in) {
         lo.feature_dim = arnet_dataset_feature_dim(r->train_in);
         if ((rc = arnet_dataset_load_manifest(r->test_manifest, &lo, &r->test)))
             return rc;
@@ -325,9 +325,9 @@ int arnet_run_start(const arnet_run_options *opt, arnet_run **out)
     }
     r->eval_every = every(o.eval_every);
     r->save_every = every(o.save_every);
-    if (!rc && o.train_manifest && !o.train_set && !(r->train_manifest = abs_path(o.train_manifest)))
+    if (!rc && o.train_manifest && !(r->train_manifest = abs_path(o.train_manifest)))
         rc = ARNET_E_NOMEM;
-    if (!rc && o.test_manifest && !o.test_set && !(r->test_manifest = abs_path(o.test_manifest)))
+    if (!rc && o.test_manifest && !(r->test_manifest = abs_path(o.test_manifest)))
         rc = ARNET_E_NOMEM;
     if (!rc && o.keep_best && !(r->keep_best = abs_path(o.keep_best)))
         rc = ARNET_E_NOMEM;
@@ -422,21 +422,19 @@ static int resume_settings(arnet_run *r, const char *path, const arnet_run_optio
 {
     const char *v;
     int rc;
-    if (!o->train_set) {
-        const char *m = o->train_manifest;
-        if (!m && !(m = recorded(e, lm, "trainer.train_manifest", "train.manifest")))
-            return arnet__error(ARNET_E_INVALID, "%s: the file does not record its training "
-                                "manifest: give one (train_manifest or train_set)", path);
-        if (!(r->train_manifest = abs_path(m)))
-            return ARNET_E_NOMEM;
-    }
-    if (!o->test_set) {
-        const char *m = o->test_manifest;
-        if (!m)
-            m = recorded(e, lm, "trainer.test_manifest", "test.manifest");
-        if (m && !(r->test_manifest = abs_path(m)))
-            return ARNET_E_NOMEM;
-    }
+    /* A manifest is recorded; a set given in its place is what trains. */
+    const char *m = o->train_manifest;
+    if (!m && !o->train_set &&
+        !(m = recorded(e, lm, "trainer.train_manifest", "train.manifest")))
+        return arnet__error(ARNET_E_INVALID, "%s: the file does not record its training "
+                            "manifest: give one (train_manifest or train_set)", path);
+    if (m && !(r->train_manifest = abs_path(m)))
+        return ARNET_E_NOMEM;
+    m = o->test_manifest;
+    if (!m && !o->test_set)
+        m = recorded(e, lm, "trainer.test_manifest", "test.manifest");
+    if (m && !(r->test_manifest = abs_path(m)))
+        return ARNET_E_NOMEM;
     const char *kb = o->keep_best ? o->keep_best
                                   : recorded(e, lm, "trainer.keep_best", "test.keep_best");
     if (kb && !(r->keep_best = abs_path(kb)))

@@ -32,12 +32,16 @@
 #include <string.h>
 
 #include "conv3d.h"
+#include "flow.h"
 #include "internal.h"
 
 #define SCALES_MAX 64u
 #define SIZE_MAX_SIDE 16384u
 #define THREADS_MAX 256
 #define MIN_LEVEL 16u /* OpenCV stops before a level this small */
+/* Pauses a waiting member spins before it yields its core (a pause is
+ * tens of cycles: a few microseconds in all, less than an iteration). */
+#define SPINS 100u
 
 /* What a row kernel works on (pointers into the current level). */
 typedef struct flow_row {
@@ -46,6 +50,7 @@ typedef struct flow_row {
     const float *un1, *un2; /* row below for the dual step */
     float *p11, *p12, *p21, *p22;
     const float *p12u, *p22u; /* row above for the divergence */
+    float *e;                 /* scratch: each pixel's squared change */
     float l_t, theta, taut;
 } flow_row;
 
@@ -121,12 +126,13 @@ struct arnet_flow {
     int median;
     flow_kernels k;
     /* scratch, sized for level 0 and used at every level with its ld */
-    float *ix, *iy;        /* centred gradients of the second frame */
+    float *pk;             /* the second frame and its centred gradients packed
+                            * as (I1, I1x, I1y, 0) per pixel, 4 x ld per row */
     float *wx, *wy;        /* those gradients, warped */
     float *grad, *rho;     /* |grad|^2 and the data term's constant */
     float *p[6];           /* p11 p12 p21 p22 (p31 p32): padded (see p_at) */
     float *med[2];         /* padded copies of u1, u2 for the median */
-    float *rows;           /* 2 rows of level-0 width per member (resize) */
+    float *rows;           /* 4 rows of level-0 width per member (resize) */
     float *row_err[2];     /* per-row squared change, by iteration parity */
     float cubic[32][4];    /* bicubic weights by 1/32 pixel */
     arnet__team *team;
@@ -140,6 +146,7 @@ struct arnet_flow {
     int in_f32;
     float *out;
     int cancelled;
+    uint64_t pixel_iterations; /* of the last compute (member 0 counts) */
     int cancel; /* set by arnet_flow_cancel, read atomically */
     size_t bytes;
     void *arena;
@@ -291,8 +298,7 @@ static void lay_out(arnet_flow *f, carver *c)
         l->u2 = carve(c, n);
         l->u3 = f->gamma != 0.0f ? carve(c, n) : NULL;
     }
-    f->ix = carve(c, plane);
-    f->iy = carve(c, plane);
+    f->pk = carve(c, 4 * plane);
     f->wx = carve(c, plane);
     f->wy = carve(c, plane);
     f->grad = carve(c, plane);
@@ -303,7 +309,7 @@ static void lay_out(arnet_flow *f, carver *c)
     size_t mplane = (size_t)(l0->w + 4) * (l0->h + 4);
     for (int i = 0; i < 2; i++)
         f->med[i] = f->median > 1 ? carve(c, mplane) : NULL;
-    f->rows = carve(c, (size_t)f->n_threads * 2 * l0->w);
+    f->rows = carve(c, (size_t)f->n_threads * 4 * l0->w);
     f->row_err[0] = carve(c, l0->h);
     f->row_err[1] = carve(c, l0->h);
     f->flag = (long *)carve(c, (size_t)f->n_threads * sizeof(long) / sizeof(float) + 1);
@@ -436,7 +442,7 @@ static void bar_wait(flow_barrier *b)
         return;
     }
     for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == g; spins++) {
-        if (spins < 2000) {
+        if (spins < SPINS) {
 #ifdef FLOW_X86
             __builtin_ia32_pause();
 #endif
@@ -449,7 +455,7 @@ static void bar_wait(flow_barrier *b)
 static void wait_flag(const long *flag, long it)
 {
     for (unsigned spins = 0; __atomic_load_n(flag, __ATOMIC_ACQUIRE) < it; spins++) {
-        if (spins < 2000) {
+        if (spins < SPINS) {
 #ifdef FLOW_X86
             __builtin_ia32_pause();
 #endif
@@ -468,8 +474,10 @@ static void tile(uint32_t h, int m, int n, uint32_t *y0, uint32_t *y1)
 
 /* ---- resampling ----------------------------------------------------------- */
 
-/* One source row resampled horizontally as cv::resize INTER_LINEAR does. */
-static void hresize(const float *s, uint32_t sw, float *d, uint32_t dw, double scale_x)
+/* The horizontal taps of cv::resize INTER_LINEAR for a dw-wide row of an
+ * sw-wide source: source column ofs[dx] (and the next, unless it is the
+ * last) with weight 1 - a[dx] (and a[dx]). */
+static void hresize_taps(uint32_t sw, uint32_t dw, double scale_x, int32_t *ofs, float *a)
 {
     for (uint32_t dx = 0; dx < dw; dx++) {
         float fx = (float)((dx + 0.5) * scale_x - 0.5);
@@ -480,27 +488,41 @@ static void hresize(const float *s, uint32_t sw, float *d, uint32_t dw, double s
             sx = 0;
         }
         if (sx >= (int)sw - 1) {
-            d[dx] = s[sw - 1];
-            continue;
+            sx = (int)sw - 1;
+            fx = -1.0f; /* marks the single-tap edge */
         }
-        d[dx] = s[sx] * (1.f - fx) + s[sx + 1] * fx;
+        ofs[dx] = sx;
+        a[dx] = fx;
+    }
+}
+
+static void hresize(const float *s, float *d, uint32_t dw, const int32_t *ofs, const float *a)
+{
+    for (uint32_t dx = 0; dx < dw; dx++) {
+        int32_t sx = ofs[dx];
+        float fx = a[dx];
+        d[dx] = fx < 0.0f ? s[sx] : s[sx] * (1.f - fx) + s[sx + 1] * fx;
     }
 }
 
 /* Rows [y0, y1) of dst = resize(src) (bilinear, OpenCV's coordinates and
- * clamping), times mul when mul != 1.  rows: 2 x dw floats. */
+ * clamping), times mul when mul != 1.  rows: 4 x dw floats of scratch. */
 static void resize_rows(const float *src, uint32_t sw, uint32_t sh, size_t sld, float *dst,
                         uint32_t dw, size_t dld, double scale_x, double scale_y, uint32_t y0,
                         uint32_t y1, float *rows, float mul)
 {
+    int32_t *ofs = (int32_t *)(rows + 2 * (size_t)dw);
+    float *a = rows + 3 * (size_t)dw;
+    if (y1 > y0)
+        hresize_taps(sw, dw, scale_x, ofs, a);
     for (uint32_t dy = y0; dy < y1; dy++) {
         float fy = (float)((dy + 0.5) * scale_y - 0.5);
         int sy = (int)floorf(fy);
         fy -= (float)sy;
         int ya = sy < 0 ? 0 : sy > (int)sh - 1 ? (int)sh - 1 : sy;
         int yb = sy + 1 < 0 ? 0 : sy + 1 > (int)sh - 1 ? (int)sh - 1 : sy + 1;
-        hresize(src + (size_t)ya * sld, sw, rows, dw, scale_x);
-        hresize(src + (size_t)yb * sld, sw, rows + dw, dw, scale_x);
+        hresize(src + (size_t)ya * sld, rows, dw, ofs, a);
+        hresize(src + (size_t)yb * sld, rows + dw, dw, ofs, a);
         float b0 = 1.f - fy, b1 = fy;
         float *d = dst + (size_t)dy * dld;
         for (uint32_t x = 0; x < dw; x++)
@@ -511,21 +533,25 @@ static void resize_rows(const float *src, uint32_t sw, uint32_t sh, size_t sld, 
     }
 }
 
-/* Rows [y0, y1) of the centred gradient of s (one-sided halves at the edges). */
-static void centred_gradient(const float *s, uint32_t w, uint32_t h, size_t ld, float *dx,
-                             float *dy, uint32_t y0, uint32_t y1)
+/* Rows [y0, y1) of s and its centred gradient (one-sided halves at the
+ * edges) packed into pk as (s, dx, dy, 0) per pixel. */
+static void centred_gradient(const float *s, uint32_t w, uint32_t h, size_t ld, float *pk,
+                             uint32_t y0, uint32_t y1)
 {
     for (uint32_t y = y0; y < y1; y++) {
         const float *r = s + (size_t)y * ld;
         const float *up = s + (size_t)(y > 0 ? y - 1 : y) * ld;
         const float *dn = s + (size_t)(y + 1 < h ? y + 1 : y) * ld;
-        float *gx = dx + (size_t)y * ld, *gy = dy + (size_t)y * ld;
-        gx[0] = 0.5f * (r[1] - r[0]);
-        for (uint32_t x = 1; x + 1 < w; x++)
-            gx[x] = 0.5f * (r[x + 1] - r[x - 1]);
-        gx[w - 1] = 0.5f * (r[w - 1] - r[w - 2]);
-        for (uint32_t x = 0; x < w; x++)
-            gy[x] = 0.5f * (dn[x] - up[x]);
+        float *o = pk + (size_t)y * ld * 4;
+        for (uint32_t x = 0; x < w; x++) {
+            float gx = x == 0       ? 0.5f * (r[1] - r[0])
+                       : x + 1 == w ? 0.5f * (r[w - 1] - r[w - 2])
+                                    : 0.5f * (r[x + 1] - r[x - 1]);
+            o[4 * x] = r[x];
+            o[4 * x + 1] = gx;
+            o[4 * x + 2] = 0.5f * (dn[x] - up[x]);
+            o[4 * x + 3] = 0.0f;
+        }
     }
 }
 
@@ -535,16 +561,20 @@ static void centred_gradient(const float *s, uint32_t w, uint32_t h, size_t ld, 
  * data term's constant rho = I1w - I1wx u1 - I1wy u2 - I0. */
 static void warp_rows(arnet_flow *f, const flow_level *l, uint32_t y0, uint32_t y1)
 {
+    typedef float v4 __attribute__((vector_size(16)));
     const uint32_t w = l->w, h = l->h;
     const size_t ld = l->ld;
-    const float *img[3] = {l->i1, f->ix, f->iy};
+    const long wl = (long)w - 3 > 0 ? (long)w - 3 : 0, hl = (long)h - 3 > 0 ? (long)h - 3 : 0;
+    const v4 *pk = (const v4 *)f->pk; /* pixel (x, y) at pk[y ld + x] */
     for (uint32_t y = y0; y < y1; y++) {
         const float *u1 = l->u1 + y * ld, *u2 = l->u2 + y * ld, *i0 = l->i0 + y * ld;
         float *wx = f->wx + y * ld, *wy = f->wy + y * ld, *gr = f->grad + y * ld,
               *rh = f->rho + y * ld;
         for (uint32_t x = 0; x < w; x++) {
             float mx = (float)x + u1[x], my = (float)y + u2[x];
-            float out[3] = {0.0f, 0.0f, 0.0f};
+            /* the three images in the lanes of one vector: per lane, the
+             * same products and sums in the same order as cv::remap */
+            v4 sum = {0.0f, 0.0f, 0.0f, 0.0f};
             if (fabsf(mx) < 1e6f && fabsf(my) < 1e6f) {
                 long X = lrintf(mx * 32.0f), Y = lrintf(my * 32.0f);
                 long xi = X >= 0 ? X / 32 : -((-X + 31) / 32);
@@ -556,41 +586,32 @@ static void warp_rows(arnet_flow *f, const flow_level *l, uint32_t y0, uint32_t 
                 for (int i = 0; i < 4; i++)
                     for (int j = 0; j < 4; j++)
                         wt[i][j] = cy[i] * cx[j];
-                long wl = (long)w - 3 > 0 ? (long)w - 3 : 0, hl = (long)h - 3 > 0 ? (long)h - 3 : 0;
                 if (sx >= 0 && sx < wl && sy >= 0 && sy < hl) {
-                    for (int k = 0; k < 3; k++) {
-                        const float *s = img[k] + (size_t)sy * ld + (size_t)sx;
-                        float sum = s[0] * wt[0][0] + s[1] * wt[0][1] + s[2] * wt[0][2] +
-                                    s[3] * wt[0][3];
-                        for (int i = 1; i < 4; i++) {
-                            s += ld;
-                            sum += s[0] * wt[i][0] + s[1] * wt[i][1] + s[2] * wt[i][2] +
-                                   s[3] * wt[i][3];
-                        }
-                        out[k] = sum;
+                    const v4 *s = pk + (size_t)sy * ld + (size_t)sx;
+                    sum = s[0] * wt[0][0] + s[1] * wt[0][1] + s[2] * wt[0][2] + s[3] * wt[0][3];
+                    for (int i = 1; i < 4; i++) {
+                        s += ld;
+                        sum += s[0] * wt[i][0] + s[1] * wt[i][1] + s[2] * wt[i][2] +
+                               s[3] * wt[i][3];
                     }
                 } else if (!(sx >= (long)w || sx + 4 <= 0 || sy >= (long)h || sy + 4 <= 0)) {
-                    for (int k = 0; k < 3; k++) {
-                        float sum = 0.0f;
-                        for (int i = 0; i < 4; i++) {
-                            long yy = sy + i;
-                            if (yy < 0 || yy >= (long)h)
-                                continue;
-                            const float *s = img[k] + (size_t)yy * ld;
-                            for (int j = 0; j < 4; j++) {
-                                long xx = sx + j;
-                                if (xx >= 0 && xx < (long)w)
-                                    sum += s[xx] * wt[i][j];
-                            }
+                    for (int i = 0; i < 4; i++) {
+                        long yy = sy + i;
+                        if (yy < 0 || yy >= (long)h)
+                            continue;
+                        const v4 *s = pk + (size_t)yy * ld;
+                        for (int j = 0; j < 4; j++) {
+                            long xx = sx + j;
+                            if (xx >= 0 && xx < (long)w)
+                                sum += s[xx] * wt[i][j];
                         }
-                        out[k] = sum;
                     }
                 }
             }
-            wx[x] = out[1];
-            wy[x] = out[2];
-            gr[x] = out[1] * out[1] + out[2] * out[2];
-            rh[x] = out[0] - out[1] * u1[x] - out[2] * u2[x] - i0[x];
+            wx[x] = sum[1];
+            wy[x] = sum[2];
+            gr[x] = sum[1] * sum[1] + sum[2] * sum[2];
+            rh[x] = sum[0] - sum[1] * u1[x] - sum[2] * u2[x] - i0[x];
         }
     }
 }
@@ -621,10 +642,11 @@ static void set_row(const arnet_flow *f, const flow_level *l, uint32_t y, flow_r
 }
 
 /* Primal step of row y (u, and u3 with gamma); returns its squared change. */
-static float primal_row(const arnet_flow *f, const flow_level *l, uint32_t y)
+static float primal_row(const arnet_flow *f, const flow_level *l, uint32_t y, float *e)
 {
     flow_row r;
     set_row(f, l, y, &r);
+    r.e = e;
     const uint32_t w = l->w;
     if (f->gamma != 0.0f) {
         /* The illumination term: a scalar loop (no preset uses it). */
@@ -751,6 +773,7 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
 {
     const uint32_t h = l->h;
     const int has_top = t->y0 > 0 && t->y1 > t->y0;
+    float *e = f->rows + (size_t)m * 4 * f->lv[0].w; /* the member's scratch row */
     int first = 1;
     for (uint32_t n = 0; *err > seps && n < f->opt.inner_iterations; n++) {
         long k = ++*it;
@@ -764,7 +787,7 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
         for (uint32_t y = t->y0; y < t->y1; y++) {
             if (y + 1 == t->y1 && t->below >= 0)
                 wait_flag(&f->flag[t->below], k);
-            re[y] = primal_row(f, l, y);
+            re[y] = primal_row(f, l, y, e);
             if (y > t->y0)
                 dual_row(f, l, y - 1);
         }
@@ -778,6 +801,8 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
             e += re[y];
         *err = e;
         first = 0;
+        if (m == 0)
+            f->pixel_iterations += (uint64_t)l->w * h;
         if (f->stop_req[par])
             return 1;
     }
@@ -850,7 +875,7 @@ static void flow_member(void *arg, int m)
 {
     arnet_flow *f = arg;
     const int n = f->n_threads;
-    float *rows = f->rows + (size_t)m * 2 * f->lv[0].w;
+    float *rows = f->rows + (size_t)m * 4 * f->lv[0].w;
     long it = 0;
     uint32_t y0, y1;
     tile(f->lv[0].h, m, n, &y0, &y1);
@@ -882,7 +907,7 @@ static void flow_member(void *arg, int m)
         for (int i = 0; i < 6; i++)
             if (f->p[i])
                 memset(f->p[i] + c0, 0, (c1 - c0) * sizeof(float));
-        centred_gradient(l->i1, l->w, l->h, ld, f->ix, f->iy, t.y0, t.y1);
+        centred_gradient(l->i1, l->w, l->h, ld, f->pk, t.y0, t.y1);
         bar_wait(&f->bar);
         /* OpenCV: (float)(epsilon^2 x area) in double, against a float sum. */
         const double eps = arnet__float_decimal(f->opt.epsilon);
@@ -958,6 +983,7 @@ static int run(arnet_flow *f, const char *fn, const void *prev, size_t prev_stri
     f->in_f32 = f32;
     f->out = flow;
     f->cancelled = 0;
+    f->pixel_iterations = 0;
     f->stop_req[0] = f->stop_req[1] = 0;
     f->bar.count = 0;
     for (int i = 0; i < f->n_threads; i++)
@@ -982,3 +1008,7 @@ int arnet_flow_compute_f32(arnet_flow *f, const float *prev, size_t prev_stride_
     return run(f, "arnet_flow_compute_f32", prev, prev_stride_floats, next,
                next_stride_floats, 1, flow);
 }
+
+uint64_t arnet__flow_pixel_iterations(const arnet_flow *f) { return f->pixel_iterations; }
+
+const char *arnet__flow_kernels(const arnet_flow *f) { return f->k.name; }

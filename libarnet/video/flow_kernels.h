@@ -13,18 +13,17 @@
  * (v), then u = v + theta div(p).  p rows y and y - 1 (the row above row 0
  * and the column left of column 0 are zero padding); x from x0 (1, or 0 on
  * row 0, where the padding gives OpenCV's first-row formula exactly).
- * Returns the row's sum of squared changes of u from x0. */
-KATTR static float KN(u_row)(const flow_row *r, uint32_t x0, uint32_t w)
+ * Returns the row's sum of squared changes of u from x0, summed in 16
+ * lanes (the same order on every instruction set). */
+KATTR static inline __attribute__((always_inline)) float KN(u_row_k)(
+    const float *restrict ix, const float *restrict iy, const float *restrict gr,
+    const float *restrict rc, float *restrict u1, float *restrict u2, const float *restrict p11,
+    const float *restrict p11l, const float *restrict p12, const float *restrict p12u,
+    const float *restrict p21, const float *restrict p21l, const float *restrict p22,
+    const float *restrict p22u, float *restrict e, float l_t, float theta, uint32_t x0,
+    uint32_t w)
 {
-    const float *restrict ix = r->ix, *restrict iy = r->iy, *restrict gr = r->grad,
-                          *restrict rc = r->rho;
-    float *restrict u1 = r->u1, *restrict u2 = r->u2;
-    const float *restrict p11 = r->p11, *restrict p12 = r->p12, *restrict p21 = r->p21,
-                          *restrict p22 = r->p22, *restrict p12u = r->p12u,
-                          *restrict p22u = r->p22u;
-    const float *restrict p11l = r->p11 - 1, *restrict p21l = r->p21 - 1; /* x - 1 */
-    const float l_t = r->l_t, theta = r->theta, nl_t = -r->l_t;
-    float err = 0.0f;
+    const float nl_t = -l_t;
     for (uint32_t x = x0; x < w; x++) {
         float a = u1[x], b = u2[x], g = gr[x];
         float rho = rc[x] + (ix[x] * a + iy[x] * b);
@@ -37,9 +36,28 @@ KATTR static float KN(u_row)(const flow_row *r, uint32_t x0, uint32_t w)
         float n1 = v1 + theta * d1, n2 = v2 + theta * d2;
         u1[x] = n1;
         u2[x] = n2;
-        err += (n1 - a) * (n1 - a) + (n2 - b) * (n2 - b);
+        e[x] = (n1 - a) * (n1 - a) + (n2 - b) * (n2 - b);
     }
+    float acc[16] = {0};
+    uint32_t x = x0;
+    for (; x + 16 <= w; x += 16)
+        for (int k = 0; k < 16; k++)
+            acc[k] += e[x + k];
+    for (int k = 0; x < w; x++, k++)
+        acc[k] += e[x];
+    float err = 0.0f;
+    for (int k = 0; k < 16; k++)
+        err += acc[k];
     return err;
+}
+
+/* (restrict parameters: the compiler honours them where it would not on
+ * pointers copied out of a struct.) */
+KATTR static float KN(u_row)(const flow_row *r, uint32_t x0, uint32_t w)
+{
+    return KN(u_row_k)(r->ix, r->iy, r->grad, r->rho, r->u1, r->u2, r->p11, r->p11 - 1, r->p12,
+                       r->p12u, r->p21, r->p21 - 1, r->p22, r->p22u, r->e, r->l_t, r->theta, x0,
+                       w);
 }
 
 /* One row of the dual step, in place: p from the forward differences of u
@@ -49,13 +67,11 @@ KATTR static float KN(u_row)(const flow_row *r, uint32_t x0, uint32_t w)
  * warping (positions rounded to 1/32 pixel) makes a few border pixels of
  * a rotation drift by tenths of a pixel; in double the flow is OpenCV's
  * to the bit on every case of tests/reference/compare_flow.py. */
-KATTR static void KN(p_row)(const flow_row *r, uint32_t w)
+KATTR static inline __attribute__((always_inline)) void KN(p_row_k)(
+    const float *restrict u1, const float *restrict u2, const float *restrict un1,
+    const float *restrict un2, float *restrict p11, float *restrict p12, float *restrict p21,
+    float *restrict p22, float taut, uint32_t w)
 {
-    const float *restrict u1 = r->u1, *restrict u2 = r->u2, *restrict un1 = r->un1,
-                          *restrict un2 = r->un2;
-    float *restrict p11 = r->p11, *restrict p12 = r->p12, *restrict p21 = r->p21,
-                    *restrict p22 = r->p22;
-    const float taut = r->taut;
     for (uint32_t x = 0; x + 1 < w; x++) {
         float ax = u1[x + 1] - u1[x], ay = un1[x] - u1[x];
         float bx = u2[x + 1] - u2[x], by = un2[x] - u2[x];
@@ -66,6 +82,11 @@ KATTR static void KN(p_row)(const flow_row *r, uint32_t w)
         p21[x] = (p21[x] + taut * bx) / ng2;
         p22[x] = (p22[x] + taut * by) / ng2;
     }
+}
+
+KATTR static void KN(p_row)(const flow_row *r, uint32_t w)
+{
+    KN(p_row_k)(r->u1, r->u2, r->un1, r->un2, r->p11, r->p12, r->p21, r->p22, r->taut, w);
 }
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))

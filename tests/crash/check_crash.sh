@@ -28,7 +28,7 @@ trap 'rm -rf "$tmp"' EXIT
 echo "# CRASH_SEED=$seed CRASH_RUNS=$runs CRASH_STEPS=$steps in $tmp"
 
 now() { date +%s.%N; }
-# How many temporaries ("<name>.tmp.<pid>.<n>") folder $1 holds.
+# How many temporaries ("<name>.tmp.<host>.<pid>.<n>") folder $1 holds.
 temps_in() {
     c=0
     for f in "$1"/*.tmp.*; do [ -e "$f" ] && c=$((c + 1)); done

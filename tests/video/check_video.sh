@@ -122,11 +122,11 @@ EOF
 )
 want="a=2x1024 b=1x1024 c=2x1024 d=1x1024 rot=2x1024 vfr=2x1024 "
 if [ "$shapes" = "$want" ]; then ok "clip counts per video ($want)"; else notok "clip counts per video" "got '$shapes', want '$want'"; fi
-if [ -f "$o/manifest.tsv" ] && [ "$(grep -vc '^#' "$o/manifest.tsv")" = 6 ] &&
-   grep -q "^rot.npy	2	37	12	.*rot.mp4$" "$o/manifest.tsv"; then
-    ok "manifest lists the six outputs with clips, frames, fps and source"
+if [ -f "$o/outputs.tsv" ] && [ "$(grep -vc '^#' "$o/outputs.tsv")" = 6 ] &&
+   grep -q "^rot.npy	2	37	12	.*rot.mp4$" "$o/outputs.tsv"; then
+    ok "outputs.tsv lists the six outputs with clips, frames, fps and source"
 else
-    notok "manifest lists the six outputs" "$(cat "$o/manifest.tsv" 2>&1)"
+    notok "outputs.tsv lists the six outputs" "$(cat "$o/outputs.tsv" 2>&1)"
 fi
 if ls "$o" | grep -q tmp; then notok "no temporary files left" "$(ls "$o")"; else ok "no temporary files left"; fi
 
@@ -170,7 +170,7 @@ done
 
 # --- --frames errors ------------------------------------------------------------
 "$py" -c 'import numpy as np; np.save("'"$tmp"'/f32.npy", np.zeros((4, 8, 8, 3), np.float32)); np.save("'"$tmp"'/rank3.npy", np.zeros((4, 8, 8), np.uint8))'
-for case in "f32.npy:frames must be uint8 \[N, H, W, 3\] RGB, not descr '<f4'" \
+for case in "f32.npy:frames must be uint8 \[N, H, W, 3\] RGB, not dtype <f4" \
             "rank3.npy:frames must have shape \[N, H, W, 3\] (rank 3)" "nothere.npy:cannot open"; do
     f=${case%%:*} msg=${case#*:}
     "$arnet" extract --extractor "$x" --frames "$tmp/$f" --out "$tmp/x.npy" > /dev/null 2> "$tmp/err"
@@ -209,7 +209,7 @@ sleep 6
 kill -INT $pid 2> /dev/null
 wait $pid
 rc=$?
-if [ $rc -eq 130 ] && [ ! -e "$tmp/int/long.npy" ] && [ -z "$(ls "$tmp/int" | grep -v manifest)" ]; then
+if [ $rc -eq 130 ] && [ ! -e "$tmp/int/long.npy" ] && [ -z "$(ls "$tmp/int" | grep -v "^outputs.tsv$\|^arnet-extract$")" ] && [ -z "$(ls "$tmp/int/arnet-extract/videos")" ]; then
     ok "Ctrl-C stops with status 130 and publishes no partial output"
 elif [ $rc -eq 0 ] && [ -s "$tmp/int/long.npy" ]; then
     skip "Ctrl-C stops with status 130" "the run (30 clips) finished within six seconds"
@@ -227,7 +227,7 @@ done
 same=1
 for s in b c d; do cmp -s "$tmp/sh/$s.npy" "$o/$s.npy" || same=0; done
 if [ $same = 1 ] && [ "$(ls "$tmp/sh" | grep -c '\.npy$')" = 3 ] &&
-   [ "$(cat "$tmp/sh"/manifest.*-of-3.tsv | grep -vc '^#')" = 3 ]; then
+   [ "$(grep -vc '^#' "$tmp/sh/outputs.tsv")" = 3 ]; then
     ok "three shards (one from --list) write the same files as one run, each once"
 else
     notok "three shards write the same files as one run" "$(ls -l "$tmp/sh"; cat "$tmp"/err.*)"
@@ -243,7 +243,7 @@ if out=$("$arnet" extract --extractor "$x" --crops 10 --resize 340x256 --threads
 import sys, numpy as np
 x = np.load(sys.argv[1]); assert x.shape == (1, 10, 1024), x.shape
 y = np.load(sys.argv[2]); assert y.shape == (2, 1024), y.shape
-' "$tmp/c10/d.npy" "$tmp/pad/b.npy" 2>&1) && grep -q "crops 10, resize 340x256" "$tmp/c10/manifest.tsv"; then
+' "$tmp/c10/d.npy" "$tmp/pad/b.npy" 2>&1) && grep -q "crops=10 resize=340x256" "$tmp/c10/arnet-extract/videos/d.done"; then
     ok "--crops 10 gives [1, 10, 1024]; --last-clip pad keeps 20 frames' second clip"
 else
     notok "--crops 10 and --last-clip pad" "$out"

@@ -16,7 +16,7 @@ results are float32 arrays and float32 C-contiguous inputs are not copied;
 without it, results are lists.  docs/python.md is the guide.
 """
 from ._lib import (ABI_VERSION, E_CANCELLED, E_FORMAT, E_INVALID, E_IO, E_NOMEM, E_SHAPE,
-                   E_STATE, OK, ArnetError, library_path)
+                   E_STATE, OK, ArnetError, InvalidArgumentError, library_path)
 from ._lib import lib as _c
 from ._buffers import HAVE_NUMPY
 from .model import Meta, Model, file_info
@@ -58,7 +58,7 @@ def strerror(status):
 
 
 __all__ = [
-    "ABI_VERSION", "ArnetError", "Dataset", "E_CANCELLED", "E_FORMAT", "E_INVALID", "E_IO",
+    "ABI_VERSION", "ArnetError", "InvalidArgumentError", "Dataset", "E_CANCELLED", "E_FORMAT", "E_INVALID", "E_IO",
     "E_NOMEM", "E_SHAPE", "E_STATE", "Event", "Extractor", "HAVE_NUMPY", "Meta", "Model", "OK",
     "Scorer", "Stats", "Stream", "Trainer", "Video", "abi_version", "average_precision",
     "blas_arch", "checkpoint_format_version", "evaluate", "file_info", "library_path",

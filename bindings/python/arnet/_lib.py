@@ -10,6 +10,8 @@ import ctypes
 import ctypes.util
 import glob
 import json
+import math
+import operator
 import os
 import threading
 
@@ -39,6 +41,12 @@ class ArnetError(RuntimeError):
     right after the failing call (which file, line, argument or dimension).
     """
 
+    def __new__(cls, status=0, *args, **kwargs):
+        # Every E_INVALID is also a ValueError, whoever raises it.
+        if cls is ArnetError and status == E_INVALID:
+            cls = InvalidArgumentError
+        return super().__new__(cls, status, *args, **kwargs)
+
     def __init__(self, status, message, function=None):
         self.status = int(status)
         self.name = _strerror(self.status)
@@ -49,6 +57,16 @@ class ArnetError(RuntimeError):
         else:
             text = "%s: %s" % (function, self.name) if function else self.name
         super().__init__(text)
+
+
+class InvalidArgumentError(ArnetError, ValueError):
+    """ArnetError with status E_INVALID: an argument the C library (or the
+    binding, checking the C type's range first) refuses.  Also a ValueError,
+    so ``except ValueError`` catches a bad argument however it was found."""
+
+
+def _error_class(status):
+    return InvalidArgumentError if status == E_INVALID else ArnetError
 
 
 def _strerror(status):
@@ -274,6 +292,36 @@ class TrainOptions(ctypes.Structure):
                 ("progress_user", c_void_p)]
 
 
+class RunEval(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("step", c_u64), ("auc", c_double),
+                ("far", c_double), ("best_step", c_u64), ("best_auc", c_double),
+                ("best_far", c_double), ("is_best", c_int), ("final", c_int),
+                ("result", ctypes.POINTER(EvalResult))]
+
+
+RUN_EVAL_FN = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(RunEval))
+
+
+class RunOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("train_manifest", c_char_p),
+                ("train_set", c_void_p), ("test_manifest", c_char_p), ("test_set", c_void_p),
+                ("load", ctypes.POINTER(LoadOptions)), ("train", ctypes.POINTER(TrainOptions)),
+                ("model", ctypes.POINTER(ModelConfig)), ("model_in", c_void_p),
+                ("out", c_char_p), ("keep_best", c_char_p), ("eval_every", c_u64),
+                ("save_every", c_u64), ("progress", PROGRESS_FN), ("on_eval", RUN_EVAL_FN),
+                ("user", c_void_p)]
+
+
+class RunInfo(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("train_manifest", c_char_p),
+                ("test_manifest", c_char_p), ("out", c_char_p), ("keep_best", c_char_p),
+                ("crop", c_int), ("layout", c_int), ("eval_every", c_u64),
+                ("save_every", c_u64), ("steps", c_u64), ("iterations", c_u64),
+                ("resumed", c_int), ("evaluated", c_int), ("eval_step", c_u64),
+                ("best_step", c_u64), ("eval_auc", c_double), ("eval_far", c_double),
+                ("best_auc", c_double), ("best_far", c_double)]
+
+
 class Frame(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("format", c_int), ("width", c_u32),
                 ("height", c_u32), ("planes", c_void_p * 3), ("strides", c_size_t * 3)]
@@ -304,6 +352,9 @@ STRUCTS = {
     "arnet_eval_result": (EvalResult, "arnet_eval_result_init"),
     "arnet_step_stats": (StepStats, "arnet_step_stats_init"),
     "arnet_train_options": (TrainOptions, "arnet_train_options_init"),
+    "arnet_run_eval": (RunEval, "arnet_run_eval_init"),
+    "arnet_run_options": (RunOptions, "arnet_run_options_init"),
+    "arnet_run_info": (RunInfo, "arnet_run_info_init"),
     "arnet_frame": (Frame, "arnet_frame_init"),
     "arnet_extractor_options": (ExtractorOptions, "arnet_extractor_options_init"),
 }
@@ -350,6 +401,7 @@ PROTOTYPES = [
     ("arnet_strerror", c_char_p, [c_int]),
     ("arnet_last_error", c_char_p, []),
     ("arnet_clear_error", None, []),
+    ("arnet_last_errno", c_int, []),
     ("arnet_free", None, [c_void_p]),
     # model
     ("arnet_model_config_init", None, [P(ModelConfig)]),
@@ -431,6 +483,25 @@ PROTOTYPES = [
     ("arnet_trainer_steps", c_u64, [c_void_p]),
     ("arnet_trainer_save", STATUS, [c_void_p, c_char_p]),
     ("arnet_trainer_restore", STATUS, [c_void_p, c_char_p]),
+    ("arnet_trainer_get_options", STATUS, [c_void_p, P(TrainOptions)]),
+    ("arnet_train_options_check", STATUS, [P(TrainOptions)]),
+    # training runs
+    ("arnet_run_options_init", None, [P(RunOptions)]),
+    ("arnet_run_eval_init", None, [P(RunEval)]),
+    ("arnet_run_info_init", None, [P(RunInfo)]),
+    ("arnet_run_start", STATUS, [P(RunOptions), c_void_pp]),
+    ("arnet_run_resume", STATUS, [c_char_p, P(RunOptions), c_void_pp]),
+    ("arnet_run_continue", STATUS, [c_void_p]),
+    ("arnet_run_save", STATUS, [c_void_p]),
+    ("arnet_run_set_iterations", STATUS, [c_void_p, c_u64]),
+    ("arnet_run_get_info", STATUS, [c_void_p, P(RunInfo)]),
+    ("arnet_run_model", c_void_p, [c_void_p]),
+    ("arnet_run_trainer", c_void_p, [c_void_p]),
+    ("arnet_run_train_set", c_void_p, [c_void_p]),
+    ("arnet_run_test_set", c_void_p, [c_void_p]),
+    ("arnet_run_free", None, [c_void_p]),
+    ("arnet_loss_name", c_char_p, [c_int]),
+    ("arnet_reduce_name", c_char_p, [c_int]),
     # loss kernels
     ("arnet_loss_dmil", STATUS, [c_float_p, c_size_t, c_int, c_float, P(c_float), c_float_p]),
     ("arnet_loss_center", STATUS, [c_float_p, c_size_t, c_int, P(c_float), c_float_p]),
@@ -462,11 +533,23 @@ PROTOTYPES = [
 
 def _errcheck(result, func, args):
     """Runs on the calling thread right after the C call returns, before any
-    other libarnet call can replace the thread's last error message."""
+    other libarnet call can replace the thread's last error message.  The
+    system's failures (ARNET_E_IO with arnet_last_errno() set) become the
+    OSError subclass Python has for that errno (FileNotFoundError,
+    PermissionError, IsADirectoryError, ...); the library's own verdicts are
+    ArnetError (InvalidArgumentError, also a ValueError, for E_INVALID)."""
     if result < 0:
         message = _raw.arnet_last_error()
-        raise ArnetError(result, message.decode("utf-8", "replace") if message else "",
-                         func.__name__)
+        message = message.decode("utf-8", "replace") if message else ""
+        err = _raw.arnet_last_errno() if result == E_IO and _has_errno else 0
+        if err:
+            path = next((a for a in args if isinstance(a, bytes)), None)
+            exc = OSError(err, message, os.fsdecode(path)) if path is not None \
+                else OSError(err, message)
+            exc.status = int(result)
+            exc.function = func.__name__
+            raise exc
+        raise _error_class(result)(result, message, func.__name__)
     return result
 
 
@@ -508,12 +591,87 @@ class _Lib(object):
 
 lib = None
 _raw, library_path = _load()
+_has_errno = hasattr(_raw, "arnet_last_errno")
+if _has_errno:
+    _raw.arnet_last_errno.restype = c_int
+    _raw.arnet_last_errno.argtypes = []
 _declare(_raw)
 lib = _Lib()
 for _name, _restype, _argtypes in PROTOTYPES:
     if hasattr(_raw, _name):
         setattr(lib, _name, getattr(_raw, _name))
 del _name, _restype, _argtypes
+
+
+# ---------------------------------------------------------------------------
+# Numbers for C: refused here when the C type cannot hold them (ctypes would
+# wrap 2**32 + 5 to 5, or -1 to 4294967295, and round 1e300 to infinity).
+# The C library's own limits (a per-batch count above 65536, a dropout
+# outside [0, 1)) stay the library's: it says them, as InvalidArgumentError.
+# ---------------------------------------------------------------------------
+
+_INT_TYPES = {
+    ctypes.c_int: ("int", -2 ** 31, 2 ** 31 - 1),
+    ctypes.c_uint32: ("uint32_t", 0, 2 ** 32 - 1),
+    ctypes.c_uint64: ("uint64_t", 0, 2 ** 64 - 1),
+    ctypes.c_size_t: ("size_t", 0, 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1),
+    ctypes.c_uint8: ("uint8_t", 0, 255),
+}
+_FLT_MAX = 3.4028234663852886e38
+
+
+def c_int_arg(value, name, ctype=ctypes.c_int, lo=None, hi=None):
+    """value as a Python int that ctype holds exactly (and within [lo, hi]
+    when given); TypeError for a non-integer (3.5, "3", None), ValueError
+    naming `name` when out of range.  bool counts as 0/1."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError("%s must be an integer, not %s %r"
+                        % (name, type(value).__name__, value)) from None
+    tname, tlo, thi = _INT_TYPES[ctype]
+    lo = tlo if lo is None else max(lo, tlo)
+    hi = thi if hi is None else min(hi, thi)
+    if v < lo or v > hi:
+        raise InvalidArgumentError(E_INVALID, "%s %d is out of range %d..%d%s"
+                                   % (name, v, lo, hi,
+                                      " (a C %s)" % tname if (lo, hi) == (tlo, thi) else ""))
+    return v
+
+
+def c_float_arg(value, name, ctype=ctypes.c_float):
+    """value as a float that ctype holds without overflowing to infinity
+    (NaN and infinities themselves pass: the C library judges them);
+    TypeError for a non-number, ValueError naming `name` when too large."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError("%s must be a number, not %s %r" % (name, type(value).__name__, value))
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError("%s must be a number, not %s %r"
+                        % (name, type(value).__name__, value)) from None
+    except OverflowError:
+        raise InvalidArgumentError(E_INVALID, "%s %r is too large for a C %s"
+                                   % (name, value, "float" if ctype is ctypes.c_float
+                                      else "double")) from None
+    if ctype is ctypes.c_float and math.isfinite(v) and abs(v) > _FLT_MAX:
+        raise InvalidArgumentError(E_INVALID, "%s %r is too large for a C float (max %g)"
+                                   % (name, v, _FLT_MAX))
+    return v
+
+
+def c_arg(value, name, ctype):
+    """c_int_arg or c_float_arg by ctype."""
+    if ctype in (ctypes.c_float, ctypes.c_double):
+        return c_float_arg(value, name, ctype)
+    return c_int_arg(value, name, ctype)
+
+
+def put(struct, field, value, name=None):
+    """struct.field = value, checked against the field's C type first
+    (c_arg); name is the argument's name in messages (default: field)."""
+    ctype = dict(type(struct)._fields_)[field]
+    setattr(struct, field, c_arg(value, name or field, ctype))
 
 
 def last_error():

@@ -11,7 +11,7 @@ from collections import namedtuple
 from . import _buffers
 from ._lib import (E_FORMAT, E_INVALID, E_SHAPE, E_STATE, ArnetError, EvalOptions, EvalResult, Handle,
                    LoadOptions, NpyOptions, SynthOptions, VideoInfo, encode_path, lib,
-                   new_struct, using)
+                   new_struct, using, put, c_int_arg)
 
 Video = namedtuple("Video", "name label n_clips features n_frames frame_labels")
 Video.__doc__ = """One video of a Dataset (copies of its data): features is
@@ -26,7 +26,8 @@ class Dataset(object):
 
     def __init__(self, feature_dim=0):
         out = ctypes.c_void_p()
-        lib.arnet_dataset_create(int(feature_dim), ctypes.byref(out))
+        lib.arnet_dataset_create(c_int_arg(feature_dim, "feature_dim", ctypes.c_uint32),
+                                 ctypes.byref(out))
         self._h = Handle(out.value, "arnet_dataset_free", "Dataset")
         self._lock = threading.Lock()
 
@@ -49,8 +50,8 @@ class Dataset(object):
         then None unless one [T, F] file).  A bad line raises ArnetError
         naming path:line."""
         opt = new_struct(LoadOptions)
-        opt.crop = CROP_EACH if crop == "each" else int(crop)
-        opt.feature_dim = int(feature_dim)
+        put(opt, "crop", CROP_EACH if crop == "each" else crop)
+        put(opt, "feature_dim", feature_dim)
         opt.layout = layout_code(layout)
         opt.mmap = 1 if mmap else 0
         out = ctypes.c_void_p()
@@ -211,9 +212,9 @@ def synth_write(directory, seed=1, feature_dim=2048, scale=1.0):
 
 def _synth_options(seed, feature_dim, scale):
     opt = new_struct(SynthOptions)
-    opt.seed = int(seed)
-    opt.feature_dim = int(feature_dim)
-    opt.scale = float(scale)
+    put(opt, "seed", seed)
+    put(opt, "feature_dim", feature_dim)
+    put(opt, "scale", scale)
     return opt
 
 
@@ -234,8 +235,8 @@ def evaluate(model, dataset, gt_rule="truncate", clip_frames=16, far_threshold=0
         raise ArnetError(E_INVALID, "gt_rule %r must be 'truncate' or 'pad-last'" % (gt_rule,))
     opt = new_struct(EvalOptions)
     opt.gt_rule = _GT_RULES[gt_rule]
-    opt.clip_frames = int(clip_frames)
-    opt.far_threshold = float(far_threshold)
+    put(opt, "clip_frames", clip_frames)
+    put(opt, "far_threshold", far_threshold)
     res = new_struct(EvalResult)
     with model._use() as mp, ds._use() as dp:
         lib.arnet_evaluate_ex(mp, dp, ctypes.byref(opt), ctypes.byref(res))
@@ -298,7 +299,7 @@ def read_npy(path, crop=-1, layout="auto"):
     as T x F float32 (numpy array or list of lists); crop -1 averages;
     layout as Dataset.from_manifest's."""
     opt = new_struct(NpyOptions)
-    opt.crop = int(crop)
+    put(opt, "crop", crop)
     opt.layout = layout_code(layout)
     data = ctypes.c_void_p()
     rows = ctypes.c_size_t()
@@ -333,12 +334,13 @@ def write_npy(path, data, shape=None):
                 shape = (len(data), len(data[0])) if _buffers._is_row(data[0]) else (len(data),)
             except (TypeError, IndexError):
                 shape = (len(data),)
+    shape = [c_int_arg(s, "shape[%d]" % i, ctypes.c_size_t) for i, s in enumerate(shape)]
     v = _buffers.as_float_vector(data, "data")
     total = 1
     for s in shape:
-        total *= int(s)
+        total *= s
     if total != v.n:
         raise ArnetError(E_SHAPE, "shape %r needs %d values, data holds %d"
                          % (tuple(shape), total, v.n))
-    c_shape = (ctypes.c_size_t * max(len(shape), 1))(*[int(s) for s in shape])
+    c_shape = (ctypes.c_size_t * max(len(shape), 1))(*shape)
     lib.arnet_npy_write(encode_path(path), ctypes.c_void_p(v.ptr), c_shape, len(shape))

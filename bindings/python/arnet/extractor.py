@@ -12,7 +12,7 @@ import threading
 
 from . import _buffers
 from ._lib import (E_INVALID, E_SHAPE, E_STATE, ArnetError, ExtractorOptions, Frame, Handle,
-                   encode_path, lib, new_struct, require, using)
+                   encode_path, lib, new_struct, require, using, put, c_int_arg)
 from .data import _busy
 
 _RESIZE = {"short256": 0, "340x256": 1, "224x224": 2, "none": 3}
@@ -95,13 +95,13 @@ class Extractor(object):
         self._h = net.handle
         self._path = path
         self._opt = new_struct(ExtractorOptions)
-        self._opt.crops = int(crops)
+        put(self._opt, "crops", crops)
         if self._opt.crops not in (1, 10):
             raise ArnetError(E_INVALID, "crops %d is not 1 or 10" % self._opt.crops)
         self._opt.resize = _choice(_RESIZE, resize, "resize")
         self._opt.filter = _choice(_FILTER, filter, "filter")
         self._opt.last_clip = _choice(_LAST_CLIP, last_clip, "last_clip")
-        self._opt.threads = int(threads)
+        put(self._opt, "threads", threads)
         self._settings = dict(crops=crops, resize=resize, filter=filter, last_clip=last_clip,
                               threads=threads)
         with self._use() as p:
@@ -227,7 +227,8 @@ class Extractor(object):
         with self._use() as p:
             lib.arnet_extractor_clips(p, ctypes.c_void_p(c.ctypes.data), c.shape[0],
                                       c.shape[1], c.shape[2], c.shape[3],
-                                      int(self._opt.threads if threads is None else threads),
+                                      self._opt.threads if threads is None
+                                      else c_int_arg(threads, "threads"),
                                       ctypes.c_void_p(out.ctypes.data))
         return out
 

@@ -5,7 +5,8 @@ kernels of one video (arnet_roc_auc..., arnet_loss_* in arnet.h).
 import ctypes
 
 from . import _buffers
-from ._lib import E_SHAPE, ArnetError, lib, require
+
+from ._lib import E_SHAPE, ArnetError, c_float_arg, c_int_arg, lib, require
 
 
 def _metric(fn_name, scores, labels):
@@ -42,7 +43,8 @@ def threshold_for_far(scores, target_far):
     s = _buffers.as_float_vector(scores, "scores")
     t = ctypes.c_float()
     achieved = ctypes.c_double()
-    lib.arnet_threshold_for_far(ctypes.c_void_p(s.ptr), s.n, float(target_far),
+    lib.arnet_threshold_for_far(ctypes.c_void_p(s.ptr), s.n,
+                                c_float_arg(target_far, "target_far", ctypes.c_double),
                                 ctypes.byref(t), ctypes.byref(achieved))
     return t.value, achieved.value
 
@@ -52,9 +54,9 @@ def _loss(fn_name, logits, label, alpha):
     z = _buffers.as_float_vector(logits, "logits")
     grad, gaddr = _buffers.new_floats(z.n)
     loss = ctypes.c_float()
-    args = [ctypes.c_void_p(z.ptr), z.n, int(label)]
+    args = [ctypes.c_void_p(z.ptr), z.n, c_int_arg(label, "label")]
     if alpha is not None:
-        args.append(float(alpha))
+        args.append(c_float_arg(alpha, "alpha"))
     fn(*(args + [ctypes.byref(loss), ctypes.c_void_p(gaddr) if z.n else None]))
     return float(loss.value), _buffers.float_result(grad, z.n)
 

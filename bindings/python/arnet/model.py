@@ -11,7 +11,7 @@ except ImportError:  # pragma: no cover
 from . import _buffers
 from ._lib import (E_INVALID, E_STATE, ArnetError, Handle, ModelConfig, SaveOptions,
                    FileInfo, encode_path, lib, new_struct, require, short_float32,
-                   using)
+                   using, put)
 
 _STORAGE = {"f32": 0, "f16": 1}
 
@@ -71,7 +71,7 @@ def _save_options(storage, compression_level):
     opt = new_struct(SaveOptions)
     opt.storage = _storage_code(storage)
     if compression_level is not None:
-        opt.compression_level = int(compression_level)
+        put(opt, "compression_level", compression_level)
     return opt
 
 
@@ -87,10 +87,10 @@ class Model(object):
 
     def __init__(self, feature_dim=2048, seed=1, hidden_dim=0, dropout=0.7):
         cfg = new_struct(ModelConfig)
-        cfg.feature_dim = _u32(feature_dim, "feature_dim")
-        cfg.hidden_dim = _u32(hidden_dim, "hidden_dim")
-        cfg.dropout = float(dropout)
-        cfg.seed = int(seed)
+        put(cfg, "feature_dim", feature_dim)
+        put(cfg, "hidden_dim", hidden_dim)
+        put(cfg, "dropout", dropout)
+        put(cfg, "seed", seed)
         out = ctypes.c_void_p()
         lib.arnet_model_create(ctypes.byref(cfg), ctypes.byref(out))
         self._h = Handle(out.value, "arnet_model_free", "Model")
@@ -265,13 +265,6 @@ class Model(object):
             return "<arnet.Model closed>"
         return "<arnet.Model feature_dim=%d hidden_dim=%d>" % (self.feature_dim,
                                                                self.hidden_dim)
-
-
-def _u32(value, name):
-    value = int(value)
-    if value < 0 or value > 0xFFFFFFFF:
-        raise ArnetError(E_INVALID, "%s %d out of range" % (name, value))
-    return value
 
 
 def _key(key):

@@ -10,7 +10,7 @@ from collections import namedtuple
 from . import _buffers
 from ._lib import (E_INVALID, E_SHAPE, E_STATE, EVENT_FN, ArnetError, Handle,
                    ScorerOptions, StreamOptions, StreamResult, StreamState, lib, new_struct,
-                   using)
+                   using, put, c_float_arg)
 from .data import _busy
 
 EVENT_START = 1
@@ -39,8 +39,8 @@ class Scorer(object):
 
     def __init__(self, model, max_batch=256, threads=1):
         opt = new_struct(ScorerOptions)
-        opt.max_batch = int(max_batch)
-        opt.threads = int(threads)
+        put(opt, "max_batch", max_batch)
+        put(opt, "threads", threads)
         out = ctypes.c_void_p()
         with model._use() as mp:
             lib.arnet_scorer_create(mp, ctypes.byref(opt), ctypes.byref(out))
@@ -156,14 +156,14 @@ class Stream(object):
             raise ArnetError(E_INVALID, "smoothing %r must be 'none', 'window' or 'ema'"
                              % (smoothing,))
         opt = new_struct(StreamOptions)
-        opt.stream_id = int(stream_id)
+        put(opt, "stream_id", stream_id)
         opt.smoothing = _SMOOTHING[smoothing]
-        opt.window = int(window)
-        opt.ema_alpha = float(ema_alpha)
-        opt.on_threshold = float(on_threshold)
-        opt.off_threshold = float(off_threshold)
-        opt.min_on_clips = int(min_on_clips)
-        opt.min_off_clips = int(min_off_clips)
+        put(opt, "window", window)
+        put(opt, "ema_alpha", ema_alpha)
+        put(opt, "on_threshold", on_threshold)
+        put(opt, "off_threshold", off_threshold)
+        put(opt, "min_on_clips", min_on_clips)
+        put(opt, "min_off_clips", min_off_clips)
         self.on_event = on_event
         self._pending = None
         # The C stream keeps the function pointer: this object must outlive it.
@@ -195,7 +195,7 @@ class Stream(object):
         """Feed one already computed score; returns a StreamResult."""
         res = _new_result()
         with _busy(self), self._use() as p:
-            lib.arnet_stream_update(p, float(raw_score), ctypes.byref(res))
+            lib.arnet_stream_update(p, c_float_arg(raw_score, "raw_score"), ctypes.byref(res))
         self._raise_pending()
         return _result(res)
 

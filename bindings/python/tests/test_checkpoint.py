@@ -82,10 +82,12 @@ class CheckpointTest(unittest.TestCase):
 
     def test_errors(self):
         with TempDir() as d:
-            with self.assertRaises(arnet.ArnetError) as cm:
+            with self.assertRaises(FileNotFoundError) as cm:
                 arnet.Model.load(os.path.join(d, "missing"))
             self.assertEqual(cm.exception.status, arnet.E_IO)
-            self.assertIn("missing", cm.exception.message)
+            self.assertEqual(cm.exception.filename, os.path.join(d, "missing"))
+            with self.assertRaises(IsADirectoryError):
+                arnet.Model.load(d)
             p = os.path.join(d, "m")
             self.model().save(p)
             with open(p, "rb") as f:
@@ -104,7 +106,7 @@ class CheckpointTest(unittest.TestCase):
                         with self.assertRaises(arnet.ArnetError) as cm:
                             arnet.Model.from_bytes(bad)
                         self.assertEqual(cm.exception.status, arnet.E_FORMAT)
-            with self.assertRaises(arnet.ArnetError) as cm:
+            with self.assertRaises(FileNotFoundError) as cm:
                 self.model().save(os.path.join(d, "no", "such", "dir", "m"))
             self.assertEqual(cm.exception.status, arnet.E_IO)
 

@@ -92,7 +92,7 @@ class ExtractorTest(unittest.TestCase):
         self.assertEqual(e.exception.status, arnet.E_SHAPE)
         x.reset()
         self.assertIsNone(x.push(np.zeros((9, 8, 3), np.uint8)))
-        with self.assertRaises(arnet.ArnetError):
+        with self.assertRaises(FileNotFoundError):
             arnet.Extractor(os.path.join(HERE, "no-such-file.arnet"))
         with self.assertRaises(arnet.ArnetError):
             self.x.share(resize="bicubic")

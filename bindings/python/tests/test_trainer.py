@@ -142,6 +142,52 @@ class TrainerTest(unittest.TestCase):
             t.fit(p, iterations=3)  # same manifest: continues
             self.assertEqual(t.steps, 3)
 
+    @needs("arnet_run_start", "arnet_run_resume")
+    def test_keep_best_eval_every_and_resume(self):
+        # The library's run: evaluations every 3 steps and at the end, the
+        # best model kept, a checkpoint that resumes (from the file alone)
+        # to the bytes of an unbroken run.
+        with TempDir() as d:
+            arnet.synth_write(d, feature_dim=8, scale=0.2, seed=2)
+            train, test = (os.path.join(d, n) for n in ("train.txt", "test.txt"))
+            seen = []
+            t = arnet.Trainer(arnet.Model(feature_dim=8, seed=4), train, test=test,
+                              eval_every=3, keep_best=os.path.join(d, "best.arnet"),
+                              out=os.path.join(d, "run.arnet"), on_eval=seen.append, **OPTS)
+            t.fit(iterations=5)
+            self.assertEqual([e["step"] for e in seen], [3, 5])
+            self.assertTrue(seen[-1]["final"])
+            info = t.info
+            self.assertEqual((info["steps"], info["eval_every"], info["evaluated"]), (5, 3, True))
+            best = max(seen, key=lambda e: e["auc"])
+            self.assertEqual(info["best_step"], best["step"])
+            self.assertTrue(os.path.exists(os.path.join(d, "best.arnet")))
+            t.close()
+
+            straight = arnet.Trainer(arnet.Model(feature_dim=8, seed=4), train, test=test,
+                                     eval_every=3, out=os.path.join(d, "straight.arnet"),
+                                     keep_best=os.path.join(d, "best2.arnet"), **OPTS)
+            straight.fit(iterations=9)
+            r = arnet.Trainer.resume(os.path.join(d, "run.arnet"), iterations=9)
+            self.assertEqual((r.steps, r.info["resumed"], r.options["lr"]), (5, True, 1e-3))
+            self.assertEqual(r.info["test_manifest"], os.path.abspath(test))
+            r.fit()
+            self.assertEqual(r.steps, 9)
+            self.assertEqual(params(r.model), params(straight.model))
+            self.assertEqual(r.info["best_auc"], straight.info["best_auc"])
+
+    def test_callback_exception_stops_fit(self):
+        train, _ = sets()
+        t = arnet.Trainer(arnet.Model(feature_dim=F), train, **OPTS)
+
+        def boom(stats, total):
+            if stats.step == 2:
+                raise KeyError("stop here")
+
+        with self.assertRaises(KeyError):
+            t.fit(iterations=5, progress=boom)
+        self.assertEqual(t.steps, 2)
+
     def test_errors(self):
         train, _ = sets()
         with self.assertRaises(arnet.ArnetError) as cm:

@@ -1,0 +1,17 @@
+/* flow.h -- TV-L1 optical flow internals (flow.c) for the benchmark and
+ * tests. */
+#ifndef ARNET_FLOW_H
+#define ARNET_FLOW_H
+
+#include <stdint.h>
+
+#include "arnet/arnet.h"
+
+/* Pixels x iterations of the last arnet_flow_compute (sum over the levels
+ * of width x height x the inner iterations run): the work the stopping
+ * rule left, for rates per pixel-iteration. */
+uint64_t arnet__flow_pixel_iterations(const arnet_flow *f);
+/* The row kernels in use: "avx512", "avx2" or "baseline". */
+const char *arnet__flow_kernels(const arnet_flow *f);
+
+#endif
