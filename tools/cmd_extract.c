@@ -1017,6 +1017,7 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
     /* The record first, then the output: a record without its output (a
      * kill between the two) is redone; an output is never newer than its
      * record.  An old output goes before either. */
+    d.output = (char *)out + strlen(r->dir) + 1;
     d.source = v->path;
     d.settings = (char *)r->settings;
     d.clips = clips;
@@ -1098,10 +1099,15 @@ static void *job_main(void *arg)
         if (i >= r->n || interrupted)
             break;
         const xr_video *v = r->share[i];
+        /* The output's name in DIR.  (Two streams written apart would
+         * name "rgb/<stem>.npy" here and a flow file, "flow/<stem>.npy",
+         * as the flow argument of xr_video_state and xr_done.flow.) */
+        char *rel = out + strlen(r->dir) + 1;
         snprintf(out, plen, "%s/%s.npy", r->dir, v->stem);
         char why[1024];
         xr_done d;
-        int state = xr_video_state(r->dir, v->stem, v->path, r->settings, &d, why, sizeof why);
+        int state = xr_video_state(r->dir, v->stem, rel, NULL, v->path, r->settings, &d, why,
+                                   sizeof why);
         xr_done_free(&d);
         unsigned attempts = 0;
         char reason[600];
@@ -1140,7 +1146,8 @@ static void *job_main(void *arg)
             continue;
         }
         /* Claimed: done meanwhile by the task whose claim this was? */
-        state = xr_video_state(r->dir, v->stem, v->path, r->settings, &d, why, sizeof why);
+        state = xr_video_state(r->dir, v->stem, rel, NULL, v->path, r->settings, &d, why,
+                               sizeof why);
         xr_done_free(&d);
         if (state == XR_DONE && !r->force) {
             xr_claim_release(c);

@@ -808,6 +808,7 @@ void xr_renewer_stop(void)
 
 void xr_done_free(xr_done *d)
 {
+    free(d->output);
     free(d->source);
     free(d->settings);
     free(d->flow);
@@ -824,9 +825,9 @@ int xr_done_write(const char *dir, const char *stem, const xr_done *d, char *err
         return -1;
     }
     sbuf b = {0};
-    sb_add(&b, "output %s.npy\nsource %s\nsettings %s\nclips %llu\nframes %llu\nfps %.6g\n"
+    sb_add(&b, "output %s\nsource %s\nsettings %s\nclips %llu\nframes %llu\nfps %.6g\n"
                "crops %u\ndim %u\n",
-           stem, d->source, d->settings, (unsigned long long)d->clips,
+           d->output, d->source, d->settings, (unsigned long long)d->clips,
            (unsigned long long)d->frames, d->fps, d->crops, d->dim);
     if (d->flow)
         sb_add(&b, "flow %s\n", d->flow);
@@ -861,6 +862,12 @@ int xr_done_read(const char *dir, const char *stem, xr_done *d, char *err, size_
     }
     uint64_t crops = 0, dim = 0, t = 0, label = 0;
     char fps[64];
+    d->output = rec_dup(rec, "output");
+    if (!d->output) {
+        size_t l = strlen(stem) + 5;
+        if ((d->output = malloc(l)) != NULL)
+            snprintf(d->output, l, "%s.npy", stem);
+    }
     d->source = rec_dup(rec, "source");
     d->settings = rec_dup(rec, "settings");
     d->flow = rec_dup(rec, "flow");
@@ -870,7 +877,7 @@ int xr_done_read(const char *dir, const char *stem, xr_done *d, char *err, size_
         d->gt = rec_dup(rec, "ground_truth");
     }
     int rc = 1;
-    if (!d->source || !d->settings || rec_u64(rec, "clips", &d->clips) ||
+    if (!d->output || !d->source || !d->settings || rec_u64(rec, "clips", &d->clips) ||
         rec_u64(rec, "frames", &d->frames) || rec_u64(rec, "crops", &crops) ||
         rec_u64(rec, "dim", &dim) || !rec_get(rec, "fps", fps, sizeof fps) || crops < 1 ||
         crops > 1000 || dim < 1 || dim > 1000000) {
@@ -968,12 +975,13 @@ static int output_matches(const char *path, uint64_t clips, uint32_t crops, uint
     return 0;
 }
 
-int xr_video_state(const char *dir, const char *stem, const char *source, const char *settings,
-                   xr_done *d, char *why, size_t whylen)
+int xr_video_state(const char *dir, const char *stem, const char *output, const char *flow,
+                   const char *source, const char *settings, xr_done *d, char *why,
+                   size_t whylen)
 {
     memset(d, 0, sizeof *d);
     d->label = -1;
-    char *out = path_join(dir, stem, NULL, ".npy");
+    char *out = output ? path_join(dir, output, NULL, "") : path_join(dir, stem, NULL, ".npy");
     if (!out) {
         snprintf(why, whylen, "out of memory");
         return XR_OTHER;
@@ -983,6 +991,14 @@ int xr_video_state(const char *dir, const char *stem, const char *source, const 
     char err[512];
     int r = xr_done_read(dir, stem, d, err, sizeof err);
     int state;
+    if (r > 0 && !output) { /* no expectation: the recorded file */
+        free(out);
+        if (!(out = path_join(dir, d->output, NULL, ""))) {
+            snprintf(why, whylen, "out of memory");
+            xr_done_free(d);
+            return XR_OTHER;
+        }
+    }
     if (r <= 0) {
         if (r < 0) {
             /* A damaged record of ours: the write of the record was cut.
@@ -999,6 +1015,12 @@ int xr_video_state(const char *dir, const char *stem, const char *source, const 
             unsigned attempts;
             state = xr_failed_read(dir, stem, &attempts, why, whylen) ? XR_FAILED : XR_MISSING;
         }
+    } else if ((output && strcmp(d->output, output)) ||
+               (output && (flow ? !d->flow || strcmp(d->flow, flow) : d->flow != NULL))) {
+        snprintf(why, whylen, "%s/%s was written as %s%s%s, this run writes %s%s%s", dir, stem,
+                 d->output, d->flow ? " and " : "", d->flow ? d->flow : "", output,
+                 flow ? " and " : "", flow ? flow : "");
+        state = XR_OTHER;
     } else if (source && strcmp(d->source, source)) {
         snprintf(why, whylen, "%s was made from %s, not %s", out, d->source, source);
         state = XR_OTHER;
@@ -1006,7 +1028,7 @@ int xr_video_state(const char *dir, const char *stem, const char *source, const 
                                             err, sizeof err)) {
         snprintf(why, whylen, "%s was made with other settings (%s)", out, err);
         state = XR_OTHER;
-    } else if (!exists) {
+    } else if (!(exists = lstat(out, &st) == 0)) {
         snprintf(why, whylen, "%s: recorded but missing (a run stopped between the two)", out);
         state = XR_REDO;
     } else if (output_matches(out, d->clips, d->crops, d->dim, why, whylen)) {
@@ -1086,8 +1108,10 @@ int xr_write_outputs(const char *dir, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         xr_done d;
         char why[1024];
-        if (xr_video_state(dir, stems[i], NULL, NULL, &d, why, sizeof why) == XR_DONE)
-            sb_add(&b, "%s.npy\t%llu\t%llu\t%.6g\t%s\n", stems[i], (unsigned long long)d.clips,
+        if (xr_video_state(dir, stems[i], NULL, NULL, NULL, NULL, &d, why, sizeof why) ==
+            XR_DONE)
+            sb_add(&b, "%s%s%s\t%llu\t%llu\t%.6g\t%s\n", d.output, d.flow ? "+" : "",
+                   d.flow ? d.flow : "", (unsigned long long)d.clips,
                    (unsigned long long)d.frames, d.fps, d.source);
         xr_done_free(&d);
         free(stems[i]);
@@ -1109,15 +1133,6 @@ typedef struct st_count {
     size_t done, failed, missing, running, other;
     uint64_t clips, frames;
 } st_count;
-
-/* The manifest path for a feature file DIR/<rel>: relative to the
- * manifest's folder when the manifest is in DIR, else absolute. */
-static char *manifest_feature_path(const char *dir_abs, const char *man_dir_abs, const char *rel)
-{
-    if (!strcmp(dir_abs, man_dir_abs))
-        return strdup(rel);
-    return path_join(dir_abs, rel, NULL, "");
-}
 
 static int add_gt(arnet_manifest_entry *me, const char *gt, uint64_t **ranges)
 {
@@ -1233,8 +1248,8 @@ int xr_status(const char *cmd, const char *dir, const xr_status_options *o)
         unsigned shard = pr > 0 ? (unsigned)(i % plan.shards) : 0;
         xr_done d;
         char why[1024] = "";
-        int state = xr_video_state(dir, stem, source, pr > 0 ? plan.settings : NULL, &d, why,
-                                   sizeof why);
+        int state = xr_video_state(dir, stem, NULL, NULL, source, pr > 0 ? plan.settings : NULL,
+                                   &d, why, sizeof why);
         /* A live claim: being extracted now. */
         char holder[512] = "";
         int running = 0;
@@ -1263,7 +1278,7 @@ int xr_status(const char *cmd, const char *dir, const xr_status_options *o)
             c->clips += d.clips;
             c->frames += d.frames;
             if (!o->quiet)
-                printf("done\t%s\t%s.npy%s%s\t%llu clips\t%llu frames\n", src, stem,
+                printf("done\t%s\t%s%s%s\t%llu clips\t%llu frames\n", src, d.output,
                        d.flow ? "+" : "", d.flow ? d.flow : "", (unsigned long long)d.clips,
                        (unsigned long long)d.frames);
             if (mw) {
@@ -1272,20 +1287,16 @@ int xr_status(const char *cmd, const char *dir, const xr_status_options *o)
                 if (label < 0) {
                     unlabelled++;
                 } else {
-                    char rel[4096];
-                    snprintf(rel, sizeof rel, "%s.npy%s%s", stem, d.flow ? ".npy+" : "",
-                             d.flow ? d.flow : "");
-                    if (d.flow) /* "<stem>.npy+<flow>" */
-                        snprintf(rel, sizeof rel, "%s.npy+%s", stem, d.flow);
-                    char *fp = manifest_feature_path(dir_abs, man_dir_abs, rel);
-                    if (d.flow && fp && strcmp(dir_abs, man_dir_abs)) {
-                        /* both halves absolute */
-                        free(fp);
-                        size_t l = 2 * strlen(dir_abs) + strlen(rel) + 8;
-                        fp = malloc(l);
-                        if (fp)
-                            snprintf(fp, l, "%s/%s.npy+%s/%s", dir_abs, stem, dir_abs, d.flow);
-                    }
+                    /* "<output>" or the pair "<output>+<flow>", each relative
+                     * to the manifest's folder when it is DIR, else absolute. */
+                    int rel = !strcmp(dir_abs, man_dir_abs);
+                    size_t l = 2 * strlen(dir_abs) + strlen(d.output) +
+                               (d.flow ? strlen(d.flow) : 0) + 8;
+                    char *fp = malloc(l);
+                    if (fp)
+                        snprintf(fp, l, "%s%s%s%s%s%s%s", rel ? "" : dir_abs, rel ? "" : "/",
+                                 d.output, d.flow ? "+" : "", d.flow && !rel ? dir_abs : "",
+                                 d.flow && !rel ? "/" : "", d.flow ? d.flow : "");
                     arnet_manifest_entry me;
                     arnet_manifest_entry_init(&me);
                     me.features = fp;

@@ -86,12 +86,15 @@ void xr_renewer_stop(void);
 /* ---- records of finished videos ------------------------------------------ */
 
 typedef struct xr_done {
+    char *output;    /* the features, relative to DIR ("<stem>.npy", or
+                        "rgb/<stem>.npy" with a flow file beside) */
     char *source;    /* the video's path */
     char *settings;
     uint64_t clips, frames;
     double fps;
     uint32_t crops, dim;
-    char *flow;      /* a second output (two streams), relative to DIR, or NULL */
+    char *flow;      /* the flow stream's file when the streams are written
+                        apart ("flow/<stem>.npy"), relative to DIR, or NULL */
     int label;       /* -1 none */
     char *gt;        /* NULL none */
     char *host;
@@ -122,11 +125,14 @@ enum {
     XR_FOREIGN,  /* an output without a record of how it was made */
     XR_OTHER     /* an output made with other settings or from another source */
 };
-/* Judge DIR/<stem>.npy against its record, the expected source and
- * settings (settings NULL: any).  why gets the reason for every state but
- * XR_MISSING; *d the record when one was read (free with xr_done_free). */
-int xr_video_state(const char *dir, const char *stem, const char *source, const char *settings,
-                   xr_done *d, char *why, size_t whylen);
+/* Judge a video's output(s) against its record, the expected files
+ * (output relative to DIR, NULL: "<stem>.npy"; flow relative to DIR or
+ * NULL), source and settings (NULL: any).  why gets the reason for every
+ * state but XR_MISSING; *d the record when one was read (free with
+ * xr_done_free). */
+int xr_video_state(const char *dir, const char *stem, const char *output, const char *flow,
+                   const char *source, const char *settings, xr_done *d, char *why,
+                   size_t whylen);
 
 /* ---- the whole run ---------------------------------------------------------- */
 

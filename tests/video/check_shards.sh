@@ -88,6 +88,23 @@ else
     notok "SLURM_ARRAY_TASK_ID past the plan's shards is refused" "$out"
 fi
 
+# UCF-Crime's published test annotations, converted as docs/video.md says,
+# plan as a labelled list (290 videos, 4 shards; the videos need not exist
+# to plan).
+awk '{ n = $2 == "Normal"; d = n ? "Testing_Normal_Videos_Anomaly" : $2;
+       g = n ? "-" : $3 "-" $4 ($5 >= 0 ? "," $5 "-" $6 : "");
+       print "/data/UCF/" d "/" $1, n ? 0 : 1, g }' "$src/tests/data/ucf-crime/Temporal_Anomaly_Annotation.txt" > "$tmp/ucf.txt"
+out=$("$arnet" extract --plan --shards 4 --extractor "$x" --labels "$tmp/ucf.txt" --out "$tmp/ucf" 2>&1)
+st=$("$arnet" extract --status "$tmp/ucf" --quiet 2>&1)
+if printf '%s' "$out" | grep -q "planned 290 videos in 4 shards" &&
+   grep -q "^video	1	165-240	Abuse028_x264	/data/UCF/Abuse/Abuse028_x264.mp4$" "$tmp/ucf/arnet-extract/plan" &&
+   printf '%s' "$st" | grep -q "^total: 290 videos: 0 done.* 290 missing"; then
+    ok "UCF-Crime's annotations, converted by the documented awk line, plan as a labelled list"
+else
+    notok "UCF-Crime's annotations plan as a labelled list" "$out
+$st"
+fi
+
 # --- a task killed mid-run: its claims stay behind ----------------------------------------
 # The plan's order: broken, v1 .. v6; shard 1 is broken, v3, v6; shard 2
 # v1, v4; shard 3 v2, v5.
@@ -205,6 +222,26 @@ if out=$("$arnet" train --train "$d/train.txt" --out "$tmp/m.arnet" --iterations
 else
     notok "the merged manifest trains and evaluates" "$out"
 fi
+# A record naming a flow file beside the output (two streams written apart,
+# as --split-streams does) gives the manifest's RGB + flow pair.
+mkdir -p "$d/flow" && cp "$d/v2.npy" "$d/flow/v2.npy" && echo "flow flow/v2.npy" >> "$d/arnet-extract/videos/v2.done"
+"$arnet" extract --status "$d" --quiet --partial --manifest "$d/pairs.txt" > /dev/null 2>&1
+"$arnet" extract --status "$d" --quiet --partial --manifest "$tmp/abs.txt" > /dev/null 2>&1
+if grep -qx "v2.npy+flow/v2.npy 0 -" "$d/pairs.txt" && grep -qx "v1.npy 1 2-10" "$d/pairs.txt" &&
+   grep -qx "/.*/feats/v2.npy+/.*/feats/flow/v2.npy 0 -" "$tmp/abs.txt"; then
+    ok "a recorded flow file gives an rgb+flow pair line (relative in DIR, absolute outside)"
+else
+    notok "a recorded flow file gives an rgb+flow pair line" "$(cat "$d/pairs.txt" "$tmp/abs.txt" 2>&1)"
+fi
+rm -f "$d/flow/v2.npy"
+out=$("$arnet" extract --status "$d" 2>&1)
+if printf '%s\n' "$out" | grep -q "^missing	$v/v2.mp4	.*flow/v2.npy"; then
+    ok "a missing flow file makes the video missing again"
+else
+    notok "a missing flow file makes the video missing again" "$out"
+fi
+sed -i '/^flow /d' "$d/arnet-extract/videos/v2.done"
+
 # Everything the tasks wrote matches one plain run, byte for byte.
 "$arnet" extract --extractor "$x" --out "$tmp/one" --quiet "$v/v2.mp4" "$v/v5.mp4" > /dev/null 2>&1
 if cmp -s "$tmp/one/v2.npy" "$d/v2.npy" && cmp -s "$tmp/one/v5.npy" "$d/v5.npy"; then
