@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "  --jobs J          extract J videos at once, each with its own state (default 1)\n"
             "  --flow-extractor F  I3D's flow network (arnet import i3d flow_imagenet.pt)\n"
             "  --split-streams   two files, as a manifest's rgb.npy+flow.npy pair reads them:\n"
-            "                    DIR/<name>.npy (RGB) and DIR/flow/<name>.npy, or --out (RGB)\n"
+            "                    DIR/rgb/<name>.npy and DIR/flow/<name>.npy, or --out (RGB)\n"
             "                    and --flow-out FLOW.npy with --frames\n"
             "  --flow-at A       where flow is computed: crop (default: on the RGB stream's\n"
             "                    resized and cropped frames, the I3D authors' rule) or WxH\n"
@@ -1023,34 +1023,46 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
     d.clips = clips;
     d.crops = r->opt.crops;
     /* Two streams: [T, 2048] in one file, or with --split-streams the
-     * flow half beside it in DIR/flow/<stem>.npy, recorded as the pair. */
+     * halves in DIR/rgb/<stem>.npy and DIR/flow/<stem>.npy, recorded as
+     * the pair. */
     int split = r->fc.fx && r->fc.split;
     d.dim = r->fc.fx && !split ? 2 * dim : dim;
-    char flow_rel[64 + 4096], *flow_abs = NULL;
+    char flow_rel[64 + 4096], rgb_rel[64 + 4096], *flow_abs = NULL, *rgb_abs = NULL;
+    const char *dest = out;
     if (split) {
         snprintf(flow_rel, sizeof flow_rel, "flow/%s.npy", v->stem);
+        snprintf(rgb_rel, sizeof rgb_rel, "rgb/%s.npy", v->stem);
         size_t fl = strlen(r->dir) + strlen(flow_rel) + 2;
-        if (!(flow_abs = malloc(fl))) {
+        flow_abs = malloc(fl);
+        rgb_abs = malloc(fl);
+        if (!flow_abs || !rgb_abs) {
             free(feat);
+            free(flow_abs);
+            free(rgb_abs);
             snprintf(err, sizeof err, "out of memory");
             goto failed;
         }
         snprintf(flow_abs, fl, "%s/%s", r->dir, flow_rel);
+        snprintf(rgb_abs, fl, "%s/%s", r->dir, rgb_rel);
         d.flow = flow_rel;
+        d.output = rgb_rel;
+        dest = rgb_abs;
         unlink(flow_abs);
     }
     d.label = v->label;
     d.gt = v->gt;
-    unlink(out);
+    unlink(dest);
     if (xr_done_write(r->dir, v->stem, &d, err, sizeof err) != 0) {
         free(feat);
         free(flow_abs);
+        free(rgb_abs);
         goto failed;
     }
-    int st = write_streams(&r->fc, dim, r->opt.crops, out, flow_abs, feat, clips);
+    int st = write_streams(&r->fc, dim, r->opt.crops, dest, flow_abs, feat, clips);
     free(feat);
     free(flow_abs);
     if (st != ARNET_OK) {
+        free(rgb_abs);
         xr_records_remove(r->dir, v->stem);
         snprintf(err, sizeof err, "%s", arnet_last_error());
         goto failed;
@@ -1065,10 +1077,12 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
             progress_draw(p, clips, 1);
             cli_progress_done();
         }
-        fprintf(stderr, "[%zu/%zu] %s -> %s: %llu frames, %zu clips, %.1f s\n", r->finished,
-                r->n, v->path, out, (unsigned long long)d.frames, clips, el);
+        fprintf(stderr, "[%zu/%zu] %s -> %s%s: %llu frames, %zu clips, %.1f s\n", r->finished,
+                r->n, v->path, dest, split ? " + flow/" : "", (unsigned long long)d.frames,
+                clips, el);
     }
     pthread_mutex_unlock(&r->mu);
+    free(rgb_abs);
     return 0;
 failed:
     job_say(r, "%s: %s", v->path, err);
@@ -1099,14 +1113,17 @@ static void *job_main(void *arg)
         if (i >= r->n || interrupted)
             break;
         const xr_video *v = r->share[i];
-        /* The output's name in DIR.  (Two streams written apart would
-         * name "rgb/<stem>.npy" here and a flow file, "flow/<stem>.npy",
-         * as the flow argument of xr_video_state and xr_done.flow.) */
+        /* The output's name in DIR; two streams written apart name
+         * "rgb/<stem>.npy" and the flow file "flow/<stem>.npy". */
+        int split = r->fc.fx && r->fc.split;
         char *rel = out + strlen(r->dir) + 1;
-        snprintf(out, plen, "%s/%s.npy", r->dir, v->stem);
+        char flow_rel[64 + 4096];
+        snprintf(out, plen, "%s/%s%s.npy", r->dir, split ? "rgb/" : "", v->stem);
+        snprintf(flow_rel, sizeof flow_rel, "flow/%s.npy", v->stem);
+        const char *flow = split ? flow_rel : NULL;
         char why[1024];
         xr_done d;
-        int state = xr_video_state(r->dir, v->stem, rel, NULL, v->path, r->settings, &d, why,
+        int state = xr_video_state(r->dir, v->stem, rel, flow, v->path, r->settings, &d, why,
                                    sizeof why);
         xr_done_free(&d);
         unsigned attempts = 0;
@@ -1146,7 +1163,7 @@ static void *job_main(void *arg)
             continue;
         }
         /* Claimed: done meanwhile by the task whose claim this was? */
-        state = xr_video_state(r->dir, v->stem, rel, NULL, v->path, r->settings, &d, why,
+        state = xr_video_state(r->dir, v->stem, rel, flow, v->path, r->settings, &d, why,
                                sizeof why);
         xr_done_free(&d);
         if (state == XR_DONE && !r->force) {
@@ -1674,14 +1691,15 @@ static int cmd_videos(args *a)
         }
     }
     arnet_extractor *x = NULL, *fx = NULL;
-    char flow_dir[4096 + 8];
+    char flow_dir[4096 + 8], rgb_dir[4096 + 8];
     snprintf(flow_dir, sizeof flow_dir, "%s/flow", a->out);
+    snprintf(rgb_dir, sizeof rgb_dir, "%s/rgb", a->out);
     if ((rc = cli_load_extractors(CMD, a->xpath, a->fpath, &x, a->fpath ? &fx : NULL)) != 0) {
     } else if (interrupted) {
         fprintf(stderr, "arnet extract: interrupted\n");
         rc = CLI_EXIT_INTERRUPTED;
-    } else if (fx && a->split && cli_mkdir(flow_dir) != 0) {
-        fprintf(stderr, "arnet extract: cannot create folder %s: %s\n", flow_dir,
+    } else if (fx && a->split && (cli_mkdir(flow_dir) != 0 || cli_mkdir(rgb_dir) != 0)) {
+        fprintf(stderr, "arnet extract: cannot create folder %s or %s: %s\n", rgb_dir, flow_dir,
                 strerror(errno));
         rc = CLI_EXIT_FAIL;
     } else {
@@ -1757,8 +1775,8 @@ int cmd_extract(int argc, char **argv)
         goto done;
     }
     if (a.flow_out && !a.frames) {
-        rc = cli_usage_error(CMD, "--flow-out is for --frames (videos' flow halves go to "
-                                  "DIR/flow/<name>.npy)");
+        rc = cli_usage_error(CMD, "--flow-out is for --frames (videos' halves go to "
+                                  "DIR/rgb/<name>.npy and DIR/flow/<name>.npy)");
         goto done;
     }
     /* Ctrl-C from here on (loading takes seconds) stops cleanly. */
