@@ -143,14 +143,9 @@ static void *run(void *arg)
             if (!ready)
                 continue;
             w->clips++;
-            if (xopt.crops > 1) /* score the crops' mean */
-                for (uint32_t j = 0; j < dim; j++) {
-                    float s = 0;
-                    for (uint32_t k = 0; k < xopt.crops; k++)
-                        s += feat[(size_t)k * dim + j];
-                    feat[j] = s / (float)xopt.crops;
-                }
-            if (arnet_stream_push(c->stream, scorer, feat, NULL) != ARNET_OK) {
+            /* Score the crops' mean (in place: the first crop's row). */
+            if ((xopt.crops > 1 && arnet_crop_mean(feat, xopt.crops, dim, feat) != ARNET_OK) ||
+                arnet_stream_push(c->stream, scorer, feat, NULL) != ARNET_OK) {
                 fprintf(stderr, "vms_frames: camera %u: %s\n", c->id, arnet_last_error());
                 w->failed = 1;
                 break;

@@ -54,6 +54,8 @@ static void fixture_init(fixture *f, uint64_t seed)
     f->ws.dlogits = malloc(f->n_rows * sizeof(float));
     f->ws.tmp = malloc(f->n_rows * sizeof(float));
     f->ws.colsum = malloc(H * sizeof(double));
+    f->ws.team = NULL;
+    f->ws.team_scratch = NULL;
     f->grad = malloc(arnet__param_count(f->m) * sizeof(float));
 }
 
@@ -197,7 +199,7 @@ static void check_gradients(int loss, int reduce, int dropout)
     arnet_step_stats_init(&st);
     arnet__rng_seed(&r, mask_seed);
     ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, dropout ? &r : NULL, &f.ws, f.grad,
-                                       &st, 1),
+                                       &st),
                      ARNET_OK);
 
     size_t np = arnet__param_count(f.m);
@@ -251,7 +253,7 @@ START_TEST(packing_equals_one_video_at_a_time)
     arnet__loss_spec spec = {ARNET_LOSS_DMIL, ARNET_REDUCE_VIDEO, 4.0f, 20.0f};
     arnet_step_stats st;
     arnet_step_stats_init(&st);
-    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, NULL, &f.ws, f.grad, &st, 1),
+    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, NULL, &f.ws, f.grad, &st),
                      ARNET_OK);
     double *sum = calloc(np, sizeof(double));
     float *g1 = malloc(np * sizeof(float));
@@ -261,7 +263,7 @@ START_TEST(packing_equals_one_video_at_a_time)
         arnet__batch one = {1, &LENS[i], &LABELS[i], LENS[i], f.x + row0 * F};
         arnet_step_stats s1;
         arnet_step_stats_init(&s1);
-        ck_assert_int_eq(arnet__train_pass(f.m, &one, &spec, NULL, &f.ws, g1, &s1, 1),
+        ck_assert_int_eq(arnet__train_pass(f.m, &one, &spec, NULL, &f.ws, g1, &s1),
                          ARNET_OK);
         for (size_t k = 0; k < np; k++)
             sum[k] += g1[k] / (double)NV;
@@ -275,7 +277,7 @@ START_TEST(packing_equals_one_video_at_a_time)
     /* With the center loss, the reported parts are means over all videos
      * and over normal videos respectively. */
     spec.loss = ARNET_LOSS_DMIL_CENTER;
-    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, NULL, &f.ws, f.grad, &st, 1),
+    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, NULL, &f.ws, f.grad, &st),
                      ARNET_OK);
     double c = 0, nn = 0;
     mil = 0;
@@ -284,7 +286,7 @@ START_TEST(packing_equals_one_video_at_a_time)
         arnet__batch one = {1, &LENS[i], &LABELS[i], LENS[i], f.x + row0 * F};
         arnet_step_stats s1;
         arnet_step_stats_init(&s1);
-        ck_assert_int_eq(arnet__train_pass(f.m, &one, &spec, NULL, &f.ws, g1, &s1, 1),
+        ck_assert_int_eq(arnet__train_pass(f.m, &one, &spec, NULL, &f.ws, g1, &s1),
                          ARNET_OK);
         mil += s1.loss_dmil / NV;
         if (LABELS[i] == 0) {
@@ -312,7 +314,7 @@ START_TEST(dropout_uses_one_draw_per_hidden_unit)
     arnet__rng r, ref;
     arnet__rng_seed(&r, 9);
     arnet__rng_seed(&ref, 9);
-    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, &r, &f.ws, f.grad, NULL, 1),
+    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, &r, &f.ws, f.grad, NULL),
                      ARNET_OK);
     for (size_t i = 0; i < f.n_rows * H; i++)
         (void)arnet__rng_next(&ref);
@@ -337,7 +339,7 @@ START_TEST(forward_without_dropout_equals_scoring)
     fixture f;
     fixture_init(&f, 4);
     arnet__loss_spec spec = {ARNET_LOSS_DMIL, ARNET_REDUCE_VIDEO, 4.0f, 20.0f};
-    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, NULL, &f.ws, f.grad, NULL, 1),
+    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, NULL, &f.ws, f.grad, NULL),
                      ARNET_OK);
     float *s = malloc(f.n_rows * sizeof(float));
     ck_assert_int_eq(arnet_model_score(f.m, f.x, f.n_rows, s), ARNET_OK);
@@ -354,18 +356,75 @@ START_TEST(two_threads_give_the_same_gradient_every_time)
     fixture_init(&f, 8);
     size_t np = arnet__param_count(f.m);
     arnet__loss_spec spec = {ARNET_LOSS_DMIL_CENTER, ARNET_REDUCE_INSTANCE, 4.0f, 20.0f};
-    float *g = malloc(np * sizeof(float));
+    float *g = malloc(np * sizeof(float)), *g1 = malloc(np * sizeof(float));
     arnet__rng r;
     arnet__rng_seed(&r, 1);
-    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, &r, &f.ws, g, NULL, 2), ARNET_OK);
+    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, &r, &f.ws, g1, NULL), ARNET_OK);
+    ck_assert_int_eq(arnet__team_create(2, &f.ws.team), ARNET_OK);
+    f.ws.team_scratch = malloc(arnet__sgemm_team_scratch(f.ws.team, H, F) * sizeof(float));
+    arnet__rng_seed(&r, 1);
+    ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, &r, &f.ws, g, NULL), ARNET_OK);
+    for (size_t i = 0; i < np; i++) /* the same gradient as one thread, up to rounding */
+        ck_assert_msg(fabsf(g[i] - g1[i]) <= 1e-5f * (1.0f + fabsf(g1[i])), "%zu: %g vs %g", i,
+                      g[i], g1[i]);
     for (int rep = 0; rep < 3; rep++) {
         arnet__rng_seed(&r, 1);
-        ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, &r, &f.ws, f.grad, NULL, 2),
+        ck_assert_int_eq(arnet__train_pass(f.m, &f.batch, &spec, &r, &f.ws, f.grad, NULL),
                          ARNET_OK);
         ck_assert_mem_eq(g, f.grad, np * sizeof(float));
     }
+    arnet__team_free(f.ws.team);
+    free(f.ws.team_scratch);
+    f.ws.team = NULL;
     free(g);
+    free(g1);
     fixture_free(&f);
+}
+END_TEST
+
+/* The team's products against one thread's: split by rows, by columns
+ * (bit for bit: each element is computed the same way) and along k
+ * (partial sums: within rounding), with every transposition. */
+START_TEST(team_products_match_one_thread)
+{
+    /* above the million multiply-adds below which one thread does it all */
+    static const size_t shapes[][3] = {{403, 47, 61}, {19, 150, 400}, {13, 11, 8000}, {1, 1, 1}};
+    arnet__team *team = NULL;
+    ck_assert_int_eq(arnet__team_create(3, &team), ARNET_OK);
+    arnet__rng r;
+    arnet__rng_seed(&r, 5);
+    for (size_t sh = 0; sh < 4; sh++)
+        for (int tr = 0; tr < 4; tr++) {
+            size_t m = shapes[sh][0], n = shapes[sh][1], k = shapes[sh][2];
+            int ta = tr & 1, tb = tr >> 1;
+            float *a = malloc(m * k * sizeof(float)), *b = malloc(k * n * sizeof(float));
+            float *c1 = malloc(m * n * sizeof(float)), *c2 = malloc(m * n * sizeof(float));
+            float *scratch = malloc(arnet__sgemm_team_scratch(team, m, n) * sizeof(float));
+            for (size_t i = 0; i < m * k; i++)
+                a[i] = (float)arnet__rng_normal(&r);
+            for (size_t i = 0; i < k * n; i++)
+                b[i] = (float)arnet__rng_normal(&r);
+            for (size_t i = 0; i < m * n; i++)
+                c1[i] = c2[i] = (float)i * 0.01f;
+            size_t lda = ta ? m : k, ldb = tb ? k : n;
+            arnet__sgemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 0.25f, c1, n, 1);
+            arnet__sgemm_team(team, ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 0.25f, c2, n, scratch);
+            int split_k = k >= 4 * (m > n ? m : n);
+            for (size_t i = 0; i < m * n; i++)
+                if (split_k) { /* another order of additions: within float rounding of the
+                                * sum of |terms| */
+                    double mag = 0;
+                    for (size_t l = 0; l < k; l++)
+                        mag += fabs(0.5 * (ta ? a[l * m + i / n] : a[i / n * k + l]) *
+                                    (tb ? b[(i % n) * k + l] : b[l * n + i % n]));
+                    ck_assert_msg(fabsf(c1[i] - c2[i]) <= 1e-6 * mag + 1e-6,
+                                  "shape %zu tr %d at %zu: %g vs %g", sh, tr, i, c1[i], c2[i]);
+                } else
+                    ck_assert_msg(c1[i] == c2[i], "shape %zu tr %d at %zu: %g vs %g", sh, tr, i,
+                                  c1[i], c2[i]);
+            free(a), free(b), free(c1), free(c2), free(scratch);
+        }
+    arnet__team_free(team);
 }
 END_TEST
 
@@ -373,6 +432,7 @@ Suite *make_suite(void)
 {
     Suite *s = suite_create("backward");
     TCase *tc = tcase_create("backward");
+    tcase_add_test(tc, team_products_match_one_thread);
     /* 3 losses x 2 reductions x dropout off/on. */
     tcase_add_loop_test(tc, gradients_match_finite_differences, 0, 12);
     tcase_add_test(tc, packing_equals_one_video_at_a_time);

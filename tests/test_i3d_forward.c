@@ -90,6 +90,29 @@ START_TEST(clips_checks_its_arguments)
     assert_error_names(
         arnet_extractor_clips(x, clip, 1, UINT32_MAX, UINT32_MAX, UINT32_MAX, 1, feat),
         ARNET_E_INVALID, "too large");
+    /* NaN and infinities are refused naming the clip and the value, as
+     * arnet_model_score refuses them (one rule); features are left alone. */
+    float *two = make_clip(4, 8, 8 * 2, 3); /* two clips of 4 x 8 x 8 x 3 */
+    float feat2[2 * 1024];
+    feat2[0] = 42.0f;
+    two[768 + 5] = NAN;
+    assert_error_names(arnet_extractor_clips(x, two, 2, 4, 8, 8, 1, feat2), ARNET_E_INVALID,
+                       "frames: clip 1, value 5 is NaN");
+    two[768 + 5] = -INFINITY;
+    assert_error_names(arnet_extractor_clips(x, two, 2, 4, 8, 8, 1, feat2), ARNET_E_INVALID,
+                       "frames: clip 1, value 5 is infinite");
+    ck_assert(feat2[0] == 42.0f);
+    /* Finite but far outside [-1, 1]: features are finite or refused. */
+    for (int i = 0; i < 768; i++)
+        two[768 + i] = 3e38f;
+    int rc = arnet_extractor_clips(x, two, 2, 4, 8, 8, 1, feat2);
+    if (rc == ARNET_OK) {
+        for (int i = 0; i < 2 * 1024; i++)
+            ck_assert(isfinite(feat2[i]));
+    } else {
+        assert_error_names(rc, ARNET_E_INVALID, "clip 1: its features overflow");
+    }
+    __libc_free(two);
     /* Nothing to do is not an error, and touches nothing. */
     feat[0] = 42.0f;
     ck_assert_int_eq(arnet_extractor_clips(x, NULL, 0, 4, 8, 8, 1, NULL), ARNET_OK);

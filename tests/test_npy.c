@@ -740,6 +740,42 @@ START_TEST(numpy_random_arrays_exact)
 }
 END_TEST
 
+/* The crop mean a live extractor's clip gets (arnet_crop_mean) is the one
+ * a feature file gives when read: the same floats, bit for bit, at widths
+ * across the 256-sum chunks, and in place. */
+START_TEST(crop_mean_equals_the_readers_mean)
+{
+    make_tmp();
+    arnet__rng rng;
+    arnet__rng_seed(&rng, 11);
+    char path[128];
+    snprintf(path, sizeof path, "%s/crops.npy", tmpdir);
+    const size_t T = 3, C = 5, F = 300;
+    float *x = malloc(T * C * F * sizeof *x);
+    for (size_t i = 0; i < T * C * F; i++)
+        x[i] = (float)(arnet__rng_normal(&rng) * 1e3);
+    size_t shape[3] = {T, C, F};
+    ck_assert_int_eq(arnet_npy_write(path, x, shape, 3), ARNET_OK);
+    size_t rT;
+    uint32_t rF;
+    float *y = read_ok(path, -1, &rT, &rF);
+    ck_assert_uint_eq(rT, T);
+    float mean[300];
+    for (size_t t = 0; t < T; t++) {
+        ck_assert_int_eq(arnet_crop_mean(x + t * C * F, C, F, mean), ARNET_OK);
+        ck_assert(!memcmp(mean, y + t * F, sizeof mean));
+        ck_assert_int_eq(arnet_crop_mean(x + t * C * F, C, F, x + t * C * F), ARNET_OK);
+        ck_assert(!memcmp(x + t * C * F, y + t * F, sizeof mean));
+    }
+    ck_assert_int_eq(arnet_crop_mean(x, 0, F, mean), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_crop_mean(x, C, 0, mean), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_crop_mean(NULL, C, F, mean), ARNET_E_INVALID);
+    ck_assert_int_eq(arnet_crop_mean(x, C, F, NULL), ARNET_E_INVALID);
+    arnet_free(y);
+    free(x);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("npy");
@@ -749,6 +785,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, fixtures_3d_average_and_chosen_crop);
     tcase_add_test(tc, labels_every_dtype);
     tcase_add_test(tc, writer_round_trip);
+    tcase_add_test(tc, crop_mean_equals_the_readers_mean);
     tcase_add_test(tc, hostile_headers);
     tcase_add_test(tc, info_reads_shape_and_dtype_from_the_header);
     tcase_add_test(tc, info_of_a_huge_file_reads_only_its_header);

@@ -264,6 +264,54 @@ START_TEST(bad_options_and_arguments_are_refused)
 }
 END_TEST
 
+/* The calibration's keys have one owner: what arnet_model_set_calibration
+ * writes, arnet_stream_options_from_model reads. */
+START_TEST(calibration_written_is_the_calibration_read)
+{
+    arnet_model_config cfg;
+    arnet_model_config_init(&cfg);
+    cfg.feature_dim = 4;
+    arnet_model *m = NULL;
+    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
+    arnet_calibration c;
+    arnet_calibration_init(&c);
+    ck_assert(c.per_hour < 0 && c.fps == 30);
+    c.threshold = 0.625f;
+    c.far = 0.01;
+    c.per_hour = 12;
+    c.fps = 25;
+    c.achieved_far = 0.0095;
+    c.clips = 1000;
+    c.data = "normal.txt";
+    ck_assert_int_eq(arnet_model_set_calibration(m, &c), ARNET_OK);
+    ck_assert_str_eq(arnet_model_get_meta(m, "calibration.rule"), "per_hour");
+    ck_assert_str_eq(arnet_model_get_meta(m, ARNET_META_CALIBRATION_THRESHOLD), "0.625");
+    ck_assert_str_eq(arnet_model_get_meta(m, "calibration.data"), "normal.txt");
+    arnet_stream_options so;
+    arnet_stream_options_init(&so);
+    ck_assert_int_eq(arnet_stream_options_from_model(m, &so), ARNET_OK);
+    ck_assert(so.on_threshold == 0.625f);
+    ck_assert(so.off_threshold == (float)(0.6 * 0.625));
+    ck_assert(so.fps == 25);
+    /* A second calibration by the far rule drops the per-hour target. */
+    c.per_hour = -1;
+    ck_assert_int_eq(arnet_model_set_calibration(m, &c), ARNET_OK);
+    ck_assert_str_eq(arnet_model_get_meta(m, "calibration.rule"), "far");
+    ck_assert_ptr_null(arnet_model_get_meta(m, "calibration.per_hour"));
+    /* Out of range: refused naming the field, the model unchanged. */
+    c.far = 1.5;
+    ck_assert_int_eq(arnet_model_set_calibration(m, &c), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "far"));
+    ck_assert_str_eq(arnet_model_get_meta(m, "calibration.far"), "0.01");
+    c.far = 0.01;
+    c.threshold = NAN;
+    ck_assert_int_eq(arnet_model_set_calibration(m, &c), ARNET_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "threshold"));
+    ck_assert_int_eq(arnet_model_set_calibration(NULL, &c), ARNET_E_INVALID);
+    arnet_model_free(m);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("stream");
@@ -275,6 +323,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, reset_closes_an_open_alarm);
     tcase_add_test(tc, threshold_above_one_never_alarms);
     tcase_add_test(tc, bad_options_and_arguments_are_refused);
+    tcase_add_test(tc, calibration_written_is_the_calibration_read);
     suite_add_tcase(s, tc);
     return s;
 }

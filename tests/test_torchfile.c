@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "i3d_ref_files.h"
@@ -276,11 +279,21 @@ START_TEST(forbidden_globals_and_opcodes)
     tw_u8(&b, 'i'); /* INST */
     tw_bytes(&b, "os\nsystem\n", 10);
     tw_u8(&b, '.');
-    expect_both(&b, NULL, 0, "offset 3: pickle opcode 0x69 ('i') is not allowed", "INST");
+    expect_both(&b, NULL, 0, "offset 3: pickle opcode INST (0x69) is not allowed", "INST");
     b.n = 0;
     start_dict(&b);
-    tw_u8(&b, 0x95); /* FRAME (protocol 4) is not in the list either */
-    expect_both(&b, NULL, 0, "opcode 0x95 is not allowed", "FRAME");
+    tw_u8(&b, 0x8f); /* EMPTY_SET: no state dict has one */
+    expect_both(&b, NULL, 0, "offset 3: pickle opcode EMPTY_SET (0x8f) is not allowed", "set");
+    b.n = 0;
+    start_dict(&b);
+    tw_u8(&b, 0xb7); /* no opcode at all */
+    expect_both(&b, NULL, 0, "offset 3: byte 0xb7 is not a pickle opcode", "not an opcode");
+    b.n = 0;
+    start_dict(&b); /* FRAME (protocol 4) is read, but not one longer than the pickle */
+    tw_u8(&b, 0x95);
+    tw_u64(&b, 1000);
+    tw_u8(&b, '.');
+    expect_both(&b, NULL, 0, "FRAME of 1000 bytes where", "FRAME");
     b.n = 0;
     start_dict(&b);
     pk_global(&b, "torch", "load");
@@ -345,7 +358,7 @@ START_TEST(huge_and_inconsistent_sizes)
     b.n = 0;
     start_dict(&b); /* a list where the state dict should be */
     tw_u8(&b, 0x30 /* POP */);
-    expect_both(&b, NULL, 0, "opcode 0x30 ('0')", "pop");
+    expect_both(&b, NULL, 0, "opcode POP (0x30)", "pop");
     free(b.p);
 
     /* Tensors whose storage cannot hold them, or claims the impossible. */
@@ -502,7 +515,7 @@ START_TEST(not_torch_files)
     pk_int(&b, 3);
     tw_u8(&b, 's');
     tw_u8(&b, '.');
-    expect_both(&b, NULL, 0, "state dict entry lr is a int, not a tensor", "not tensor");
+    expect_both(&b, NULL, 0, "state dict entry 0 (lr) is a int, not a tensor", "not tensor");
     /* The same name twice. */
     float one = 1;
     tw_tensor t[2] = { { .name = "a", .dtype = TW_F32, .ndim = 1, .shape = { 1 }, .data = &one },
@@ -510,10 +523,359 @@ START_TEST(not_torch_files)
                          .data = &one } };
     tw_buf a = { 0 };
     tw_legacy(&a, t, 2, NULL);
-    expect_error(a.p, a.n, "tensor a appears twice", "twice");
+    expect_error(a.p, a.n, "state dict entry 1: tensor a appears twice", "twice");
     free(a.p);
     free(b.p);
 }
+END_TEST
+
+/* ---- amplification: small files that once cost minutes and gigabytes ------------ */
+
+/* Peak resident memory of this process so far, KiB (Linux). */
+static long peak_kib(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+/* Read p[0..n) in a child process expecting status want_rc (and want in
+ * the message when it is an error); returns how much the child's peak
+ * resident memory grew, KiB.  A forked child's peak starts at its current
+ * size, not at the peak of the test that built the input, so this is the
+ * reader's own cost (then read again here when keep wants the tensors). */
+static long read_growth(const uint8_t *p, size_t n, int want_rc, const char *want,
+                        const char *what, arnet__torch_file *keep)
+{
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fd[0]);
+        arnet__torch_file f;
+        long before = peak_kib();
+        int rc = arnet__torch_read_buffer(p, n, "bad.pt", &f);
+        long grew = peak_kib() - before;
+        arnet__torch_free(&f);
+        char msg[600];
+        snprintf(msg, sizeof msg, "%ld %d %s", grew, rc, rc == ARNET_OK ? "" : arnet_last_error());
+        ssize_t w = write(fd[1], msg, strlen(msg) + 1);
+        _exit(w > 0 ? 0 : 1);
+    }
+    close(fd[1]);
+    char msg[600] = "";
+    size_t got = 0;
+    ssize_t k;
+    while (got < sizeof msg - 1 && (k = read(fd[0], msg + got, sizeof msg - 1 - got)) > 0)
+        got += (size_t)k;
+    close(fd[0]);
+    int wst;
+    ck_assert_int_eq(waitpid(pid, &wst, 0), pid);
+    ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "%s: the reading child failed", what);
+    long grew = 0;
+    int rc = 0, off = 0;
+    ck_assert_int_eq(sscanf(msg, "%ld %d %n", &grew, &rc, &off), 2);
+    const char *err = msg + off;
+    if (getenv("ARNET_TEST_VERBOSE"))
+        fprintf(stderr, "# %s: peak memory +%ld KiB (input %zu bytes): %s\n", what, grew, n,
+                err);
+    ck_assert_msg(rc == want_rc, "%s: status %d (%s)", what, rc, err);
+    if (want)
+        ck_assert_msg(strstr(err, want) != NULL, "%s: \"%s\" lacks \"%s\"", what, err, want);
+    if (keep) {
+        ck_assert_int_eq(arnet__torch_read_buffer(p, n, "bad.pt", keep), want_rc);
+    }
+    return grew;
+}
+
+/* An OrderedDict of n entries "k<i>", every one the tensor t on storage
+ * "0": memoized once and fetched again (LONG_BINGET) when alias, else a
+ * new _rebuild_tensor_v2 call each time (a distinct view); SETITEMS in
+ * batches of 1000 as Python's pickler writes them. */
+static void many_entries(tw_buf *b, const tw_tensor *t, size_t n, int alias, int legacy)
+{
+    tw_u8(b, 0x80);
+    tw_u8(b, 2);
+    pk_global(b, "collections", "OrderedDict");
+    tw_u8(b, ')');
+    tw_u8(b, 'R');
+    for (size_t i = 0; i < n; i++) {
+        if (i % 1000 == 0)
+            tw_u8(b, '(');
+        char key[24];
+        snprintf(key, sizeof key, "k%zu", i);
+        pk_str(b, key);
+        if (i == 0 || !alias) {
+            pk_tensor(b, t, "0", legacy);
+            tw_u8(b, 'r'); /* LONG_BINPUT 0 */
+            tw_u32(b, 0);
+        } else {
+            tw_u8(b, 'j'); /* LONG_BINGET 0 */
+            tw_u32(b, 0);
+        }
+        if (i % 1000 == 999 || i + 1 == n)
+            tw_u8(b, 'u');
+    }
+    tw_u8(b, '.');
+}
+
+/* The file around it: legacy, or zip with the storage stored. */
+static void many_file(tw_buf *out, const tw_tensor *t, size_t n, int alias, int zip)
+{
+    tw_buf pkl = { 0 };
+    many_entries(&pkl, t, n, alias, !zip);
+    if (zip)
+        tw_zipfile(out, "archive", t, 1, &pkl, 0);
+    else
+        tw_legacy(out, t, 1, &pkl);
+    free(pkl.p);
+}
+
+/* 25k to 200k entries (the duplicate-name check was quadratic: 200k took
+ * 75 s): refused at entry 2049, while unpickling, in both formats. */
+START_TEST(many_entries_refused)
+{
+    float four[4] = { 1, 2, 3, 4 };
+    tw_tensor t = { .name = "x", .dtype = TW_F32, .ndim = 1, .shape = { 4 }, .data = four };
+    const size_t counts[] = { 25000, 200000 };
+    for (int zip = 0; zip < 2; zip++)
+        for (size_t c = 0; c < 2; c++)
+            for (int alias = 0; alias < 2; alias++) {
+                tw_buf b = { 0 };
+                many_file(&b, &t, counts[c], alias, zip);
+                char what[64];
+                snprintf(what, sizeof what, "%zu entries, zip %d, alias %d", counts[c], zip,
+                         alias);
+                long kib = read_growth(b.p, b.n, ARNET_E_FORMAT,
+                                       "a dict of more than 2048 entries", what, NULL);
+                /* 2048 entries read, each its own tensor (no memo): about 5 MB */
+                ck_assert_msg(kib < 6144, "%s: peak memory grew %ld KiB", what, kib);
+                free(b.p);
+            }
+}
+END_TEST
+
+/* One memoized tensor of 1 MiB under 2000 names (a 1.1 MB file peaked at
+ * 1.57 GB, one copy per name): read once, the names share it. */
+START_TEST(aliases_share_one_copy)
+{
+    enum { N = 1 << 18 };
+    float *w = malloc(N * sizeof *w);
+    for (int i = 0; i < N; i++)
+        w[i] = (float)i;
+    tw_tensor t = { .name = "x", .dtype = TW_F32, .ndim = 2, .shape = { 512, 512 }, .data = w };
+    for (int zip = 0; zip < 2; zip++) {
+        tw_buf b = { 0 };
+        many_file(&b, &t, 2000, 1, zip);
+        arnet__torch_file f;
+        long kib = read_growth(b.p, b.n, ARNET_OK, NULL, zip ? "aliases zip" : "aliases", &f);
+        ck_assert_uint_eq(f.n_tensors, 2000);
+        const arnet__torch_tensor *a = must_find(&f, "k0"), *z = must_find(&f, "k1999");
+        ck_assert_ptr_eq(a->data, z->data);
+        ck_assert_int_eq(z->shared, 1);
+        ck_assert_uint_eq(z->numel, N);
+        ck_assert(z->data[N - 1] == (float)(N - 1));
+        /* one 1 MiB copy (plus the names), not 2000 */
+        ck_assert_msg(kib < 1024 + 3072, "aliases: peak memory grew %ld KiB", kib);
+        arnet__torch_free(&f);
+        free(b.p);
+    }
+    free(w);
+}
+END_TEST
+
+/* The same view written out again and again (not memoized): each would be
+ * a copy; refused once the copies pass twice the storage (plus 1 MiB). */
+START_TEST(overlapping_views_bounded)
+{
+    enum { N = 1 << 18 };
+    float *w = calloc(N, sizeof *w);
+    tw_tensor t = { .name = "x", .dtype = TW_F32, .ndim = 1, .shape = { N }, .data = w };
+    for (int zip = 0; zip < 2; zip++) {
+        tw_buf b = { 0 };
+        many_file(&b, &t, 2000, 0, zip);
+        long kib = read_growth(b.p, b.n, ARNET_E_FORMAT, "overlapping views", "views", NULL);
+        ck_assert_msg(kib < 6144, "views: peak memory grew %ld KiB", kib);
+        free(b.p);
+    }
+    /* a tensor and its transpose and a row (torch writes such files) still read */
+    float six[6] = { 1, 2, 3, 4, 5, 6 };
+    tw_tensor v[3] = {
+        { .name = "w", .dtype = TW_F32, .ndim = 2, .shape = { 2, 3 }, .data = six },
+        { .name = "t", .dtype = TW_F32, .ndim = 2, .shape = { 3, 2 }, .data = six,
+          .storage_numel = 6, .has_stride = 1, .stride = { 1, 3 } },
+        { .name = "r", .dtype = TW_F32, .ndim = 1, .shape = { 3 }, .data = six,
+          .storage_numel = 6, .offset = 3 },
+    };
+    tw_buf b = { 0 };
+    tw_legacy(&b, v, 3, NULL);
+    arnet__torch_file f;
+    ck_assert_msg(arnet__torch_read_buffer(b.p, b.n, "views.pt", &f) == ARNET_OK, "%s",
+                  arnet_last_error());
+    ck_assert(must_find(&f, "t")->data[1] == 4.0f && must_find(&f, "r")->data[0] == 4.0f);
+    arnet__torch_free(&f);
+    free(b.p);
+    free(w);
+}
+END_TEST
+
+/* A raw deflate stream of mib MiB of zeros (1 KiB or so each: full-flushed
+ * copies of one compressed MiB) and its CRC-32, without ever holding the
+ * zeros. */
+static void zeros_deflated(tw_buf *out, unsigned mib, uint32_t *crc)
+{
+    static uint8_t zero[1 << 20];
+    uint8_t chunk[1 << 14], fin[64];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    ck_assert_int_eq(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = zero;
+    z.avail_in = sizeof zero;
+    z.next_out = chunk;
+    z.avail_out = sizeof chunk;
+    ck_assert_int_eq(deflate(&z, Z_FULL_FLUSH), Z_OK);
+    ck_assert_uint_eq(z.avail_in, 0);
+    size_t cl = sizeof chunk - z.avail_out;
+    z.next_out = fin;
+    z.avail_out = sizeof fin;
+    ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t fl = sizeof fin - z.avail_out;
+    deflateEnd(&z);
+    uLong one = crc32(0L, zero, sizeof zero), c = one;
+    for (unsigned i = 0; i < mib; i++)
+        tw_bytes(out, chunk, cl);
+    tw_bytes(out, fin, fl);
+    for (unsigned i = 1; i < mib; i++)
+        c = crc32_combine(c, one, sizeof zero);
+    *crc = (uint32_t)c;
+}
+
+/* A deflated storage entry of 1 GiB (about 1 MB in the file) behind a
+ * storage of 4 floats (it was inflated whole: 1.08 GB), and a data.pkl of
+ * 1 GiB: refused before inflating. */
+START_TEST(deflate_bomb_refused)
+{
+    float four[4] = { 1, 2, 3, 4 };
+    tw_tensor t = { .name = "x", .dtype = TW_F32, .ndim = 1, .shape = { 4 }, .data = four };
+    tw_buf zeros = { 0 }, pkl = { 0 }, z = { 0 };
+    uint32_t crc;
+    zeros_deflated(&zeros, 1024, &crc);
+    pk_state_dict(&pkl, &t, 1, 0);
+    tw_entry e[3] = { { .name = "archive/data.pkl", .data = pkl.p, .n = pkl.n },
+                      { .name = "archive/data/0", .data = zeros.p, .n = zeros.n, .deflate = 2,
+                        .usize = 1ull << 30, .crc = crc },
+                      { .name = "archive/version", .data = (const uint8_t *)"3\n", .n = 2 } };
+    tw_zip(&z, e, 3);
+    ck_assert_uint_lt(z.n, 2u << 20);
+    long kib = read_growth(z.p, z.n, ARNET_E_FORMAT,
+                           "archive/data/0: deflated to 1073741824 bytes where 16 are needed",
+                           "storage bomb", NULL);
+    ck_assert_msg(kib < 2048, "storage bomb: peak memory grew %ld KiB", kib);
+    /* the same stream as data.pkl */
+    e[0] = (tw_entry){ .name = "archive/data.pkl", .data = zeros.p, .n = zeros.n, .deflate = 2,
+                       .usize = 1ull << 30, .crc = crc };
+    e[1] = (tw_entry){ .name = "archive/data/0", .data = (const uint8_t *)four, .n = 16 };
+    z.n = 0;
+    tw_zip(&z, e, 3);
+    kib = read_growth(z.p, z.n, ARNET_E_FORMAT, "archive/data.pkl: deflated to 1073741824 bytes",
+                      "pickle bomb", NULL);
+    ck_assert_msg(kib < 2048, "pickle bomb: peak memory grew %ld KiB", kib);
+    free(zeros.p);
+    free(pkl.p);
+    free(z.p);
+}
+END_TEST
+
+/* Protocol 4 as torch.save(..., pickle_protocol=4) writes it: FRAME,
+ * SHORT_BINUNICODE, MEMOIZE (the memo filled in order), STACK_GLOBAL. */
+static void p4_str(tw_buf *b, const char *s)
+{
+    tw_u8(b, 0x8c);
+    tw_u8(b, (uint8_t)strlen(s));
+    tw_bytes(b, s, strlen(s));
+    tw_u8(b, 0x94);
+}
+
+START_TEST(protocol4_read)
+{
+    float two[2] = { 0.5f, -1.5f };
+    tw_tensor t = { .name = "w", .dtype = TW_F32, .ndim = 1, .shape = { 2 }, .data = two };
+    tw_buf body = { 0 }, pkl = { 0 };
+    p4_str(&body, "collections");        /* memo 0 */
+    p4_str(&body, "OrderedDict");        /* memo 1 */
+    tw_u8(&body, 0x93);                  /* STACK_GLOBAL */
+    tw_u8(&body, 0x94);                  /* memo 2: the class */
+    tw_u8(&body, ')');
+    tw_u8(&body, 'R');
+    tw_u8(&body, 0x94);                  /* memo 3: the dict */
+    tw_u8(&body, '(');
+    p4_str(&body, "w");
+    pk_tensor(&body, &t, "0", 0);
+    tw_u8(&body, 0x94);                  /* memo 5 */
+    p4_str(&body, "again");              /* memo 6 */
+    tw_u8(&body, 'h');                   /* BINGET 5: the same tensor */
+    tw_u8(&body, 5);
+    tw_u8(&body, 'u');
+    tw_u8(&body, '.');
+    tw_u8(&pkl, 0x80);
+    tw_u8(&pkl, 4);
+    tw_u8(&pkl, 0x95);
+    tw_u64(&pkl, body.n);
+    tw_bytes(&pkl, body.p, body.n);
+    tw_buf z = { 0 };
+    tw_zipfile(&z, "archive", &t, 1, &pkl, 0);
+    arnet__torch_file f;
+    ck_assert_msg(arnet__torch_read_buffer(z.p, z.n, "p4.pt", &f) == ARNET_OK, "%s",
+                  arnet_last_error());
+    ck_assert_uint_eq(f.n_tensors, 2);
+    ck_assert(must_find(&f, "again")->data[1] == -1.5f);
+    arnet__torch_free(&f);
+    free(z.p);
+    free(body.p);
+    free(pkl.p);
+}
+END_TEST
+
+/* The fuzz seeds of these shapes (tests/fuzz/gen_torch_corpus.py, written by
+ * torch.save): what torch writes reads, the amplification shapes do not. */
+START_TEST(fuzz_seeds_of_the_shapes)
+{
+    static const struct { const char *file, *want; } seeds[] = {
+        { "p4-zip.pt", NULL },
+        { "p4-legacy.pt", NULL },
+        { "aliases-zip.pt", NULL },
+        { "many-keys-zip.pt", "a dict of more than 2048 entries" },
+        { "views-repeated-zip.pt", "overlapping views" },
+        { "deflate-bomb-zip.pt", "where 16 are needed (refused before inflating)" },
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/tests/fuzz/corpus/torchfile/%s", ARNET_SOURCE_DIR,
+                 seeds[i].file);
+        arnet__torch_file f;
+        int rc = arnet__torch_read(p, &f);
+        if (!seeds[i].want) {
+            ck_assert_msg(rc == ARNET_OK, "%s: %s", seeds[i].file, arnet_last_error());
+            ck_assert_uint_gt(f.n_tensors, 0);
+            if (!strcmp(seeds[i].file, "aliases-zip.pt")) {
+                ck_assert_uint_eq(f.n_tensors, 300);
+                ck_assert_ptr_eq(must_find(&f, "k0")->data, must_find(&f, "k299")->data);
+            }
+        } else {
+            ck_assert_msg(rc == ARNET_E_FORMAT && strstr(arnet_last_error(), seeds[i].want),
+                          "%s: %d %s", seeds[i].file, rc, arnet_last_error());
+        }
+        arnet__torch_free(&f);
+    }
+}
+END_TEST
+
+START_TEST(i3d_state_dict_protocol4_zip) { check_sums("p_zip_p4.pt"); }
+END_TEST
+
+START_TEST(i3d_state_dict_protocol4_legacy) { check_sums("p_legacy_p4.pt"); }
 END_TEST
 
 Suite *make_suite(void)
@@ -526,6 +888,12 @@ Suite *make_suite(void)
     tcase_add_test(tc, huge_and_inconsistent_sizes);
     tcase_add_test(tc, zip_problems);
     tcase_add_test(tc, not_torch_files);
+    tcase_add_test(tc, many_entries_refused);
+    tcase_add_test(tc, aliases_share_one_copy);
+    tcase_add_test(tc, overlapping_views_bounded);
+    tcase_add_test(tc, deflate_bomb_refused);
+    tcase_add_test(tc, protocol4_read);
+    tcase_add_test(tc, fuzz_seeds_of_the_shapes);
     suite_add_tcase(s, tc);
 
     check_files();
@@ -536,11 +904,14 @@ Suite *make_suite(void)
         tcase_add_test(tp, torch_small_legacy);
         tcase_add_test(tp, i3d_state_dict_zip);
         tcase_add_test(tp, i3d_state_dict_legacy);
+        tcase_add_test(tp, i3d_state_dict_protocol4_zip);
+        tcase_add_test(tp, i3d_state_dict_protocol4_legacy);
         tcase_add_test(tp, module_prefix_stripped);
         tcase_add_test(tp, torch_files_cut_and_flipped);
     } else { /* Not run, so not counted: say so in the TAP stream. */
         printf("# SKIP torch_small_zip, torch_small_legacy, i3d_state_dict_zip, "
-               "i3d_state_dict_legacy, module_prefix_stripped, torch_files_cut_and_flipped: "
+               "i3d_state_dict_legacy, i3d_state_dict_protocol4_zip, "
+               "i3d_state_dict_protocol4_legacy, module_prefix_stripped, torch_files_cut_and_flipped: "
                "reference files: %s\n",
                why);
     }

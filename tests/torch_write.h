@@ -107,9 +107,51 @@ static inline uint64_t tw_numel(const tw_tensor *t)
     return n;
 }
 
-/* The state dict pickle: OrderedDict of _rebuild_tensor_v2 calls, storage
- * i keyed "i" (legacy ids carry a sixth element, view_metadata None);
- * legacy 2: torch 0.3's _rebuild_tensor(storage, offset, size, stride). */
+/* One _rebuild_tensor_v2(...) call of tensor t on the storage called key
+ * (legacy ids carry a sixth element, view_metadata None; legacy 2: torch
+ * 0.3's _rebuild_tensor(storage, offset, size, stride)): the value of a
+ * state dict entry. */
+static inline void pk_tensor(tw_buf *b, const tw_tensor *t, const char *key, int legacy)
+{
+    pk_global(b, "torch._utils", legacy == 2 ? "_rebuild_tensor" : "_rebuild_tensor_v2");
+    tw_u8(b, '(');
+    tw_u8(b, '(');
+    pk_str(b, "storage");
+    pk_global(b, "torch", tw_storage_class[t->dtype]);
+    pk_str(b, key);
+    pk_str(b, "cpu");
+    pk_int(b, (int64_t)(t->storage_numel ? t->storage_numel : tw_numel(t)));
+    if (legacy)
+        tw_u8(b, 'N');
+    tw_u8(b, 't');
+    tw_u8(b, 'Q');
+    pk_int(b, (int64_t)t->offset);
+    tw_u8(b, '(');
+    for (uint32_t d = 0; d < t->ndim; d++)
+        pk_int(b, (int64_t)t->shape[d]);
+    tw_u8(b, 't');
+    tw_u8(b, '(');
+    uint64_t s = 1;
+    uint64_t strides[8];
+    for (uint32_t d = t->ndim; d-- > 0;) {
+        strides[d] = t->has_stride ? t->stride[d] : s;
+        s *= t->shape[d];
+    }
+    for (uint32_t d = 0; d < t->ndim; d++)
+        pk_int(b, (int64_t)strides[d]);
+    tw_u8(b, 't');
+    if (legacy != 2) {
+        tw_u8(b, 0x89);
+        pk_global(b, "collections", "OrderedDict");
+        tw_u8(b, ')');
+        tw_u8(b, 'R');
+    }
+    tw_u8(b, 't');
+    tw_u8(b, 'R');
+}
+
+/* The state dict pickle: OrderedDict of pk_tensor calls, storage i keyed
+ * "i". */
 static inline void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int legacy)
 {
     tw_u8(b, 0x80);
@@ -122,41 +164,7 @@ static inline void pk_state_dict(tw_buf *b, const tw_tensor *t, size_t n, int le
         char key[24];
         snprintf(key, sizeof key, "%zu", i);
         pk_str(b, t[i].name);
-        pk_global(b, "torch._utils", legacy == 2 ? "_rebuild_tensor" : "_rebuild_tensor_v2");
-        tw_u8(b, '(');
-        tw_u8(b, '(');
-        pk_str(b, "storage");
-        pk_global(b, "torch", tw_storage_class[t[i].dtype]);
-        pk_str(b, key);
-        pk_str(b, "cpu");
-        pk_int(b, (int64_t)(t[i].storage_numel ? t[i].storage_numel : tw_numel(&t[i])));
-        if (legacy)
-            tw_u8(b, 'N');
-        tw_u8(b, 't');
-        tw_u8(b, 'Q');
-        pk_int(b, (int64_t)t[i].offset);
-        tw_u8(b, '(');
-        for (uint32_t d = 0; d < t[i].ndim; d++)
-            pk_int(b, (int64_t)t[i].shape[d]);
-        tw_u8(b, 't');
-        tw_u8(b, '(');
-        uint64_t s = 1;
-        uint64_t strides[8];
-        for (uint32_t d = t[i].ndim; d-- > 0;) {
-            strides[d] = t[i].has_stride ? t[i].stride[d] : s;
-            s *= t[i].shape[d];
-        }
-        for (uint32_t d = 0; d < t[i].ndim; d++)
-            pk_int(b, (int64_t)strides[d]);
-        tw_u8(b, 't');
-        if (legacy != 2) {
-            tw_u8(b, 0x89);
-            pk_global(b, "collections", "OrderedDict");
-            tw_u8(b, ')');
-            tw_u8(b, 'R');
-        }
-        tw_u8(b, 't');
-        tw_u8(b, 'R');
+        pk_tensor(b, &t[i], key, legacy);
     }
     tw_u8(b, 'u');
     tw_u8(b, '.');
@@ -214,6 +222,10 @@ typedef struct tw_entry {
     const uint8_t *data;
     size_t n;
     int deflate;
+    /* deflate 2: data (n bytes) is already a raw deflate stream of usize
+     * bytes with CRC-32 crc */
+    uint64_t usize;
+    uint32_t crc;
 } tw_entry;
 
 static inline void tw_zip(tw_buf *out, const tw_entry *e, size_t n)
@@ -222,8 +234,12 @@ static inline void tw_zip(tw_buf *out, const tw_entry *e, size_t n)
     size_t *csizes = calloc(n, sizeof *csizes);
     uint8_t **cdata = calloc(n, sizeof *cdata);
     for (size_t i = 0; i < n; i++) {
-        crcs[i] = (uint32_t)crc32(0L, e[i].data, (uInt)e[i].n);
-        if (e[i].deflate) {
+        crcs[i] = e[i].deflate == 2 ? e[i].crc : (uint32_t)crc32(0L, e[i].data, (uInt)e[i].n);
+        if (e[i].deflate == 2) {
+            cdata[i] = malloc(e[i].n ? e[i].n : 1);
+            memcpy(cdata[i], e[i].data, e[i].n);
+            csizes[i] = e[i].n;
+        } else if (e[i].deflate) {
             z_stream z;
             memset(&z, 0, sizeof z);
             deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
@@ -247,7 +263,7 @@ static inline void tw_zip(tw_buf *out, const tw_entry *e, size_t n)
         tw_u32(out, 0);
         tw_u32(out, crcs[i]);
         tw_u32(out, (uint32_t)csizes[i]);
-        tw_u32(out, (uint32_t)e[i].n);
+        tw_u32(out, (uint32_t)(e[i].deflate == 2 ? e[i].usize : e[i].n));
         tw_u16(out, (uint16_t)strlen(e[i].name));
         tw_u16(out, 0);
         tw_bytes(out, e[i].name, strlen(e[i].name));
@@ -263,7 +279,7 @@ static inline void tw_zip(tw_buf *out, const tw_entry *e, size_t n)
         tw_u32(out, 0);
         tw_u32(out, crcs[i]);
         tw_u32(out, (uint32_t)csizes[i]);
-        tw_u32(out, (uint32_t)e[i].n);
+        tw_u32(out, (uint32_t)(e[i].deflate == 2 ? e[i].usize : e[i].n));
         tw_u16(out, (uint16_t)strlen(e[i].name));
         tw_u16(out, 0);
         tw_u16(out, 0);

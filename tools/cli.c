@@ -507,3 +507,48 @@ double cli_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+const char *cli_base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+int cli_feature_clips(const char *cmd, const char *path, const char *what, size_t *T)
+{
+    arnet_npy_info info;
+    arnet_npy_info_init(&info);
+    int rc = arnet_npy_info_read(path, &info);
+    if (rc)
+        return cli_fail(cmd, rc, what);
+    int empty = 0;
+    for (int i = 0; i < info.ndim; i++)
+        empty |= info.shape[i] == 0;
+    if ((info.ndim != 2 && info.ndim != 3) || info.dtype[1] != 'f' || empty) {
+        fprintf(stderr,
+                "arnet %s: %s: %s: not clip features (dtype %s, %d dimension%s%s): "
+                "features are [T, F] or [T, C, F] float16/32/64 arrays\n",
+                cmd, what, path, info.dtype, info.ndim, info.ndim == 1 ? "" : "s",
+                empty ? ", one of them 0" : "");
+        return CLI_EXIT_FAIL;
+    }
+    *T = (size_t)info.shape[0];
+    return 0;
+}
+
+int cli_import_opt(const char *cmd, int argc, char **argv, int *i, cli_import_opts *o)
+{
+    static const char *const names[] = {"--features-dir", "--flow-dir", "--out", "--suffix",
+                                        "--flow-suffix"};
+    const char **fields[] = {&o->features_dir, &o->flow_dir, &o->out, &o->suffix,
+                             &o->flow_suffix};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const char *v;
+        int r = cli_opt_value(cmd, argc, argv, i, names[k], &v);
+        if (r > 0)
+            *fields[k] = v;
+        if (r)
+            return r;
+    }
+    return 0;
+}

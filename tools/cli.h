@@ -66,6 +66,20 @@ FILE *cli_fopen_read(const char *path);
  * reason cli_fopen_read failed, for a message naming the path. */
 const char *cli_open_error(const char *path);
 
+/* The file name after the last '/' (the whole path when there is none). */
+const char *cli_base_name(const char *path);
+/* The clip count T of a feature file ([T, F] or [T, C, F] floats, no
+ * dimension 0), from its header alone (arnet_npy_info_read); what names the
+ * line in messages.  0, or CLI_EXIT_FAIL with the message printed. */
+int cli_feature_clips(const char *cmd, const char *path, const char *what, size_t *T);
+/* The options every importer of `arnet import` shares: --features-dir,
+ * --flow-dir, --out, --suffix and --flow-suffix.  Returns as cli_opt_value
+ * (1 matched, -1 missing value, reported; 0 another option). */
+typedef struct cli_import_opts {
+    const char *features_dir, *flow_dir, *out, *suffix, *flow_suffix;
+} cli_import_opts;
+int cli_import_opt(const char *cmd, int argc, char **argv, int *i, cli_import_opts *o);
+
 /* Strict number parsing, the one way every numeric option (and number
  * read back from a file) is read: the whole string must be a number in
  * min..max.  A whole number is decimal digits only: no sign (so "-1"

@@ -184,30 +184,17 @@ int cmd_calibrate(int argc, char **argv)
     double hours = (double)total / clips_per_hour;
     if (write) {
         /* The rule and its inputs beside the threshold, so that a VMS (or
-         * arnet watch) knows what the number promises. */
-        char val[64];
-        const char *base = strrchr(list, '/') ? strrchr(list, '/') + 1 : list;
-        struct {
-            const char *key;
-            double v;
-            int use;
-        } num[] = {{"calibration.threshold", threshold, 1},
-                   {"calibration.far", far, 1},
-                   {"calibration.per_hour", per_hour, per_hour >= 0},
-                   {"calibration.fps", fps, 1},
-                   {"calibration.achieved_far", achieved, 1},
-                   {"calibration.clips", (double)total, 1}};
-        st = arnet_model_set_meta(m, "calibration.rule", per_hour >= 0 ? "per_hour" : "far");
-        for (size_t k = 0; k < sizeof num / sizeof *num && st == ARNET_OK; k++) {
-            if (!num[k].use)
-                continue;
-            snprintf(val, sizeof val, "%.9g", num[k].v);
-            st = arnet_model_set_meta(m, num[k].key, val);
-        }
-        if (st == ARNET_OK && per_hour < 0 && arnet_model_get_meta(m, "calibration.per_hour"))
-            st = arnet_model_set_meta(m, "calibration.per_hour", NULL);
-        if (st == ARNET_OK)
-            st = arnet_model_set_meta(m, "calibration.data", base);
+         * arnet watch) knows what the number promises: the library's keys. */
+        arnet_calibration cal;
+        arnet_calibration_init(&cal);
+        cal.threshold = threshold;
+        cal.far = far;
+        cal.per_hour = per_hour;
+        cal.fps = fps;
+        cal.achieved_far = achieved;
+        cal.clips = total;
+        cal.data = strrchr(list, '/') ? strrchr(list, '/') + 1 : list;
+        st = arnet_model_set_calibration(m, &cal);
         arnet_file_info fi;
         arnet_file_info_init(&fi);
         arnet_save_options so;

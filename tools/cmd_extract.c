@@ -573,15 +573,19 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
     job_two[job] = NULL;
     arnet_extractor_state_free(st);
     arnet_two_stream_state_free(ts);
-    if (rc == 0 && n == 0) {
-        if (fx)
-            snprintf(err, errlen, "%llu frames: no complete two-stream clip (%u frames for the "
-                                  "RGB stream and one more for its %u flows)",
-                     (unsigned long long)frames, opt->clip_frames, opt->clip_frames);
-        else
-            snprintf(err, errlen, "%llu frames: no complete %u-frame clip (--last-clip pad "
-                                  "keeps a shorter one)",
-                     (unsigned long long)frames, opt->clip_frames);
+    if (rc == 0 && n == 0 && frames == 0) {
+        snprintf(err, errlen, "no frame decoded (an empty video)");
+        rc = -1;
+    } else if (rc == 0 && n == 0 && fx) {
+        snprintf(err, errlen, "%llu frames: no complete two-stream clip (%u frames for the RGB "
+                              "stream and one more for its %u flows)",
+                 (unsigned long long)frames, opt->clip_frames, opt->clip_frames);
+        rc = -1;
+    } else if (rc == 0 && n == 0) { /* with --last-clip pad, any frame makes a clip */
+        snprintf(err, errlen, "%llu frames: no complete %u-frame clip%s",
+                 (unsigned long long)frames, opt->clip_frames,
+                 opt->last_clip == ARNET_LAST_CLIP_PAD ? ""
+                                                       : " (--last-clip pad keeps a shorter one)");
         rc = -1;
     }
     if (rc < 0) {
@@ -1245,10 +1249,10 @@ static int run_videos(run *r)
         k += (size_t)snprintf(extra + k, sizeof extra - k, ", %zu left to other tasks", r->busy);
     fprintf(stderr,
             "arnet extract: %zu written, %zu already there, %zu failed%s%s; %llu clips in %.1f s "
-            "(%.2f clips/s)%s%s/outputs.tsv\n",
+            "(%.2f clips/s); %s%s/outputs.tsv\n",
             r->written, r->skipped, r->failed, extra, interrupted ? ", interrupted" : "",
             (unsigned long long)r->clips, el, el > 0 ? (double)r->clips / el : 0.0,
-            out_ok ? "; " : "", out_ok ? r->dir : "");
+            out_ok ? "" : "not written: ", r->dir);
     free(jobs);
     free(th);
     pthread_mutex_destroy(&r->mu);

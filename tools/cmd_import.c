@@ -54,12 +54,6 @@ static char *absolute(const char *path)
     return strdup(buf);
 }
 
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 /* "<a>+<b>" of two existing paths' absolute forms: an RGB + flow pair. */
 static char *absolute_pair(const char *a, const char *b)
 {
@@ -78,7 +72,7 @@ static char *absolute_pair(const char *a, const char *b)
 static void feature_name(char *out, size_t cap, const char *dir, const char *entry,
                          const char *suffix)
 {
-    const char *b = base_name(entry);
+    const char *b = cli_base_name(entry);
     int dlen = dir ? (int)strlen(dir) : (int)(b - entry);
     const char *d = dir ? dir : entry;
     char name[PATH_MAX];
@@ -103,30 +97,6 @@ static int manifest_fail(arnet_manifest_writer *mw, int rc)
     return CLI_EXIT_FAIL;
 }
 
-/* The clip count T of a feature file ([T, F] or [T, C, F] floats), from its
- * header alone: the data is not read.  what names the line in messages. */
-static int clips_of(const char *path, const char *what, size_t *T)
-{
-    arnet_npy_info info;
-    arnet_npy_info_init(&info);
-    int rc = arnet_npy_info_read(path, &info);
-    if (rc)
-        return cli_fail(CMD, rc, what);
-    int empty = 0;
-    for (int i = 0; i < info.ndim; i++)
-        empty |= info.shape[i] == 0;
-    if ((info.ndim != 2 && info.ndim != 3) || info.dtype[1] != 'f' || empty) {
-        fprintf(stderr,
-                "arnet import: %s: %s: not clip features (dtype %s, %d dimension%s%s): "
-                "features are [T, F] or [T, C, F] float16/32/64 arrays\n",
-                what, path, info.dtype, info.ndim, info.ndim == 1 ? "" : "s",
-                empty ? ", one of them 0" : "");
-        return CLI_EXIT_FAIL;
-    }
-    *T = (size_t)info.shape[0];
-    return 0;
-}
-
 /* The output being written (cmd_import's guard), for the feature files
  * met on the way: a manifest never replaces one of them. */
 static const cli_output *import_out;
@@ -140,8 +110,8 @@ typedef struct rtfm_video {
 
 static int import_rtfm(int argc, char **argv)
 {
-    const char *list = NULL, *gt = NULL, *anom = NULL, *fdir = NULL, *out = NULL;
-    const char *suffix = NULL, *flow_dir = NULL;
+    const char *list = NULL, *gt = NULL, *anom = NULL;
+    cli_import_opts c = {NULL, NULL, NULL, NULL, NULL};
     for (int i = 2; i < argc; i++) {
         const char *v;
         int r;
@@ -161,26 +131,18 @@ static int import_rtfm(int argc, char **argv)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             anom = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--features-dir", &v)) != 0) {
+        } else if ((r = cli_import_opt(CMD, argc, argv, &i, &c)) != 0) {
             if (r < 0)
                 return CLI_EXIT_USAGE;
-            fdir = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            out = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--suffix", &v)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            suffix = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-dir", &v)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            flow_dir = v;
         } else {
             return cli_usage_error(CMD, "unknown option '%s' for rtfm", argv[i]);
         }
     }
+    if (c.flow_suffix)
+        return cli_usage_error(CMD, "--flow-suffix is for ucf-train and xd (rtfm's flow files "
+                                    "take --suffix)");
+    const char *fdir = c.features_dir, *out = c.out, *suffix = c.suffix,
+               *flow_dir = c.flow_dir;
     if (!list || !anom || !out)
         return cli_usage_error(CMD, "rtfm needs --list, --anomalous and --out");
     uint64_t n_anom;
@@ -222,7 +184,7 @@ static int import_rtfm(int argc, char **argv)
         if (suffix) /* <dir>/<name without .npy and _i3d><suffix> */
             feature_name(path, sizeof path, fdir, p, suffix);
         else if (fdir)
-            snprintf(path, sizeof path, "%s/%s", fdir, base_name(p));
+            snprintf(path, sizeof path, "%s/%s", fdir, cli_base_name(p));
         else
             snprintf(path, sizeof path, "%s", p);
         if (import_out &&
@@ -232,7 +194,7 @@ static int import_rtfm(int argc, char **argv)
             feature_name(flow, sizeof flow, flow_dir, p, suffix);
             if (stat(flow, &(struct stat){0}) != 0) {
                 fprintf(stderr, "arnet import: %s line %zu: flow features %s: %s\n",
-                        base_name(list), lineno, flow, strerror(errno));
+                        cli_base_name(list), lineno, flow, strerror(errno));
                 status = CLI_EXIT_FAIL;
                 break;
             }
@@ -240,15 +202,15 @@ static int import_rtfm(int argc, char **argv)
         size_t T = 0;
         if (gt) {
             char what[64];
-            snprintf(what, sizeof what, "%s line %zu", base_name(list), lineno);
-            if ((status = clips_of(path, what, &T)) != 0)
+            snprintf(what, sizeof what, "%s line %zu", cli_base_name(list), lineno);
+            if ((status = cli_feature_clips(CMD, path, what, &T)) != 0)
                 break;
         } else {
             /* Without ground truth only the labels are written: the
              * features are read (and checked) when the manifest is loaded. */
             struct stat st;
             if (stat(path, &st) != 0) {
-                fprintf(stderr, "arnet import: %s line %zu: %s: %s\n", base_name(list),
+                fprintf(stderr, "arnet import: %s line %zu: %s: %s\n", cli_base_name(list),
                         lineno, path, strerror(errno));
                 status = CLI_EXIT_FAIL;
                 break;
@@ -303,7 +265,7 @@ static int import_rtfm(int argc, char **argv)
         snprintf(head, sizeof head,
                  "imported by arnet import rtfm from %s and %s (%zu videos, %llu anomalous "
                  "first)",
-                 base_name(list), gt ? base_name(gt) : "no ground truth", n,
+                 cli_base_name(list), gt ? cli_base_name(gt) : "no ground truth", n,
                  (unsigned long long)n_anom);
         rc = arnet_manifest_writer_comment(mw, head);
         if (rc)
@@ -328,7 +290,7 @@ static int import_rtfm(int argc, char **argv)
                 fprintf(stderr,
                         "arnet import: video %zu (%s) is past the %llu anomalous ones but "
                         "has %zu anomalous frames: is --anomalous right?\n",
-                        i + 1, base_name(vids[i].features), (unsigned long long)n_anom, ones);
+                        i + 1, cli_base_name(vids[i].features), (unsigned long long)n_anom, ones);
                 status = CLI_EXIT_FAIL;
                 break;
             }
@@ -344,7 +306,7 @@ static int import_rtfm(int argc, char **argv)
                     status = CLI_EXIT_FAIL;
                     break;
                 }
-                snprintf(gpath, sizeof gpath, "%s/%s", gtdir, base_name(vids[i].features));
+                snprintf(gpath, sizeof gpath, "%s/%s", gtdir, cli_base_name(vids[i].features));
                 float *z = calloc(vids[i].frames, sizeof *z);
                 size_t shape = vids[i].frames;
                 rc = z ? arnet_npy_write(gpath, z, &shape, 1) : ARNET_E_NOMEM;
@@ -396,7 +358,8 @@ static int parse_frame(const char *s, long long *out)
 
 static int import_ucf(int argc, char **argv)
 {
-    const char *ann = NULL, *fdir = NULL, *out = NULL, *suffix = ".npy", *flow_dir = NULL;
+    const char *ann = NULL;
+    cli_import_opts c = {NULL, NULL, NULL, ".npy", NULL};
     int allow_no_event = 0;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -411,27 +374,18 @@ static int import_ucf(int argc, char **argv)
             if (r < 0)
                 return CLI_EXIT_USAGE;
             ann = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--features-dir", &v)) != 0) {
+        } else if ((r = cli_import_opt(CMD, argc, argv, &i, &c)) != 0) {
             if (r < 0)
                 return CLI_EXIT_USAGE;
-            fdir = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            out = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--suffix", &v)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            suffix = v;
-        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-dir", &v)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            flow_dir = v;
         } else {
             return cli_usage_error(CMD, "unknown option '%s' for ucf", argv[i]);
         }
     }
-    if (!ann || !fdir || !out)
+    if (c.flow_suffix)
+        return cli_usage_error(CMD, "--flow-suffix is for ucf-train and xd (ucf's flow files "
+                                    "take --suffix)");
+    const char *fdir = c.features_dir, *out = c.out, *suffix = c.suffix,
+               *flow_dir = c.flow_dir;    if (!ann || !fdir || !out)
         return cli_usage_error(CMD, "ucf needs --annotations, --features-dir and --out");
     char *adir = absolute(fdir);
     if (!adir) {
@@ -446,7 +400,7 @@ static int import_ucf(int argc, char **argv)
     }
     arnet_manifest_writer *mw = NULL;
     char head[PATH_MAX + 64];
-    snprintf(head, sizeof head, "imported by arnet import ucf from %s", base_name(ann));
+    snprintf(head, sizeof head, "imported by arnet import ucf from %s", cli_base_name(ann));
     int rc = arnet_manifest_writer_create(out, &mw);
     if (rc == ARNET_OK)
         rc = arnet_manifest_writer_comment(mw, head);
@@ -535,8 +489,8 @@ static int import_ucf(int argc, char **argv)
             /* Events against the video's length, 16 frames per clip. */
             size_t T = 0;
             char what[64 + 32];
-            snprintf(what, sizeof what, "%s:%zu", base_name(ann), lineno);
-            if ((status = clips_of(fpath, what, &T)) != 0)
+            snprintf(what, sizeof what, "%s:%zu", cli_base_name(ann), lineno);
+            if ((status = cli_feature_clips(CMD, fpath, what, &T)) != 0)
                 break;
             long long frames = (long long)T * FRAMES_PER_CLIP;
             for (int k = 0; k < 4 && !status; k += 2) {

@@ -16,7 +16,7 @@
 
 /* Model metadata key of a calibrated alarm threshold, written by
  * `arnet calibrate --write` (docs/embedding.md). */
-#define THRESHOLD_KEY "calibration.threshold"
+#define THRESHOLD_KEY ARNET_META_CALIBRATION_THRESHOLD
 
 static void usage(FILE *f)
 {
@@ -424,11 +424,9 @@ int cmd_watch(int argc, char **argv)
         if (ready) {
             const float *f = feat;
             if (xopt.crops > 1) { /* the crops' mean, as arnet_npy_read reads [T, C, F] */
-                for (uint32_t j = 0; j < dim; j++) {
-                    double s = 0;
-                    for (uint32_t c = 0; c < xopt.crops; c++)
-                        s += feat[(size_t)c * dim + j];
-                    mean[j] = (float)(s / xopt.crops);
+                if ((st = arnet_crop_mean(feat, xopt.crops, dim, mean)) != ARNET_OK) {
+                    rc = cli_fail(CMD, st, input);
+                    break;
                 }
                 f = mean;
             }

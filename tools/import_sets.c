@@ -20,12 +20,6 @@ static int exists(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 /* The folder's absolute path (so the manifest works from anywhere). */
 static char *abs_dir(const char *opt, const char *dir)
 {
@@ -35,25 +29,6 @@ static char *abs_dir(const char *opt, const char *dir)
         return NULL;
     }
     return strdup(buf);
-}
-
-/* Clip count T of a feature file from its header; what names the line. */
-static int clips_of(const char *path, const char *what, size_t *T)
-{
-    arnet_npy_info info;
-    arnet_npy_info_init(&info);
-    int rc = arnet_npy_info_read(path, &info);
-    if (rc)
-        return cli_fail(CMD, rc, what);
-    if ((info.ndim != 2 && info.ndim != 3) || info.dtype[1] != 'f' || info.shape[0] == 0) {
-        fprintf(stderr,
-                "arnet import: %s: %s: not clip features (dtype %s, %d dimensions): "
-                "features are [T, F] or [T, C, F] float arrays\n",
-                what, path, info.dtype, info.ndim);
-        return CLI_EXIT_FAIL;
-    }
-    *T = (size_t)info.shape[0];
-    return 0;
 }
 
 /* One line of a list: blanks trimmed; 0 for a blank line. */
@@ -71,29 +46,6 @@ static void strip_end(char *s, const char *end)
     size_t n = strlen(s), e = strlen(end);
     if (n > e && !strcmp(s + n - e, end))
         s[n - e] = '\0';
-}
-
-typedef struct common_opts {
-    const char *fdir, *flow_dir, *out, *suffix, *flow_suffix;
-} common_opts;
-
-/* --features-dir, --flow-dir, --out, --suffix, --flow-suffix: 1 matched,
- * -1 missing value, 0 other. */
-static int common_opt(int argc, char **argv, int *i, common_opts *c)
-{
-    const char *v;
-    int r;
-    if ((r = cli_opt_value(CMD, argc, argv, i, "--features-dir", &v)))
-        c->fdir = v;
-    else if ((r = cli_opt_value(CMD, argc, argv, i, "--flow-dir", &v)))
-        c->flow_dir = v;
-    else if ((r = cli_opt_value(CMD, argc, argv, i, "--out", &v)))
-        c->out = v;
-    else if ((r = cli_opt_value(CMD, argc, argv, i, "--suffix", &v)))
-        c->suffix = v;
-    else if ((r = cli_opt_value(CMD, argc, argv, i, "--flow-suffix", &v)))
-        c->flow_suffix = v;
-    return r;
 }
 
 /* ---- UCF-Crime training list ------------------------------------------------ */
@@ -143,7 +95,7 @@ static int ucf_find(char *out, size_t cap, const char *dir, const char *folder, 
 
 int import_ucf_train(int argc, char **argv)
 {
-    common_opts c = {NULL, NULL, NULL, ".npy", NULL};
+    cli_import_opts c = {NULL, NULL, NULL, ".npy", NULL};
     const char *list = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -155,16 +107,16 @@ int import_ucf_train(int argc, char **argv)
         }
         if ((r = cli_opt_value(CMD, argc, argv, &i, "--train-list", &v)))
             list = v;
-        else if (!(r = common_opt(argc, argv, &i, &c)))
+        else if (!(r = cli_import_opt(CMD, argc, argv, &i, &c)))
             return cli_usage_error(CMD, "unknown option '%s' for ucf --train-list", argv[i]);
         if (r < 0)
             return CLI_EXIT_USAGE;
     }
-    if (!list || !c.fdir || !c.out)
+    if (!list || !c.features_dir || !c.out)
         return cli_usage_error(CMD, "ucf --train-list needs --features-dir and --out");
     if (!c.flow_suffix)
         c.flow_suffix = c.suffix;
-    char *dir = abs_dir("--features-dir", c.fdir);
+    char *dir = abs_dir("--features-dir", c.features_dir);
     char *fdir = dir && c.flow_dir ? abs_dir("--flow-dir", c.flow_dir) : NULL;
     if (!dir || (c.flow_dir && !fdir)) {
         free(dir);
@@ -181,7 +133,7 @@ int import_ucf_train(int argc, char **argv)
     int rc = arnet_manifest_writer_create(c.out, &mw);
     char head[PATH_MAX + 64];
     snprintf(head, sizeof head, "imported by arnet import ucf from %s (labels only)",
-             base_name(list));
+             cli_base_name(list));
     if (!rc)
         rc = arnet_manifest_writer_comment(mw, head);
     int status = rc ? cli_fail(CMD, rc, c.out) : 0;
@@ -216,9 +168,9 @@ int import_ucf_train(int argc, char **argv)
             break;
         }
         char what[128];
-        snprintf(what, sizeof what, "%s:%zu", base_name(list), lineno);
+        snprintf(what, sizeof what, "%s:%zu", cli_base_name(list), lineno);
         size_t T;
-        if ((status = clips_of(rgb, what, &T)))
+        if ((status = cli_feature_clips(CMD, rgb, what, &T)))
             break;
         const char *features = rgb;
         if (fdir) {
@@ -228,7 +180,7 @@ int import_ucf_train(int argc, char **argv)
                 status = CLI_EXIT_FAIL;
                 break;
             }
-            if ((status = clips_of(flow, what, &T)))
+            if ((status = cli_feature_clips(CMD, flow, what, &T)))
                 break;
             snprintf(both, sizeof both, "%s+%s", rgb, flow);
             features = both;
@@ -354,7 +306,7 @@ static int read_anns(const char *path, xd_ann **out, size_t *n_out)
 /* "…/NAME__3.npy" (or NAME.npy, NAME.mp4, NAME): the video's name. */
 static void xd_video_name(const char *entry, const char *suffix, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s", base_name(entry));
+    snprintf(out, cap, "%s", cli_base_name(entry));
     strip_end(out, suffix);
     strip_end(out, ".npy");
     strip_end(out, ".mp4");
@@ -379,7 +331,7 @@ static size_t xd_crops(const char *dir, const char *name, const char *suffix)
 
 int import_xd(int argc, char **argv)
 {
-    common_opts c = {NULL, NULL, NULL, ".npy", NULL};
+    cli_import_opts c = {NULL, NULL, NULL, ".npy", NULL};
     const char *list = NULL, *ann = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -393,12 +345,12 @@ int import_xd(int argc, char **argv)
             list = v;
         else if ((r = cli_opt_value(CMD, argc, argv, &i, "--annotations", &v)))
             ann = v;
-        else if (!(r = common_opt(argc, argv, &i, &c)))
+        else if (!(r = cli_import_opt(CMD, argc, argv, &i, &c)))
             return cli_usage_error(CMD, "unknown option '%s' for xd", argv[i]);
         if (r < 0)
             return CLI_EXIT_USAGE;
     }
-    if (!list || !c.fdir || !c.out)
+    if (!list || !c.features_dir || !c.out)
         return cli_usage_error(CMD, "xd needs --list, --features-dir and --out");
     if (!c.flow_suffix)
         c.flow_suffix = c.suffix;
@@ -406,7 +358,7 @@ int import_xd(int argc, char **argv)
     size_t n_anns = 0;
     if (ann && read_anns(ann, &anns, &n_anns))
         return CLI_EXIT_FAIL;
-    char *dir = abs_dir("--features-dir", c.fdir);
+    char *dir = abs_dir("--features-dir", c.features_dir);
     char *fdir = dir && c.flow_dir ? abs_dir("--flow-dir", c.flow_dir) : NULL;
     FILE *lf = dir && (!c.flow_dir || fdir) ? cli_fopen_read(list) : NULL;
     if (!lf) {
@@ -420,8 +372,8 @@ int import_xd(int argc, char **argv)
     arnet_manifest_writer *mw = NULL;
     int rc = arnet_manifest_writer_create(c.out, &mw);
     char head[2 * PATH_MAX + 64];
-    snprintf(head, sizeof head, "imported by arnet import xd from %s%s%s", base_name(list),
-             ann ? " and " : " (labels only)", ann ? base_name(ann) : "");
+    snprintf(head, sizeof head, "imported by arnet import xd from %s%s%s", cli_base_name(list),
+             ann ? " and " : " (labels only)", ann ? cli_base_name(ann) : "");
     if (!rc)
         rc = arnet_manifest_writer_comment(mw, head);
     int status = rc ? cli_fail(CMD, rc, c.out) : 0;
@@ -445,12 +397,12 @@ int import_xd(int argc, char **argv)
             break;
         }
         char what[128];
-        snprintf(what, sizeof what, "%s:%zu", base_name(list), lineno);
+        snprintf(what, sizeof what, "%s:%zu", cli_base_name(list), lineno);
         char p[PATH_MAX + 2048];
         size_t T = 0, T1;
         for (size_t k = 0; k < crops && !status; k++) {
             snprintf(p, sizeof p, "%s/%s__%zu%s", dir, name, k, c.suffix);
-            status = clips_of(p, what, k ? &T1 : &T);
+            status = cli_feature_clips(CMD, p, what, k ? &T1 : &T);
             if (!status && k && T1 != T) {
                 fprintf(stderr, "arnet import: %s: %s has %zu clips, crop 0 has %zu\n", what,
                         p, T1, T);
@@ -532,7 +484,7 @@ int import_xd(int argc, char **argv)
         fprintf(stderr, "arnet import: wrote %s (%zu videos, %zu violent", c.out, n, n_anom);
         if (ann && n_used_anns < n_anns)
             fprintf(stderr, "; %zu annotated videos of %s are not in the list",
-                    n_anns - n_used_anns, base_name(ann));
+                    n_anns - n_used_anns, cli_base_name(ann));
         fprintf(stderr, ")\n");
     }
     free(used);

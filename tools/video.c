@@ -2,6 +2,7 @@
  * (video.h says what is done here; docs/video.md why). */
 #include "video.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,14 @@ int cli_video_open(const char *path, int decode_threads, cli_video **out, char *
     *out = NULL;
     snprintf(err, errlen, "%s", cli_video_missing());
     return -1;
+}
+
+int cli_video_open_buffer(const uint8_t *data, size_t size, int decode_threads, cli_video **out,
+                          char *err, size_t errlen)
+{
+    (void)data;
+    (void)size;
+    return cli_video_open("", decode_threads, out, err, errlen);
 }
 
 void cli_video_info_get(const cli_video *v, cli_video_info *info)
@@ -58,6 +67,46 @@ void cli_video_close(cli_video *v) { (void)v; }
 /* Larger pictures than this are refused before anything is allocated for
  * them (a hostile header must not make us allocate gigabytes). */
 #define VIDEO_MAX_SIDE 16384
+/* Pixels of one picture: the decoders refuse larger frames (max_pixels)
+ * before allocating them.  The fuzz target builds with a smaller one. */
+#ifndef CLI_VIDEO_MAX_PIXELS
+#define CLI_VIDEO_MAX_PIXELS ((int64_t)VIDEO_MAX_SIDE * VIDEO_MAX_SIDE)
+#endif
+
+/* FFmpeg's last error-level message of this thread: what it says is often
+ * clearer than its error code ("Picture size 60000x60000 is invalid" for
+ * "Device or resource busy").  Nothing is printed. */
+static _Thread_local char last_log[256];
+
+static void log_keep(void *avcl, int level, const char *fmt, va_list ap)
+{
+    (void)avcl;
+    if (level > AV_LOG_ERROR)
+        return;
+    char msg[sizeof last_log];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    if (msg[0])
+        memcpy(last_log, msg, sizeof msg);
+}
+
+/* The reason avformat_open_input gave, with FFmpeg's own words. */
+static void open_reason(int code, char *err, size_t errlen)
+{
+    int w = 0, h = 0;
+    if (sscanf(last_log, "Picture size %dx%d is invalid", &w, &h) == 2 &&
+        (w > VIDEO_MAX_SIDE || h > VIDEO_MAX_SIDE || (int64_t)w * h > CLI_VIDEO_MAX_PIXELS)) {
+        snprintf(err, errlen, "cannot open: the picture, %dx%d, is too large (at most %d on a "
+                 "side)", w, h, VIDEO_MAX_SIDE);
+        return;
+    }
+    char buf[AV_ERROR_MAX_STRING_SIZE] = "";
+    av_strerror(code, buf, sizeof buf);
+    if (last_log[0])
+        snprintf(err, errlen, "cannot open: %s (FFmpeg: %s)", buf, last_log);
+    else
+        snprintf(err, errlen, "cannot open: %s", buf);
+}
 
 struct cli_video {
     AVFormatContext *fmt;
@@ -78,6 +127,11 @@ struct cli_video {
     uint8_t *rgb;  /* the converted picture at the source size (rows padded: rgb_stride) */
     uint8_t *rot;  /* the rotated picture */
     size_t rgb_cap, rot_cap;
+    /* cli_video_open_buffer: the bytes, read through avio */
+    AVIOContext *avio;
+    const uint8_t *mem;
+    size_t mem_size, mem_pos;
+    int open_refused; /* the demuxer asked for another file or URL */
 };
 
 int cli_video_available(void) { return 1; }
@@ -120,11 +174,54 @@ static int stream_rotation(const AVStream *s)
     return 0;
 }
 
-int cli_video_open(const char *path, int decode_threads, cli_video **out, char *err,
-                   size_t errlen)
+/* AVIO over the bytes of cli_video_open_buffer. */
+static int mem_read(void *opaque, uint8_t *buf, int n)
+{
+    cli_video *v = opaque;
+    size_t left = v->mem_size - v->mem_pos;
+    if (left == 0)
+        return AVERROR_EOF;
+    size_t k = (size_t)n < left ? (size_t)n : left;
+    memcpy(buf, v->mem + v->mem_pos, k);
+    v->mem_pos += k;
+    return (int)k;
+}
+
+static int64_t mem_seek(void *opaque, int64_t offset, int whence)
+{
+    cli_video *v = opaque;
+    int64_t base;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return (int64_t)v->mem_size;
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = (int64_t)v->mem_pos; break;
+    case SEEK_END: base = (int64_t)v->mem_size; break;
+    default: return AVERROR(EINVAL);
+    }
+    if (offset < -base || offset > (int64_t)v->mem_size - base)
+        return AVERROR(EINVAL);
+    v->mem_pos = (size_t)(base + offset);
+    return (int64_t)v->mem_pos;
+}
+
+/* A demuxer reading from memory opens nothing else (a playlist naming
+ * files or URLs). */
+static int mem_no_open(struct AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                       AVDictionary **options)
+{
+    (void)pb, (void)url, (void)flags, (void)options;
+    ((cli_video *)s->opaque)->open_refused = 1;
+    return AVERROR(EPERM);
+}
+
+/* cli_video_open, or from memory when mem is not NULL. */
+static int video_open(const char *path, const uint8_t *mem, size_t mem_size, int decode_threads,
+                      cli_video **out, char *err, size_t errlen)
 {
     *out = NULL;
     av_log_set_level(AV_LOG_QUIET);
+    av_log_set_callback(log_keep);
+    last_log[0] = '\0';
     cli_video *v = calloc(1, sizeof *v);
     if (!v) {
         snprintf(err, errlen, "out of memory");
@@ -133,11 +230,32 @@ int cli_video_open(const char *path, int decode_threads, cli_video **out, char *
     v->stream = -1;
     v->start_pts = AV_NOPTS_VALUE;
     v->sws_fmt = -1;
-    int rc = avformat_open_input(&v->fmt, path, NULL, NULL);
-    if (rc < 0) {
-        av_reason(rc, err, errlen, "cannot open");
-        goto fail;
+    if (mem) {
+        enum { AVIO_BUF = 1 << 15 };
+        uint8_t *buf = av_malloc(AVIO_BUF);
+        v->mem = mem;
+        v->mem_size = mem_size;
+        v->avio = buf ? avio_alloc_context(buf, AVIO_BUF, 0, v, mem_read, NULL, mem_seek) : NULL;
+        v->fmt = v->avio ? avformat_alloc_context() : NULL;
+        if (!v->fmt) {
+            if (!v->avio)
+                av_free(buf);
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        v->fmt->pb = v->avio;
+        v->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+        v->fmt->io_open = mem_no_open;
+        v->fmt->opaque = v;
     }
+    int rc = avformat_open_input(&v->fmt, path, NULL, NULL);
+    if (rc < 0 && v->open_refused)
+        snprintf(err, errlen, "cannot open: it names other files or URLs (a playlist?), which "
+                 "are not read for a video in memory");
+    else if (rc < 0)
+        open_reason(rc, err, errlen);
+    if (rc < 0)
+        goto fail;
     rc = avformat_find_stream_info(v->fmt, NULL);
     if (rc < 0) {
         av_reason(rc, err, errlen, "cannot read the stream information");
@@ -176,6 +294,7 @@ int cli_video_open(const char *path, int decode_threads, cli_video **out, char *
     rc = avcodec_parameters_to_context(v->dec, s->codecpar);
     if (rc >= 0) {
         v->dec->thread_count = decode_threads > 0 ? decode_threads : 0;
+        v->dec->max_pixels = CLI_VIDEO_MAX_PIXELS;
         v->dec->pkt_timebase = s->time_base;
         rc = avcodec_open2(v->dec, codec, NULL);
     }
@@ -193,6 +312,19 @@ int cli_video_open(const char *path, int decode_threads, cli_video **out, char *
 fail:
     cli_video_close(v);
     return -1;
+}
+
+int cli_video_open(const char *path, int decode_threads, cli_video **out, char *err,
+                   size_t errlen)
+{
+    return video_open(path, NULL, 0, decode_threads, out, err, errlen);
+}
+
+int cli_video_open_buffer(const uint8_t *data, size_t size, int decode_threads, cli_video **out,
+                          char *err, size_t errlen)
+{
+    return video_open("", data ? data : (const uint8_t *)"", size, decode_threads, out, err,
+                      errlen);
 }
 
 void cli_video_info_get(const cli_video *v, cli_video_info *info)
@@ -263,7 +395,8 @@ static int convert(cli_video *v, arnet_frame *out, char *err, size_t errlen)
 {
     AVFrame *f = v->frame;
     int w = f->width, h = f->height;
-    if (w <= 0 || h <= 0 || w > VIDEO_MAX_SIDE || h > VIDEO_MAX_SIDE) {
+    if (w <= 0 || h <= 0 || w > VIDEO_MAX_SIDE || h > VIDEO_MAX_SIDE ||
+        (int64_t)w * h > CLI_VIDEO_MAX_PIXELS) {
         snprintf(err, errlen, "decoded frame %lld has an unusable size %dx%d",
                  (long long)v->index, w, h);
         return -1;
@@ -430,6 +563,10 @@ void cli_video_close(cli_video *v)
     av_packet_free(&v->pkt);
     avcodec_free_context(&v->dec);
     avformat_close_input(&v->fmt);
+    if (v->avio) { /* custom I/O: ours to free, buffer and all */
+        av_freep(&v->avio->buffer);
+        avio_context_free(&v->avio);
+    }
     CLI_VIDEO_FREE(v->rgb, v->rgb_cap);
     CLI_VIDEO_FREE(v->rot, v->rot_cap);
     free(v);

@@ -39,6 +39,13 @@ const char *cli_video_missing(void);
  * reason (no path in it) in err. */
 int cli_video_open(const char *path, int decode_threads, cli_video **out, char *err,
                    size_t errlen);
+/* The same for a video held in memory: data[0..size) is read through a
+ * custom AVIOContext (read and seek over the bytes) and must stay until
+ * cli_video_close; a demuxer may open nothing else (a playlist's entries
+ * are refused).  The fuzz target (tests/fuzz/fuzz_video.c) decodes through
+ * it. */
+int cli_video_open_buffer(const uint8_t *data, size_t size, int decode_threads, cli_video **out,
+                          char *err, size_t errlen);
 void cli_video_info_get(const cli_video *v, cli_video_info *info);
 /* Next frame: returns 1 with *frame (packed RGB24, [borrowed] until the
  * next call or close) and *seconds (presentation time from the start of the

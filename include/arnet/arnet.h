@@ -455,6 +455,32 @@ ARNET_API void arnet_stream_options_init(arnet_stream_options *opt);
  * Thread-safe with a shared model (read only). */
 ARNET_API ARNET_NODISCARD int arnet_stream_options_from_model(const arnet_model *m,
                                                               arnet_stream_options *opt);
+
+/* A calibration (arnet calibrate --write), what arnet_stream_options_from_model
+ * reads back: the threshold and the rule and data it came from (0.2). */
+typedef struct arnet_calibration {
+    size_t struct_size;
+    float threshold;     /* raw clip score threshold, finite >= 0 */
+    double far;          /* target fraction of normal clips at or above it, 0..1 */
+    double per_hour;     /* the target as clips per hour when that was the rule;
+                          * < 0 (default -1): the rule was far */
+    double fps;          /* frames per second of the footage, > 0 (default 30) */
+    double achieved_far; /* on the calibration data, 0..1 */
+    uint64_t clips;      /* normal clips it was measured on */
+    const char *data;    /* [borrowed] name of that data (a manifest's file
+                          * name), NULL = not recorded */
+} arnet_calibration;
+/* The metadata key of the threshold: a model holding it is calibrated. */
+#define ARNET_META_CALIBRATION_THRESHOLD "calibration.threshold"
+/* Thread-safe (writes *c only). */
+ARNET_API void arnet_calibration_init(arnet_calibration *c);
+/* Record c in m's metadata as the calibration.* keys (docs/embedding.md):
+ * calibration.rule ("far" or "per_hour"), .threshold, .far, .per_hour (only
+ * for that rule; an older one is removed), .fps, .achieved_far, .clips and
+ * .data.  A value out of its range is ARNET_E_INVALID naming the field, m
+ * unchanged.  Writes the model, as arnet_model_set_meta. */
+ARNET_API ARNET_NODISCARD int arnet_model_set_calibration(arnet_model *m,
+                                                          const arnet_calibration *c);
 ARNET_API void arnet_stream_result_init(arnet_stream_result *res);
 ARNET_API void arnet_stream_state_init(arnet_stream_state *st);
 /* opt [borrowed] (copied; NULL = defaults).  ARNET_E_INVALID when
@@ -1330,9 +1356,12 @@ ARNET_API int arnet_extractor_stream(const arnet_extractor *x);
  * for an RGB extractor, C = 2 (flow x, y, scaled to [-1, 1]) for a flow one;
  * features gets n_clips x feature_dim floats, each the mean of the last
  * block's output over all remaining positions (for 16 x 224 x 224: 2 x 7 x
- * 7).  clip_frames >= 1, height and width >= 1.  Allocates its scratch for
- * the call.  threads as in the options (0 = 1).  Thread-safe: x is only
- * read. */
+ * 7).  clip_frames >= 1, height and width >= 1.  NaN or infinite values
+ * in frames are refused (ARNET_E_INVALID naming the clip and the value), the
+ * rule arnet_model_score applies to features; a clip whose features
+ * overflow (values far outside [-1, 1]) is refused too.  Allocates its
+ * scratch for the call.  threads as in the options (0 = 1).  Thread-safe: x
+ * is only read. */
 ARNET_API ARNET_NODISCARD int arnet_extractor_clips(const arnet_extractor *x, const float *frames,
                                                     size_t n_clips, uint32_t clip_frames,
                                                     uint32_t height, uint32_t width,
@@ -1366,6 +1395,15 @@ ARNET_API void arnet_extractor_state_free(arnet_extractor_state *st);
 ARNET_API ARNET_NODISCARD int arnet_extractor_push(arnet_extractor_state *st,
                                                    const arnet_frame *frame, float *features,
                                                    int *ready);
+/* The mean of one clip's crops, as a model trained on crop means scores it:
+ * features [borrowed] holds crops x feature_dim floats, crop after crop (as
+ * arnet_extractor_push writes them); out gets feature_dim floats (out may
+ * be features itself).  Double sums in crop order and one rounding: the
+ * floats arnet_npy_read and a data set give for the same [T, C, F] file.
+ * crops or feature_dim 0, or a NULL pointer, is ARNET_E_INVALID.
+ * Thread-safe (pure function). */
+ARNET_API ARNET_NODISCARD int arnet_crop_mean(const float *features, uint32_t crops,
+                                              uint32_t feature_dim, float *out);
 /* End of the video: with ARNET_LAST_CLIP_PAD and a partial clip pending,
  * its features (the clip padded with copies of its last frame) are written
  * and *ready is 1; otherwise *ready is 0.  The state is then empty, as

@@ -69,6 +69,7 @@ char *arnet__strdup(const char *s);
 #define ARNET__MIN_arnet_run_options ARNET__SIZE_TO(arnet_run_options, user)
 #define ARNET__MIN_arnet_run_eval ARNET__SIZE_TO(arnet_run_eval, result)
 #define ARNET__MIN_arnet_run_info ARNET__SIZE_TO(arnet_run_info, best_far)
+#define ARNET__MIN_arnet_calibration ARNET__SIZE_TO(arnet_calibration, data)
 #define ARNET__MIN_arnet_flow_options ARNET__SIZE_TO(arnet_flow_options, threads)
 
 /* ARNET_E_INVALID "<fn>: <type>.struct_size is N, below the M bytes of its
@@ -113,8 +114,23 @@ double arnet__rng_uniform(arnet__rng *r);
 uint64_t arnet__rng_below(arnet__rng *r, uint64_t n);
 /* Standard normal (Box-Muller on the above; deterministic). */
 double arnet__rng_normal(arnet__rng *r);
-/* Fisher-Yates shuffle of idx[0..n). */
-void arnet__rng_shuffle(arnet__rng *r, uint32_t *idx, size_t n);
+
+/* ---- teams of threads (team.c) ------------------------------------------- */
+
+/* A team of threads that run one kernel together (the caller is member 0;
+ * the others wait on a condition variable, never spin, so a loaded machine
+ * does not suffer).  Each member calls BLIS single-threaded on its own part
+ * of the work, with its own part of the scratch.  NULL means one thread. */
+typedef struct arnet__team arnet__team;
+typedef void (*arnet__team_fn)(void *arg, int member);
+int arnet__team_create(int threads, arnet__team **out); /* team.c */
+void arnet__team_free(arnet__team *team);
+int arnet__team_size(const arnet__team *team);
+/* fn(arg, m) on every member m, the caller being member 0; returns when
+ * all are done.  NULL team: fn(arg, 0). */
+void arnet__team_run(arnet__team *team, arnet__team_fn fn, void *arg);
+/* The next chunk of a kernel's work, for whichever member asks first. */
+size_t arnet__team_take(size_t *next);
 
 /* ---- BLIS glue (blas.c) --------------------------------------------------- */
 
@@ -130,6 +146,17 @@ void arnet__blas_init(void);
 void arnet__sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                   const float *a, size_t lda, const float *b, size_t ldb, float beta,
                   float *c, size_t ldc, int threads);
+
+/* The same product shared by a team (each member single-threaded BLIS on
+ * whole parts taken from a counter; blas.c says why).  scratch: NULL, or
+ * arnet__sgemm_team_scratch floats, which lets a product whose k dominates
+ * be split along k into partial sums.  A NULL or one-member team is
+ * arnet__sgemm with one thread.  Results depend on the team's size only
+ * through the split along k (an order of additions). */
+size_t arnet__sgemm_team_scratch(const arnet__team *team, size_t m, size_t n);
+void arnet__sgemm_team(arnet__team *team, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                       float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                       float beta, float *c, size_t ldc, float *scratch);
 
 /* ---- model (model.c) ---------------------------------------------------- */
 
@@ -393,14 +420,19 @@ typedef struct arnet__pass_scratch {
     float *dlogits; /* max_rows */
     float *tmp;     /* max_rows: a second loss gradient */
     double *colsum; /* H */
+    /* The threads of the pass's big products (NULL: one thread) and their
+     * scratch, arnet__sgemm_team_scratch(team, H, F) floats (may be NULL). */
+    arnet__team *team;
+    float *team_scratch;
 } arnet__pass_scratch;
 
 /* Parameters and gradients are laid out flat as [W1 (H x F) | b1 (H) | w2 (H) | b2]. */
 size_t arnet__param_count(const arnet_model *m);
 
 /* Inverted dropout draw for one hidden unit: 1 when kept (probability
- * 1 - p).  The training forward pass calls it once per element of the
- * n_rows x H activation matrix, row-major, whatever the unit's value. */
+ * 1 - p).  The training forward pass makes the same test (backward.c's
+ * one rule) once per element of the n_rows x H activation matrix,
+ * row-major, whatever the unit's value: tests replay the mask with it. */
 int arnet__dropout_keep(arnet__rng *r, float p);
 
 /* Forward and backward pass of one packed batch: the model's training
@@ -408,10 +440,11 @@ int arnet__dropout_keep(arnet__rng *r, float p);
  * dropout when dropout_rng is NULL), the loss of spec, and its gradient for
  * every parameter into grad (flat, arnet__param_count floats).  st (may be
  * NULL) gets loss, loss_dmil and loss_center.  Returns a loss kernel's error
- * status if one fails (bad spec).  Deterministic for a given thread count. */
+ * status if one fails (bad spec).  The big products run on ws->team;
+ * deterministic for a given team size. */
 int arnet__train_pass(const arnet_model *m, const arnet__batch *b, const arnet__loss_spec *spec,
                       arnet__rng *dropout_rng, const arnet__pass_scratch *ws, float *grad,
-                      arnet_step_stats *st, int threads);
+                      arnet_step_stats *st);
 
 /* Adam with torch.optim.Adam's L2 weight decay (added to the gradient).
  * Hyper-parameters are doubles, as torch holds them (Python floats). */

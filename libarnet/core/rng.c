@@ -61,13 +61,3 @@ double arnet__rng_normal(arnet__rng *r)
     double u2 = arnet__rng_uniform(r);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
 }
-
-void arnet__rng_shuffle(arnet__rng *r, uint32_t *idx, size_t n)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)arnet__rng_below(r, i);
-        uint32_t t = idx[i - 1];
-        idx[i - 1] = idx[j];
-        idx[j] = t;
-    }
-}

@@ -672,6 +672,31 @@ static int read_c_order(FILE *fp, const npy_header *h, const char *path, size_t 
     return rc;
 }
 
+int arnet_crop_mean(const float *features, uint32_t crops, uint32_t feature_dim, float *out)
+{
+    if (!features || !out || !crops || !feature_dim)
+        return arnet__error(ARNET_E_INVALID, "arnet_crop_mean: %s",
+                            !features ? "features is NULL" : !out ? "out is NULL"
+                            : !crops  ? "crops is 0" : "feature_dim is 0");
+    /* The readers' rule, in chunks of 256 sums on the stack; out may be
+     * crop 0 itself: each chunk is read whole before it is written. */
+    size_t F = feature_dim;
+    for (size_t f0 = 0; f0 < F; f0 += 256) {
+        size_t n = F - f0 < 256 ? F - f0 : 256;
+        double acc[256];
+        for (size_t f = 0; f < n; f++)
+            acc[f] = 0.0;
+        for (size_t c = 0; c < crops; c++) {
+            const float *r = features + c * F + f0;
+            for (size_t f = 0; f < n; f++)
+                acc[f] += r[f];
+        }
+        for (size_t f = 0; f < n; f++)
+            out[f0 + f] = (float)(acc[f] / (double)crops);
+    }
+    return ARNET_OK;
+}
+
 /* Crop-first C order ([C, T, F]): crop c is a [T, F] block of its own.
  * One crop is one seek and a [T, F] read; the mean needs T x F double sums
  * (the [T, C, F] reader's rule: sum crops 0..C-1 in double, divide by C, so

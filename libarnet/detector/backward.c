@@ -20,21 +20,25 @@ size_t arnet__param_count(const arnet_model *m)
  * (p 2^53 is exact in double): the integer test the hot loop uses. */
 static uint64_t keep_threshold(float p) { return (uint64_t)ceil((double)p * 0x1.0p53); }
 
+/* Whether a draw keeps its unit: the one rule, for the hot loop below
+ * (threshold computed once) and for arnet__dropout_keep. */
+static inline int kept(uint64_t draw, uint64_t threshold) { return (draw >> 11) >= threshold; }
+
 int arnet__dropout_keep(arnet__rng *r, float p)
 {
-    return (arnet__rng_next(r) >> 11) >= keep_threshold(p);
+    return kept(arnet__rng_next(r), keep_threshold(p));
 }
 
 /* Z1 = X W1^T + b1, A = ReLU(Z1), A_d = A * mask (kept units scaled by
  * 1 / (1 - p), dropped ones 0), logits = A_d w2 + b2.  hidden keeps A_d. */
 static void forward(const arnet_model *m, const arnet__batch *b, arnet__rng *dropout_rng,
-                    const arnet__pass_scratch *ws, int threads)
+                    const arnet__pass_scratch *ws)
 {
     size_t F = m->feature_dim, H = m->hidden_dim, n = b->n_rows;
     float *hidden = ws->hidden;
     for (size_t i = 0; i < n; i++)
         memcpy(hidden + i * H, m->b1, H * sizeof(float));
-    arnet__sgemm(0, 1, n, H, F, 1.0f, b->x, F, m->w1, F, 1.0f, hidden, H, threads);
+    arnet__sgemm_team(ws->team, 0, 1, n, H, F, 1.0f, b->x, F, m->w1, F, 1.0f, hidden, H, NULL);
     float p = m->cfg.dropout;
     if (dropout_rng && p > 0.0f) {
         /* torch's inverted dropout: the mask holds 1 / (1 - p) or 0 and the
@@ -45,7 +49,7 @@ static void forward(const arnet_model *m, const arnet__batch *b, arnet__rng *dro
         for (size_t i = 0; i < n * H; i++) {
             /* Selects, not branches: the mask is random, so branches on
              * it would be mispredicted half the time. */
-            float mask = (arnet__rng_next(dropout_rng) >> 11) >= threshold ? scale : 0.0f;
+            float mask = kept(arnet__rng_next(dropout_rng), threshold) ? scale : 0.0f;
             float a = hidden[i] > 0.0f ? hidden[i] : 0.0f;
             hidden[i] = a * mask;
         }
@@ -57,7 +61,7 @@ static void forward(const arnet_model *m, const arnet__batch *b, arnet__rng *dro
      * result does not depend on how many rows there are. */
     for (size_t i = 0; i < n; i++)
         ws->logits[i] = m->b2;
-    arnet__sgemm(0, 0, n, 1, H, 1.0f, hidden, H, m->w2, 1, 1.0f, ws->logits, 1, threads);
+    arnet__sgemm(0, 0, n, 1, H, 1.0f, hidden, H, m->w2, 1, 1.0f, ws->logits, 1, 1);
 }
 
 static size_t top_k(size_t n, float alpha)
@@ -127,13 +131,13 @@ static int loss_and_grad(const arnet__batch *b, const arnet__loss_spec *spec,
 /* dw2 = A_d^T dlogits, db2 = sum dlogits, dZ1 = (dlogits w2^T) * mask *
  * ReLU'(Z1), dW1 = dZ1^T X, db1 = column sums of dZ1. */
 static void backward(const arnet_model *m, const arnet__batch *b, arnet__rng *dropout_rng,
-                     const arnet__pass_scratch *ws, float *grad, int threads)
+                     const arnet__pass_scratch *ws, float *grad)
 {
     size_t F = m->feature_dim, H = m->hidden_dim, n = b->n_rows;
     float *g_w1 = grad, *g_b1 = grad + H * F, *g_w2 = g_b1 + H, *g_b2 = g_w2 + H;
     float *hidden = ws->hidden;
     const float *dl = ws->dlogits;
-    arnet__sgemm(1, 0, H, 1, n, 1.0f, hidden, H, dl, 1, 0.0f, g_w2, 1, threads);
+    arnet__sgemm(1, 0, H, 1, n, 1.0f, hidden, H, dl, 1, 0.0f, g_w2, 1, 1);
     double db2 = 0.0;
     for (size_t i = 0; i < n; i++)
         db2 += dl[i];
@@ -153,7 +157,8 @@ static void backward(const arnet_model *m, const arnet__batch *b, arnet__rng *dr
             row[j] = row[j] > 0.0f ? g : 0.0f;
         }
     }
-    arnet__sgemm(1, 0, H, F, n, 1.0f, hidden, H, b->x, F, 0.0f, g_w1, F, threads);
+    arnet__sgemm_team(ws->team, 1, 0, H, F, n, 1.0f, hidden, H, b->x, F, 0.0f, g_w1, F,
+                      ws->team_scratch);
     double *cs = ws->colsum;
     for (size_t j = 0; j < H; j++)
         cs[j] = 0.0;
@@ -168,12 +173,12 @@ static void backward(const arnet_model *m, const arnet__batch *b, arnet__rng *dr
 
 int arnet__train_pass(const arnet_model *m, const arnet__batch *b, const arnet__loss_spec *spec,
                       arnet__rng *dropout_rng, const arnet__pass_scratch *ws, float *grad,
-                      arnet_step_stats *st, int threads)
+                      arnet_step_stats *st)
 {
-    forward(m, b, dropout_rng, ws, threads);
+    forward(m, b, dropout_rng, ws);
     int rc = loss_and_grad(b, spec, ws, st);
     if (rc)
         return rc;
-    backward(m, b, dropout_rng, ws, grad, threads);
+    backward(m, b, dropout_rng, ws, grad);
     return ARNET_OK;
 }

@@ -78,7 +78,7 @@ int arnet_stream_options_from_model(const arnet_model *m, arnet_stream_options *
         return rc;
     double thr = 0, fps = 0;
     int has_thr, has_fps;
-    if ((rc = meta_number(m, "calibration.threshold", &thr, &has_thr)) ||
+    if ((rc = meta_number(m, ARNET_META_CALIBRATION_THRESHOLD, &thr, &has_thr)) ||
         (rc = meta_number(m, "calibration.fps", &fps, &has_fps)))
         return rc;
     if (!has_thr)
@@ -91,6 +91,73 @@ int arnet_stream_options_from_model(const arnet_model *m, arnet_stream_options *
         full.fps = fps;
     ARNET__STRUCT_OUT(arnet_stream_options, opt, &full);
     return ARNET_OK;
+}
+
+void arnet_calibration_init(arnet_calibration *c)
+{
+    if (!c)
+        return;
+    memset(c, 0, sizeof *c);
+    c->struct_size = sizeof *c;
+    c->per_hour = -1;
+    c->fps = 30;
+}
+
+static int fraction(double x) { return isfinite(x) && x >= 0 && x <= 1; }
+
+int arnet_model_set_calibration(arnet_model *m, const arnet_calibration *cin)
+{
+    static const char fn[] = "arnet_model_set_calibration";
+    if (!m || !cin)
+        return arnet__error(ARNET_E_INVALID, "%s: %s is NULL", fn, m ? "c" : "m");
+    arnet_calibration c;
+    arnet_calibration_init(&c);
+    int rc = ARNET__STRUCT_IN(fn, arnet_calibration, &c, cin);
+    if (rc)
+        return rc;
+    const char *bad = !(isfinite(c.threshold) && c.threshold >= 0) ? "threshold"
+                      : !fraction(c.far)                          ? "far"
+                      : !(isfinite(c.fps) && c.fps > 0)           ? "fps"
+                      : !fraction(c.achieved_far)                 ? "achieved_far"
+                      : isnan(c.per_hour) || isinf(c.per_hour)    ? "per_hour"
+                                                                  : NULL;
+    if (bad)
+        return arnet__error(ARNET_E_INVALID, "%s: %s is out of its range", fn, bad);
+    /* The threshold goes first and comes back last: a failure part way
+     * (out of memory) leaves no threshold, so a half-written calibration
+     * is never taken for a whole one. */
+    const char *rule = c.per_hour >= 0 ? "per_hour" : "far";
+    struct {
+        const char *key;
+        double v;
+        int use;
+    } num[] = {{"calibration.far", c.far, 1},
+               {"calibration.per_hour", c.per_hour, c.per_hour >= 0},
+               {"calibration.fps", c.fps, 1},
+               {"calibration.achieved_far", c.achieved_far, 1},
+               {"calibration.clips", (double)c.clips, 1}};
+    char val[64];
+    if (arnet_model_get_meta(m, ARNET_META_CALIBRATION_THRESHOLD) &&
+        (rc = arnet_model_set_meta(m, ARNET_META_CALIBRATION_THRESHOLD, NULL)))
+        return rc;
+    rc = arnet_model_set_meta(m, "calibration.rule", rule);
+    for (size_t k = 0; k < sizeof num / sizeof *num && !rc; k++) {
+        if (num[k].use) {
+            snprintf(val, sizeof val, "%.9g", num[k].v);
+            rc = arnet_model_set_meta(m, num[k].key, val);
+        } else if (arnet_model_get_meta(m, num[k].key)) {
+            rc = arnet_model_set_meta(m, num[k].key, NULL);
+        }
+    }
+    if (!rc && c.data)
+        rc = arnet_model_set_meta(m, "calibration.data", c.data);
+    if (!rc) {
+        snprintf(val, sizeof val, "%.9g", (double)c.threshold);
+        rc = arnet_model_set_meta(m, ARNET_META_CALIBRATION_THRESHOLD, val);
+    }
+    if (rc)
+        arnet__error_prefix("%s", fn);
+    return rc;
 }
 
 void arnet_stream_result_init(arnet_stream_result *res)

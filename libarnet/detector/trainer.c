@@ -163,6 +163,8 @@ static void batch_buffers_free(batch_buffers *bb)
     free(bb->ws.dlogits);
     free(bb->ws.tmp);
     free(bb->ws.colsum);
+    arnet__team_free(bb->ws.team);
+    free(bb->ws.team_scratch);
     free(bb->picks);
     free(bb->clips);
     free(bb->rows);
@@ -171,7 +173,10 @@ static void batch_buffers_free(batch_buffers *bb)
 }
 
 /* The sampler and every buffer a step needs, sized for the largest batch
- * these options can draw from ds, so that steps never allocate. */
+ * these options can draw from ds, so that steps never allocate; and the
+ * team of o->threads threads that runs the step's big products (blas.c:
+ * members that wait sleep, so two threads beside another busy process are
+ * not slower than one, as BLIS's own spinning threads were). */
 static int batch_buffers_alloc(const arnet_model *m, const arnet_dataset *ds,
                                const arnet_train_options *o, batch_buffers *bb)
 {
@@ -203,6 +208,18 @@ static int batch_buffers_alloc(const arnet_model *m, const arnet_dataset *ds,
         !bb->ws.colsum || !bb->picks || !bb->clips || !bb->rows || !bb->labels) {
         batch_buffers_free(bb);
         return ARNET_E_NOMEM;
+    }
+    if (o->threads > 1) {
+        if ((rc = arnet__team_create(o->threads, &bb->ws.team))) {
+            batch_buffers_free(bb);
+            return rc;
+        }
+        size_t ns = arnet__sgemm_team_scratch(bb->ws.team, H, F);
+        if (ns && !(bb->ws.team_scratch = arnet__alloc(ns, sizeof(float),
+                                                       "gradient partial sums of the threads"))) {
+            batch_buffers_free(bb);
+            return ARNET_E_NOMEM;
+        }
     }
     return ARNET_OK;
 }
@@ -264,7 +281,7 @@ int arnet_trainer_create(arnet_model *model, const arnet_dataset *train,
     /* BLIS (and its threading runtime) set themselves up on first use;
      * do it here so that the first step does not allocate either. */
     float one = 1.0f, out1 = 0.0f;
-    arnet__sgemm(0, 0, 1, 1, 1, 1.0f, &one, 1, &one, 1, 0.0f, &out1, 1, o.threads);
+    arnet__sgemm(0, 0, 1, 1, 1, 1.0f, &one, 1, &one, 1, 0.0f, &out1, 1, 1);
     *out = t;
     return ARNET_OK;
 }
@@ -337,8 +354,7 @@ static int do_step(arnet_trainer *t, arnet_step_stats *out)
     arnet__loss_spec spec = {t->opt.loss, t->opt.reduce, t->opt.alpha, t->opt.lambda};
     arnet_step_stats st;
     arnet_step_stats_init(&st);
-    rc = arnet__train_pass(t->model, &batch, &spec, &t->rng, &bb->ws, t->grad, &st,
-                           t->opt.threads);
+    rc = arnet__train_pass(t->model, &batch, &spec, &t->rng, &bb->ws, t->grad, &st);
     if (rc)
         return rc;
     adam_step(t);
@@ -766,7 +782,7 @@ static int restore_from(arnet_trainer *t, const char *path, const arnet_model *l
     const arnet_train_options *o = &t->opt;
     if (s.opt.normal_per_batch != o->normal_per_batch ||
         s.opt.anomalous_per_batch != o->anomalous_per_batch ||
-        s.opt.max_clips != o->max_clips) {
+        s.opt.max_clips != o->max_clips || s.opt.threads != o->threads) {
         batch_buffers bb;
         if ((rc = batch_buffers_alloc(m, t->train, &s.opt, &bb)))
             return rc;

@@ -8,6 +8,7 @@
  * arnet__i3d_scratch_create by walking the table over the clip's extent;
  * arnet__i3d_forward never allocates.  An Inception block's four branches
  * write straight into their channel slices of the next activation. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,17 +283,34 @@ int arnet_extractor_clips(const arnet_extractor *x, const float *frames, size_t 
                             "arnet_extractor_clips: %zu clips of %u x %u x %u frames are too "
                             "large to address",
                             n_clips, clip_frames, height, width);
+    /* The library's one rule for numbers coming in (arnet_model_score's):
+     * NaN and infinities are refused, naming the clip and the value. */
+    int rc = arnet__check_finite("arnet_extractor_clips: frames", frames, n_clips, clip_floats);
+    if (rc != ARNET_OK)
+        return rc;
     arnet__i3d_scratch *s = NULL;
-    int rc = arnet__i3d_scratch_create(x, clip_frames, height, width, threads, &s);
+    rc = arnet__i3d_scratch_create(x, clip_frames, height, width, threads, &s);
     if (rc != ARNET_OK) {
         arnet__error_prefix("arnet_extractor_clips");
         return rc;
     }
-    for (size_t i = 0; i < n_clips && rc == ARNET_OK; i++)
-        rc = arnet__i3d_forward(x, s, frames + i * clip_floats,
-                                features + i * (size_t)x->feature_dim, NULL);
+    for (size_t i = 0; i < n_clips && rc == ARNET_OK; i++) {
+        float *f = features + i * (size_t)x->feature_dim;
+        rc = arnet__i3d_forward(x, s, frames + i * clip_floats, f, NULL);
+        if (rc != ARNET_OK)
+            arnet__error_prefix("arnet_extractor_clips");
+        /* Finite values far outside [-1, 1] (1e30) overflow inside the
+         * network: refused rather than handed on as features. */
+        for (uint32_t k = 0; rc == ARNET_OK && k < x->feature_dim; k++)
+            if (!isfinite(f[k])) {
+                float big = 0.0f;
+                for (size_t j = 0; j < clip_floats; j++)
+                    big = fmaxf(big, fabsf(frames[i * clip_floats + j]));
+                rc = arnet__error(ARNET_E_INVALID,
+                                  "arnet_extractor_clips: clip %zu: its features overflow (frame "
+                                  "values reach %g; they belong in [-1, 1])", i, (double)big);
+            }
+    }
     arnet__i3d_scratch_free(s);
-    if (rc != ARNET_OK)
-        arnet__error_prefix("arnet_extractor_clips");
     return rc;
 }

@@ -12,9 +12,21 @@
  * torch._utils._rebuild_tensor_v2 / _rebuild_tensor (torch 0.3) /
  * _rebuild_parameter and the torch.*Storage
  * classes (which give the dtype).  Everything else is refused with the
- * opcode or name and its offset.  Every length is checked against the bytes
+ * opcode (by name) or global and its offset.  Protocols 2 to 5 (protocol 4's
+ * FRAME and MEMOIZE included).  Every length is checked against the bytes
  * that are there before anything is allocated for it; the stack, the marks
- * and the memo are bounded; nothing recurses. */
+ * and the memo are bounded; nothing recurses.
+ *
+ * Work and memory are bounded by what a network's state dict needs (an I3D
+ * state dict has 285 tensors of known shapes), not by what a file claims:
+ * at most MAX_TENSORS entries, storages and zip entries (refused while
+ * unpickling, as soon as one too many appears), MAX_VALS pickle values, a
+ * data.pkl of MAX_PICKLE bytes; names, storage keys and zip entries are
+ * found through hash tables (linear time); a deflated storage is refused
+ * when it declares more bytes than the storage needs, before inflating; one
+ * tensor under several names (a memoized object) is converted once and
+ * shared; and views of the storages may add up to at most
+ * VIEW_BUDGET_FACTOR times their elements (plus VIEW_BUDGET_FLOOR). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +39,82 @@
 
 #define MAX_STACK 4096u
 #define MAX_MARKS 64u
-#define MAX_MEMO (1u << 20)
-#define MAX_TENSORS (1u << 20)
+#define MAX_TENSORS ARNET__TORCH_MAX_TENSORS
+/* about 20 values make one tensor entry (key, storage id, size and stride
+ * tuples, ...) when nothing is memoized; None, bools, () and small ints
+ * are not counted (shared_val), memoized ones once */
+#define MAX_VALS (32u * MAX_TENSORS)
+#define MAX_MEMO MAX_VALS
+#define MAX_PICKLE (16u << 20)
+#define MAX_ZIP_ENTRIES (MAX_TENSORS + 64u)
+#define VIEW_BUDGET_FACTOR 2u
+#define VIEW_BUDGET_FLOOR (1u << 18)
 #define ZLIB_MAX_RATIO 1032u
+
+/* ---- names: an open-addressing hash table of byte strings ------------------ */
+
+typedef struct nslot {
+    const uint8_t *s; /* NULL: empty */
+    size_t n;
+    void *v;
+} nslot;
+
+typedef struct names {
+    nslot *slot;
+    size_t cap, count; /* cap a power of two, at most half full */
+} names;
+
+static size_t name_hash(const uint8_t *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static nslot *names_slot(const names *h, const uint8_t *s, size_t n)
+{
+    size_t mask = h->cap - 1, i = name_hash(s, n) & mask;
+    while (h->slot[i].s && !(h->slot[i].n == n && memcmp(h->slot[i].s, s, n) == 0))
+        i = (i + 1) & mask;
+    return &h->slot[i];
+}
+
+/* The value stored under s, or NULL. */
+static void *names_get(const names *h, const uint8_t *s, size_t n)
+{
+    return h->cap ? names_slot(h, s, n)->v : NULL;
+}
+
+/* Store v under s (bytes borrowed: they must outlive the table), replacing
+ * nothing: the caller looked first.  0 when out of memory. */
+static int names_put(names *h, const uint8_t *s, size_t n, void *v)
+{
+    if (2 * (h->count + 1) > h->cap) {
+        names g = { calloc(h->cap ? 2 * h->cap : 64, sizeof(nslot)), h->cap ? 2 * h->cap : 64,
+                    0 };
+        if (!g.slot)
+            return 0;
+        for (size_t i = 0; i < h->cap; i++)
+            if (h->slot[i].s)
+                *names_slot(&g, h->slot[i].s, h->slot[i].n) = h->slot[i];
+        g.count = h->count;
+        free(h->slot);
+        *h = g;
+    }
+    nslot *e = names_slot(h, s, n);
+    e->s = s;
+    e->n = n;
+    e->v = v;
+    h->count++;
+    return 1;
+}
+
+static void names_free(names *h)
+{
+    free(h->slot);
+    memset(h, 0, sizeof *h);
+}
 
 /* ---- dtypes ------------------------------------------------------------- */
 
@@ -71,6 +156,7 @@ typedef struct storage {
 } storage;
 
 typedef struct tensor_ref {
+    size_t out; /* 1 + the output tensor made from it (collect), else 0 */
     storage *st;
     uint64_t offset;
     uint32_t ndim;
@@ -105,15 +191,24 @@ typedef struct reader {
     const char *file;
     const uint8_t *data;
     size_t size;
-    val **vals;
-    size_t n_vals, cap_vals;
+    val **blocks; /* the values, VAL_BLOCK at a time */
+    size_t n_blocks, cap_blocks, n_vals;
+    /* values nothing changes, made once: None, False, True, (), 0..255 */
+    val none, bools[2], empty_tuple, small[256];
     storage **sts;
     size_t n_sts, cap_sts;
+    names st_names; /* storage key -> storage */
+    uint64_t st_elems;  /* elements of all storages */
+    uint64_t claimed;   /* the same, as the tensors are built (reduce) */
+    uint64_t converted; /* elements of the tensors made (materialise): views may
+                           overlap (a transpose beside its tensor), but not
+                           without end */
     void **blobs;
     size_t n_blobs, cap_blobs;
     /* zip */
     zentry *ents;
     size_t n_ents;
+    names ent_names; /* name after "<prefix>/" -> zentry */
     const uint8_t *prefix;
     size_t prefix_len;
     int zip;
@@ -134,15 +229,34 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
+#define VAL_BLOCK 1024u
+
 static val *new_val(reader *r, int type)
 {
-    if (!grow((void **)&r->vals, &r->cap_vals, r->n_vals + 1, sizeof(val *)))
-        return NULL;
-    val *v = calloc(1, sizeof *v);
-    if (!v)
-        return NULL;
+    if (r->n_vals >= MAX_VALS)
+        return NULL; /* reported by push() as too many values */
+    size_t k = r->n_vals % VAL_BLOCK;
+    if (k == 0) {
+        if (!grow((void **)&r->blocks, &r->cap_blocks, r->n_blocks + 1, sizeof(val *)))
+            return NULL;
+        if (!(r->blocks[r->n_blocks] = calloc(VAL_BLOCK, sizeof(val))))
+            return NULL;
+        r->n_blocks++;
+    }
+    val *v = &r->blocks[r->n_blocks - 1][k];
     v->type = type;
-    r->vals[r->n_vals++] = v;
+    r->n_vals++;
+    return v;
+}
+
+/* The shared value of None (V_NONE), a bool, () (V_TUPLE) or an int in
+ * 0..255: one byte of pickle each, they cost no memory. */
+static val *shared_val(reader *r, int type, int64_t i)
+{
+    val *v = type == V_NONE ? &r->none : type == V_BOOL ? &r->bools[i != 0]
+           : type == V_TUPLE ? &r->empty_tuple : &r->small[i];
+    v->type = type;
+    v->i = type == V_BOOL ? (i != 0) : type == V_INT ? i : 0;
     return v;
 }
 
@@ -159,16 +273,20 @@ static int keep_blob(reader *r, void *b)
 static void reader_free(reader *r)
 {
     for (size_t i = 0; i < r->n_vals; i++) {
-        free(r->vals[i]->items);
-        free(r->vals[i]->t);
-        free(r->vals[i]);
+        val *v = &r->blocks[i / VAL_BLOCK][i % VAL_BLOCK];
+        free(v->items);
+        free(v->t);
     }
-    free(r->vals);
+    for (size_t b = 0; b < r->n_blocks; b++)
+        free(r->blocks[b]);
+    free(r->blocks);
     for (size_t i = 0; i < r->n_sts; i++) {
         free(r->sts[i]->key);
         free(r->sts[i]);
     }
     free(r->sts);
+    names_free(&r->st_names);
+    names_free(&r->ent_names);
     for (size_t i = 0; i < r->n_blobs; i++)
         free(r->blobs[i]);
     free(r->blobs);
@@ -231,6 +349,9 @@ static int zip_open(reader *r)
                        cd_size, cd_off, end);
     if ((uint64_t)count * 46 > cd_size)
         return fmt_err(r, "zip central directory too small for %u entries", count);
+    if (count > MAX_ZIP_ENTRIES)
+        return fmt_err(r, "zip archive with %u entries: a state dict of at most %u tensors "
+                       "has no more than %u", count, MAX_TENSORS, MAX_ZIP_ENTRIES);
     r->ents = calloc(count ? count : 1, sizeof *r->ents);
     if (!r->ents)
         return nomem(r);
@@ -266,27 +387,36 @@ static int zip_open(reader *r)
             !memchr(e->name, '/', e->name_len - 9)) {
             r->prefix = e->name;
             r->prefix_len = e->name_len - 9;
-            return ARNET_OK;
+            break;
         }
     }
-    return fmt_err(r, "zip archive without <name>/data.pkl: not a torch.save file");
+    if (!r->prefix)
+        return fmt_err(r, "zip archive without <name>/data.pkl: not a torch.save file");
+    /* The entries under <prefix>/, by the rest of their name (the first of
+     * two with one name, as the linear search found it). */
+    for (size_t i = 0; i < r->n_ents; i++) {
+        zentry *e = &r->ents[i];
+        if (e->name_len > r->prefix_len + 1 && memcmp(e->name, r->prefix, r->prefix_len) == 0 &&
+            e->name[r->prefix_len] == '/') {
+            const uint8_t *rest = e->name + r->prefix_len + 1;
+            size_t rl = e->name_len - r->prefix_len - 1;
+            if (!names_get(&r->ent_names, rest, rl) && !names_put(&r->ent_names, rest, rl, e))
+                return nomem(r);
+        }
+    }
+    return ARNET_OK;
 }
 
 static const zentry *zip_find(const reader *r, const char *suffix, size_t len)
 {
-    for (size_t i = 0; i < r->n_ents; i++) {
-        const zentry *e = &r->ents[i];
-        if (e->name_len == r->prefix_len + 1 + len &&
-            memcmp(e->name, r->prefix, r->prefix_len) == 0 && e->name[r->prefix_len] == '/' &&
-            memcmp(e->name + r->prefix_len + 1, suffix, len) == 0)
-            return e;
-    }
-    return NULL;
+    return names_get(&r->ent_names, (const uint8_t *)suffix, len);
 }
 
 /* The bytes of entry e: in the file when stored, inflated when deflated;
- * the CRC-32 checked either way. */
-static int zip_get(reader *r, const zentry *e, const uint8_t **out, size_t *len)
+ * the CRC-32 checked either way.  A deflated entry declaring more than max
+ * bytes (what its use needs: a storage's size, MAX_PICKLE) is refused
+ * before anything is inflated. */
+static int zip_get(reader *r, const zentry *e, uint64_t max, const uint8_t **out, size_t *len)
 {
     const uint8_t *d = r->data;
     int nl = (int)e->name_len;
@@ -305,6 +435,10 @@ static int zip_get(reader *r, const zentry *e, const uint8_t **out, size_t *len)
         *out = src;
         *len = (size_t)e->csize;
     } else if (e->method == 8) {
+        if (e->usize > max)
+            return fmt_err(r, "zip entry %.*s: deflated to %llu bytes where %llu are needed "
+                           "(refused before inflating)", nl, e->name,
+                           (unsigned long long)e->usize, (unsigned long long)max);
         if (e->usize > (e->csize + 1) * ZLIB_MAX_RATIO)
             return fmt_err(r, "zip entry %.*s: %llu bytes cannot inflate to %llu", nl, e->name,
                            (unsigned long long)e->csize, (unsigned long long)e->usize);
@@ -342,36 +476,43 @@ static int zip_get(reader *r, const zentry *e, const uint8_t **out, size_t *len)
 static storage *storage_of(reader *r, const uint8_t *key, size_t klen, int dtype,
                            uint64_t numel, int *status)
 {
-    for (size_t i = 0; i < r->n_sts; i++) {
-        storage *s = r->sts[i];
-        if (strlen(s->key) == klen && memcmp(s->key, key, klen) == 0) {
-            if (s->dtype != dtype || s->numel != numel) {
-                *status = fmt_err(r, "storage %s is declared twice differently", s->key);
-                return NULL;
-            }
-            return s;
+    storage *s = names_get(&r->st_names, key, klen);
+    if (s) {
+        if (s->dtype != dtype || s->numel != numel) {
+            *status = fmt_err(r, "storage %s is declared twice differently", s->key);
+            return NULL;
         }
+        return s;
     }
     uint64_t bytes = numel * dtypes[dtype].size;
     if (numel > r->size || bytes > r->size) {
         *status = fmt_err(r, "storage %.*s claims %llu elements, more than the file holds",
-                          (int)klen, key, (unsigned long long)numel);
+                          (int)(klen > 40 ? 40 : klen), key, (unsigned long long)numel);
         return NULL;
     }
-    storage *s = calloc(1, sizeof *s);
+    if (r->n_sts >= MAX_TENSORS) {
+        *status = fmt_err(r, "more than %u storages (a state dict has one per tensor at most)",
+                          MAX_TENSORS);
+        return NULL;
+    }
+    s = calloc(1, sizeof *s);
     char *k = malloc(klen + 1);
-    if (!s || !k || !grow((void **)&r->sts, &r->cap_sts, r->n_sts + 1, sizeof(storage *))) {
+    if (k) {
+        memcpy(k, key, klen);
+        k[klen] = '\0';
+    }
+    if (!s || !k || !grow((void **)&r->sts, &r->cap_sts, r->n_sts + 1, sizeof(storage *)) ||
+        !names_put(&r->st_names, (const uint8_t *)k, klen, s)) {
         free(s);
         free(k);
         *status = nomem(r);
         return NULL;
     }
-    memcpy(k, key, klen);
-    k[klen] = '\0';
     s->key = k;
     s->dtype = dtype;
     s->numel = numel;
     r->sts[r->n_sts++] = s;
+    r->st_elems += numel;
     if (r->zip) {
         char name[64];
         if (klen > 40) {
@@ -387,7 +528,7 @@ static storage *storage_of(reader *r, const uint8_t *key, size_t klen, int dtype
         }
         const uint8_t *p;
         size_t len;
-        if ((*status = zip_get(r, e, &p, &len)) != ARNET_OK)
+        if ((*status = zip_get(r, e, bytes, &p, &len)) != ARNET_OK)
             return NULL;
         if (len < bytes) {
             *status = fmt_err(r, "storage %s: %zu bytes where %llu %s need %llu", k, len,
@@ -413,7 +554,7 @@ typedef struct up {
     size_t marks[MAX_MARKS];
     size_t n_marks;
     val **memo;
-    size_t memo_cap;
+    size_t memo_cap, memo_count; /* memo_count: indices in use (MEMOIZE's next) */
 } up;
 
 static int perr(const up *u, const char *fmt, ...) ARNET_PRINTF(2, 3);
@@ -437,6 +578,9 @@ static int need(const up *u, size_t k, const uint8_t **p)
 
 static int push(up *u, val *v)
 {
+    if (!v && u->r->n_vals >= MAX_VALS)
+        return perr(u, "more than %u pickle values (a state dict of at most %u tensors needs "
+                    "fewer)", MAX_VALS, MAX_TENSORS);
     if (!v)
         return nomem(u->r);
     if (u->sp == MAX_STACK)
@@ -475,9 +619,21 @@ static int pop_mark(up *u, size_t *from)
 static int append_items(up *u, val *seq, val **items, size_t k)
 {
     size_t need_n;
-    if (!arnet__add_size(seq->n, k, &need_n) ||
-        !grow((void **)&seq->items, &seq->cap, need_n, sizeof(val *)))
+    /* Refused as soon as one entry too many comes, not after reading all. */
+    if (seq->type == V_DICT && (seq->n + k) / 2 > MAX_TENSORS)
+        return perr(u, "a dict of more than %u entries (a state dict has one per tensor; I3D "
+                    "has 285)", MAX_TENSORS);
+    if (seq->type == V_LIST && seq->n + k > MAX_TENSORS)
+        return perr(u, "a list of more than %u items", MAX_TENSORS);
+    if (!arnet__add_size(seq->n, k, &need_n))
         return nomem(u->r);
+    if (seq->type == V_TUPLE && !seq->cap && k) { /* made once, never grown: exact */
+        if (!(seq->items = malloc(k * sizeof(val *))))
+            return nomem(u->r);
+        seq->cap = k;
+    } else if (!grow((void **)&seq->items, &seq->cap, need_n, sizeof(val *))) {
+        return nomem(u->r);
+    }
     if (k)
         memcpy(seq->items + seq->n, items, k * sizeof(val *));
     seq->n = need_n;
@@ -515,6 +671,8 @@ static int memo_put(up *u, uint64_t idx)
         u->memo = m;
         u->memo_cap = nc;
     }
+    if (!u->memo[idx])
+        u->memo_count++;
     u->memo[idx] = v;
     return ARNET_OK;
 }
@@ -643,6 +801,20 @@ static int reduce(up *u)
     if (nd_stride != t->ndim)
         return perr(u, "tensor with %u sizes and %u strides", t->ndim, nd_stride);
     t->offset = (uint64_t)off;
+    /* What converting it will cost, counted now (a view repeated many times
+     * is refused before the rest of the pickle is read): see materialise. */
+    if (dtypes[t->st->dtype].is_float) {
+        uint64_t numel = 1;
+        for (uint32_t i = 0; i < t->ndim && numel; i++)
+            numel = t->size[i] > UINT64_MAX / numel ? UINT64_MAX : numel * t->size[i];
+        numel = numel < t->st->numel ? numel : t->st->numel; /* more is refused later */
+        reader *r = u->r;
+        r->claimed += numel;
+        if (r->claimed > VIEW_BUDGET_FACTOR * r->st_elems + VIEW_BUDGET_FLOOR)
+            return perr(u, "the tensors so far hold %llu elements, more than %u times the %llu "
+                        "of their storages (overlapping views)", (unsigned long long)r->claimed,
+                        VIEW_BUDGET_FACTOR, (unsigned long long)r->st_elems);
+    }
     return push(u, v);
 }
 
@@ -678,6 +850,36 @@ static int persistent_load(up *u)
         return nomem(u->r);
     v->st = s;
     return push(u, v);
+}
+
+/* The name of every pickle opcode, for messages about the refused ones. */
+static const char *opcode_name(uint8_t op)
+{
+    static const struct { uint8_t op; const char *name; } ops[] = {
+        { '(', "MARK" }, { '.', "STOP" }, { '0', "POP" }, { '1', "POP_MARK" }, { '2', "DUP" },
+        { 'F', "FLOAT" }, { 'I', "INT" }, { 'J', "BININT" }, { 'K', "BININT1" },
+        { 'L', "LONG" }, { 'M', "BININT2" }, { 'N', "NONE" }, { 'P', "PERSID" },
+        { 'Q', "BINPERSID" }, { 'R', "REDUCE" }, { 'S', "STRING" }, { 'T', "BINSTRING" },
+        { 'U', "SHORT_BINSTRING" }, { 'V', "UNICODE" }, { 'X', "BINUNICODE" },
+        { 'a', "APPEND" }, { 'b', "BUILD" }, { 'c', "GLOBAL" }, { 'd', "DICT" },
+        { '}', "EMPTY_DICT" }, { 'e', "APPENDS" }, { 'g', "GET" }, { 'h', "BINGET" },
+        { 'i', "INST" }, { 'j', "LONG_BINGET" }, { 'l', "LIST" }, { ']', "EMPTY_LIST" },
+        { 'o', "OBJ" }, { 'p', "PUT" }, { 'q', "BINPUT" }, { 'r', "LONG_BINPUT" },
+        { 's', "SETITEM" }, { 't', "TUPLE" }, { ')', "EMPTY_TUPLE" }, { 'u', "SETITEMS" },
+        { 'G', "BINFLOAT" }, { 0x80, "PROTO" }, { 0x81, "NEWOBJ" }, { 0x82, "EXT1" },
+        { 0x83, "EXT2" }, { 0x84, "EXT4" }, { 0x85, "TUPLE1" }, { 0x86, "TUPLE2" },
+        { 0x87, "TUPLE3" }, { 0x88, "NEWTRUE" }, { 0x89, "NEWFALSE" }, { 0x8a, "LONG1" },
+        { 0x8b, "LONG4" }, { 0x8c, "SHORT_BINUNICODE" }, { 0x8d, "BINUNICODE8" },
+        { 0x8e, "BINBYTES8" }, { 0x8f, "EMPTY_SET" }, { 0x90, "ADDITEMS" },
+        { 0x91, "FROZENSET" }, { 0x92, "NEWOBJ_EX" }, { 0x93, "STACK_GLOBAL" },
+        { 0x94, "MEMOIZE" }, { 0x95, "FRAME" }, { 0x96, "BYTEARRAY8" },
+        { 0x97, "NEXT_BUFFER" }, { 0x98, "READONLY_BUFFER" }, { 'B', "BINBYTES" },
+        { 'C', "SHORT_BINBYTES" },
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (ops[i].op == op)
+            return ops[i].name;
+    return NULL;
 }
 
 /* Run one pickle from p[0..n); *result is what STOP leaves, *used the bytes
@@ -717,16 +919,25 @@ static int unpickle(reader *r, const char *what, const uint8_t *p, size_t n, val
             st = push(u, new_val(r, V_LIST));
             break;
         case ')': /* EMPTY_TUPLE */
-            st = push(u, new_val(r, V_TUPLE));
+            st = push(u, shared_val(r, V_TUPLE, 0));
             break;
         case 'N': /* NONE */
-            st = push(u, new_val(r, V_NONE));
+            st = push(u, shared_val(r, V_NONE, 0));
             break;
         case 0x88: /* NEWTRUE */
         case 0x89: /* NEWFALSE */
-            if ((v = new_val(r, V_BOOL)))
-                v->i = op == 0x88;
-            st = push(u, v);
+            st = push(u, shared_val(r, V_BOOL, op == 0x88));
+            break;
+        case 0x95: /* FRAME (protocol 4): a length, then that many bytes of opcodes */
+            if ((st = need(u, 8, &b)) == ARNET_OK) {
+                u->pos += 8;
+                if (rd64(b) > u->n - u->pos)
+                    st = perr(u, "FRAME of %llu bytes where %zu are left (truncated)",
+                              (unsigned long long)rd64(b), u->n - u->pos);
+            }
+            break;
+        case 0x94: /* MEMOIZE (protocol 4): BINPUT at the next free index */
+            st = memo_put(u, u->memo_count);
             break;
         case 'q': /* BINPUT */
             if ((st = need(u, 1, &b)) == ARNET_OK) {
@@ -785,8 +996,10 @@ static int unpickle(reader *r, const char *what, const uint8_t *p, size_t n, val
             if ((st = need(u, k, &b)) != ARNET_OK)
                 break;
             u->pos += k;
-            if ((v = new_val(r, V_INT)))
-                v->i = k == 1 ? b[0] : k == 2 ? (int64_t)rd16(b) : (int64_t)(int32_t)rd32(b);
+            if (k == 1)
+                v = shared_val(r, V_INT, b[0]);
+            else if ((v = new_val(r, V_INT)))
+                v->i = k == 2 ? (int64_t)rd16(b) : (int64_t)(int32_t)rd32(b);
             st = push(u, v);
             break;
         }
@@ -922,12 +1135,15 @@ static int unpickle(reader *r, const char *what, const uint8_t *p, size_t n, val
             free(u->memo);
             free(u);
             return ARNET_OK;
-        default:
-            if (op >= 0x20 && op < 0x7f)
-                st = perr(u, "pickle opcode 0x%02x ('%c') is not allowed", op, op);
+        default: {
+            const char *name = opcode_name(op);
+            if (name)
+                st = perr(u, "pickle opcode %s (0x%02x) is not allowed: a state dict does not "
+                          "use it", name, op);
             else
-                st = perr(u, "pickle opcode 0x%02x is not allowed", op);
+                st = perr(u, "byte 0x%02x is not a pickle opcode", op);
             break;
+        }
         }
         if (st != ARNET_OK)
             break;
@@ -998,6 +1214,12 @@ static int materialise(reader *r, const char *name, const tensor_ref *t, arnet__
         return fmt_err(r, "tensor %s: storage %s has no data in the file", name, s->key);
     if (!dt->is_float)
         return ARNET_OK;
+    if (r->converted + numel > VIEW_BUDGET_FACTOR * r->st_elems + VIEW_BUDGET_FLOOR)
+        return fmt_err(r, "tensor %s: with it the tensors would hold %llu elements, more than "
+                       "%u times the %llu of the file's storages (overlapping views)", name,
+                       (unsigned long long)(r->converted + numel), VIEW_BUDGET_FACTOR,
+                       (unsigned long long)r->st_elems);
+    r->converted += numel;
     o->data = arnet__alloc((size_t)numel, sizeof(float), "torch tensor");
     if (!o->data)
         return ARNET_E_NOMEM;
@@ -1035,16 +1257,19 @@ static int collect(reader *r, const val *dict, arnet__torch_file *out)
     if (dict->type != V_DICT)
         return fmt_err(r, "the file holds a %s, not a state dict", vtype_names[dict->type]);
     size_t n = dict->n / 2;
-    if (n > MAX_TENSORS)
-        return fmt_err(r, "%zu entries in the state dict", n);
+    if (n > MAX_TENSORS) /* the unpickler refused it already */
+        return fmt_err(r, "%zu entries in the state dict (at most %u)", n, MAX_TENSORS);
     out->tensors = calloc(n ? n : 1, sizeof *out->tensors);
     if (!out->tensors)
         return nomem(r);
-    for (size_t i = 0; i < n; i++) {
+    names seen = { 0 };
+    int st = ARNET_OK;
+    for (size_t i = 0; i < n && st == ARNET_OK; i++) {
         const val *k = dict->items[2 * i], *v = dict->items[2 * i + 1];
-        if (k->type != V_STR)
-            return fmt_err(r, "state dict key %zu is a %s, not a string", i,
-                           vtype_names[k->type]);
+        if (k->type != V_STR) {
+            st = fmt_err(r, "state dict key %zu is a %s, not a string", i, vtype_names[k->type]);
+            break;
+        }
         const uint8_t *ks = k->s;
         size_t kl = k->n;
         if (kl > 7 && memcmp(ks, "module.", 7) == 0) {
@@ -1052,24 +1277,44 @@ static int collect(reader *r, const val *dict, arnet__torch_file *out)
             kl -= 7;
             out->module_prefix = 1;
         }
-        if (kl > 1024 || memchr(ks, '\0', kl))
-            return fmt_err(r, "state dict key %zu is not a tensor name", i);
-        if (v->type != V_TENSOR)
-            return fmt_err(r, "state dict entry %.*s is a %s, not a tensor", (int)kl,
-                           (const char *)ks, vtype_names[v->type]);
+        if (kl > 1024 || memchr(ks, '\0', kl)) {
+            st = fmt_err(r, "state dict key %zu is not a tensor name", i);
+            break;
+        }
+        if (v->type != V_TENSOR) {
+            st = fmt_err(r, "state dict entry %zu (%.*s) is a %s, not a tensor", i,
+                         (int)(kl > 200 ? 200 : kl), (const char *)ks, vtype_names[v->type]);
+            break;
+        }
         arnet__torch_tensor *o = &out->tensors[out->n_tensors++];
-        if (!(o->name = malloc(kl + 1)))
-            return nomem(r);
+        if (!(o->name = malloc(kl + 1))) {
+            st = nomem(r);
+            break;
+        }
         memcpy(o->name, ks, kl);
         o->name[kl] = '\0';
-        for (size_t j = 0; j + 1 < out->n_tensors; j++)
-            if (strcmp(out->tensors[j].name, o->name) == 0)
-                return fmt_err(r, "tensor %s appears twice", o->name);
-        int st = materialise(r, o->name, v->t, o);
-        if (st != ARNET_OK)
-            return st;
+        if (names_get(&seen, (const uint8_t *)o->name, kl)) {
+            st = fmt_err(r, "state dict entry %zu: tensor %s appears twice", i, o->name);
+            break;
+        }
+        if (!names_put(&seen, (const uint8_t *)o->name, kl, o)) {
+            st = nomem(r);
+            break;
+        }
+        tensor_ref *t = v->t;
+        if (t->out) { /* the same (memoized) tensor under another name: shared */
+            const arnet__torch_tensor *first = &out->tensors[t->out - 1];
+            char *name = o->name;
+            *o = *first;
+            o->name = name;
+            o->shared = 1;
+            continue;
+        }
+        st = materialise(r, o->name, t, o);
+        t->out = out->n_tensors;
     }
-    return ARNET_OK;
+    names_free(&seen);
+    return st;
 }
 
 /* ---- the two containers ---------------------------------------------------------- */
@@ -1083,7 +1328,7 @@ static int read_zip(reader *r, arnet__torch_file *out)
     if (bo) {
         const uint8_t *p;
         size_t len;
-        if ((st = zip_get(r, bo, &p, &len)) != ARNET_OK)
+        if ((st = zip_get(r, bo, 64, &p, &len)) != ARNET_OK)
             return st;
         if (!(len == 6 && memcmp(p, "little", 6) == 0))
             return fmt_err(r, "big-endian torch files are not supported");
@@ -1091,7 +1336,7 @@ static int read_zip(reader *r, arnet__torch_file *out)
     const uint8_t *pkl;
     size_t len, used;
     val *obj;
-    if ((st = zip_get(r, zip_find(r, "data.pkl", 8), &pkl, &len)) != ARNET_OK ||
+    if ((st = zip_get(r, zip_find(r, "data.pkl", 8), MAX_PICKLE, &pkl, &len)) != ARNET_OK ||
         (st = unpickle(r, "data.pkl", pkl, len, &obj, &used)) != ARNET_OK)
         return st;
     out->zip = 1;
@@ -1143,10 +1388,7 @@ static int read_legacy(reader *r, arnet__torch_file *out)
         return fmt_err(r, "storage keys are a %s, not a list", vtype_names[keys->type]);
     for (size_t i = 0; i < keys->n; i++) {
         const val *k = keys->items[i];
-        storage *s = NULL;
-        for (size_t j = 0; k->type == V_STR && j < r->n_sts; j++)
-            if (strlen(r->sts[j]->key) == k->n && memcmp(r->sts[j]->key, k->s, k->n) == 0)
-                s = r->sts[j];
+        storage *s = k->type == V_STR ? names_get(&r->st_names, k->s, k->n) : NULL;
         if (!s)
             return fmt_err(r, "storage key %zu names no storage of the state dict", i);
         if (s->data)
@@ -1216,7 +1458,8 @@ void arnet__torch_free(arnet__torch_file *f)
         return;
     for (size_t i = 0; i < f->n_tensors; i++) {
         free(f->tensors[i].name);
-        free(f->tensors[i].data);
+        if (!f->tensors[i].shared)
+            free(f->tensors[i].data);
     }
     free(f->tensors);
     memset(f, 0, sizeof *f);

@@ -9,6 +9,10 @@
 #include <stdint.h>
 
 #define ARNET__TORCH_MAX_NDIM 8
+/* Entries of a state dict (and storages, zip entries): far above what a
+ * network needs (I3D has 285), low enough that a hostile file is refused
+ * within milliseconds and a few MB. */
+#define ARNET__TORCH_MAX_TENSORS 2048u
 
 /* One tensor of the state dict.  Floating tensors (float32, float64,
  * float16, bfloat16) are converted to float32, contiguous (row-major) in
@@ -21,6 +25,7 @@ typedef struct arnet__torch_tensor {
     uint64_t shape[ARNET__TORCH_MAX_NDIM];
     uint64_t numel;
     float *data; /* numel floats, or NULL */
+    int shared;  /* data belongs to an earlier entry: the same tensor under two names */
 } arnet__torch_tensor;
 
 typedef struct arnet__torch_file {

@@ -33,7 +33,8 @@ tensors: a small state dict for the reader's unit tests (dtypes, views,
   strides, storage offsets, shared storage), values given by formulas the C
   test knows.
 variants: what the C tests read, from one seeded network in one run:
-  p_zip.pt, p_legacy.pt (piergiaj names), h_zip.pt (hassony2 names with
+  p_zip.pt, p_legacy.pt (piergiaj names; p_zip_p4.pt and p_legacy_p4.pt the
+  same with pickle protocol 4), h_zip.pt (hassony2 names with
   `module.`, num_batches_tracked and logits), h_legacy.pt, p_f64_legacy.pt
   (float64, num_batches_tracked, logits), sums.txt (per tensor of p_legacy.pt:
   key numel sum sum-of-squares first last, in float64) and tensors_zip.pt,
@@ -280,11 +281,12 @@ def state_dict_of(net, naming="piergiaj", module_prefix=False, num_batches_track
     return collections.OrderedDict(out)
 
 
-def save(obj, path, fmt):
+def save(obj, path, fmt, protocol=2):
     if fmt == "legacy":
-        torch.save(obj, path, _use_new_zipfile_serialization=False)
+        torch.save(obj, path, _use_new_zipfile_serialization=False,
+                   pickle_protocol=protocol)
     else:
-        torch.save(obj, path)
+        torch.save(obj, path, pickle_protocol=protocol)
 
 
 def load_into(path, double=False):
@@ -351,6 +353,9 @@ def write_variants(d, seed):
     p = state_dict_of(net, seed=seed)
     save(p, j(d, "p_zip.pt"), "zip")
     save(p, j(d, "p_legacy.pt"), "legacy")
+    # pickle protocol 4 (FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL)
+    save(p, j(d, "p_zip_p4.pt"), "zip", protocol=4)
+    save(p, j(d, "p_legacy_p4.pt"), "legacy", protocol=4)
     save(state_dict_of(net, "hassony2", True, True, 400, seed=seed), j(d, "h_zip.pt"), "zip")
     save(state_dict_of(net, "hassony2", seed=seed), j(d, "h_legacy.pt"), "legacy")
     save(state_dict_of(net, num_batches_tracked=True, logits=400, dtype=torch.float64,

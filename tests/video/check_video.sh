@@ -249,6 +249,35 @@ else
     notok "--crops 10 and --last-clip pad" "$out"
 fi
 
+# --- messages that say what is wrong (issue 17) ----------------------------------
+# a picture too large (FFmpeg's own code for it reads "Device or resource busy")
+printf 'YUV4MPEG2 W60000 H60000 F25:1 Ip A1:1 C420jpeg\nFRAME\nabc' > "$tmp/huge.y4m"
+printf 'YUV4MPEG2 W16 H16 F25:1 Ip A1:1 C420jpeg\n' > "$tmp/empty.y4m"
+ff -f lavfi -i "$(src2 64x48 25)" -frames:v 10 -c:v mpeg4 "$tmp/ten.avi"
+"$arnet" extract --extractor "$x" --out "$tmp/msg" "$tmp/huge.y4m" "$tmp/ten.avi" > /dev/null 2> "$tmp/err"
+if grep -q "huge.y4m: cannot open: the picture, 60000x60000, is too large" "$tmp/err" &&
+   grep -q "ten.avi: 10 frames: no complete 16-frame clip (--last-clip pad keeps" "$tmp/err"; then
+    ok "a 60000x60000 picture is too large; a 10-frame video suggests --last-clip pad"
+else
+    notok "a 60000x60000 picture is too large; a 10-frame video suggests --last-clip pad" "$(cat "$tmp/err")"
+fi
+# with --last-clip pad given, a video without frames does not suggest it
+"$arnet" extract --extractor "$x" --last-clip pad --out "$tmp/msg2" "$tmp/empty.y4m" > /dev/null 2> "$tmp/err"
+if grep -q "empty.y4m: no frame decoded" "$tmp/err" && ! grep -q "last-clip" "$tmp/err"; then
+    ok "--last-clip pad on an empty video: no frame decoded, no --last-clip hint"
+else
+    notok "--last-clip pad on an empty video: no frame decoded, no --last-clip hint" "$(cat "$tmp/err")"
+fi
+# a list of outputs that could not be written is not named as written
+mkdir -p "$tmp/msg3/outputs.tsv"
+"$arnet" extract --extractor "$x" --out "$tmp/msg3" "$v/d.mkv" > /dev/null 2> "$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "; not written: $tmp/msg3/outputs.tsv" "$tmp/err"; then
+    ok "outputs.tsv that could not be written: exit 1, the summary says it was not written"
+else
+    notok "outputs.tsv that could not be written: exit 1, the summary says it was not written" "exit $rc: $(cat "$tmp/err")"
+fi
+
 # --- watch ------------------------------------------------------------------------
 # Threshold 0: every clip is over it, one alarm from clip 0 until the end.
 # vfr.mkv's clip 2 starts at frame 32, 2.0 + 12 / 25 = 2.48 s (not 3.2 s at 10 fps).

@@ -201,6 +201,114 @@ START_TEST(size_changes)
 }
 END_TEST
 
+/* ---- from memory (cli_video_open_buffer), as the fuzz target reads ------- */
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s", path);
+    uint8_t *b = malloc(1 << 20);
+    *n = fread(b, 1, 1 << 20, f);
+    fclose(f);
+    return b;
+}
+
+/* Every seed of the video fuzz target (tests/fuzz/corpus/video: H.264
+ * 4:2:0 rotated or not and 4:2:2 10-bit, MPEG-4, MJPEG, VP9 4:4:4, FFV1,
+ * MPEG-2 TS, Y4M, GIF) gives the same frames, sizes and times from memory
+ * as from its file. */
+START_TEST(memory_matches_file)
+{
+    static const char *const seeds[] = { "h264-420.mp4", "h264-420-rot90.mp4",
+                                         "h264-422-10bit.mkv", "mpeg4.avi", "mjpeg-422.avi",
+                                         "vp9-444.webm", "ffv1.mkv", "mpeg2.ts", "raw.y4m",
+                                         "anim.gif" };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char path[512], err[256], err2[256];
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/video/%s", ARNET_SOURCE_DIR, seeds[i]);
+        size_t n;
+        uint8_t *data = slurp(path, &n);
+        cli_video *a, *b;
+        ck_assert_msg(cli_video_open(path, 1, &a, err, sizeof err) == 0, "%s: %s", seeds[i], err);
+        ck_assert_msg(cli_video_open_buffer(data, n, 1, &b, err, sizeof err) == 0, "%s: %s",
+                      seeds[i], err);
+        cli_video_info ia, ib;
+        cli_video_info_get(a, &ia);
+        cli_video_info_get(b, &ib);
+        ck_assert_uint_eq(ia.width, ib.width);
+        ck_assert_uint_eq(ia.height, ib.height);
+        ck_assert_int_eq(ia.rotation, ib.rotation);
+        ck_assert_str_eq(ia.codec, ib.codec);
+        if (!strcmp(seeds[i], "h264-420-rot90.mp4"))
+            ck_assert_int_ne(ib.rotation, 0);
+        int frames = 0;
+        for (;;) {
+            arnet_frame fa, fb;
+            double ta, tb;
+            int ra = cli_video_read(a, &fa, &ta, err, sizeof err);
+            int rb = cli_video_read(b, &fb, &tb, err2, sizeof err2);
+            ck_assert_msg(ra == rb, "%s frame %d: file %d (%s), memory %d (%s)", seeds[i],
+                          frames, ra, err, rb, err2);
+            if (ra <= 0)
+                break;
+            ck_assert_uint_eq(fa.width, fb.width);
+            ck_assert_uint_eq(fa.height, fb.height);
+            ck_assert(ta == tb);
+            for (uint32_t y = 0; y < fa.height; y++)
+                ck_assert(memcmp(fa.planes[0] + y * fa.strides[0],
+                                 fb.planes[0] + y * fb.strides[0], (size_t)fa.width * 3) == 0);
+            frames++;
+        }
+        ck_assert_msg(frames >= 2, "%s: %d frames", seeds[i], frames);
+        cli_video_close(a);
+        cli_video_close(b);
+        free(data);
+    }
+}
+END_TEST
+
+/* From memory, a demuxer opens nothing else: a playlist naming a file
+ * fails (and reads nothing of it); empty or cut input fails with a reason;
+ * a picture too large says so (it was "Device or resource busy"). */
+START_TEST(memory_refusals)
+{
+    char err[256];
+    cli_video *v = NULL;
+    static const char m3u[] = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n"
+                              "/etc/passwd\n#EXT-X-ENDLIST\n";
+    ck_assert_int_eq(cli_video_open_buffer((const uint8_t *)m3u, sizeof m3u - 1, 1, &v, err,
+                                           sizeof err), -1);
+    ck_assert_ptr_null(v);
+    /* FFmpeg 5.1's HLS demuxer stops before opening (ENOMEM from its URL
+     * options on a custom AVIOContext); io_open refuses if it gets that far */
+    ck_assert_msg(strstr(err, "cannot open") != NULL, "%s", err);
+    ck_assert_int_eq(cli_video_open_buffer(NULL, 0, 1, &v, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "cannot open") != NULL, "%s", err);
+    static const char y4m[] = "YUV4MPEG2 W60000 H60000 F25:1 Ip A1:1 C420jpeg\nFRAME\nabc";
+    ck_assert_int_eq(cli_video_open_buffer((const uint8_t *)y4m, sizeof y4m - 1, 1, &v, err,
+                                           sizeof err), -1);
+    ck_assert_msg(strstr(err, "the picture, 60000x60000, is too large") != NULL, "%s", err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/video/mpeg4.avi", ARNET_SOURCE_DIR);
+    size_t n;
+    uint8_t *data = slurp(path, &n);
+    for (size_t cut = 0; cut < n; cut += 97) {
+        if (cli_video_open_buffer(data, cut, 1, &v, err, sizeof err) < 0) {
+            ck_assert(err[0] != '\0');
+            continue;
+        }
+        arnet_frame f;
+        double t;
+        int r;
+        while ((r = cli_video_read(v, &f, &t, err, sizeof err)) == 1)
+            ;
+        ck_assert(r == 0 || err[0] != '\0');
+        cli_video_close(v);
+    }
+    free(data);
+}
+END_TEST
+
 /* The guard itself: a write one byte past an allocation is caught (else
  * every case above would pass without proving anything). */
 START_TEST(guard_catches_overrun)
@@ -224,6 +332,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, turned);
     tcase_add_test(tc, size_changes);
     tcase_add_test_raise_signal(tc, guard_catches_overrun, SIGSEGV);
+    tcase_add_test(tc, memory_matches_file);
+    tcase_add_test(tc, memory_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

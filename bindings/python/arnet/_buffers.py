@@ -39,12 +39,39 @@ def _check_numpy_kind(arr, what):
                         % (what, kind, arr.dtype))
 
 
+_FLT_MAX = 3.4028234663852886e38
+
+
+def _too_large(what, value):
+    from ._lib import E_INVALID, InvalidArgumentError
+    return InvalidArgumentError(E_INVALID, "%s: %r is beyond a float32's range (+-%g); "
+                                "it would become infinity" % (what, value, _FLT_MAX))
+
+
 def _real(v, what):
     """A Python element as float: real numbers only (str, bytes and complex
-    are refused rather than parsed or truncated)."""
+    are refused rather than parsed or truncated), and none that float32
+    would turn into infinity (NaN and infinities pass as themselves)."""
     if isinstance(v, (str, bytes, bytearray, complex)):
         raise TypeError("%s: %r (%s) is not a real number" % (what, v, type(v).__name__))
-    return float(v)
+    try:
+        f = float(v)
+    except OverflowError:
+        raise _too_large(what, v) from None
+    if f == f and abs(f) > _FLT_MAX and f not in (float("inf"), float("-inf")):
+        raise _too_large(what, v)
+    return f
+
+
+def _as_float32(arr, what):
+    """A numpy array as C-contiguous float32, refusing finite values that
+    the cast would turn into infinity (float64 1e300, float128)."""
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and arr.size:
+        with np.errstate(invalid="ignore"):
+            big = np.isfinite(arr) & (np.abs(arr) > _FLT_MAX)
+        if big.any():
+            raise _too_large(what, arr[big].flat[0].item())
+    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _memoryview(obj):
@@ -128,7 +155,7 @@ def as_float_matrix(obj, cols=None, what="features"):
         arr = obj
         _check_numpy_kind(arr, what)
         if arr.dtype != np.float32 or not arr.flags.c_contiguous:
-            arr = np.ascontiguousarray(arr, dtype=np.float32)
+            arr = _as_float32(arr, what)
         copied = arr is not obj
         if arr.ndim == 2:
             return _check_matrix(arr.ctypes.data, arr.shape[0], arr.shape[1], cols, arr,
@@ -174,7 +201,7 @@ def as_float_vector(obj, what="values"):
         arr = obj
         _check_numpy_kind(arr, what)
         if arr.dtype != np.float32 or not arr.flags.c_contiguous:
-            arr = np.ascontiguousarray(arr, dtype=np.float32)
+            arr = _as_float32(arr, what)
         return Vector(arr.ctypes.data, arr.size, arr, arr is not obj)
     mv = _memoryview(obj)
     if mv is not None and mv.format in _FLOAT_FORMATS and mv.c_contiguous:

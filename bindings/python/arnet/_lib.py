@@ -436,6 +436,7 @@ PROTOTYPES = [
     ("arnet_stream_result_init", None, [P(StreamResult)]),
     ("arnet_stream_state_init", None, [P(StreamState)]),
     ("arnet_stream_create", STATUS, [P(StreamOptions), c_void_pp]),
+    ("arnet_stream_options_from_model", STATUS, [c_void_p, P(StreamOptions)]),
     ("arnet_stream_free", None, [c_void_p]),
     ("arnet_stream_update", STATUS, [c_void_p, c_float, P(StreamResult)]),
     ("arnet_stream_push", STATUS, [c_void_p, c_void_p, c_float_p, P(StreamResult)]),

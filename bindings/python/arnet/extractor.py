@@ -218,7 +218,9 @@ class Extractor(object):
 
     def clips(self, clips, threads=None):
         """Features of preprocessed clips: float32 [n, T, H, W, 3] in [-1, 1]
-        (already resized and cropped) -> [n, feature_dim]."""
+        (already resized and cropped) -> [n, feature_dim].  NaN or infinite
+        values are refused (ArnetError naming the clip and the value), as
+        Model.score refuses them."""
         np = self._np
         c = np.ascontiguousarray(clips, dtype=np.float32)
         if c.ndim != 5 or c.shape[4] != 3 or min(c.shape) < 1:

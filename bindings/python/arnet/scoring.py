@@ -4,13 +4,14 @@ hysteresis, events through a Python callback); arnet_scorer_* and
 arnet_stream_* in arnet.h.
 """
 import ctypes
+import math
 import threading
 from collections import namedtuple
 
 from . import _buffers
 from ._lib import (E_INVALID, E_SHAPE, E_STATE, EVENT_FN, ArnetError, Handle,
                    ScorerOptions, StreamOptions, StreamResult, StreamState, lib, new_struct,
-                   using, put, c_float_arg)
+                   using, put, c_float_arg, require, short_float32)
 from .data import _busy
 
 EVENT_START = 1
@@ -18,10 +19,14 @@ EVENT_END = 2
 _EVENT_NAMES = {0: None, EVENT_START: "start", EVENT_END: "end"}
 _SMOOTHING = {"none": 0, "window": 1, "ema": 2}
 
-Event = namedtuple("Event", "type stream_id start_clip end_clip peak_score")
+Event = namedtuple("Event", "type stream_id start_clip end_clip peak_score "
+                   "start_seconds end_seconds")
 Event.__doc__ = """An alarm event: type 'start' or 'end', the stream's id, the
-alarm's first clip, its last clip (end events; else 0) and the peak smoothed
-score so far."""
+alarm's first clip, its last clip (end events; else 0), the peak smoothed
+score so far, and, when the stream knows its fps, the seconds from the
+stream's first frame where start_clip begins and where end_clip ends (None
+without fps; end_seconds None on start events).  Clip c covers
+[c, c + 1) x clip_frames / fps seconds."""
 
 StreamResult_ = namedtuple("StreamResult", "clip_index raw smoothed alarm event")
 StreamResult_.__doc__ = """What one pushed clip did: its index, raw and
@@ -139,31 +144,51 @@ def _result(r):
                          _EVENT_NAMES.get(r.event, r.event))
 
 
+_STREAM_OPTIONS = ("window", "ema_alpha", "on_threshold", "off_threshold", "min_on_clips",
+                   "min_off_clips", "fps", "clip_frames")
+
+
 class Stream(object):
     """One camera's score stream with smoothing and alarm hysteresis.
 
     Stream(on_event=None, stream_id=0, smoothing='window'|'ema'|'none',
     window=5, ema_alpha=0.3, on_threshold=0.5, off_threshold=0.3,
-    min_on_clips=3, min_off_clips=5).  on_event(Event) is called
-    synchronously from update()/push() on the calling thread; an exception
-    it raises is re-raised from that call once the C call has returned (the
-    stream's state then includes the clip).  It must not use this stream."""
+    min_on_clips=3, min_off_clips=5, fps=0 (unknown), clip_frames=16,
+    model=None).  With a calibrated model (`arnet calibrate --write`), its
+    calibration gives the defaults (arnet_stream_options_from_model):
+    on_threshold = calibration.threshold, off_threshold = 0.6 x that, fps =
+    calibration.fps; arguments given explicitly still win.  With fps, events
+    carry seconds.  on_event(Event) is called synchronously from
+    update()/push() on the calling thread; an exception it raises is
+    re-raised from that call once the C call has returned (the stream's state
+    then includes the clip).  It must not use this stream."""
 
-    def __init__(self, on_event=None, stream_id=0, smoothing="window", window=5,
-                 ema_alpha=0.3, on_threshold=0.5, off_threshold=0.3, min_on_clips=3,
-                 min_off_clips=5):
+    def __init__(self, on_event=None, stream_id=0, smoothing="window", window=None,
+                 ema_alpha=None, on_threshold=None, off_threshold=None, min_on_clips=None,
+                 min_off_clips=None, fps=None, clip_frames=None, model=None):
         if smoothing not in _SMOOTHING:
             raise ArnetError(E_INVALID, "smoothing %r must be 'none', 'window' or 'ema'"
                              % (smoothing,))
+        given = dict(window=window, ema_alpha=ema_alpha, on_threshold=on_threshold,
+                     off_threshold=off_threshold, min_on_clips=min_on_clips,
+                     min_off_clips=min_off_clips, fps=fps, clip_frames=clip_frames)
         opt = new_struct(StreamOptions)
         put(opt, "stream_id", stream_id)
         opt.smoothing = _SMOOTHING[smoothing]
-        put(opt, "window", window)
-        put(opt, "ema_alpha", ema_alpha)
-        put(opt, "on_threshold", on_threshold)
-        put(opt, "off_threshold", off_threshold)
-        put(opt, "min_on_clips", min_on_clips)
-        put(opt, "min_off_clips", min_off_clips)
+        for name, value in given.items():
+            if value is not None:  # checked before any C call
+                put(opt, name, value)
+        if model is not None:
+            with model._use() as mp:
+                require("arnet_stream_options_from_model")(mp, ctypes.byref(opt))
+            for name, value in given.items():
+                if value is not None:
+                    put(opt, name, value)
+        self.options = {"stream_id": int(opt.stream_id), "smoothing": smoothing}
+        for name in _STREAM_OPTIONS:
+            value = getattr(opt, name)
+            self.options[name] = short_float32(value) if isinstance(value, float) and \
+                dict(StreamOptions._fields_)[name] is ctypes.c_float else value
         self.on_event = on_event
         self._pending = None
         # The C stream keeps the function pointer: this object must outlive it.
@@ -173,7 +198,9 @@ class Stream(object):
         out = ctypes.c_void_p()
         lib.arnet_stream_create(ctypes.byref(opt), ctypes.byref(out))
         self._h = Handle(out.value, "arnet_stream_free", "Stream")
-        self.stream_id = int(stream_id)
+        self.stream_id = int(opt.stream_id)
+        self.fps = float(opt.fps)
+        self.clip_frames = int(opt.clip_frames)
         self._lock = threading.Lock()
 
     def _deliver(self, user, ev):
@@ -182,7 +209,8 @@ class Stream(object):
         e = ev.contents
         try:
             self.on_event(Event(_EVENT_NAMES.get(e.type, e.type), int(e.stream_id),
-                                int(e.start_clip), int(e.end_clip), e.peak_score))
+                                int(e.start_clip), int(e.end_clip), e.peak_score,
+                                _seconds(e.start_seconds), _seconds(e.end_seconds)))
         except BaseException as exc:  # ctypes would print and drop it
             self._pending = exc
 
@@ -247,6 +275,11 @@ class Stream(object):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _seconds(x):
+    """C's NaN (no fps, or no end yet) as None: comparable, and plainly absent."""
+    return None if math.isnan(x) else x
 
 
 def _new_result():

@@ -1,7 +1,8 @@
 """test_extractor.py -- arnet.Extractor: numpy uint8 frames in, float32
 features out; a whole video equals the same frames pushed one by one; BGR
 frames equal their RGB reversal; strided frames equal their packed copy;
-ten crops and a padded last clip have their shapes; errors.  Needs numpy,
+ten crops and a padded last clip have their shapes; errors (NaN and
+infinite clips refused as Model.score refuses them).  Needs numpy,
 and torch for the random-weight I3D of tests/reference/i3d_torch.py (read
 straight from the .pt file, nothing converted)."""
 import os
@@ -99,6 +100,25 @@ class ExtractorTest(unittest.TestCase):
         x.close()
         with self.assertRaises(arnet.ArnetError):
             x.clips(np.zeros((1, 16, 8, 8, 3), np.float32))
+
+    def test_clips_refuse_what_score_refuses(self):
+        # One rule with Model.score: NaN or infinite input is refused, naming
+        # the clip and the value; nothing is computed.
+        clip = np.zeros((2, 16, 8, 8, 3), np.float32)
+        for bad, word in ((np.nan, "NaN"), (np.inf, "infinite")):
+            c = clip.copy()
+            c[1, 0, 0, 1, 2] = bad
+            with self.assertRaises(arnet.ArnetError) as e:
+                self.x.clips(c)
+            self.assertEqual(e.exception.status, arnet.E_INVALID)
+            self.assertIn("clip 1, value 5 is " + word, str(e.exception))
+        # far outside [-1, 1] but finite: finite features, or refused
+        c = clip.copy()
+        c[1] = 1e30
+        try:
+            self.assertTrue(np.isfinite(self.x.clips(c)).all())
+        except arnet.ArnetError as e:
+            self.assertIn("overflow", str(e))
 
     def test_close_during_call_and_sharing(self):
         # close() from another thread while clips() runs frees the network

@@ -3,6 +3,7 @@ keeps its model alive, one thread at a time) and arnet.Stream (smoothing,
 hysteresis events through the Python callback, errors from the callback,
 push_streams equal to single pushes)."""
 import threading
+import math
 import unittest
 
 import arnet
@@ -110,6 +111,49 @@ class StreamTest(unittest.TestCase):
         self.assertEqual((state["clips"], state["alarms"], state["alarm"]), (8, 1, False))
         st.reset()
         self.assertEqual(st.state["clips"], 0)
+
+    def test_seconds_and_calibration(self):
+        # As C streams: fps and clip_frames give events seconds; a
+        # calibrated model gives thresholds and fps; explicit arguments win.
+        events = []
+        st = arnet.Stream(on_event=events.append, smoothing="none", min_on_clips=1,
+                          min_off_clips=1, fps=25, clip_frames=16)
+        self.assertEqual((st.fps, st.clip_frames), (25.0, 16))
+        for r in [0.0, 0.0, 1.0, 1.0, 0.0]:
+            st.update(r)
+        start, end = events
+        self.assertEqual((start.start_clip, end.end_clip), (2, 3))
+        self.assertAlmostEqual(start.start_seconds, 2 * 16 / 25.0)
+        self.assertIsNone(start.end_seconds)
+        self.assertAlmostEqual(end.end_seconds, 4 * 16 / 25.0)
+        # Without fps: no seconds.
+        ev = []
+        st = arnet.Stream(on_event=ev.append, smoothing="none", min_on_clips=1)
+        st.update(1.0)
+        self.assertIsNone(ev[0].start_seconds)
+
+        m = arnet.Model(feature_dim=4)
+        plain = arnet.Stream(model=m)  # no calibration: the defaults
+        self.assertEqual((plain.options["on_threshold"], plain.options["fps"]), (0.5, 0.0))
+        m.set_meta("calibration.threshold", "0.8")
+        m.set_meta("calibration.fps", "30")
+        st = arnet.Stream(model=m)
+        self.assertAlmostEqual(st.options["on_threshold"], 0.8, places=6)
+        self.assertAlmostEqual(st.options["off_threshold"], 0.48, places=6)
+        self.assertEqual(st.fps, 30.0)
+        st = arnet.Stream(model=m, on_threshold=0.9, fps=10)
+        self.assertAlmostEqual(st.options["on_threshold"], 0.9, places=6)
+        self.assertAlmostEqual(st.options["off_threshold"], 0.48, places=6)
+        self.assertEqual(st.fps, 10.0)
+        m.set_meta("calibration.threshold", "-3")
+        with self.assertRaises(arnet.ArnetError) as cm:
+            arnet.Stream(model=m)
+        self.assertEqual(cm.exception.status, arnet.E_FORMAT)
+        self.assertIn("calibration.threshold", str(cm.exception))
+        with self.assertRaises(ValueError):
+            arnet.Stream(fps=-1)
+        with self.assertRaises(ValueError):
+            arnet.Stream(clip_frames=2**32)
 
     def test_ema(self):
         st = arnet.Stream(smoothing="ema", ema_alpha=0.5)
