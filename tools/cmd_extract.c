@@ -180,19 +180,16 @@ int cli_flow_option(const char *cmd, int argc, char **argv, int *i, arnet_extrac
     if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-at", &v))) {
         if (r < 0)
             return -1;
-        unsigned w, h;
-        char tail;
+        uint64_t w, h;
         if (!strcmp(v, "crop")) {
             opt->flow_at = ARNET_FLOW_AT_CROP;
-        } else if (sscanf(v, "%ux%u%c", &w, &h, &tail) == 2 && w >= 3 && h >= 3 && w <= 16384 &&
-                   h <= 16384) {
+        } else if (cli_parse_u64_pair(cmd, "--flow-at", v, 'x', "WxH", 3,
+                                      16384, &w, &h)) {
             opt->flow_at = ARNET_FLOW_AT_SIZE;
-            opt->flow_width = w;
-            opt->flow_height = h;
+            opt->flow_width = (uint32_t)w;
+            opt->flow_height = (uint32_t)h;
         } else {
-            cli_usage_error(cmd, "--flow-at: '%s' is not crop or WxH (3..16384 each, e.g. "
-                                 "320x240)", v);
-            return -1;
+            return -1; /* cli_parse_u64_pair said why */
         }
         return 1;
     }
