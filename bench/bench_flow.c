@@ -11,7 +11,7 @@
  * the load average printed with them.
  *
  *   bench_flow [--rounds N] [--size WxH] [--pairs P] [--preset opencv|cuda]
- *              [--no-opencv]
+ *              [--inexact] [--no-opencv]      (--inexact: arnet_flow_options.exact 0)
  *   bench_flow --quick      one small round without OpenCV, used by the tests */
 #include <errno.h>
 #include <math.h>
@@ -180,7 +180,7 @@ static void *triad(void *p)
 /* Independent multiply-then-add chains (no fused multiply-add, as the
  * library is built), 256 floats wide: the separate mul/add rate the
  * kernels can reach. */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target("avx512f,prefer-vector-width=512")))
 #endif
 static void *
@@ -206,7 +206,7 @@ muladd(void *p)
  * step, 1 in the primal one; two square roots in double, as the library
  * computes |grad u|), over 1024 pixels in cache: the floor they set,
  * whatever else the kernels do. */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")))
 #endif
 static void *
@@ -228,7 +228,7 @@ divsqrt(void *p)
 
 /* The same pixel-iteration with float square roots and one reciprocal in
  * the dual step (not OpenCV's bits: what a faster, inexact mode could reach). */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")))
 #endif
 static void *
@@ -318,13 +318,15 @@ static void machine_limits(size_t bytes, int threads, double *gbs, double *gflop
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, quick = 0, use_cv = 1, preset = ARNET_FLOW_PRESET_OPENCV;
+    int rounds = 5, quick = 0, use_cv = 1, preset = ARNET_FLOW_PRESET_OPENCV, exact = 1;
     uint32_t w = 224, h = 224, pairs = 4;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             quick = 1;
         } else if (!strcmp(argv[i], "--no-opencv")) {
             use_cv = 0;
+        } else if (!strcmp(argv[i], "--inexact")) {
+            exact = 0;
         } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             rounds = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--pairs") && i + 1 < argc) {
@@ -339,7 +341,7 @@ int main(int argc, char **argv)
             preset = !strcmp(argv[i], "cuda") ? ARNET_FLOW_PRESET_CUDA : ARNET_FLOW_PRESET_OPENCV;
         } else {
             fprintf(stderr, "usage: bench_flow [--quick] [--rounds N] [--size WxH] [--pairs P] "
-                            "[--preset opencv|cuda] [--no-opencv]\n");
+                            "[--preset opencv|cuda] [--inexact] [--no-opencv]\n");
             return 2;
         }
     }
@@ -387,6 +389,7 @@ int main(int argc, char **argv)
         if (arnet_flow_options_preset(&o, preset) != ARNET_OK)
             return 1;
         o.threads = t;
+        o.exact = exact;
         if (arnet_flow_create(w, h, &o, &f[t]) != ARNET_OK) {
             fprintf(stderr, "bench_flow: %s\n", arnet_last_error());
             return 1;
@@ -428,9 +431,10 @@ int main(int argc, char **argv)
             load[0] = load[1] = load[2] = NAN;
         fclose(la);
     }
-    printf("TV-L1 optical flow, %u x %u, preset %s, %u pair%s of %s frames, best of %d "
+    printf("TV-L1 optical flow, %u x %u, preset %s%s, %u pair%s of %s frames, best of %d "
            "round%s (wall clock; load average %.2f %.2f %.2f; kernels %s)\n",
-           w, h, preset == ARNET_FLOW_PRESET_CUDA ? "cuda" : "opencv", pairs,
+           w, h, preset == ARNET_FLOW_PRESET_CUDA ? "cuda" : "opencv",
+           exact ? "" : " (inexact: float dual step)", pairs,
            pairs == 1 ? "" : "s", source, rounds, rounds == 1 ? "" : "s", load[0], load[1],
            load[2], arnet__flow_kernels(f[1]));
     printf("  %.2f M pixel-iterations per pair (the stopping rule's count)\n", pix_it / 1e6);
@@ -459,13 +463,16 @@ int main(int argc, char **argv)
             double gbs, gflops, dsns, dsf;
             machine_limits(ws, t, &gbs, &gflops, &dsns, &dsf);
             double ns = cpu_ours[t] * 1e6 / (double)pix_it, rate = 1e9 / ns;
-            printf("  %d thread%s: machine %.1f GB/s, %.1f GFLOP/s, div/sqrt floor %.2f ns per "
+            printf("  %d thread%s: machine %.1f GB/s, %.1f GFLOP/s, %s div/sqrt floor %.2f ns per "
                    "pixel-iteration;\n             libarnet %.2f ns: %.1f GB/s (%.0f%%), %.1f "
-                   "GFLOP/s (%.0f%%), %.0f%% of the div/sqrt floor (in float with\n"
-                   "             reciprocals, not OpenCV's bits, the floor would be %.2f ns)\n",
-                   t, t == 1 ? " " : "s", gbs, gflops, dsns, ns, rate * 64 / 1e9,
+                   "GFLOP/s (%.0f%%), %.0f%% of the %s div/sqrt floor (%s: %.2f ns)\n",
+                   t, t == 1 ? " " : "s", gbs, gflops, exact ? "exact" : "float", exact ? dsns : dsf,
+                   ns, rate * 64 / 1e9,
                    100 * rate * 64 / 1e9 / gbs, rate * 55 / 1e9, 100 * rate * 55 / 1e9 / gflops,
-                   100 * dsns / ns, dsf);
+                   100 * (exact ? dsns : dsf) / ns, exact ? "exact" : "float",
+                   exact ? "in float with reciprocals, not OpenCV's bits, the floor is"
+                         : "exact, as OpenCV, it is",
+                   exact ? dsf : dsns);
         }
     }
     for (int t = 1; t <= MAX_THREADS; t++)

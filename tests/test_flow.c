@@ -53,12 +53,15 @@ START_TEST(defaults_are_opencv_and_presets_set_iterations)
     ck_assert_uint_eq(o.outer_iterations, 10);
     ck_assert_int_eq(o.median_filtering, 5);
     ck_assert_int_eq(o.threads, 1);
+    ck_assert_int_eq(o.exact, 1);
     o.threads = 3;
+    o.exact = 0;
     ck_assert_int_eq(arnet_flow_options_preset(&o, ARNET_FLOW_PRESET_CUDA), ARNET_OK);
     ck_assert_uint_eq(o.inner_iterations, 300);
     ck_assert_uint_eq(o.outer_iterations, 1);
     ck_assert_int_eq(o.median_filtering, 0);
     ck_assert_int_eq(o.threads, 3); /* kept */
+    ck_assert_int_eq(o.exact, 0);   /* kept */
     ck_assert(o.tau == 0.25f && o.epsilon == 0.01f);
     ck_assert_int_eq(arnet_flow_options_preset(&o, ARNET_FLOW_PRESET_OPENCV), ARNET_OK);
     ck_assert_uint_eq(o.inner_iterations, 30);
@@ -109,6 +112,8 @@ START_TEST(bad_options_and_arguments_are_refused)
     refused(&o, "median_filtering");
     o.threads = -1;
     refused(&o, "threads");
+    o.exact = 2;
+    refused(&o, "exact");
     o.struct_size = 16;
     refused(&o, "struct_size");
     arnet_flow *f = NULL;
@@ -199,6 +204,37 @@ START_TEST(known_shift_recovered_same_at_any_thread_count)
     free(b);
     free(fa);
     free(fb);
+}
+END_TEST
+
+/* exact = 0 (float dual step): the same shift, to the same accuracy, and
+ * within a hundredth of a pixel of the exact flow on average. */
+START_TEST(inexact_mode_close_to_exact)
+{
+    const uint32_t w = 96, h = 80;
+    uint8_t *a = malloc(w * h), *b = malloc(w * h);
+    make_pair(w, h, 1.25, -0.75, a, b);
+    float *fl[2];
+    for (int exact = 0; exact <= 1; exact++) {
+        arnet_flow_options o;
+        arnet_flow_options_init(&o);
+        o.exact = exact;
+        arnet_flow *f = NULL;
+        ck_assert_int_eq(arnet_flow_create(w, h, &o, &f), ARNET_OK);
+        fl[exact] = malloc(w * h * 2 * sizeof(float));
+        ck_assert_int_eq(arnet_flow_compute(f, a, w, b, w, fl[exact]), ARNET_OK);
+        arnet_flow_free(f);
+    }
+    double sum = 0;
+    for (uint32_t i = 0; i < w * h; i++)
+        sum += hypot(fl[0][2 * i] - fl[1][2 * i], fl[0][2 * i + 1] - fl[1][2 * i + 1]);
+    ck_assert_msg(sum / (w * h) < 0.01, "inexact: mean end-point difference %g px", sum / (w * h));
+    ck_assert_msg(memcmp(fl[0], fl[1], w * h * 2 * sizeof(float)) != 0,
+                  "exact = 0 gave the exact bits (not in use?)");
+    free(fl[0]);
+    free(fl[1]);
+    free(a);
+    free(b);
 }
 END_TEST
 
@@ -325,6 +361,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, defaults_are_opencv_and_presets_set_iterations);
     tcase_add_test(tc, bad_options_and_arguments_are_refused);
     tcase_add_test(tc, known_shift_recovered_same_at_any_thread_count);
+    tcase_add_test(tc, inexact_mode_close_to_exact);
 #if COUNT_ALLOCATIONS
     tcase_add_test(tc, compute_never_allocates);
 #endif

@@ -1,8 +1,9 @@
 /* test_threads.c -- the library's threading promises (include/arnet/arnet.h,
  * docs/embedding.md) exercised with real threads: many threads scoring one
  * model, threads each driving a scorer and streams over one shared model,
- * two trainers training at once on one shared data set, and concurrent
- * saves and loads of one path.  Every result is compared bit for bit with a
+ * two trainers training at once on one shared data set, concurrent
+ * saves and loads of one path, and optical flow states whose thread teams
+ * meet every iteration (barrier and boundary flags), two at once.  Every result is compared bit for bit with a
  * serial run.  `./dev.sh test` also runs this file under ThreadSanitizer
  * (tests/tsan.supp, docs/testing.md), which reports the data races that the
  * comparisons alone could miss. */
@@ -409,6 +410,57 @@ START_TEST(concurrent_saves_and_loads_of_one_path)
 }
 END_TEST
 
+/* ---- optical flow: a team per state ------------------------------------------ */
+
+typedef struct flow_job {
+    int threads;
+    const uint8_t *a, *b;
+    float *out;
+    int rc;
+} flow_job;
+
+static void *flow_run(void *p)
+{
+    flow_job *j = p;
+    arnet_flow_options o;
+    arnet_flow_options_init(&o);
+    o.threads = j->threads;
+    o.warps = 2;
+    o.outer_iterations = 2;
+    arnet_flow *f = NULL;
+    j->rc = arnet_flow_create(48, 40, &o, &f);
+    for (int k = 0; !j->rc && k < 2; k++)
+        j->rc = arnet_flow_compute(f, j->a, 48, j->b, 48, j->out);
+    arnet_flow_free(f);
+    return NULL;
+}
+
+START_TEST(flow_teams_equal_one_thread)
+{
+    uint8_t a[48 * 40], b[48 * 40];
+    for (int y = 0; y < 40; y++)
+        for (int x = 0; x < 48; x++) {
+            a[y * 48 + x] = (uint8_t)((x * 7 + y * 13 + (x * y) / 5) & 255);
+            b[y * 48 + x] = (uint8_t)(((x + 1) * 7 + y * 13 + ((x + 1) * y) / 5) & 255);
+        }
+    static float out[4][48 * 40 * 2];
+    flow_job serial = {1, a, b, out[0], 0};
+    flow_run(&serial);
+    ck_assert_int_eq(serial.rc, ARNET_OK);
+    /* A team of 3 (boundaries between every tile) next to one of 2. */
+    flow_job jobs[2] = {{3, a, b, out[1], 0}, {2, a, b, out[2], 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, flow_run, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(jobs[i].rc, ARNET_OK);
+        ck_assert_msg(memcmp(out[0], out[1 + i], sizeof out[0]) == 0,
+                      "%d threads differ from one", jobs[i].threads);
+    }
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("threads");
@@ -418,6 +470,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, threads_drive_own_scorers_and_streams);
     tcase_add_test(tc, two_trainers_train_at_once_on_one_data_set);
     tcase_add_test(tc, concurrent_saves_and_loads_of_one_path);
+    tcase_add_test(tc, flow_teams_equal_one_thread);
     suite_add_tcase(s, tc);
     return s;
 }

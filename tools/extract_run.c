@@ -708,14 +708,6 @@ int xr_claim_take(const char *dir, const char *name, int is_shard, double lease,
     return 1;
 }
 
-int xr_claim_held(xr_claim *c)
-{
-    pthread_mutex_lock(&claims_mu);
-    int held = !c->lost;
-    pthread_mutex_unlock(&claims_mu);
-    return held;
-}
-
 /* Whether the claim file still holds our token (lock held). */
 static int claim_ours(const xr_claim *c)
 {
@@ -724,6 +716,18 @@ static int claim_ours(const xr_claim *c)
         rec_get(rec, "token", tok, sizeof tok);
     free(rec);
     return !strcmp(tok, c->token);
+}
+
+int xr_claim_held(xr_claim *c)
+{
+    /* Read now, not only at the last renewal: a process stopped past its
+     * lease (SIGSTOP, a suspended job) may have lost the claim since. */
+    pthread_mutex_lock(&claims_mu);
+    if (!c->lost && !claim_ours(c))
+        c->lost = 1;
+    int held = !c->lost;
+    pthread_mutex_unlock(&claims_mu);
+    return held;
 }
 
 void xr_claim_release(xr_claim *c)
@@ -779,6 +783,7 @@ static void *renew_loop(void *arg)
 
 int xr_renewer_start(double lease)
 {
+    (void)xr_host(); /* its one-time set-up here, before the jobs' threads */
     double *arg = malloc(sizeof *arg);
     if (!arg)
         return -1;
@@ -1056,34 +1061,49 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char **recorded_stems(const char *dir, size_t *n_out)
+/* Append to s the names in folder ending in one of exts, without it. */
+static void scan_names(const char *folder, const char *const *exts, char ***s, size_t *n,
+                       size_t *cap)
 {
-    char *vd = path_join(dir, SUB, "videos", "");
-    DIR *d = vd ? opendir(vd) : NULL;
-    free(vd);
-    *n_out = 0;
+    DIR *d = folder ? opendir(folder) : NULL;
     if (!d)
-        return NULL;
-    char **s = NULL;
-    size_t n = 0, cap = 0;
+        return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         const char *dot = strrchr(e->d_name, '.');
-        if (!dot || e->d_name[0] == '.' ||
-            (strcmp(dot, ".done") && strcmp(dot, ".failed") && strcmp(dot, ".claim")))
+        int match = 0;
+        for (int k = 0; dot && dot != e->d_name && exts[k]; k++)
+            match |= !strcmp(dot, exts[k]);
+        if (!match)
             continue;
-        if (n == cap) {
-            char **g = realloc(s, (cap * 2 + 64) * sizeof *s);
+        if (*n == *cap) {
+            char **g = realloc(*s, (*cap * 2 + 64) * sizeof **s);
             if (!g)
                 break;
-            s = g;
-            cap = cap * 2 + 64;
+            *s = g;
+            *cap = *cap * 2 + 64;
         }
-        s[n] = strndup(e->d_name, (size_t)(dot - e->d_name));
-        if (s[n])
-            n++;
+        (*s)[*n] = strndup(e->d_name, (size_t)(dot - e->d_name));
+        if ((*s)[*n])
+            (*n)++;
     }
     closedir(d);
+}
+
+/* The video names DIR knows of: with a record (done, failed or claimed)
+ * in DIR/arnet-extract/videos, and with outputs (DIR/<name>.npy, which
+ * xr_video_state then judges, a file without a record included); sorted,
+ * without repeats. */
+static char **recorded_stems(const char *dir, size_t *n_out)
+{
+    static const char *const rec_ext[] = {".done", ".failed", ".claim", NULL};
+    static const char *const npy_ext[] = {".npy", NULL};
+    char *vd = path_join(dir, SUB, "videos", "");
+    char **s = NULL;
+    size_t n = 0, cap = 0;
+    scan_names(vd, rec_ext, &s, &n, &cap);
+    scan_names(dir, npy_ext, &s, &n, &cap);
+    free(vd);
     if (n)
         qsort(s, n, sizeof *s, cmp_str);
     size_t m = 0;
@@ -1196,7 +1216,7 @@ int xr_status(const char *cmd, const char *dir, const xr_status_options *o)
         stems = recorded_stems(dir, &n);
         if (n == 0) {
             fprintf(stderr, "arnet %s: %s holds no record of an arnet extract run (no %s/" SUB
-                            "/plan, no video records)\n",
+                            "/plan, no video records, no .npy)\n",
                     cmd, dir, dir);
             free(stems);
             return CLI_EXIT_FAIL;
@@ -1238,8 +1258,8 @@ int xr_status(const char *cmd, const char *dir, const xr_status_options *o)
                plan.n, plan.shards, plan.shards > 1 ? "s" : "", (unsigned long long)plan.digest,
                plan.extractor, plan.settings);
     else
-        printf("no plan in %s/" SUB ": the videos with a record (missing ones cannot be "
-               "known)\n",
+        printf("no plan in %s/" SUB ": the videos with a record or an output (missing "
+               "ones cannot be known)\n",
                dir);
     size_t unlabelled = 0;
     for (size_t i = 0; i < n; i++) {

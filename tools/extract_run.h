@@ -75,7 +75,7 @@ typedef struct xr_claim xr_claim;
  * taken over. */
 int xr_claim_take(const char *dir, const char *name, int is_shard, double lease, xr_claim **out,
                   char *holder, size_t holderlen);
-/* 1 while the claim is still this process's (the renewer found it so). */
+/* 1 while the claim is still this process's (its file read now). */
 int xr_claim_held(xr_claim *c);
 /* Remove the claim file (if still ours) and free c.  NULL is fine. */
 void xr_claim_release(xr_claim *c);

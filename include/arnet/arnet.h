@@ -2,8 +2,10 @@
  * detection (AR-Net, Wan et al., ICME 2020) as an embeddable C library.
  *
  * This header is the manual.  It reads top to bottom: versions, status codes
- * and errors, the model, checkpoint files, scoring and camera streams, data
- * sets and evaluation, training, loss kernels, metrics.
+ * and errors, the model, checkpoint files, scoring and camera streams (with
+ * their calibration), NumPy .npy files, data sets and manifests, evaluation,
+ * training and training runs, loss kernels, metrics, feature extraction
+ * (I3D from frames, crop means) and optical flow (TV-L1).
  *
  * Conventions that hold for every function below:
  *  - Functions return ARNET_OK (0) or a negative ARNET_E_* status.  Results go
@@ -1462,13 +1464,17 @@ typedef struct arnet_flow_options {
                                 * 5 (5 x 5, default), 3, or 0/1 (none) */
     int threads;               /* threads computing one flow (row tiles);
                                 * 0 = 1; default 1 */
+    int exact;                 /* 1 (default): OpenCV's arithmetic, its flow
+                                * to the bit; 0: the dual step in float
+                                * (sqrtf, one reciprocal per pair), faster,
+                                * not OpenCV's bits (docs/extractor.md) */
 } arnet_flow_options;
 
 /* OpenCV's CPU defaults (ARNET_FLOW_PRESET_OPENCV).  Thread-safe. */
 ARNET_API void arnet_flow_options_init(arnet_flow_options *opt);
-/* Set the algorithm's parameters of a preset (threads is kept); opt must
- * have been set up by arnet_flow_options_init.  An unknown preset is
- * ARNET_E_INVALID and changes nothing. */
+/* Set the algorithm's parameters of a preset (threads and exact are kept);
+ * opt must have been set up by arnet_flow_options_init.  An unknown preset
+ * is ARNET_E_INVALID and changes nothing. */
 ARNET_API ARNET_NODISCARD int arnet_flow_options_preset(arnet_flow_options *opt, int preset);
 
 /* A flow state for frames of width x height (3..16384 each): the pyramid

@@ -56,7 +56,11 @@ typedef struct flow_row {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KSUF _avx512
+#if defined(__clang__)
+#define KATTR __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+#else /* GCC would otherwise use 256-bit vectors for AVX-512 code */
 #define KATTR __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,prefer-vector-width=512")))
+#endif
 #include "flow_kernels.h"
 #undef KSUF
 #undef KATTR
@@ -76,6 +80,7 @@ typedef struct flow_row {
 typedef struct flow_kernels {
     float (*u_row)(const flow_row *r, uint32_t x0, uint32_t w);
     void (*p_row)(const flow_row *r, uint32_t w);
+    void (*p_row_fast)(const flow_row *r, uint32_t w);
     void (*median5_row)(const float *s, size_t ld, float *d, uint32_t w);
     void (*median3_row)(const float *s, size_t ld, float *d, uint32_t w);
     const char *name;
@@ -83,16 +88,18 @@ typedef struct flow_kernels {
 
 static flow_kernels pick_kernels(void)
 {
-    flow_kernels k = {u_row_base, p_row_base, median5_row_base, median3_row_base, "baseline"};
+    flow_kernels k = {u_row_base, p_row_base, p_row_fast_base, median5_row_base, median3_row_base,
+                      "baseline"};
 #ifdef FLOW_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
-        flow_kernels a = {u_row_avx512, p_row_avx512, median5_row_avx512, median3_row_avx512,
-                          "avx512"};
+        flow_kernels a = {u_row_avx512,       p_row_avx512,       p_row_fast_avx512,
+                          median5_row_avx512, median3_row_avx512, "avx512"};
         k = a;
     } else if (__builtin_cpu_supports("avx2")) {
-        flow_kernels a = {u_row_avx2, p_row_avx2, median5_row_avx2, median3_row_avx2, "avx2"};
+        flow_kernels a = {u_row_avx2,       p_row_avx2,       p_row_fast_avx2,
+                          median5_row_avx2, median3_row_avx2, "avx2"};
         k = a;
     }
 #endif
@@ -172,6 +179,7 @@ void arnet_flow_options_init(arnet_flow_options *opt)
     opt->outer_iterations = 10;
     opt->median_filtering = 5;
     opt->threads = 1;
+    opt->exact = 1;
 }
 
 int arnet_flow_options_preset(arnet_flow_options *opt, int preset)
@@ -189,6 +197,8 @@ int arnet_flow_options_preset(arnet_flow_options *opt, int preset)
     arnet_flow_options d;
     arnet_flow_options_init(&d);
     d.threads = opt->threads;
+    if (opt->struct_size >= ARNET__SIZE_TO(arnet_flow_options, exact))
+        d.exact = opt->exact;
     if (preset == ARNET_FLOW_PRESET_CUDA) {
         d.inner_iterations = 300;
         d.outer_iterations = 1;
@@ -247,6 +257,8 @@ static int read_options(const arnet_flow_options *in, arnet_flow_options *o)
                             THREADS_MAX);
     if (o->threads == 0)
         o->threads = 1;
+    if (o->exact != 0 && o->exact != 1)
+        return arnet__error(ARNET_E_INVALID, "%s: exact %d is not 0 or 1", fn, o->exact);
     return ARNET_OK;
 }
 
@@ -719,15 +731,24 @@ static void dual_row(const arnet_flow *f, const flow_level *l, uint32_t y)
     set_row(f, l, y, &r);
     const uint32_t w = l->w;
     const float taut = f->taut;
-    f->k.p_row(&r, w);
     /* Last column: no x difference. */
     uint32_t x = w - 1;
     float ay = r.un1[x] - r.u1[x], by = r.un2[x] - r.u2[x];
     float ng1 = 1.0f + taut * fabsf(ay), ng2 = 1.0f + taut * fabsf(by);
-    r.p11[x] = (r.p11[x] + taut * 0.0f) / ng1;
-    r.p12[x] = (r.p12[x] + taut * ay) / ng1;
-    r.p21[x] = (r.p21[x] + taut * 0.0f) / ng2;
-    r.p22[x] = (r.p22[x] + taut * by) / ng2;
+    if (f->opt.exact) {
+        f->k.p_row(&r, w);
+        r.p11[x] = (r.p11[x] + taut * 0.0f) / ng1;
+        r.p12[x] = (r.p12[x] + taut * ay) / ng1;
+        r.p21[x] = (r.p21[x] + taut * 0.0f) / ng2;
+        r.p22[x] = (r.p22[x] + taut * by) / ng2;
+    } else {
+        f->k.p_row_fast(&r, w);
+        float r1 = 1.0f / ng1, r2 = 1.0f / ng2;
+        r.p11[x] = (r.p11[x] + taut * 0.0f) * r1;
+        r.p12[x] = (r.p12[x] + taut * ay) * r1;
+        r.p21[x] = (r.p21[x] + taut * 0.0f) * r2;
+        r.p22[x] = (r.p22[x] + taut * by) * r2;
+    }
     if (f->gamma != 0.0f) {
         size_t ld = l->ld, o = (size_t)y * ld;
         const float *u3 = l->u3 + o, *un3 = l->u3 + (size_t)(y + 1 < l->h ? y + 1 : y) * ld;

@@ -5,7 +5,9 @@ same parameters: real frames (OpenCV's vtest.avi, from opencv-doc) and
 synthetic frames of known motion (a shift and a rotation), both presets,
 uint8 and float frames, the optional median and gamma settings.  Each case
 must agree with OpenCV within a mean end-point error of 0.02 px and a 99th
-percentile of 0.2 px (the spread between OpenCV's own variants).  Also
+percentile of 0.2 px (the spread between OpenCV's own variants); the exact
+arithmetic (the default) is expected to give OpenCV's flow to the bit, the
+inexact one (exact = 0) is checked on vtest with the default preset only.  Also
 arnet_rgb_to_grey against cv2.cvtColor(RGB2GRAY) on every grey level sum.
 
     compare_flow.py          # ARNET_LIBRARY names libarnet.so (else found by ctypes)
@@ -49,7 +51,8 @@ class Options(ctypes.Structure):
                 ("scale_step", ctypes.c_float), ("gamma", ctypes.c_float),
                 ("scales", ctypes.c_uint32), ("warps", ctypes.c_uint32),
                 ("inner_iterations", ctypes.c_uint32), ("outer_iterations", ctypes.c_uint32),
-                ("median_filtering", ctypes.c_int), ("threads", ctypes.c_int)]
+                ("median_filtering", ctypes.c_int), ("threads", ctypes.c_int),
+                ("exact", ctypes.c_int)]
 
 
 def library():
@@ -90,6 +93,7 @@ def ours(lib, a, b, preset=0, threads=1, **kw):
 
 
 def opencv(a, b, preset=0, **kw):
+    kw.pop("exact", None)
     args = dict(tau=0.25, lambda_=0.15, theta=0.3, nscales=5, warps=5, epsilon=0.01,
                 innnerIterations=30, outerIterations=10, scaleStep=0.8, gamma=0.0,
                 medianFiltering=5)
@@ -234,6 +238,10 @@ def main():
             f0 = g[0].astype(np.float32) / 255
             f5 = g[5].astype(np.float32) / 255
             cases.append(("vtest 160x120 float frames", f0, f5, 0, {}))
+            # exact = 0: the dual step in float, not OpenCV's bits
+            cases.append(("vtest 160x120 frames 0->5, inexact", g[0], g[5], 0, {"exact": 0}))
+            cases.append(("vtest 224x224 frames 0->4, inexact, 2 threads", g224[0], g224[4], 0,
+                          {"exact": 0, "threads": 2}))
     else:
         print("# SKIP vtest cases: %s missing (Debian package opencv-doc)" % VTEST)
     a, b, shift_truth = shifted(112, 112, 2.3, -1.4)

@@ -242,6 +242,32 @@ else
 fi
 sed -i '/^flow /d' "$d/arnet-extract/videos/v2.done"
 
+# --- a task stopped past its lease loses its claim and publishes nothing ------------------
+# (--lease 2: renewed every second; SIGSTOP stops the renewals too.)
+ffmpeg -nostdin -v error -y -f lavfi -i "testsrc=size=48x32:rate=25" -frames:v 64 -c:v libx264 \
+    -pix_fmt yuv420p "$v/long.mp4"
+l=$tmp/lease
+"$arnet" extract --plan --lease 2 --extractor "$x" --out "$l" "$v/long.mp4" > /dev/null 2>&1
+"$arnet" extract --out "$l" > "$tmp/stopped.log" 2>&1 &
+pa=$!
+i=0
+while [ ! -f "$l/arnet-extract/videos/long.claim" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -STOP $pa
+sleep 4
+out=$("$arnet" extract --out "$l" 2>&1); rb=$?
+kill -CONT $pa
+wait $pa; ra=$?
+if [ $rb -eq 0 ] && printf '%s' "$out" | grep -q "taking over .*long.claim" &&
+   grep -q "long.mp4: another task took over this video's claim" "$tmp/stopped.log" &&
+   grep -q "^pid " "$l/arnet-extract/videos/long.done" &&
+   [ "$(sed -n 's/^pid //p' "$l/arnet-extract/videos/long.done")" != "$pa" ] &&
+   "$arnet" extract --status "$l" > /dev/null; then
+    ok "a task stopped past its lease loses the video to another and does not publish it"
+else
+    notok "a task stopped past its lease loses its claim" "B: $rb $out
+A: $ra $(cat "$tmp/stopped.log")"
+fi
+
 # Everything the tasks wrote matches one plain run, byte for byte.
 "$arnet" extract --extractor "$x" --out "$tmp/one" --quiet "$v/v2.mp4" "$v/v5.mp4" > /dev/null 2>&1
 if cmp -s "$tmp/one/v2.npy" "$d/v2.npy" && cmp -s "$tmp/one/v5.npy" "$d/v5.npy"; then
