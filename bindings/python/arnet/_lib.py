@@ -520,6 +520,7 @@ PROTOTYPES = [
     ("arnet_extractor_save", STATUS, [c_void_p, c_char_p, P(SaveOptions)]),
     ("arnet_extractor_free", None, [c_void_p]),
     ("arnet_extractor_feature_dim", c_u32, [c_void_p]),
+    ("arnet_extractor_stream", c_int, [c_void_p]),
     ("arnet_extractor_clips", STATUS,
      [c_void_p, c_float_p, c_size_t, c_u32, c_u32, c_u32, c_int, c_float_p]),
     ("arnet_extractor_state_create", STATUS, [c_void_p, P(ExtractorOptions), c_void_pp]),
