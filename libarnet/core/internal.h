@@ -115,22 +115,9 @@ uint64_t arnet__rng_below(arnet__rng *r, uint64_t n);
 /* Standard normal (Box-Muller on the above; deterministic). */
 double arnet__rng_normal(arnet__rng *r);
 
-/* ---- teams of threads (team.c) ------------------------------------------- */
+/* ---- teams of threads: team.h ------------------------------------------- */
 
-/* A team of threads that run one kernel together (the caller is member 0;
- * the others wait on a condition variable, never spin, so a loaded machine
- * does not suffer).  Each member calls BLIS single-threaded on its own part
- * of the work, with its own part of the scratch.  NULL means one thread. */
-typedef struct arnet__team arnet__team;
-typedef void (*arnet__team_fn)(void *arg, int member);
-int arnet__team_create(int threads, arnet__team **out); /* team.c */
-void arnet__team_free(arnet__team *team);
-int arnet__team_size(const arnet__team *team);
-/* fn(arg, m) on every member m, the caller being member 0; returns when
- * all are done.  NULL team: fn(arg, 0). */
-void arnet__team_run(arnet__team *team, arnet__team_fn fn, void *arg);
-/* The next chunk of a kernel's work, for whichever member asks first. */
-size_t arnet__team_take(size_t *next);
+#include "team.h"
 
 /* ---- BLIS glue (blas.c) --------------------------------------------------- */
 

@@ -12,7 +12,7 @@ import threading
 
 from . import _buffers
 from ._lib import (E_INVALID, E_SHAPE, E_STATE, ArnetError, ExtractorOptions, Frame, Handle,
-                   encode_path, lib, new_struct, require, using, put, c_int_arg)
+                   encode_path, has, lib, new_struct, require, using, put, c_int_arg)
 from .data import _busy
 
 _RESIZE = {"short256": 0, "340x256": 1, "224x224": 2, "none": 3}
@@ -106,6 +106,10 @@ class Extractor(object):
                               threads=threads)
         with self._use() as p:
             self.feature_dim = int(lib.arnet_extractor_feature_dim(p))
+            # 'rgb' (3 channels in) or 'flow' (2: TV-L1 flow x, y); files
+            # from before the flow network are RGB.
+            self.stream = "flow" if has("arnet_extractor_stream") and \
+                lib.arnet_extractor_stream(p) == 1 else "rgb"
         self.clip_frames = int(self._opt.clip_frames)
         self._state = None
         self._size = None
@@ -217,14 +221,19 @@ class Extractor(object):
         return np.stack(out) if out else np.zeros(shape, np.float32)
 
     def clips(self, clips, threads=None):
-        """Features of preprocessed clips: float32 [n, T, H, W, 3] in [-1, 1]
-        (already resized and cropped) -> [n, feature_dim].  NaN or infinite
-        values are refused (ArnetError naming the clip and the value), as
-        Model.score refuses them."""
+        """Features of preprocessed clips: float32 [n, T, H, W, C] in [-1, 1]
+        (already resized and cropped; C = 3 for an RGB network, 2 for a flow
+        one: flow x, y scaled to [-1, 1]) -> [n, feature_dim].  NaN or
+        infinite values are refused (ArnetError naming the clip and the
+        value), as Model.score refuses them."""
         np = self._np
-        c = np.ascontiguousarray(clips, dtype=np.float32)
-        if c.ndim != 5 or c.shape[4] != 3 or min(c.shape) < 1:
-            raise ArnetError(E_SHAPE, "clips must be [n, T, H, W, 3], got %s" % (c.shape,))
+        channels = 2 if self.stream == "flow" else 3
+        c = np.asarray(clips)
+        _buffers._check_numpy_kind(c, "clips")
+        c = _buffers._as_float32(c, "clips")
+        if c.ndim != 5 or c.shape[4] != channels or min(c.shape) < 1:
+            raise ArnetError(E_SHAPE, "clips must be [n, T, H, W, %d] for this %s network, "
+                             "got %s" % (channels, self.stream, c.shape))
         out = np.empty((c.shape[0], self.feature_dim), np.float32)
         with self._use() as p:
             lib.arnet_extractor_clips(p, ctypes.c_void_p(c.ctypes.data), c.shape[0],

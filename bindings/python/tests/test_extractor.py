@@ -80,6 +80,37 @@ class ExtractorTest(unittest.TestCase):
         ten.close()
         self.assertEqual(self.x.extract(self.frames[:3]).shape, (0, 1024))
 
+    def test_flow_network(self):
+        # The optical-flow I3D (2 input channels) takes [n, T, H, W, 2]
+        # clips; an RGB one 3.  Each says which it is.
+        self.assertEqual(self.x.stream, "rgb")
+        if not arnet._lib.has("arnet_extractor_stream"):
+            self.skipTest("libarnet has no arnet_extractor_stream() yet")
+        with tempfile.TemporaryDirectory() as d:
+            pt = os.path.join(d, "flow.pt")
+            r = subprocess.run([sys.executable, REFERENCE, "weights", "--out", pt, "--seed", "4",
+                                "--in-channels", "2"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True)
+            self.assertEqual(r.returncode, 0, r.stdout)
+            with arnet.Extractor(pt, torch=True) as fx:
+                self.assertEqual(fx.stream, "flow")
+                g = np.random.default_rng(1)
+                clip = g.uniform(-1, 1, (1, 8, 32, 32, 2)).astype(np.float32)
+                f = fx.clips(clip)
+                self.assertEqual(f.shape, (1, fx.feature_dim))
+                self.assertTrue(np.isfinite(f).all())
+                # float64 gives the same features (converted once).
+                np.testing.assert_array_equal(fx.clips(clip.astype(np.float64)), f)
+                with self.assertRaises(arnet.ArnetError) as cm:
+                    fx.clips(np.zeros((1, 8, 32, 32, 3), np.float32))
+                self.assertEqual(cm.exception.status, arnet.E_SHAPE)
+                self.assertIn("flow", str(cm.exception))
+        with self.assertRaises(arnet.ArnetError) as cm:
+            self.x.clips(np.zeros((1, 8, 32, 32, 2), np.float32))
+        self.assertEqual(cm.exception.status, arnet.E_SHAPE)
+        with self.assertRaises(ValueError):
+            self.x.clips(np.full((1, 8, 32, 32, 3), 1e300))
+
     def test_errors(self):
         x = self.x.share()
         with self.assertRaises(arnet.ArnetError) as e:

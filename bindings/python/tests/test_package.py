@@ -174,6 +174,22 @@ class InstallTest(unittest.TestCase):
                             lines[0].endswith(os.path.join("arnet", "libarnet.so.0")), r.stdout)
             self.assertEqual(lines[1], version)
             self.assertEqual(lines[2], "True")
+            # ARNET_LIBRARY, and a libarnet the system's loader finds (here
+            # through LD_LIBRARY_PATH), still win over the bundled copy.
+            lib = arnet.library_path
+            for var, value, want in (("ARNET_LIBRARY", lib, lib),
+                                     ("LD_LIBRARY_PATH", os.path.dirname(lib), None)):
+                if var == "LD_LIBRARY_PATH" and not os.path.exists(
+                        os.path.join(os.path.dirname(lib), "libarnet.so")):
+                    continue  # find_library looks for the development name
+                r = _run([vpy, "-c", "import arnet; print(arnet.library_path)"],
+                         env=dict(env, **{var: value}), cwd=d)
+                self.assertEqual(r.returncode, 0, r.stdout)
+                got = r.stdout.strip()
+                if want is not None:
+                    self.assertEqual(got, want)
+                else:
+                    self.assertFalse(got.startswith(venv), got)
 
 
 class VersionTest(unittest.TestCase):
