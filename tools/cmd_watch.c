@@ -39,6 +39,9 @@ static void usage(FILE *f)
             "or raw RGB24 frames, W x H x 3 bytes each, on standard input), extract I3D\n"
             "features every 16 frames, score them and print one line per alarm start and end.\n\n"
             "  --extractor X       extractor file (arnet import i3d)\n"
+            "  --flow-extractor F  I3D's flow network: score RGB + flow features (2048 per\n"
+            "                      clip, a model trained on two-stream features), flow by\n"
+            "                      TV-L1 computed as each frame arrives\n"
             "  --model MODEL       model file (arnet train)\n"
             "  --cameras FILE      many cameras in one process, one a line:\n"
             "                      'ID URL|- [threshold=T] [off=T] [transport=tcp|udp]'\n"
@@ -71,7 +74,9 @@ static void usage(FILE *f)
             "                      the input (default: skip, count and report them)\n"
             "  --realtime          pace a file at its frame rate (as a camera would)\n"
             "  --size WxH, --fps F frame size and rate of raw frames on standard input\n"
-            "  --crops, --resize, --filter, --threads, --last-clip   as for arnet extract\n\n"
+            "  --crops, --resize, --filter, --threads, --last-clip   as for arnet extract\n"
+            "  --flow-at, --flow-values, --flow-bound, --flow-channels, --flow-preset\n"
+            "                      the flow recipe, as for arnet extract\n\n"
             "Text lines: 'HH:MM:SS.mmm alarm start clip C score S' and\n"
             "'HH:MM:SS.mmm alarm end clips C1-C2 from HH:MM:SS.mmm peak P' (video times; the\n"
             "end time is where the last clip of the alarm ends), 'HH:MM:SS.mmm stream lost:\n"
@@ -88,6 +93,7 @@ static void usage(FILE *f)
 
 typedef struct settings {
     arnet_extractor_options xopt;
+    arnet_flow_options fopt; /* with a flow network (--flow-extractor) */
     double threshold, off;
     uint64_t min_on, min_off, window;
     int json, scores, realtime, strict, multi;
@@ -184,6 +190,7 @@ typedef struct camera {
     pthread_t thread;
     int started;
     arnet_extractor_state *volatile xs;
+    arnet_two_stream_state *volatile ts; /* instead of xs with --flow-extractor */
     arnet_scorer *scorer;
     arnet_stream *stream;
     cli_video *video;
@@ -228,6 +235,9 @@ static void cancel_all(void)
         arnet_extractor_state *st = cams[i].xs;
         if (st)
             arnet_extractor_cancel(st);
+        arnet_two_stream_state *ts = cams[i].ts;
+        if (ts)
+            arnet_two_stream_cancel(ts);
     }
 }
 
@@ -407,8 +417,8 @@ static int raw_read(raw_in *r, arnet_frame *fr)
     return 1;
 }
 
-/* Shared, read-only during the run. */
-static arnet_extractor *net_x;
+/* Shared, read-only during the run (net_fx: the flow network, or NULL). */
+static arnet_extractor *net_x, *net_fx;
 static arnet_model *net_m;
 
 static int cam_fail(camera *c, int st, const char *what)
@@ -424,11 +434,14 @@ static int cam_fail(camera *c, int st, const char *what)
  * that changed it). */
 static int cam_size(camera *c, const arnet_frame *fr)
 {
-    if (c->xs && fr->width == c->fw && fr->height == c->fh)
+    if ((c->xs || c->ts) && fr->width == c->fw && fr->height == c->fh)
         return 0;
     arnet_extractor_state *old = c->xs;
+    arnet_two_stream_state *old_ts = c->ts;
     c->xs = NULL;
+    c->ts = NULL;
     arnet_extractor_state_free(old);
+    arnet_two_stream_state_free(old_ts);
     for (size_t k = 0; c->cand && k < c->ring_n; k++)
         free(c->cand[k]);
     free(c->cand);
@@ -438,8 +451,16 @@ static int cam_size(camera *c, const arnet_frame *fr)
     arnet_extractor_options o = c->set->xopt;
     o.frame_width = fr->width;
     o.frame_height = fr->height;
-    arnet_extractor_state *xs;
-    int st = arnet_extractor_state_create(net_x, &o, &xs);
+    arnet_extractor_state *xs = NULL;
+    arnet_two_stream_state *ts = NULL;
+    int st;
+    if (net_fx) {
+        arnet_flow_options fo = c->set->fopt;
+        fo.threads = c->set->xopt.threads;
+        st = arnet_two_stream_state_create(net_x, net_fx, &o, &fo, &ts);
+    } else {
+        st = arnet_extractor_state_create(net_x, &o, &xs);
+    }
     if (st != ARNET_OK)
         return cam_fail(c, st, c->url);
     c->fw = fr->width;
@@ -451,24 +472,28 @@ static int cam_size(camera *c, const arnet_frame *fr)
         c->peak = malloc(c->frame_bytes);
         if (!c->cand || !c->peak) {
             arnet_extractor_state_free(xs);
+            arnet_two_stream_state_free(ts);
             fprintf(stderr, "arnet watch: %s: out of memory for snapshots\n", c->id);
             return CLI_EXIT_FAIL;
         }
         for (size_t k = 0; k < c->ring_n; k++)
             if (!(c->cand[k] = malloc(c->frame_bytes))) {
                 arnet_extractor_state_free(xs);
+                arnet_two_stream_state_free(ts);
                 fprintf(stderr, "arnet watch: %s: out of memory for snapshots\n", c->id);
                 return CLI_EXIT_FAIL;
             }
         snap = (c->ring_n + 1) * c->frame_bytes;
     }
     c->xs = xs;
-    size_t mem = arnet_extractor_state_memory(xs) + arnet_scorer_memory(c->scorer) +
-                 c->ring_n * sizeof(clip_rec) + snap;
+    c->ts = ts;
+    size_t xmem = ts ? arnet_two_stream_state_memory(ts) : arnet_extractor_state_memory(xs);
+    size_t mem = xmem + arnet_scorer_memory(c->scorer) + c->ring_n * sizeof(clip_rec) + snap;
     c->state_bytes = (double)mem;
-    fprintf(stderr, "arnet watch: %s: %ux%u frames; this camera holds %.1f MB (extractor "
-                        "state %.1f MB, scorer %.1f KB, snapshots %.1f MB)\n",
-                c->id, fr->width, fr->height, mem / 1e6, arnet_extractor_state_memory(xs) / 1e6,
+    fprintf(stderr, "arnet watch: %s: %ux%u frames; this camera holds %.1f MB (%s state %.1f "
+                        "MB, scorer %.1f KB, snapshots %.1f MB)\n",
+                c->id, fr->width, fr->height, mem / 1e6, ts ? "two-stream" : "extractor",
+                xmem / 1e6,
                 arnet_scorer_memory(c->scorer) / 1e3, snap / 1e6);
     return 0;
 }
@@ -516,6 +541,8 @@ static int cam_break(camera *c, const char *reason)
 {
     if (c->xs)
         arnet_extractor_reset(c->xs);
+    if (c->ts)
+        arnet_two_stream_reset(c->ts);
     arnet_stream_state ss;
     arnet_stream_state_init(&ss);
     if (arnet_stream_get_state(c->stream, &ss) != ARNET_OK)
@@ -660,7 +687,8 @@ static int cam_session(camera *c, raw_in *rin, uint32_t dim, char *err, size_t e
         c->last_end = vt + c->dt;
         pthread_mutex_unlock(&c->mu);
         int ready = 0;
-        int st = arnet_extractor_push(c->xs, &fr, c->feat, &ready);
+        int st = c->ts ? arnet_two_stream_push(c->ts, &fr, c->feat, &ready)
+                       : arnet_extractor_push(c->xs, &fr, c->feat, &ready);
         if (st == ARNET_E_CANCELLED)
             return 0;
         if (st != ARNET_OK)
@@ -676,7 +704,7 @@ static void *cam_thread(void *arg)
     const settings *s = c->set;
     char err[512];
     raw_in rin = {0};
-    uint32_t dim = arnet_extractor_feature_dim(net_x);
+    uint32_t dim = arnet_extractor_feature_dim(net_x) * (net_fx ? 2 : 1);
     c->t_start = cli_now();
     c->rc = 0;
     if (c->raw) {
@@ -1039,12 +1067,15 @@ static void print_status(int final, double t0)
 
 int cmd_watch(int argc, char **argv)
 {
-    const char *xpath = NULL, *mpath = NULL, *input = NULL, *cameras_path = NULL, *v;
+    const char *xpath = NULL, *fpath = NULL, *mpath = NULL, *input = NULL, *cameras_path = NULL,
+               *v;
+    int flow_opts = 0;
     const char *single_id = "cam0", *mqtt_url = NULL;
     uint64_t mqtt_queue = 10000;
     settings set;
     memset(&set, 0, sizeof set);
     arnet_extractor_options_init(&set.xopt);
+    arnet_flow_options_init(&set.fopt);
     set.threshold = set.off = -1;
     set.min_on = 3;
     set.min_off = 5;
@@ -1068,8 +1099,12 @@ int cmd_watch(int argc, char **argv)
         } else if (!strcmp(argv[i], "--strict")) {
             set.strict = 1;
         } else if ((r = cli_extractor_option(CMD, argc, argv, &i, &set.xopt))) {
+        } else if ((r = cli_flow_option(CMD, argc, argv, &i, &set.xopt, &set.fopt))) {
+            flow_opts = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--extractor", &v))) {
             xpath = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-extractor", &v))) {
+            fpath = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--model", &v))) {
             mpath = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--cameras", &v))) {
@@ -1148,6 +1183,10 @@ int cmd_watch(int argc, char **argv)
                                     "input, or --cameras FILE");
     if (input && cameras_path)
         return cli_usage_error(CMD, "give either an input or --cameras FILE, not both");
+    if (flow_opts && !fpath)
+        return cli_usage_error(CMD, "a --flow-* option needs --flow-extractor FLOW.arnet");
+    if (fpath && set.xopt.last_clip == ARNET_LAST_CLIP_PAD)
+        return cli_usage_error(CMD, "--last-clip pad: two-stream clips need all their flows");
     if (strlen(single_id) > MAX_ID)
         return cli_usage_error(CMD, "--id: longer than %d characters", MAX_ID);
     set.raw_w = sw;
@@ -1255,16 +1294,20 @@ int cmd_watch(int argc, char **argv)
         }
     }
     /* The extractor last: loading it takes seconds. */
-    if ((st = arnet_extractor_load(xpath, &net_x)) != ARNET_OK) {
-        rc = cli_fail(CMD, st, xpath);
+    if ((rc = cli_load_extractors(CMD, xpath, fpath, &net_x, fpath ? &net_fx : NULL)) != 0)
         goto done;
-    }
     if (cli_interrupted())
         goto done;
-    uint32_t dim = arnet_extractor_feature_dim(net_x);
+    uint32_t dim = arnet_extractor_feature_dim(net_x) * (net_fx ? 2 : 1);
     if (arnet_model_feature_dim(net_m) != dim) {
-        fprintf(stderr, "arnet watch: %s scores %u features per clip, but %s makes %u\n", mpath,
-                arnet_model_feature_dim(net_m), xpath, dim);
+        fprintf(stderr, "arnet watch: %s scores %u features per clip, but %s%s%s makes %u%s\n",
+                mpath, arnet_model_feature_dim(net_m), xpath, net_fx ? " with " : "",
+                net_fx ? fpath : "", dim,
+                !net_fx && arnet_model_feature_dim(net_m) == 2 * dim
+                    ? " (a two-stream model: give the flow network as --flow-extractor)"
+                : net_fx && arnet_model_feature_dim(net_m) == dim / 2
+                    ? " (an RGB-only model: leave out --flow-extractor)"
+                    : "");
         rc = CLI_EXIT_FAIL;
         goto done;
     }
@@ -1383,8 +1426,11 @@ done:
         camera *c = &cams[i];
         cli_video_close(c->video);
         arnet_extractor_state *xs = c->xs;
+        arnet_two_stream_state *ts = c->ts;
         c->xs = NULL;
+        c->ts = NULL;
         arnet_extractor_state_free(xs);
+        arnet_two_stream_state_free(ts);
         arnet_stream_free(c->stream);
         arnet_scorer_free(c->scorer);
         free(c->feat);
@@ -1403,7 +1449,9 @@ done:
     free(owned);
     arnet_model_free(net_m);
     arnet_extractor_free(net_x);
+    arnet_extractor_free(net_fx);
     net_m = NULL;
     net_x = NULL;
+    net_fx = NULL;
     return rc;
 }
