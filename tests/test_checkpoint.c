@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 /* The container's half-precision conversions (container.c, container.h). */

@@ -269,6 +269,12 @@ START_TEST(pools_of_the_network)
     check_pool(2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 2, 1);
     check_pool(3, 3, 3, 1, 1, 1, 3, 5, 4, 7, 10, 2);
     check_pool(3, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 2);
+    /* Rows wider than one run of the separable method's buffer (16384
+     * floats: 23 columns of 700 channels), and channels too many for it
+     * (the direct method). */
+    check_pool(3, 3, 3, 1, 1, 1, 2, 3, 40, 700, 700, 2);
+    check_pool(3, 3, 3, 2, 2, 2, 3, 3, 41, 700, 704, 1);
+    check_pool(1, 3, 3, 1, 2, 2, 1, 3, 3, 6000, 6000, 1);
 }
 END_TEST
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 #define DATA_DIR ARNET_SOURCE_DIR "/tests/data"

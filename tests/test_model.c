@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 static arnet_model *make_model(uint32_t F, uint32_t H, uint64_t seed)

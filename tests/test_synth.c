@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 static void make(uint64_t seed, uint32_t F, double scale, arnet_dataset **tr,

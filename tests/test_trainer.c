@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 #define F 16

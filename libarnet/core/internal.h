@@ -1,5 +1,10 @@
-/* internal.h -- what the library's source files share and callers never see.
- * Nothing here is exported: everything is hidden by -fvisibility=hidden. */
+/* internal.h -- the core's internal header: what every part of the library
+ * may use (errors, versioned structs, random numbers, BLIS, the thread team,
+ * numeric helpers, files).  The parts above it have their own: store/
+ * container.h, data/data_int.h, detector/detector_int.h, video/'s i3d.h,
+ * conv3d.h, preprocess.h, torchfile.h (tests/check_layers.sh holds the
+ * rule).  Nothing here is exported: everything is hidden by
+ * -fvisibility=hidden. */
 #ifndef ARNET_INTERNAL_H
 #define ARNET_INTERNAL_H
 
@@ -115,22 +120,9 @@ uint64_t arnet__rng_below(arnet__rng *r, uint64_t n);
 /* Standard normal (Box-Muller on the above; deterministic). */
 double arnet__rng_normal(arnet__rng *r);
 
-/* ---- teams of threads (team.c) ------------------------------------------- */
+/* ---- teams of threads: team.h ------------------------------------------- */
 
-/* A team of threads that run one kernel together (the caller is member 0;
- * the others wait on a condition variable, never spin, so a loaded machine
- * does not suffer).  Each member calls BLIS single-threaded on its own part
- * of the work, with its own part of the scratch.  NULL means one thread. */
-typedef struct arnet__team arnet__team;
-typedef void (*arnet__team_fn)(void *arg, int member);
-int arnet__team_create(int threads, arnet__team **out); /* team.c */
-void arnet__team_free(arnet__team *team);
-int arnet__team_size(const arnet__team *team);
-/* fn(arg, m) on every member m, the caller being member 0; returns when
- * all are done.  NULL team: fn(arg, 0). */
-void arnet__team_run(arnet__team *team, arnet__team_fn fn, void *arg);
-/* The next chunk of a kernel's work, for whichever member asks first. */
-size_t arnet__team_take(size_t *next);
+#include "team.h"
 
 /* ---- BLIS glue (blas.c) --------------------------------------------------- */
 
@@ -158,35 +150,14 @@ void arnet__sgemm_team(arnet__team *team, int trans_a, int trans_b, size_t m, si
                        float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                        float beta, float *c, size_t ldc, float *scratch);
 
-/* ---- model (model.c) ---------------------------------------------------- */
+/* ---- key/value pairs (model metadata, checkpoint sections) ---------------- */
 
 typedef struct arnet__kv {
     char *key;
     char *value;
 } arnet__kv;
 
-struct arnet_model {
-    arnet_model_config cfg; /* hidden_dim resolved (never 0) */
-    uint32_t feature_dim;   /* F */
-    uint32_t hidden_dim;    /* H */
-    float *w1;              /* H x F row-major */
-    float *b1;              /* H */
-    float *w2;              /* H */
-    float b2;
-    arnet__kv *meta;
-    size_t n_meta;
-};
-
-/* Allocate a model with the given shape, parameters uninitialised
- * (checkpoint loading fills them). */
-int arnet__model_alloc(uint32_t feature_dim, uint32_t hidden_dim, float dropout,
-                       uint64_t seed, arnet_model **out);
-
-/* Forward pass without dropout: hidden (n x H scratch, may be reused) gets
- * ReLU(X W1^T + b1); logits (n) get H w2 + b2.  Two GEMMs (the second
- * one column wide), so a row's result does not depend on n. */
-void arnet__model_forward(const arnet_model *m, const float *x, size_t n, float *hidden,
-                          float *logits, int threads);
+/* ---- numeric helpers (numeric.c) ------------------------------------------ */
 
 /* Numerically safe sigmoid and softplus, shared by scoring and losses. */
 float arnet__sigmoid(float z);
@@ -204,67 +175,6 @@ double arnet__softplus(double z);
  * as a double: the number a user wrote for a float option (0.8f -> 0.8),
  * for arithmetic that the references do in double (numeric.c). */
 double arnet__float_decimal(float x);
-
-/* ---- checkpoint (checkpoint.c) ----------------------------------------- */
-
-/* A named float tensor handed to the writer ([borrowed]). */
-typedef struct arnet__tensor {
-    const char *name;
-    uint32_t ndim;    /* 1..4 */
-    uint64_t dims[4];
-    const float *data;
-} arnet__tensor;
-
-/* Extra (trainer) content for a checkpoint: tensors, always stored f32, and
- * key/value strings.  Written as sections that model-only readers skip. */
-typedef struct arnet__extra {
-    const arnet__tensor *tensors;
-    size_t n_tensors;
-    const char *const *kv; /* key0, value0, key1, value1, ... */
-    size_t n_kv;           /* number of pairs */
-    int kv_as_meta;        /* 1: the pairs go into the model's metadata (a
-                            * model-only file); n_tensors must be 0 */
-} arnet__extra;
-
-/* The same, owned, as read back. */
-typedef struct arnet__loaded_tensor {
-    char *name;
-    uint32_t ndim;
-    uint64_t dims[4];
-    float *data;
-} arnet__loaded_tensor;
-
-typedef struct arnet__loaded_extra {
-    arnet__loaded_tensor *tensors;
-    size_t n_tensors;
-    arnet__kv *kv;
-    size_t n_kv;
-} arnet__loaded_extra;
-
-/* Write model (+ extra when not NULL) atomically to path. */
-int arnet__checkpoint_save(const arnet_model *m, const arnet_save_options *opt,
-                           const arnet__extra *extra, const char *path);
-/* Read path; *extra is set to NULL when the file has no trainer sections
- * (extra itself may be NULL when the caller does not want them). */
-int arnet__checkpoint_load(const char *path, arnet_model **model,
-                           arnet__loaded_extra **extra);
-void arnet__loaded_extra_free(arnet__loaded_extra *e);
-/* Tensor with this name and exactly `count` elements, or NULL. */
-const float *arnet__extra_tensor(const arnet__loaded_extra *e, const char *name,
-                                 uint64_t count);
-/* Value for key, or NULL. */
-const char *arnet__extra_kv(const arnet__loaded_extra *e, const char *key);
-
-/* The model configuration of an opened container (container.h), checked
- * (docs/checkpoint-format.md step 8); ARNET_E_FORMAT naming the file when it
- * is of another kind than "model".  Used by loading and fileinfo.c. */
-typedef struct arnet__container arnet__container;
-typedef struct arnet__ckp_config {
-    uint32_t feature_dim, hidden_dim;
-    float dropout;
-    uint64_t seed;
-} arnet__ckp_config;
-int arnet__checkpoint_config(const arnet__container *c, arnet__ckp_config *cfg);
 
 /* ---- files (fileio.c) ------------------------------------------------------ */
 
@@ -301,205 +211,5 @@ int arnet__open_read(const char *path, int *fd, uint64_t *size);
 int arnet__fopen_read(const char *path, FILE **fp, uint64_t *size);
 /* The whole regular file at path: *out [transferred] (free), *size bytes. */
 int arnet__read_file(const char *path, uint8_t **out, size_t *size);
-
-/* ---- data sets (dataset.c) ------------------------------------------------ */
-
-/* A feature file mapped read-only (arnet_load_options.mmap): the data
- * stay in the page cache, shared, and rows are computed when needed. */
-typedef struct arnet__map {
-    void *base;        /* for munmap */
-    size_t len;
-    const float *data; /* first element: native float32, C order */
-    size_t T, C, F;    /* clips, crops (1 for [T, F]), features */
-    int ctf;           /* [C, T, F] */
-} arnet__map;
-
-/* Where a mapped video's rows come from: one file, or RGB + flow side by
- * side (T is the shorter's); crop -1 = mean of the crops, else that crop. */
-typedef struct arnet__src {
-    arnet__map part[2];    /* a file, or the first file of a crop set */
-    arnet__map *extra[2];  /* a crop set's other files (n_files - 1), or NULL */
-    size_t n_files[2];     /* 1, or the crop set's files */
-    int n_parts;
-    int crop;
-} arnet__src;
-
-/* Unmap and free a source (NULL is fine). */
-void arnet__src_free(arnet__src *src);
-
-/* Map path's data when it is native float32 in C order, the data 4-byte
- * aligned: ARNET_OK; 1 when it is another kind of .npy (read it instead);
- * errors as arnet_npy_read's (the layout rule included). */
-int arnet__npy_map(const char *path, int layout, arnet__map *out);
-void arnet__map_free(arnet__map *m);
-
-typedef struct arnet__video {
-    char *name;
-    int label;
-    size_t n_clips;
-    float *features;       /* n_clips x feature_dim */
-    size_t n_frames;       /* 0 = no frame ground truth */
-    uint8_t *frame_labels; /* n_frames 0/1, or NULL */
-    int crop;              /* ARNET_CROP_EACH entries: the crop (0..group-1), else -1 */
-    size_t group;          /* on crop 0 of such entries: the crops that follow it, 1..C */
-    arnet__src *src;       /* mapped (features NULL unless one [T, F] file), or NULL */
-} arnet__video;
-
-/* Rows t0 .. t0 + n - 1 of v as n x F floats into out (F the data set's
- * feature_dim): the same floats arnet_npy_read gives (crop means in
- * double, rounded once). */
-void arnet__video_rows(const arnet__video *v, size_t F, size_t t0, size_t n, float *out);
-/* Done with v's rows for now: drop its mapped pages from this process
- * (they stay in the page cache), so that the resident set does not grow
- * with the data set.  Nothing for a loaded video. */
-void arnet__video_release(const arnet__video *v);
-/* Add a mapped video (src [transferred], freed on failure). */
-int arnet__dataset_add_mapped(arnet_dataset *ds, char *name, arnet__src *src, size_t n_clips,
-                              uint32_t feature_dim, int label, uint8_t *frame_labels,
-                              size_t n_frames);
-
-struct arnet_dataset {
-    uint32_t feature_dim;
-    size_t n_videos;
-    size_t cap;
-    arnet__video *videos;
-    size_t n_label[2];
-};
-
-/* Add a video whose buffers the data set takes over (name, features,
- * frame_labels [transferred], freed on failure too), so that loading a
- * manifest never holds two copies of the features. */
-int arnet__dataset_add_owned(arnet_dataset *ds, char *name, float *features, size_t n_clips,
-                             uint32_t feature_dim, int label, uint8_t *frame_labels,
-                             size_t n_frames);
-
-/* The crop layout of a rank-3 feature file [a, b, F] (ARNET_LAYOUT_*),
- * resolving AUTO by the crop-count rule in arnet.h; errors name path. */
-int arnet__npy_layout(const char *path, uint64_t a, uint64_t b, int layout, int *resolved);
-
-/* ---- metrics (metrics.c) -------------------------------------------------- */
-
-/* ROC AUC, average precision and trapezoidal PR area from one sort (any of
- * the outputs may be NULL).  fn names the public caller in error messages. */
-int arnet__binary_metrics(const char *fn, const float *scores, const uint8_t *labels, size_t n,
-                          double *auc, double *ap, double *pr_auc);
-
-/* ---- scorer (scorer.c) --------------------------------------------------- */
-
-/* The model a scorer was created with and its batch size. */
-const arnet_model *arnet__scorer_model(const arnet_scorer *s);
-size_t arnet__scorer_max_batch(const arnet_scorer *s);
-/* Score m <= max_batch clips without argument checks; the m scores live in
- * the scorer's scratch until its next call. */
-const float *arnet__scorer_run(arnet_scorer *s, const float *features, size_t m);
-
-/* ---- training internals (backward.c, optim.c, sampler.c, trainer.c) ------ */
-
-/* One step's videos packed row after row (no padding): video i owns rows
- * [row0_i, row0_i + rows[i]) with row0_i = rows[0] + ... + rows[i-1]. */
-typedef struct arnet__batch {
-    size_t n_videos;
-    const size_t *rows; /* clips of each video in the batch */
-    const int *labels;  /* 0 / 1 per video */
-    size_t n_rows;      /* sum of rows[] */
-    const float *x;     /* n_rows x feature_dim [borrowed] */
-} arnet__batch;
-
-/* Which loss and how it is reduced over the batch (ARNET_LOSS_*, ARNET_REDUCE_*). */
-typedef struct arnet__loss_spec {
-    int loss;
-    int reduce;
-    float alpha;
-    float lambda;
-} arnet__loss_spec;
-
-/* Scratch of one forward/backward pass over up to max_rows packed rows. */
-typedef struct arnet__pass_scratch {
-    float *hidden;  /* max_rows x H: activations, then dZ1 in place */
-    float *logits;  /* max_rows */
-    float *dlogits; /* max_rows */
-    float *tmp;     /* max_rows: a second loss gradient */
-    double *colsum; /* H */
-    /* The threads of the pass's big products (NULL: one thread) and their
-     * scratch, arnet__sgemm_team_scratch(team, H, F) floats (may be NULL). */
-    arnet__team *team;
-    float *team_scratch;
-} arnet__pass_scratch;
-
-/* Parameters and gradients are laid out flat as [W1 (H x F) | b1 (H) | w2 (H) | b2]. */
-size_t arnet__param_count(const arnet_model *m);
-
-/* Inverted dropout draw for one hidden unit: 1 when kept (probability
- * 1 - p).  The training forward pass makes the same test (backward.c's
- * one rule) once per element of the n_rows x H activation matrix,
- * row-major, whatever the unit's value: tests replay the mask with it. */
-int arnet__dropout_keep(arnet__rng *r, float p);
-
-/* Forward and backward pass of one packed batch: the model's training
- * forward (dropout p = m->cfg.dropout with draws from dropout_rng, or no
- * dropout when dropout_rng is NULL), the loss of spec, and its gradient for
- * every parameter into grad (flat, arnet__param_count floats).  st (may be
- * NULL) gets loss, loss_dmil and loss_center.  Returns a loss kernel's error
- * status if one fails (bad spec).  The big products run on ws->team;
- * deterministic for a given team size. */
-int arnet__train_pass(const arnet_model *m, const arnet__batch *b, const arnet__loss_spec *spec,
-                      arnet__rng *dropout_rng, const arnet__pass_scratch *ws, float *grad,
-                      arnet_step_stats *st);
-
-/* Adam with torch.optim.Adam's L2 weight decay (added to the gradient).
- * Hyper-parameters are doubles, as torch holds them (Python floats). */
-typedef struct arnet__adam_hyper {
-    double lr, beta1, beta2, eps, weight_decay;
-} arnet__adam_hyper;
-
-/* From the float options: each becomes the shortest decimal that rounds to
- * that float (0.999f -> 0.999), i.e. the number the user wrote, so that
- * 1 - beta2 is 0.001 as in torch and not 1 - 0.999f = 0.00099998713. */
-void arnet__adam_hyper_set(arnet__adam_hyper *h, float lr, float beta1, float beta2, float eps,
-                           float weight_decay);
-
-/* One Adam update of n parameters; step is 1-based (bias corrections). */
-void arnet__adam_update(const arnet__adam_hyper *h, uint64_t step, float *param,
-                        const float *grad, float *m, float *v, size_t n);
-
-/* Sampling of a step's batch (docs/method.md): per class, videos drawn without
- * replacement inside the step; a video longer than max_clips is resampled
- * (anomalous: one random clip from each of max_clips equal bins) or cropped
- * (normal: a random contiguous window). */
-typedef struct arnet__sampler arnet__sampler;
-
-typedef struct arnet__pick {
-    uint32_t video;  /* index in the data set */
-    uint32_t n_rows; /* clips taken, min(n_clips, max_clips) */
-} arnet__pick;
-
-/* ARNET_E_INVALID (naming the class) when the data set has fewer videos of
- * a class than asked for.  Keeps a reference to ds. */
-int arnet__sampler_create(const arnet_dataset *ds, uint32_t n_normal, uint32_t n_anomalous,
-                          uint32_t max_clips, arnet__sampler **out);
-void arnet__sampler_free(arnet__sampler *s);
-/* Rows of the largest batch the sampler can draw (what scratch must hold). */
-size_t arnet__sampler_max_rows(const arnet__sampler *s);
-/* ARNET_E_STATE when the data set gained videos since creation. */
-int arnet__sampler_check(const arnet__sampler *s);
-/* Draw one step: picks gets n_normal then n_anomalous entries, clips gets,
- * for every packed row, the clip index inside its video (increasing within
- * a video).  Returns the number of rows.  Never allocates. */
-size_t arnet__sampler_draw(arnet__sampler *s, arnet__rng *r, arnet__pick *picks,
-                           uint32_t *clips);
-
-/* For runs (run.c): save the trainer (state 1: the checkpoint; 0: a
- * model-only file whose metadata gets the trainer's pairs) with the n_kv
- * pairs kv (key0, value0, ...) added; read the options a checkpoint's
- * trainer pairs hold over *o (checked); restore from a loaded file, whose
- * model lm may be the trainer's own (its weights are then already there). */
-int arnet__trainer_save_with(const arnet_trainer *t, const char *const *kv, size_t n_kv,
-                             int state, const char *path);
-int arnet__trainer_read_options(const arnet__loaded_extra *e, const char *path,
-                                arnet_train_options *o);
-int arnet__trainer_restore_loaded(arnet_trainer *t, const char *path, const arnet_model *lm,
-                                  const arnet__loaded_extra *e);
-/* A new step target (the run's arnet_run_set_iterations). */
-int arnet__trainer_set_iterations(arnet_trainer *t, uint64_t iterations);
 
 #endif /* ARNET_INTERNAL_H */

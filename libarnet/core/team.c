@@ -1,11 +1,11 @@
 /* team.c -- a team of threads that run one kernel together for the
- * extractor's forward pass (conv3d.h): started once with the scratch,
+ * extractor's forward pass, the trainer and TV-L1 flow (team.h): started once,
  * members wait on a condition variable between kernels, never spin. */
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "conv3d.h"
 #include "internal.h"
+#include "team.h"
 
 struct arnet__team {
     int n;

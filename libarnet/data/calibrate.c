@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_int.h"
 #include "internal.h"
 
 static int cmp_desc(const void *a, const void *b)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "data_int.h"
 #include "internal.h"
 
 void arnet_load_options_init(arnet_load_options *opt)

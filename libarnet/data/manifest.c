@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data_int.h"
 #include "internal.h"
 
 /* Frames per clip: range ground truth is laid over 16 * T frames because the

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_int.h"
 #include "internal.h"
 
 /* Map a float to a uint32 whose unsigned order is the float's order, so the

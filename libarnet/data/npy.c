@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data_int.h"
 #include "internal.h"
 
 void arnet_npy_options_init(arnet_npy_options *opt)

@@ -14,6 +14,7 @@
 #define synth_mkdir(p) mkdir((p), 0777)
 #endif
 
+#include "data_int.h"
 #include "internal.h"
 
 /* The real test videos: name, frame count (a multiple of 16), and where

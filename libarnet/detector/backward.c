@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 size_t arnet__param_count(const arnet_model *m)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "container.h"
+#include "detector_int.h"
 
 #define CONFIG_MIN 24
 #define CONFIG_MAX 4096

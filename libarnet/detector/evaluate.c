@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 /* Clips per forward pass: bounds the scratch (batch x F input rows and

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "container.h"
+#include "detector_int.h"
 
 void arnet_file_info_init(arnet_file_info *info)
 {

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 /* ---- top-k selection -------------------------------------------------------

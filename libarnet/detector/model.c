@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 #define META_KEY_MAX 255

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 void arnet__adam_hyper_set(arnet__adam_hyper *h, float lr, float beta1, float beta2, float eps,

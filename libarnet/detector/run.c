@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 struct arnet_run {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 /* Largest batch accepted: hidden scratch is max_batch x H floats, and with

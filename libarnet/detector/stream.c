@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 #define WINDOW_MAX 4096u

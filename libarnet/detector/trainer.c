@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detector_int.h"
 #include "internal.h"
 
 #define MAX_PER_BATCH (1u << 16)

@@ -88,6 +88,14 @@
 
 #include "internal.h"
 
+/* A named float tensor handed to the writer ([borrowed]). */
+typedef struct arnet__tensor {
+    const char *name;
+    uint32_t ndim;    /* 1..4 */
+    uint64_t dims[4];
+    const float *data;
+} arnet__tensor;
+
 /* ---- format constants ----------------------------------------------------- */
 
 #define ARNET__CKP_MAGIC "ARNETCKP"

@@ -614,7 +614,9 @@ typedef struct pool_job {
     size_t next;
 } pool_job;
 
-SIMD_TARGET static void pool_member(void *arg, int member)
+/* The direct method (kt kh kw reads an output), for rows too wide for the
+ * separable one's buffer (over 5461 channels with a 3-wide window). */
+SIMD_TARGET static void pool_direct_member(void *arg, int member)
 {
     (void)member;
     pool_job *j = arg;
@@ -649,6 +651,73 @@ SIMD_TARGET static void pool_member(void *arg, int member)
     }
 }
 
+/* Floats of a member's row buffer: the (t, h) maxima of a run of input
+ * columns (64 KB on the stack). */
+#define POOL_ROW_FLOATS 16384
+
+/* Separable: for an output row (to, ho), first the maximum over the
+ * window's kt x kh input rows of each input column the row's windows
+ * touch (kt kh reads a column), then each output the maximum of kw of
+ * those (kw reads): kt kh + kw reads per output instead of kt kh kw (12
+ * instead of 27 for the 3x3x3 pools).  A window reaching into the padding
+ * sees zeros; a window always holds at least one real input.  Columns
+ * are done in runs that fit the row buffer. */
+SIMD_TARGET static void pool_member(void *arg, int member)
+{
+    (void)member;
+    pool_job *j = arg;
+    const arnet__act *in = j->in, *out = j->out;
+    const uint8_t *k = j->k, *s = j->s;
+    const size_t C = in->c;
+    float rowmax[POOL_ROW_FLOATS];
+    /* output columns per run: their windows span (run - 1) s + k columns */
+    size_t span_max = POOL_ROW_FLOATS / C;
+    size_t run = span_max >= k[2] ? (span_max - k[2]) / s[2] + 1 : 0;
+    for (size_t row; (row = arnet__team_take(&j->next)) < j->n_rows;) {
+        uint32_t to = (uint32_t)(row / j->od[1]), ho = (uint32_t)(row % j->od[1]);
+        long t0 = (long)to * s[0] - j->front[0], h0 = (long)ho * s[1] - j->front[1];
+        long ta = t0 < 0 ? 0 : t0, ha = h0 < 0 ? 0 : h0;
+        long tb = t0 + k[0] < (long)in->t ? t0 + k[0] : (long)in->t;
+        long hb = h0 + k[1] < (long)in->h ? h0 + k[1] : (long)in->h;
+        int th_padded = t0 < 0 || h0 < 0 || t0 + k[0] > (long)in->t || h0 + k[1] > (long)in->h;
+        for (uint32_t w0 = 0; w0 < j->od[2]; w0 += (uint32_t)run) {
+            uint32_t w1 = w0 + (uint32_t)run < j->od[2] ? w0 + (uint32_t)run : j->od[2];
+            /* input columns [ca, cb) of this run's windows */
+            long ca = (long)w0 * s[2] - j->front[2], cb = (long)(w1 - 1) * s[2] - j->front[2] + k[2];
+            if (ca < 0)
+                ca = 0;
+            if (cb > (long)in->w)
+                cb = (long)in->w;
+            for (long wi = ca; wi < cb; wi++) {
+                float *r = rowmax + (size_t)(wi - ca) * C;
+                const float *first = in->data + (((size_t)ta * in->h + ha) * in->w + wi) * C;
+                for (size_t c = 0; c < C; c++)
+                    r[c] = th_padded && first[c] < 0.0f ? 0.0f : first[c];
+                for (long ti = ta; ti < tb; ti++)
+                    for (long hi = ha; hi < hb; hi++) {
+                        const float *v = in->data + (((size_t)ti * in->h + hi) * in->w + wi) * C;
+                        for (size_t c = 0; c < C; c++)
+                            r[c] = v[c] > r[c] ? v[c] : r[c];
+                    }
+            }
+            for (uint32_t wo = w0; wo < w1; wo++) {
+                float *o = out->data + (((size_t)to * j->od[1] + ho) * j->od[2] + wo) * out->ld;
+                long x0 = (long)wo * s[2] - j->front[2];
+                long xa = x0 < 0 ? 0 : x0, xb = x0 + k[2] < (long)in->w ? x0 + k[2] : (long)in->w;
+                int padded = x0 < 0 || x0 + k[2] > (long)in->w;
+                const float *first = rowmax + (size_t)(xa - ca) * C;
+                for (size_t c = 0; c < C; c++)
+                    o[c] = padded && first[c] < 0.0f ? 0.0f : first[c];
+                for (long x = xa + 1; x < xb; x++) {
+                    const float *v = rowmax + (size_t)(x - ca) * C;
+                    for (size_t c = 0; c < C; c++)
+                        o[c] = v[c] > o[c] ? v[c] : o[c];
+                }
+            }
+        }
+    }
+}
+
 void arnet__maxpool3d(const uint8_t k[3], const uint8_t s[3], const arnet__act *in,
                       const arnet__act *out, arnet__team *team)
 {
@@ -663,5 +732,6 @@ void arnet__maxpool3d(const uint8_t k[3], const uint8_t s[3], const arnet__act *
     arnet__same_pad(in->h, k[1], s[1], &j.front[1], &back, &j.od[1]);
     arnet__same_pad(in->w, k[2], s[2], &j.front[2], &back, &j.od[2]);
     j.n_rows = (size_t)j.od[0] * j.od[1];
-    arnet__team_run(team, pool_member, &j);
+    arnet__team_run(team, (size_t)k[2] * in->c <= POOL_ROW_FLOATS ? pool_member : pool_direct_member,
+                    &j);
 }

@@ -20,7 +20,7 @@ typedef struct arnet__act {
     size_t ld; /* floats between positions, >= c */
 } arnet__act;
 
-/* The team of threads that runs a kernel together: internal.h (team.c). */
+/* The team of threads that runs a kernel together: core/team.h. */
 
 /* Repack one unit's weights (cv->w, PyTorch layout) into cv->prepared for
  * these kernels; arnet__i3d_prepare does this for every unit. */
