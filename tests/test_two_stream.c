@@ -217,6 +217,73 @@ START_TEST(clips_counted_and_equal_to_the_parts)
 }
 END_TEST
 
+/* Ten crops: the flow of the whole resized frame, cut like the frames
+ * (UR-DMU's order; a mirrored crop mirrors the flow image, x keeping its
+ * sign), each crop's [RGB, flow] equal to the networks on crops made here. */
+START_TEST(ten_crops_cut_from_the_flow)
+{
+    const uint32_t w = 240, h = 232, T = 1;
+    arnet_extractor *xr = make_extractor(15, ARNET_STREAM_RGB);
+    arnet_extractor *xf = make_extractor(16, ARNET_STREAM_FLOW);
+    uint8_t *frames = make_frames(2, w, h);
+    arnet_flow_options fo = quick_flow();
+    arnet_extractor_options o = opts(w, h, T);
+    o.crops = 10;
+    arnet_two_stream_state *st = NULL;
+    ck_assert_int_eq(arnet_two_stream_state_create(xr, xf, &o, &fo, &st), ARNET_OK);
+    float *got = __libc_malloc(10 * 2048 * sizeof(float));
+    size_t when[1];
+    ck_assert_uint_eq(push_all(st, frames, 2, w, h, got, when), 1);
+    /* the flow of the whole frames, mapped */
+    arnet_flow *fl = NULL;
+    ck_assert_int_eq(arnet_flow_create(w, h, &fo, &fl), ARNET_OK);
+    size_t px = (size_t)w * h;
+    uint8_t *g0 = __libc_malloc(px), *g1 = __libc_malloc(px);
+    float *field = __libc_malloc(px * 2 * sizeof(float));
+    ck_assert_int_eq(arnet_rgb_to_grey(frames, (size_t)w * 3, w, h, g0), ARNET_OK);
+    ck_assert_int_eq(arnet_rgb_to_grey(frames + px * 3, (size_t)w * 3, w, h, g1), ARNET_OK);
+    ck_assert_int_eq(arnet_flow_compute(fl, g0, w, g1, w, field), ARNET_OK);
+    for (size_t p = 0; p < 2 * px; p++)
+        field[p] = map_ref(field[p], ARNET_FLOW_VALUES_FLOAT, 20.0f);
+    uint32_t ox[5], oy[5];
+    arnet__crop_origins(w, h, C, ox, oy);
+    float *rclip = __libc_malloc((size_t)C * C * 3 * sizeof(float));
+    float *fclip = __libc_malloc((size_t)C * C * 2 * sizeof(float));
+    float want[2048];
+    for (uint32_t c = 0; c < 10; c++) {
+        uint32_t k = c % 5;
+        int flip = c >= 5;
+        for (uint32_t y = 0; y < C; y++)
+            for (uint32_t x = 0; x < C; x++) {
+                uint32_t sx = flip ? w - 1 - (ox[k] + x) : ox[k] + x;
+                size_t sp = (size_t)(oy[k] + y) * w + sx, dp = (size_t)y * C + x;
+                for (int ch = 0; ch < 3; ch++)
+                    rclip[dp * 3 + ch] = (float)(frames[sp * 3 + ch] * 2.0 / 255.0 - 1.0);
+                fclip[dp * 2] = field[sp * 2];
+                fclip[dp * 2 + 1] = field[sp * 2 + 1];
+            }
+        ck_assert_int_eq(arnet_extractor_clips(xr, rclip, 1, T, C, C, 1, want), ARNET_OK);
+        ck_assert_int_eq(arnet_extractor_clips(xf, fclip, 1, T, C, C, 1, want + 1024), ARNET_OK);
+        ck_assert_msg(memcmp(got + (size_t)c * 2048, want, sizeof want) == 0,
+                      "crop %u: push and the parts differ", c);
+    }
+    /* the crops differ from each other (a wrong origin would show) */
+    ck_assert(memcmp(got + 1024, got + 2048 + 1024, 1024 * sizeof(float)) != 0);
+    ck_assert(memcmp(got + 1024, got + 5 * 2048 + 1024, 1024 * sizeof(float)) != 0);
+    arnet_flow_free(fl);
+    arnet_two_stream_state_free(st);
+    __libc_free(g0);
+    __libc_free(g1);
+    __libc_free(field);
+    __libc_free(rclip);
+    __libc_free(fclip);
+    __libc_free(got);
+    __libc_free(frames);
+    arnet_extractor_free(xr);
+    arnet_extractor_free(xf);
+}
+END_TEST
+
 /* Flow at a size of its own (the AR-Net authors' 320 x 240, here smaller),
  * resized to 224 x 224: a clip per T flows, finite, and another flow size
  * gives other flow features but the same RGB ones. */
@@ -516,6 +583,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, memory_is_stated);
     tcase_add_test(tc, clips_counted_and_equal_to_the_parts);
     tcase_add_test(tc, flow_at_its_own_size);
+    tcase_add_test(tc, ten_crops_cut_from_the_flow);
     tcase_add_test(tc, cancel_drops_the_partial_clip);
     tcase_add_test(tc, cancel_from_another_thread_stops_a_running_push);
 #if COUNT_ALLOCATIONS
