@@ -19,6 +19,11 @@
 
 #include "internal.h"
 
+/* The kernel needs GCC's AVX512-BF16 intrinsics (GCC 10 or later). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && __GNUC__ >= 10
+#include <immintrin.h>
+#define HAVE_BF16_KERNEL 1
+
 static double cpu_now(void)
 {
     struct timespec ts;
@@ -61,9 +66,6 @@ static void bf16_pack_b(size_t k, size_t n, const float *b, size_t ldb, uint16_t
         }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && __GNUC__ >= 10
-#include <immintrin.h>
-#define HAVE_BF16_KERNEL 1
 
 static int bf16_available(void)
 {
@@ -152,20 +154,6 @@ BF16_TARGET static void sgemm_bf16(size_t m, size_t n, size_t k, const float *a,
     }
 }
 
-#else
-
-static int bf16_available(void) { return 0; }
-
-static void sgemm_bf16(size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const uint16_t *bp, int accumulate, float *c, size_t ldc)
-{
-    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)bp, (void)accumulate, (void)c,
-        (void)ldc;
-}
-
-#endif
-
-#if HAVE_BF16_KERNEL
 /* Sustained rate of n independent chains of one instruction, 16 chains
  * (more than latency x throughput for both). */
 #define CHAINS 16
@@ -202,8 +190,6 @@ BF16_TARGET __attribute__((noinline)) static float run_fma(long n)
         s += a[j][0];
     return s;
 }
-#endif
-
 static void fill(float *x, size_t n, uint64_t seed)
 {
     arnet__rng r;
@@ -212,11 +198,18 @@ static void fill(float *x, size_t n, uint64_t seed)
         x[i] = (float)(arnet__rng_uniform(&r) - 0.5);
 }
 
+#else
+#define HAVE_BF16_KERNEL 0
+static int bf16_available(void) { return 0; }
+#endif
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    (void)quick;
     if (!bf16_available()) {
-        printf("bench_bf16: skipped: the processor has no AVX512-BF16\n");
+        printf("bench_bf16: skipped: needs a processor with AVX512-BF16 and a GCC (10 or later) "
+               "build\n");
         return 0;
     }
 #if HAVE_BF16_KERNEL

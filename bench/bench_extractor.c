@@ -6,7 +6,7 @@
  *
  *   bench_extractor [--weights W.pt|X.arnet] [--threads 1,2] [--reps N]
  *                   [--frames T] [--size S] [--no-sgemm] [--machine]
- *                   [--precision fp32|bf16] [--clip F.f32] [--features OUT.f32]
+ *                   [--clip F.f32] [--features OUT.f32]
  *   bench_extractor --throughput N [--cores 1,2] ...
  *                                 clips/s over N clips on C cores, two ways:
  *                                 one state with a team of C threads taking
@@ -195,7 +195,7 @@ static int usage(const char *msg)
 int main(int argc, char **argv)
 {
     const char *weights = NULL, *thread_list = "1,2", *clip_path = NULL, *features_path = NULL;
-    const char *precision = "fp32", *core_list = "1,2";
+    const char *core_list = "1,2";
     size_t tp_clips = 0;
     int reps = 3, sgemm = 1, machine = 0;
     uint32_t frames = 16, size = 224;
@@ -227,8 +227,6 @@ int main(int argc, char **argv)
             clip_path = v, i++;
         } else if (!strcmp(a, "--features")) {
             features_path = v, i++;
-        } else if (!strcmp(a, "--precision")) {
-            precision = v, i++;
         } else if (!strcmp(a, "--reps")) {
             reps = atoi(v), i++;
         } else if (!strcmp(a, "--frames")) {
@@ -269,8 +267,6 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (strcmp(precision, "fp32"))
-        return usage("--precision: fp32 (this build has no other)");
     double flops = network_flops(frames, size, size);
     if (tp_clips) {
         printf("libarnet %s I3D extractor, %u x %u x %u clips, throughput over %zu clips, BLIS "

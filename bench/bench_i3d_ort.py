@@ -5,7 +5,7 @@ same weights, same 16 x 224 x 224 clip, interleaved at 1 and 2 threads, best
 of several rounds.
 
     /usr/bin/python3 bench/bench_i3d_ort.py --ort DIR [--bench build/bench/bench_extractor]
-        [--rounds 3] [--threads 1,2] [--frames 16] [--size 224] [--precision fp32,bf16]
+        [--rounds 3] [--threads 1,2] [--frames 16] [--size 224]
 
 DIR is the unpacked npm package onnxruntime-node 1.30.0 with onnxruntime-common
 1.30.0 in its node_modules (docs/extractor.md, "Measured", says how to get it);
@@ -74,7 +74,7 @@ class Ort:
 
 def run_ours(exe, weights, threads, frames, size, precision, reps=1, extra=()):
     out = subprocess.run([exe, "--weights", weights, "--threads", str(threads), "--reps", str(reps),
-                          "--frames", str(frames), "--size", str(size), "--precision", precision,
+                          "--frames", str(frames), "--size", str(size),
                           "--machine"] + list(extra), check=True, capture_output=True, text=True).stdout
     return fields(out.strip().splitlines()[-1])
 
@@ -88,10 +88,9 @@ def main():
     p.add_argument("--threads", default="1,2")
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--size", type=int, default=224)
-    p.add_argument("--precision", default="fp32", help="libarnet precisions to time: fp32,bf16")
     a = p.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
-    precisions = a.precision.split(",")
+    precisions = ["fp32"]  # the only one (docs/extractor.md, "bf16: measured, not added")
 
     if not a.ort:
         return skip("no ONNX Runtime given (--ort DIR or ARNET_ORT_NODE); " + HOWTO)

@@ -5,9 +5,13 @@
  * docs/extractor.md); each thread owns one scorer; the extractor and the
  * model are loaded once and shared read-only.
  *
- *   vms_frames --extractor i3d.arnet [--model m.arnet] [--cameras N]
- *              [--threads T] [--frames F] [--size WxH] [--threshold S]
- *              [VIDEO...]
+ *   vms_frames --extractor i3d.arnet [--flow-extractor flow.arnet]
+ *              [--model m.arnet] [--cameras N] [--threads T] [--frames F]
+ *              [--size WxH] [--threshold S] [VIDEO...]
+ *
+ * With --flow-extractor each camera has a two-stream state instead (RGB
+ * and TV-L1 optical flow, 2048 features per clip as AR-Net's paper; each
+ * frame's flow computed as it arrives) and the model must take 2048.
  *
  * Cameras play the video files given (camera i plays file i mod count,
  * decoded with FFmpeg when this example was built with it), or generated
@@ -27,7 +31,7 @@
 
 #include "video.h"
 
-static const arnet_extractor *extractor;
+static const arnet_extractor *extractor, *flow_extractor;
 static const arnet_model *model;
 static arnet_extractor_options xopt;
 static float threshold = 0.5f;
@@ -39,6 +43,7 @@ static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 typedef struct camera {
     unsigned id;
     arnet_extractor_state *state;
+    arnet_two_stream_state *two; /* with --flow-extractor, instead of state */
     arnet_stream *stream;
     cli_video *video;
     double fps;
@@ -96,7 +101,7 @@ static void *run(void *arg)
 {
     worker *w = arg;
     arnet_scorer *scorer = NULL;
-    uint32_t dim = arnet_extractor_feature_dim(extractor);
+    uint32_t dim = arnet_extractor_feature_dim(extractor) * (flow_extractor ? 2 : 1);
     float *feat = malloc((size_t)xopt.crops * dim * sizeof *feat);
     if (!feat || arnet_scorer_create(model, NULL, &scorer) != ARNET_OK) {
         fprintf(stderr, "vms_frames: scorer: %s\n", feat ? arnet_last_error() : "out of memory");
@@ -126,7 +131,9 @@ static void *run(void *arg)
             }
             live++;
             int ready = 0;
-            if (arnet_extractor_push(c->state, &fr, feat, &ready) != ARNET_OK) {
+            int st = c->two ? arnet_two_stream_push(c->two, &fr, feat, &ready)
+                            : arnet_extractor_push(c->state, &fr, feat, &ready);
+            if (st != ARNET_OK) {
                 fprintf(stderr, "vms_frames: camera %u: %s\n", c->id, arnet_last_error());
                 w->failed = 1;
                 break;
@@ -155,14 +162,15 @@ static void *run(void *arg)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: vms_frames --extractor X.arnet [--model M] [--cameras N] "
-                    "[--threads T] [--frames F] [--size WxH] [--threshold S] [VIDEO...]\n");
+    fprintf(stderr, "usage: vms_frames --extractor X.arnet [--flow-extractor F.arnet] "
+                    "[--model M] [--cameras N] [--threads T] [--frames F] [--size WxH] "
+                    "[--threshold S] [VIDEO...]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *xpath = NULL, *mpath = NULL;
+    const char *xpath = NULL, *fpath = NULL, *mpath = NULL;
     /* The integration rule (docs/extractor.md, "Throughput across cores"):
      * one worker thread per core, each camera's state single-threaded. */
     long online = sysconf(_SC_NPROCESSORS_ONLN);
@@ -174,6 +182,8 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--extractor") && v)
             xpath = argv[++i];
+        else if (!strcmp(a, "--flow-extractor") && v)
+            fpath = argv[++i];
         else if (!strcmp(a, "--model") && v)
             mpath = argv[++i];
         else if (!strcmp(a, "--cameras") && v)
@@ -201,12 +211,23 @@ int main(int argc, char **argv)
     if (n_threads > n_cams)
         n_threads = n_cams;
 
-    arnet_extractor *x = NULL;
+    arnet_extractor *x = NULL, *fx = NULL;
     arnet_model *m = NULL;
-    if (arnet_extractor_load(xpath, &x) != ARNET_OK) {
+    if (arnet_extractor_load(xpath, &x) != ARNET_OK ||
+        (fpath && arnet_extractor_load(fpath, &fx) != ARNET_OK)) {
         fprintf(stderr, "vms_frames: %s\n", arnet_last_error());
         return 1;
     }
+    /* Each stream where it belongs (the library would refuse a mix-up too). */
+    if (arnet_extractor_stream(x) != ARNET_STREAM_RGB ||
+        (fx && arnet_extractor_stream(fx) != ARNET_STREAM_FLOW)) {
+        int bad_x = arnet_extractor_stream(x) != ARNET_STREAM_RGB;
+        fprintf(stderr, "vms_frames: %s %s is I3D's %s network, not the %s one\n",
+                bad_x ? "--extractor" : "--flow-extractor", bad_x ? xpath : fpath,
+                bad_x ? "flow" : "RGB", bad_x ? "RGB" : "flow");
+        return 1;
+    }
+    uint32_t dim = arnet_extractor_feature_dim(x) * (fx ? 2 : 1);
     if (mpath) {
         if (arnet_model_load(mpath, &m) != ARNET_OK) {
             fprintf(stderr, "vms_frames: %s\n", arnet_last_error());
@@ -215,19 +236,21 @@ int main(int argc, char **argv)
     } else {
         arnet_model_config cfg;
         arnet_model_config_init(&cfg);
-        cfg.feature_dim = arnet_extractor_feature_dim(x);
+        cfg.feature_dim = dim;
         cfg.seed = 1;
         if (arnet_model_create(&cfg, &m) != ARNET_OK) {
             fprintf(stderr, "vms_frames: %s\n", arnet_last_error());
             return 1;
         }
     }
-    if (arnet_model_feature_dim(m) != arnet_extractor_feature_dim(x)) {
-        fprintf(stderr, "vms_frames: %s scores %u features per clip, but %s makes %u\n", mpath,
-                arnet_model_feature_dim(m), xpath, arnet_extractor_feature_dim(x));
+    if (arnet_model_feature_dim(m) != dim) {
+        fprintf(stderr, "vms_frames: %s scores %u features per clip, but %s%s%s makes %u\n",
+                mpath, arnet_model_feature_dim(m), xpath, fx ? " with " : "", fx ? fpath : "",
+                dim);
         return 1;
     }
     extractor = x;
+    flow_extractor = fx;
     model = m;
 
     camera *cams = calloc(n_cams, sizeof *cams);
@@ -275,13 +298,15 @@ int main(int argc, char **argv)
             rc = 1;
             break;
         }
-        if (arnet_extractor_state_create(x, &o, &c->state) != ARNET_OK ||
-            arnet_stream_create(&so, &c->stream) != ARNET_OK) {
+        int st = fx ? arnet_two_stream_state_create(x, fx, &o, NULL, &c->two)
+                    : arnet_extractor_state_create(x, &o, &c->state);
+        if (st != ARNET_OK || arnet_stream_create(&so, &c->stream) != ARNET_OK) {
             fprintf(stderr, "vms_frames: camera %u: %s\n", i, arnet_last_error());
             rc = 1;
             break;
         }
-        memory += arnet_extractor_state_memory(c->state);
+        memory += fx ? arnet_two_stream_state_memory(c->two)
+                     : arnet_extractor_state_memory(c->state);
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -310,13 +335,15 @@ int main(int argc, char **argv)
     double used = (double)(cores > 0 && (long)n_threads > cores ? cores : (long)n_threads);
     if (!rc)
         printf("%u cameras (%s) on %u threads: %llu frames, %llu clips in %.2f s: %.1f frames/s, "
-               "%.1f frames/s per core, %.2f clips/s; extractor state %.1f MB per camera\n",
+               "%.1f frames/s per core, %.2f clips/s; %s state %.1f MB per camera\n",
                n_cams, n_videos ? "video files" : "generated frames", n_threads,
                (unsigned long long)frames, (unsigned long long)clips, el,
                el > 0 ? (double)frames / el : 0, el > 0 ? (double)frames / el / used : 0,
-               el > 0 ? (double)clips / el : 0, (double)memory / n_cams / 1e6);
+               el > 0 ? (double)clips / el : 0, fx ? "two-stream" : "extractor",
+               (double)memory / n_cams / 1e6);
     for (unsigned i = 0; i < n_cams; i++) {
         arnet_extractor_state_free(cams[i].state);
+        arnet_two_stream_state_free(cams[i].two);
         arnet_stream_free(cams[i].stream);
         cli_video_close(cams[i].video);
         free(cams[i].pixels);
@@ -327,5 +354,6 @@ int main(int argc, char **argv)
     free(videos);
     arnet_model_free(m);
     arnet_extractor_free(x);
+    arnet_extractor_free(fx);
     return rc;
 }

@@ -207,5 +207,16 @@ int cli_extractor_option(const char *cmd, int argc, char **argv, int *i,
                          arnet_extractor_options *opt);
 /* The --resize name of an ARNET_RESIZE_* value. */
 const char *cli_resize_name(int resize);
+/* The flow stream's recipe: --flow-at crop|WxH, --flow-values
+ * float|q8|q8-raw, --flow-bound B, --flow-channels xy|xx, --flow-preset
+ * opencv|cuda, into opt and fopt; as cli_extractor_option. */
+int cli_flow_option(const char *cmd, int argc, char **argv, int *i, arnet_extractor_options *opt,
+                    arnet_flow_options *fopt);
+/* Load the RGB extractor and, when fpath is not NULL, the flow extractor,
+ * each checked to be of its stream (a mix-up names the file and says which
+ * option it belongs to).  0, or an exit code (message printed); on error
+ * nothing is left loaded. */
+int cli_load_extractors(const char *cmd, const char *xpath, const char *fpath,
+                        arnet_extractor **x, arnet_extractor **fx);
 
 #endif

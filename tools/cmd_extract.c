@@ -1,6 +1,11 @@
 /* cmd_extract.c -- `arnet extract`: I3D clip features from frames (.npy) or
  * video files, one .npy per input, resumable and shardable over the nodes
- * of a cluster (docs/video.md). */
+ * of a cluster (docs/video.md).  In order: the options shared with watch,
+ * interruption, frames from .npy, one source to features (extract_source),
+ * --frames, the list of videos, the settings that make an output (every
+ * option that changes the features adds a key there), videos -> DIR over
+ * --jobs threads (job_main: judge, claim, extract, record), the command.
+ * The run's record (plan, claims, records, --status) is extract_run.c. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <math.h>
@@ -26,9 +31,14 @@ static void usage(FILE *f)
             "       arnet extract --extractor X.arnet [options] --out DIR VIDEO...\n"
             "       arnet extract --plan --shards N --extractor X.arnet [options] --out DIR VIDEO...\n"
             "       arnet extract --out DIR [--shard K] [--jobs J]     (a task of DIR's plan)\n"
-            "       arnet extract --status DIR [--manifest OUT.txt [--partial]] [--quiet]\n\n"
+            "       arnet extract --status DIR [--manifest OUT.txt [--partial]] [--quiet]\n"
+            "       arnet extract --extractor X.arnet --flow-extractor F.arnet [--split-streams]\n"
+            "                     [flow options] ...          (two streams, as AR-Net's features)\n\n"
             "I3D features of every 16-frame clip: [T, 1024] float32 (or [T, 10, 1024] with\n"
-            "--crops 10).  FRAMES.npy is [N, H, W, 3] uint8 RGB.  Videos are decoded with\n"
+            "--crops 10).  With --flow-extractor, the RGB and the optical-flow streams:\n"
+            "[T, 2048], each row RGB's 1024 values then flow's (TV-L1 flow of each frame to\n"
+            "the one before; N frames give floor((N-1)/16) clips).\n"
+            "FRAMES.npy is [N, H, W, 3] uint8 RGB.  Videos are decoded with\n"
             "FFmpeg (any container and codec it reads) and each is written to\n"
             "DIR/<file name without extension>.npy, with a record of how it was made in\n"
             "DIR/arnet-extract/; DIR/outputs.tsv lists every finished output.\n\n"
@@ -40,6 +50,21 @@ static void usage(FILE *f)
             "  --threads K       threads working on each clip (default: the usable cores\n"
             "                    divided by --jobs)\n"
             "  --jobs J          extract J videos at once, each with its own state (default 1)\n"
+            "  --flow-extractor F  I3D's flow network (arnet import i3d flow_imagenet.pt)\n"
+            "  --split-streams   two files, as a manifest's rgb.npy+flow.npy pair reads them:\n"
+            "                    DIR/rgb/<name>.npy and DIR/flow/<name>.npy, or --out (RGB)\n"
+            "                    and --flow-out FLOW.npy with --frames\n"
+            "  --flow-at A       where flow is computed: crop (default: on the RGB stream's\n"
+            "                    resized and cropped frames, the I3D authors' rule) or WxH\n"
+            "                    (the whole frame at that size, the flow resized to 224x224;\n"
+            "                    320x240 as the AR-Net authors)\n"
+            "  --flow-values V   float (default: clip to +-bound, / bound), q8 (8-bit images\n"
+            "                    as dense_flow stores them, read back to [-1, 1]) or q8-raw\n"
+            "                    (the 0..255 values the AR-Net authors' loader fed)\n"
+            "  --flow-bound B    flow clip bound in pixels (default 20)\n"
+            "  --flow-channels C xy (default) or xx (x in both, the AR-Net authors' loader)\n"
+            "  --flow-preset P   TV-L1 parameters: opencv (CPU defaults) or cuda (300 inner\n"
+            "                    iterations, as dense_flow/denseflow ran it)\n"
             "  --list FILE       read more video paths from FILE, one per line ('-' = stdin)\n"
             "  --labels FILE     read videos with labels: '<video> <0|1> [<ground truth>]' a\n"
             "                    line; --status --manifest then writes a training manifest\n"
@@ -152,11 +177,119 @@ const char *cli_resize_name(int resize)
     }
 }
 
+int cli_flow_option(const char *cmd, int argc, char **argv, int *i, arnet_extractor_options *opt,
+                    arnet_flow_options *fopt)
+{
+    const char *v;
+    int r;
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-at", &v))) {
+        if (r < 0)
+            return -1;
+        uint64_t w, h;
+        if (!strcmp(v, "crop")) {
+            opt->flow_at = ARNET_FLOW_AT_CROP;
+        } else if (cli_parse_u64_pair(cmd, "--flow-at", v, 'x', "WxH", 3,
+                                      16384, &w, &h)) {
+            opt->flow_at = ARNET_FLOW_AT_SIZE;
+            opt->flow_width = (uint32_t)w;
+            opt->flow_height = (uint32_t)h;
+        } else {
+            return -1; /* cli_parse_u64_pair said why */
+        }
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-values", &v))) {
+        if (r < 0)
+            return -1;
+        if (!strcmp(v, "float"))
+            opt->flow_values = ARNET_FLOW_VALUES_FLOAT;
+        else if (!strcmp(v, "q8"))
+            opt->flow_values = ARNET_FLOW_VALUES_Q8;
+        else if (!strcmp(v, "q8-raw"))
+            opt->flow_values = ARNET_FLOW_VALUES_Q8_RAW;
+        else {
+            cli_usage_error(cmd, "--flow-values: '%s' is not float, q8 or q8-raw", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-bound", &v))) {
+        double b;
+        if (r < 0 || !cli_parse_double(cmd, "--flow-bound", v, 1e-3, 1e4, &b))
+            return -1;
+        opt->flow_bound = (float)b;
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-channels", &v))) {
+        if (r < 0)
+            return -1;
+        if (!strcmp(v, "xy"))
+            opt->flow_channels = ARNET_FLOW_CHANNELS_XY;
+        else if (!strcmp(v, "xx"))
+            opt->flow_channels = ARNET_FLOW_CHANNELS_XX;
+        else {
+            cli_usage_error(cmd, "--flow-channels: '%s' is not xy or xx", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((r = cli_opt_value(cmd, argc, argv, i, "--flow-preset", &v))) {
+        if (r < 0)
+            return -1;
+        int preset = !strcmp(v, "opencv") ? ARNET_FLOW_PRESET_OPENCV
+                     : !strcmp(v, "cuda") ? ARNET_FLOW_PRESET_CUDA
+                                          : -1;
+        if (preset < 0 || arnet_flow_options_preset(fopt, preset) != ARNET_OK) {
+            cli_usage_error(cmd, "--flow-preset: '%s' is not opencv or cuda", v);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int cli_load_extractors(const char *cmd, const char *xpath, const char *fpath,
+                        arnet_extractor **x, arnet_extractor **fx)
+{
+    *x = NULL;
+    if (fx)
+        *fx = NULL;
+    int st = arnet_extractor_load(xpath, x);
+    if (st != ARNET_OK)
+        return cli_fail(cmd, st, xpath);
+    if (arnet_extractor_stream(*x) != ARNET_STREAM_RGB) {
+        fprintf(stderr, "arnet %s: --extractor %s: I3D's flow network (stream flow), not the "
+                        "RGB one: give it as --flow-extractor\n",
+                cmd, xpath);
+        arnet_extractor_free(*x);
+        *x = NULL;
+        return CLI_EXIT_USAGE;
+    }
+    if (!fpath)
+        return 0;
+    if ((st = arnet_extractor_load(fpath, fx)) != ARNET_OK) {
+        arnet_extractor_free(*x);
+        *x = NULL;
+        return cli_fail(cmd, st, fpath);
+    }
+    if (arnet_extractor_stream(*fx) != ARNET_STREAM_FLOW) {
+        fprintf(stderr, "arnet %s: --flow-extractor %s: I3D's RGB network (stream rgb), not "
+                        "the flow one (import flow_imagenet.pt or model_flow.pth)\n",
+                cmd, fpath);
+        arnet_extractor_free(*x);
+        arnet_extractor_free(*fx);
+        *x = *fx = NULL;
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 /* ---- interruption ---------------------------------------------------------- */
 
 /* The extractor state of each job (--jobs), cancelled by Ctrl-C/SIGTERM. */
 #define MAX_JOBS 256
 static arnet_extractor_state *volatile job_state[MAX_JOBS];
+static arnet_two_stream_state *volatile job_two[MAX_JOBS]; /* two streams */
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -167,7 +300,29 @@ static void on_signal(int sig)
         arnet_extractor_state *st = job_state[j];
         if (st)
             arnet_extractor_cancel(st);
+        arnet_two_stream_state *ts = job_two[j];
+        if (ts)
+            arnet_two_stream_cancel(ts);
     }
+}
+
+/* The flow stream of a run: its network (NULL: RGB only) and TV-L1. */
+typedef struct flow_cfg {
+    const arnet_extractor *fx;
+    const arnet_flow_options *fopt;
+    int split; /* --split-streams */
+} flow_cfg;
+
+/* Clips a source of n frames gives (-1 unknown): n - 1 flows with two
+ * streams. */
+static int64_t expected_clips(const arnet_extractor_options *opt, const flow_cfg *fc, int64_t n)
+{
+    if (n < 0)
+        return -1;
+    uint32_t T = opt->clip_frames;
+    if (fc && fc->fx)
+        return n > 0 ? (n - 1) / T : 0;
+    return n / T + (opt->last_clip == ARNET_LAST_CLIP_PAD && n % T);
 }
 
 /* ---- frames from a .npy file ----------------------------------------------- */
@@ -338,15 +493,17 @@ static void progress_draw(progress *p, uint64_t clips, int force)
 
 /* Features of every clip of s into a growing array (*out, *n_clips).
  * Returns 0, or -1 with a reason in err (ARNET_E_CANCELLED: "interrupted"). */
-static int extract_source(const arnet_extractor *x, const arnet_extractor_options *opt, source *s,
-                          int job, progress *p, float **out, size_t *n_clips, uint64_t *n_frames,
-                          char *err, size_t errlen)
+static int extract_source(const arnet_extractor *x, const arnet_extractor_options *opt,
+                          const flow_cfg *fc, source *s, int job, progress *p, float **out,
+                          size_t *n_clips, uint64_t *n_frames, char *err, size_t errlen)
 {
-    size_t per = (size_t)opt->crops * arnet_extractor_feature_dim(x);
+    const arnet_extractor *fx = fc ? fc->fx : NULL;
+    size_t per = (size_t)opt->crops * arnet_extractor_feature_dim(x) * (fx ? 2 : 1);
     size_t cap = 64, n = 0;
     uint64_t frames = 0;
     float *feat = malloc(cap * per * sizeof *feat);
     arnet_extractor_state *st = NULL; /* made for the first frame's size */
+    arnet_two_stream_state *ts = NULL; /* or this, with a flow network */
     if (!feat) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -375,22 +532,32 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
             rc = -1;
             break;
         }
-        if (got > 0 && !st) {
+        if (got > 0 && !st && !ts) {
             arnet_extractor_options o = *opt;
             o.frame_width = fr.width;
             o.frame_height = fr.height;
-            if (arnet_extractor_state_create(x, &o, &st) != ARNET_OK) {
+            int cs;
+            if (fx) {
+                arnet_flow_options fo = *fc->fopt;
+                fo.threads = opt->threads;
+                cs = arnet_two_stream_state_create(x, fx, &o, &fo, &ts);
+                job_two[job] = ts;
+            } else {
+                cs = arnet_extractor_state_create(x, &o, &st);
+                job_state[job] = st;
+            }
+            if (cs != ARNET_OK) {
                 snprintf(err, errlen, "%s", arnet_last_error());
                 rc = -1;
                 break;
             }
-            job_state[job] = st;
         }
-        if (got == 0)
+        if (got == 0) /* two streams: a tail without all its flows is dropped */
             status = st ? arnet_extractor_flush(st, feat + n * per, &ready) : ARNET_OK;
         else {
             frames++;
-            status = arnet_extractor_push(st, &fr, feat + n * per, &ready);
+            status = ts ? arnet_two_stream_push(ts, &fr, feat + n * per, &ready)
+                        : arnet_extractor_push(st, &fr, feat + n * per, &ready);
         }
         if (status != ARNET_OK) {
             snprintf(err, errlen, "%s", status == ARNET_E_CANCELLED ? "interrupted"
@@ -405,9 +572,16 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
             progress_draw(p, n, 0);
     }
     job_state[job] = NULL;
+    job_two[job] = NULL;
     arnet_extractor_state_free(st);
+    arnet_two_stream_state_free(ts);
     if (rc == 0 && n == 0 && frames == 0) {
         snprintf(err, errlen, "no frame decoded (an empty video)");
+        rc = -1;
+    } else if (rc == 0 && n == 0 && fx) {
+        snprintf(err, errlen, "%llu frames: no complete two-stream clip (%u frames for the RGB "
+                              "stream and one more for its %u flows)",
+                 (unsigned long long)frames, opt->clip_frames, opt->clip_frames);
         rc = -1;
     } else if (rc == 0 && n == 0) { /* with --last-clip pad, any frame makes a clip */
         snprintf(err, errlen, "%llu frames: no complete %u-frame clip%s",
@@ -437,10 +611,37 @@ static int write_features(const char *path, const float *feat, size_t n, uint32_
     return arnet_npy_write(path, feat, shape, 3);
 }
 
+/* A run's features to its file(s): [T, F] (or [T, crops, F]), F = 2048
+ * with two streams (RGB then flow per crop); with --split-streams the RGB
+ * half to path and the flow half to flow_path, [T, 1024] each, as a
+ * manifest's rgb.npy+flow.npy pair reads them.  ARNET_OK or a status with
+ * arnet_last_error naming the file; no half-written pair is left. */
+static int write_streams(const flow_cfg *fc, uint32_t dim, uint32_t crops, const char *path,
+                         const char *flow_path, const float *feat, size_t n)
+{
+    if (!fc->fx || !fc->split)
+        return write_features(path, feat, n, crops, dim * (fc->fx ? 2 : 1));
+    size_t rows = n * crops;
+    float *half = malloc((rows ? rows : 1) * dim * sizeof *half);
+    if (!half)
+        return ARNET_E_NOMEM;
+    int st = ARNET_OK;
+    for (int k = 0; k < 2 && st == ARNET_OK; k++) {
+        for (size_t r = 0; r < rows; r++)
+            memcpy(half + r * dim, feat + (r * 2 + (size_t)k) * dim, dim * sizeof *half);
+        st = write_features(k ? flow_path : path, half, n, crops, dim);
+        if (st != ARNET_OK && k == 1)
+            unlink(path);
+    }
+    free(half);
+    return st;
+}
+
 /* ---- --frames FRAMES.npy --out OUT.npy ------------------------------------ */
 
 static int run_frames(const arnet_extractor *x, const arnet_extractor_options *opt,
-                      npy_frames *nfp, const char *frames_path, const char *out_path, int show)
+                      const flow_cfg *fc, npy_frames *nfp, const char *frames_path,
+                      const char *out_path, const char *flow_out, int show)
 {
     npy_frames nf = *nfp;
     char err[512];
@@ -450,26 +651,28 @@ static int run_frames(const arnet_extractor *x, const arnet_extractor_options *o
     p.on = show;
     p.video = p.n_videos = 1;
     p.name = frames_path;
-    p.expected_clips = (int64_t)(nf.n / opt->clip_frames) +
-                       (opt->last_clip == ARNET_LAST_CLIP_PAD && nf.n % opt->clip_frames);
+    p.expected_clips = expected_clips(opt, fc, (int64_t)nf.n);
     p.run_start = p.video_start = cli_now();
     float *feat = NULL;
     size_t n = 0;
     uint64_t frames = 0;
-    int rc = extract_source(x, opt, &s, 0, &p, &feat, &n, &frames, err, sizeof err);
+    int rc = extract_source(x, opt, fc, &s, 0, &p, &feat, &n, &frames, err, sizeof err);
     npy_frames_close(&nf);
     cli_progress_done();
     if (rc < 0) {
         fprintf(stderr, "arnet extract: %s: %s\n", frames_path, err);
         return interrupted ? 130 : CLI_EXIT_FAIL;
     }
-    int st = write_features(out_path, feat, n, opt->crops, arnet_extractor_feature_dim(x));
+    int st = write_streams(fc, arnet_extractor_feature_dim(x), opt->crops, out_path, flow_out,
+                           feat, n);
     free(feat);
     if (st != ARNET_OK)
         return cli_fail(CMD, st, out_path);
     double el = cli_now() - p.run_start;
-    fprintf(stderr, "arnet extract: %s: %llu frames -> %zu clips in %s (%.1f s, %.2f clips/s)\n",
-            frames_path, (unsigned long long)frames, n, out_path, el, el > 0 ? (double)n / el : 0);
+    fprintf(stderr, "arnet extract: %s: %llu frames -> %zu clips in %s%s%s (%.1f s, %.2f "
+                    "clips/s)\n",
+            frames_path, (unsigned long long)frames, n, out_path, flow_out ? " and " : "",
+            flow_out ? flow_out : "", el, el > 0 ? (double)n / el : 0);
     return 0;
 }
 
@@ -662,6 +865,35 @@ static void settings_string(const char *xdigest, const arnet_extractor_options *
              opt->last_clip == ARNET_LAST_CLIP_PAD ? "pad" : "drop", opt->clip_frames);
 }
 
+/* The TV-L1 preset name of fo (the command line sets presets only). */
+static const char *preset_name(const arnet_flow_options *fo)
+{
+    return fo->inner_iterations == 300 && fo->outer_iterations == 1 ? "cuda" : "opencv";
+}
+
+/* With two streams, the flow's settings after the RGB ones: the flow
+ * network's digest and the recipe (compared on resume like the others). */
+static void flow_settings(char *buf, size_t n, const char *fdigest,
+                          const arnet_extractor_options *opt, const arnet_flow_options *fo,
+                          int split)
+{
+    size_t l = strlen(buf);
+    char at[32];
+    if (opt->flow_at == ARNET_FLOW_AT_SIZE)
+        snprintf(at, sizeof at, "%ux%u", opt->flow_width, opt->flow_height);
+    else
+        snprintf(at, sizeof at, "crop");
+    snprintf(buf + l, n > l ? n - l : 0,
+             " flow_extractor=%s flow_at=%s flow_values=%s flow_bound=%g flow_channels=%s "
+             "flow_preset=%s split=%s",
+             fdigest, at,
+             opt->flow_values == ARNET_FLOW_VALUES_Q8       ? "q8"
+             : opt->flow_values == ARNET_FLOW_VALUES_Q8_RAW ? "q8-raw"
+                                                            : "float",
+             (double)opt->flow_bound, opt->flow_channels == ARNET_FLOW_CHANNELS_XX ? "xx" : "xy",
+             preset_name(fo), split ? "yes" : "no");
+}
+
 /* The options of a settings string (the plan's): 0, or -1 for one this
  * arnet cannot read back. */
 static int settings_options(const char *set, arnet_extractor_options *opt)
@@ -701,6 +933,7 @@ static int settings_options(const char *set, arnet_extractor_options *opt)
 
 typedef struct run {
     const arnet_extractor *x;
+    flow_cfg fc; /* the flow stream (fc.fx NULL: RGB only) */
     arnet_extractor_options opt;
     const char *dir;
     const char *settings;
@@ -762,7 +995,7 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
     d.fps = info.fps;
     progress *p = &jb->p;
     p->name = v->path;
-    p->expected_clips = info.frames >= 0 ? info.frames / r->opt.clip_frames : -1;
+    p->expected_clips = expected_clips(&r->opt, &r->fc, info.frames);
     p->video_start = cli_now();
     pthread_mutex_lock(&r->mu);
     p->clips_before = r->clips;
@@ -771,8 +1004,8 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
     source s = {NULL, vid};
     float *feat = NULL;
     size_t clips = 0;
-    int rc = extract_source(r->x, &r->opt, &s, jb->index, p, &feat, &clips, &d.frames, err,
-                            sizeof err);
+    int rc = extract_source(r->x, &r->opt, &r->fc, &s, jb->index, p, &feat, &clips, &d.frames,
+                            err, sizeof err);
     cli_video_close(vid);
     if (rc < 0) {
         if (interrupted)
@@ -795,17 +1028,47 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
     d.settings = (char *)r->settings;
     d.clips = clips;
     d.crops = r->opt.crops;
-    d.dim = dim;
+    /* Two streams: [T, 2048] in one file, or with --split-streams the
+     * halves in DIR/rgb/<stem>.npy and DIR/flow/<stem>.npy, recorded as
+     * the pair. */
+    int split = r->fc.fx && r->fc.split;
+    d.dim = r->fc.fx && !split ? 2 * dim : dim;
+    char flow_rel[64 + 4096], rgb_rel[64 + 4096], *flow_abs = NULL, *rgb_abs = NULL;
+    const char *dest = out;
+    if (split) {
+        snprintf(flow_rel, sizeof flow_rel, "flow/%s.npy", v->stem);
+        snprintf(rgb_rel, sizeof rgb_rel, "rgb/%s.npy", v->stem);
+        size_t fl = strlen(r->dir) + strlen(flow_rel) + 2;
+        flow_abs = malloc(fl);
+        rgb_abs = malloc(fl);
+        if (!flow_abs || !rgb_abs) {
+            free(feat);
+            free(flow_abs);
+            free(rgb_abs);
+            snprintf(err, sizeof err, "out of memory");
+            goto failed;
+        }
+        snprintf(flow_abs, fl, "%s/%s", r->dir, flow_rel);
+        snprintf(rgb_abs, fl, "%s/%s", r->dir, rgb_rel);
+        d.flow = flow_rel;
+        d.output = rgb_rel;
+        dest = rgb_abs;
+        unlink(flow_abs);
+    }
     d.label = v->label;
     d.gt = v->gt;
-    unlink(out);
+    unlink(dest);
     if (xr_done_write(r->dir, v->stem, &d, err, sizeof err) != 0) {
         free(feat);
+        free(flow_abs);
+        free(rgb_abs);
         goto failed;
     }
-    int st = write_features(out, feat, clips, r->opt.crops, dim);
+    int st = write_streams(&r->fc, dim, r->opt.crops, dest, flow_abs, feat, clips);
     free(feat);
+    free(flow_abs);
     if (st != ARNET_OK) {
+        free(rgb_abs);
         xr_records_remove(r->dir, v->stem);
         snprintf(err, sizeof err, "%s", arnet_last_error());
         goto failed;
@@ -820,10 +1083,12 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
             progress_draw(p, clips, 1);
             cli_progress_done();
         }
-        fprintf(stderr, "[%zu/%zu] %s -> %s: %llu frames, %zu clips, %.1f s\n", r->finished,
-                r->n, v->path, out, (unsigned long long)d.frames, clips, el);
+        fprintf(stderr, "[%zu/%zu] %s -> %s%s: %llu frames, %zu clips, %.1f s\n", r->finished,
+                r->n, v->path, dest, split ? " + flow/" : "", (unsigned long long)d.frames,
+                clips, el);
     }
     pthread_mutex_unlock(&r->mu);
+    free(rgb_abs);
     return 0;
 failed:
     job_say(r, "%s: %s", v->path, err);
@@ -854,14 +1119,17 @@ static void *job_main(void *arg)
         if (i >= r->n || interrupted)
             break;
         const xr_video *v = r->share[i];
-        /* The output's name in DIR.  (Two streams written apart would
-         * name "rgb/<stem>.npy" here and a flow file, "flow/<stem>.npy",
-         * as the flow argument of xr_video_state and xr_done.flow.) */
+        /* The output's name in DIR; two streams written apart name
+         * "rgb/<stem>.npy" and the flow file "flow/<stem>.npy". */
+        int split = r->fc.fx && r->fc.split;
         char *rel = out + strlen(r->dir) + 1;
-        snprintf(out, plen, "%s/%s.npy", r->dir, v->stem);
+        char flow_rel[64 + 4096];
+        snprintf(out, plen, "%s/%s%s.npy", r->dir, split ? "rgb/" : "", v->stem);
+        snprintf(flow_rel, sizeof flow_rel, "flow/%s.npy", v->stem);
+        const char *flow = split ? flow_rel : NULL;
         char why[1024];
         xr_done d;
-        int state = xr_video_state(r->dir, v->stem, rel, NULL, v->path, r->settings, &d, why,
+        int state = xr_video_state(r->dir, v->stem, rel, flow, v->path, r->settings, &d, why,
                                    sizeof why);
         xr_done_free(&d);
         unsigned attempts = 0;
@@ -901,7 +1169,7 @@ static void *job_main(void *arg)
             continue;
         }
         /* Claimed: done meanwhile by the task whose claim this was? */
-        state = xr_video_state(r->dir, v->stem, rel, NULL, v->path, r->settings, &d, why,
+        state = xr_video_state(r->dir, v->stem, rel, flow, v->path, r->settings, &d, why,
                                sizeof why);
         xr_done_free(&d);
         if (state == XR_DONE && !r->force) {
@@ -1001,6 +1269,10 @@ static int run_videos(run *r)
 
 typedef struct args {
     const char *xpath, *frames, *out, *status, *manifest, *shard;
+    const char *fpath, *flow_out; /* --flow-extractor, --flow-out */
+    arnet_flow_options fopt;
+    int split, flow_given;        /* --split-streams, a --flow-* option */
+    char fdigest[17];             /* of --flow-extractor's file */
     arnet_extractor_options opt;
     int settings_given, threads_given, force, show, plan, partial, xpath_owned;
     unsigned shards, jobs, max_attempts;
@@ -1030,8 +1302,10 @@ static int parse_shard(const char *v, unsigned *k, unsigned *n, const char *from
  * Fills r->share; 0, or an exit code (message printed); *stop for --plan. */
 static int choose_videos(args *a, const char *xdigest, xr_plan *plan, run *r, int *stop)
 {
-    char err[1024], why[1024], settings[512];
+    char err[1024], why[1024], settings[1024];
     settings_string(xdigest, &a->opt, settings, sizeof settings);
+    if (a->fpath)
+        flow_settings(settings, sizeof settings, a->fdigest, &a->opt, &a->fopt, a->split);
     xr_plan *mine = &a->videos.p;
     unsigned k = a->shard_k, n = a->shard_n;
     const char *k_from = "--shard";
@@ -1139,6 +1413,13 @@ static int choose_videos(args *a, const char *xdigest, xr_plan *plan, run *r, in
                 k, k_from, plan->shards, plan->shards);
         return CLI_EXIT_FAIL;
     }
+    char fv[64];
+    if (!a->fpath && xr_settings_get(plan->settings, "flow_extractor", fv, sizeof fv)) {
+        fprintf(stderr, "arnet extract: the plan in %s/arnet-extract/plan extracts two streams: "
+                        "give --flow-extractor and the plan's flow options (%s)\n",
+                a->out, plan->settings);
+        return CLI_EXIT_FAIL;
+    }
     if (settings_options(plan->settings, &a->opt) != 0) {
         fprintf(stderr, "arnet extract: %s/arnet-extract/plan: settings '%s' are not this "
                         "arnet's\n",
@@ -1185,9 +1466,20 @@ static int parse_args(int argc, char **argv, args *a)
                 a->settings_given = 1;
             else
                 a->threads_given = 1;
+        } else if (!strcmp(argv[i], "--split-streams")) {
+            a->split = 1;
+            a->settings_given = 1;
+        } else if ((r = cli_flow_option(CMD, argc, argv, &i, &a->opt, &a->fopt))) {
+            a->flow_given = 1;
+            a->settings_given = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--extractor", &v))) {
             a->xpath = v;
             a->settings_given = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-extractor", &v))) {
+            a->fpath = v;
+            a->settings_given = 1;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-out", &v))) {
+            a->flow_out = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--frames", &v))) {
             a->frames = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--out", &v))) {
@@ -1245,17 +1537,33 @@ static int cmd_frames(args *a)
         return cli_usage_error(CMD, "give either --frames FRAMES.npy or video files, not both");
     if (!a->xpath)
         return cli_usage_error(CMD, "--extractor X.arnet is required");
+    if (a->split && !a->flow_out)
+        return cli_usage_error(CMD, "--split-streams with --frames: give the flow half's file "
+                                    "as --flow-out FLOW.npy (--out gets the RGB half)");
+    if (a->flow_out && !a->split)
+        return cli_usage_error(CMD, "--flow-out goes with --split-streams");
     /* OUT.npy is not an input, and not replaced without --force. */
-    cli_output o;
+    cli_output o, fo;
     cli_output_init(&o, "--out", a->out, 0);
+    cli_output_init(&fo, "--flow-out", a->flow_out ? a->flow_out : "", 0);
     npy_frames nf;
     memset(&nf, 0, sizeof nf);
     int rc;
     char err[512];
     if ((rc = cli_output_not_input(CMD, &o, "the frames --frames", a->frames)) ||
         (rc = cli_output_not_input(CMD, &o, "the extractor --extractor", a->xpath)) ||
+        (a->fpath && (rc = cli_output_not_input(CMD, &o, "the flow extractor --flow-extractor",
+                                                a->fpath))) ||
         (rc = cli_output_absent(CMD, &o, NULL, a->force, NULL)) ||
         (rc = cli_output_lock(CMD, &o)))
+        goto done;
+    if (a->flow_out &&
+        ((rc = cli_output_not_input(CMD, &fo, "the frames --frames", a->frames)) ||
+         (rc = cli_output_not_input(CMD, &fo, "the extractor --extractor", a->xpath)) ||
+         (rc = cli_output_not_input(CMD, &fo, "the flow extractor --flow-extractor", a->fpath)) ||
+         (rc = cli_output_not_input(CMD, &fo, "the RGB half --out", a->out)) ||
+         (rc = cli_output_absent(CMD, &fo, NULL, a->force, NULL)) ||
+         (rc = cli_output_lock(CMD, &fo))))
         goto done;
     /* The input is checked before the extractor is loaded (seconds). */
     if (npy_frames_open(a->frames, &nf, err, sizeof err) < 0) {
@@ -1263,22 +1571,24 @@ static int cmd_frames(args *a)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
-    arnet_extractor *x = NULL;
-    int st = arnet_extractor_load(a->xpath, &x);
-    if (st != ARNET_OK)
-        rc = cli_fail(CMD, st, a->xpath);
-    else if (interrupted) {
+    arnet_extractor *x = NULL, *fx = NULL;
+    if ((rc = cli_load_extractors(CMD, a->xpath, a->fpath, &x, a->fpath ? &fx : NULL)) != 0) {
+    } else if (interrupted) {
         fprintf(stderr, "arnet extract: interrupted\n");
         rc = CLI_EXIT_INTERRUPTED;
     } else {
         if (!a->threads_given)
             a->opt.threads = usable_cores();
-        rc = run_frames(x, &a->opt, &nf, a->frames, a->out, a->show);
+        flow_cfg fc = {fx, &a->fopt, a->split};
+        rc = run_frames(x, &a->opt, &fc, &nf, a->frames, a->out, a->flow_out, a->show);
     }
     arnet_extractor_free(x);
+    arnet_extractor_free(fx);
 done:
     npy_frames_close(&nf);
     cli_output_release(&o);
+    if (a->flow_out)
+        cli_output_release(&fo);
     return rc;
 }
 
@@ -1308,6 +1618,11 @@ static int cmd_videos(args *a)
     if (a->xpath && file_digest(a->xpath, xdigest) != 0) {
         fprintf(stderr, "arnet extract: --extractor %s: %s\n", a->xpath,
                 cli_open_error(a->xpath));
+        return CLI_EXIT_FAIL;
+    }
+    if (a->fpath && file_digest(a->fpath, a->fdigest) != 0) {
+        fprintf(stderr, "arnet extract: --flow-extractor %s: %s\n", a->fpath,
+                cli_open_error(a->fpath));
         return CLI_EXIT_FAIL;
     }
     xr_plan plan;
@@ -1351,9 +1666,12 @@ static int cmd_videos(args *a)
     }
     if ((rc = choose_videos(a, xdigest, &plan, &r, &stop)) || stop)
         goto done;
-    char own_settings[512];
+    char own_settings[1024];
     if (!r.settings) { /* no plan: this task's settings */
         settings_string(xdigest, &a->opt, own_settings, sizeof own_settings);
+        if (a->fpath)
+            flow_settings(own_settings, sizeof own_settings, a->fdigest, &a->opt, &a->fopt,
+                          a->split);
         r.settings = own_settings;
     }
     if (r.n == 0) {
@@ -1378,14 +1696,22 @@ static int cmd_videos(args *a)
             goto done;
         }
     }
-    arnet_extractor *x = NULL;
-    int st = arnet_extractor_load(a->xpath, &x);
-    if (st != ARNET_OK)
-        rc = cli_fail(CMD, st, a->xpath);
-    else if (interrupted) {
+    arnet_extractor *x = NULL, *fx = NULL;
+    char flow_dir[4096 + 8], rgb_dir[4096 + 8];
+    snprintf(flow_dir, sizeof flow_dir, "%s/flow", a->out);
+    snprintf(rgb_dir, sizeof rgb_dir, "%s/rgb", a->out);
+    if ((rc = cli_load_extractors(CMD, a->xpath, a->fpath, &x, a->fpath ? &fx : NULL)) != 0) {
+    } else if (interrupted) {
         fprintf(stderr, "arnet extract: interrupted\n");
         rc = CLI_EXIT_INTERRUPTED;
+    } else if (fx && a->split && (cli_mkdir(flow_dir) != 0 || cli_mkdir(rgb_dir) != 0)) {
+        fprintf(stderr, "arnet extract: cannot create folder %s or %s: %s\n", rgb_dir, flow_dir,
+                strerror(errno));
+        rc = CLI_EXIT_FAIL;
     } else {
+        r.fc.fx = fx;
+        r.fc.fopt = &a->fopt;
+        r.fc.split = a->split;
         int cores = usable_cores();
         r.jobs = a->jobs ? (int)a->jobs : 1;
         if ((size_t)r.jobs > r.n)
@@ -1401,6 +1727,7 @@ static int cmd_videos(args *a)
         rc = run_videos(&r);
     }
     arnet_extractor_free(x);
+    arnet_extractor_free(fx);
     xr_claim_release(shard_claim);
 done:
     free(r.share);
@@ -1413,6 +1740,7 @@ int cmd_extract(int argc, char **argv)
     args a;
     memset(&a, 0, sizeof a);
     arnet_extractor_options_init(&a.opt);
+    arnet_flow_options_init(&a.fopt);
     a.show = 1;
     a.max_attempts = 3;
     a.lease = 600;
@@ -1439,6 +1767,22 @@ int cmd_extract(int argc, char **argv)
     }
     if (!a.out) {
         rc = cli_usage_error(CMD, "--out is required");
+        goto done;
+    }
+    if (!a.fpath && (a.split || a.flow_given || a.flow_out)) {
+        rc = cli_usage_error(CMD, "%s needs --flow-extractor FLOW.arnet (the flow stream)",
+                             a.split ? "--split-streams" : a.flow_out ? "--flow-out"
+                                                                      : "a --flow-* option");
+        goto done;
+    }
+    if (a.fpath && a.opt.last_clip == ARNET_LAST_CLIP_PAD) {
+        rc = cli_usage_error(CMD, "--last-clip pad: two-stream clips need all their flows; a "
+                                  "shorter tail is dropped");
+        goto done;
+    }
+    if (a.flow_out && !a.frames) {
+        rc = cli_usage_error(CMD, "--flow-out is for --frames (videos' halves go to "
+                                  "DIR/rgb/<name>.npy and DIR/flow/<name>.npy)");
         goto done;
     }
     /* Ctrl-C from here on (loading takes seconds) stops cleanly. */

@@ -27,6 +27,9 @@ static void usage(FILE *f)
             "input), extract I3D features every 16 frames, score them and print one line per\n"
             "alarm start and end with its time in the video.\n\n"
             "  --extractor X       extractor file (arnet import i3d)\n"
+            "  --flow-extractor F  I3D's flow network: score RGB + flow features (2048 per\n"
+            "                      clip, a model trained on two-stream features), flow by\n"
+            "                      TV-L1 computed as each frame arrives\n"
             "  --model MODEL       model file (arnet train)\n"
             "  --threshold T       alarm threshold on the smoothed score (default: the model's\n"
             "                      " THRESHOLD_KEY " metadata, else 0.5)\n"
@@ -37,7 +40,9 @@ static void usage(FILE *f)
             "  --json              one JSON object per line instead of text\n"
             "  --realtime          pace a file at its frame rate (as a camera would)\n"
             "  --size WxH, --fps F frame size and rate of raw frames on standard input\n"
-            "  --crops, --resize, --filter, --threads, --last-clip   as for arnet extract\n\n"
+            "  --crops, --resize, --filter, --threads, --last-clip   as for arnet extract\n"
+            "  --flow-at, --flow-values, --flow-bound, --flow-channels, --flow-preset\n"
+            "                      the flow recipe, as for arnet extract\n\n"
             "Text lines: 'HH:MM:SS.mmm alarm start clip C score S' and\n"
             "'HH:MM:SS.mmm alarm end clips C1-C2 from HH:MM:SS.mmm peak P' (the end time is\n"
             "where the last clip of the alarm ends).  Throughput goes to stderr at the end.\n");
@@ -47,6 +52,7 @@ static void usage(FILE *f)
 
 static volatile sig_atomic_t interrupted;
 static arnet_extractor_state *volatile current_state;
+static arnet_two_stream_state *volatile current_two;
 
 static void on_signal(int sig)
 {
@@ -55,6 +61,9 @@ static void on_signal(int sig)
     arnet_extractor_state *st = current_state;
     if (st)
         arnet_extractor_cancel(st);
+    arnet_two_stream_state *ts = current_two;
+    if (ts)
+        arnet_two_stream_cancel(ts);
 }
 
 typedef struct watch {
@@ -149,9 +158,12 @@ static void sleep_until(double t)
 
 int cmd_watch(int argc, char **argv)
 {
-    const char *xpath = NULL, *mpath = NULL, *input = NULL, *v;
+    const char *xpath = NULL, *fpath = NULL, *mpath = NULL, *input = NULL, *v;
     arnet_extractor_options xopt;
     arnet_extractor_options_init(&xopt);
+    arnet_flow_options fopt;
+    arnet_flow_options_init(&fopt);
+    int flow_opts = 0;
     double threshold = -1, off = -1, fps = 0;
     uint64_t min_on = 3, min_off = 5, window = 5;
     uint32_t sw = 0, sh = 0;
@@ -166,8 +178,12 @@ int cmd_watch(int argc, char **argv)
         } else if (!strcmp(argv[i], "--realtime")) {
             realtime = 1;
         } else if ((r = cli_extractor_option(CMD, argc, argv, &i, &xopt))) {
+        } else if ((r = cli_flow_option(CMD, argc, argv, &i, &xopt, &fopt))) {
+            flow_opts = 1;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--extractor", &v))) {
             xpath = v;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--flow-extractor", &v))) {
+            fpath = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--model", &v))) {
             mpath = v;
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--threshold", &v))) {
@@ -210,6 +226,10 @@ int cmd_watch(int argc, char **argv)
         return cli_usage_error(CMD, "--extractor X.arnet and --model MODEL are required");
     if (!input)
         return cli_usage_error(CMD, "give a video file, or - for raw frames on standard input");
+    if (flow_opts && !fpath)
+        return cli_usage_error(CMD, "a --flow-* option needs --flow-extractor FLOW.arnet");
+    if (fpath && xopt.last_clip == ARNET_LAST_CLIP_PAD)
+        return cli_usage_error(CMD, "--last-clip pad: two-stream clips need all their flows");
     int raw = !strcmp(input, "-");
     if (raw && (!sw || fps <= 0))
         return cli_usage_error(CMD, "raw frames on standard input need --size WxH and --fps F");
@@ -221,8 +241,9 @@ int cmd_watch(int argc, char **argv)
     }
 
     int rc = 0, st;
-    arnet_extractor *x = NULL;
+    arnet_extractor *x = NULL, *fx = NULL;
     arnet_extractor_state *xs = NULL;
+    arnet_two_stream_state *ts = NULL;
     arnet_model *m = NULL;
     arnet_scorer *scorer = NULL;
     arnet_stream *stream = NULL;
@@ -291,16 +312,20 @@ int cmd_watch(int argc, char **argv)
                     info.width, info.height, info.codec, info.container, fps, threshold);
     }
     /* The extractor last: loading it takes seconds. */
-    if ((st = arnet_extractor_load(xpath, &x)) != ARNET_OK) {
-        rc = cli_fail(CMD, st, xpath);
+    if ((rc = cli_load_extractors(CMD, xpath, fpath, &x, fpath ? &fx : NULL)) != 0)
         goto done;
-    }
     if (interrupted)
         goto done;
-    uint32_t dim = arnet_extractor_feature_dim(x);
+    uint32_t dim = arnet_extractor_feature_dim(x) * (fx ? 2 : 1);
     if (arnet_model_feature_dim(m) != dim) {
-        fprintf(stderr, "arnet watch: %s scores %u features per clip, but %s makes %u\n", mpath,
-                arnet_model_feature_dim(m), xpath, dim);
+        fprintf(stderr, "arnet watch: %s scores %u features per clip, but %s%s%s makes %u%s\n",
+                mpath, arnet_model_feature_dim(m), xpath, fx ? " with " : "", fx ? fpath : "",
+                dim,
+                !fx && arnet_model_feature_dim(m) == 2 * dim
+                    ? " (a two-stream model: give the flow network as --flow-extractor)"
+                    : fx && arnet_model_feature_dim(m) == dim / 2
+                          ? " (an RGB-only model: leave out --flow-extractor)"
+                          : "");
         rc = CLI_EXIT_FAIL;
         goto done;
     }
@@ -348,15 +373,23 @@ int cmd_watch(int argc, char **argv)
         if (got && realtime)
             sleep_until(t0 + t);
         int ready = 0;
-        if (got && !xs) { /* the state is sized for the first frame */
+        if (got && !xs && !ts) { /* the state is sized for the first frame */
             arnet_extractor_options o = xopt;
             o.frame_width = fr.width;
             o.frame_height = fr.height;
-            if ((st = arnet_extractor_state_create(x, &o, &xs)) != ARNET_OK) {
+            if (fx) {
+                arnet_flow_options fo = fopt;
+                fo.threads = xopt.threads;
+                st = arnet_two_stream_state_create(x, fx, &o, &fo, &ts);
+                current_two = ts;
+            } else {
+                st = arnet_extractor_state_create(x, &o, &xs);
+                current_state = xs;
+            }
+            if (st != ARNET_OK) {
                 rc = cli_fail(CMD, st, input);
                 break;
             }
-            current_state = xs;
         }
         if (got) {
             /* The clip this frame starts: its time is the frame's. */
@@ -377,8 +410,9 @@ int cmd_watch(int argc, char **argv)
             in_clip = (in_clip + 1) % xopt.clip_frames;
             frames++;
             w.last_end = t + dt;
-            st = arnet_extractor_push(xs, &fr, feat, &ready);
-        } else {
+            st = ts ? arnet_two_stream_push(ts, &fr, feat, &ready)
+                    : arnet_extractor_push(xs, &fr, feat, &ready);
+        } else { /* two streams: a tail without all its flows is dropped */
             st = xs ? arnet_extractor_flush(xs, feat, &ready) : ARNET_OK;
         }
         if (st == ARNET_E_CANCELLED)
@@ -405,6 +439,7 @@ int cmd_watch(int argc, char **argv)
             break;
     }
     current_state = NULL;
+    current_two = NULL;
     if (realtime && !interrupted && rc == 0)
         sleep_until(t0 + w.last_end); /* the last frame lasts its duration too */
     arnet_stream_state ss;
@@ -437,9 +472,11 @@ done:
     free(mean);
     free(w.clip_start);
     arnet_extractor_state_free(xs);
+    arnet_two_stream_state_free(ts);
     arnet_stream_free(stream);
     arnet_scorer_free(scorer);
     arnet_model_free(m);
     arnet_extractor_free(x);
+    arnet_extractor_free(fx);
     return rc;
 }

@@ -2,6 +2,7 @@
  * the shard plan, claims that work across machines on a shared file system,
  * the records of finished and failed videos, and the status of the whole
  * run (extract_run.h says what lies where). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1053,9 +1054,6 @@ int xr_video_state(const char *dir, const char *stem, const char *output, const 
 
 /* ---- the whole run ----------------------------------------------------------------- */
 
-/* Video stems recorded in DIR/arnet-extract/videos (done, failed or
- * claimed), sorted, without repeats. */
-#include <dirent.h>
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

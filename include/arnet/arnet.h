@@ -1291,7 +1291,36 @@ typedef struct arnet_extractor_options {
      * a camera that changes resolution needs a new state. */
     uint32_t frame_width, frame_height;
     int filter; /* ARNET_FILTER_*; default BILINEAR */
+    /* The flow stream's recipe (two-stream states only; docs/extractor.md,
+     * "Two streams", says which published pipeline each reproduces): */
+    int flow_at;        /* ARNET_FLOW_AT_*: where flow is computed; default
+                         * AT_CROP (on the RGB stream's resized frames) */
+    uint32_t flow_width, flow_height; /* ARNET_FLOW_AT_SIZE: the size flow is
+                                       * computed at (3..16384 each) */
+    int flow_values;    /* ARNET_FLOW_VALUES_*; default FLOAT */
+    float flow_bound;   /* b: flow is clipped to [-b, b] pixels; default 20 */
+    int flow_channels;  /* ARNET_FLOW_CHANNELS_*; default XY */
 } arnet_extractor_options;
+
+/* Where the flow of a two-stream state is computed. */
+#define ARNET_FLOW_AT_CROP 0 /* on the grey RGB-stream frames, after its resize
+                              * and crop (the I3D authors' rule; default): the
+                              * 224 x 224 centre crop with one crop, the
+                              * resized frame with ten */
+#define ARNET_FLOW_AT_SIZE 1 /* on the whole frame resized to flow_width x
+                              * flow_height, the flow then resized to 224 x 224
+                              * (the AR-Net authors': 320 x 240); one crop */
+/* How flow values become the network's input. */
+#define ARNET_FLOW_VALUES_FLOAT 0 /* clip(v, -b, b) / b (default) */
+#define ARNET_FLOW_VALUES_Q8 1    /* 8-bit images as dense_flow/denseflow store
+                                   * them, q = round(255 (v + b) / 2b), read
+                                   * back as q / 255 * 2 - 1 */
+#define ARNET_FLOW_VALUES_Q8_RAW 2 /* q itself, 0..255 (the AR-Net authors'
+                                    * feature loader fed these) */
+/* Which flow components feed the network's two input channels. */
+#define ARNET_FLOW_CHANNELS_XY 0 /* x, y (default) */
+#define ARNET_FLOW_CHANNELS_XX 1 /* x, x (the AR-Net authors' loader read the
+                                  * x image into both) */
 
 /* Thread-safe (writes its argument only). */
 ARNET_API void arnet_extractor_options_init(arnet_extractor_options *opt);
@@ -1484,6 +1513,57 @@ ARNET_API size_t arnet_flow_memory(const arnet_flow *f);
  * RGB row (>= 3 w); grey gets w x h bytes.  Thread-safe. */
 ARNET_API ARNET_NODISCARD int arnet_rgb_to_grey(const uint8_t *rgb, size_t stride, uint32_t w,
                                                 uint32_t h, uint8_t *grey);
+
+/* ------------------------------------------------------------------------ */
+/* Two streams: RGB and optical flow, as AR-Net's features                    */
+/* ------------------------------------------------------------------------ */
+
+/* One camera's I3D-RGB and I3D-flow features in one state, concatenated as
+ * the paper's "I3D_Conc" (RGB's 1024 values, then flow's): frames in, a
+ * [crops x 2048] feature out per clip.  Each frame's TV-L1 flow to the one
+ * before is computed when the frame arrives, and the RGB network runs on
+ * the frame that completes an RGB clip, the flow network on the next one,
+ * so the work spreads over the clip.  A video of N frames has N - 1 flows;
+ * clip t is RGB frames 16t .. 16t+15 and flows 16t .. 16t+15 (frames 16t ..
+ * 16t+16), so it is ready on frame 16t+16 and a video gives floor((N - 1) /
+ * 16) clips (a shorter tail is dropped).  docs/extractor.md, "Two
+ * streams". */
+typedef struct arnet_two_stream_state arnet_two_stream_state;
+
+/* rgb_x and flow_x [borrowed, life]: an RGB and a flow extractor (either
+ * one given as the other is ARNET_E_INVALID naming the extractor's source
+ * file and its stream).  opt [borrowed] (copied; frame_width and
+ * frame_height required, the flow_* fields give the recipe; last_clip must
+ * be DROP); flow_opt [borrowed] (copied; NULL = OpenCV's defaults; its
+ * threads run each flow).  Every buffer is allocated here: push and reset
+ * never allocate.  *out [transferred].  One state per thread. */
+ARNET_API ARNET_NODISCARD int arnet_two_stream_state_create(const arnet_extractor *rgb_x,
+                                                            const arnet_extractor *flow_x,
+                                                            const arnet_extractor_options *opt,
+                                                            const arnet_flow_options *flow_opt,
+                                                            arnet_two_stream_state **out);
+ARNET_API void arnet_two_stream_state_free(arnet_two_stream_state *st);
+/* Length of one crop's feature: 2048 (RGB then flow).  0 for NULL. */
+ARNET_API uint32_t arnet_two_stream_feature_dim(const arnet_two_stream_state *st);
+/* Take one frame (of the size given at creation).  When it completes a
+ * clip, features (crops x 2048 floats: per crop RGB's 1024 then flow's
+ * 1024) gets the clip's features and *ready is 1; otherwise *ready is 0
+ * and features is untouched.  Errors as arnet_extractor_push's; after one
+ * from the flow or a network the partial clip is dropped (and the next
+ * frame starts a new video).  One thread at a time per state. */
+ARNET_API ARNET_NODISCARD int arnet_two_stream_push(arnet_two_stream_state *st,
+                                                    const arnet_frame *frame, float *features,
+                                                    int *ready);
+/* A new video: drop the partial clip and the previous frame. */
+ARNET_API void arnet_two_stream_reset(arnet_two_stream_state *st);
+/* Ask a push running on another thread to stop (the flow polls the
+ * request every iteration, the networks between layers): it returns
+ * ARNET_E_CANCELLED, the partial clip dropped as by reset.  A request made
+ * while no push runs stops the next push.  Thread-safe (an atomic flag). */
+ARNET_API void arnet_two_stream_cancel(arnet_two_stream_state *st);
+/* Bytes the state holds (frames, flows, clip buffer, the flow state, the
+ * networks' scratch, shared by both), not counting the extractors. */
+ARNET_API size_t arnet_two_stream_state_memory(const arnet_two_stream_state *st);
 
 #ifdef __cplusplus
 }

@@ -48,26 +48,29 @@ void arnet_extractor_options_init(arnet_extractor_options *opt)
     opt->threads = 1;
     opt->clip_frames = 16;
     opt->filter = ARNET_FILTER_BILINEAR;
+    opt->flow_at = ARNET_FLOW_AT_CROP;
+    opt->flow_values = ARNET_FLOW_VALUES_FLOAT;
+    opt->flow_bound = 20.0f;
+    opt->flow_channels = ARNET_FLOW_CHANNELS_XY;
 }
 
 /* Options as given, over the defaults for fields an older caller's struct
  * does not have (everything up to frame_height is required). */
-static int read_options(const arnet_extractor_options *in, arnet_extractor_options *o)
+int arnet__extractor_options_read(const char *fn, const arnet_extractor_options *in,
+                                  arnet_extractor_options *o)
 {
     arnet_extractor_options_init(o);
     if (!in)
         return arnet__error(ARNET_E_INVALID,
-                            "arnet_extractor_state_create: opt is NULL, but frame_width and "
-                            "frame_height are required");
+                            "%s: opt is NULL, but frame_width and frame_height are required",
+                            fn);
     size_t need = offsetof(arnet_extractor_options, frame_height) + sizeof in->frame_height;
     if (in->struct_size < need)
         return arnet__error(ARNET_E_INVALID,
-                            "arnet_extractor_state_create: opt.struct_size %zu < %zu (call "
-                            "arnet_extractor_options_init)",
-                            in->struct_size, need);
+                            "%s: opt.struct_size %zu < %zu (call arnet_extractor_options_init)",
+                            fn, in->struct_size, need);
     memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
     o->struct_size = sizeof *o;
-    const char *fn = "arnet_extractor_state_create";
     if (o->resize < ARNET_RESIZE_SHORT256 || o->resize > ARNET_RESIZE_NONE)
         return arnet__error(ARNET_E_INVALID, "%s: resize %d is unknown (ARNET_RESIZE_*)", fn,
                             o->resize);
@@ -109,7 +112,7 @@ int arnet_extractor_state_create(const arnet_extractor *x, const arnet_extractor
                             "flow extractor of a two-stream state)",
                             x->source ? x->source : "no source");
     arnet_extractor_options o;
-    int rc = read_options(opt, &o);
+    int rc = arnet__extractor_options_read("arnet_extractor_state_create", opt, &o);
     if (rc)
         return rc;
     uint32_t rw, rh;

@@ -118,6 +118,11 @@ static inline uint32_t arnet__extractor_channels(const arnet_extractor *x)
 int arnet__i3d_prepare(arnet_extractor *x);
 void arnet__i3d_unprepare(arnet_extractor *x);
 
+/* extractor.c: opt over the defaults (an older caller's shorter struct),
+ * the fields of the frame states checked; errors start with fn. */
+int arnet__extractor_options_read(const char *fn, const arnet_extractor_options *in,
+                                  arnet_extractor_options *out);
+
 /* ---- the forward pass (i3d_forward.c) --------------------------------------- */
 
 /* Scratch for clips of t x h x w: sizes fixed at creation so that a state

@@ -26,6 +26,7 @@ from .metrics import (average_precision, loss_center, loss_dmil, loss_kmax_mil, 
                       roc_auc, threshold_for_far)
 from .scoring import Event, Scorer, Stream
 from .extractor import Extractor
+from .flow import Flow
 from .trainer import Stats, Trainer
 
 from ._version import version as __version__
@@ -59,7 +60,7 @@ def strerror(status):
 
 __all__ = [
     "ABI_VERSION", "ArnetError", "InvalidArgumentError", "Dataset", "E_CANCELLED", "E_FORMAT", "E_INVALID", "E_IO",
-    "E_NOMEM", "E_SHAPE", "E_STATE", "Event", "Extractor", "HAVE_NUMPY", "Meta", "Model", "OK",
+    "E_NOMEM", "E_SHAPE", "E_STATE", "Event", "Extractor", "Flow", "HAVE_NUMPY", "Meta", "Model", "OK",
     "Scorer", "Stats", "Stream", "Trainer", "Video", "abi_version", "average_precision",
     "blas_arch", "checkpoint_format_version", "evaluate", "file_info", "library_path",
     "loss_center", "loss_dmil", "loss_kmax_mil", "pr_auc", "read_npy", "read_npy_labels",

@@ -330,7 +330,17 @@ class Frame(ctypes.Structure):
 class ExtractorOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("resize", c_int), ("crops", c_u32),
                 ("last_clip", c_int), ("threads", c_int), ("clip_frames", c_u32),
-                ("frame_width", c_u32), ("frame_height", c_u32), ("filter", c_int)]
+                ("frame_width", c_u32), ("frame_height", c_u32), ("filter", c_int),
+                ("flow_at", c_int), ("flow_width", c_u32), ("flow_height", c_u32),
+                ("flow_values", c_int), ("flow_bound", c_float), ("flow_channels", c_int)]
+
+
+class FlowOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size_t), ("tau", c_float), ("lambda_", c_float),
+                ("theta", c_float), ("epsilon", c_float), ("scale_step", c_float),
+                ("gamma", c_float), ("scales", c_u32), ("warps", c_u32),
+                ("inner_iterations", c_u32), ("outer_iterations", c_u32),
+                ("median_filtering", c_int), ("threads", c_int), ("exact", c_int)]
 
 
 # name -> (mirror, name of its *_init function)
@@ -357,6 +367,7 @@ STRUCTS = {
     "arnet_run_info": (RunInfo, "arnet_run_info_init"),
     "arnet_frame": (Frame, "arnet_frame_init"),
     "arnet_extractor_options": (ExtractorOptions, "arnet_extractor_options_init"),
+    "arnet_flow_options": (FlowOptions, "arnet_flow_options_init"),
 }
 
 # Room left after each struct so that a newer library whose *_init() writes a
@@ -530,6 +541,16 @@ PROTOTYPES = [
     ("arnet_extractor_reset", None, [c_void_p]),
     ("arnet_extractor_cancel", None, [c_void_p]),
     ("arnet_extractor_state_memory", c_size_t, [c_void_p]),
+    # optical flow (TV-L1)
+    ("arnet_flow_options_init", None, [P(FlowOptions)]),
+    ("arnet_flow_options_preset", STATUS, [P(FlowOptions), c_int]),
+    ("arnet_flow_create", STATUS, [c_u32, c_u32, P(FlowOptions), c_void_pp]),
+    ("arnet_flow_free", None, [c_void_p]),
+    ("arnet_flow_compute", STATUS, [c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p]),
+    ("arnet_flow_compute_f32", STATUS,
+     [c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p]),
+    ("arnet_flow_cancel", None, [c_void_p]),
+    ("arnet_flow_memory", c_size_t, [c_void_p]),
 ]
 
 
