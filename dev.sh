@@ -7,6 +7,8 @@
 #                   AddressSanitizer + UndefinedBehaviorSanitizer and the
 #                   threaded tests under ThreadSanitizer (docs/testing.md)
 #   ./dev.sh fuzz [SECONDS] [TARGET]   run the fuzz targets (or one) longer
+#   ./dev.sh coverage [MESON TEST ARGS]  line coverage of libarnet/ per part
+#                   and of tools/ (gcovr) after the tests, in build-coverage
 # As root, missing Debian packages are installed with apt-get; as another
 # user the script lists them and stops.
 set -eu
@@ -30,6 +32,9 @@ TEST_PKGS="python3-numpy python3-sklearn python3-torch python3-pil binutils
  libmosquitto-dev mosquitto mosquitto-clients python3-gi python3-gst-1.0
  gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
  gstreamer1.0-plugins-bad"
+# Line coverage (./dev.sh coverage).
+COV_PKGS="gcovr"
+COV_BUILD=${ARNET_COV_BUILD_DIR:-build-coverage}
 # clang with its sanitizer runtimes and libFuzzer.
 SAN_PKGS="clang libclang-rt-14-dev"
 ASAN_BUILD=${ARNET_ASAN_BUILD_DIR:-build-asan}
@@ -139,6 +144,28 @@ test)
     fi
     # shellcheck disable=SC2086
     python3 tests/summary.py $logs || status=1
+    exit $status
+    ;;
+coverage)
+    shift
+    ensure_pkgs $BUILD_PKGS $TEST_PKGS $COV_PKGS
+    if [ ! -f "$COV_BUILD/build.ninja" ]; then
+        meson setup "$COV_BUILD" --buildtype=debugoptimized -Db_coverage=true -Dtests=enabled >&2
+    fi
+    ninja -C "$COV_BUILD" >&2
+    find "$COV_BUILD" -name '*.gcda' -delete
+    status=0
+    meson test -C "$COV_BUILD" --no-rebuild "$@" >&2 || status=$?
+    # One line per part of the library (README "Layout") and one for the
+    # arnet program: lines run by the tests / lines of code.
+    for part in core store data detector video; do
+        printf '%-9s ' "$part"
+        gcovr -r . --object-directory "$COV_BUILD" --filter "libarnet/$part/" \
+            --print-summary -o /dev/null 2>/dev/null | sed -n 's/^lines: //p'
+    done
+    printf '%-9s ' "tools"
+    gcovr -r . --object-directory "$COV_BUILD" --filter "tools/" \
+        --print-summary -o /dev/null 2>/dev/null | sed -n 's/^lines: //p'
     exit $status
     ;;
 fuzz)

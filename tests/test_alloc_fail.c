@@ -26,6 +26,7 @@
 
 #include "alloc_count.h"
 #include "arnet/arnet.h"
+#include "fixtures.h"
 #include "i3d.h"
 #include "internal.h"
 #include "remove_tree.h"
@@ -182,27 +183,9 @@ static long run_sweep_ex(const sweep *s, void *ctx, int sample)
 
 /* ---- fixtures ---------------------------------------------------------------- */
 
-static arnet_model *new_model(uint64_t seed)
-{
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    cfg.feature_dim = F;
-    cfg.hidden_dim = H;
-    cfg.dropout = 0.f;
-    cfg.seed = seed;
-    arnet_model *m = NULL;
-    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
-    return m;
-}
+static arnet_model *new_model(uint64_t seed) { return fixture_model(F, H, 0.f, seed); }
 
-static void fill(float *x, size_t n, uint32_t seed)
-{
-    uint32_t s = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        s = s * 1664525u + 1013904223u;
-        x[i] = (float)((s >> 8) % 2000) / 1000.f - 1.f;
-    }
-}
+static void fill(float *x, size_t n, uint32_t seed) { fixture_fill(x, n, seed); }
 
 /* 4 normal and 4 anomalous videos of 3..10 clips, test videos with frame labels. */
 static arnet_dataset *new_dataset(int with_frames)

@@ -5,19 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixtures.h"
 #include "detector_int.h"
 #include "internal.h"
 
 static arnet_model *make_model(uint32_t F, uint32_t H, uint64_t seed)
 {
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    cfg.feature_dim = F;
-    cfg.hidden_dim = H;
-    cfg.seed = seed;
-    arnet_model *m = NULL;
-    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
-    return m;
+    return fixture_model(F, H, 0.7f, seed);
 }
 
 START_TEST(default_config_is_the_papers)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "internal.h"
 
 /* Under ThreadSanitizer: stop at the first report, with the suppressions
@@ -32,14 +33,7 @@ const char *__tsan_default_options(void)
 
 static arnet_model *make_model(uint32_t F, uint32_t H, uint64_t seed)
 {
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    cfg.feature_dim = F;
-    cfg.hidden_dim = H;
-    cfg.seed = seed;
-    arnet_model *m = NULL;
-    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
-    return m;
+    return fixture_model(F, H, 0.7f, seed);
 }
 
 static float *make_features(size_t n, size_t F, uint64_t seed)

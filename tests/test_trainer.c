@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "detector_int.h"
 #include "internal.h"
 
@@ -23,15 +24,7 @@
 static arnet_model *make_model(uint32_t feature_dim, uint32_t hidden, float dropout,
                                uint64_t seed)
 {
-    arnet_model_config cfg;
-    arnet_model_config_init(&cfg);
-    cfg.feature_dim = feature_dim;
-    cfg.hidden_dim = hidden;
-    cfg.dropout = dropout;
-    cfg.seed = seed;
-    arnet_model *m = NULL;
-    ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
-    return m;
+    return fixture_model(feature_dim, hidden, dropout, seed);
 }
 
 /* n_normal normal and n_anom anomalous videos of lengths lens[i % n_lens];

@@ -330,7 +330,9 @@ class Frame(ctypes.Structure):
 class ExtractorOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("resize", c_int), ("crops", c_u32),
                 ("last_clip", c_int), ("threads", c_int), ("clip_frames", c_u32),
-                ("frame_width", c_u32), ("frame_height", c_u32), ("filter", c_int)]
+                ("frame_width", c_u32), ("frame_height", c_u32), ("filter", c_int),
+                ("flow_at", c_int), ("flow_width", c_u32), ("flow_height", c_u32),
+                ("flow_values", c_int), ("flow_bound", c_float), ("flow_channels", c_int)]
 
 
 class FlowOptions(ctypes.Structure):
