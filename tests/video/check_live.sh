@@ -302,6 +302,19 @@ else
 fi
 kill $sub $mq 2> /dev/null
 
+# no broker at all: the queue is bounded, the run ends, the losses are counted
+np=$(free_port)
+t=$(now)
+W --json --threshold 0 --min-on 1 --window 1 --scores --mqtt "mqtt://127.0.0.1:$np" --mqtt-queue 2 \
+    "$tmp/c2.mkv" > "$tmp/mq/none.json" 2> "$tmp/mq/none.err"
+rc=$? el=$(ms_since "$t")
+if [ $rc -eq 1 ] && [ "$(grep -c . "$tmp/mq/none.json")" = 4 ] &&
+   grep -q "mqtt: 2 events sent, 0 acknowledged, 2 not acknowledged, 2 dropped (queue full)" "$tmp/mq/none.err"; then
+    ok "MQTT with no broker: 2 queued (--mqtt-queue 2), 2 dropped and counted, exit 1 ($el ms)"
+else
+    notok "MQTT with no broker: a bounded queue" "rc $rc; $(cat "$tmp/mq/none.json" "$tmp/mq/none.err")"
+fi
+
 # --- SIGTERM for train and extract: a checkpoint or nothing, no lock left ----------------
 "$arnet" train --train "$tmp/syn/train.txt" --out "$tmp/t.arnet" --iterations 1000000 --seed 1 \
     --batch-normal 4 --batch-anomalous 4 --quiet > /dev/null 2> "$tmp/t.err" &
