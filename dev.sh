@@ -22,10 +22,16 @@ BUILD_PKGS="gcc g++ meson ninja-build pkg-config libblis-dev zlib1g-dev check"
 # FFmpeg's libraries and program for the video tests, and OpenCV's sample
 # video (vtest.avi) for the end-to-end one.  The Python package's wheel
 # (meson-python, a virtual environment, pip, git for its sdist) and its
-# property test (Hypothesis).
+# property test (Hypothesis).  libmosquitto for arnet watch --mqtt, and for
+# the live test (tests/video/check_live.sh) a real broker and client
+# (mosquitto, mosquitto-clients) and an RTSP server (gst-rtsp-server through
+# python3-gi, with GStreamer's Matroska, RTP and H.264 parser plugins).
 TEST_PKGS="python3-numpy python3-sklearn python3-torch python3-pil binutils
  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg opencv-doc
- python3-mesonpy python3-venv python3-pip git python3-hypothesis python3-opencv"
+ python3-mesonpy python3-venv python3-pip git python3-hypothesis python3-opencv
+ libmosquitto-dev mosquitto mosquitto-clients python3-gi python3-gst-1.0
+ gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+ gstreamer1.0-plugins-bad"
 # Line coverage (./dev.sh coverage).
 COV_PKGS="gcovr"
 COV_BUILD=${ARNET_COV_BUILD_DIR:-build-coverage}

@@ -275,7 +275,7 @@ START_TEST(calibration_written_is_the_calibration_read)
     ck_assert_int_eq(arnet_model_create(&cfg, &m), ARNET_OK);
     arnet_calibration c;
     arnet_calibration_init(&c);
-    ck_assert(c.per_hour < 0 && c.fps == 30);
+    ck_assert(c.per_hour < 0 && c.fps == 0);
     c.threshold = 0.625f;
     c.far = 0.01;
     c.per_hour = 12;
@@ -298,6 +298,15 @@ START_TEST(calibration_written_is_the_calibration_read)
     ck_assert_int_eq(arnet_model_set_calibration(m, &c), ARNET_OK);
     ck_assert_str_eq(arnet_model_get_meta(m, "calibration.rule"), "far");
     ck_assert_ptr_null(arnet_model_get_meta(m, "calibration.per_hour"));
+    /* A rate not known is not recorded (a stream would take it for its
+     * seconds), and an earlier one goes. */
+    ck_assert_str_eq(arnet_model_get_meta(m, "calibration.fps"), "25");
+    c.fps = 0;
+    ck_assert_int_eq(arnet_model_set_calibration(m, &c), ARNET_OK);
+    ck_assert_ptr_null(arnet_model_get_meta(m, "calibration.fps"));
+    arnet_stream_options_init(&so);
+    ck_assert_int_eq(arnet_stream_options_from_model(m, &so), ARNET_OK);
+    ck_assert(so.fps == 0 && so.on_threshold == 0.625f);
     /* Out of range: refused naming the field, the model unchanged. */
     c.far = 1.5;
     ck_assert_int_eq(arnet_model_set_calibration(m, &c), ARNET_E_INVALID);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +28,8 @@ void cli_print_exit_codes(FILE *f, int flags)
                                        "       --force) or that is one of the inputs"
                                      : "");
     if (flags & CLI_EXITS_INTERRUPT)
-        fprintf(f, "  130  interrupted (Ctrl-C) after saving what it had done\n");
+        fprintf(f, "  130  interrupted by Ctrl-C (SIGINT), 143 by SIGTERM, after saving what it\n"
+                   "       had done (or dropping the unfinished output) and removing its locks\n");
 }
 
 static const char *const (*option_names)[2];
@@ -506,6 +509,97 @@ double cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- interruption: SIGINT and SIGTERM ---------------------------------------- */
+
+static volatile sig_atomic_t interrupt_signal;
+static void (*volatile interrupt_hook)(void);
+static int wake_pipe[2] = {-1, -1};
+static struct sigaction old_int_action, old_term_action;
+static int signals_caught;
+
+static void on_interrupt(int sig)
+{
+    int saved = errno;
+    if (!interrupt_signal)
+        interrupt_signal = sig;
+    void (*hook)(void) = interrupt_hook;
+    if (hook)
+        hook();
+    if (wake_pipe[1] >= 0) {
+        char c = 1;
+        ssize_t w = write(wake_pipe[1], &c, 1); /* full pipe: it is readable already */
+        (void)w;
+    }
+    errno = saved;
+}
+
+void cli_signals_catch(void (*hook)(void))
+{
+    interrupt_hook = hook;
+    if (signals_caught)
+        return;
+    if (wake_pipe[0] < 0 && pipe(wake_pipe) == 0) {
+        for (int k = 0; k < 2; k++) {
+            fcntl(wake_pipe[k], F_SETFD, FD_CLOEXEC);
+            fcntl(wake_pipe[k], F_SETFL, fcntl(wake_pipe[k], F_GETFL) | O_NONBLOCK);
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = SA_RESETHAND; /* a second signal of the kind ends the process at once */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, &old_int_action);
+    sigaction(SIGTERM, &sa, &old_term_action);
+    signals_caught = 1;
+}
+
+void cli_signals_set_hook(void (*hook)(void)) { interrupt_hook = hook; }
+
+void cli_signals_restore(void)
+{
+    interrupt_hook = NULL;
+    if (!signals_caught)
+        return;
+    sigaction(SIGINT, &old_int_action, NULL);
+    sigaction(SIGTERM, &old_term_action, NULL);
+    signals_caught = 0;
+}
+
+int cli_interrupted(void) { return interrupt_signal; }
+
+int cli_interrupt_status(void)
+{
+    return interrupt_signal ? 128 + interrupt_signal : CLI_EXIT_INTERRUPTED;
+}
+
+const char *cli_interrupt_name(void)
+{
+    return interrupt_signal == SIGTERM ? "SIGTERM" : interrupt_signal ? "SIGINT" : "nothing";
+}
+
+int cli_sleep(double seconds)
+{
+    double end = cli_now() + seconds;
+    for (;;) {
+        if (interrupt_signal)
+            return -1;
+        double d = end - cli_now();
+        if (d <= 0)
+            return 0;
+        int ms = d > 1000.0 ? 1000000 : (int)ceil(d * 1000.0);
+        if (wake_pipe[0] >= 0) {
+            struct pollfd p = {wake_pipe[0], POLLIN, 0};
+            poll(&p, 1, ms);
+        } else { /* no pipe: short naps, so that a signal is seen within 50 ms */
+            struct timespec ts = {0, (long)(ms < 50 ? ms : 50) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
 const char *cli_base_name(const char *path)

@@ -128,6 +128,28 @@ void cli_json_string(FILE *f, const char *s);
 /* Seconds since an arbitrary start (monotonic clock). */
 double cli_now(void);
 
+/* ---- interruption (cli.c): one rule for the commands that run long ---- */
+
+/* From now on SIGINT and SIGTERM set the flag cli_interrupted() reads
+ * instead of ending the process; a second signal of the same kind ends it
+ * at once.  hook (may be NULL) runs inside the signal handler and must be
+ * async-signal-safe (arnet_extractor_cancel is).  Calling it again only
+ * replaces the hook. */
+void cli_signals_catch(void (*hook)(void));
+void cli_signals_set_hook(void (*hook)(void));
+/* Back to the actions before cli_signals_catch (the flag stays). */
+void cli_signals_restore(void);
+/* 0, or the signal that asked the command to stop. */
+int cli_interrupted(void);
+/* The exit status of an interrupted command: 128 + the signal (130 for
+ * Ctrl-C, 143 for SIGTERM), 130 when no signal came. */
+int cli_interrupt_status(void);
+/* "SIGINT" or "SIGTERM". */
+const char *cli_interrupt_name(void);
+/* Sleep, but return at once (-1) when a signal asks to stop; 0 after the
+ * full time.  Thread-safe. */
+int cli_sleep(double seconds);
+
 /* Processors this process may run on (at least 1): the default thread count. */
 int cli_cpu_count(void);
 

@@ -23,7 +23,8 @@ static void usage(FILE *f)
             "                  0..1 (0.001 = one clip in a thousand)\n"
             "  --per-hour N    target clips over the threshold per hour of normal video,\n"
             "                  converted with 16-frame clips at --fps (default 30)\n"
-            "  --fps R         frames per second of the footage (default 30)\n"
+            "  --fps R         frames per second of the footage (default 30 for --per-hour);\n"
+            "                  with --write, stored as calibration.fps only when given\n"
             "  --json          one JSON object\n"
             "  --layout L      crop axis of rank-3 feature files: auto, tcf or ctf\n"
             "  --write         store the threshold and its rule in MODEL's metadata\n"
@@ -45,7 +46,7 @@ int cmd_calibrate(int argc, char **argv)
     const char *model = NULL, *list = NULL, *v;
     double far = -1.0, per_hour = -1.0, fps = 30.0;
     const char *out = NULL;
-    int json = 0, write = 0, force = 0, layout = ARNET_LAYOUT_AUTO;
+    int json = 0, write = 0, force = 0, layout = ARNET_LAYOUT_AUTO, fps_given = 0;
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -73,6 +74,7 @@ int cmd_calibrate(int argc, char **argv)
         } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--fps", &v))) {
             if (r > 0 && !cli_parse_double(CMD, "--fps", v, 0.01, 1e6, &fps))
                 return CLI_EXIT_USAGE;
+            fps_given = 1;
         } else {
             return cli_usage_error(CMD, "unknown option or argument '%s'", argv[i]);
         }
@@ -190,7 +192,9 @@ int cmd_calibrate(int argc, char **argv)
         cal.threshold = threshold;
         cal.far = far;
         cal.per_hour = per_hour;
-        cal.fps = fps;
+        /* only a rate the user gave (0: none): streams take it for their event
+         * times, and an assumed 30 would make a 10 fps camera's seconds 3x off */
+        cal.fps = fps_given ? fps : 0;
         cal.achieved_far = achieved;
         cal.clips = total;
         cal.data = strrchr(list, '/') ? strrchr(list, '/') + 1 : list;

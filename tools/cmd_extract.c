@@ -286,16 +286,14 @@ int cli_load_extractors(const char *cmd, const char *xpath, const char *fpath,
 
 /* ---- interruption ---------------------------------------------------------- */
 
-/* The extractor state of each job (--jobs), cancelled by Ctrl-C/SIGTERM. */
+/* The extractor state of each job (--jobs), cancelled by Ctrl-C/SIGTERM
+ * (cli_signals_catch: one rule for the long commands). */
 #define MAX_JOBS 256
 static arnet_extractor_state *volatile job_state[MAX_JOBS];
 static arnet_two_stream_state *volatile job_two[MAX_JOBS]; /* two streams */
-static volatile sig_atomic_t interrupted;
 
-static void on_signal(int sig)
+static void cancel_jobs(void)
 {
-    (void)sig;
-    interrupted = 1;
     for (int j = 0; j < MAX_JOBS; j++) {
         arnet_extractor_state *st = job_state[j];
         if (st)
@@ -510,7 +508,7 @@ static int extract_source(const arnet_extractor *x, const arnet_extractor_option
     }
     int rc = 0;
     for (;;) {
-        if (interrupted) {
+        if (cli_interrupted()) {
             snprintf(err, errlen, "interrupted");
             rc = -1;
             break;
@@ -661,7 +659,7 @@ static int run_frames(const arnet_extractor *x, const arnet_extractor_options *o
     cli_progress_done();
     if (rc < 0) {
         fprintf(stderr, "arnet extract: %s: %s\n", frames_path, err);
-        return interrupted ? 130 : CLI_EXIT_FAIL;
+        return cli_interrupted() ? cli_interrupt_status() : CLI_EXIT_FAIL;
     }
     int st = write_streams(fc, arnet_extractor_feature_dim(x), opt->crops, out_path, flow_out,
                            feat, n);
@@ -1008,7 +1006,7 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
                             err, sizeof err);
     cli_video_close(vid);
     if (rc < 0) {
-        if (interrupted)
+        if (cli_interrupted())
             return -2;
         goto failed;
     }
@@ -1116,7 +1114,7 @@ static void *job_main(void *arg)
     }
     for (;;) {
         size_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
-        if (i >= r->n || interrupted)
+        if (i >= r->n || cli_interrupted())
             break;
         const xr_video *v = r->share[i];
         /* The output's name in DIR; two streams written apart name
@@ -1252,14 +1250,14 @@ static int run_videos(run *r)
     fprintf(stderr,
             "arnet extract: %zu written, %zu already there, %zu failed%s%s; %llu clips in %.1f s "
             "(%.2f clips/s); %s%s/outputs.tsv\n",
-            r->written, r->skipped, r->failed, extra, interrupted ? ", interrupted" : "",
+            r->written, r->skipped, r->failed, extra, cli_interrupted() ? ", interrupted" : "",
             (unsigned long long)r->clips, el, el > 0 ? (double)r->clips / el : 0.0,
             out_ok ? "" : "not written: ", r->dir);
     free(jobs);
     free(th);
     pthread_mutex_destroy(&r->mu);
-    if (interrupted)
-        return CLI_EXIT_INTERRUPTED;
+    if (cli_interrupted())
+        return cli_interrupt_status();
     if (!out_ok)
         rc = CLI_EXIT_FAIL;
     return rc ? rc : (r->failed || r->refused || r->gave_up) ? CLI_EXIT_FAIL : 0;
@@ -1573,9 +1571,9 @@ static int cmd_frames(args *a)
     }
     arnet_extractor *x = NULL, *fx = NULL;
     if ((rc = cli_load_extractors(CMD, a->xpath, a->fpath, &x, a->fpath ? &fx : NULL)) != 0) {
-    } else if (interrupted) {
+    } else if (cli_interrupted()) {
         fprintf(stderr, "arnet extract: interrupted\n");
-        rc = CLI_EXIT_INTERRUPTED;
+        rc = cli_interrupt_status();
     } else {
         if (!a->threads_given)
             a->opt.threads = usable_cores();
@@ -1701,9 +1699,9 @@ static int cmd_videos(args *a)
     snprintf(flow_dir, sizeof flow_dir, "%s/flow", a->out);
     snprintf(rgb_dir, sizeof rgb_dir, "%s/rgb", a->out);
     if ((rc = cli_load_extractors(CMD, a->xpath, a->fpath, &x, a->fpath ? &fx : NULL)) != 0) {
-    } else if (interrupted) {
+    } else if (cli_interrupted()) {
         fprintf(stderr, "arnet extract: interrupted\n");
-        rc = CLI_EXIT_INTERRUPTED;
+        rc = cli_interrupt_status();
     } else if (fx && a->split && (cli_mkdir(flow_dir) != 0 || cli_mkdir(rgb_dir) != 0)) {
         fprintf(stderr, "arnet extract: cannot create folder %s or %s: %s\n", rgb_dir, flow_dir,
                 strerror(errno));
@@ -1785,16 +1783,13 @@ int cmd_extract(int argc, char **argv)
                                   "DIR/rgb/<name>.npy and DIR/flow/<name>.npy)");
         goto done;
     }
-    /* Ctrl-C from here on (loading takes seconds) stops cleanly. */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    /* Ctrl-C or SIGTERM from here on (loading takes seconds) stops cleanly:
+     * extractions are cancelled, FFmpeg's waits cut short, exit 130 or 143. */
+    cli_signals_catch(cancel_jobs);
+    cli_video_set_interrupt(cli_interrupted);
     rc = a.frames ? cmd_frames(&a) : cmd_videos(&a);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_signals_restore();
+    cli_video_set_interrupt(NULL);
 done:
     if (a.xpath_owned)
         free((char *)a.xpath);

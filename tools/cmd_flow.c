@@ -35,13 +35,11 @@ static void usage(FILE *f)
     cli_print_exit_codes(f, CLI_EXITS_OUTPUT | CLI_EXITS_INTERRUPT);
 }
 
+/* SIGINT and SIGTERM (cli_signals_catch) cancel the running pair. */
 static arnet_flow *volatile current_flow;
-static volatile sig_atomic_t interrupted;
 
-static void on_signal(int sig)
+static void cancel_current(void)
 {
-    (void)sig;
-    interrupted = 1;
     arnet_flow *f = current_flow;
     if (f)
         arnet_flow_cancel(f);
@@ -209,16 +207,11 @@ int cmd_flow(int argc, char **argv)
         rc = cli_fail(CMD, st, "flow");
         goto done;
     }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     current_flow = f;
+    cli_signals_catch(cancel_current);
     show = cli_progress_enabled(0) && show;
     double t0 = cli_now(), last = 0;
-    for (uint64_t i = 0; i < n && !interrupted; i++) {
+    for (uint64_t i = 0; i < n && !cli_interrupted(); i++) {
         uint8_t *g = grey[i & 1];
         if (fread(rgb, 1, (size_t)in_bytes, in) != in_bytes) {
             fprintf(stderr, "arnet flow: %s: read error at frame %" PRIu64 "\n", frames, i);
@@ -253,11 +246,11 @@ int cmd_flow(int argc, char **argv)
     current_flow = NULL;
     if (show)
         cli_progress_done();
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    if (interrupted) {
-        fprintf(stderr, "arnet flow: interrupted; %s was not written\n", out);
-        rc = CLI_EXIT_INTERRUPTED;
+    cli_signals_restore();
+    if (cli_interrupted()) {
+        fprintf(stderr, "arnet flow: interrupted (%s); %s was not written\n",
+                cli_interrupt_name(), out);
+        rc = cli_interrupt_status();
         goto done;
     }
     if (rc)

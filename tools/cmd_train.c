@@ -327,14 +327,6 @@ usage:
 
 /* ---- progress, evaluation lines, Ctrl-C --------------------------------------- */
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 typedef struct view {
     const train_args *a;
     const char *keep_best;
@@ -391,7 +383,7 @@ static int on_step(void *user, const arnet_step_stats *st, uint64_t target)
         w->last_draw = now;
     }
     w->eval_t0 = cli_now(); /* what follows the step until the next one is not training */
-    return interrupted != 0;
+    return cli_interrupted() != 0;
 }
 
 static int on_eval(void *user, const arnet_run_eval *ev)
@@ -417,7 +409,7 @@ static int on_eval(void *user, const arnet_run_eval *ev)
     }
     w->eval_secs += cli_now() - w->eval_t0;
     w->eval_t0 = cli_now();
-    return interrupted != 0;
+    return cli_interrupted() != 0;
 }
 
 /* ---- outputs ------------------------------------------------------------------ */
@@ -659,6 +651,10 @@ int cmd_train(int argc, char **argv)
     cli_output_init(&outs[n_outs++], "--out", a.out, 0);
     if (keep_best)
         cli_output_init(&outs[n_outs++], "--keep-best", keep_best, 0);
+    /* SIGINT or SIGTERM (Slurm, systemd, timeout) from here on: the run is
+     * saved as a checkpoint --resume continues, the locks go, and the exit
+     * status is 130 or 143 (cli_signals_catch, one rule for every command). */
+    cli_signals_catch(NULL);
     if ((code = claim_outputs(&a, outs, n_outs, keep_best_own)) != 0)
         goto done;
     w.show_progress = !a.quiet && cli_progress_enabled(a.progress_forced);
@@ -690,28 +686,20 @@ int cmd_train(int argc, char **argv)
     w.start = in.steps;
     w.t0 = w.eval_t0 = cli_now();
 
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
-    sigemptyset(&sa.sa_mask);
-    interrupted = 0;
-    sigaction(SIGINT, &sa, &old);
-    int rc = interrupted ? ARNET_E_CANCELLED : arnet_run_continue(run);
-    sigaction(SIGINT, &old, NULL);
+    int rc = cli_interrupted() ? ARNET_E_CANCELLED : arnet_run_continue(run);
     double secs = cli_now() - w.t0 - w.eval_secs;
     cli_progress_done();
     uint64_t steps = arnet_trainer_steps(arnet_run_trainer(run));
-    if (rc == ARNET_E_CANCELLED && interrupted) {
+    if (rc == ARNET_E_CANCELLED && cli_interrupted()) {
         if ((rc = arnet_run_save(run)) != ARNET_OK) {
             code = cli_fail(CMD, rc, a.out);
             goto done;
         }
         fprintf(stderr,
-                "arnet %s: interrupted after step %llu; saved %s (continue with: arnet train "
-                "--resume %s)\n",
-                CMD, (unsigned long long)steps, a.out, a.out);
-        code = CLI_EXIT_INTERRUPTED;
+                "arnet %s: interrupted after step %llu (%s); saved %s (continue with: arnet "
+                "train --resume %s)\n",
+                CMD, (unsigned long long)steps, cli_interrupt_name(), a.out, a.out);
+        code = cli_interrupt_status();
         goto done;
     }
     if (rc != ARNET_OK) {
@@ -730,6 +718,9 @@ int cmd_train(int argc, char **argv)
                    (unsigned long long)in.iterations, a.out);
     }
 done:
+    cli_signals_restore();
+    if (cli_interrupted() && code == 0)
+        code = cli_interrupt_status();
     arnet_run_free(run);
     for (size_t k = 0; k < n_outs; k++)
         cli_output_release(&outs[k]);

@@ -2,6 +2,7 @@
  * (video.h says what is done here; docs/video.md why). */
 #include "video.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,43 @@ int cli_video_read(cli_video *v, arnet_frame *frame, double *seconds, char *err,
 
 void cli_video_close(cli_video *v) { (void)v; }
 
+int cli_video_open_net(const char *path, int decode_threads, const cli_video_net *net,
+                       cli_video **out, char *err, size_t errlen)
+{
+    (void)net;
+    return cli_video_open(path, decode_threads, out, err, errlen);
+}
+
+void cli_video_set_interrupt(int (*fn)(void)) { (void)fn; }
+
+int cli_video_is_network(const char *path)
+{
+    const char *p = strstr(path, "://");
+    return p && p != path && strncmp(path, "file:", 5) != 0;
+}
+
+void cli_video_damage_get(const cli_video *v, cli_video_damage *d)
+{
+    (void)v;
+    memset(d, 0, sizeof *d);
+}
+
+int cli_video_stalled(const cli_video *v)
+{
+    (void)v;
+    return 0;
+}
+
+int cli_video_write_jpeg(const char *path, const arnet_frame *frame, int quality, char *err,
+                         size_t errlen)
+{
+    (void)path;
+    (void)frame;
+    (void)quality;
+    snprintf(err, errlen, "%s", cli_video_missing());
+    return -1;
+}
+
 #else
 
 #include <math.h>
@@ -62,7 +100,9 @@ void cli_video_close(cli_video *v) { (void)v; }
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/time.h>
 #include <libswscale/swscale.h>
+#include <unistd.h>
 
 /* Larger pictures than this are refused before anything is allocated for
  * them (a hostile header must not make us allocate gigabytes). */
@@ -127,6 +167,14 @@ struct cli_video {
     uint8_t *rgb;  /* the converted picture at the source size (rows padded: rgb_stride) */
     uint8_t *rot;  /* the rotated picture */
     size_t rgb_cap, rot_cap;
+    /* waits (cli_video_net): the interrupt callback's limits */
+    int64_t timeout_us;         /* 0: none */
+    int64_t deadline;           /* av_gettime_relative() limit of the current wait; 0: none */
+    const volatile int *stop;
+    int stalled;                /* 1: the last wait ran out of time, 2: stopped */
+    int strict;
+    int errors_in_row;          /* decoder errors since the last good frame */
+    cli_video_damage damage;
     /* cli_video_open_buffer: the bytes, read through avio */
     AVIOContext *avio;
     const uint8_t *mem;
@@ -142,6 +190,93 @@ static void av_reason(int code, char *err, size_t errlen, const char *what)
     av_strerror(code, buf, sizeof buf);
     snprintf(err, errlen, "%s: %s", what, buf);
 }
+
+
+
+static int (*volatile global_interrupt)(void);
+
+void cli_video_set_interrupt(int (*fn)(void)) { global_interrupt = fn; }
+
+/* FFmpeg calls this from every wait (connecting, polling a socket, between
+ * reads); nonzero makes the wait fail with AVERROR_EXIT. */
+static int interrupt_cb(void *arg)
+{
+    cli_video *v = arg;
+    int (*g)(void) = global_interrupt;
+    if ((v->stop && *v->stop) || (g && g())) {
+        v->stalled = 2;
+        return 1;
+    }
+    if (v->deadline > 0 && av_gettime_relative() > v->deadline) {
+        v->stalled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* A wait starts: the timeout counts from now (extra: more microseconds). */
+static void wait_begins(cli_video *v, int64_t extra)
+{
+    v->stalled = 0;
+    v->deadline = v->timeout_us > 0 ? av_gettime_relative() + v->timeout_us + extra : 0;
+}
+
+/* The reason of a failed wait, or FFmpeg's. */
+static void wait_reason(const cli_video *v, int code, char *err, size_t errlen, const char *what)
+{
+    if (v->stalled == 1)
+        snprintf(err, errlen, "%s: no data for %.3g s (timeout)", what,
+                 (double)v->timeout_us / 1e6);
+    else if (v->stalled == 2)
+        snprintf(err, errlen, "%s: interrupted", what);
+    else
+        av_reason(code, err, errlen, what);
+}
+
+int cli_video_is_network(const char *path)
+{
+    const char *name = avio_find_protocol_name(path);
+    if (!name)
+        return strstr(path, "://") != NULL;
+    return strcmp(name, "file") != 0 && strcmp(name, "pipe") != 0 && strcmp(name, "fd") != 0;
+}
+
+int cli_video_stalled(const cli_video *v) { return v ? v->stalled : 0; }
+
+void cli_video_damage_get(const cli_video *v, cli_video_damage *d)
+{
+    *d = v->damage;
+}
+
+/* One damaged packet or frame: counted and skipped, or with strict an
+ * error.  Returns 0 to go on, -1 with err set to stop. */
+static int damaged(cli_video *v, int is_frame, int code, char *err, size_t errlen)
+{
+    char what[96];
+    snprintf(what, sizeof what, "%s after %lld frames", is_frame ? "corrupt frame" : "bad packet",
+             (long long)v->index);
+    if (is_frame)
+        v->damage.frames++;
+    else
+        v->damage.packets++;
+    if (!v->damage.first[0]) {
+        if (code)
+            av_reason(code, v->damage.first, sizeof v->damage.first, what);
+        else
+            snprintf(v->damage.first, sizeof v->damage.first, "%s", what);
+    }
+    if (v->strict) {
+        snprintf(what, sizeof what, "decoding failed after %lld frames", (long long)v->index);
+        if (code)
+            av_reason(code, err, errlen, what);
+        else
+            snprintf(err, errlen, "%s: %s", what, is_frame ? "a corrupt frame" : "a damaged packet");
+        return -1;
+    }
+    return 0;
+}
+
+
 
 /* The clockwise turn that makes the picture upright: FFmpeg's own rule
  * (fftools' get_rotation) on the stream's display matrix. */
@@ -215,8 +350,12 @@ static int mem_no_open(struct AVFormatContext *s, AVIOContext **pb, const char *
 }
 
 /* cli_video_open, or from memory when mem is not NULL. */
+/* Probing a live stream reads up to this much of it (FFmpeg's default
+ * analyzeduration): the open's wait may take that much longer. */
+#define PROBE_US 5000000
+
 static int video_open(const char *path, const uint8_t *mem, size_t mem_size, int decode_threads,
-                      cli_video **out, char *err, size_t errlen)
+                      const cli_video_net *net, cli_video **out, char *err, size_t errlen)
 {
     *out = NULL;
     av_log_set_level(AV_LOG_QUIET);
@@ -230,6 +369,11 @@ static int video_open(const char *path, const uint8_t *mem, size_t mem_size, int
     v->stream = -1;
     v->start_pts = AV_NOPTS_VALUE;
     v->sws_fmt = -1;
+    if (net) {
+        v->timeout_us = net->timeout > 0 ? (int64_t)(net->timeout * 1e6) : 0;
+        v->stop = net->stop;
+        v->strict = net->strict;
+    }
     if (mem) {
         enum { AVIO_BUF = 1 << 15 };
         uint8_t *buf = av_malloc(AVIO_BUF);
@@ -247,20 +391,35 @@ static int video_open(const char *path, const uint8_t *mem, size_t mem_size, int
         v->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
         v->fmt->io_open = mem_no_open;
         v->fmt->opaque = v;
+    } else if (!(v->fmt = avformat_alloc_context())) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
     }
-    int rc = avformat_open_input(&v->fmt, path, NULL, NULL);
-    if (rc < 0 && v->open_refused)
+    /* Every wait of FFmpeg's asks interrupt_cb whether to go on. */
+    v->fmt->interrupt_callback.callback = interrupt_cb;
+    v->fmt->interrupt_callback.opaque = v;
+    AVDictionary *opts = NULL;
+    if (net && net->rtsp_transport && net->rtsp_transport[0])
+        av_dict_set(&opts, "rtsp_transport", net->rtsp_transport, 0);
+    wait_begins(v, 0);
+    int rc = avformat_open_input(&v->fmt, path, NULL, &opts);
+    av_dict_free(&opts);
+    if (rc < 0 && v->stalled)
+        wait_reason(v, rc, err, errlen, "cannot open");
+    else if (rc < 0 && v->open_refused)
         snprintf(err, errlen, "cannot open: it names other files or URLs (a playlist?), which "
                  "are not read for a video in memory");
     else if (rc < 0)
         open_reason(rc, err, errlen);
     if (rc < 0)
         goto fail;
+    wait_begins(v, PROBE_US);
     rc = avformat_find_stream_info(v->fmt, NULL);
     if (rc < 0) {
-        av_reason(rc, err, errlen, "cannot read the stream information");
+        wait_reason(v, rc, err, errlen, "cannot read the stream information");
         goto fail;
     }
+    v->deadline = 0;
     const AVCodec *codec = NULL;
     rc = av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (rc == AVERROR_STREAM_NOT_FOUND) {
@@ -317,14 +476,22 @@ fail:
 int cli_video_open(const char *path, int decode_threads, cli_video **out, char *err,
                    size_t errlen)
 {
-    return video_open(path, NULL, 0, decode_threads, out, err, errlen);
+    cli_video_net net = {0, NULL, 1, NULL};
+    return video_open(path, NULL, 0, decode_threads, &net, out, err, errlen);
+}
+
+int cli_video_open_net(const char *path, int decode_threads, const cli_video_net *net,
+                       cli_video **out, char *err, size_t errlen)
+{
+    return video_open(path, NULL, 0, decode_threads, net, out, err, errlen);
 }
 
 int cli_video_open_buffer(const uint8_t *data, size_t size, int decode_threads, cli_video **out,
                           char *err, size_t errlen)
 {
-    return video_open("", data ? data : (const uint8_t *)"", size, decode_threads, out, err,
-                      errlen);
+    cli_video_net net = {0, NULL, 1, NULL};
+    return video_open("", data ? data : (const uint8_t *)"", size, decode_threads, &net, out,
+                      err, errlen);
 }
 
 void cli_video_info_get(const cli_video *v, cli_video_info *info)
@@ -487,13 +654,33 @@ static int convert(cli_video *v, arnet_frame *out, char *err, size_t errlen)
     return 0;
 }
 
+/* Decoder errors in a row (no frame between them) before the input counts
+ * as undecodable rather than damaged. */
+#define MAX_ERRORS_IN_ROW 1000
+
+/* At the end: frames the container stated but that never came. */
+static void count_missing(cli_video *v)
+{
+    const AVStream *s = v->fmt->streams[v->stream];
+    int64_t got = v->index + (int64_t)v->damage.frames;
+    if (s->nb_frames > 0 && s->nb_frames > got)
+        v->damage.missing = s->nb_frames - got;
+}
+
 int cli_video_read(cli_video *v, arnet_frame *frame, double *seconds, char *err, size_t errlen)
 {
     for (;;) {
         if (v->ended)
             return 0;
         int rc = avcodec_receive_frame(v->dec, v->frame);
+        if (rc == 0 && ((v->frame->flags & AV_FRAME_FLAG_CORRUPT) || v->frame->decode_error_flags)) {
+            av_frame_unref(v->frame);
+            if (damaged(v, 1, 0, err, errlen) < 0)
+                return -1;
+            continue;
+        }
         if (rc == 0) {
+            v->errors_in_row = 0;
             int64_t pts = v->frame->best_effort_timestamp;
             if (pts != AV_NOPTS_VALUE && v->start_pts == AV_NOPTS_VALUE)
                 v->start_pts = pts;
@@ -510,22 +697,31 @@ int cli_video_read(cli_video *v, arnet_frame *frame, double *seconds, char *err,
         }
         if (rc == AVERROR_EOF) {
             v->ended = 1;
+            count_missing(v);
             return 0;
         }
         if (rc != AVERROR(EAGAIN)) {
-            av_reason(rc, err, errlen, "decoding failed");
-            return -1;
+            if (++v->errors_in_row > MAX_ERRORS_IN_ROW) {
+                av_reason(rc, err, errlen, "decoding failed");
+                return -1;
+            }
+            if (damaged(v, 1, rc, err, errlen) < 0)
+                return -1;
+            continue;
         }
         if (v->draining) { /* EAGAIN after the flush packet: nothing more */
             v->ended = 1;
+            count_missing(v);
             return 0;
         }
         /* The decoder wants input. */
         for (;;) {
+            wait_begins(v, 0);
             rc = av_read_frame(v->fmt, v->pkt);
+            v->deadline = 0;
             if (rc < 0) {
-                if (rc != AVERROR_EOF && !(v->fmt->pb && avio_feof(v->fmt->pb))) {
-                    av_reason(rc, err, errlen, "reading the file failed");
+                if (v->stalled || (rc != AVERROR_EOF && !(v->fmt->pb && avio_feof(v->fmt->pb)))) {
+                    wait_reason(v, rc, err, errlen, "reading failed");
                     return -1;
                 }
                 v->draining = 1;
@@ -540,14 +736,25 @@ int cli_video_read(cli_video *v, arnet_frame *frame, double *seconds, char *err,
                 av_packet_unref(v->pkt);
                 continue;
             }
+            if (v->pkt->flags & AV_PKT_FLAG_CORRUPT) {
+                av_packet_unref(v->pkt);
+                if (damaged(v, 0, 0, err, errlen) < 0)
+                    return -1;
+                continue;
+            }
             rc = avcodec_send_packet(v->dec, v->pkt);
             av_packet_unref(v->pkt);
             if (rc < 0 && rc != AVERROR(EAGAIN)) {
-                char what[64];
-                snprintf(what, sizeof what, "decoding failed after %lld frames",
-                         (long long)v->index);
-                av_reason(rc, err, errlen, what);
-                return -1;
+                if (++v->errors_in_row > MAX_ERRORS_IN_ROW) {
+                    char what[64];
+                    snprintf(what, sizeof what, "decoding failed after %lld frames",
+                             (long long)v->index);
+                    av_reason(rc, err, errlen, what);
+                    return -1;
+                }
+                if (damaged(v, 0, rc, err, errlen) < 0)
+                    return -1;
+                continue;
             }
             break;
         }
@@ -570,6 +777,97 @@ void cli_video_close(cli_video *v)
     CLI_VIDEO_FREE(v->rgb, v->rgb_cap);
     CLI_VIDEO_FREE(v->rot, v->rot_cap);
     free(v);
+}
+
+int cli_video_write_jpeg(const char *path, const arnet_frame *frame, int quality, char *err,
+                         size_t errlen)
+{
+    int w = (int)frame->width, h = (int)frame->height, rc = -1, r;
+    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+    AVCodecContext *enc = NULL;
+    AVFrame *yuv = NULL;
+    AVPacket *pkt = NULL;
+    struct SwsContext *sws = NULL;
+    FILE *f = NULL;
+    char *tmp = NULL;
+    if (frame->format != ARNET_PIXEL_RGB24 || w <= 0 || h <= 0) {
+        snprintf(err, errlen, "not a packed RGB24 picture");
+        return -1;
+    }
+    if (!codec) {
+        snprintf(err, errlen, "this FFmpeg has no mjpeg encoder");
+        return -1;
+    }
+    if (!(enc = avcodec_alloc_context3(codec)) || !(yuv = av_frame_alloc()) ||
+        !(pkt = av_packet_alloc())) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    enc->width = w;
+    enc->height = h;
+    enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
+    enc->color_range = AVCOL_RANGE_JPEG;
+    enc->time_base = (AVRational){1, 25};
+    enc->flags |= AV_CODEC_FLAG_QSCALE;
+    enc->global_quality = FF_QP2LAMBDA * (quality < 2 ? 2 : quality > 31 ? 31 : quality);
+    if ((r = avcodec_open2(enc, codec, NULL)) < 0) {
+        av_reason(r, err, errlen, "cannot open the JPEG encoder");
+        goto out;
+    }
+    yuv->format = AV_PIX_FMT_YUVJ420P;
+    yuv->width = w;
+    yuv->height = h;
+    yuv->quality = enc->global_quality;
+    yuv->pict_type = AV_PICTURE_TYPE_I;
+    if ((r = av_frame_get_buffer(yuv, 0)) < 0) {
+        av_reason(r, err, errlen, "out of memory for the JPEG picture");
+        goto out;
+    }
+    sws = sws_getContext(w, h, AV_PIX_FMT_RGB24, w, h, AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, NULL,
+                         NULL, NULL);
+    if (!sws) {
+        snprintf(err, errlen, "no conversion from RGB to YUV");
+        goto out;
+    }
+    const uint8_t *src[4] = {frame->planes[0], NULL, NULL, NULL};
+    int src_stride[4] = {(int)frame->strides[0], 0, 0, 0};
+    sws_scale(sws, src, src_stride, 0, h, yuv->data, yuv->linesize);
+    if ((r = avcodec_send_frame(enc, yuv)) < 0 || (r = avcodec_send_frame(enc, NULL)) < 0 ||
+        (r = avcodec_receive_packet(enc, pkt)) < 0) {
+        av_reason(r, err, errlen, "JPEG encoding failed");
+        goto out;
+    }
+    /* Written beside and renamed: a reader never sees half a picture. */
+    size_t n = strlen(path) + 16;
+    if (!(tmp = malloc(n))) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    snprintf(tmp, n, "%s.tmp", path);
+    if (!(f = fopen(tmp, "wb"))) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    int bad = fwrite(pkt->data, 1, (size_t)pkt->size, f) != (size_t)pkt->size;
+    bad |= fclose(f) != 0;
+    f = NULL;
+    if (bad || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    if (rc < 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    sws_freeContext(sws);
+    av_packet_free(&pkt);
+    av_frame_free(&yuv);
+    avcodec_free_context(&enc);
+    return rc;
 }
 
 #endif

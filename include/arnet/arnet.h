@@ -466,7 +466,9 @@ typedef struct arnet_calibration {
     double far;          /* target fraction of normal clips at or above it, 0..1 */
     double per_hour;     /* the target as clips per hour when that was the rule;
                           * < 0 (default -1): the rule was far */
-    double fps;          /* frames per second of the footage, > 0 (default 30) */
+    double fps;          /* frames per second of the footage, > 0; 0 (default) = not
+                          * known: not recorded, and an older one is removed (a
+                          * stream would take an assumed rate for its seconds) */
     double achieved_far; /* on the calibration data, 0..1 */
     uint64_t clips;      /* normal clips it was measured on */
     const char *data;    /* [borrowed] name of that data (a manifest's file
@@ -478,7 +480,8 @@ typedef struct arnet_calibration {
 ARNET_API void arnet_calibration_init(arnet_calibration *c);
 /* Record c in m's metadata as the calibration.* keys (docs/embedding.md):
  * calibration.rule ("far" or "per_hour"), .threshold, .far, .per_hour (only
- * for that rule; an older one is removed), .fps, .achieved_far, .clips and
+ * for that rule; an older one is removed), .fps (only when known; the same),
+ * .achieved_far, .clips and
  * .data.  A value out of its range is ARNET_E_INVALID naming the field, m
  * unchanged.  Writes the model, as arnet_model_set_meta. */
 ARNET_API ARNET_NODISCARD int arnet_model_set_calibration(arnet_model *m,

@@ -101,7 +101,7 @@ void arnet_calibration_init(arnet_calibration *c)
     memset(c, 0, sizeof *c);
     c->struct_size = sizeof *c;
     c->per_hour = -1;
-    c->fps = 30;
+    c->fps = 0; /* not known */
 }
 
 static int fraction(double x) { return isfinite(x) && x >= 0 && x <= 1; }
@@ -118,7 +118,7 @@ int arnet_model_set_calibration(arnet_model *m, const arnet_calibration *cin)
         return rc;
     const char *bad = !(isfinite(c.threshold) && c.threshold >= 0) ? "threshold"
                       : !fraction(c.far)                          ? "far"
-                      : !(isfinite(c.fps) && c.fps > 0)           ? "fps"
+                      : !(isfinite(c.fps) && c.fps >= 0)          ? "fps"
                       : !fraction(c.achieved_far)                 ? "achieved_far"
                       : isnan(c.per_hour) || isinf(c.per_hour)    ? "per_hour"
                                                                   : NULL;
@@ -134,7 +134,7 @@ int arnet_model_set_calibration(arnet_model *m, const arnet_calibration *cin)
         int use;
     } num[] = {{"calibration.far", c.far, 1},
                {"calibration.per_hour", c.per_hour, c.per_hour >= 0},
-               {"calibration.fps", c.fps, 1},
+               {"calibration.fps", c.fps, c.fps > 0},
                {"calibration.achieved_far", c.achieved_far, 1},
                {"calibration.clips", (double)c.clips, 1}};
     char val[64];

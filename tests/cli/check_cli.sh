@@ -231,6 +231,17 @@ if [ $? -eq 2 ]; then ok "calibrate without a target is a usage error"; else not
 "$arnet" calibrate --model "$m" --normal "$d/test.txt" --far 0.05 --write --out "$tmp/cal.arnet" > /dev/null 2>&1
 "$arnet" calibrate --model "$m" --normal "$d/test.txt" --far 0.05 --write --out "$tmp/cal.arnet" > /dev/null 2> "$tmp/err"
 if [ $? -eq 2 ] && grep -q -- "--force" "$tmp/err"; then ok "calibrate --out refuses an existing file without --force"; else notok "calibrate --out refuses an existing file without --force" "$(cat "$tmp/err")"; fi
+# calibration.fps only when --fps was given (a stream takes it for its seconds)
+"$arnet" calibrate --model "$m" --normal "$d/test.txt" --far 0.05 --fps 10 --write --out "$tmp/cal10.arnet" > /dev/null 2>&1
+"$arnet" calibrate --model "$tmp/cal10.arnet" --normal "$d/test.txt" --far 0.05 --write > /dev/null 2>&1
+if ! "$arnet" info "$tmp/cal.arnet" | grep -q "calibration.fps" && "$arnet" info "$tmp/cal.arnet" | grep -q "calibration.threshold" &&
+   ! "$arnet" info "$tmp/cal10.arnet" | grep -q "calibration.fps" &&
+   "$arnet" calibrate --model "$m" --normal "$d/test.txt" --far 0.05 --fps 10 --write --out "$tmp/cal10.arnet" --force > /dev/null 2>&1 &&
+   "$arnet" info "$tmp/cal10.arnet" | grep -q "calibration.fps.*10"; then
+    ok "calibrate --write records calibration.fps only when --fps is given"
+else
+    notok "calibrate --write records calibration.fps only when --fps is given" "$("$arnet" info "$tmp/cal.arnet"; "$arnet" info "$tmp/cal10.arnet")"
+fi
 cal_feat=$d/$(grep -v '^#' "$d/test.txt" | awk 'NR == 1 {print $1}')
 cp "$cal_feat" "$tmp/cal_feat.npy"
 "$arnet" calibrate --model "$m" --normal "$d/test.txt" --far 0.05 --write --out "$cal_feat" --force > /dev/null 2> "$tmp/err"

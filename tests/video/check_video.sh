@@ -287,9 +287,9 @@ if [ $? -eq 0 ] && out=$("$py" -c '
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 assert [e["event"] for e in ev] == ["start", "end"], ev
-assert ev[0]["time"] == 0 and ev[0]["clip"] == 0, ev[0]
+assert ev[0]["video_time"] == 0 and ev[0]["clip"] == 0 and ev[0]["camera"] == "cam0", ev[0]
 assert ev[1]["start_clip"] == 0 and ev[1]["end_clip"] == 1, ev[1]
-assert abs(ev[1]["time"] - 2.48) < 1e-6, ev[1]
+assert abs(ev[1]["video_time"] - 2.48) < 1e-6 and ev[1]["reason"] == "end of input", ev[1]
 ' "$tmp/w.json" 2>&1) && grep -q "39 frames.*2 clips scored.*frames/s" "$tmp/err"; then
     ok "watch --json: alarm start and end with the variable frame rate's times, throughput"
 else
