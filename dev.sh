@@ -161,11 +161,11 @@ coverage)
     for part in core store data detector video; do
         printf '%-9s ' "$part"
         gcovr -r . --object-directory "$COV_BUILD" --filter "libarnet/$part/" \
-            --print-summary -o /dev/null 2>/dev/null | sed -n 's/^lines: //p'
+            --print-summary 2>/dev/null | sed -n 's/^lines: //p'
     done
     printf '%-9s ' "tools"
     gcovr -r . --object-directory "$COV_BUILD" --filter "tools/" \
-        --print-summary -o /dev/null 2>/dev/null | sed -n 's/^lines: //p'
+        --print-summary 2>/dev/null | sed -n 's/^lines: //p'
     exit $status
     ;;
 fuzz)
