@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -331,9 +332,34 @@ START_TEST(test_folder_in_the_way)
     snprintf(inner, sizeof inner, "%s/x", path);
     write_text(inner, "x");
     ck_assert_int_eq(write_with(_i, path), ARNET_E_IO);
-    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "rename"));
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "a directory, not replaced"));
     ck_assert_int_eq(access(inner, F_OK), 0);
     const char *keep[] = {"taken", NULL};
+    ck_assert_int_eq(count_others(keep), 0);
+}
+END_TEST
+
+/* A FIFO or a device under the output's name is refused, not renamed over
+ * (as root, writing a model to /dev/null replaced the device with a file).
+ * The device is made in the test's folder (root only; the FIFO always). */
+START_TEST(test_special_file_kept)
+{
+    char fifo[128], dev[128];
+    in_dir(fifo, sizeof fifo, "pipe");
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    ck_assert_int_eq(write_with(_i, fifo), ARNET_E_IO);
+    ck_assert_ptr_nonnull(strstr(arnet_last_error(), "a pipe (FIFO), not replaced"));
+    struct stat st;
+    ck_assert_int_eq(stat(fifo, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
+    in_dir(dev, sizeof dev, "null");
+    if (mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+        ck_assert_int_eq(write_with(_i, dev), ARNET_E_IO);
+        ck_assert_ptr_nonnull(strstr(arnet_last_error(), "a character device, not replaced"));
+        ck_assert_int_eq(stat(dev, &st), 0);
+        ck_assert(S_ISCHR(st.st_mode));
+    }
+    const char *keep[] = {"pipe", "null", NULL};
     ck_assert_int_eq(count_others(keep), 0);
 }
 END_TEST
@@ -532,6 +558,7 @@ Suite *make_suite(void)
     tcase_add_loop_test(w, test_failure_keeps_old_file, 0, 3);
     tcase_add_loop_test(w, test_missing_folder, 0, 3);
     tcase_add_loop_test(w, test_folder_in_the_way, 0, 3);
+    tcase_add_loop_test(w, test_special_file_kept, 0, 3);
     tcase_add_test(w, test_stream_commit_and_abort);
     tcase_add_test(w, test_write_file_arguments);
     suite_add_tcase(s, w);

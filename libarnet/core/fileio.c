@@ -182,6 +182,16 @@ static int wfile_fail(arnet__wfile *f, const char *step)
     return rc;
 }
 
+static const char *file_type(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a pipe (FIFO)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
+}
+
 int arnet__wfile_open(arnet__wfile *f, const char *path)
 {
     static unsigned counter;
@@ -192,6 +202,14 @@ int arnet__wfile_open(arnet__wfile *f, const char *path)
     size_t plen = strlen(path);
     if (path[plen - 1] == '/')
         return arnet__error(ARNET_E_INVALID, "%s: names a folder, not a file", path);
+    /* The rename at commit replaces whatever has the name: a device, a
+     * FIFO or a socket there (/dev/null, as root) would be lost. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return S_ISDIR(st.st_mode)
+                   ? arnet__error_os(EISDIR, "%s: a directory, not replaced by a file", path)
+                   : arnet__error(ARNET_E_IO, "%s: %s, not replaced by a file", path,
+                                  file_type(st.st_mode));
     f->path = arnet__strdup(path);
     f->tmp = arnet__alloc(plen + 112, 1, "temporary file name");
     /* The folder's name now, so that commit allocates nothing after the
@@ -276,15 +294,6 @@ int arnet_write_file(const char *path, const void *data, size_t size)
 
 /* ---- reading ---------------------------------------------------------------- */
 
-static const char *file_type(mode_t m)
-{
-    return S_ISDIR(m)    ? "a directory"
-           : S_ISFIFO(m) ? "a pipe (FIFO)"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-           : S_ISSOCK(m) ? "a socket"
-                         : "not a regular file";
-}
 
 int arnet__open_read(const char *path, int *fd_out, uint64_t *size)
 {
