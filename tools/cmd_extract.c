@@ -72,6 +72,9 @@ static void usage(FILE *f)
             "                    those whose record matches; refuse other files);\n"
             "                    with --frames, replace an existing OUT.npy\n"
             "  --max-attempts N  a video that failed N times is not tried again (default 3)\n"
+            "  --strict          a damaged packet or frame, or a file that ends before the\n"
+            "                    frames it states, fails the video (default: skipped, the\n"
+            "                    video written and named with its damage, counted at the end)\n"
             "  --quiet           no progress (default: a bar on a terminal, else a line per\n"
             "                    video and every 10 s)\n\n"
             "Many tasks, many machines (DIR on a file system they share):\n"
@@ -937,12 +940,12 @@ typedef struct run {
     const char *settings;
     xr_video **share; /* this run's videos */
     size_t n;
-    int force, show, jobs;
+    int force, show, jobs, strict;
     unsigned max_attempts;
     double lease;
     size_t next; /* the next video to take (atomic) */
     pthread_mutex_t mu; /* counters and stderr */
-    size_t written, skipped, failed, refused, busy, gave_up, finished;
+    size_t written, skipped, failed, refused, busy, gave_up, finished, damaged;
     unsigned shard; /* K, or 0 for the whole list */
     uint64_t clips;
     double start;
@@ -986,7 +989,10 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
     cli_video *vid = NULL;
     xr_done d;
     memset(&d, 0, sizeof d);
-    if (cli_video_open(v->path, 1, &vid, err, sizeof err) < 0)
+    /* One damage policy with arnet watch (docs/video.md): damaged packets
+     * and frames are skipped and counted, --strict fails at the first. */
+    cli_video_net net = {0, NULL, r->strict, NULL};
+    if (cli_video_open_net(v->path, 1, &net, &vid, err, sizeof err) < 0)
         goto failed;
     cli_video_info info;
     cli_video_info_get(vid, &info);
@@ -1004,11 +1010,27 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
     size_t clips = 0;
     int rc = extract_source(r->x, &r->opt, &r->fc, &s, jb->index, p, &feat, &clips, &d.frames,
                             err, sizeof err);
+    cli_video_damage dmg;
+    cli_video_damage_get(vid, &dmg);
     cli_video_close(vid);
     if (rc < 0) {
         if (cli_interrupted())
             return -2;
         goto failed;
+    }
+    char dmg_text[320] = "";
+    if (dmg.packets || dmg.frames || dmg.missing > 0) {
+        snprintf(dmg_text, sizeof dmg_text,
+                 "damaged: %llu packets and %llu frames skipped, %lld of the frames the file "
+                 "states never came%s%s",
+                 (unsigned long long)dmg.packets, (unsigned long long)dmg.frames,
+                 (long long)(dmg.missing > 0 ? dmg.missing : 0), dmg.first[0] ? "; first: " : "",
+                 dmg.first);
+        if (r->strict) { /* a file cut short: the packets themselves were whole */
+            free(feat);
+            snprintf(err, sizeof err, "%s (--strict)", dmg_text);
+            goto failed;
+        }
     }
     if (!xr_claim_held(claim)) {
         free(feat);
@@ -1071,8 +1093,12 @@ static int do_video(job *jb, const xr_video *v, const char *out, xr_claim *claim
         snprintf(err, sizeof err, "%s", arnet_last_error());
         goto failed;
     }
+    if (dmg_text[0])
+        job_say(r, "%s: %s; written from the %llu frames decoded", v->path, dmg_text,
+                (unsigned long long)d.frames);
     pthread_mutex_lock(&r->mu);
     r->written++;
+    r->damaged += dmg_text[0] != 0;
     r->finished++;
     r->clips += clips;
     double el = cli_now() - p->video_start;
@@ -1247,6 +1273,9 @@ static int run_videos(run *r)
         k += (size_t)snprintf(extra + k, sizeof extra - k, ", %zu given up", r->gave_up);
     if (r->busy)
         k += (size_t)snprintf(extra + k, sizeof extra - k, ", %zu left to other tasks", r->busy);
+    if (r->damaged)
+        k += (size_t)snprintf(extra + k, sizeof extra - k,
+                              ", %zu of those written damaged (named above)", r->damaged);
     fprintf(stderr,
             "arnet extract: %zu written, %zu already there, %zu failed%s%s; %llu clips in %.1f s "
             "(%.2f clips/s); %s%s/outputs.tsv\n",
@@ -1272,7 +1301,7 @@ typedef struct args {
     int split, flow_given;        /* --split-streams, a --flow-* option */
     char fdigest[17];             /* of --flow-extractor's file */
     arnet_extractor_options opt;
-    int settings_given, threads_given, force, show, plan, partial, xpath_owned;
+    int settings_given, threads_given, force, show, plan, partial, xpath_owned, strict;
     unsigned shards, jobs, max_attempts;
     unsigned shard_k, shard_n; /* --shard K[/N]; 0 when not given */
     double lease;
@@ -1459,6 +1488,8 @@ static int parse_args(int argc, char **argv, args *a)
             a->plan = 1;
         } else if (!strcmp(argv[i], "--partial")) {
             a->partial = 1;
+        } else if (!strcmp(argv[i], "--strict")) {
+            a->strict = 1;
         } else if ((r = cli_extractor_option(CMD, argc, argv, &i, &a->opt))) {
             if (strncmp(arg, "--threads", 9))
                 a->settings_given = 1;
@@ -1720,6 +1751,7 @@ static int cmd_videos(args *a)
         r.opt = a->opt;
         r.dir = a->out;
         r.force = a->force;
+        r.strict = a->strict;
         r.show = a->show;
         r.max_attempts = a->max_attempts;
         rc = run_videos(&r);

@@ -102,7 +102,7 @@ if [ $made = 1 ]; then ok "ffmpeg made the test videos"; else notok "ffmpeg made
 
 # --- extract a folder: counts, errors named, others go on ---------------------
 o=$tmp/out
-"$arnet" extract --extractor "$x" --threads 2 --out "$o" "$v/a.mp4" "$v/b.mkv" "$v/c.avi" "$v/d.mkv" \
+"$arnet" extract --extractor "$x" --threads 2 --strict --out "$o" "$v/a.mp4" "$v/b.mkv" "$v/c.avi" "$v/d.mkv" \
     "$v/rot.mp4" "$v/vfr.mkv" "$v/junk.mp4" "$v/broken.mp4" "$tmp/sound.wav" "$v/missing.mp4" \
     > /dev/null 2> "$tmp/err"
 rc=$?
@@ -129,6 +129,31 @@ else
     notok "outputs.tsv lists the six outputs" "$(cat "$o/outputs.tsv" 2>&1)"
 fi
 if ls "$o" | grep -q tmp; then notok "no temporary files left" "$(ls "$o")"; else ok "no temporary files left"; fi
+
+# --- damage: skipped, counted and named; --strict fails the video ------------
+# broken.mp4 (damaged in the middle) and a 40-frame AVI cut in half (its
+# header still states 40 frames).
+ff -f lavfi -i "$(src2 64x48 10)" -frames:v 40 -c:v mjpeg "$tmp/full.avi" &&
+    head -c $(($(wc -c < "$tmp/full.avi") / 2)) "$tmp/full.avi" > "$v/cut.avi" ||
+    notok "ffmpeg made a 40-frame AVI to cut"
+"$arnet" extract --extractor "$x" --out "$tmp/dmg" "$v/broken.mp4" "$v/cut.avi" > /dev/null 2> "$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q "broken.mp4: damaged: [1-9][0-9]* packets" "$tmp/err" &&
+   grep -q "cut.avi: damaged: .*, [1-9][0-9]* of the frames the file states never came" "$tmp/err" &&
+   grep -q "2 written, .*2 of those written damaged" "$tmp/err" &&
+   [ -f "$tmp/dmg/broken.npy" ] && [ -f "$tmp/dmg/cut.npy" ]; then
+    ok "damaged videos are written from what decodes, each named with its damage and counted"
+else
+    notok "damaged videos are written, named and counted (exit $rc)" "$(cat "$tmp/err")"
+fi
+"$arnet" extract --extractor "$x" --strict --out "$tmp/dmg2" "$v/cut.avi" > /dev/null 2> "$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -qE "cut.avi: (decoding failed after [0-9]+ frames|damaged: .*never came.*\(--strict\))" "$tmp/err" &&
+   [ ! -e "$tmp/dmg2/cut.npy" ]; then
+    ok "--strict: a file cut short fails, nothing written"
+else
+    notok "--strict: a cut file fails (exit $rc)" "$(cat "$tmp/err")"
+fi
 
 # --- decoded then extracted == the same frames given as .npy ------------------
 # The ffmpeg program decodes to raw RGB24 (it applies the rotation too), a
