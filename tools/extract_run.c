@@ -3,6 +3,7 @@
  * the records of finished and failed videos, and the status of the whole
  * run (extract_run.h says what lies where). */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -114,16 +115,26 @@ static char *rec_dup(const char *rec, const char *key)
     return v ? strdup(v) : NULL;
 }
 
+/* A number written by us, read back: digits only (strtoull alone takes a
+ * sign and white space, and wraps "-3" to 2^64 - 3), within 64 bits.
+ * Returns 0 with *out and *end after the digits, or -1. */
+static int digits_u64(const char *s, int base, uint64_t *out, char **end)
+{
+    if (!(base == 16 ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, end, base);
+    if (errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static int rec_u64(const char *rec, const char *key, uint64_t *out)
 {
     char buf[64], *end;
-    if (!rec_get(rec, key, buf, sizeof buf) || buf[0] < '0' || buf[0] > '9')
+    if (!rec_get(rec, key, buf, sizeof buf) || digits_u64(buf, 10, out, &end) || *end)
         return -1;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
     return 0;
 }
 
@@ -306,19 +317,17 @@ int xr_plan_read(const char *dir, xr_plan *p, char *err, size_t errlen)
             }
         } else if (!strcmp(line, "shards")) {
             char *end;
-            unsigned long k = strtoul(v, &end, 10);
-            if (*end || k < 1 || k > 1000000)
+            uint64_t k;
+            if (digits_u64(v, 10, &k, &end) || *end || k < 1 || k > 1000000)
                 goto bad;
             p->shards = (unsigned)k;
         } else if (!strcmp(line, "videos")) {
             char *end;
-            n_videos = strtoull(v, &end, 10);
-            if (*end)
+            if (digits_u64(v, 10, &n_videos, &end) || *end)
                 goto bad;
         } else if (!strcmp(line, "digest")) {
             char *end;
-            digest = strtoull(v, &end, 16);
-            if (*end)
+            if (digits_u64(v, 16, &digest, &end) || *end)
                 goto bad;
             have_digest = 1;
         } else if (!strcmp(line, "extractor")) {
@@ -1171,15 +1180,13 @@ static int add_gt(arnet_manifest_entry *me, const char *gt, uint64_t **ranges)
     const char *p = gt;
     for (size_t i = 0; i < n; i++) {
         char *end;
-        errno = 0;
-        r[2 * i] = strtoull(p, &end, 10);
-        if (errno || end == p || *end != '-') {
+        if (digits_u64(p, 10, &r[2 * i], &end) || *end != '-') {
             free(r);
             return -1;
         }
         p = end + 1;
-        r[2 * i + 1] = strtoull(p, &end, 10);
-        if (errno || end == p || (*end != ',' && *end)) {
+        if (digits_u64(p, 10, &r[2 * i + 1], &end) || (*end != ',' && *end) ||
+            r[2 * i + 1] < r[2 * i]) {
             free(r);
             return -1;
         }

@@ -268,6 +268,20 @@ else
 A: $ra $(cat "$tmp/stopped.log")"
 fi
 
+# A plan's numbers are read back strictly: a sign or a wrapped value is a
+# malformed line, not 2^64 - 3 (the list itself is guarded by its digest).
+for edit in 's/^shards\t3$/shards\t-3/' 's/^videos\t7$/videos\t-3/'; do
+    rm -rf "$tmp/wrap"; mkdir -p "$tmp/wrap"
+    cp -r "$d/arnet-extract" "$tmp/wrap/"
+    sed -i "$edit" "$tmp/wrap/arnet-extract/plan"
+    out=$("$arnet" extract --status "$tmp/wrap" 2>&1); rc=$?
+    if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q "plan:[0-9]*: malformed plan line\|plan: incomplete plan"; then
+        ok "a plan edited to '${edit#s/}' is refused naming its line"
+    else
+        notok "a plan edited to '${edit#s/}' is refused (exit $rc)" "$out"
+    fi
+done
+
 # Everything the tasks wrote matches one plain run, byte for byte.
 "$arnet" extract --extractor "$x" --out "$tmp/one" --quiet "$v/v2.mp4" "$v/v5.mp4" > /dev/null 2>&1
 if cmp -s "$tmp/one/v2.npy" "$d/v2.npy" && cmp -s "$tmp/one/v5.npy" "$d/v5.npy"; then
