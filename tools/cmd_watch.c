@@ -392,6 +392,19 @@ static void emit_stream(camera *c, const char *event, const char *detail_json,
     emit(c->set->json, c->id, event, js, tx);
 }
 
+/* The input is gone (err says why): counted, and a "stream lost" event. */
+static void stream_lost(camera *c, const char *err)
+{
+    char dj[700], dt[700], esc[600];
+    json_escape(esc, sizeof esc, err);
+    snprintf(dj, sizeof dj, ", \"reason\": \"%s\"", esc);
+    snprintf(dt, sizeof dt, ": %s", err);
+    pthread_mutex_lock(&c->mu);
+    c->losses++;
+    pthread_mutex_unlock(&c->mu);
+    emit_stream(c, "stream lost", dj, dt);
+}
+
 /* Raw RGB24 frames from standard input. */
 typedef struct raw_in {
     uint32_t w, h;
@@ -745,14 +758,7 @@ static void *cam_thread(void *arg)
                 lost = 1;
                 down_since = cli_now();
                 snprintf(reason, sizeof reason, "%s", err);
-                char dj[700], dt[700], esc[600];
-                json_escape(esc, sizeof esc, err);
-                snprintf(dj, sizeof dj, ", \"reason\": \"%s\"", esc);
-                snprintf(dt, sizeof dt, ": %s", err);
-                pthread_mutex_lock(&c->mu);
-                c->losses++;
-                pthread_mutex_unlock(&c->mu);
-                emit_stream(c, "stream lost", dj, dt);
+                stream_lost(c, err);
             }
             if (s->retries && attempts >= s->retries) {
                 fprintf(stderr, "arnet watch: %s: giving up after %llu attempts: %s\n", c->id,
@@ -820,14 +826,7 @@ static void *cam_thread(void *arg)
         if (c->frames > frames_before)
             backoff = 0.5;
         snprintf(reason, sizeof reason, "%s", err);
-        char dj[700], dt[700], esc[600];
-        json_escape(esc, sizeof esc, err);
-        snprintf(dj, sizeof dj, ", \"reason\": \"%s\"", esc);
-        snprintf(dt, sizeof dt, ": %s", err);
-        pthread_mutex_lock(&c->mu);
-        c->losses++;
-        pthread_mutex_unlock(&c->mu);
-        emit_stream(c, "stream lost", dj, dt);
+        stream_lost(c, err);
         if (cam_break(c, "stream lost")) {
             c->rc = CLI_EXIT_FAIL;
             break;

@@ -126,21 +126,8 @@ int arnet_extractor_state_create(const arnet_extractor *x, const arnet_extractor
     st->x = x;
     st->opt = o;
     const uint32_t C = ARNET__CROP;
-    uint32_t wx = 0, wy = 0;
-    if (o.crops == 1) {
-        /* Only the centre crop is ever used: resize just that window. */
-        uint32_t ox[5], oy[5];
-        arnet__crop_origins(rw, rh, C, ox, oy);
-        wx = ox[2];
-        wy = oy[2];
-        st->slot_w = st->slot_h = C;
-    } else {
-        st->slot_w = rw;
-        st->slot_h = rh;
-        arnet__crop_origins(rw, rh, C, st->ox, st->oy);
-    }
-    rc = arnet__resizer_create(o.frame_width, o.frame_height, rw, rh, o.filter, wx, wy,
-                               st->slot_w, st->slot_h, &st->resizer);
+    rc = arnet__state_resizer(o.frame_width, o.frame_height, rw, rh, o.filter, o.crops,
+                              &st->slot_w, &st->slot_h, st->ox, st->oy, &st->resizer);
     if (rc) {
         arnet_extractor_state_free(st);
         return rc;

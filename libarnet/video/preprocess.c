@@ -400,6 +400,27 @@ int arnet__resizer_create(uint32_t in_w, uint32_t in_h, uint32_t out_w, uint32_t
     return ARNET_OK;
 }
 
+int arnet__state_resizer(uint32_t frame_w, uint32_t frame_h, uint32_t rw, uint32_t rh,
+                         int filter, uint32_t crops, uint32_t *slot_w, uint32_t *slot_h,
+                         uint32_t ox[5], uint32_t oy[5], arnet__resizer **out)
+{
+    const uint32_t C = ARNET__CROP;
+    uint32_t wx = 0, wy = 0;
+    if (crops == 1) { /* only the centre crop is ever used: resize that window */
+        uint32_t cx[5], cy[5];
+        arnet__crop_origins(rw, rh, C, cx, cy);
+        wx = cx[2];
+        wy = cy[2];
+        *slot_w = *slot_h = C;
+    } else {
+        *slot_w = rw;
+        *slot_h = rh;
+        arnet__crop_origins(rw, rh, C, ox, oy);
+    }
+    return arnet__resizer_create(frame_w, frame_h, rw, rh, filter, wx, wy, *slot_w, *slot_h,
+                                 out);
+}
+
 void arnet__resizer_free(arnet__resizer *r)
 {
     if (!r)

@@ -45,6 +45,13 @@ typedef struct arnet__resizer arnet__resizer;
 int arnet__resizer_create(uint32_t in_w, uint32_t in_h, uint32_t out_w, uint32_t out_h,
                           int filter, uint32_t x0, uint32_t y0, uint32_t win_w, uint32_t win_h,
                           arnet__resizer **out);
+/* The resizer of a frame state (the extractor's and the two-stream one):
+ * with one crop only the centre crop's window of the rw x rh resized frame
+ * is made (a stored frame of 224 x 224), with ten the whole resized frame
+ * (rw x rh) and the five crop origins in ox, oy (else untouched). */
+int arnet__state_resizer(uint32_t frame_w, uint32_t frame_h, uint32_t rw, uint32_t rh,
+                         int filter, uint32_t crops, uint32_t *slot_w, uint32_t *slot_h,
+                         uint32_t ox[5], uint32_t oy[5], arnet__resizer **out);
 void arnet__resizer_free(arnet__resizer *r);
 size_t arnet__resizer_memory(const arnet__resizer *r);
 /* f (checked, of the size given at creation) -> win_h rows of win_w x 3

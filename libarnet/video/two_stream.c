@@ -146,20 +146,8 @@ int arnet_two_stream_state_create(const arnet_extractor *rgb_x, const arnet_extr
     st->flow_x = flow_x;
     st->opt = o;
     const uint32_t C = ARNET__CROP, T = o.clip_frames;
-    uint32_t wx = 0, wy = 0;
-    if (o.crops == 1) { /* only the centre crop is used: resize that window */
-        uint32_t ox[5], oy[5];
-        arnet__crop_origins(rw, rh, C, ox, oy);
-        wx = ox[2];
-        wy = oy[2];
-        st->slot_w = st->slot_h = C;
-    } else {
-        st->slot_w = rw;
-        st->slot_h = rh;
-        arnet__crop_origins(rw, rh, C, st->ox, st->oy);
-    }
-    rc = arnet__resizer_create(o.frame_width, o.frame_height, rw, rh, o.filter, wx, wy,
-                               st->slot_w, st->slot_h, &st->resizer);
+    rc = arnet__state_resizer(o.frame_width, o.frame_height, rw, rh, o.filter, o.crops,
+                              &st->slot_w, &st->slot_h, st->ox, st->oy, &st->resizer);
     if (rc)
         goto fail;
     if (o.flow_at == ARNET_FLOW_AT_SIZE) {
