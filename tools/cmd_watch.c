@@ -711,6 +711,17 @@ static int cam_session(camera *c, raw_in *rin, uint32_t dim, char *err, size_t e
     }
 }
 
+/* A file or pipe input failed (it is not reconnected): said, and the
+ * camera's exit status is a failure. */
+static void input_failed(camera *c, const char *err)
+{
+    if (c->set->multi)
+        fprintf(stderr, "arnet watch: %s: %s: %s\n", c->id, c->url, err);
+    else
+        fprintf(stderr, "arnet watch: %s: %s\n", c->url, err);
+    c->rc = CLI_EXIT_FAIL;
+}
+
 static void *cam_thread(void *arg)
 {
     camera *c = arg;
@@ -746,11 +757,7 @@ static void *cam_thread(void *arg)
             if (cli_interrupted())
                 break;
             if (!c->network) {
-                if (s->multi)
-                    fprintf(stderr, "arnet watch: %s: %s: %s\n", c->id, c->url, err);
-                else
-                    fprintf(stderr, "arnet watch: %s: %s\n", c->url, err);
-                c->rc = CLI_EXIT_FAIL;
+                input_failed(c, err);
                 break;
             }
             attempts++;
@@ -813,11 +820,7 @@ static void *cam_thread(void *arg)
             break;
         /* r == 1: the input failed or (network) ended */
         if (!c->network) {
-            if (s->multi)
-                fprintf(stderr, "arnet watch: %s: %s: %s\n", c->id, c->url, err);
-            else
-                fprintf(stderr, "arnet watch: %s: %s\n", c->url, err);
-            c->rc = CLI_EXIT_FAIL;
+            input_failed(c, err);
             break;
         }
         lost = 1;
