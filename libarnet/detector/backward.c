@@ -7,6 +7,9 @@
  * The input features get no gradient: they are not trained. */
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "detector_int.h"
 #include "internal.h"
@@ -90,10 +93,20 @@ static void activate_rows(void *arg, size_t lo, size_t hi)
             hidden[e] = a * mask;
         }
         for (; e + 8 <= end; e += 8) {
-            const float *restrict f = table[(keep[e >> 6] >> (e & 63)) & 0xff];
-            float *restrict h = hidden + e;
+            const float *f = table[(keep[e >> 6] >> (e & 63)) & 0xff];
+            float *h = hidden + e;
+#if defined(__SSE2__)
+            /* maxps(a, 0) is a > 0 ? a : 0, exactly the select below
+             * (NaN and -0 give +0), without the branch the compiler makes
+             * of the select, mispredicted on half the units. */
+            __m128 zero = _mm_setzero_ps();
+            _mm_storeu_ps(h, _mm_mul_ps(_mm_max_ps(_mm_loadu_ps(h), zero), _mm_loadu_ps(f)));
+            _mm_storeu_ps(h + 4,
+                          _mm_mul_ps(_mm_max_ps(_mm_loadu_ps(h + 4), zero), _mm_loadu_ps(f + 4)));
+#else
             for (int k = 0; k < 8; k++)
                 h[k] = (h[k] > 0.0f ? h[k] : 0.0f) * f[k];
+#endif
         }
         for (; e < end; e++) {
             float mask = (keep[e >> 6] >> (e & 63)) & 1 ? j->scale : 0.0f;
@@ -220,7 +233,21 @@ static void backward_columns(void *arg, size_t lo, size_t hi)
     for (size_t i = 0; i < n; i++) {
         float *row = hidden + i * H;
         float d = dl[i];
-        for (size_t c = lo; c < hi; c++) {
+        size_t c = lo;
+#if defined(__SSE2__)
+        /* The same operations four units at a time: the select as a mask
+         * (g or +0), no branch on the sign of the activation. */
+        __m128 dv = _mm_set1_ps(d), sv = _mm_set1_ps(scale), zero = _mm_setzero_ps();
+        for (; c + 4 <= hi; c += 4) {
+            __m128 g = _mm_mul_ps(_mm_mul_ps(dv, _mm_loadu_ps(w2 + c)), sv);
+            __m128 r = _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(row + c), zero), g);
+            _mm_storeu_ps(row + c, r);
+            _mm_storeu_pd(cs + c, _mm_add_pd(_mm_loadu_pd(cs + c), _mm_cvtps_pd(r)));
+            _mm_storeu_pd(cs + c + 2, _mm_add_pd(_mm_loadu_pd(cs + c + 2),
+                                                 _mm_cvtps_pd(_mm_movehl_ps(r, r))));
+        }
+#endif
+        for (; c < hi; c++) {
             float g = d * w2[c] * scale;
             row[c] = row[c] > 0.0f ? g : 0.0f;
             cs[c] += row[c];
