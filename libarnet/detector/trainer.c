@@ -165,6 +165,8 @@ static void batch_buffers_free(batch_buffers *bb)
     free(bb->ws.tmp);
     free(bb->ws.colsum);
     free(bb->ws.keep);
+    free(bb->ws.nonzero);
+    free(bb->ws.x_nonzero);
     arnet__team_free(bb->ws.team);
     free(bb->ws.team_scratch);
     free(bb->picks);
@@ -203,12 +205,14 @@ static int batch_buffers_alloc(const arnet_model *m, const arnet_dataset *ds,
     bb->ws.tmp = arnet__alloc(n, sizeof(float), "batch center-loss gradients");
     bb->ws.colsum = arnet__alloc(H, sizeof(double), "bias gradient sums");
     bb->ws.keep = arnet__alloc(nh / 64 + 1, sizeof(uint64_t), "dropout mask");
+    bb->ws.nonzero = arnet__alloc(n, sizeof(size_t), "rows with a gradient");
+    bb->ws.x_nonzero = arnet__alloc(nx, sizeof(float), "features of the rows with a gradient");
     bb->picks = arnet__alloc(videos, sizeof *bb->picks, "batch videos");
     bb->clips = arnet__alloc(n, sizeof *bb->clips, "batch clip indices");
     bb->rows = arnet__alloc(videos, sizeof *bb->rows, "batch video lengths");
     bb->labels = arnet__alloc(videos, sizeof *bb->labels, "batch labels");
     if (!bb->x || !bb->ws.hidden || !bb->ws.logits || !bb->ws.dlogits || !bb->ws.tmp ||
-        !bb->ws.colsum || !bb->ws.keep || !bb->picks || !bb->clips || !bb->rows || !bb->labels) {
+        !bb->ws.colsum || !bb->ws.keep || !bb->ws.nonzero || !bb->ws.x_nonzero || !bb->picks || !bb->clips || !bb->rows || !bb->labels) {
         batch_buffers_free(bb);
         return ARNET_E_NOMEM;
     }
