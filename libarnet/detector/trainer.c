@@ -356,6 +356,29 @@ static int stats_ok(const char *fn, const arnet_step_stats *st)
     return st ? ARNET__STRUCT_CHECK(fn, arnet_step_stats, st) : ARNET_OK;
 }
 
+/* Videos [lo, hi) of a step's picks into their rows of the packed batch
+ * (different videos: the team's members read and write apart). */
+typedef struct gather_job {
+    const arnet_dataset *ds;
+    batch_buffers *bb;
+    size_t F;
+} gather_job;
+
+static void gather_videos(void *arg, size_t lo, size_t hi)
+{
+    const gather_job *g = arg;
+    batch_buffers *bb = g->bb;
+    size_t r = 0;
+    for (size_t i = 0; i < lo; i++)
+        r += bb->rows[i];
+    for (size_t i = lo; i < hi; i++) {
+        const arnet__video *v = &g->ds->videos[bb->picks[i].video];
+        for (size_t j = 0; j < bb->rows[i]; j++, r++)
+            arnet__video_rows(v, g->F, (size_t)bb->clips[r], 1, bb->x + r * g->F);
+        arnet__video_release(v);
+    }
+}
+
 static int do_step(arnet_trainer *t, arnet_step_stats *out)
 {
     int rc = arnet__sampler_check(t->bb.sampler);
@@ -366,15 +389,12 @@ static int do_step(arnet_trainer *t, arnet_step_stats *out)
     size_t F = t->model->feature_dim;
     size_t n_videos = (size_t)t->opt.normal_per_batch + t->opt.anomalous_per_batch;
     size_t n_rows = arnet__sampler_draw(bb->sampler, &t->rng, bb->picks, bb->clips);
-    size_t r = 0;
     for (size_t i = 0; i < n_videos; i++) {
-        const arnet__video *v = &ds->videos[bb->picks[i].video];
         bb->rows[i] = bb->picks[i].n_rows;
-        bb->labels[i] = v->label;
-        for (size_t j = 0; j < bb->rows[i]; j++, r++)
-            arnet__video_rows(v, F, (size_t)bb->clips[r], 1, bb->x + r * F);
-        arnet__video_release(v);
+        bb->labels[i] = ds->videos[bb->picks[i].video].label;
     }
+    gather_job gj = {ds, bb, F};
+    arnet__team_for(bb->ws.team, n_videos, 1, gather_videos, &gj);
     arnet__batch batch = {n_videos, bb->rows, bb->labels, n_rows, bb->x};
     arnet__loss_spec spec = {t->opt.loss, t->opt.reduce, t->opt.alpha, t->opt.lambda};
     arnet_step_stats st;
