@@ -109,9 +109,48 @@ KATTR static inline __attribute__((always_inline)) void KN(p_row_fast_k)(
     }
 }
 
-KATTR static void KN(p_row_fast)(const flow_row *r, uint32_t w)
+KATTR __attribute__((unused)) static void KN(p_row_fast)(const flow_row *r, uint32_t w)
 {
     KN(p_row_fast_k)(r->u1, r->u2, r->un1, r->un2, r->p11, r->p12, r->p21, r->p22, r->taut, w);
+}
+
+/* The primal step in float for exact = 0 (the whole row, x from 0: the
+ * zero padding of column -1 stands for OpenCV's first-column formula, in a
+ * different order of additions): the thresholding as one clamp,
+ * fi = clamp(-rho / g, -l_t, l_t), with 1 / g taken once per warp (ig;
+ * 1e30 where g <= FLT_EPSILON, which gives OpenCV's +-l_t or 0 there). */
+KATTR static inline __attribute__((always_inline)) float KN(u_row_fast_k)(
+    const float *restrict ix, const float *restrict iy, const float *restrict ig,
+    const float *restrict rc, float *restrict u1, float *restrict u2, const float *restrict p11,
+    const float *restrict p11l, const float *restrict p12, const float *restrict p12u,
+    const float *restrict p21, const float *restrict p21l, const float *restrict p22,
+    const float *restrict p22u, float *restrict e, float l_t, float theta, uint32_t w)
+{
+    const float nl_t = -l_t;
+    for (uint32_t x = 0; x < w; x++) {
+        float a = u1[x], b = u2[x];
+        float rho = rc[x] + (ix[x] * a + iy[x] * b);
+        float fi = -rho * ig[x];
+        fi = fi < nl_t ? nl_t : fi > l_t ? l_t : fi;
+        float v1 = a + fi * ix[x], v2 = b + fi * iy[x];
+        float d1 = (p11[x] - p11l[x]) + (p12[x] - p12u[x]);
+        float d2 = (p21[x] - p21l[x]) + (p22[x] - p22u[x]);
+        float n1 = v1 + theta * d1, n2 = v2 + theta * d2;
+        u1[x] = n1;
+        u2[x] = n2;
+        e[x] = (n1 - a) * (n1 - a) + (n2 - b) * (n2 - b);
+    }
+    float err = 0.0f;
+    for (uint32_t x = 0; x < w; x++)
+        err += e[x];
+    return err;
+}
+
+KATTR __attribute__((unused)) static float KN(u_row_fast)(const flow_row *r, uint32_t w)
+{
+    return KN(u_row_fast_k)(r->ix, r->iy, r->invg, r->rho, r->u1, r->u2, r->p11, r->p11 - 1,
+                            r->p12, r->p12u, r->p21, r->p21 - 1, r->p22, r->p22u, r->e, r->l_t,
+                            r->theta, w);
 }
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
