@@ -127,6 +127,61 @@ X512 static inline __m512 inv_norm(__m512 s, __m512 taut)
     return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
 }
 
+/* Both steps of exact = 0 in one pass: the primal step of row y (r) and,
+ * with dual (r->... of row y - 1 in up), the dual step of row y - 1 for
+ * x < w - 1, vector by vector: u of row y - 1 is final, u of row y comes
+ * from the registers, and row y - 1's p is read by the primal step before
+ * the dual step overwrites it.  Returns row y's squared change. */
+X512 static float fused_row_fast_x512(const flow_row *r, const flow_row *up, int dual,
+                                      uint32_t w)
+{
+    const __m512 lt = _mm512_set1_ps(r->l_t), nlt = _mm512_set1_ps(-r->l_t),
+                 th = _mm512_set1_ps(r->theta), tt = _mm512_set1_ps(r->taut),
+                 zero = _mm512_setzero_ps();
+    const float *p11l = r->p11 - 1, *p21l = r->p21 - 1;
+    __m512 acc = zero;
+    for (uint32_t x = 0; x < w; x += 16) {
+        __mmask16 m = tail_mask(w - x);
+        __m512 a = _mm512_maskz_loadu_ps(m, r->u1 + x), b = _mm512_maskz_loadu_ps(m, r->u2 + x);
+        __m512 ix = _mm512_maskz_loadu_ps(m, r->ix + x), iy = _mm512_maskz_loadu_ps(m, r->iy + x);
+        __m512 rho = _mm512_fmadd_ps(iy, b, _mm512_fmadd_ps(ix, a, _mm512_maskz_loadu_ps(m, r->rho + x)));
+        __m512 fi = _mm512_fnmadd_ps(rho, _mm512_maskz_loadu_ps(m, r->invg + x), zero);
+        fi = _mm512_min_ps(_mm512_max_ps(fi, nlt), lt);
+        __m512 q12u = _mm512_maskz_loadu_ps(m, r->p12u + x), q22u = _mm512_maskz_loadu_ps(m, r->p22u + x);
+        __m512 d1 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_maskz_loadu_ps(m, p11l + x)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), q12u));
+        __m512 d2 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_maskz_loadu_ps(m, p21l + x)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), q22u));
+        __m512 n1 = _mm512_fmadd_ps(th, d1, _mm512_fmadd_ps(fi, ix, a));
+        __m512 n2 = _mm512_fmadd_ps(th, d2, _mm512_fmadd_ps(fi, iy, b));
+        _mm512_mask_storeu_ps(r->u1 + x, m, n1);
+        _mm512_mask_storeu_ps(r->u2 + x, m, n2);
+        __m512 c1 = _mm512_sub_ps(n1, a), c2 = _mm512_sub_ps(n2, b);
+        acc = _mm512_mask_add_ps(acc, m, acc, _mm512_fmadd_ps(c1, c1, _mm512_mul_ps(c2, c2)));
+        if (dual) {
+            __mmask16 mp = tail_mask(w - 1 - x);
+            if (!mp)
+                continue;
+            __m512 v1 = _mm512_maskz_loadu_ps(mp, up->u1 + x), v2 = _mm512_maskz_loadu_ps(mp, up->u2 + x);
+            __m512 ax = _mm512_sub_ps(_mm512_maskz_loadu_ps(mp, up->u1 + x + 1), v1);
+            __m512 ay = _mm512_sub_ps(n1, v1);
+            __m512 bx = _mm512_sub_ps(_mm512_maskz_loadu_ps(mp, up->u2 + x + 1), v2);
+            __m512 by = _mm512_sub_ps(n2, v2);
+            __m512 r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
+            __m512 r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
+            _mm512_mask_storeu_ps(up->p11 + x, mp,
+                _mm512_mul_ps(_mm512_fmadd_ps(tt, ax, _mm512_maskz_loadu_ps(mp, up->p11 + x)), r1));
+            _mm512_mask_storeu_ps(up->p12 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, ay, q12u), r1));
+            _mm512_mask_storeu_ps(up->p21 + x, mp,
+                _mm512_mul_ps(_mm512_fmadd_ps(tt, bx, _mm512_maskz_loadu_ps(mp, up->p21 + x)), r2));
+            _mm512_mask_storeu_ps(up->p22 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, by, q22u), r2));
+        }
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
 X512 static void p_row_fast_x512(const flow_row *r, uint32_t w)
 {
     const __m512 tt = _mm512_set1_ps(r->taut);
@@ -931,6 +986,31 @@ static void dual_row(const arnet_flow *f, const flow_level *l, uint32_t y)
     }
 }
 
+#ifdef FLOW_X86
+/* exact = 0 with the AVX-512 kernels: the primal step of row y and, with
+ * dual, the dual step of row y - 1 in one pass (fused_row_fast_x512), then
+ * row y - 1's last column as dual_row does it. */
+static float fused_row(const arnet_flow *f, const flow_level *l, uint32_t y, float *e, int dual)
+{
+    flow_row r, up;
+    set_row(f, l, y, &r);
+    r.e = e;
+    if (!dual)
+        return fused_row_fast_x512(&r, &r, 0, l->w);
+    set_row(f, l, y - 1, &up);
+    float err = fused_row_fast_x512(&r, &up, 1, l->w);
+    const uint32_t x = l->w - 1;
+    const float taut = f->taut;
+    float ay = up.un1[x] - up.u1[x], by = up.un2[x] - up.u2[x];
+    float r1 = 1.0f / (1.0f + taut * fabsf(ay)), r2 = 1.0f / (1.0f + taut * fabsf(by));
+    up.p11[x] = (up.p11[x] + taut * 0.0f) * r1;
+    up.p12[x] = (up.p12[x] + taut * ay) * r1;
+    up.p21[x] = (up.p21[x] + taut * 0.0f) * r2;
+    up.p22[x] = (up.p22[x] + taut * by) * r2;
+    return err;
+}
+#endif
+
 /* Everything a member needs to know about the team's split of a level. */
 typedef struct member_tiles {
     uint32_t y0, y1;
@@ -965,6 +1045,9 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
     const int has_top = t->y0 > 0 && t->y1 > t->y0;
     float *e = f->rows + (size_t)m * 4 * f->lv[0].w; /* the member's scratch row */
     int first = 1;
+#ifdef FLOW_X86
+    const int fused = f->k.x512 && f->invg && f->gamma == 0.0f;
+#endif
     for (uint32_t n = 0; *err > seps && n < f->opt.inner_iterations; n++) {
         long k = ++*it;
         int par = (int)(k & 1);
@@ -977,6 +1060,12 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
         for (uint32_t y = t->y0; y < t->y1; y++) {
             if (y + 1 == t->y1 && t->below >= 0)
                 wait_flag(&f->flag[t->below], k);
+#ifdef FLOW_X86
+            if (fused) {
+                re[y] = fused_row(f, l, y, e, y > t->y0);
+                continue;
+            }
+#endif
             re[y] = primal_row(f, l, y, e);
             if (y > t->y0)
                 dual_row(f, l, y - 1);
