@@ -218,6 +218,7 @@ typedef struct flow_kernels {
     void (*p_row)(const flow_row *r, uint32_t w);
     void (*p_row_fast)(const flow_row *r, uint32_t w);
     void (*median5_row)(const float *s, size_t ld, float *d, uint32_t w);
+    void (*median5_pair)(const float *s, size_t ld, float *d0, float *d1, float *q, uint32_t w);
     void (*median3_row)(const float *s, size_t ld, float *d, uint32_t w);
     const char *name;
     int x512; /* the hand-written AVX-512 warp */
@@ -226,18 +227,18 @@ typedef struct flow_kernels {
 static flow_kernels pick_kernels(void)
 {
     flow_kernels k = {u_row_base,       u_row_fast_base,  p_row_base, p_row_fast_base,
-                      median5_row_base, median3_row_base, "baseline", 0};
+                      median5_row_base, median5_pair_base, median3_row_base, "baseline", 0};
 #ifdef FLOW_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
         flow_kernels a = {u_row_avx512,       u_row_fast_x512,    p_row_avx512,
-                          p_row_fast_x512,    median5_row_avx512, median3_row_avx512,
+                          p_row_fast_x512,    median5_row_avx512, median5_pair_avx512, median3_row_avx512,
                           "avx512", 1};
         k = a;
     } else if (__builtin_cpu_supports("avx2")) {
         flow_kernels a = {u_row_avx2,       u_row_fast_avx2,  p_row_avx2, p_row_fast_avx2,
-                          median5_row_avx2, median3_row_avx2, "avx2", 0};
+                          median5_row_avx2, median5_pair_avx2, median3_row_avx2, "avx2", 0};
         k = a;
     }
 #endif
@@ -437,6 +438,10 @@ static float *carve(carver *c, size_t floats)
  * so row -1 and column -1 (the previous row's padding) read as zero. */
 static float *p_at(float *base, size_t ld) { return base + 16 + ld; }
 
+/* Floats of scratch rows per member: 4 rows of level 0's width (resize,
+ * warp) or of the median's padded width. */
+static size_t member_rows(uint32_t w) { return 4 * ((size_t)w + 32); }
+
 static void lay_out(arnet_flow *f, carver *c)
 {
     const flow_level *l0 = &f->lv[0];
@@ -459,10 +464,10 @@ static void lay_out(arnet_flow *f, carver *c)
     int np = f->gamma != 0.0f ? 6 : 4;
     for (int i = 0; i < 6; i++)
         f->p[i] = i < np ? carve(c, pplane) : NULL;
-    size_t mplane = (size_t)(l0->w + 4) * (l0->h + 4);
+    size_t mplane = (size_t)(l0->w + 4) * (l0->h + 4) + 32; /* + whole vectors' reach */
     for (int i = 0; i < 2; i++)
         f->med[i] = f->median > 1 ? carve(c, mplane) : NULL;
-    f->rows = carve(c, (size_t)f->n_threads * 4 * l0->w);
+    f->rows = carve(c, (size_t)f->n_threads * member_rows(l0->w));
     f->row_err[0] = carve(c, l0->h);
     f->row_err[1] = carve(c, l0->h);
     f->flag = (long *)carve(c, (size_t)f->n_threads * sizeof(long) / sizeof(float) + 1);
@@ -1043,7 +1048,7 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
 {
     const uint32_t h = l->h;
     const int has_top = t->y0 > 0 && t->y1 > t->y0;
-    float *e = f->rows + (size_t)m * 4 * f->lv[0].w; /* the member's scratch row */
+    float *e = f->rows + (size_t)m * member_rows(f->lv[0].w); /* the member's scratch row */
     int first = 1;
 #ifdef FLOW_X86
     const int fused = f->k.x512 && f->invg && f->gamma == 0.0f;
@@ -1095,7 +1100,7 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
 }
 
 /* Median of u1 and u2 (size f->median), rows split among members. */
-static void median_step(arnet_flow *f, const flow_level *l, const member_tiles *t)
+static void median_step(arnet_flow *f, const flow_level *l, const member_tiles *t, float *q)
 {
     const uint32_t w = l->w, h = l->h, mw = w + 4, r = (uint32_t)f->median / 2;
     float *u[2] = {l->u1, l->u2};
@@ -1118,7 +1123,11 @@ static void median_step(arnet_flow *f, const flow_level *l, const member_tiles *
     bar_wait(&f->bar);
     for (int c = 0; c < 2; c++)
         for (uint32_t y = t->y0; y < t->y1; y++) {
-            if (f->median == 5)
+            if (f->median == 5 && y + 1 < t->y1) {
+                f->k.median5_pair(f->med[c] + (size_t)y * mw, mw, u[c] + (size_t)y * l->ld,
+                                  u[c] + (size_t)(y + 1) * l->ld, q, w);
+                y++;
+            } else if (f->median == 5)
                 f->k.median5_row(f->med[c] + (size_t)y * mw, mw, u[c] + (size_t)y * l->ld, w);
             else
                 f->k.median3_row(f->med[c] + (size_t)y * mw, mw, u[c] + (size_t)y * l->ld, w);
@@ -1154,7 +1163,7 @@ static void flow_member(void *arg, int m)
 {
     arnet_flow *f = arg;
     const int n = f->n_threads;
-    float *rows = f->rows + (size_t)m * 4 * f->lv[0].w;
+    float *rows = f->rows + (size_t)m * member_rows(f->lv[0].w);
     long it = 0;
     uint32_t y0, y1;
     tile(f->lv[0].h, m, n, &y0, &y1);
@@ -1197,7 +1206,7 @@ static void flow_member(void *arg, int m)
             double err = DBL_MAX;
             for (uint32_t o = 0; err > seps && o < f->opt.outer_iterations; o++) {
                 if (f->median > 1)
-                    median_step(f, l, &t);
+                    median_step(f, l, &t, rows);
                 if (inner_loop(f, l, m, &t, seps, &err, &it)) {
                     if (m == 0)
                         f->cancelled = 1;
