@@ -116,13 +116,13 @@ X512 static float u_row_fast_x512(const flow_row *r, uint32_t w)
 /* 1 / (1 + taut sqrt(s)) for s >= 0. */
 X512 static inline __m512 inv_norm(__m512 s, __m512 taut)
 {
-    const __m512 half = _mm512_set1_ps(0.5f), three = _mm512_set1_ps(3.0f),
+    const __m512 half = _mm512_set1_ps(0.5f), three_halves = _mm512_set1_ps(1.5f),
                  one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
-    __m512 sc = _mm512_max_ps(s, _mm512_set1_ps(1e-30f));
-    __m512 y = _mm512_rsqrt14_ps(sc);
-    /* y (3 - s y^2) / 2 */
-    y = _mm512_mul_ps(_mm512_mul_ps(half, y), _mm512_fnmadd_ps(_mm512_mul_ps(sc, y), y, three));
-    __m512 ng = _mm512_fmadd_ps(taut, _mm512_mul_ps(s, y), one);
+    /* sqrt(s) = s y (3/2 - s y^2 / 2) with y ~ 1 / sqrt(s) (s = 0 -> 0) */
+    __m512 y = _mm512_rsqrt14_ps(_mm512_max_ps(s, _mm512_set1_ps(1e-30f)));
+    __m512 sy = _mm512_mul_ps(s, y);
+    __m512 root = _mm512_mul_ps(sy, _mm512_fnmadd_ps(_mm512_mul_ps(sy, y), half, three_halves));
+    __m512 ng = _mm512_fmadd_ps(taut, root, one);
     __m512 q = _mm512_rcp14_ps(ng);
     return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
 }
@@ -818,6 +818,47 @@ X512 static void warp_row_x512(const arnet_flow *f, const flow_level *l, uint32_
 }
 #endif
 
+#ifdef FLOW_X86
+/* The warp's outputs from its (I1, I1x, I1y, 0) per pixel, 16 pixels at a
+ * time (the same operations as the scalar loop after it, so the same bits):
+ * returns the pixels done (whole vectors). */
+X512 static uint32_t warp_finish_x512(const float *out4, const float *u1, const float *u2,
+                                      const float *i0, float *wx, float *wy, float *gr,
+                                      float *rh, float *ig, uint32_t w)
+{
+    const __m512i k0 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512 eps = _mm512_set1_ps(FLT_EPSILON), big = _mm512_set1_ps(1e30f),
+                 unit = _mm512_set1_ps(1.0f);
+    uint32_t x = 0;
+    for (; x + 16 <= w; x += 16) {
+        const float *o = out4 + 4 * (size_t)x;
+        __m512 a = _mm512_loadu_ps(o), b = _mm512_loadu_ps(o + 16), c = _mm512_loadu_ps(o + 32),
+               d = _mm512_loadu_ps(o + 48);
+        __m512 ch[3];
+        __m512i k = k0;
+        for (int j = 0; j < 3; j++) {
+            __m512 lo = _mm512_permutex2var_ps(a, k, b), hi = _mm512_permutex2var_ps(c, k, d);
+            ch[j] = _mm512_shuffle_f32x4(lo, hi, 0x44);
+            k = _mm512_add_epi32(k, one);
+        }
+        __m512 gx = ch[1], gy = ch[2];
+        _mm512_storeu_ps(wx + x, gx);
+        _mm512_storeu_ps(wy + x, gy);
+        __m512 g = _mm512_add_ps(_mm512_mul_ps(gx, gx), _mm512_mul_ps(gy, gy));
+        _mm512_storeu_ps(gr + x, g);
+        __m512 r = _mm512_sub_ps(ch[0], _mm512_mul_ps(gx, _mm512_loadu_ps(u1 + x)));
+        r = _mm512_sub_ps(r, _mm512_mul_ps(gy, _mm512_loadu_ps(u2 + x)));
+        _mm512_storeu_ps(rh + x, _mm512_sub_ps(r, _mm512_loadu_ps(i0 + x)));
+        if (ig) {
+            __mmask16 m = _mm512_cmp_ps_mask(g, eps, _CMP_GT_OQ);
+            _mm512_storeu_ps(ig + x, _mm512_mask_div_ps(big, m, unit, g));
+        }
+    }
+    return x;
+}
+#endif
+
 /* Rows [y0, y1): the second frame and its gradients warped by u (bicubic,
  * positions rounded to 1/32 pixel, taps outside the frame zero, as
  * cv::remap INTER_CUBIC with a constant zero border), then |grad|^2 and the
@@ -839,7 +880,12 @@ static void warp_rows(arnet_flow *f, const flow_level *l, uint32_t y0, uint32_t 
                 v4f v = warp_pixel(f, l, (float)x + u1[x], (float)y + u2[x]);
                 memcpy(out4 + 4 * x, &v, sizeof v);
             }
-        for (uint32_t x = 0; x < w; x++) {
+        uint32_t x0 = 0;
+#ifdef FLOW_X86
+        if (f->k.x512)
+            x0 = warp_finish_x512(out4, u1, u2, i0, wx, wy, gr, rh, f->invg ? f->invg + y * ld : NULL, w);
+#endif
+        for (uint32_t x = x0; x < w; x++) {
             const float *sum = out4 + 4 * x;
             wx[x] = sum[1];
             wy[x] = sum[2];
@@ -848,7 +894,7 @@ static void warp_rows(arnet_flow *f, const flow_level *l, uint32_t y0, uint32_t 
         }
         if (f->invg) {
             float *ig = f->invg + y * ld;
-            for (uint32_t x = 0; x < w; x++)
+            for (uint32_t x = x0; x < w; x++)
                 ig[x] = gr[x] > FLT_EPSILON ? 1.0f / gr[x] : 1e30f;
         }
     }
@@ -856,7 +902,7 @@ static void warp_rows(arnet_flow *f, const flow_level *l, uint32_t y0, uint32_t 
 
 /* ---- the iterations --------------------------------------------------- */
 
-static void set_row(const arnet_flow *f, const flow_level *l, uint32_t y, flow_row *r)
+static inline __attribute__((always_inline)) void set_row(const arnet_flow *f, const flow_level *l, uint32_t y, flow_row *r)
 {
     size_t ld = l->ld, o = (size_t)y * ld;
     r->ix = f->wx + o;
