@@ -88,14 +88,14 @@ build_asan() {
 # release library's exported symbols; ASan adds its own), torch-reference
 # and python* (load libarnet.so into an uninstrumented Python, where the
 # ASan runtime cannot come first), bench-* (timings, and long under ASan),
-# flow-reference and two-stream-reference (Python with cv2 and torch; the
+# flow-reference and two-stream-reference* (Python with cv2 and torch; the
 # two-stream state itself runs here in test_two_stream), install, build-*,
 # synth-tables, self-contained (packaging and sources,
 # not the library's memory), i3d-reference (Python again), video* and
 # libarnet-no-ffmpeg (the arnet program on FFmpeg's uninstrumented decoders,
 # minutes of whole-network passes; the extractor's own C tests do run here),
 # crash (preloads a shim, which the ASan runtime refuses to follow).
-ASAN_SKIP='abi|torch-reference|i3d-reference|flow-reference|two-stream-reference|python.*|bench-.*|install|build-.*|synth-tables|self-contained|video.*|libarnet-no-ffmpeg|crash'
+ASAN_SKIP='abi|torch-reference|i3d-reference|flow-reference|two-stream-reference.*|python.*|bench-.*|install|build-.*|synth-tables|self-contained|video.*|libarnet-no-ffmpeg|crash'
 
 # ThreadSanitizer: only the threaded tests are built and run (their options
 # and suppressions, tests/tsan.supp, are in tests/test_threads.c).

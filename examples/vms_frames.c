@@ -7,7 +7,7 @@
  *
  *   vms_frames --extractor i3d.arnet [--flow-extractor flow.arnet]
  *              [--model m.arnet] [--cameras N] [--threads T] [--frames F]
- *              [--size WxH] [--threshold S] [VIDEO...]
+ *              [--size WxH] [--threshold S] [--scores] [VIDEO...]
  *
  * With --flow-extractor each camera has a two-stream state instead (RGB
  * and TV-L1 optical flow, 2048 features per clip as AR-Net's paper; each
@@ -17,8 +17,9 @@
  * decoded with FFmpeg when this example was built with it), or generated
  * frames: a grey scene with a moving box, each camera at its own phase.
  * Without --model a random 1024-feature model is made (the alarms then
- * mean nothing; the throughput does).  Alarms are printed as they happen;
- * at the end the frames per second sustained, in total and per core. */
+ * mean nothing; the throughput does).  Alarms are printed as they happen
+ * (with --scores also each clip's score); at the end the frames per second
+ * sustained, in total and per core. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ static const arnet_extractor *extractor, *flow_extractor;
 static const arnet_model *model;
 static arnet_extractor_options xopt;
 static float threshold = 0.5f;
+static int print_scores;
 static unsigned n_frames = 64, width = 320, height = 240;
 static char **videos;
 static int n_videos;
@@ -144,11 +146,20 @@ static void *run(void *arg)
                 continue;
             w->clips++;
             /* Score the crops' mean (in place: the first crop's row). */
+            arnet_stream_result res;
+            arnet_stream_result_init(&res);
             if ((xopt.crops > 1 && arnet_crop_mean(feat, xopt.crops, dim, feat) != ARNET_OK) ||
-                arnet_stream_push(c->stream, scorer, feat, NULL) != ARNET_OK) {
+                arnet_stream_push(c->stream, scorer, feat, &res) != ARNET_OK) {
                 fprintf(stderr, "vms_frames: camera %u: %s\n", c->id, arnet_last_error());
                 w->failed = 1;
                 break;
+            }
+            if (print_scores) {
+                pthread_mutex_lock(&print_lock);
+                printf("camera %u: clip %llu score %.7g smoothed %.7g\n", c->id,
+                       (unsigned long long)res.clip_index, (double)res.raw, (double)res.smoothed);
+                fflush(stdout);
+                pthread_mutex_unlock(&print_lock);
             }
         }
     }
@@ -164,7 +175,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: vms_frames --extractor X.arnet [--flow-extractor F.arnet] "
                     "[--model M] [--cameras N] [--threads T] [--frames F] [--size WxH] "
-                    "[--threshold S] [VIDEO...]\n");
+                    "[--threshold S] [--scores] [VIDEO...]\n");
     return 2;
 }
 
@@ -194,6 +205,8 @@ int main(int argc, char **argv)
             n_frames = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--threshold") && v)
             threshold = (float)atof(argv[++i]);
+        else if (!strcmp(a, "--scores"))
+            print_scores = 1;
         else if (!strcmp(a, "--size") && v) {
             if (sscanf(argv[++i], "%ux%u", &width, &height) != 2 || !width || !height)
                 return usage();

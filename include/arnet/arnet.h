@@ -1311,7 +1311,8 @@ typedef struct arnet_extractor_options {
                               * 224 x 224 centre crop with one crop, the
                               * resized frame with ten */
 #define ARNET_FLOW_AT_SIZE 1 /* on the whole frame resized to flow_width x
-                              * flow_height, the flow then resized to 224 x 224
+                              * flow_height, the flow mapped there (values,
+                              * channels) and that image resized to 224 x 224
                               * (the AR-Net authors': 320 x 240); one crop */
 /* How flow values become the network's input. */
 #define ARNET_FLOW_VALUES_FLOAT 0 /* clip(v, -b, b) / b (default) */

@@ -264,7 +264,8 @@ static int cancelled(arnet_two_stream_state *st, const char *fn)
 
 /* ---- flow values ------------------------------------------------------------ */
 
-/* v (pixels) -> the network's input under the recipe. */
+/* v (pixels) -> the 8-bit level q = round(255 (v + b) / 2b) of a stored flow
+ * image (ARNET_FLOW_VALUES_Q8*), or clip(v, -b, b) / b (FLOAT). */
 static inline float map_value(float v, int mode, float b)
 {
     if (!(v >= -b))
@@ -273,27 +274,43 @@ static inline float map_value(float v, int mode, float b)
         v = b;
     if (mode == ARNET_FLOW_VALUES_FLOAT)
         return v / b;
-    float q = nearbyintf(255.0f * (v + b) / (2.0f * b));
+    return nearbyintf(255.0f * (v + b) / (2.0f * b));
+}
+
+/* A level q (0..255) as the network reads it. */
+static inline float read_level(float q, int mode)
+{
     return mode == ARNET_FLOW_VALUES_Q8 ? q / 255.0f * 2.0f - 1.0f : q;
 }
 
-/* The raw field (fw x fh x 2) into slot s of the flows, mapped; at
- * ARNET_FLOW_AT_SIZE resized to the slot first (bilinear with half-pixel
- * centres and edge replication, as OpenCV's INTER_LINEAR). */
+/* The raw field (fw x fh x 2) into slot s of the flows, mapped.  At
+ * ARNET_FLOW_AT_SIZE the flow is mapped at its own size, as the flow images
+ * of the AR-Net authors' pipeline were stored, and that image resized to
+ * the slot (bilinear with half-pixel centres and edge replication, as
+ * OpenCV's INTER_LINEAR; the displacements keep their pixels); an 8-bit
+ * image's resize rounds to a level again (half up, as OpenCV's fixed-point
+ * resize of uint8).  The field is overwritten. */
 static void store_flow(arnet_two_stream_state *st, float *dst)
 {
     const arnet_extractor_options *o = &st->opt;
     const float b = o->flow_bound;
-    const int xx = o->flow_channels == ARNET_FLOW_CHANNELS_XX;
+    const int mode = o->flow_values, xx = o->flow_channels == ARNET_FLOW_CHANNELS_XX;
     const uint32_t W = st->slot_w, H = st->slot_h;
     if (st->fw == W && st->fh == H) {
         for (size_t p = 0; p < st->slot_px; p++) {
             float fx = st->field[2 * p], fy = st->field[2 * p + 1];
-            dst[2 * p] = map_value(fx, o->flow_values, b);
-            dst[2 * p + 1] = map_value(xx ? fx : fy, o->flow_values, b);
+            dst[2 * p] = read_level(map_value(fx, mode, b), mode);
+            dst[2 * p + 1] = read_level(map_value(xx ? fx : fy, mode, b), mode);
         }
         return;
     }
+    float *img = st->field;
+    for (size_t p = 0; p < (size_t)st->fw * st->fh; p++) {
+        float fx = img[2 * p], fy = img[2 * p + 1];
+        img[2 * p] = map_value(fx, mode, b);
+        img[2 * p + 1] = map_value(xx ? fx : fy, mode, b);
+    }
+    const int q8 = mode != ARNET_FLOW_VALUES_FLOAT;
     const double sx = (double)st->fw / W, sy = (double)st->fh / H;
     for (uint32_t y = 0; y < H; y++) {
         double fy = (y + 0.5) * sy - 0.5;
@@ -313,18 +330,16 @@ static void store_flow(arnet_two_stream_state *st, float *dst)
                 x0 = st->fw - 1;
             uint32_t x1 = x0 + 1 < st->fw ? x0 + 1 : x0;
             float wx = (float)(fx - x0);
-            float v[2];
+            size_t p = (size_t)y * W + x;
             for (int c = 0; c < 2; c++) {
-                const float *f = st->field + c;
+                const float *f = img + c;
                 float a = f[2 * ((size_t)y0 * st->fw + x0)] * (1 - wx) +
                           f[2 * ((size_t)y0 * st->fw + x1)] * wx;
                 float d = f[2 * ((size_t)y1 * st->fw + x0)] * (1 - wx) +
                           f[2 * ((size_t)y1 * st->fw + x1)] * wx;
-                v[c] = a * (1 - wy) + d * wy;
+                float v = a * (1 - wy) + d * wy;
+                dst[2 * p + c] = q8 ? read_level(floorf(v + 0.5f), mode) : v;
             }
-            size_t p = (size_t)y * W + x;
-            dst[2 * p] = map_value(v[0], o->flow_values, b);
-            dst[2 * p + 1] = map_value(xx ? v[0] : v[1], o->flow_values, b);
         }
     }
 }
