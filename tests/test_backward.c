@@ -57,6 +57,7 @@ static void fixture_init(fixture *f, uint64_t seed)
     f->ws.colsum = malloc(H * sizeof(double));
     f->ws.team = NULL;
     f->ws.team_scratch = NULL;
+    f->ws.keep = malloc((f->n_rows * H + 63) / 64 * sizeof(uint64_t));
     f->grad = malloc(arnet__param_count(f->m) * sizeof(float));
 }
 
@@ -69,6 +70,7 @@ static void fixture_free(fixture *f)
     free(f->ws.dlogits);
     free(f->ws.tmp);
     free(f->ws.colsum);
+    free(f->ws.keep);
     free(f->grad);
 }
 

@@ -90,9 +90,18 @@ void arnet__sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float 
  * 2` ran 2 times slower than one thread beside other work; docs/training.md).
  * Here the team (team.c: waiting members sleep) takes whole parts of the
  * product from a shared counter, each with single-threaded BLIS, so one
- * join per product and the member that is running takes more parts.  A
- * split along k sums each part into its own buffer, added in part order,
- * so results stay the same run to run for a given team size. */
+ * join per product and the member that is running takes more parts.
+ *
+ * Each part packs the rows of op(A) and the columns of op(B) it needs, so
+ * cutting C into tm x tn tiles packs A tn times and B tm times over: at
+ * F = 2048 and 2,700 rows, 8 strips of rows cost 20 % more CPU than one
+ * product, 2 x 2 tiles 2-7 % (bench/bench_train).  So there are twice as
+ * many parts as members (enough for a member that has its core to take
+ * more of them) and the tiling is the one that packs least.  A split along
+ * k (where k dominates: a gradient summed over many rows) sums each part
+ * into its own buffer, added in part order, so results stay the same run
+ * to run for a given team size; tiles compute every element of C exactly
+ * as one call does. */
 
 typedef struct team_gemm {
     int ta, tb;
@@ -101,86 +110,125 @@ typedef struct team_gemm {
     const float *a, *b;
     float *c;
     size_t lda, ldb, ldc;
-    int split;          /* 0: rows of C, 1: columns of C, 2: k */
-    size_t part, parts; /* rows / columns / k per part, number of parts */
+    int split_k;        /* 0: tiles of C, 1: k */
+    size_t pm, pn;      /* tiles: rows and columns of a tile */
+    size_t tiles_n;     /* tiles: tiles across C */
+    size_t part, parts; /* k per part (split k), number of parts */
     float *partial;     /* split k: (parts - 1) x m x n, part p > 0 at p - 1 */
+    void (*side)(void *); /* NULL, or a task for the first member to ask */
+    void *side_arg;
     size_t next;
 } team_gemm;
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
 static void team_gemm_member(void *arg, int member)
 {
     team_gemm *g = arg;
     (void)member;
-    for (size_t p; (p = arnet__team_take(&g->next)) < g->parts;) {
-        size_t lo = p * g->part;
-        if (g->split == 2) { /* part p into its own sum, whoever computes it */
-            size_t kk = g->k - lo < g->part ? g->k - lo : g->part;
+    size_t first = g->side ? 1 : 0;
+    for (size_t p; (p = arnet__team_take(&g->next)) < g->parts + first;) {
+        if (p < first) {
+            g->side(g->side_arg);
+            continue;
+        }
+        p -= first;
+        if (g->split_k) { /* part p into its own sum, whoever computes it */
+            size_t lo = p * g->part, kk = min_size(g->k - lo, g->part);
             const float *a = g->ta ? g->a + lo * g->lda : g->a + lo;
             const float *b = g->tb ? g->b + lo : g->b + lo * g->ldb;
             float *c = p ? g->partial + (p - 1) * g->m * g->n : g->c;
             arnet__sgemm(g->ta, g->tb, g->m, g->n, kk, g->alpha, a, g->lda, b, g->ldb,
                          p ? 0.0f : g->beta, c, p ? g->n : g->ldc, 1);
-        } else if (g->split == 0) {
-            size_t rows = g->m - lo < g->part ? g->m - lo : g->part;
-            const float *a = g->ta ? g->a + lo : g->a + lo * g->lda;
-            arnet__sgemm(g->ta, g->tb, rows, g->n, g->k, g->alpha, a, g->lda, g->b, g->ldb,
-                         g->beta, g->c + lo * g->ldc, g->ldc, 1);
-        } else if (g->split == 1) {
-            size_t cols = g->n - lo < g->part ? g->n - lo : g->part;
-            const float *b = g->tb ? g->b + lo * g->ldb : g->b + lo;
-            arnet__sgemm(g->ta, g->tb, g->m, cols, g->k, g->alpha, g->a, g->lda, b, g->ldb,
-                         g->beta, g->c + lo, g->ldc, 1);
+        } else {
+            size_t i0 = p / g->tiles_n * g->pm, j0 = p % g->tiles_n * g->pn;
+            size_t rows = min_size(g->m - i0, g->pm), cols = min_size(g->n - j0, g->pn);
+            const float *a = g->ta ? g->a + i0 : g->a + i0 * g->lda;
+            const float *b = g->tb ? g->b + j0 * g->ldb : g->b + j0;
+            arnet__sgemm(g->ta, g->tb, rows, cols, g->k, g->alpha, a, g->lda, b, g->ldb,
+                         g->beta, g->c + i0 * g->ldc + j0, g->ldc, 1);
         }
     }
 }
 
-/* Parts of a split along k: twice the members, so that a member that has
- * its core takes more of them. */
-static size_t k_parts(int members) { return 2 * (size_t)members; }
+/* Parts of a product: twice the members, so that a member that has its
+ * core takes more of them. */
+static size_t team_parts(int members) { return 2 * (size_t)members; }
 
 size_t arnet__sgemm_team_scratch(const arnet__team *team, size_t m, size_t n)
 {
     int members = arnet__team_size(team);
-    return members > 1 ? (k_parts(members) - 1) * m * n : 0;
+    return members > 1 ? (team_parts(members) - 1) * m * n : 0;
+}
+
+/* Whole micro-panels: a multiple of 16 rows or columns, the largest
+ * register block of BLIS's kernels here. */
+static size_t round16(size_t x) { return (x + 15) / 16 * 16; }
+
+/* The tm x tn tiling of an m x n product into `parts` tiles (tm tn =
+ * parts, or fewer where m or n has fewer than 16 per tile) that packs the
+ * least: m tn + n tm (op(A) packed tn times, op(B) tm times). */
+static void choose_tiles(team_gemm *g, size_t parts)
+{
+    size_t best_tm = 1;
+    double best = -1.0;
+    for (size_t tm = 1; tm <= parts; tm++) {
+        if (parts % tm)
+            continue;
+        size_t tn = parts / tm;
+        if ((tm > 1 && g->m < 16 * tm) || (tn > 1 && g->n < 16 * tn))
+            continue;
+        double cost = (double)g->m * (double)tn + (double)g->n * (double)tm;
+        if (best < 0.0 || cost < best)
+            best = cost, best_tm = tm;
+    }
+    size_t tm = best_tm, tn = parts / tm;
+    if (best < 0.0) /* too small for `parts` tiles: strips along the longer side */
+        tm = g->m >= g->n ? parts : 1, tn = g->m >= g->n ? 1 : parts;
+    g->pm = round16((g->m + tm - 1) / tm);
+    g->pn = round16((g->n + tn - 1) / tn);
+    g->tiles_n = (g->n + g->pn - 1) / g->pn;
+    g->parts = (g->m + g->pm - 1) / g->pm * g->tiles_n;
 }
 
 void arnet__sgemm_team(arnet__team *team, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                        float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                        float beta, float *c, size_t ldc, float *scratch)
 {
+    arnet__sgemm_team_side(team, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                           scratch, NULL, NULL);
+}
+
+void arnet__sgemm_team_side(arnet__team *team, int trans_a, int trans_b, size_t m, size_t n,
+                            size_t k, float alpha, const float *a, size_t lda, const float *b,
+                            size_t ldb, float beta, float *c, size_t ldc, float *scratch,
+                            void (*side)(void *), void *side_arg)
+{
     int members = arnet__team_size(team);
     /* Below about a million multiply-adds (a few tens of microseconds) a
      * team's wake-up and join cost more than they save. */
     if (members <= 1 || m == 0 || n == 0 || (double)m * (double)n * (double)k < 1e6) {
+        if (side)
+            side(side_arg);
         arnet__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1);
         return;
     }
     team_gemm g;
     memset(&g, 0, sizeof g);
+    g.side = side, g.side_arg = side_arg;
     g.ta = trans_a, g.tb = trans_b, g.m = m, g.n = n, g.k = k, g.alpha = alpha, g.beta = beta;
     g.a = a, g.b = b, g.c = c, g.lda = lda, g.ldb = ldb, g.ldc = ldc;
-    /* Every part packs all of the operand it does not split, so split the
-     * dimension whose other operand is small; when k dominates (a gradient
-     * summed over many rows) split k into per-member partial sums. */
-    size_t big = m > n ? m : n;
-    size_t parts = (size_t)members * 4;
+    size_t big = m > n ? m : n, parts = team_parts(members);
     if (scratch && k >= 4 * big) {
-        g.split = 2;
+        g.split_k = 1;
         g.partial = scratch;
-        g.part = (k + k_parts(members) - 1) / k_parts(members);
-    } else if (m >= n) {
-        g.split = 0;
-        g.part = (m + parts - 1) / parts;
-        g.part = (g.part + 15) / 16 * 16; /* whole micro-panels */
+        g.part = (k + parts - 1) / parts;
+        g.parts = (k + g.part - 1) / g.part;
     } else {
-        g.split = 1;
-        g.part = (n + parts - 1) / parts;
-        g.part = (g.part + 15) / 16 * 16;
+        choose_tiles(&g, parts);
     }
-    size_t dim = g.split == 0 ? m : g.split == 1 ? n : k;
-    g.parts = (dim + g.part - 1) / g.part;
     arnet__team_run(team, team_gemm_member, &g);
-    if (g.split == 2) /* add the other parts' sums, in part order */
+    if (g.split_k) /* add the other parts' sums, in part order */
         for (size_t pt = 1; pt < g.parts; pt++) {
             const float *p = g.partial + (pt - 1) * m * n;
             for (size_t i = 0; i < m; i++)

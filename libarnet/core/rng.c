@@ -22,9 +22,9 @@ void arnet__rng_seed(arnet__rng *r, uint64_t seed)
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t arnet__rng_next(arnet__rng *r)
+/* One xoshiro256** step on a state the caller may keep in registers. */
+static inline uint64_t next_of(uint64_t s[4])
 {
-    uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -34,6 +34,22 @@ uint64_t arnet__rng_next(arnet__rng *r)
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
     return result;
+}
+
+uint64_t arnet__rng_next(arnet__rng *r) { return next_of(r->s); }
+
+void arnet__rng_bits_at_least(arnet__rng *r, uint64_t threshold, uint64_t *bits, size_t n)
+{
+    uint64_t s[4] = {r->s[0], r->s[1], r->s[2], r->s[3]};
+    for (size_t w = 0; w * 64 < n; w++) {
+        size_t count = n - w * 64 < 64 ? n - w * 64 : 64;
+        uint64_t word = 0;
+        for (size_t b = 0; b < count; b++)
+            word |= (uint64_t)((next_of(s) >> 11) >= threshold) << b;
+        bits[w] = word;
+    }
+    for (int i = 0; i < 4; i++)
+        r->s[i] = s[i];
 }
 
 double arnet__rng_uniform(arnet__rng *r)

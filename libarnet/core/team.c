@@ -125,3 +125,33 @@ void arnet__team_run(arnet__team *t, arnet__team_fn fn, void *arg)
 }
 
 size_t arnet__team_take(size_t *next) { return __atomic_fetch_add(next, 1, __ATOMIC_RELAXED); }
+
+typedef struct team_for_job {
+    arnet__team_range_fn fn;
+    void *arg;
+    size_t n, chunk, next;
+} team_for_job;
+
+static void team_for_member(void *arg, int member)
+{
+    team_for_job *j = arg;
+    (void)member;
+    for (size_t c; (c = arnet__team_take(&j->next)) < (j->n + j->chunk - 1) / j->chunk;) {
+        size_t lo = c * j->chunk, hi = j->n - lo < j->chunk ? j->n : lo + j->chunk;
+        j->fn(j->arg, lo, hi);
+    }
+}
+
+void arnet__team_for(arnet__team *team, size_t n, size_t chunk, arnet__team_range_fn fn,
+                     void *arg)
+{
+    if (chunk == 0)
+        chunk = 1;
+    if (!team || team->n == 1 || n <= chunk) {
+        if (n)
+            fn(arg, 0, n);
+        return;
+    }
+    team_for_job j = {fn, arg, n, chunk, 0};
+    arnet__team_run(team, team_for_member, &j);
+}

@@ -19,5 +19,12 @@ int arnet__team_size(const arnet__team *team);
 void arnet__team_run(arnet__team *team, arnet__team_fn fn, void *arg);
 /* The next chunk of a kernel's work, for whichever member asks first. */
 size_t arnet__team_take(size_t *next);
+/* fn(arg, lo, hi) over [0, n) in chunks of `chunk` items (the last one
+ * shorter) taken by whichever member asks first: for loops whose items are
+ * independent, so the result does not depend on who did which.  One call
+ * fn(arg, 0, n) when the team is NULL or n <= chunk. */
+typedef void (*arnet__team_range_fn)(void *arg, size_t lo, size_t hi);
+void arnet__team_for(arnet__team *team, size_t n, size_t chunk, arnet__team_range_fn fn,
+                     void *arg);
 
 #endif /* ARNET_TEAM_H */

@@ -7,6 +7,9 @@
  * The input features get no gradient: they are not trained. */
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "detector_int.h"
 #include "internal.h"
@@ -30,39 +33,119 @@ int arnet__dropout_keep(arnet__rng *r, float p)
     return kept(arnet__rng_next(r), keep_threshold(p));
 }
 
+/* Work of the passes over the n x H activations, shared by ws->team in
+ * chunks of rows or of columns (arnet__team_for): every element and every
+ * column sum is computed as one thread computes it, in the same order, so
+ * the team's size does not change a bit of the result. */
+typedef struct pass_job {
+    const arnet_model *m;
+    const arnet__batch *b;
+    const arnet__pass_scratch *ws;
+    arnet__rng *rng;
+    uint64_t threshold;
+    float scale; /* kept units' factor; 0: no dropout */
+    float *grad;
+    const float (*factors)[8]; /* forward with dropout: eight mask bits -> eight factors */
+} pass_job;
+
+/* Rows of a chunk of the passes over the activations: 64 rows of 2,048
+ * units are 512 KB, in the cache for the second layer's product. */
+#define ROWS_PER_CHUNK 64
+/* Columns of a chunk of the backward pass (a multiple of BLIS's 32-row
+ * register block, so that no chunk has a ragged edge of its own). */
+#define COLS_PER_CHUNK 128
+
+static void fill_bias(void *arg, size_t lo, size_t hi)
+{
+    const pass_job *j = arg;
+    size_t H = j->m->hidden_dim;
+    for (size_t i = lo; i < hi; i++)
+        memcpy(j->ws->hidden + i * H, j->m->b1, H * sizeof(float));
+}
+
+/* The dropout mask, one draw per element whatever its value, so the
+ * generator advances by n * H every step; drawn while the team runs the
+ * first layer's product, which does not touch it. */
+static void draw_mask(void *arg)
+{
+    const pass_job *j = arg;
+    arnet__rng_bits_at_least(j->rng, j->threshold, j->ws->keep,
+                             j->b->n_rows * j->m->hidden_dim);
+}
+
+/* ReLU and dropout on rows [lo, hi), then their logits. */
+static void activate_rows(void *arg, size_t lo, size_t hi)
+{
+    const pass_job *j = arg;
+    size_t H = j->m->hidden_dim;
+    float *hidden = j->ws->hidden;
+    if (j->scale > 0.0f) {
+        /* torch's inverted dropout: the mask holds 1 / (1 - p) or 0 and
+         * the activation is multiplied by it.  Eight mask bits at a time
+         * become eight factors from a table (which the compiler turns into
+         * vector loads): no branch on the random mask, no shift per unit. */
+        const float (*table)[8] = j->factors;
+        const uint64_t *keep = j->ws->keep;
+        size_t e = lo * H, end = hi * H;
+        for (; e < end && (e & 7); e++) {
+            float mask = (keep[e >> 6] >> (e & 63)) & 1 ? j->scale : 0.0f;
+            float a = hidden[e] > 0.0f ? hidden[e] : 0.0f;
+            hidden[e] = a * mask;
+        }
+        for (; e + 8 <= end; e += 8) {
+            const float *f = table[(keep[e >> 6] >> (e & 63)) & 0xff];
+            float *h = hidden + e;
+#if defined(__SSE2__)
+            /* maxps(a, 0) is a > 0 ? a : 0, exactly the select below
+             * (NaN and -0 give +0), without the branch the compiler makes
+             * of the select, mispredicted on half the units. */
+            __m128 zero = _mm_setzero_ps();
+            _mm_storeu_ps(h, _mm_mul_ps(_mm_max_ps(_mm_loadu_ps(h), zero), _mm_loadu_ps(f)));
+            _mm_storeu_ps(h + 4,
+                          _mm_mul_ps(_mm_max_ps(_mm_loadu_ps(h + 4), zero), _mm_loadu_ps(f + 4)));
+#else
+            for (int k = 0; k < 8; k++)
+                h[k] = (h[k] > 0.0f ? h[k] : 0.0f) * f[k];
+#endif
+        }
+        for (; e < end; e++) {
+            float mask = (keep[e >> 6] >> (e & 63)) & 1 ? j->scale : 0.0f;
+            float a = hidden[e] > 0.0f ? hidden[e] : 0.0f;
+            hidden[e] = a * mask;
+        }
+    } else {
+        for (size_t e = lo * H; e < hi * H; e++)
+            hidden[e] = hidden[e] > 0.0f ? hidden[e] : 0.0f;
+    }
+    /* Second layer as a GEMM with one column (as the scorer does): a row's
+     * result does not depend on how many rows there are. */
+    for (size_t i = lo; i < hi; i++)
+        j->ws->logits[i] = j->m->b2;
+    arnet__sgemm(0, 0, hi - lo, 1, H, 1.0f, hidden + lo * H, H, j->m->w2, 1, 1.0f,
+                 j->ws->logits + lo, 1, 1);
+}
+
 /* Z1 = X W1^T + b1, A = ReLU(Z1), A_d = A * mask (kept units scaled by
  * 1 / (1 - p), dropped ones 0), logits = A_d w2 + b2.  hidden keeps A_d. */
 static void forward(const arnet_model *m, const arnet__batch *b, arnet__rng *dropout_rng,
                     const arnet__pass_scratch *ws)
 {
     size_t F = m->feature_dim, H = m->hidden_dim, n = b->n_rows;
-    float *hidden = ws->hidden;
-    for (size_t i = 0; i < n; i++)
-        memcpy(hidden + i * H, m->b1, H * sizeof(float));
-    arnet__sgemm_team(ws->team, 0, 1, n, H, F, 1.0f, b->x, F, m->w1, F, 1.0f, hidden, H, NULL);
     float p = m->cfg.dropout;
-    if (dropout_rng && p > 0.0f) {
-        /* torch's inverted dropout: the mask holds 1 / (1 - p) or 0 and the
-         * activation is multiplied by it.  One draw per element, whatever
-         * its value, so the generator advances by n * H every step. */
-        float scale = 1.0f / (1.0f - p);
-        uint64_t threshold = keep_threshold(p);
-        for (size_t i = 0; i < n * H; i++) {
-            /* Selects, not branches: the mask is random, so branches on
-             * it would be mispredicted half the time. */
-            float mask = kept(arnet__rng_next(dropout_rng), threshold) ? scale : 0.0f;
-            float a = hidden[i] > 0.0f ? hidden[i] : 0.0f;
-            hidden[i] = a * mask;
-        }
-    } else {
-        for (size_t i = 0; i < n * H; i++)
-            hidden[i] = hidden[i] > 0.0f ? hidden[i] : 0.0f;
+    int dropout = dropout_rng && p > 0.0f;
+    pass_job j = {m, b, ws, dropout_rng, dropout ? keep_threshold(p) : 0,
+                  dropout ? 1.0f / (1.0f - p) : 0.0f, NULL, NULL};
+    float factors[256][8];
+    if (dropout) {
+        for (int byte = 0; byte < 256; byte++)
+            for (int k = 0; k < 8; k++)
+                factors[byte][k] = (byte >> k) & 1 ? j.scale : 0.0f;
+        j.factors = (const float (*)[8])factors;
     }
-    /* Second layer as a GEMM with one column (as the scorer does): a row's
-     * result does not depend on how many rows there are. */
-    for (size_t i = 0; i < n; i++)
-        ws->logits[i] = m->b2;
-    arnet__sgemm(0, 0, n, 1, H, 1.0f, hidden, H, m->w2, 1, 1.0f, ws->logits, 1, 1);
+    arnet__team_for(ws->team, n, ROWS_PER_CHUNK, fill_bias, &j);
+    arnet__sgemm_team_side(ws->team, 0, 1, n, H, F, 1.0f, b->x, F, m->w1, F, 1.0f, ws->hidden,
+                           H, NULL, dropout ? draw_mask : NULL, &j);
+    arnet__team_for(ws->team, n, ROWS_PER_CHUNK, activate_rows, &j);
 }
 
 static size_t top_k(size_t n, float alpha)
@@ -129,47 +212,69 @@ static int loss_and_grad(const arnet__batch *b, const arnet__loss_spec *spec,
     return ARNET_OK;
 }
 
+/* Columns [lo, hi) of the backward pass: their part of dw2 = A_d^T
+ * dlogits, then dZ1 = (dlogits w2^T) * mask * ReLU'(Z1) in place of A_d,
+ * and db1 = the column sums of dZ1 (in double, in row order). */
+static void backward_columns(void *arg, size_t lo, size_t hi)
+{
+    const pass_job *j = arg;
+    size_t H = j->m->hidden_dim, F = j->m->feature_dim, n = j->b->n_rows;
+    float *g_b1 = j->grad + H * F, *g_w2 = g_b1 + H;
+    float *hidden = j->ws->hidden;
+    const float *dl = j->ws->dlogits, *w2 = j->m->w2;
+    arnet__sgemm(1, 0, hi - lo, 1, n, 1.0f, hidden + lo, H, dl, 1, 0.0f, g_w2 + lo, 1, 1);
+    /* A_d > 0 exactly when the unit was kept and Z1 > 0 (a positive float
+     * times a scale >= 1 never rounds to 0), so A_d alone tells where the
+     * gradient passes: the mask is not read again. */
+    float scale = j->scale > 0.0f ? j->scale : 1.0f;
+    double *cs = j->ws->colsum;
+    for (size_t c = lo; c < hi; c++)
+        cs[c] = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        float *row = hidden + i * H;
+        float d = dl[i];
+        size_t c = lo;
+#if defined(__SSE2__)
+        /* The same operations four units at a time: the select as a mask
+         * (g or +0), no branch on the sign of the activation. */
+        __m128 dv = _mm_set1_ps(d), sv = _mm_set1_ps(scale), zero = _mm_setzero_ps();
+        for (; c + 4 <= hi; c += 4) {
+            __m128 g = _mm_mul_ps(_mm_mul_ps(dv, _mm_loadu_ps(w2 + c)), sv);
+            __m128 r = _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(row + c), zero), g);
+            _mm_storeu_ps(row + c, r);
+            _mm_storeu_pd(cs + c, _mm_add_pd(_mm_loadu_pd(cs + c), _mm_cvtps_pd(r)));
+            _mm_storeu_pd(cs + c + 2, _mm_add_pd(_mm_loadu_pd(cs + c + 2),
+                                                 _mm_cvtps_pd(_mm_movehl_ps(r, r))));
+        }
+#endif
+        for (; c < hi; c++) {
+            float g = d * w2[c] * scale;
+            row[c] = row[c] > 0.0f ? g : 0.0f;
+            cs[c] += row[c];
+        }
+    }
+    for (size_t c = lo; c < hi; c++)
+        g_b1[c] = (float)cs[c];
+}
+
 /* dw2 = A_d^T dlogits, db2 = sum dlogits, dZ1 = (dlogits w2^T) * mask *
  * ReLU'(Z1), dW1 = dZ1^T X, db1 = column sums of dZ1. */
 static void backward(const arnet_model *m, const arnet__batch *b, arnet__rng *dropout_rng,
                      const arnet__pass_scratch *ws, float *grad)
 {
     size_t F = m->feature_dim, H = m->hidden_dim, n = b->n_rows;
-    float *g_w1 = grad, *g_b1 = grad + H * F, *g_w2 = g_b1 + H, *g_b2 = g_w2 + H;
-    float *hidden = ws->hidden;
+    float *g_w1 = grad, *g_b2 = grad + H * F + 2 * H;
     const float *dl = ws->dlogits;
-    arnet__sgemm(1, 0, H, 1, n, 1.0f, hidden, H, dl, 1, 0.0f, g_w2, 1, 1);
     double db2 = 0.0;
     for (size_t i = 0; i < n; i++)
         db2 += dl[i];
     *g_b2 = (float)db2;
-    /* A_d > 0 exactly when the unit was kept and Z1 > 0 (a positive float
-     * times a scale >= 1 never rounds to 0), so A_d alone tells where the
-     * gradient passes: no mask needs to be stored. */
-    float scale = 1.0f;
-    if (dropout_rng && m->cfg.dropout > 0.0f)
-        scale = 1.0f / (1.0f - m->cfg.dropout);
-    const float *w2 = m->w2;
-    for (size_t i = 0; i < n; i++) {
-        float *row = hidden + i * H;
-        float d = dl[i];
-        for (size_t j = 0; j < H; j++) {
-            float g = d * w2[j] * scale;
-            row[j] = row[j] > 0.0f ? g : 0.0f;
-        }
-    }
-    arnet__sgemm_team(ws->team, 1, 0, H, F, n, 1.0f, hidden, H, b->x, F, 0.0f, g_w1, F,
+    int dropout = dropout_rng && m->cfg.dropout > 0.0f;
+    pass_job j = {m, b, ws, NULL, 0, dropout ? 1.0f / (1.0f - m->cfg.dropout) : 0.0f, grad,
+                  NULL};
+    arnet__team_for(ws->team, H, COLS_PER_CHUNK, backward_columns, &j);
+    arnet__sgemm_team(ws->team, 1, 0, H, F, n, 1.0f, ws->hidden, H, b->x, F, 0.0f, g_w1, F,
                       ws->team_scratch);
-    double *cs = ws->colsum;
-    for (size_t j = 0; j < H; j++)
-        cs[j] = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const float *row = hidden + i * H;
-        for (size_t j = 0; j < H; j++)
-            cs[j] += row[j];
-    }
-    for (size_t j = 0; j < H; j++)
-        g_b1[j] = (float)cs[j];
 }
 
 int arnet__train_pass(const arnet_model *m, const arnet__batch *b, const arnet__loss_spec *spec,

@@ -128,6 +128,9 @@ typedef struct arnet__pass_scratch {
      * scratch, arnet__sgemm_team_scratch(team, H, F) floats (may be NULL). */
     arnet__team *team;
     float *team_scratch;
+    /* (max_rows x H + 63) / 64 words: the dropout mask, one bit a unit
+     * (may be NULL when the pass has no dropout). */
+    uint64_t *keep;
 } arnet__pass_scratch;
 
 /* Parameters and gradients are laid out flat as [W1 (H x F) | b1 (H) | w2 (H) | b2]. */
@@ -144,8 +147,9 @@ int arnet__dropout_keep(arnet__rng *r, float p);
  * dropout when dropout_rng is NULL), the loss of spec, and its gradient for
  * every parameter into grad (flat, arnet__param_count floats).  st (may be
  * NULL) gets loss, loss_dmil and loss_center.  Returns a loss kernel's error
- * status if one fails (bad spec).  The big products run on ws->team;
- * deterministic for a given team size. */
+ * status if one fails (bad spec).  The products and the passes over the
+ * activations run on ws->team; deterministic for a given team size (only
+ * a product split along k depends on it). */
 int arnet__train_pass(const arnet_model *m, const arnet__batch *b, const arnet__loss_spec *spec,
                       arnet__rng *dropout_rng, const arnet__pass_scratch *ws, float *grad,
                       arnet_step_stats *st);

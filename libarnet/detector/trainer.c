@@ -164,6 +164,7 @@ static void batch_buffers_free(batch_buffers *bb)
     free(bb->ws.dlogits);
     free(bb->ws.tmp);
     free(bb->ws.colsum);
+    free(bb->ws.keep);
     arnet__team_free(bb->ws.team);
     free(bb->ws.team_scratch);
     free(bb->picks);
@@ -201,12 +202,13 @@ static int batch_buffers_alloc(const arnet_model *m, const arnet_dataset *ds,
     bb->ws.dlogits = arnet__alloc(n, sizeof(float), "batch logit gradients");
     bb->ws.tmp = arnet__alloc(n, sizeof(float), "batch center-loss gradients");
     bb->ws.colsum = arnet__alloc(H, sizeof(double), "bias gradient sums");
+    bb->ws.keep = arnet__alloc(nh / 64 + 1, sizeof(uint64_t), "dropout mask");
     bb->picks = arnet__alloc(videos, sizeof *bb->picks, "batch videos");
     bb->clips = arnet__alloc(n, sizeof *bb->clips, "batch clip indices");
     bb->rows = arnet__alloc(videos, sizeof *bb->rows, "batch video lengths");
     bb->labels = arnet__alloc(videos, sizeof *bb->labels, "batch labels");
     if (!bb->x || !bb->ws.hidden || !bb->ws.logits || !bb->ws.dlogits || !bb->ws.tmp ||
-        !bb->ws.colsum || !bb->picks || !bb->clips || !bb->rows || !bb->labels) {
+        !bb->ws.colsum || !bb->ws.keep || !bb->picks || !bb->clips || !bb->rows || !bb->labels) {
         batch_buffers_free(bb);
         return ARNET_E_NOMEM;
     }
@@ -314,6 +316,23 @@ int arnet_trainer_get_options(const arnet_trainer *t, arnet_train_options *opt)
 
 /* ---- one step -------------------------------------------------------------- */
 
+typedef struct adam_job {
+    const arnet__adam_hyper *h;
+    uint64_t step;
+    float *param;
+    const float *grad;
+    float *m, *v;
+} adam_job;
+
+static void adam_range(void *arg, size_t lo, size_t hi)
+{
+    const adam_job *j = arg;
+    arnet__adam_update(j->h, j->step, j->param + lo, j->grad + lo, j->m + lo, j->v + lo,
+                       hi - lo);
+}
+
+/* Adam on every parameter; W1's millions of independent elements are
+ * shared by the team (each element computed as one thread computes it). */
 static void adam_step(arnet_trainer *t)
 {
     const arnet__adam_hyper *h = &t->adam;
@@ -321,7 +340,8 @@ static void adam_step(arnet_trainer *t)
     size_t H = m->hidden_dim, HF = H * m->feature_dim;
     uint64_t s = t->step + 1;
     float *g = t->grad, *am = t->adam_m, *av = t->adam_v;
-    arnet__adam_update(h, s, m->w1, g, am, av, HF);
+    adam_job j = {h, s, m->w1, g, am, av};
+    arnet__team_for(t->bb.ws.team, HF, (size_t)1 << 16, adam_range, &j);
     arnet__adam_update(h, s, m->b1, g + HF, am + HF, av + HF, H);
     arnet__adam_update(h, s, m->w2, g + HF + H, am + HF + H, av + HF + H, H);
     arnet__adam_update(h, s, &m->b2, g + HF + 2 * H, am + HF + 2 * H, av + HF + 2 * H, 1);
