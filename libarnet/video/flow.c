@@ -46,6 +46,7 @@
 /* What a row kernel works on (pointers into the current level). */
 typedef struct flow_row {
     const float *ix, *iy, *grad, *rho;
+    const float *invg; /* 1 / grad (exact = 0) */
     float *u1, *u2;
     const float *un1, *un2; /* row below for the dual step */
     float *p11, *p12, *p21, *p22;
@@ -70,6 +71,140 @@ typedef struct flow_row {
 #undef KSUF
 #undef KATTR
 #define FLOW_X86 1
+
+/* The float kernels of exact = 0 for AVX-512, by hand: fused multiply-adds,
+ * the squared change summed in the same pass, and |grad u| and the
+ * reciprocal from the approximations (14 bits) refined by one Newton step
+ * each (relative error about 1e-7, a float's last bits). */
+#include <immintrin.h>
+#define X512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+
+X512 static inline __mmask16 tail_mask(uint32_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+}
+
+X512 static float u_row_fast_x512(const flow_row *r, uint32_t w)
+{
+    const __m512 lt = _mm512_set1_ps(r->l_t), nlt = _mm512_set1_ps(-r->l_t),
+                 th = _mm512_set1_ps(r->theta), zero = _mm512_setzero_ps();
+    const float *p11l = r->p11 - 1, *p21l = r->p21 - 1;
+    __m512 acc = zero;
+    for (uint32_t x = 0; x < w; x += 16) {
+        __mmask16 m = tail_mask(w - x);
+        __m512 a = _mm512_maskz_loadu_ps(m, r->u1 + x), b = _mm512_maskz_loadu_ps(m, r->u2 + x);
+        __m512 ix = _mm512_maskz_loadu_ps(m, r->ix + x), iy = _mm512_maskz_loadu_ps(m, r->iy + x);
+        __m512 rho = _mm512_fmadd_ps(iy, b, _mm512_fmadd_ps(ix, a, _mm512_maskz_loadu_ps(m, r->rho + x)));
+        __m512 fi = _mm512_fnmadd_ps(rho, _mm512_maskz_loadu_ps(m, r->invg + x), zero);
+        fi = _mm512_min_ps(_mm512_max_ps(fi, nlt), lt);
+        __m512 d1 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_maskz_loadu_ps(m, p11l + x)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), _mm512_maskz_loadu_ps(m, r->p12u + x)));
+        __m512 d2 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_maskz_loadu_ps(m, p21l + x)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), _mm512_maskz_loadu_ps(m, r->p22u + x)));
+        __m512 n1 = _mm512_fmadd_ps(th, d1, _mm512_fmadd_ps(fi, ix, a));
+        __m512 n2 = _mm512_fmadd_ps(th, d2, _mm512_fmadd_ps(fi, iy, b));
+        _mm512_mask_storeu_ps(r->u1 + x, m, n1);
+        _mm512_mask_storeu_ps(r->u2 + x, m, n2);
+        __m512 c1 = _mm512_sub_ps(n1, a), c2 = _mm512_sub_ps(n2, b);
+        acc = _mm512_mask_add_ps(acc, m, acc, _mm512_fmadd_ps(c1, c1, _mm512_mul_ps(c2, c2)));
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* 1 / (1 + taut sqrt(s)) for s >= 0. */
+X512 static inline __m512 inv_norm(__m512 s, __m512 taut)
+{
+    const __m512 half = _mm512_set1_ps(0.5f), three_halves = _mm512_set1_ps(1.5f),
+                 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+    /* sqrt(s) = s y (3/2 - s y^2 / 2) with y ~ 1 / sqrt(s) (s = 0 -> 0) */
+    __m512 y = _mm512_rsqrt14_ps(_mm512_max_ps(s, _mm512_set1_ps(1e-30f)));
+    __m512 sy = _mm512_mul_ps(s, y);
+    __m512 root = _mm512_mul_ps(sy, _mm512_fnmadd_ps(_mm512_mul_ps(sy, y), half, three_halves));
+    __m512 ng = _mm512_fmadd_ps(taut, root, one);
+    __m512 q = _mm512_rcp14_ps(ng);
+    return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
+}
+
+/* Both steps of exact = 0 in one pass: the primal step of row y (r) and,
+ * with dual (r->... of row y - 1 in up), the dual step of row y - 1 for
+ * x < w - 1, vector by vector: u of row y - 1 is final, u of row y comes
+ * from the registers, and row y - 1's p is read by the primal step before
+ * the dual step overwrites it.  Returns row y's squared change. */
+X512 static float fused_row_fast_x512(const flow_row *r, const flow_row *up, int dual,
+                                      uint32_t w)
+{
+    const __m512 lt = _mm512_set1_ps(r->l_t), nlt = _mm512_set1_ps(-r->l_t),
+                 th = _mm512_set1_ps(r->theta), tt = _mm512_set1_ps(r->taut),
+                 zero = _mm512_setzero_ps();
+    const float *p11l = r->p11 - 1, *p21l = r->p21 - 1;
+    __m512 acc = zero;
+    for (uint32_t x = 0; x < w; x += 16) {
+        __mmask16 m = tail_mask(w - x);
+        __m512 a = _mm512_maskz_loadu_ps(m, r->u1 + x), b = _mm512_maskz_loadu_ps(m, r->u2 + x);
+        __m512 ix = _mm512_maskz_loadu_ps(m, r->ix + x), iy = _mm512_maskz_loadu_ps(m, r->iy + x);
+        __m512 rho = _mm512_fmadd_ps(iy, b, _mm512_fmadd_ps(ix, a, _mm512_maskz_loadu_ps(m, r->rho + x)));
+        __m512 fi = _mm512_fnmadd_ps(rho, _mm512_maskz_loadu_ps(m, r->invg + x), zero);
+        fi = _mm512_min_ps(_mm512_max_ps(fi, nlt), lt);
+        __m512 q12u = _mm512_maskz_loadu_ps(m, r->p12u + x), q22u = _mm512_maskz_loadu_ps(m, r->p22u + x);
+        __m512 d1 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_maskz_loadu_ps(m, p11l + x)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), q12u));
+        __m512 d2 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_maskz_loadu_ps(m, p21l + x)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), q22u));
+        __m512 n1 = _mm512_fmadd_ps(th, d1, _mm512_fmadd_ps(fi, ix, a));
+        __m512 n2 = _mm512_fmadd_ps(th, d2, _mm512_fmadd_ps(fi, iy, b));
+        _mm512_mask_storeu_ps(r->u1 + x, m, n1);
+        _mm512_mask_storeu_ps(r->u2 + x, m, n2);
+        __m512 c1 = _mm512_sub_ps(n1, a), c2 = _mm512_sub_ps(n2, b);
+        acc = _mm512_mask_add_ps(acc, m, acc, _mm512_fmadd_ps(c1, c1, _mm512_mul_ps(c2, c2)));
+        if (dual) {
+            __mmask16 mp = tail_mask(w - 1 - x);
+            if (!mp)
+                continue;
+            __m512 v1 = _mm512_maskz_loadu_ps(mp, up->u1 + x), v2 = _mm512_maskz_loadu_ps(mp, up->u2 + x);
+            __m512 ax = _mm512_sub_ps(_mm512_maskz_loadu_ps(mp, up->u1 + x + 1), v1);
+            __m512 ay = _mm512_sub_ps(n1, v1);
+            __m512 bx = _mm512_sub_ps(_mm512_maskz_loadu_ps(mp, up->u2 + x + 1), v2);
+            __m512 by = _mm512_sub_ps(n2, v2);
+            __m512 r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
+            __m512 r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
+            _mm512_mask_storeu_ps(up->p11 + x, mp,
+                _mm512_mul_ps(_mm512_fmadd_ps(tt, ax, _mm512_maskz_loadu_ps(mp, up->p11 + x)), r1));
+            _mm512_mask_storeu_ps(up->p12 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, ay, q12u), r1));
+            _mm512_mask_storeu_ps(up->p21 + x, mp,
+                _mm512_mul_ps(_mm512_fmadd_ps(tt, bx, _mm512_maskz_loadu_ps(mp, up->p21 + x)), r2));
+            _mm512_mask_storeu_ps(up->p22 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, by, q22u), r2));
+        }
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+X512 static void p_row_fast_x512(const flow_row *r, uint32_t w)
+{
+    const __m512 tt = _mm512_set1_ps(r->taut);
+    const uint32_t n = w - 1;
+    for (uint32_t x = 0; x < n; x += 16) {
+        __mmask16 m = tail_mask(n - x);
+        __m512 u1 = _mm512_maskz_loadu_ps(m, r->u1 + x), u2 = _mm512_maskz_loadu_ps(m, r->u2 + x);
+        __m512 ax = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->u1 + x + 1), u1);
+        __m512 ay = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->un1 + x), u1);
+        __m512 bx = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->u2 + x + 1), u2);
+        __m512 by = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->un2 + x), u2);
+        __m512 r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
+        __m512 r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
+        _mm512_mask_storeu_ps(r->p11 + x, m,
+            _mm512_mul_ps(_mm512_fmadd_ps(tt, ax, _mm512_maskz_loadu_ps(m, r->p11 + x)), r1));
+        _mm512_mask_storeu_ps(r->p12 + x, m,
+            _mm512_mul_ps(_mm512_fmadd_ps(tt, ay, _mm512_maskz_loadu_ps(m, r->p12 + x)), r1));
+        _mm512_mask_storeu_ps(r->p21 + x, m,
+            _mm512_mul_ps(_mm512_fmadd_ps(tt, bx, _mm512_maskz_loadu_ps(m, r->p21 + x)), r2));
+        _mm512_mask_storeu_ps(r->p22 + x, m,
+            _mm512_mul_ps(_mm512_fmadd_ps(tt, by, _mm512_maskz_loadu_ps(m, r->p22 + x)), r2));
+    }
+}
 #endif
 #define KSUF _base
 #define KATTR
@@ -79,27 +214,31 @@ typedef struct flow_row {
 
 typedef struct flow_kernels {
     float (*u_row)(const flow_row *r, uint32_t x0, uint32_t w);
+    float (*u_row_fast)(const flow_row *r, uint32_t w);
     void (*p_row)(const flow_row *r, uint32_t w);
     void (*p_row_fast)(const flow_row *r, uint32_t w);
     void (*median5_row)(const float *s, size_t ld, float *d, uint32_t w);
+    void (*median5_pair)(const float *s, size_t ld, float *d0, float *d1, float *q, uint32_t w);
     void (*median3_row)(const float *s, size_t ld, float *d, uint32_t w);
     const char *name;
+    int x512; /* the hand-written AVX-512 warp */
 } flow_kernels;
 
 static flow_kernels pick_kernels(void)
 {
-    flow_kernels k = {u_row_base, p_row_base, p_row_fast_base, median5_row_base, median3_row_base,
-                      "baseline"};
+    flow_kernels k = {u_row_base,       u_row_fast_base,  p_row_base, p_row_fast_base,
+                      median5_row_base, median5_pair_base, median3_row_base, "baseline", 0};
 #ifdef FLOW_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
-        flow_kernels a = {u_row_avx512,       p_row_avx512,       p_row_fast_avx512,
-                          median5_row_avx512, median3_row_avx512, "avx512"};
+        flow_kernels a = {u_row_avx512,       u_row_fast_x512,    p_row_avx512,
+                          p_row_fast_x512,    median5_row_avx512, median5_pair_avx512, median3_row_avx512,
+                          "avx512", 1};
         k = a;
     } else if (__builtin_cpu_supports("avx2")) {
-        flow_kernels a = {u_row_avx2,       p_row_avx2,       p_row_fast_avx2,
-                          median5_row_avx2, median3_row_avx2, "avx2"};
+        flow_kernels a = {u_row_avx2,       u_row_fast_avx2,  p_row_avx2, p_row_fast_avx2,
+                          median5_row_avx2, median5_pair_avx2, median3_row_avx2, "avx2", 0};
         k = a;
     }
 #endif
@@ -137,11 +276,13 @@ struct arnet_flow {
                             * as (I1, I1x, I1y, 0) per pixel, 4 x ld per row */
     float *wx, *wy;        /* those gradients, warped */
     float *grad, *rho;     /* |grad|^2 and the data term's constant */
+    float *invg;           /* 1 / |grad|^2 (exact = 0), or NULL */
     float *p[6];           /* p11 p12 p21 p22 (p31 p32): padded (see p_at) */
     float *med[2];         /* padded copies of u1, u2 for the median */
     float *rows;           /* 4 rows of level-0 width per member (resize) */
     float *row_err[2];     /* per-row squared change, by iteration parity */
     float cubic[32][4];    /* bicubic weights by 1/32 pixel */
+    float cubic16[32][16]; /* each weight 4 times */
     arnet__team *team;
     int n_threads;
     /* a compute's shared state */
@@ -297,6 +438,10 @@ static float *carve(carver *c, size_t floats)
  * so row -1 and column -1 (the previous row's padding) read as zero. */
 static float *p_at(float *base, size_t ld) { return base + 16 + ld; }
 
+/* Floats of scratch rows per member: 4 rows of level 0's width (resize,
+ * warp) or of the median's padded width. */
+static size_t member_rows(uint32_t w) { return 4 * ((size_t)w + 32); }
+
 static void lay_out(arnet_flow *f, carver *c)
 {
     const flow_level *l0 = &f->lv[0];
@@ -314,14 +459,15 @@ static void lay_out(arnet_flow *f, carver *c)
     f->wx = carve(c, plane);
     f->wy = carve(c, plane);
     f->grad = carve(c, plane);
+    f->invg = f->opt.exact ? NULL : carve(c, plane);
     f->rho = carve(c, plane);
     int np = f->gamma != 0.0f ? 6 : 4;
     for (int i = 0; i < 6; i++)
         f->p[i] = i < np ? carve(c, pplane) : NULL;
-    size_t mplane = (size_t)(l0->w + 4) * (l0->h + 4);
+    size_t mplane = (size_t)(l0->w + 4) * (l0->h + 4) + 32; /* + whole vectors' reach */
     for (int i = 0; i < 2; i++)
         f->med[i] = f->median > 1 ? carve(c, mplane) : NULL;
-    f->rows = carve(c, (size_t)f->n_threads * 4 * l0->w);
+    f->rows = carve(c, (size_t)f->n_threads * member_rows(l0->w));
     f->row_err[0] = carve(c, l0->h);
     f->row_err[1] = carve(c, l0->h);
     f->flag = (long *)carve(c, (size_t)f->n_threads * sizeof(long) / sizeof(float) + 1);
@@ -360,8 +506,11 @@ int arnet_flow_create(uint32_t width, uint32_t height, const arnet_flow_options 
     f->median = o.median_filtering;
     f->n_threads = o.threads;
     f->k = pick_kernels();
-    for (int i = 0; i < 32; i++)
+    for (int i = 0; i < 32; i++) {
         cubic_weights(1.f / 32 * (float)i, f->cubic[i]);
+        for (int j = 0; j < 16; j++)
+            f->cubic16[i][j] = f->cubic[i][j / 4];
+    }
     /* The pyramid's sizes, as cv::resize(fx = fy = scale_step) rounds them. */
     f->lv[0].w = width;
     f->lv[0].h = height;
@@ -567,75 +716,199 @@ static void centred_gradient(const float *s, uint32_t w, uint32_t h, size_t ld, 
     }
 }
 
+/* One pixel of the warp, the general way (any position, taps outside the
+ * frame zero): (I1, I1x, I1y) at (mx, my) into out[0..2]. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static v4f warp_pixel(const arnet_flow *f, const flow_level *l, float mx, float my)
+{
+    const uint32_t w = l->w, h = l->h;
+    const size_t ld = l->ld;
+    const long wl = (long)w - 3 > 0 ? (long)w - 3 : 0, hl = (long)h - 3 > 0 ? (long)h - 3 : 0;
+    const v4f *pk = (const v4f *)f->pk; /* pixel (x, y) at pk[y ld + x] */
+    /* the three images in the lanes of one vector: per lane, the same
+     * products and sums in the same order as cv::remap */
+    v4f sum = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (fabsf(mx) < 1e6f && fabsf(my) < 1e6f) {
+        long X = lrintf(mx * 32.0f), Y = lrintf(my * 32.0f);
+        long xi = X >= 0 ? X / 32 : -((-X + 31) / 32);
+        long yi = Y >= 0 ? Y / 32 : -((-Y + 31) / 32);
+        int fx = (int)(X - xi * 32), fy = (int)(Y - yi * 32);
+        long sx = xi - 1, sy = yi - 1;
+        const float *cx = f->cubic[fx], *cy = f->cubic[fy];
+        float wt[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                wt[i][j] = cy[i] * cx[j];
+        if (sx >= 0 && sx < wl && sy >= 0 && sy < hl) {
+            const v4f *s = pk + (size_t)sy * ld + (size_t)sx;
+            sum = s[0] * wt[0][0] + s[1] * wt[0][1] + s[2] * wt[0][2] + s[3] * wt[0][3];
+            for (int i = 1; i < 4; i++) {
+                s += ld;
+                sum += s[0] * wt[i][0] + s[1] * wt[i][1] + s[2] * wt[i][2] + s[3] * wt[i][3];
+            }
+        } else if (!(sx >= (long)w || sx + 4 <= 0 || sy >= (long)h || sy + 4 <= 0)) {
+            for (int i = 0; i < 4; i++) {
+                long yy = sy + i;
+                if (yy < 0 || yy >= (long)h)
+                    continue;
+                const v4f *s = pk + (size_t)yy * ld;
+                for (int j = 0; j < 4; j++) {
+                    long xx = sx + j;
+                    if (xx >= 0 && xx < (long)w)
+                        sum += s[xx] * wt[i][j];
+                }
+            }
+        }
+    }
+    return sum;
+}
+
+#ifdef FLOW_X86
+/* The same for the pixels of a row whose 4 x 4 taps are inside the frame,
+ * AVX-512: one 16-float load per tap row (4 taps x (I1, I1x, I1y, 0)), the
+ * weights cy[i] cx[j] as one product per row (the same floats as
+ * warp_pixel's), and the sums in cv::remap's order: per tap row
+ * ((t0 + t1) + t2) + t3 after a 4 x 4 transpose of the 128-bit lanes, then
+ * the rows in order.  Other pixels go to warp_pixel.  Same bits. */
+X512 static void warp_row_x512(const arnet_flow *f, const flow_level *l, uint32_t y,
+                               const float *u1, const float *u2, float *out4)
+{
+    const uint32_t w = l->w, h = l->h;
+    const size_t ld = l->ld;
+    const long wl = (long)w - 3 > 0 ? (long)w - 3 : 0, hl = (long)h - 3 > 0 ? (long)h - 3 : 0;
+    const float *pk = f->pk;
+    for (uint32_t x = 0; x < w; x++) {
+        float mx = (float)x + u1[x], my = (float)y + u2[x];
+        if (fabsf(mx) < 1e6f && fabsf(my) < 1e6f) {
+            long X = lrintf(mx * 32.0f), Y = lrintf(my * 32.0f);
+            long sx = (X >> 5) - 1, sy = (Y >> 5) - 1;
+            if (sx >= 0 && sx < wl && sy >= 0 && sy < hl) {
+                const float *cy = f->cubic[Y & 31];
+                const __m512 cx = _mm512_loadu_ps(f->cubic16[X & 31]);
+                const float *s = pk + 4 * ((size_t)sy * ld + (size_t)sx);
+                __m512 p0 = _mm512_mul_ps(_mm512_loadu_ps(s),
+                                          _mm512_mul_ps(_mm512_set1_ps(cy[0]), cx));
+                __m512 p1 = _mm512_mul_ps(_mm512_loadu_ps(s + 4 * ld),
+                                          _mm512_mul_ps(_mm512_set1_ps(cy[1]), cx));
+                __m512 p2 = _mm512_mul_ps(_mm512_loadu_ps(s + 8 * ld),
+                                          _mm512_mul_ps(_mm512_set1_ps(cy[2]), cx));
+                __m512 p3 = _mm512_mul_ps(_mm512_loadu_ps(s + 12 * ld),
+                                          _mm512_mul_ps(_mm512_set1_ps(cy[3]), cx));
+                __m512 a = _mm512_shuffle_f32x4(p0, p1, 0x44); /* p0.l0 p0.l1 p1.l0 p1.l1 */
+                __m512 b = _mm512_shuffle_f32x4(p2, p3, 0x44);
+                __m512 c = _mm512_shuffle_f32x4(p0, p1, 0xee); /* p0.l2 p0.l3 p1.l2 p1.l3 */
+                __m512 d = _mm512_shuffle_f32x4(p2, p3, 0xee);
+                __m512 t0 = _mm512_shuffle_f32x4(a, b, 0x88); /* lanes 0, 2 of a and b */
+                __m512 t1 = _mm512_shuffle_f32x4(a, b, 0xdd); /* lanes 1, 3 */
+                __m512 t2 = _mm512_shuffle_f32x4(c, d, 0x88);
+                __m512 t3 = _mm512_shuffle_f32x4(c, d, 0xdd);
+                __m512 r = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t0, t1), t2), t3);
+                __m128 sum = _mm512_castps512_ps128(r);
+                sum = _mm_add_ps(sum, _mm512_extractf32x4_ps(r, 1));
+                sum = _mm_add_ps(sum, _mm512_extractf32x4_ps(r, 2));
+                sum = _mm_add_ps(sum, _mm512_extractf32x4_ps(r, 3));
+                _mm_store_ps(out4 + 4 * x, sum);
+                continue;
+            }
+        }
+        v4f v = warp_pixel(f, l, mx, my);
+        memcpy(out4 + 4 * x, &v, sizeof v);
+    }
+}
+#endif
+
+#ifdef FLOW_X86
+/* The warp's outputs from its (I1, I1x, I1y, 0) per pixel, 16 pixels at a
+ * time (the same operations as the scalar loop after it, so the same bits):
+ * returns the pixels done (whole vectors). */
+X512 static uint32_t warp_finish_x512(const float *out4, const float *u1, const float *u2,
+                                      const float *i0, float *wx, float *wy, float *gr,
+                                      float *rh, float *ig, uint32_t w)
+{
+    const __m512i k0 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512 eps = _mm512_set1_ps(FLT_EPSILON), big = _mm512_set1_ps(1e30f),
+                 unit = _mm512_set1_ps(1.0f);
+    uint32_t x = 0;
+    for (; x + 16 <= w; x += 16) {
+        const float *o = out4 + 4 * (size_t)x;
+        __m512 a = _mm512_loadu_ps(o), b = _mm512_loadu_ps(o + 16), c = _mm512_loadu_ps(o + 32),
+               d = _mm512_loadu_ps(o + 48);
+        __m512 ch[3];
+        __m512i k = k0;
+        for (int j = 0; j < 3; j++) {
+            __m512 lo = _mm512_permutex2var_ps(a, k, b), hi = _mm512_permutex2var_ps(c, k, d);
+            ch[j] = _mm512_shuffle_f32x4(lo, hi, 0x44);
+            k = _mm512_add_epi32(k, one);
+        }
+        __m512 gx = ch[1], gy = ch[2];
+        _mm512_storeu_ps(wx + x, gx);
+        _mm512_storeu_ps(wy + x, gy);
+        __m512 g = _mm512_add_ps(_mm512_mul_ps(gx, gx), _mm512_mul_ps(gy, gy));
+        _mm512_storeu_ps(gr + x, g);
+        __m512 r = _mm512_sub_ps(ch[0], _mm512_mul_ps(gx, _mm512_loadu_ps(u1 + x)));
+        r = _mm512_sub_ps(r, _mm512_mul_ps(gy, _mm512_loadu_ps(u2 + x)));
+        _mm512_storeu_ps(rh + x, _mm512_sub_ps(r, _mm512_loadu_ps(i0 + x)));
+        if (ig) {
+            __mmask16 m = _mm512_cmp_ps_mask(g, eps, _CMP_GT_OQ);
+            _mm512_storeu_ps(ig + x, _mm512_mask_div_ps(big, m, unit, g));
+        }
+    }
+    return x;
+}
+#endif
+
 /* Rows [y0, y1): the second frame and its gradients warped by u (bicubic,
  * positions rounded to 1/32 pixel, taps outside the frame zero, as
  * cv::remap INTER_CUBIC with a constant zero border), then |grad|^2 and the
  * data term's constant rho = I1w - I1wx u1 - I1wy u2 - I0. */
-static void warp_rows(arnet_flow *f, const flow_level *l, uint32_t y0, uint32_t y1)
+static void warp_rows(arnet_flow *f, const flow_level *l, uint32_t y0, uint32_t y1, float *out4)
 {
-    typedef float v4 __attribute__((vector_size(16)));
-    const uint32_t w = l->w, h = l->h;
+    const uint32_t w = l->w;
     const size_t ld = l->ld;
-    const long wl = (long)w - 3 > 0 ? (long)w - 3 : 0, hl = (long)h - 3 > 0 ? (long)h - 3 : 0;
-    const v4 *pk = (const v4 *)f->pk; /* pixel (x, y) at pk[y ld + x] */
     for (uint32_t y = y0; y < y1; y++) {
         const float *u1 = l->u1 + y * ld, *u2 = l->u2 + y * ld, *i0 = l->i0 + y * ld;
         float *wx = f->wx + y * ld, *wy = f->wy + y * ld, *gr = f->grad + y * ld,
               *rh = f->rho + y * ld;
-        for (uint32_t x = 0; x < w; x++) {
-            float mx = (float)x + u1[x], my = (float)y + u2[x];
-            /* the three images in the lanes of one vector: per lane, the
-             * same products and sums in the same order as cv::remap */
-            v4 sum = {0.0f, 0.0f, 0.0f, 0.0f};
-            if (fabsf(mx) < 1e6f && fabsf(my) < 1e6f) {
-                long X = lrintf(mx * 32.0f), Y = lrintf(my * 32.0f);
-                long xi = X >= 0 ? X / 32 : -((-X + 31) / 32);
-                long yi = Y >= 0 ? Y / 32 : -((-Y + 31) / 32);
-                int fx = (int)(X - xi * 32), fy = (int)(Y - yi * 32);
-                long sx = xi - 1, sy = yi - 1;
-                const float *cx = f->cubic[fx], *cy = f->cubic[fy];
-                float wt[4][4];
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++)
-                        wt[i][j] = cy[i] * cx[j];
-                if (sx >= 0 && sx < wl && sy >= 0 && sy < hl) {
-                    const v4 *s = pk + (size_t)sy * ld + (size_t)sx;
-                    sum = s[0] * wt[0][0] + s[1] * wt[0][1] + s[2] * wt[0][2] + s[3] * wt[0][3];
-                    for (int i = 1; i < 4; i++) {
-                        s += ld;
-                        sum += s[0] * wt[i][0] + s[1] * wt[i][1] + s[2] * wt[i][2] +
-                               s[3] * wt[i][3];
-                    }
-                } else if (!(sx >= (long)w || sx + 4 <= 0 || sy >= (long)h || sy + 4 <= 0)) {
-                    for (int i = 0; i < 4; i++) {
-                        long yy = sy + i;
-                        if (yy < 0 || yy >= (long)h)
-                            continue;
-                        const v4 *s = pk + (size_t)yy * ld;
-                        for (int j = 0; j < 4; j++) {
-                            long xx = sx + j;
-                            if (xx >= 0 && xx < (long)w)
-                                sum += s[xx] * wt[i][j];
-                        }
-                    }
-                }
+#ifdef FLOW_X86
+        if (f->k.x512)
+            warp_row_x512(f, l, y, u1, u2, out4);
+        else
+#endif
+            for (uint32_t x = 0; x < w; x++) {
+                v4f v = warp_pixel(f, l, (float)x + u1[x], (float)y + u2[x]);
+                memcpy(out4 + 4 * x, &v, sizeof v);
             }
+        uint32_t x0 = 0;
+#ifdef FLOW_X86
+        if (f->k.x512)
+            x0 = warp_finish_x512(out4, u1, u2, i0, wx, wy, gr, rh, f->invg ? f->invg + y * ld : NULL, w);
+#endif
+        for (uint32_t x = x0; x < w; x++) {
+            const float *sum = out4 + 4 * x;
             wx[x] = sum[1];
             wy[x] = sum[2];
             gr[x] = sum[1] * sum[1] + sum[2] * sum[2];
             rh[x] = sum[0] - sum[1] * u1[x] - sum[2] * u2[x] - i0[x];
+        }
+        if (f->invg) {
+            float *ig = f->invg + y * ld;
+            for (uint32_t x = x0; x < w; x++)
+                ig[x] = gr[x] > FLT_EPSILON ? 1.0f / gr[x] : 1e30f;
         }
     }
 }
 
 /* ---- the iterations --------------------------------------------------- */
 
-static void set_row(const arnet_flow *f, const flow_level *l, uint32_t y, flow_row *r)
+static inline __attribute__((always_inline)) void set_row(const arnet_flow *f, const flow_level *l, uint32_t y, flow_row *r)
 {
     size_t ld = l->ld, o = (size_t)y * ld;
     r->ix = f->wx + o;
     r->iy = f->wy + o;
     r->grad = f->grad + o;
+    r->invg = f->invg ? f->invg + o : NULL;
     r->rho = f->rho + o;
     r->u1 = l->u1 + o;
     r->u2 = l->u2 + o;
@@ -659,6 +932,8 @@ static float primal_row(const arnet_flow *f, const flow_level *l, uint32_t y, fl
     flow_row r;
     set_row(f, l, y, &r);
     r.e = e;
+    if (f->invg && f->gamma == 0.0f)
+        return f->k.u_row_fast(&r, l->w);
     const uint32_t w = l->w;
     if (f->gamma != 0.0f) {
         /* The illumination term: a scalar loop (no preset uses it). */
@@ -762,6 +1037,31 @@ static void dual_row(const arnet_flow *f, const flow_level *l, uint32_t y)
     }
 }
 
+#ifdef FLOW_X86
+/* exact = 0 with the AVX-512 kernels: the primal step of row y and, with
+ * dual, the dual step of row y - 1 in one pass (fused_row_fast_x512), then
+ * row y - 1's last column as dual_row does it. */
+static float fused_row(const arnet_flow *f, const flow_level *l, uint32_t y, float *e, int dual)
+{
+    flow_row r, up;
+    set_row(f, l, y, &r);
+    r.e = e;
+    if (!dual)
+        return fused_row_fast_x512(&r, &r, 0, l->w);
+    set_row(f, l, y - 1, &up);
+    float err = fused_row_fast_x512(&r, &up, 1, l->w);
+    const uint32_t x = l->w - 1;
+    const float taut = f->taut;
+    float ay = up.un1[x] - up.u1[x], by = up.un2[x] - up.u2[x];
+    float r1 = 1.0f / (1.0f + taut * fabsf(ay)), r2 = 1.0f / (1.0f + taut * fabsf(by));
+    up.p11[x] = (up.p11[x] + taut * 0.0f) * r1;
+    up.p12[x] = (up.p12[x] + taut * ay) * r1;
+    up.p21[x] = (up.p21[x] + taut * 0.0f) * r2;
+    up.p22[x] = (up.p22[x] + taut * by) * r2;
+    return err;
+}
+#endif
+
 /* Everything a member needs to know about the team's split of a level. */
 typedef struct member_tiles {
     uint32_t y0, y1;
@@ -794,8 +1094,11 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
 {
     const uint32_t h = l->h;
     const int has_top = t->y0 > 0 && t->y1 > t->y0;
-    float *e = f->rows + (size_t)m * 4 * f->lv[0].w; /* the member's scratch row */
+    float *e = f->rows + (size_t)m * member_rows(f->lv[0].w); /* the member's scratch row */
     int first = 1;
+#ifdef FLOW_X86
+    const int fused = f->k.x512 && f->invg && f->gamma == 0.0f;
+#endif
     for (uint32_t n = 0; *err > seps && n < f->opt.inner_iterations; n++) {
         long k = ++*it;
         int par = (int)(k & 1);
@@ -808,6 +1111,12 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
         for (uint32_t y = t->y0; y < t->y1; y++) {
             if (y + 1 == t->y1 && t->below >= 0)
                 wait_flag(&f->flag[t->below], k);
+#ifdef FLOW_X86
+            if (fused) {
+                re[y] = fused_row(f, l, y, e, y > t->y0);
+                continue;
+            }
+#endif
             re[y] = primal_row(f, l, y, e);
             if (y > t->y0)
                 dual_row(f, l, y - 1);
@@ -837,7 +1146,7 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
 }
 
 /* Median of u1 and u2 (size f->median), rows split among members. */
-static void median_step(arnet_flow *f, const flow_level *l, const member_tiles *t)
+static void median_step(arnet_flow *f, const flow_level *l, const member_tiles *t, float *q)
 {
     const uint32_t w = l->w, h = l->h, mw = w + 4, r = (uint32_t)f->median / 2;
     float *u[2] = {l->u1, l->u2};
@@ -860,7 +1169,11 @@ static void median_step(arnet_flow *f, const flow_level *l, const member_tiles *
     bar_wait(&f->bar);
     for (int c = 0; c < 2; c++)
         for (uint32_t y = t->y0; y < t->y1; y++) {
-            if (f->median == 5)
+            if (f->median == 5 && y + 1 < t->y1) {
+                f->k.median5_pair(f->med[c] + (size_t)y * mw, mw, u[c] + (size_t)y * l->ld,
+                                  u[c] + (size_t)(y + 1) * l->ld, q, w);
+                y++;
+            } else if (f->median == 5)
                 f->k.median5_row(f->med[c] + (size_t)y * mw, mw, u[c] + (size_t)y * l->ld, w);
             else
                 f->k.median3_row(f->med[c] + (size_t)y * mw, mw, u[c] + (size_t)y * l->ld, w);
@@ -896,7 +1209,7 @@ static void flow_member(void *arg, int m)
 {
     arnet_flow *f = arg;
     const int n = f->n_threads;
-    float *rows = f->rows + (size_t)m * 4 * f->lv[0].w;
+    float *rows = f->rows + (size_t)m * member_rows(f->lv[0].w);
     long it = 0;
     uint32_t y0, y1;
     tile(f->lv[0].h, m, n, &y0, &y1);
@@ -934,12 +1247,12 @@ static void flow_member(void *arg, int m)
         const double eps = arnet__float_decimal(f->opt.epsilon);
         const double seps = (float)(eps * eps * ((double)l->w * (double)l->h));
         for (uint32_t wp = 0; wp < f->opt.warps; wp++) {
-            warp_rows(f, l, t.y0, t.y1);
+            warp_rows(f, l, t.y0, t.y1, rows);
             bar_wait(&f->bar);
             double err = DBL_MAX;
             for (uint32_t o = 0; err > seps && o < f->opt.outer_iterations; o++) {
                 if (f->median > 1)
-                    median_step(f, l, &t);
+                    median_step(f, l, &t, rows);
                 if (inner_loop(f, l, m, &t, seps, &err, &it)) {
                     if (m == 0)
                         f->cancelled = 1;

@@ -6,8 +6,10 @@ synthetic frames of known motion (a shift and a rotation), both presets,
 uint8 and float frames, the optional median and gamma settings.  Each case
 must agree with OpenCV within a mean end-point error of 0.02 px and a 99th
 percentile of 0.2 px (the spread between OpenCV's own variants); the exact
-arithmetic (the default) is expected to give OpenCV's flow to the bit, the
-inexact one (exact = 0) is checked on vtest with the default preset only.  Also
+arithmetic (the default) is expected to give OpenCV's flow to the bit; the
+inexact one (exact = 0) is held to the bounds with OpenCV's preset (vtest,
+float frames, shift, rotation, 3 x 3 median, 1 and 2 threads) and only shown
+with the CUDA preset.  Also
 arnet_rgb_to_grey against cv2.cvtColor(RGB2GRAY) on every grey level sum.
 
     compare_flow.py          # ARNET_LIBRARY names libarnet.so (else found by ctypes)
@@ -216,6 +218,7 @@ def cli_checks(exe, frames_rgb):
 def main():
     lib = library()
     cases = []  # (name, prev, next, preset, kw)
+    info = []  # the same, reported but not held to the bounds (see below)
     if os.path.exists(VTEST):
         cap = cv2.VideoCapture(VTEST)
         frames = []
@@ -238,10 +241,18 @@ def main():
             f0 = g[0].astype(np.float32) / 255
             f5 = g[5].astype(np.float32) / 255
             cases.append(("vtest 160x120 float frames", f0, f5, 0, {}))
-            # exact = 0: the dual step in float, not OpenCV's bits
+            # exact = 0: float arithmetic of our own, not OpenCV's bits
             cases.append(("vtest 160x120 frames 0->5, inexact", g[0], g[5], 0, {"exact": 0}))
+            cases.append(("vtest 160x120 frames 1->3, inexact", g[1], g[3], 0, {"exact": 0}))
+            cases.append(("vtest 160x120 float frames, inexact", f0, f5, 0, {"exact": 0}))
             cases.append(("vtest 224x224 frames 0->4, inexact, 2 threads", g224[0], g224[4], 0,
                           {"exact": 0, "threads": 2}))
+            cases.append(("vtest 224x224 frames 0->4, inexact", g224[0], g224[4], 0,
+                          {"exact": 0}))
+            info.append(("vtest 160x120 frames 0->5, inexact, cuda preset", g[0], g[5], 1,
+                         {"exact": 0}))
+            info.append(("vtest 224x224 frames 2->5, inexact, cuda preset", g224[2], g224[5], 1,
+                         {"exact": 0}))
     else:
         print("# SKIP vtest cases: %s missing (Debian package opencv-doc)" % VTEST)
     a, b, shift_truth = shifted(112, 112, 2.3, -1.4)
@@ -250,7 +261,13 @@ def main():
     cases.append(("rotation 3 degrees 112x112", ra, rb, 0, {}))
     cases.append(("rotation 3 degrees, cuda preset, 2 threads", ra, rb, 1, {"threads": 2}))
     sa, sb, _ = shifted(64, 48, 1.0, 0.5)
+    cases.append(("shift (2.3, -1.4) 112x112, inexact", a, b, 0, {"exact": 0}))
+    cases.append(("rotation 3 degrees 112x112, inexact", ra, rb, 0, {"exact": 0}))
+    info.append(("rotation 3 degrees, inexact, cuda preset, 2 threads", ra, rb, 1,
+                 {"exact": 0, "threads": 2}))
     cases.append(("shift 64x48, median 3", sa, sb, 0, {"median_filtering": 3}))
+    cases.append(("shift 64x48, median 3, inexact", sa, sb, 0, {"median_filtering": 3,
+                                                                 "exact": 0}))
     cases.append(("shift 64x48, gamma 0.2", sa, sb, 0, {"gamma": 0.2}))
     exe = os.environ.get("ARNET_EXE")
     n_cli = 10 if exe else 0
@@ -273,6 +290,15 @@ def main():
               "(OpenCV's |flow| mean %.2f px)%s" % ("ok" if ok else "not ok", i, name, m, p99, mx,
                               np.sqrt((ref ** 2).sum(-1)).mean(), extra))
         failed += not ok
+    # exact = 0 with the CUDA preset (300 iterations a warp, no median): its
+    # last-bit differences from OpenCV grow further over the iterations, and
+    # which pixels jump depends on those bits, so the bounds hold in some
+    # cases and not in others (docs/extractor.md); shown, not held.
+    for name, p, n, preset, kw in info:
+        threads = kw.pop("threads", 1)
+        m, p99, mx = epe(ours(lib, p, n, preset, threads, **kw), opencv(p, n, preset, **kw))
+        print("# %s (not held to the bounds): mean EPE %.5f px, 99th percentile %.4f px, "
+              "max %.2g px" % (name, m, p99, mx))
     # Grey: every (R, G, B) on a lattice plus random colours.
     rng = np.random.default_rng(1)
     lat = np.stack(np.meshgrid(np.arange(0, 256, 3), np.arange(0, 256, 5),
