@@ -127,11 +127,26 @@ X512 static inline __m512 inv_norm(__m512 s, __m512 taut)
     return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
 }
 
+/* inv_norm with |a| for sqrt(s) in the lanes of mask last. */
+X512 static inline __m512 inv_norm_at(__m512 s, __m512 a, __mmask16 last, __m512 taut)
+{
+    const __m512 half = _mm512_set1_ps(0.5f), three_halves = _mm512_set1_ps(1.5f),
+                 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+    __m512 y = _mm512_rsqrt14_ps(_mm512_max_ps(s, _mm512_set1_ps(1e-30f)));
+    __m512 sy = _mm512_mul_ps(s, y);
+    __m512 root = _mm512_mul_ps(sy, _mm512_fnmadd_ps(_mm512_mul_ps(sy, y), half, three_halves));
+    root = _mm512_mask_abs_ps(root, last, a);
+    __m512 ng = _mm512_fmadd_ps(taut, root, one);
+    __m512 q = _mm512_rcp14_ps(ng);
+    return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
+}
+
 /* Both steps of exact = 0 in one pass: the primal step of row y (r) and,
  * with dual (r->... of row y - 1 in up), the dual step of row y - 1 for
  * x < w - 1, vector by vector: u of row y - 1 is final, u of row y comes
  * from the registers, and row y - 1's p is read by the primal step before
- * the dual step overwrites it.  Returns row y's squared change. */
+ * the dual step overwrites it (the last column with zero x differences, as
+ * dual_row).  Returns row y's squared change. */
 X512 static float fused_row_fast_x512(const flow_row *r, const flow_row *up, int dual,
                                       uint32_t w)
 {
@@ -161,16 +176,22 @@ X512 static float fused_row_fast_x512(const flow_row *r, const flow_row *up, int
         __m512 c1 = _mm512_sub_ps(n1, a), c2 = _mm512_sub_ps(n2, b);
         acc = _mm512_mask_add_ps(acc, m, acc, _mm512_fmadd_ps(c1, c1, _mm512_mul_ps(c2, c2)));
         if (dual) {
-            __mmask16 mp = tail_mask(w - 1 - x);
-            if (!mp)
-                continue;
+            /* the last column has no x difference: ax = bx = 0 there */
+            __mmask16 mp = m, mx = w - x > 16 ? m : (__mmask16)(m >> 1);
             __m512 v1 = _mm512_maskz_loadu_ps(mp, up->u1 + x), v2 = _mm512_maskz_loadu_ps(mp, up->u2 + x);
-            __m512 ax = _mm512_sub_ps(_mm512_maskz_loadu_ps(mp, up->u1 + x + 1), v1);
+            __m512 ax = _mm512_maskz_sub_ps(mx, _mm512_maskz_loadu_ps(mx, up->u1 + x + 1), v1);
             __m512 ay = _mm512_sub_ps(n1, v1);
-            __m512 bx = _mm512_sub_ps(_mm512_maskz_loadu_ps(mp, up->u2 + x + 1), v2);
+            __m512 bx = _mm512_maskz_sub_ps(mx, _mm512_maskz_loadu_ps(mx, up->u2 + x + 1), v2);
             __m512 by = _mm512_sub_ps(n2, v2);
-            __m512 r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
-            __m512 r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
+            __m512 r1, r2;
+            if (mx == m) {
+                r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
+                r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
+            } else { /* the last column: |grad u| = |ay| as dual_row has it */
+                __mmask16 last = (__mmask16)(m & ~mx);
+                r1 = inv_norm_at(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), ay, last, tt);
+                r2 = inv_norm_at(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), by, last, tt);
+            }
             _mm512_mask_storeu_ps(up->p11 + x, mp,
                 _mm512_mul_ps(_mm512_fmadd_ps(tt, ax, _mm512_maskz_loadu_ps(mp, up->p11 + x)), r1));
             _mm512_mask_storeu_ps(up->p12 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, ay, q12u), r1));
@@ -1039,8 +1060,7 @@ static void dual_row(const arnet_flow *f, const flow_level *l, uint32_t y)
 
 #ifdef FLOW_X86
 /* exact = 0 with the AVX-512 kernels: the primal step of row y and, with
- * dual, the dual step of row y - 1 in one pass (fused_row_fast_x512), then
- * row y - 1's last column as dual_row does it. */
+ * dual, the dual step of row y - 1 in one pass (fused_row_fast_x512). */
 static float fused_row(const arnet_flow *f, const flow_level *l, uint32_t y, float *e, int dual)
 {
     flow_row r, up;
@@ -1049,16 +1069,7 @@ static float fused_row(const arnet_flow *f, const flow_level *l, uint32_t y, flo
     if (!dual)
         return fused_row_fast_x512(&r, &r, 0, l->w);
     set_row(f, l, y - 1, &up);
-    float err = fused_row_fast_x512(&r, &up, 1, l->w);
-    const uint32_t x = l->w - 1;
-    const float taut = f->taut;
-    float ay = up.un1[x] - up.u1[x], by = up.un2[x] - up.u2[x];
-    float r1 = 1.0f / (1.0f + taut * fabsf(ay)), r2 = 1.0f / (1.0f + taut * fabsf(by));
-    up.p11[x] = (up.p11[x] + taut * 0.0f) * r1;
-    up.p12[x] = (up.p12[x] + taut * ay) * r1;
-    up.p21[x] = (up.p21[x] + taut * 0.0f) * r2;
-    up.p22[x] = (up.p22[x] + taut * by) * r2;
-    return err;
+    return fused_row_fast_x512(&r, &up, 1, l->w);
 }
 #endif
 
