@@ -58,6 +58,8 @@ static void fixture_init(fixture *f, uint64_t seed)
     f->ws.team = NULL;
     f->ws.team_scratch = NULL;
     f->ws.keep = malloc((f->n_rows * H + 63) / 64 * sizeof(uint64_t));
+    f->ws.nonzero = malloc(f->n_rows * sizeof(size_t));
+    f->ws.x_nonzero = malloc(f->n_rows * F * sizeof(float));
     f->grad = malloc(arnet__param_count(f->m) * sizeof(float));
 }
 
@@ -71,6 +73,8 @@ static void fixture_free(fixture *f)
     free(f->ws.tmp);
     free(f->ws.colsum);
     free(f->ws.keep);
+    free(f->ws.nonzero);
+    free(f->ws.x_nonzero);
     free(f->grad);
 }
 

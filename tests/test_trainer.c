@@ -366,7 +366,9 @@ START_TEST(one_step_is_sample_pass_and_adam)
     arnet__pass_scratch ws = {malloc(n_rows * H * sizeof(float)),
                               malloc(n_rows * sizeof(float)), malloc(n_rows * sizeof(float)),
                               malloc(n_rows * sizeof(float)), malloc(H * sizeof(double)),
-                              NULL, NULL, malloc((n_rows * H + 63) / 64 * sizeof(uint64_t))};
+                              NULL, NULL, malloc((n_rows * H + 63) / 64 * sizeof(uint64_t)),
+                              malloc(n_rows * sizeof(size_t)),
+                              malloc(n_rows * F * sizeof(float))};
     size_t np = arnet__param_count(ref);
     float *g = malloc(np * sizeof(float));
     arnet__loss_spec spec = {o.loss, o.reduce, o.alpha, o.lambda};
@@ -391,6 +393,8 @@ START_TEST(one_step_is_sample_pass_and_adam)
     free(ws.tmp);
     free(ws.colsum);
     free(ws.keep);
+    free(ws.nonzero);
+    free(ws.x_nonzero);
     free(x);
     free(clips);
     arnet__sampler_free(s);

@@ -131,6 +131,10 @@ typedef struct arnet__pass_scratch {
     /* (max_rows x H + 63) / 64 words: the dropout mask, one bit a unit
      * (may be NULL when the pass has no dropout). */
     uint64_t *keep;
+    /* max_rows indices and max_rows x F floats, or both NULL: room to run
+     * dW1's product on the rows whose logit gradient is not 0 only. */
+    size_t *nonzero;
+    float *x_nonzero;
 } arnet__pass_scratch;
 
 /* Parameters and gradients are laid out flat as [W1 (H x F) | b1 (H) | w2 (H) | b2]. */

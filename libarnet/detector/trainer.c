@@ -165,6 +165,8 @@ static void batch_buffers_free(batch_buffers *bb)
     free(bb->ws.tmp);
     free(bb->ws.colsum);
     free(bb->ws.keep);
+    free(bb->ws.nonzero);
+    free(bb->ws.x_nonzero);
     arnet__team_free(bb->ws.team);
     free(bb->ws.team_scratch);
     free(bb->picks);
@@ -203,12 +205,14 @@ static int batch_buffers_alloc(const arnet_model *m, const arnet_dataset *ds,
     bb->ws.tmp = arnet__alloc(n, sizeof(float), "batch center-loss gradients");
     bb->ws.colsum = arnet__alloc(H, sizeof(double), "bias gradient sums");
     bb->ws.keep = arnet__alloc(nh / 64 + 1, sizeof(uint64_t), "dropout mask");
+    bb->ws.nonzero = arnet__alloc(n, sizeof(size_t), "rows with a gradient");
+    bb->ws.x_nonzero = arnet__alloc(nx, sizeof(float), "features of the rows with a gradient");
     bb->picks = arnet__alloc(videos, sizeof *bb->picks, "batch videos");
     bb->clips = arnet__alloc(n, sizeof *bb->clips, "batch clip indices");
     bb->rows = arnet__alloc(videos, sizeof *bb->rows, "batch video lengths");
     bb->labels = arnet__alloc(videos, sizeof *bb->labels, "batch labels");
     if (!bb->x || !bb->ws.hidden || !bb->ws.logits || !bb->ws.dlogits || !bb->ws.tmp ||
-        !bb->ws.colsum || !bb->ws.keep || !bb->picks || !bb->clips || !bb->rows || !bb->labels) {
+        !bb->ws.colsum || !bb->ws.keep || !bb->ws.nonzero || !bb->ws.x_nonzero || !bb->picks || !bb->clips || !bb->rows || !bb->labels) {
         batch_buffers_free(bb);
         return ARNET_E_NOMEM;
     }
@@ -352,6 +356,29 @@ static int stats_ok(const char *fn, const arnet_step_stats *st)
     return st ? ARNET__STRUCT_CHECK(fn, arnet_step_stats, st) : ARNET_OK;
 }
 
+/* Videos [lo, hi) of a step's picks into their rows of the packed batch
+ * (different videos: the team's members read and write apart). */
+typedef struct gather_job {
+    const arnet_dataset *ds;
+    batch_buffers *bb;
+    size_t F;
+} gather_job;
+
+static void gather_videos(void *arg, size_t lo, size_t hi)
+{
+    const gather_job *g = arg;
+    batch_buffers *bb = g->bb;
+    size_t r = 0;
+    for (size_t i = 0; i < lo; i++)
+        r += bb->rows[i];
+    for (size_t i = lo; i < hi; i++) {
+        const arnet__video *v = &g->ds->videos[bb->picks[i].video];
+        for (size_t j = 0; j < bb->rows[i]; j++, r++)
+            arnet__video_rows(v, g->F, (size_t)bb->clips[r], 1, bb->x + r * g->F);
+        arnet__video_release(v);
+    }
+}
+
 static int do_step(arnet_trainer *t, arnet_step_stats *out)
 {
     int rc = arnet__sampler_check(t->bb.sampler);
@@ -362,15 +389,12 @@ static int do_step(arnet_trainer *t, arnet_step_stats *out)
     size_t F = t->model->feature_dim;
     size_t n_videos = (size_t)t->opt.normal_per_batch + t->opt.anomalous_per_batch;
     size_t n_rows = arnet__sampler_draw(bb->sampler, &t->rng, bb->picks, bb->clips);
-    size_t r = 0;
     for (size_t i = 0; i < n_videos; i++) {
-        const arnet__video *v = &ds->videos[bb->picks[i].video];
         bb->rows[i] = bb->picks[i].n_rows;
-        bb->labels[i] = v->label;
-        for (size_t j = 0; j < bb->rows[i]; j++, r++)
-            arnet__video_rows(v, F, (size_t)bb->clips[r], 1, bb->x + r * F);
-        arnet__video_release(v);
+        bb->labels[i] = ds->videos[bb->picks[i].video].label;
     }
+    gather_job gj = {ds, bb, F};
+    arnet__team_for(bb->ws.team, n_videos, 1, gather_videos, &gj);
     arnet__batch batch = {n_videos, bb->rows, bb->labels, n_rows, bb->x};
     arnet__loss_spec spec = {t->opt.loss, t->opt.reduce, t->opt.alpha, t->opt.lambda};
     arnet_step_stats st;
