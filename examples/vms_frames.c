@@ -7,11 +7,13 @@
  *
  *   vms_frames --extractor i3d.arnet [--flow-extractor flow.arnet]
  *              [--model m.arnet] [--cameras N] [--threads T] [--frames F]
- *              [--size WxH] [--threshold S] [--scores] [VIDEO...]
+ *              [--size WxH] [--threshold S] [--scores] [--flow-inexact] [VIDEO...]
  *
  * With --flow-extractor each camera has a two-stream state instead (RGB
  * and TV-L1 optical flow, 2048 features per clip as AR-Net's paper; each
- * frame's flow computed as it arrives) and the model must take 2048.
+ * frame's flow computed as it arrives) and the model must take 2048;
+ * --flow-inexact computes the flow in TV-L1's faster float arithmetic
+ * (exact = 0) instead of OpenCV's.
  *
  * Cameras play the video files given (camera i plays file i mod count,
  * decoded with FFmpeg when this example was built with it), or generated
@@ -37,6 +39,7 @@ static const arnet_model *model;
 static arnet_extractor_options xopt;
 static float threshold = 0.5f;
 static int print_scores;
+static int flow_inexact; /* --flow-inexact: TV-L1's exact = 0 */
 static unsigned n_frames = 64, width = 320, height = 240;
 static char **videos;
 static int n_videos;
@@ -175,7 +178,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: vms_frames --extractor X.arnet [--flow-extractor F.arnet] "
                     "[--model M] [--cameras N] [--threads T] [--frames F] [--size WxH] "
-                    "[--threshold S] [--scores] [VIDEO...]\n");
+                    "[--threshold S] [--scores] [--flow-inexact] [VIDEO...]\n");
     return 2;
 }
 
@@ -207,6 +210,8 @@ int main(int argc, char **argv)
             threshold = (float)atof(argv[++i]);
         else if (!strcmp(a, "--scores"))
             print_scores = 1;
+        else if (!strcmp(a, "--flow-inexact"))
+            flow_inexact = 1;
         else if (!strcmp(a, "--size") && v) {
             if (sscanf(argv[++i], "%ux%u", &width, &height) != 2 || !width || !height)
                 return usage();
@@ -311,7 +316,10 @@ int main(int argc, char **argv)
             rc = 1;
             break;
         }
-        int st = fx ? arnet_two_stream_state_create(x, fx, &o, NULL, &c->two)
+        arnet_flow_options fo;
+        arnet_flow_options_init(&fo);
+        fo.exact = !flow_inexact;
+        int st = fx ? arnet_two_stream_state_create(x, fx, &o, &fo, &c->two)
                     : arnet_extractor_state_create(x, &o, &c->state);
         if (st != ARNET_OK || arnet_stream_create(&so, &c->stream) != ARNET_OK) {
             fprintf(stderr, "vms_frames: camera %u: %s\n", i, arnet_last_error());

@@ -231,7 +231,8 @@ int cli_extractor_option(const char *cmd, int argc, char **argv, int *i,
 const char *cli_resize_name(int resize);
 /* The flow stream's recipe: --flow-at crop|WxH, --flow-values
  * float|q8|q8-raw, --flow-bound B, --flow-channels xy|xx, --flow-preset
- * opencv|cuda, into opt and fopt; as cli_extractor_option. */
+ * opencv|cuda, --flow-inexact (exact = 0), into opt and fopt; as
+ * cli_extractor_option. */
 int cli_flow_option(const char *cmd, int argc, char **argv, int *i, arnet_extractor_options *opt,
                     arnet_flow_options *fopt);
 /* Load the RGB extractor and, when fpath is not NULL, the flow extractor,

@@ -26,10 +26,17 @@
  * chosen at run time, with the same bits on each. */
 #include <float.h>
 #include <math.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "conv3d.h"
 #include "flow.h"
@@ -42,6 +49,10 @@
 /* Pauses a waiting member spins before it yields its core (a pause is
  * tens of cycles: a few microseconds in all, less than an iteration). */
 #define SPINS 100u
+/* Yields after that before it sleeps (each returns at once on an idle
+ * machine: a few tens of microseconds in all, so that a quiet machine
+ * never pays for a wake-up; a busy one gets the core meanwhile). */
+#define YIELDS 64u
 
 /* What a row kernel works on (pointers into the current level). */
 typedef struct flow_row {
@@ -127,11 +138,56 @@ X512 static inline __m512 inv_norm(__m512 s, __m512 taut)
     return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
 }
 
+/* inv_norm with |a| for sqrt(s) in the lanes of mask last. */
+X512 static inline __m512 inv_norm_at(__m512 s, __m512 a, __mmask16 last, __m512 taut)
+{
+    const __m512 half = _mm512_set1_ps(0.5f), three_halves = _mm512_set1_ps(1.5f),
+                 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+    __m512 y = _mm512_rsqrt14_ps(_mm512_max_ps(s, _mm512_set1_ps(1e-30f)));
+    __m512 sy = _mm512_mul_ps(s, y);
+    __m512 root = _mm512_mul_ps(sy, _mm512_fnmadd_ps(_mm512_mul_ps(sy, y), half, three_halves));
+    root = _mm512_mask_abs_ps(root, last, a);
+    __m512 ng = _mm512_fmadd_ps(taut, root, one);
+    __m512 q = _mm512_rcp14_ps(ng);
+    return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
+}
+
+/* The dual step of row r (u of the row below: n1, n2; its p12, p22 before
+ * the step: q12, q22) at columns x .. x + 15 of mask m (w the width); the
+ * last column has no x difference, and there |grad u| = |ay| as dual_row
+ * has it. */
+X512 static inline void dual_vec(const flow_row *up, uint32_t x, __mmask16 m, uint32_t w,
+                                 __m512 n1, __m512 n2, __m512 q12u, __m512 q22u, __m512 tt)
+{
+    __mmask16 mp = m, mx = w - x > 16 ? m : (__mmask16)(m >> 1);
+    __m512 v1 = _mm512_maskz_loadu_ps(mp, up->u1 + x), v2 = _mm512_maskz_loadu_ps(mp, up->u2 + x);
+    __m512 ax = _mm512_maskz_sub_ps(mx, _mm512_maskz_loadu_ps(mx, up->u1 + x + 1), v1);
+    __m512 ay = _mm512_sub_ps(n1, v1);
+    __m512 bx = _mm512_maskz_sub_ps(mx, _mm512_maskz_loadu_ps(mx, up->u2 + x + 1), v2);
+    __m512 by = _mm512_sub_ps(n2, v2);
+    __m512 r1, r2;
+    if (mx == m) {
+        r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
+        r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
+    } else {
+        __mmask16 last = (__mmask16)(m & ~mx);
+        r1 = inv_norm_at(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), ay, last, tt);
+        r2 = inv_norm_at(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), by, last, tt);
+    }
+    _mm512_mask_storeu_ps(up->p11 + x, mp,
+        _mm512_mul_ps(_mm512_fmadd_ps(tt, ax, _mm512_maskz_loadu_ps(mp, up->p11 + x)), r1));
+    _mm512_mask_storeu_ps(up->p12 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, ay, q12u), r1));
+    _mm512_mask_storeu_ps(up->p21 + x, mp,
+        _mm512_mul_ps(_mm512_fmadd_ps(tt, bx, _mm512_maskz_loadu_ps(mp, up->p21 + x)), r2));
+    _mm512_mask_storeu_ps(up->p22 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, by, q22u), r2));
+}
+
 /* Both steps of exact = 0 in one pass: the primal step of row y (r) and,
  * with dual (r->... of row y - 1 in up), the dual step of row y - 1 for
  * x < w - 1, vector by vector: u of row y - 1 is final, u of row y comes
  * from the registers, and row y - 1's p is read by the primal step before
- * the dual step overwrites it.  Returns row y's squared change. */
+ * the dual step overwrites it (the last column with zero x differences, as
+ * dual_row).  Returns row y's squared change. */
 X512 static float fused_row_fast_x512(const flow_row *r, const flow_row *up, int dual,
                                       uint32_t w)
 {
@@ -160,49 +216,22 @@ X512 static float fused_row_fast_x512(const flow_row *r, const flow_row *up, int
         _mm512_mask_storeu_ps(r->u2 + x, m, n2);
         __m512 c1 = _mm512_sub_ps(n1, a), c2 = _mm512_sub_ps(n2, b);
         acc = _mm512_mask_add_ps(acc, m, acc, _mm512_fmadd_ps(c1, c1, _mm512_mul_ps(c2, c2)));
-        if (dual) {
-            __mmask16 mp = tail_mask(w - 1 - x);
-            if (!mp)
-                continue;
-            __m512 v1 = _mm512_maskz_loadu_ps(mp, up->u1 + x), v2 = _mm512_maskz_loadu_ps(mp, up->u2 + x);
-            __m512 ax = _mm512_sub_ps(_mm512_maskz_loadu_ps(mp, up->u1 + x + 1), v1);
-            __m512 ay = _mm512_sub_ps(n1, v1);
-            __m512 bx = _mm512_sub_ps(_mm512_maskz_loadu_ps(mp, up->u2 + x + 1), v2);
-            __m512 by = _mm512_sub_ps(n2, v2);
-            __m512 r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
-            __m512 r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
-            _mm512_mask_storeu_ps(up->p11 + x, mp,
-                _mm512_mul_ps(_mm512_fmadd_ps(tt, ax, _mm512_maskz_loadu_ps(mp, up->p11 + x)), r1));
-            _mm512_mask_storeu_ps(up->p12 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, ay, q12u), r1));
-            _mm512_mask_storeu_ps(up->p21 + x, mp,
-                _mm512_mul_ps(_mm512_fmadd_ps(tt, bx, _mm512_maskz_loadu_ps(mp, up->p21 + x)), r2));
-            _mm512_mask_storeu_ps(up->p22 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, by, q22u), r2));
-        }
+        if (dual)
+            dual_vec(up, x, m, w, n1, n2, q12u, q22u, tt);
     }
     return _mm512_reduce_add_ps(acc);
 }
 
+/* The dual step of one row on its own (a tile's top boundary, the last
+ * row): the same arithmetic as the fused pass, last column included. */
 X512 static void p_row_fast_x512(const flow_row *r, uint32_t w)
 {
     const __m512 tt = _mm512_set1_ps(r->taut);
-    const uint32_t n = w - 1;
-    for (uint32_t x = 0; x < n; x += 16) {
-        __mmask16 m = tail_mask(n - x);
-        __m512 u1 = _mm512_maskz_loadu_ps(m, r->u1 + x), u2 = _mm512_maskz_loadu_ps(m, r->u2 + x);
-        __m512 ax = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->u1 + x + 1), u1);
-        __m512 ay = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->un1 + x), u1);
-        __m512 bx = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->u2 + x + 1), u2);
-        __m512 by = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->un2 + x), u2);
-        __m512 r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
-        __m512 r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
-        _mm512_mask_storeu_ps(r->p11 + x, m,
-            _mm512_mul_ps(_mm512_fmadd_ps(tt, ax, _mm512_maskz_loadu_ps(m, r->p11 + x)), r1));
-        _mm512_mask_storeu_ps(r->p12 + x, m,
-            _mm512_mul_ps(_mm512_fmadd_ps(tt, ay, _mm512_maskz_loadu_ps(m, r->p12 + x)), r1));
-        _mm512_mask_storeu_ps(r->p21 + x, m,
-            _mm512_mul_ps(_mm512_fmadd_ps(tt, bx, _mm512_maskz_loadu_ps(m, r->p21 + x)), r2));
-        _mm512_mask_storeu_ps(r->p22 + x, m,
-            _mm512_mul_ps(_mm512_fmadd_ps(tt, by, _mm512_maskz_loadu_ps(m, r->p22 + x)), r2));
+    for (uint32_t x = 0; x < w; x += 16) {
+        __mmask16 m = tail_mask(w - x);
+        dual_vec(r, x, m, w, _mm512_maskz_loadu_ps(m, r->un1 + x),
+                 _mm512_maskz_loadu_ps(m, r->un2 + x), _mm512_maskz_loadu_ps(m, r->p12 + x),
+                 _mm512_maskz_loadu_ps(m, r->p22 + x), tt);
     }
 }
 #endif
@@ -253,13 +282,15 @@ typedef struct flow_level {
     float *u3;         /* gamma's illumination field, or NULL */
 } flow_level;
 
-/* A barrier for the team's members: they spin briefly, then yield (the
- * iterations are short, so waking through the kernel would cost more than
- * the work; a loaded machine still gets its cores back). */
+/* A barrier for the team's members: they spin briefly, yield a while, then
+ * sleep on a futex (Linux; elsewhere they keep yielding).  A member whose
+ * partner lost its core to another process then gives its own core away
+ * instead of burning it in a loop of yields. */
 typedef struct flow_barrier {
     int n;
     int count;
-    unsigned gen;
+    int gen;      /* the futex word */
+    int sleepers; /* members asleep on gen */
 } flow_barrier;
 
 struct arnet_flow {
@@ -288,6 +319,8 @@ struct arnet_flow {
     /* a compute's shared state */
     flow_barrier bar;
     long *flag;         /* per member: iteration of its top boundary's p row */
+    int *flag_seq;      /* per member: a futex word bumped with each flag */
+    int flag_sleepers;  /* members asleep on a flag_seq */
     int stop_req[2];    /* cancel seen by member 0, by iteration parity */
     const void *in0, *in1;
     size_t in_stride0, in_stride1;
@@ -471,6 +504,7 @@ static void lay_out(arnet_flow *f, carver *c)
     f->row_err[0] = carve(c, l0->h);
     f->row_err[1] = carve(c, l0->h);
     f->flag = (long *)carve(c, (size_t)f->n_threads * sizeof(long) / sizeof(float) + 1);
+    f->flag_seq = (int *)carve(c, (size_t)f->n_threads);
 }
 
 int arnet_flow_create(uint32_t width, uint32_t height, const arnet_flow_options *opt,
@@ -592,36 +626,82 @@ int arnet_rgb_to_grey(const uint8_t *rgb, size_t stride, uint32_t w, uint32_t h,
 
 /* ---- the team's meeting points ------------------------------------------ */
 
+#ifdef __linux__
+static void futex_wait(int *addr, int val)
+{
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(int *addr) { syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+#endif
+
+static void pause_once(void)
+{
+#ifdef FLOW_X86
+    __builtin_ia32_pause();
+#endif
+}
+
 static void bar_wait(flow_barrier *b)
 {
     if (b->n <= 1)
         return;
-    unsigned g = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+    int g = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
     if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->n) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&b->gen, g + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&b->gen, g + 1, __ATOMIC_SEQ_CST);
+#ifdef __linux__
+        if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST))
+            futex_wake(&b->gen);
+#endif
         return;
     }
     for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == g; spins++) {
         if (spins < SPINS) {
-#ifdef FLOW_X86
-            __builtin_ia32_pause();
-#endif
-        } else {
+            pause_once();
+        } else if (spins < SPINS + YIELDS) {
             sched_yield();
+        } else {
+#ifdef __linux__
+            __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+            futex_wait(&b->gen, g); /* returns at once if gen moved on */
+            __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+#else
+            sched_yield();
+#endif
         }
     }
 }
 
-static void wait_flag(const long *flag, long it)
+/* Member m's flag is now it: tell a member waiting for it. */
+static void set_flag(arnet_flow *f, int m, long it)
 {
-    for (unsigned spins = 0; __atomic_load_n(flag, __ATOMIC_ACQUIRE) < it; spins++) {
-        if (spins < SPINS) {
-#ifdef FLOW_X86
-            __builtin_ia32_pause();
+    __atomic_store_n(&f->flag[m], it, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&f->flag_seq[m], 1, __ATOMIC_SEQ_CST);
+#ifdef __linux__
+    if (__atomic_load_n(&f->flag_sleepers, __ATOMIC_SEQ_CST))
+        futex_wake(&f->flag_seq[m]);
 #endif
-        } else {
+}
+
+/* Wait until member m's flag reaches it. */
+static void wait_flag(arnet_flow *f, int m, long it)
+{
+    for (unsigned spins = 0; __atomic_load_n(&f->flag[m], __ATOMIC_ACQUIRE) < it; spins++) {
+        if (spins < SPINS) {
+            pause_once();
+        } else if (spins < SPINS + YIELDS) {
             sched_yield();
+        } else {
+#ifdef __linux__
+            int seq = __atomic_load_n(&f->flag_seq[m], __ATOMIC_SEQ_CST);
+            __atomic_add_fetch(&f->flag_sleepers, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&f->flag[m], __ATOMIC_SEQ_CST) < it)
+                futex_wait(&f->flag_seq[m], seq);
+            __atomic_sub_fetch(&f->flag_sleepers, 1, __ATOMIC_SEQ_CST);
+#else
+            sched_yield();
+#endif
         }
     }
 }
@@ -1016,6 +1096,8 @@ static void dual_row(const arnet_flow *f, const flow_level *l, uint32_t y)
         r.p12[x] = (r.p12[x] + taut * ay) / ng1;
         r.p21[x] = (r.p21[x] + taut * 0.0f) / ng2;
         r.p22[x] = (r.p22[x] + taut * by) / ng2;
+    } else if (f->k.x512) {
+        f->k.p_row_fast(&r, w); /* the last column too */
     } else {
         f->k.p_row_fast(&r, w);
         float r1 = 1.0f / ng1, r2 = 1.0f / ng2;
@@ -1039,8 +1121,7 @@ static void dual_row(const arnet_flow *f, const flow_level *l, uint32_t y)
 
 #ifdef FLOW_X86
 /* exact = 0 with the AVX-512 kernels: the primal step of row y and, with
- * dual, the dual step of row y - 1 in one pass (fused_row_fast_x512), then
- * row y - 1's last column as dual_row does it. */
+ * dual, the dual step of row y - 1 in one pass (fused_row_fast_x512). */
 static float fused_row(const arnet_flow *f, const flow_level *l, uint32_t y, float *e, int dual)
 {
     flow_row r, up;
@@ -1049,16 +1130,7 @@ static float fused_row(const arnet_flow *f, const flow_level *l, uint32_t y, flo
     if (!dual)
         return fused_row_fast_x512(&r, &r, 0, l->w);
     set_row(f, l, y - 1, &up);
-    float err = fused_row_fast_x512(&r, &up, 1, l->w);
-    const uint32_t x = l->w - 1;
-    const float taut = f->taut;
-    float ay = up.un1[x] - up.u1[x], by = up.un2[x] - up.u2[x];
-    float r1 = 1.0f / (1.0f + taut * fabsf(ay)), r2 = 1.0f / (1.0f + taut * fabsf(by));
-    up.p11[x] = (up.p11[x] + taut * 0.0f) * r1;
-    up.p12[x] = (up.p12[x] + taut * ay) * r1;
-    up.p21[x] = (up.p21[x] + taut * 0.0f) * r2;
-    up.p22[x] = (up.p22[x] + taut * by) * r2;
-    return err;
+    return fused_row_fast_x512(&r, &up, 1, l->w);
 }
 #endif
 
@@ -1105,12 +1177,12 @@ static int inner_loop(arnet_flow *f, const flow_level *l, int m, const member_ti
         if (has_top) {
             if (!first)
                 dual_row(f, l, t->y0 - 1);
-            __atomic_store_n(&f->flag[m], k, __ATOMIC_RELEASE);
+            set_flag(f, m, k);
         }
         float *re = f->row_err[par];
         for (uint32_t y = t->y0; y < t->y1; y++) {
             if (y + 1 == t->y1 && t->below >= 0)
-                wait_flag(&f->flag[t->below], k);
+                wait_flag(f, t->below, k);
 #ifdef FLOW_X86
             if (fused) {
                 re[y] = fused_row(f, l, y, e, y > t->y0);
@@ -1320,6 +1392,8 @@ static int run(arnet_flow *f, const char *fn, const void *prev, size_t prev_stri
     f->pixel_iterations = 0;
     f->stop_req[0] = f->stop_req[1] = 0;
     f->bar.count = 0;
+    f->bar.sleepers = 0;
+    f->flag_sleepers = 0;
     for (int i = 0; i < f->n_threads; i++)
         f->flag[i] = 0;
     arnet__team_run(f->team, flow_member, f);

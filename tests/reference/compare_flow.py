@@ -271,7 +271,7 @@ def main():
     cases.append(("shift 64x48, gamma 0.2", sa, sb, 0, {"gamma": 0.2}))
     exe = os.environ.get("ARNET_EXE")
     n_cli = 10 if exe else 0
-    print("1..%d" % (len(cases) + 1 + n_cli))
+    print("1..%d" % (len(cases) + 1 + n_cli + (1 if os.path.exists(VTEST) else 0)))
     failed = 0
     for i, (name, p, n, preset, kw) in enumerate(cases, 1):
         threads = kw.pop("threads", 1)
@@ -299,6 +299,42 @@ def main():
         m, p99, mx = epe(ours(lib, p, n, preset, threads, **kw), opencv(p, n, preset, **kw))
         print("# %s (not held to the bounds): mean EPE %.5f px, 99th percentile %.4f px, "
               "max %.2g px" % (name, m, p99, mx))
+    # exact = 0 on harder real pairs (people walking across a 224 x 224
+    # window of vtest.avi): measured against OpenCV's own spread -- OpenCV
+    # given the same frames with each pixel of the second nudged by one unit
+    # in the last place (float frames), which any other build of it (FMA,
+    # another compiler) would also do to its arithmetic.  Ours must stay
+    # within that spread on average over the pairs.
+    if os.path.exists(VTEST):
+        cap = cv2.VideoCapture(VTEST)
+        win = []
+        for i in range(107):
+            ok, im = cap.read()
+            if ok and i >= 100:
+                win.append(cv2.cvtColor(im[200:424, 300:524], cv2.COLOR_BGR2GRAY))
+        rng = np.random.default_rng(3)
+        ours_m, ours_p, cv_m, cv_p = [], [], [], []
+        for k in range(len(win) - 1):
+            a32 = win[k].astype(np.float32) / 255
+            b32 = win[k + 1].astype(np.float32) / 255
+            ref = opencv(a32, b32)
+            away = np.where(rng.random(b32.shape) < 0.5, 2, -1).astype(np.float32)
+            m, p99, _ = epe(opencv(a32, np.nextafter(b32, away)), ref)
+            cv_m.append(m)
+            cv_p.append(p99)
+            m, p99, _ = epe(ours(lib, win[k], win[k + 1], 0, 1, exact=0), ref)
+            ours_m.append(m)
+            ours_p.append(p99)
+        n_real = len(ours_m)
+        ok = n_real > 0 and np.mean(ours_m) <= np.mean(cv_m) and np.mean(ours_p) <= np.mean(cv_p)
+        print("%s %d - inexact on %d vtest pairs with people walking: mean EPE %.4f px, 99th "
+              "percentile %.3f px on average (pairs: mean %s); OpenCV against itself with the "
+              "input nudged by one ulp: %.4f px, %.3f px (mean %s)" % (
+                  "ok" if ok else "not ok", len(cases) + 1, n_real, np.mean(ours_m),
+                  np.mean(ours_p), " ".join("%.3f" % v for v in ours_m), np.mean(cv_m),
+                  np.mean(cv_p), " ".join("%.3f" % v for v in cv_m)))
+        failed += not ok
+        cases.append(None)  # numbering
     # Grey: every (R, G, B) on a lattice plus random colours.
     rng = np.random.default_rng(1)
     lat = np.stack(np.meshgrid(np.arange(0, 256, 3), np.arange(0, 256, 5),

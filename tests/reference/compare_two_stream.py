@@ -169,6 +169,17 @@ def main():
               np.array_equal(a, whole[:, :1024]) and np.array_equal(b, whole[:, 1024:]),
               "--split-streams: [1, 1024] RGB and flow files, the halves bit for bit")
 
+        # TV-L1 in its faster float arithmetic (exact = 0): not OpenCV's bits,
+        # still the reference's features, and not those of the exact run.
+        extract(j("inexact.npy"), "--flow-inexact")
+        got = np.load(j("inexact.npy")).reshape(-1)
+        ci = cosine(got[1024:] - zero, ref_flow - zero)
+        cw = cosine(got, ref)
+        check(cw >= MIN_COSINE and ci >= 0.99 and not np.array_equal(got, whole.reshape(-1)),
+              "--flow-inexact vs the reference: cosine %.7f (>= %g), of the flow-dependent "
+              "part %.6f (>= 0.99: a few pixels' flow moves by pixels, docs/extractor.md), "
+              "not the exact run's bits" % (cw, MIN_COSINE, ci))
+
         extract(j("q8xx.npy"), "--flow-values", "q8", "--flow-channels", "xx")
         got = np.load(j("q8xx.npy")).reshape(-1)
         ref2 = net_features(flow_net, mapped(flows, "q8", "xx"))
