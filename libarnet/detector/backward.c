@@ -53,8 +53,8 @@ typedef struct pass_job {
 /* Rows of a chunk of the passes over the activations: 64 rows of 2,048
  * units are 512 KB, in the cache for the second layer's product. */
 #define ROWS_PER_CHUNK 64
-/* Columns of a chunk of the backward pass (a multiple of BLIS's 32-row
- * register block, so that no chunk has a ragged edge of its own). */
+/* Columns of a chunk of the backward pass: half a kilobyte of each row
+ * (fixed, so the chunks are the same whatever the team's size). */
 #define COLS_PER_CHUNK 128
 
 /* The dropout mask, one draw per element whatever its value, so the
@@ -113,12 +113,13 @@ static void activate_rows(void *arg, size_t lo, size_t hi)
             h[c] = activate(h[c], b1[c], FACTOR(c));
 #undef FACTOR
     }
-    /* Second layer as a GEMM with one column (as the scorer does): a row's
-     * result does not depend on how many rows there are. */
+    /* Second layer: a matrix times a vector, on the rows just activated
+     * (still in the cache); the chunks are the same whatever the team's
+     * size. */
     for (size_t i = lo; i < hi; i++)
         j->ws->logits[i] = j->m->b2;
-    arnet__sgemm(0, 0, hi - lo, 1, H, 1.0f, j->ws->hidden + lo * H, H, j->m->w2, 1, 1.0f,
-                 j->ws->logits + lo, 1, 1);
+    arnet__sgemv(0, hi - lo, H, 1.0f, j->ws->hidden + lo * H, H, j->m->w2, 1.0f,
+                 j->ws->logits + lo);
 }
 
 /* Z1 = X W1^T + b1, A = ReLU(Z1), A_d = A * mask (kept units scaled by
@@ -224,7 +225,9 @@ static void backward_columns(void *arg, size_t lo, size_t hi)
     float *g_b1 = j->grad + H * F, *g_w2 = g_b1 + H;
     float *hidden = j->ws->hidden;
     const float *dl = j->ws->dlogits, *w2 = j->m->w2;
-    arnet__sgemm(1, 0, hi - lo, 1, n, 1.0f, hidden + lo, H, dl, 1, 0.0f, g_w2 + lo, 1, 1);
+    for (size_t c = lo; c < hi; c++)
+        g_w2[c] = 0.0f;
+    arnet__sgemv(1, n, hi - lo, 1.0f, hidden + lo, H, dl, 1.0f, g_w2 + lo);
     /* A_d > 0 exactly when the unit was kept and Z1 > 0 (a positive float
      * times a scale >= 1 never rounds to 0), so A_d alone tells where the
      * gradient passes: the mask is not read again. */
