@@ -253,25 +253,34 @@ typedef struct flow_kernels {
     int x512; /* the hand-written AVX-512 warp */
 } flow_kernels;
 
-static flow_kernels pick_kernels(void)
+/* The widest kernel set the CPU has, or (want not NULL) the one named
+ * want if the CPU has it: 0, or -1 when it has not. */
+static int pick_kernels(const char *want, flow_kernels *out)
 {
     flow_kernels k = {u_row_base,       u_row_fast_base,  p_row_base, p_row_fast_base,
                       median5_row_base, median5_pair_base, median3_row_base, "baseline", 0};
+    int found = !want || !strcmp(want, k.name);
 #ifdef FLOW_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        (!want || !strcmp(want, "avx512"))) {
         flow_kernels a = {u_row_avx512,       u_row_fast_x512,    p_row_avx512,
-                          p_row_fast_x512,    median5_row_avx512, median5_pair_avx512, median3_row_avx512,
-                          "avx512", 1};
+                          p_row_fast_x512,    median5_row_avx512, median5_pair_avx512,
+                          median3_row_avx512, "avx512",           1};
         k = a;
-    } else if (__builtin_cpu_supports("avx2")) {
+        found = 1;
+    } else if (__builtin_cpu_supports("avx2") && (!want || !strcmp(want, "avx2"))) {
         flow_kernels a = {u_row_avx2,       u_row_fast_avx2,  p_row_avx2, p_row_fast_avx2,
                           median5_row_avx2, median5_pair_avx2, median3_row_avx2, "avx2", 0};
         k = a;
+        found = 1;
     }
 #endif
-    return k;
+    if (!found)
+        return -1;
+    *out = k;
+    return 0;
 }
 
 typedef struct flow_level {
@@ -539,7 +548,7 @@ int arnet_flow_create(uint32_t width, uint32_t height, const arnet_flow_options 
     f->upscale = (float)(1.0 / f->scale);
     f->median = o.median_filtering;
     f->n_threads = o.threads;
-    f->k = pick_kernels();
+    (void)pick_kernels(NULL, &f->k);
     for (int i = 0; i < 32; i++) {
         cubic_weights(1.f / 32 * (float)i, f->cubic[i]);
         for (int j = 0; j < 16; j++)
@@ -1420,3 +1429,5 @@ int arnet_flow_compute_f32(arnet_flow *f, const float *prev, size_t prev_stride_
 uint64_t arnet__flow_pixel_iterations(const arnet_flow *f) { return f->pixel_iterations; }
 
 const char *arnet__flow_kernels(const arnet_flow *f) { return f->k.name; }
+
+int arnet__flow_use_kernels(arnet_flow *f, const char *name) { return pick_kernels(name, &f->k); }
