@@ -138,6 +138,93 @@ X512 static inline __m512 inv_norm(__m512 s, __m512 taut)
     return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
 }
 
+/* The exact mode's row kernels by hand for AVX-512: the same operations in
+ * the same order as flow_kernels.h's u_row_k and p_row_k (no fused
+ * multiply-add; |grad u| in double), so the same bits, but on whole masked
+ * vectors (the compiler's versions end each row in scalar divisions and
+ * double square roots) and the squared change summed in the same pass. */
+X512 static float u_row_exact_x512(const flow_row *r, uint32_t x0, uint32_t w)
+{
+    const __m512 lt = _mm512_set1_ps(r->l_t), nlt = _mm512_set1_ps(-r->l_t),
+                 th = _mm512_set1_ps(r->theta), eps = _mm512_set1_ps(FLT_EPSILON),
+                 sign = _mm512_set1_ps(-0.0f), zero = _mm512_setzero_ps();
+    __m512 acc = zero;
+    for (uint32_t x = x0; x < w; x += 16) {
+        __mmask16 m = tail_mask(w - x);
+        __m512 a = _mm512_maskz_loadu_ps(m, r->u1 + x), b = _mm512_maskz_loadu_ps(m, r->u2 + x);
+        __m512 g = _mm512_maskz_loadu_ps(m, r->grad + x);
+        __m512 ix = _mm512_maskz_loadu_ps(m, r->ix + x), iy = _mm512_maskz_loadu_ps(m, r->iy + x);
+        __m512 rho = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->rho + x),
+                                   _mm512_add_ps(_mm512_mul_ps(ix, a), _mm512_mul_ps(iy, b)));
+        __m512 lg = _mm512_mul_ps(lt, g);
+        __mmask16 below = _mm512_cmp_ps_mask(rho, _mm512_xor_ps(lg, sign), _CMP_LT_OQ);
+        __mmask16 above = _mm512_cmp_ps_mask(rho, lg, _CMP_GT_OQ);
+        __mmask16 some = _mm512_mask_cmp_ps_mask(m, g, eps, _CMP_GT_OQ);
+        __m512 fi = _mm512_maskz_div_ps(some, _mm512_xor_ps(rho, sign), g);
+        fi = _mm512_mask_blend_ps(above, fi, nlt);
+        fi = _mm512_mask_blend_ps(below, fi, lt);
+        __m512 v1 = _mm512_add_ps(a, _mm512_mul_ps(fi, ix)), v2 = _mm512_add_ps(b, _mm512_mul_ps(fi, iy));
+        __m512 d1 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_maskz_loadu_ps(m, r->p11 + x - 1)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), _mm512_maskz_loadu_ps(m, r->p12u + x)));
+        __m512 d2 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_maskz_loadu_ps(m, r->p21 + x - 1)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), _mm512_maskz_loadu_ps(m, r->p22u + x)));
+        __m512 n1 = _mm512_add_ps(v1, _mm512_mul_ps(th, d1));
+        __m512 n2 = _mm512_add_ps(v2, _mm512_mul_ps(th, d2));
+        _mm512_mask_storeu_ps(r->u1 + x, m, n1);
+        _mm512_mask_storeu_ps(r->u2 + x, m, n2);
+        __m512 c1 = _mm512_sub_ps(n1, a), c2 = _mm512_sub_ps(n2, b);
+        acc = _mm512_mask_add_ps(acc, m, acc,
+                                 _mm512_add_ps(_mm512_mul_ps(c1, c1), _mm512_mul_ps(c2, c2)));
+    }
+    /* the 16 lanes summed in order, as u_row_k does */
+    float lanes[16], err = 0.0f;
+    _mm512_storeu_ps(lanes, acc);
+    for (int k = 0; k < 16; k++)
+        err += lanes[k];
+    return err;
+}
+
+/* 1 + taut (float)sqrt((double)a a + (double)b b), as p_row_k. */
+X512 static inline __m512 exact_norm(__m512 a, __m512 b, __m512 taut)
+{
+    __m512d al = _mm512_cvtps_pd(_mm512_castps512_ps256(a));
+    __m512d ah = _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1));
+    __m512d bl = _mm512_cvtps_pd(_mm512_castps512_ps256(b));
+    __m512d bh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1));
+    __m512d sl = _mm512_sqrt_pd(_mm512_add_pd(_mm512_mul_pd(al, al), _mm512_mul_pd(bl, bl)));
+    __m512d sh = _mm512_sqrt_pd(_mm512_add_pd(_mm512_mul_pd(ah, ah), _mm512_mul_pd(bh, bh)));
+    __m512 n = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(sl)), _mm512_cvtpd_ps(sh), 1);
+    return _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(taut, n));
+}
+
+X512 static void p_row_exact_x512(const flow_row *r, uint32_t w)
+{
+    const __m512 tt = _mm512_set1_ps(r->taut), one = _mm512_set1_ps(1.0f);
+    const uint32_t n = w - 1;
+    for (uint32_t x = 0; x < n; x += 16) {
+        __mmask16 m = tail_mask(n - x);
+        __m512 u1 = _mm512_maskz_loadu_ps(m, r->u1 + x), u2 = _mm512_maskz_loadu_ps(m, r->u2 + x);
+        __m512 ax = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->u1 + x + 1), u1);
+        __m512 ay = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->un1 + x), u1);
+        __m512 bx = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->u2 + x + 1), u2);
+        __m512 by = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->un2 + x), u2);
+        /* masked-off lanes divide by one, not by zero */
+        __m512 ng1 = _mm512_mask_blend_ps(m, one, exact_norm(ax, ay, tt));
+        __m512 ng2 = _mm512_mask_blend_ps(m, one, exact_norm(bx, by, tt));
+        __m512 p;
+        p = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_mul_ps(tt, ax));
+        _mm512_mask_storeu_ps(r->p11 + x, m, _mm512_div_ps(p, ng1));
+        p = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), _mm512_mul_ps(tt, ay));
+        _mm512_mask_storeu_ps(r->p12 + x, m, _mm512_div_ps(p, ng1));
+        p = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_mul_ps(tt, bx));
+        _mm512_mask_storeu_ps(r->p21 + x, m, _mm512_div_ps(p, ng2));
+        p = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), _mm512_mul_ps(tt, by));
+        _mm512_mask_storeu_ps(r->p22 + x, m, _mm512_div_ps(p, ng2));
+    }
+}
+
 /* inv_norm with |a| for sqrt(s) in the lanes of mask last. */
 X512 static inline __m512 inv_norm_at(__m512 s, __m512 a, __mmask16 last, __m512 taut)
 {
@@ -265,7 +352,7 @@ static int pick_kernels(const char *want, flow_kernels *out)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
         (!want || !strcmp(want, "avx512"))) {
-        flow_kernels a = {u_row_avx512,       u_row_fast_x512,    p_row_avx512,
+        flow_kernels a = {u_row_exact_x512,   u_row_fast_x512,    p_row_exact_x512,
                           p_row_fast_x512,    median5_row_avx512, median5_pair_avx512,
                           median3_row_avx512, "avx512",           1};
         k = a;
