@@ -199,6 +199,33 @@ X512 static inline __m512 exact_norm(__m512 a, __m512 b, __m512 taut)
     return _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(taut, n));
 }
 
+/* *a / b and *c / b, each correctly rounded (IEEE division's bits) with
+ * one division: y = RN(1 / b) by division, then for each quotient
+ * q = RN(a y), the remainder a - b q exactly by a fused multiply-add, and
+ * RN(q + (a - b q) y), which is RN(a / b) when y is RN(1 / b) (Markstein's
+ * theorem; Muller et al., Handbook of Floating-Point Arithmetic, 4.7) for
+ * b in [1, 2^100) and numerators that are zero or of normal size.  Any
+ * other lane of the vector and the whole vector take two divisions. */
+X512 static inline void div_pair(__m512 *a, __m512 *c, __m512 b)
+{
+    const __m512 tiny = _mm512_set1_ps(0x1p-100f), big = _mm512_set1_ps(0x1p100f);
+    __m512 aa = _mm512_abs_ps(*a), ac = _mm512_abs_ps(*c);
+    __mmask16 odd = _mm512_cmp_ps_mask(aa, tiny, _CMP_LT_OQ) & _mm512_cmp_ps_mask(aa, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    odd |= _mm512_cmp_ps_mask(ac, tiny, _CMP_LT_OQ) & _mm512_cmp_ps_mask(ac, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    odd |= _mm512_cmp_ps_mask(aa, big, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(ac, big, _CMP_NLT_UQ);
+    odd |= _mm512_cmp_ps_mask(b, _mm512_set1_ps(1.0f), _CMP_NGE_UQ) | _mm512_cmp_ps_mask(b, big, _CMP_NLT_UQ);
+    if (odd) {
+        *a = _mm512_div_ps(*a, b);
+        *c = _mm512_div_ps(*c, b);
+        return;
+    }
+    __m512 y = _mm512_div_ps(_mm512_set1_ps(1.0f), b);
+    __m512 q = _mm512_mul_ps(*a, y);
+    *a = _mm512_fmadd_ps(_mm512_fnmadd_ps(b, q, *a), y, q);
+    q = _mm512_mul_ps(*c, y);
+    *c = _mm512_fmadd_ps(_mm512_fnmadd_ps(b, q, *c), y, q);
+}
+
 X512 static void p_row_exact_x512(const flow_row *r, uint32_t w)
 {
     const __m512 tt = _mm512_set1_ps(r->taut), one = _mm512_set1_ps(1.0f);
@@ -213,15 +240,16 @@ X512 static void p_row_exact_x512(const flow_row *r, uint32_t w)
         /* masked-off lanes divide by one, not by zero */
         __m512 ng1 = _mm512_mask_blend_ps(m, one, exact_norm(ax, ay, tt));
         __m512 ng2 = _mm512_mask_blend_ps(m, one, exact_norm(bx, by, tt));
-        __m512 p;
-        p = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_mul_ps(tt, ax));
-        _mm512_mask_storeu_ps(r->p11 + x, m, _mm512_div_ps(p, ng1));
-        p = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), _mm512_mul_ps(tt, ay));
-        _mm512_mask_storeu_ps(r->p12 + x, m, _mm512_div_ps(p, ng1));
-        p = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_mul_ps(tt, bx));
-        _mm512_mask_storeu_ps(r->p21 + x, m, _mm512_div_ps(p, ng2));
-        p = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), _mm512_mul_ps(tt, by));
-        _mm512_mask_storeu_ps(r->p22 + x, m, _mm512_div_ps(p, ng2));
+        __m512 p11 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_mul_ps(tt, ax));
+        __m512 p12 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), _mm512_mul_ps(tt, ay));
+        __m512 p21 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_mul_ps(tt, bx));
+        __m512 p22 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), _mm512_mul_ps(tt, by));
+        div_pair(&p11, &p12, ng1);
+        div_pair(&p21, &p22, ng2);
+        _mm512_mask_storeu_ps(r->p11 + x, m, p11);
+        _mm512_mask_storeu_ps(r->p12 + x, m, p12);
+        _mm512_mask_storeu_ps(r->p21 + x, m, p21);
+        _mm512_mask_storeu_ps(r->p22 + x, m, p22);
     }
 }
 
@@ -1518,3 +1546,55 @@ uint64_t arnet__flow_pixel_iterations(const arnet_flow *f) { return f->pixel_ite
 const char *arnet__flow_kernels(const arnet_flow *f) { return f->k.name; }
 
 int arnet__flow_use_kernels(arnet_flow *f, const char *name) { return pick_kernels(name, &f->k); }
+
+#ifdef FLOW_X86
+X512 static long div_check_x512(uint64_t seed, long n)
+{
+    long bad = 0;
+    uint64_t s = seed | 1;
+    for (long it = 0; it < n; it += 32) {
+        float av[16], cv[16], bv[16], q1[16], q2[16];
+        for (int k = 0; k < 16; k++) {
+            uint32_t r[4];
+            for (int j = 0; j < 4; j++) {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                r[j] = (uint32_t)s;
+            }
+            /* b in [1, 2^100), numerators of normal size in either sign,
+             * significands of all ones a quarter of the time */
+            uint32_t bm = r[0] % 4 == 0 ? 0x7fffffu : r[1] & 0x7fffffu;
+            uint32_t bb = (127u + r[2] % 100u) << 23 | bm;
+            uint32_t ab = (r[3] & 1u) << 31 | (27u + (r[3] >> 1) % 200u) << 23 |
+                          (r[0] % 4 == 1 ? 0x7fffffu : r[2] >> 9);
+            uint32_t cb = (r[1] & 1u) << 31 | (27u + (r[1] >> 1) % 200u) << 23 | (r[0] >> 9);
+            memcpy(&bv[k], &bb, 4);
+            memcpy(&av[k], &ab, 4);
+            memcpy(&cv[k], &cb, 4);
+        }
+        __m512 a = _mm512_loadu_ps(av), c = _mm512_loadu_ps(cv), b = _mm512_loadu_ps(bv);
+        div_pair(&a, &c, b);
+        _mm512_storeu_ps(q1, a);
+        _mm512_storeu_ps(q2, c);
+        for (int k = 0; k < 16; k++) {
+            float ea = av[k] / bv[k], ec = cv[k] / bv[k];
+            bad += memcmp(&ea, &q1[k], 4) != 0;
+            bad += memcmp(&ec, &q2[k], 4) != 0;
+        }
+    }
+    return bad;
+}
+#endif
+
+long arnet__flow_div_check(uint64_t seed, long n)
+{
+#ifdef FLOW_X86
+    flow_kernels k;
+    if (pick_kernels("avx512", &k) == 0)
+        return div_check_x512(seed, n);
+#endif
+    (void)seed;
+    (void)n;
+    return -1;
+}
