@@ -81,6 +81,19 @@ void arnet__sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float 
                  (inc_t)ldc, 1, NULL, &rntm);
 }
 
+void arnet__sgemv(int trans_a, size_t m, size_t n, float alpha, const float *a, size_t lda,
+                  const float *x, float beta, float *y)
+{
+    if (m == 0 || n == 0)
+        return;
+    arnet__blas_init();
+    rntm_t rntm;
+    rntm_for(&rntm, 1);
+    bli_sgemv_ex(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)m,
+                 (dim_t)n, &alpha, (float *)a, (inc_t)lda, 1, (float *)x, 1, &beta, y, 1, NULL,
+                 &rntm);
+}
+
 /* ---- products shared by a team ---------------------------------------------
  *
  * BLIS's own threads (OpenMP in Debian's build) split every product into

@@ -144,6 +144,14 @@ void arnet__sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float 
                   const float *a, size_t lda, const float *b, size_t ldb, float beta,
                   float *c, size_t ldc, int threads);
 
+/* Row-major single-precision GEMV through BLIS, one thread: A is m x n,
+ *   y = alpha * op(A) * x + beta * y
+ * x has n values and y m (trans_a: x has m, y n).  For a matrix times one
+ * vector: BLIS's GEMM with one column packs A and wastes most of its
+ * register block (several times slower). */
+void arnet__sgemv(int trans_a, size_t m, size_t n, float alpha, const float *a, size_t lda,
+                  const float *x, float beta, float *y);
+
 /* The same product shared by a team (each member single-threaded BLIS on
  * whole parts taken from a counter; blas.c says why).  scratch: NULL, or
  * arnet__sgemm_team_scratch floats, which lets a product whose k dominates

@@ -53,17 +53,9 @@ typedef struct pass_job {
 /* Rows of a chunk of the passes over the activations: 64 rows of 2,048
  * units are 512 KB, in the cache for the second layer's product. */
 #define ROWS_PER_CHUNK 64
-/* Columns of a chunk of the backward pass (a multiple of BLIS's 32-row
- * register block, so that no chunk has a ragged edge of its own). */
+/* Columns of a chunk of the backward pass: half a kilobyte of each row
+ * (fixed, so the chunks are the same whatever the team's size). */
 #define COLS_PER_CHUNK 128
-
-static void fill_bias(void *arg, size_t lo, size_t hi)
-{
-    const pass_job *j = arg;
-    size_t H = j->m->hidden_dim;
-    for (size_t i = lo; i < hi; i++)
-        memcpy(j->ws->hidden + i * H, j->m->b1, H * sizeof(float));
-}
 
 /* The dropout mask, one draw per element whatever its value, so the
  * generator advances by n * H every step; drawn while the team runs the
@@ -75,60 +67,66 @@ static void draw_mask(void *arg)
                              j->b->n_rows * j->m->hidden_dim);
 }
 
-/* ReLU and dropout on rows [lo, hi), then their logits. */
+/* One unit: bias, ReLU, dropout factor. */
+static inline float activate(float z, float bias, float factor)
+{
+    float a = z + bias;
+    return (a > 0.0f ? a : 0.0f) * factor;
+}
+
+/* b1, ReLU and dropout on rows [lo, hi), then their logits. */
 static void activate_rows(void *arg, size_t lo, size_t hi)
 {
     const pass_job *j = arg;
     size_t H = j->m->hidden_dim;
-    float *hidden = j->ws->hidden;
-    if (j->scale > 0.0f) {
-        /* torch's inverted dropout: the mask holds 1 / (1 - p) or 0 and
-         * the activation is multiplied by it.  Eight mask bits at a time
-         * become eight factors from a table (which the compiler turns into
-         * vector loads): no branch on the random mask, no shift per unit. */
-        const float (*table)[8] = j->factors;
-        const uint64_t *keep = j->ws->keep;
-        size_t e = lo * H, end = hi * H;
-        for (; e < end && (e & 7); e++) {
-            float mask = (keep[e >> 6] >> (e & 63)) & 1 ? j->scale : 0.0f;
-            float a = hidden[e] > 0.0f ? hidden[e] : 0.0f;
-            hidden[e] = a * mask;
-        }
-        for (; e + 8 <= end; e += 8) {
-            const float *f = table[(keep[e >> 6] >> (e & 63)) & 0xff];
-            float *h = hidden + e;
+    const float *b1 = j->m->b1;
+    const uint64_t *keep = j->ws->keep;
+    /* torch's inverted dropout: the mask holds 1 / (1 - p) or 0 and the
+     * activation is multiplied by it; without dropout the factor is 1.
+     * Eight mask bits at a time become eight factors from a table: no
+     * branch on the random mask, no shift per unit. */
+    const float (*table)[8] = j->factors;
+    static const float ones[8] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+    for (size_t i = lo; i < hi; i++) {
+        float *h = j->ws->hidden + i * H;
+        size_t e0 = i * H, c = 0;
+#define FACTOR(c) (!table ? 1.0f : (keep[(e0 + (c)) >> 6] >> ((e0 + (c)) & 63)) & 1 ? j->scale : 0.0f)
+        for (; c < H && ((e0 + c) & 7); c++)
+            h[c] = activate(h[c], b1[c], FACTOR(c));
+        for (; c + 8 <= H; c += 8) {
+            const float *f = table ? table[(keep[(e0 + c) >> 6] >> ((e0 + c) & 63)) & 0xff] : ones;
 #if defined(__SSE2__)
-            /* maxps(a, 0) is a > 0 ? a : 0, exactly the select below
+            /* maxps(a, 0) is a > 0 ? a : 0, exactly activate's select
              * (NaN and -0 give +0), without the branch the compiler makes
              * of the select, mispredicted on half the units. */
             __m128 zero = _mm_setzero_ps();
-            _mm_storeu_ps(h, _mm_mul_ps(_mm_max_ps(_mm_loadu_ps(h), zero), _mm_loadu_ps(f)));
-            _mm_storeu_ps(h + 4,
-                          _mm_mul_ps(_mm_max_ps(_mm_loadu_ps(h + 4), zero), _mm_loadu_ps(f + 4)));
+            for (int k = 0; k < 8; k += 4) {
+                __m128 a = _mm_add_ps(_mm_loadu_ps(h + c + k), _mm_loadu_ps(b1 + c + k));
+                _mm_storeu_ps(h + c + k, _mm_mul_ps(_mm_max_ps(a, zero), _mm_loadu_ps(f + k)));
+            }
 #else
             for (int k = 0; k < 8; k++)
-                h[k] = (h[k] > 0.0f ? h[k] : 0.0f) * f[k];
+                h[c + k] = activate(h[c + k], b1[c + k], f[k]);
 #endif
         }
-        for (; e < end; e++) {
-            float mask = (keep[e >> 6] >> (e & 63)) & 1 ? j->scale : 0.0f;
-            float a = hidden[e] > 0.0f ? hidden[e] : 0.0f;
-            hidden[e] = a * mask;
-        }
-    } else {
-        for (size_t e = lo * H; e < hi * H; e++)
-            hidden[e] = hidden[e] > 0.0f ? hidden[e] : 0.0f;
+        for (; c < H; c++)
+            h[c] = activate(h[c], b1[c], FACTOR(c));
+#undef FACTOR
     }
-    /* Second layer as a GEMM with one column (as the scorer does): a row's
-     * result does not depend on how many rows there are. */
+    /* Second layer: a matrix times a vector, on the rows just activated
+     * (still in the cache); the chunks are the same whatever the team's
+     * size. */
     for (size_t i = lo; i < hi; i++)
         j->ws->logits[i] = j->m->b2;
-    arnet__sgemm(0, 0, hi - lo, 1, H, 1.0f, hidden + lo * H, H, j->m->w2, 1, 1.0f,
-                 j->ws->logits + lo, 1, 1);
+    arnet__sgemv(0, hi - lo, H, 1.0f, j->ws->hidden + lo * H, H, j->m->w2, 1.0f,
+                 j->ws->logits + lo);
 }
 
 /* Z1 = X W1^T + b1, A = ReLU(Z1), A_d = A * mask (kept units scaled by
- * 1 / (1 - p), dropped ones 0), logits = A_d w2 + b2.  hidden keeps A_d. */
+ * 1 / (1 - p), dropped ones 0), logits = A_d w2 + b2.  hidden keeps A_d.
+ * b1 is added in the pass that applies ReLU and the mask, not put in
+ * hidden for the product to add to: one pass over the n x H activations
+ * fewer. */
 static void forward(const arnet_model *m, const arnet__batch *b, arnet__rng *dropout_rng,
                     const arnet__pass_scratch *ws)
 {
@@ -144,8 +142,7 @@ static void forward(const arnet_model *m, const arnet__batch *b, arnet__rng *dro
                 factors[byte][k] = (byte >> k) & 1 ? j.scale : 0.0f;
         j.factors = (const float (*)[8])factors;
     }
-    arnet__team_for(ws->team, n, ROWS_PER_CHUNK, fill_bias, &j);
-    arnet__sgemm_team_side(ws->team, 0, 1, n, H, F, 1.0f, b->x, F, m->w1, F, 1.0f, ws->hidden,
+    arnet__sgemm_team_side(ws->team, 0, 1, n, H, F, 1.0f, b->x, F, m->w1, F, 0.0f, ws->hidden,
                            H, NULL, dropout ? draw_mask : NULL, &j);
     arnet__team_for(ws->team, n, ROWS_PER_CHUNK, activate_rows, &j);
 }
@@ -228,7 +225,9 @@ static void backward_columns(void *arg, size_t lo, size_t hi)
     float *g_b1 = j->grad + H * F, *g_w2 = g_b1 + H;
     float *hidden = j->ws->hidden;
     const float *dl = j->ws->dlogits, *w2 = j->m->w2;
-    arnet__sgemm(1, 0, hi - lo, 1, n, 1.0f, hidden + lo, H, dl, 1, 0.0f, g_w2 + lo, 1, 1);
+    for (size_t c = lo; c < hi; c++)
+        g_w2[c] = 0.0f;
+    arnet__sgemv(1, n, hi - lo, 1.0f, hidden + lo, H, dl, 1.0f, g_w2 + lo);
     /* A_d > 0 exactly when the unit was kept and Z1 > 0 (a positive float
      * times a scale >= 1 never rounds to 0), so A_d alone tells where the
      * gradient passes: the mask is not read again. */
