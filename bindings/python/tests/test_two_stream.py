@@ -11,8 +11,9 @@ the file named).
 Needs numpy, torch (random-weight I3Ds from tests/reference/i3d_torch.py,
 imported with `arnet import i3d`) and the arnet program ($ARNET_EXE, else
 $ARNET_BUILD_DIR/tools/arnet); each skip names what is missing.  17 frames
-of 48 x 36: one clip (16 RGB frames, 16 flows); about 25 s on the shared 2-core
-machine, most of it the networks and the exact TV-L1 on the 224 x 224 crop."""
+of 48 x 36: one clip (16 RGB frames, 16 flows); 18 s on the shared 2-core
+machine at a load average of 3, most of it the networks and the exact TV-L1
+on the 224 x 224 crop."""
 import os
 import subprocess
 import sys
