@@ -434,7 +434,7 @@ int main(int argc, char **argv)
     printf("TV-L1 optical flow, %u x %u, preset %s%s, %u pair%s of %s frames, best of %d "
            "round%s (wall clock; load average %.2f %.2f %.2f; kernels %s)\n",
            w, h, preset == ARNET_FLOW_PRESET_CUDA ? "cuda" : "opencv",
-           exact ? "" : " (inexact: float dual step)", pairs,
+           exact ? "" : " (exact = 0: float arithmetic of our own)", pairs,
            pairs == 1 ? "" : "s", source, rounds, rounds == 1 ? "" : "s", load[0], load[1],
            load[2], arnet__flow_kernels(f[1]));
     printf("  %.2f M pixel-iterations per pair (the stopping rule's count)\n", pix_it / 1e6);

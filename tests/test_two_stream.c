@@ -511,9 +511,18 @@ START_TEST(defaults_and_refusals)
     arnet_extractor *xf = make_extractor(12, ARNET_STREAM_FLOW);
     o = opts(320, 240, 16);
     o.resize = ARNET_RESIZE_SHORT256;
-    /* the streams mixed up: named by the extractor's source file */
+    /* the streams mixed up: named by the extractor's file */
     expect_invalid(xf, xf, &o, "the RGB extractor (flow_test.pt) is I3D's flow network");
     expect_invalid(xr, xr, &o, "the flow extractor (rgb_test.pt) is I3D's RGB network");
+    /* loaded from a file (arnet_extractor_load records it): that file, and
+     * the one it was imported from */
+    xf->path = arnet__strdup("models/flow.arnet");
+    expect_invalid(xf, xf, &o,
+                   "the RGB extractor (models/flow.arnet, imported from flow_test.pt) is I3D's "
+                   "flow network");
+    free(xf->path);
+    xf->path = arnet__strdup("models/flow_test.pt"); /* loaded straight from the import */
+    expect_invalid(xf, xf, &o, "the RGB extractor (models/flow_test.pt) is I3D's flow network");
     expect_invalid(NULL, xf, &o, "rgb_x is NULL");
     expect_invalid(xr, NULL, &o, "flow_x is NULL");
     expect_invalid(xr, xf, NULL, "opt is NULL");

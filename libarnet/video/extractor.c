@@ -99,18 +99,35 @@ int arnet__extractor_options_read(const char *fn, const arnet_extractor_options 
     return ARNET_OK;
 }
 
+/* The extractor for a message: the file it was loaded from and, when it
+ * was imported from another, that one ("flow.arnet, imported from
+ * flow_imagenet.pt"). */
+const char *arnet__extractor_name(const arnet_extractor *x, char *buf, size_t n)
+{
+    const char *base = x->path ? strrchr(x->path, '/') : NULL;
+    base = base ? base + 1 : x->path;
+    if (x->path && x->source && strcmp(base, x->source) != 0)
+        snprintf(buf, n, "%s, imported from %s", x->path, x->source);
+    else
+        snprintf(buf, n, "%s", x->path   ? x->path
+                               : x->source ? x->source
+                                           : "(no source file recorded)");
+    return buf;
+}
+
 int arnet_extractor_state_create(const arnet_extractor *x, const arnet_extractor_options *opt,
                                  arnet_extractor_state **out)
 {
     if (!x || !out)
         return arnet__error(ARNET_E_INVALID, "arnet_extractor_state_create: %s is NULL",
                             !x ? "extractor" : "out");
+    char name[1024];
     if (x->stream != ARNET_STREAM_RGB)
         return arnet__error(ARNET_E_INVALID,
                             "arnet_extractor_state_create: the extractor (%s) is I3D's flow "
                             "network, which takes optical flow, not frames (give it as the "
                             "flow extractor of a two-stream state)",
-                            x->source ? x->source : "no source");
+                            arnet__extractor_name(x, name, sizeof name));
     arnet_extractor_options o;
     int rc = arnet__extractor_options_read("arnet_extractor_state_create", opt, &o);
     if (rc)

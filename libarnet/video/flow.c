@@ -138,6 +138,121 @@ X512 static inline __m512 inv_norm(__m512 s, __m512 taut)
     return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
 }
 
+/* The exact mode's row kernels by hand for AVX-512: the same operations in
+ * the same order as flow_kernels.h's u_row_k and p_row_k (no fused
+ * multiply-add; |grad u| in double), so the same bits, but on whole masked
+ * vectors (the compiler's versions end each row in scalar divisions and
+ * double square roots) and the squared change summed in the same pass. */
+X512 static float u_row_exact_x512(const flow_row *r, uint32_t x0, uint32_t w)
+{
+    const __m512 lt = _mm512_set1_ps(r->l_t), nlt = _mm512_set1_ps(-r->l_t),
+                 th = _mm512_set1_ps(r->theta), eps = _mm512_set1_ps(FLT_EPSILON),
+                 sign = _mm512_set1_ps(-0.0f), zero = _mm512_setzero_ps();
+    __m512 acc = zero;
+    for (uint32_t x = x0; x < w; x += 16) {
+        __mmask16 m = tail_mask(w - x);
+        __m512 a = _mm512_maskz_loadu_ps(m, r->u1 + x), b = _mm512_maskz_loadu_ps(m, r->u2 + x);
+        __m512 g = _mm512_maskz_loadu_ps(m, r->grad + x);
+        __m512 ix = _mm512_maskz_loadu_ps(m, r->ix + x), iy = _mm512_maskz_loadu_ps(m, r->iy + x);
+        __m512 rho = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->rho + x),
+                                   _mm512_add_ps(_mm512_mul_ps(ix, a), _mm512_mul_ps(iy, b)));
+        __m512 lg = _mm512_mul_ps(lt, g);
+        __mmask16 below = _mm512_cmp_ps_mask(rho, _mm512_xor_ps(lg, sign), _CMP_LT_OQ);
+        __mmask16 above = _mm512_cmp_ps_mask(rho, lg, _CMP_GT_OQ);
+        __mmask16 some = _mm512_mask_cmp_ps_mask(m, g, eps, _CMP_GT_OQ);
+        __m512 fi = _mm512_maskz_div_ps(some, _mm512_xor_ps(rho, sign), g);
+        fi = _mm512_mask_blend_ps(above, fi, nlt);
+        fi = _mm512_mask_blend_ps(below, fi, lt);
+        __m512 v1 = _mm512_add_ps(a, _mm512_mul_ps(fi, ix)), v2 = _mm512_add_ps(b, _mm512_mul_ps(fi, iy));
+        __m512 d1 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_maskz_loadu_ps(m, r->p11 + x - 1)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), _mm512_maskz_loadu_ps(m, r->p12u + x)));
+        __m512 d2 = _mm512_add_ps(
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_maskz_loadu_ps(m, r->p21 + x - 1)),
+            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), _mm512_maskz_loadu_ps(m, r->p22u + x)));
+        __m512 n1 = _mm512_add_ps(v1, _mm512_mul_ps(th, d1));
+        __m512 n2 = _mm512_add_ps(v2, _mm512_mul_ps(th, d2));
+        _mm512_mask_storeu_ps(r->u1 + x, m, n1);
+        _mm512_mask_storeu_ps(r->u2 + x, m, n2);
+        __m512 c1 = _mm512_sub_ps(n1, a), c2 = _mm512_sub_ps(n2, b);
+        acc = _mm512_mask_add_ps(acc, m, acc,
+                                 _mm512_add_ps(_mm512_mul_ps(c1, c1), _mm512_mul_ps(c2, c2)));
+    }
+    /* the 16 lanes summed in order, as u_row_k does */
+    float lanes[16], err = 0.0f;
+    _mm512_storeu_ps(lanes, acc);
+    for (int k = 0; k < 16; k++)
+        err += lanes[k];
+    return err;
+}
+
+/* 1 + taut (float)sqrt((double)a a + (double)b b), as p_row_k. */
+X512 static inline __m512 exact_norm(__m512 a, __m512 b, __m512 taut)
+{
+    __m512d al = _mm512_cvtps_pd(_mm512_castps512_ps256(a));
+    __m512d ah = _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1));
+    __m512d bl = _mm512_cvtps_pd(_mm512_castps512_ps256(b));
+    __m512d bh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1));
+    __m512d sl = _mm512_sqrt_pd(_mm512_add_pd(_mm512_mul_pd(al, al), _mm512_mul_pd(bl, bl)));
+    __m512d sh = _mm512_sqrt_pd(_mm512_add_pd(_mm512_mul_pd(ah, ah), _mm512_mul_pd(bh, bh)));
+    __m512 n = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(sl)), _mm512_cvtpd_ps(sh), 1);
+    return _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(taut, n));
+}
+
+/* *a / b and *c / b, each correctly rounded (IEEE division's bits) with
+ * one division: y = RN(1 / b) by division, then for each quotient
+ * q = RN(a y), the remainder a - b q exactly by a fused multiply-add, and
+ * RN(q + (a - b q) y), which is RN(a / b) when y is RN(1 / b) (Markstein's
+ * theorem; Muller et al., Handbook of Floating-Point Arithmetic, 4.7) for
+ * b in [1, 2^100) and numerators that are zero or of normal size.  Any
+ * other lane of the vector and the whole vector take two divisions. */
+X512 static inline void div_pair(__m512 *a, __m512 *c, __m512 b)
+{
+    const __m512 tiny = _mm512_set1_ps(0x1p-100f), big = _mm512_set1_ps(0x1p100f);
+    __m512 aa = _mm512_abs_ps(*a), ac = _mm512_abs_ps(*c);
+    __mmask16 odd = _mm512_cmp_ps_mask(aa, tiny, _CMP_LT_OQ) & _mm512_cmp_ps_mask(aa, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    odd |= _mm512_cmp_ps_mask(ac, tiny, _CMP_LT_OQ) & _mm512_cmp_ps_mask(ac, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    odd |= _mm512_cmp_ps_mask(aa, big, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(ac, big, _CMP_NLT_UQ);
+    odd |= _mm512_cmp_ps_mask(b, _mm512_set1_ps(1.0f), _CMP_NGE_UQ) | _mm512_cmp_ps_mask(b, big, _CMP_NLT_UQ);
+    if (odd) {
+        *a = _mm512_div_ps(*a, b);
+        *c = _mm512_div_ps(*c, b);
+        return;
+    }
+    __m512 y = _mm512_div_ps(_mm512_set1_ps(1.0f), b);
+    __m512 q = _mm512_mul_ps(*a, y);
+    *a = _mm512_fmadd_ps(_mm512_fnmadd_ps(b, q, *a), y, q);
+    q = _mm512_mul_ps(*c, y);
+    *c = _mm512_fmadd_ps(_mm512_fnmadd_ps(b, q, *c), y, q);
+}
+
+X512 static void p_row_exact_x512(const flow_row *r, uint32_t w)
+{
+    const __m512 tt = _mm512_set1_ps(r->taut), one = _mm512_set1_ps(1.0f);
+    const uint32_t n = w - 1;
+    for (uint32_t x = 0; x < n; x += 16) {
+        __mmask16 m = tail_mask(n - x);
+        __m512 u1 = _mm512_maskz_loadu_ps(m, r->u1 + x), u2 = _mm512_maskz_loadu_ps(m, r->u2 + x);
+        __m512 ax = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->u1 + x + 1), u1);
+        __m512 ay = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->un1 + x), u1);
+        __m512 bx = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->u2 + x + 1), u2);
+        __m512 by = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->un2 + x), u2);
+        /* masked-off lanes divide by one, not by zero */
+        __m512 ng1 = _mm512_mask_blend_ps(m, one, exact_norm(ax, ay, tt));
+        __m512 ng2 = _mm512_mask_blend_ps(m, one, exact_norm(bx, by, tt));
+        __m512 p11 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_mul_ps(tt, ax));
+        __m512 p12 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), _mm512_mul_ps(tt, ay));
+        __m512 p21 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_mul_ps(tt, bx));
+        __m512 p22 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), _mm512_mul_ps(tt, by));
+        div_pair(&p11, &p12, ng1);
+        div_pair(&p21, &p22, ng2);
+        _mm512_mask_storeu_ps(r->p11 + x, m, p11);
+        _mm512_mask_storeu_ps(r->p12 + x, m, p12);
+        _mm512_mask_storeu_ps(r->p21 + x, m, p21);
+        _mm512_mask_storeu_ps(r->p22 + x, m, p22);
+    }
+}
+
 /* inv_norm with |a| for sqrt(s) in the lanes of mask last. */
 X512 static inline __m512 inv_norm_at(__m512 s, __m512 a, __mmask16 last, __m512 taut)
 {
@@ -253,25 +368,34 @@ typedef struct flow_kernels {
     int x512; /* the hand-written AVX-512 warp */
 } flow_kernels;
 
-static flow_kernels pick_kernels(void)
+/* The widest kernel set the CPU has, or (want not NULL) the one named
+ * want if the CPU has it: 0, or -1 when it has not. */
+static int pick_kernels(const char *want, flow_kernels *out)
 {
     flow_kernels k = {u_row_base,       u_row_fast_base,  p_row_base, p_row_fast_base,
                       median5_row_base, median5_pair_base, median3_row_base, "baseline", 0};
+    int found = !want || !strcmp(want, k.name);
 #ifdef FLOW_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
-        flow_kernels a = {u_row_avx512,       u_row_fast_x512,    p_row_avx512,
-                          p_row_fast_x512,    median5_row_avx512, median5_pair_avx512, median3_row_avx512,
-                          "avx512", 1};
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        (!want || !strcmp(want, "avx512"))) {
+        flow_kernels a = {u_row_exact_x512,   u_row_fast_x512,    p_row_exact_x512,
+                          p_row_fast_x512,    median5_row_avx512, median5_pair_avx512,
+                          median3_row_avx512, "avx512",           1};
         k = a;
-    } else if (__builtin_cpu_supports("avx2")) {
+        found = 1;
+    } else if (__builtin_cpu_supports("avx2") && (!want || !strcmp(want, "avx2"))) {
         flow_kernels a = {u_row_avx2,       u_row_fast_avx2,  p_row_avx2, p_row_fast_avx2,
                           median5_row_avx2, median5_pair_avx2, median3_row_avx2, "avx2", 0};
         k = a;
+        found = 1;
     }
 #endif
-    return k;
+    if (!found)
+        return -1;
+    *out = k;
+    return 0;
 }
 
 typedef struct flow_level {
@@ -539,7 +663,7 @@ int arnet_flow_create(uint32_t width, uint32_t height, const arnet_flow_options 
     f->upscale = (float)(1.0 / f->scale);
     f->median = o.median_filtering;
     f->n_threads = o.threads;
-    f->k = pick_kernels();
+    (void)pick_kernels(NULL, &f->k);
     for (int i = 0; i < 32; i++) {
         cubic_weights(1.f / 32 * (float)i, f->cubic[i]);
         for (int j = 0; j < 16; j++)
@@ -1420,3 +1544,57 @@ int arnet_flow_compute_f32(arnet_flow *f, const float *prev, size_t prev_stride_
 uint64_t arnet__flow_pixel_iterations(const arnet_flow *f) { return f->pixel_iterations; }
 
 const char *arnet__flow_kernels(const arnet_flow *f) { return f->k.name; }
+
+int arnet__flow_use_kernels(arnet_flow *f, const char *name) { return pick_kernels(name, &f->k); }
+
+#ifdef FLOW_X86
+X512 static long div_check_x512(uint64_t seed, long n)
+{
+    long bad = 0;
+    uint64_t s = seed | 1;
+    for (long it = 0; it < n; it += 32) {
+        float av[16], cv[16], bv[16], q1[16], q2[16];
+        for (int k = 0; k < 16; k++) {
+            uint32_t r[4];
+            for (int j = 0; j < 4; j++) {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                r[j] = (uint32_t)s;
+            }
+            /* b in [1, 2^100), numerators of normal size in either sign,
+             * significands of all ones a quarter of the time */
+            uint32_t bm = r[0] % 4 == 0 ? 0x7fffffu : r[1] & 0x7fffffu;
+            uint32_t bb = (127u + r[2] % 100u) << 23 | bm;
+            uint32_t ab = (r[3] & 1u) << 31 | (27u + (r[3] >> 1) % 200u) << 23 |
+                          (r[0] % 4 == 1 ? 0x7fffffu : r[2] >> 9);
+            uint32_t cb = (r[1] & 1u) << 31 | (27u + (r[1] >> 1) % 200u) << 23 | (r[0] >> 9);
+            memcpy(&bv[k], &bb, 4);
+            memcpy(&av[k], &ab, 4);
+            memcpy(&cv[k], &cb, 4);
+        }
+        __m512 a = _mm512_loadu_ps(av), c = _mm512_loadu_ps(cv), b = _mm512_loadu_ps(bv);
+        div_pair(&a, &c, b);
+        _mm512_storeu_ps(q1, a);
+        _mm512_storeu_ps(q2, c);
+        for (int k = 0; k < 16; k++) {
+            float ea = av[k] / bv[k], ec = cv[k] / bv[k];
+            bad += memcmp(&ea, &q1[k], 4) != 0;
+            bad += memcmp(&ec, &q2[k], 4) != 0;
+        }
+    }
+    return bad;
+}
+#endif
+
+long arnet__flow_div_check(uint64_t seed, long n)
+{
+#ifdef FLOW_X86
+    flow_kernels k;
+    if (pick_kernels("avx512", &k) == 0)
+        return div_check_x512(seed, n);
+#endif
+    (void)seed;
+    (void)n;
+    return -1;
+}

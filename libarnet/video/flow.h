@@ -13,5 +13,13 @@
 uint64_t arnet__flow_pixel_iterations(const arnet_flow *f);
 /* The row kernels in use: "avx512", "avx2" or "baseline". */
 const char *arnet__flow_kernels(const arnet_flow *f);
+/* Use the kernel set name ("avx512", "avx2", "baseline") from now on, for
+ * tests that compare them: 0, or -1 (nothing changed) when this CPU or
+ * build has not got it. */
+int arnet__flow_use_kernels(arnet_flow *f, const char *name);
+/* The exact mode's AVX-512 division by reciprocal (div_pair) against IEEE
+ * division on about n random quotients (seeded): the number that differ,
+ * or -1 without AVX-512. */
+long arnet__flow_div_check(uint64_t seed, long n);
 
 #endif

@@ -53,7 +53,7 @@ KATTR static inline __attribute__((always_inline)) float KN(u_row_k)(
 
 /* (restrict parameters: the compiler honours them where it would not on
  * pointers copied out of a struct.) */
-KATTR static float KN(u_row)(const flow_row *r, uint32_t x0, uint32_t w)
+KATTR __attribute__((unused)) static float KN(u_row)(const flow_row *r, uint32_t x0, uint32_t w)
 {
     return KN(u_row_k)(r->ix, r->iy, r->grad, r->rho, r->u1, r->u2, r->p11, r->p11 - 1, r->p12,
                        r->p12u, r->p21, r->p21 - 1, r->p22, r->p22u, r->e, r->l_t, r->theta, x0,
@@ -84,7 +84,7 @@ KATTR static inline __attribute__((always_inline)) void KN(p_row_k)(
     }
 }
 
-KATTR static void KN(p_row)(const flow_row *r, uint32_t w)
+KATTR __attribute__((unused)) static void KN(p_row)(const flow_row *r, uint32_t w)
 {
     KN(p_row_k)(r->u1, r->u2, r->un1, r->un2, r->p11, r->p12, r->p21, r->p22, r->taut, w);
 }

@@ -94,9 +94,15 @@ struct arnet_extractor {
                                 * channels: 3 (RGB) or 2 (flow x, y) */
     arnet__i3d_conv *convs; /* arnet__i3d_n_convs entries */
     char *source;           /* where the weights came from (metadata), may be NULL */
+    char *path;             /* the file this handle was loaded from, may be NULL */
     arnet__kv *meta;        /* the file's metadata (i3d_import.c: source, port, ...) */
     size_t n_meta;
 };
+
+/* The extractor for a message, into buf (n bytes): the file it was loaded
+ * from and, when it was imported from another, that one ("flow.arnet,
+ * imported from flow_imagenet.pt"); returns buf. */
+const char *arnet__extractor_name(const arnet_extractor *x, char *buf, size_t n);
 
 /* An extractor with every w and b allocated (uninitialised), RGB; unit 0's
  * weights have room for either stream's input channels. */

@@ -62,6 +62,7 @@ void arnet_extractor_free(arnet_extractor *x)
         }
     free(x->convs);
     free(x->source);
+    free(x->path);
     for (size_t i = 0; i < x->n_meta; i++) {
         free(x->meta[i].key);
         free(x->meta[i].value);
@@ -319,6 +320,8 @@ int arnet_extractor_load_torch(const char *path, arnet_extractor **out)
     arnet_extractor *x;
     if ((st = arnet__extractor_alloc(&x)) == ARNET_OK) {
         st = from_torch(path, &tf, x);
+        if (st == ARNET_OK && !(x->path = arnet__strdup(path)))
+            st = ARNET_E_NOMEM;
         if (st == ARNET_OK)
             st = arnet__i3d_prepare(x);
         if (st != ARNET_OK)
@@ -521,6 +524,8 @@ int arnet_extractor_load(const char *path, arnet_extractor **out)
         rc = arnet__extractor_alloc(&x);
     if (!rc)
         rc = from_container(&c, x);
+    if (!rc && !(x->path = arnet__strdup(path)))
+        rc = ARNET_E_NOMEM;
     arnet__container_close(&c);
     if (!rc)
         rc = arnet__i3d_prepare(x);

@@ -53,10 +53,6 @@ struct arnet_two_stream_state {
 
 #define FN_CREATE "arnet_two_stream_state_create"
 
-static const char *x_name(const arnet_extractor *x)
-{
-    return x->source ? x->source : "(no source file recorded)";
-}
 
 /* The flow_* fields of a resolved options struct. */
 static int check_flow_options(const arnet_extractor_options *o)
@@ -101,9 +97,10 @@ static int check_extractor(const arnet_extractor *x, int want, const char *role)
 {
     if (x->stream == want)
         return ARNET_OK;
+    char name[1024];
     return arnet__error(ARNET_E_INVALID,
                         "%s: the %s extractor (%s) is I3D's %s network, not the %s one", FN_CREATE,
-                        role, x_name(x), x->stream == ARNET_STREAM_FLOW ? "flow" : "RGB",
+                        role, arnet__extractor_name(x, name, sizeof name), x->stream == ARNET_STREAM_FLOW ? "flow" : "RGB",
                         want == ARNET_STREAM_FLOW ? "flow" : "RGB");
 }
 

@@ -8,6 +8,7 @@ detection (AR-Net, Wan et al., ICME 2020), through ctypes.
     print(arnet.evaluate(model, test)["auc"])
     scores = model.score(features)          # one score per clip
     feats = arnet.Extractor("i3d.arnet").extract(frames)  # uint8 [N,H,W,3] -> [T,1024]
+    two = arnet.TwoStream("i3d.arnet", "flow.arnet").extract(frames)  # -> [T,2048]
 
 The shared library is found through $ARNET_LIBRARY, then the build folders
 of the source checkout this package sits in, then the system path; its ABI
@@ -27,6 +28,7 @@ from .metrics import (average_precision, loss_center, loss_dmil, loss_kmax_mil, 
 from .scoring import Event, Scorer, Stream
 from .extractor import Extractor
 from .flow import Flow
+from .two_stream import TwoStream
 from .trainer import Stats, Trainer
 
 from ._version import version as __version__
@@ -61,7 +63,7 @@ def strerror(status):
 __all__ = [
     "ABI_VERSION", "ArnetError", "InvalidArgumentError", "Dataset", "E_CANCELLED", "E_FORMAT", "E_INVALID", "E_IO",
     "E_NOMEM", "E_SHAPE", "E_STATE", "Event", "Extractor", "Flow", "HAVE_NUMPY", "Meta", "Model", "OK",
-    "Scorer", "Stats", "Stream", "Trainer", "Video", "abi_version", "average_precision",
+    "Scorer", "Stats", "Stream", "Trainer", "TwoStream", "Video", "abi_version", "average_precision",
     "blas_arch", "checkpoint_format_version", "evaluate", "file_info", "library_path",
     "loss_center", "loss_dmil", "loss_kmax_mil", "pr_auc", "read_npy", "read_npy_labels",
     "roc_auc", "strerror", "synth", "synth_write", "threshold_for_far", "version", "write_npy",

@@ -551,6 +551,15 @@ PROTOTYPES = [
      [c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p]),
     ("arnet_flow_cancel", None, [c_void_p]),
     ("arnet_flow_memory", c_size_t, [c_void_p]),
+    # two streams: RGB and optical flow
+    ("arnet_two_stream_state_create", STATUS,
+     [c_void_p, c_void_p, P(ExtractorOptions), P(FlowOptions), c_void_pp]),
+    ("arnet_two_stream_state_free", None, [c_void_p]),
+    ("arnet_two_stream_feature_dim", c_u32, [c_void_p]),
+    ("arnet_two_stream_push", STATUS, [c_void_p, P(Frame), c_float_p, P(c_int)]),
+    ("arnet_two_stream_reset", None, [c_void_p]),
+    ("arnet_two_stream_cancel", None, [c_void_p]),
+    ("arnet_two_stream_state_memory", c_size_t, [c_void_p]),
 ]
 
 

@@ -28,6 +28,25 @@ def _np():
     return _buffers.np
 
 
+def frame_of(np, f, frame, bgr=False):
+    """Point the arnet_frame f at one [H, W, 3] uint8 frame (RGB, or BGR):
+    the array to keep alive for the C call (a packed copy when its pixels
+    are not packed; strided rows are taken as they are)."""
+    a = np.asarray(frame)
+    if a.dtype != np.uint8:
+        raise ArnetError(E_INVALID, "frames must be uint8, got %s" % a.dtype)
+    if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ArnetError(E_SHAPE, "a frame must be [H, W, 3], got %s" % (a.shape,))
+    if a.strides[1] != 3 or a.strides[2] != 1 or a.strides[0] < 3 * a.shape[1]:
+        a = np.ascontiguousarray(a)  # pixels must be packed; rows may be strided
+    f.format = PIXEL_BGR24 if bgr else PIXEL_RGB24
+    f.width = a.shape[1]
+    f.height = a.shape[0]
+    f.planes[0] = a.ctypes.data
+    f.strides[0] = a.strides[0]
+    return a
+
+
 class _Network(object):
     """The loaded network, shared by the Extractors made with share(): its
     handle is closed when the last of them closes (and freed once no call or
@@ -52,6 +71,15 @@ class _Network(object):
                 self.holders = -1
         if last:
             self.handle.close()
+
+
+def load_network(path, torch=False):
+    """An extractor file (or with torch=True PyTorch I3D weights) loaded,
+    as a _Network no Extractor holds yet."""
+    out = ctypes.c_void_p()
+    fn = "arnet_extractor_load_torch" if torch else "arnet_extractor_load"
+    require(fn)(encode_path(os.fspath(path)), ctypes.byref(out))
+    return _Network(Handle(out.value, "arnet_extractor_free", "Extractor"))
 
 
 def _choice(table, value, name):
@@ -86,10 +114,7 @@ class Extractor(object):
         if _shared is not None:
             net = _shared
         else:
-            out = ctypes.c_void_p()
-            fn = "arnet_extractor_load_torch" if torch else "arnet_extractor_load"
-            require(fn)(encode_path(os.fspath(path)), ctypes.byref(out))
-            net = _Network(Handle(out.value, "arnet_extractor_free", "Extractor"))
+            net = load_network(path, torch)
         net.hold()
         self._net = net
         self._h = net.handle
@@ -129,21 +154,7 @@ class Extractor(object):
 
     # -- frames -------------------------------------------------------------
     def _frame_of(self, frame, bgr=False):
-        np = self._np
-        a = np.asarray(frame)
-        if a.dtype != np.uint8:
-            raise ArnetError(E_INVALID, "frames must be uint8, got %s" % a.dtype)
-        if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
-            raise ArnetError(E_SHAPE, "a frame must be [H, W, 3], got %s" % (a.shape,))
-        if a.strides[1] != 3 or a.strides[2] != 1 or a.strides[0] < 3 * a.shape[1]:
-            a = np.ascontiguousarray(a)  # pixels must be packed; rows may be strided
-        f = self._frame
-        f.format = PIXEL_BGR24 if bgr else PIXEL_RGB24
-        f.width = a.shape[1]
-        f.height = a.shape[0]
-        f.planes[0] = a.ctypes.data
-        f.strides[0] = a.strides[0]
-        return a
+        return frame_of(self._np, self._frame, frame, bgr)
 
     def _ensure_state(self, height, width):
         if self._state is not None:

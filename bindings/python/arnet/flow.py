@@ -15,6 +15,25 @@ _OPTION_FIELDS = ("tau", "lambda_", "theta", "epsilon", "scale_step", "gamma", "
                   "threads", "exact")
 
 
+def flow_options(preset="opencv", options=None, prefix=""):
+    """An arnet_flow_options: the preset's parameters ('opencv', OpenCV's CPU
+    defaults, or 'cuda', its CUDA twin), then the given fields (tau, lam /
+    lambda_, ..., threads, exact), each checked against its C type.  prefix
+    names the arguments in messages ("flow_" for arnet.TwoStream)."""
+    if preset not in _PRESETS:
+        raise ArnetError(E_INVALID, "%spreset %r must be 'opencv' or 'cuda'" % (prefix, preset))
+    opt = new_struct(FlowOptions)
+    require("arnet_flow_options_preset")(ctypes.byref(opt), _PRESETS[preset])
+    for name, value in (options or {}).items():
+        field = "lambda_" if name in ("lam", "lambda_") else name
+        if field not in _OPTION_FIELDS:
+            raise TypeError("unknown flow option %r (known: %s)"
+                            % (prefix + name,
+                               ", ".join(prefix + f.rstrip("_") for f in _OPTION_FIELDS)))
+        put(opt, field, value, prefix + name)
+    return opt
+
+
 class Flow(object):
     """TV-L1 optical flow for frames of width x height, as OpenCV's
     DualTVL1OpticalFlow computes it (docs/extractor.md).
@@ -30,18 +49,9 @@ class Flow(object):
         self._np = _buffers.np
         if self._np is None:
             raise ImportError("arnet.Flow needs numpy")
-        if preset not in _PRESETS:
-            raise ArnetError(E_INVALID, "preset %r must be 'opencv' or 'cuda'" % (preset,))
+        opt = flow_options(preset, options)
         self.width = c_int_arg(width, "width", ctypes.c_uint32)
         self.height = c_int_arg(height, "height", ctypes.c_uint32)
-        opt = new_struct(FlowOptions)
-        require("arnet_flow_options_preset")(ctypes.byref(opt), _PRESETS[preset])
-        for name, value in options.items():
-            field = "lambda_" if name in ("lam", "lambda_") else name
-            if field not in _OPTION_FIELDS:
-                raise TypeError("unknown flow option %r (known: %s)"
-                                % (name, ", ".join(f.rstrip("_") for f in _OPTION_FIELDS)))
-            put(opt, field, value, name)
         out = ctypes.c_void_p()
         require("arnet_flow_create")(self.width, self.height, ctypes.byref(opt),
                                      ctypes.byref(out))
