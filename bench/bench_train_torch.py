@@ -25,7 +25,10 @@ PyTorch: one model per thread count, its video picks reseeded each round), so
 each side sees the same batches every round.  The two sides draw their own
 videos, so their batches differ: the mean clips of PyTorch's steps and the
 expected clips of a step are printed, and --steps sets how many steps a round
-averages over.
+averages over.  The arithmetic differs where libarnet saves some: its W1
+gradient skips the clips whose logit gradient is 0 (with DMIL, an anomalous
+video's clips outside its top k: zero rows that add nothing), where autograd
+multiplies them in; PyTorch computes no gradient for the input either.
 
 libarnet runs as a child process (bench_train --step-ms F --threads T
 --machine), PyTorch in one long-lived child process per thread count (its

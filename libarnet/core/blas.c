@@ -243,7 +243,7 @@ void arnet__sgemm_team_side(arnet__team *team, int trans_a, int trans_b, size_t 
     } else {
         choose_tiles(&g, parts);
     }
-    arnet__team_run(team, team_gemm_member, &g);
+    arnet__team_run_shared(team, team_gemm_member, &g);
     if (g.split_k) /* add the other parts' sums, in part order */
         for (size_t pt = 1; pt < g.parts; pt++) {
             const float *p = g.partial + (pt - 1) * m * n;

@@ -16,6 +16,9 @@ struct arnet__team {
     int pending, quit;
     arnet__team_fn fn;
     void *arg;
+    /* arnet__team_run_shared: the kernel's work is over (late members skip
+     * it) and how many members are still in it. */
+    int shared, closed, running;
 };
 
 typedef struct member_start {
@@ -38,11 +41,20 @@ static void *member_main(void *p)
         seen = t->generation;
         arnet__team_fn fn = t->fn;
         void *arg = t->arg;
+        if (t->shared) {
+            if (t->closed) /* the others took all of it: nothing to do, no one waits */
+                continue;
+            t->running++;
+        }
         pthread_mutex_unlock(&t->mu);
         fn(arg, ms.member);
         pthread_mutex_lock(&t->mu);
-        if (--t->pending == 0)
+        if (t->shared) {
+            if (--t->running == 0 && t->closed)
+                pthread_cond_signal(&t->done);
+        } else if (--t->pending == 0) {
             pthread_cond_signal(&t->done);
+        }
     }
     pthread_mutex_unlock(&t->mu);
     return NULL;
@@ -113,6 +125,7 @@ void arnet__team_run(arnet__team *t, arnet__team_fn fn, void *arg)
     pthread_mutex_lock(&t->mu);
     t->fn = fn;
     t->arg = arg;
+    t->shared = 0;
     t->pending = t->n - 1;
     t->generation++;
     pthread_cond_broadcast(&t->go);
@@ -120,6 +133,35 @@ void arnet__team_run(arnet__team *t, arnet__team_fn fn, void *arg)
     fn(arg, 0);
     pthread_mutex_lock(&t->mu);
     while (t->pending > 0)
+        pthread_cond_wait(&t->done, &t->mu);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Members that wake after the caller has finished its own call skip the
+ * kernel: fn takes its work from a counter, so the caller's return means
+ * every piece was taken, and a member that started none has none to do.
+ * The caller waits only for members inside fn.  On a loaded machine a
+ * member may wait several milliseconds for a core after it is woken;
+ * arnet__team_run would wait for each of them at every call. */
+void arnet__team_run_shared(arnet__team *t, arnet__team_fn fn, void *arg)
+{
+    if (!t || t->n == 1) {
+        fn(arg, 0);
+        return;
+    }
+    pthread_mutex_lock(&t->mu);
+    t->fn = fn;
+    t->arg = arg;
+    t->shared = 1;
+    t->closed = 0;
+    t->running = 0;
+    t->generation++;
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->mu);
+    fn(arg, 0);
+    pthread_mutex_lock(&t->mu);
+    t->closed = 1;
+    while (t->running > 0)
         pthread_cond_wait(&t->done, &t->mu);
     pthread_mutex_unlock(&t->mu);
 }
@@ -153,5 +195,5 @@ void arnet__team_for(arnet__team *team, size_t n, size_t chunk, arnet__team_rang
         return;
     }
     team_for_job j = {fn, arg, n, chunk, 0};
-    arnet__team_run(team, team_for_member, &j);
+    arnet__team_run_shared(team, team_for_member, &j);
 }

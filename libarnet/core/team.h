@@ -17,6 +17,11 @@ int arnet__team_size(const arnet__team *team);
 /* fn(arg, m) on every member m, the caller being member 0; returns when
  * all are done.  NULL team: fn(arg, 0). */
 void arnet__team_run(arnet__team *team, arnet__team_fn fn, void *arg);
+/* The same for a kernel whose members take all their work with
+ * arnet__team_take: members that wake after the caller's own call has
+ * returned skip it, and the call returns once the members that started
+ * are done (no wait for a member that has not had a core yet). */
+void arnet__team_run_shared(arnet__team *team, arnet__team_fn fn, void *arg);
 /* The next chunk of a kernel's work, for whichever member asks first. */
 size_t arnet__team_take(size_t *next);
 /* fn(arg, lo, hi) over [0, n) in chunks of `chunk` items (the last one

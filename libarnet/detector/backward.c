@@ -74,6 +74,14 @@ static inline float activate(float z, float bias, float factor)
     return (a > 0.0f ? a : 0.0f) * factor;
 }
 
+/* Unit e's dropout factor (1 without dropout). */
+static inline float unit_factor(const pass_job *j, size_t e)
+{
+    if (!j->factors)
+        return 1.0f;
+    return (j->ws->keep[e >> 6] >> (e & 63)) & 1 ? j->scale : 0.0f;
+}
+
 /* b1, ReLU and dropout on rows [lo, hi), then their logits. */
 static void activate_rows(void *arg, size_t lo, size_t hi)
 {
@@ -90,9 +98,8 @@ static void activate_rows(void *arg, size_t lo, size_t hi)
     for (size_t i = lo; i < hi; i++) {
         float *h = j->ws->hidden + i * H;
         size_t e0 = i * H, c = 0;
-#define FACTOR(c) (!table ? 1.0f : (keep[(e0 + (c)) >> 6] >> ((e0 + (c)) & 63)) & 1 ? j->scale : 0.0f)
         for (; c < H && ((e0 + c) & 7); c++)
-            h[c] = activate(h[c], b1[c], FACTOR(c));
+            h[c] = activate(h[c], b1[c], unit_factor(j, e0 + c));
         for (; c + 8 <= H; c += 8) {
             const float *f = table ? table[(keep[(e0 + c) >> 6] >> ((e0 + c) & 63)) & 0xff] : ones;
 #if defined(__SSE2__)
@@ -110,8 +117,7 @@ static void activate_rows(void *arg, size_t lo, size_t hi)
 #endif
         }
         for (; c < H; c++)
-            h[c] = activate(h[c], b1[c], FACTOR(c));
-#undef FACTOR
+            h[c] = activate(h[c], b1[c], unit_factor(j, e0 + c));
     }
     /* Second layer: a matrix times a vector, on the rows just activated
      * (still in the cache); the chunks are the same whatever the team's

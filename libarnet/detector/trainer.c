@@ -212,7 +212,8 @@ static int batch_buffers_alloc(const arnet_model *m, const arnet_dataset *ds,
     bb->rows = arnet__alloc(videos, sizeof *bb->rows, "batch video lengths");
     bb->labels = arnet__alloc(videos, sizeof *bb->labels, "batch labels");
     if (!bb->x || !bb->ws.hidden || !bb->ws.logits || !bb->ws.dlogits || !bb->ws.tmp ||
-        !bb->ws.colsum || !bb->ws.keep || !bb->ws.nonzero || !bb->ws.x_nonzero || !bb->picks || !bb->clips || !bb->rows || !bb->labels) {
+        !bb->ws.colsum || !bb->ws.keep || !bb->ws.nonzero || !bb->ws.x_nonzero || !bb->picks ||
+        !bb->clips || !bb->rows || !bb->labels) {
         batch_buffers_free(bb);
         return ARNET_E_NOMEM;
     }
