@@ -255,7 +255,6 @@ START_TEST(inexact_mode_close_to_exact)
 }
 END_TEST
 
-#if COUNT_ALLOCATIONS
 /* Each instruction set's kernels (the AVX-512 ones by hand, the others
  * the compiler's): the exact mode gives the same bits on all of them (a
  * 160 x 120 shift and rotation-like pair, so that the coarse levels' odd
@@ -332,6 +331,7 @@ START_TEST(division_by_reciprocal_is_ieee)
 }
 END_TEST
 
+#if COUNT_ALLOCATIONS
 START_TEST(compute_never_allocates)
 {
     const uint32_t w = 64, h = 48;
