@@ -65,7 +65,7 @@ static void usage(FILE *f)
             "  --flow-channels C xy (default) or xx (x in both, the AR-Net authors' loader)\n"
             "  --flow-preset P   TV-L1 parameters: opencv (CPU defaults) or cuda (300 inner\n"
             "                    iterations, as dense_flow/denseflow ran it)\n"
-            "  --flow-inexact    TV-L1 in float arithmetic of its own (about 2.5x faster,\n"
+            "  --flow-inexact    TV-L1 in float arithmetic of its own (about 2x faster,\n"
             "                    not OpenCV's bits: docs/extractor.md, \"Optical flow\")\n"
             "  --list FILE       read more video paths from FILE, one per line ('-' = stdin)\n"
             "  --labels FILE     read videos with labels: '<video> <0|1> [<ground truth>]' a\n"

@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "                    iterations, 5 x 5 median) or cuda (its CUDA twin as\n"
             "                    dense_flow/denseflow run it: 300 x 1, no median)\n"
             "  --threads K       threads on each pair (default 1)\n"
-            "  --inexact         float arithmetic of its own: about 2.5x faster, not\n"
+            "  --inexact         float arithmetic of its own: about 2x faster, not\n"
             "                    OpenCV's bits (mean end-point difference up to 0.015 px\n"
             "                    on the tested frames; docs/extractor.md)\n"
             "  --force           replace an existing FLOW.npy\n"
