@@ -99,22 +99,6 @@ int arnet__extractor_options_read(const char *fn, const arnet_extractor_options 
     return ARNET_OK;
 }
 
-/* The extractor for a message: the file it was loaded from and, when it
- * was imported from another, that one ("flow.arnet, imported from
- * flow_imagenet.pt"). */
-const char *arnet__extractor_name(const arnet_extractor *x, char *buf, size_t n)
-{
-    const char *base = x->path ? strrchr(x->path, '/') : NULL;
-    base = base ? base + 1 : x->path;
-    if (x->path && x->source && strcmp(base, x->source) != 0)
-        snprintf(buf, n, "%s, imported from %s", x->path, x->source);
-    else
-        snprintf(buf, n, "%s", x->path   ? x->path
-                               : x->source ? x->source
-                                           : "(no source file recorded)");
-    return buf;
-}
-
 int arnet_extractor_state_create(const arnet_extractor *x, const arnet_extractor_options *opt,
                                  arnet_extractor_state **out)
 {

@@ -95,47 +95,22 @@ X512 static inline __mmask16 tail_mask(uint32_t n)
     return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
 }
 
-X512 static float u_row_fast_x512(const flow_row *r, uint32_t w)
+/* sqrt(s) for s >= 0: s y (3/2 - s y^2 / 2) with y ~ 1 / sqrt(s), the
+ * processor's 14-bit approximation (s = 0 gives 0). */
+X512 static inline __m512 approx_sqrt(__m512 s)
 {
-    const __m512 lt = _mm512_set1_ps(r->l_t), nlt = _mm512_set1_ps(-r->l_t),
-                 th = _mm512_set1_ps(r->theta), zero = _mm512_setzero_ps();
-    const float *p11l = r->p11 - 1, *p21l = r->p21 - 1;
-    __m512 acc = zero;
-    for (uint32_t x = 0; x < w; x += 16) {
-        __mmask16 m = tail_mask(w - x);
-        __m512 a = _mm512_maskz_loadu_ps(m, r->u1 + x), b = _mm512_maskz_loadu_ps(m, r->u2 + x);
-        __m512 ix = _mm512_maskz_loadu_ps(m, r->ix + x), iy = _mm512_maskz_loadu_ps(m, r->iy + x);
-        __m512 rho = _mm512_fmadd_ps(iy, b, _mm512_fmadd_ps(ix, a, _mm512_maskz_loadu_ps(m, r->rho + x)));
-        __m512 fi = _mm512_fnmadd_ps(rho, _mm512_maskz_loadu_ps(m, r->invg + x), zero);
-        fi = _mm512_min_ps(_mm512_max_ps(fi, nlt), lt);
-        __m512 d1 = _mm512_add_ps(
-            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p11 + x), _mm512_maskz_loadu_ps(m, p11l + x)),
-            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p12 + x), _mm512_maskz_loadu_ps(m, r->p12u + x)));
-        __m512 d2 = _mm512_add_ps(
-            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p21 + x), _mm512_maskz_loadu_ps(m, p21l + x)),
-            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, r->p22 + x), _mm512_maskz_loadu_ps(m, r->p22u + x)));
-        __m512 n1 = _mm512_fmadd_ps(th, d1, _mm512_fmadd_ps(fi, ix, a));
-        __m512 n2 = _mm512_fmadd_ps(th, d2, _mm512_fmadd_ps(fi, iy, b));
-        _mm512_mask_storeu_ps(r->u1 + x, m, n1);
-        _mm512_mask_storeu_ps(r->u2 + x, m, n2);
-        __m512 c1 = _mm512_sub_ps(n1, a), c2 = _mm512_sub_ps(n2, b);
-        acc = _mm512_mask_add_ps(acc, m, acc, _mm512_fmadd_ps(c1, c1, _mm512_mul_ps(c2, c2)));
-    }
-    return _mm512_reduce_add_ps(acc);
-}
-
-/* 1 / (1 + taut sqrt(s)) for s >= 0. */
-X512 static inline __m512 inv_norm(__m512 s, __m512 taut)
-{
-    const __m512 half = _mm512_set1_ps(0.5f), three_halves = _mm512_set1_ps(1.5f),
-                 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
-    /* sqrt(s) = s y (3/2 - s y^2 / 2) with y ~ 1 / sqrt(s) (s = 0 -> 0) */
     __m512 y = _mm512_rsqrt14_ps(_mm512_max_ps(s, _mm512_set1_ps(1e-30f)));
     __m512 sy = _mm512_mul_ps(s, y);
-    __m512 root = _mm512_mul_ps(sy, _mm512_fnmadd_ps(_mm512_mul_ps(sy, y), half, three_halves));
-    __m512 ng = _mm512_fmadd_ps(taut, root, one);
+    return _mm512_mul_ps(sy, _mm512_fnmadd_ps(_mm512_mul_ps(sy, y), _mm512_set1_ps(0.5f),
+                                              _mm512_set1_ps(1.5f)));
+}
+
+/* 1 / (1 + taut root): the 14-bit approximation and one Newton step. */
+X512 static inline __m512 inv_one_plus(__m512 root, __m512 taut)
+{
+    __m512 ng = _mm512_fmadd_ps(taut, root, _mm512_set1_ps(1.0f));
     __m512 q = _mm512_rcp14_ps(ng);
-    return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
+    return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, _mm512_set1_ps(2.0f)));
 }
 
 /* The exact mode's row kernels by hand for AVX-512: the same operations in
@@ -253,20 +228,6 @@ X512 static void p_row_exact_x512(const flow_row *r, uint32_t w)
     }
 }
 
-/* inv_norm with |a| for sqrt(s) in the lanes of mask last. */
-X512 static inline __m512 inv_norm_at(__m512 s, __m512 a, __mmask16 last, __m512 taut)
-{
-    const __m512 half = _mm512_set1_ps(0.5f), three_halves = _mm512_set1_ps(1.5f),
-                 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
-    __m512 y = _mm512_rsqrt14_ps(_mm512_max_ps(s, _mm512_set1_ps(1e-30f)));
-    __m512 sy = _mm512_mul_ps(s, y);
-    __m512 root = _mm512_mul_ps(sy, _mm512_fnmadd_ps(_mm512_mul_ps(sy, y), half, three_halves));
-    root = _mm512_mask_abs_ps(root, last, a);
-    __m512 ng = _mm512_fmadd_ps(taut, root, one);
-    __m512 q = _mm512_rcp14_ps(ng);
-    return _mm512_mul_ps(q, _mm512_fnmadd_ps(ng, q, two));
-}
-
 /* The dual step of row r (u of the row below: n1, n2; its p12, p22 before
  * the step: q12, q22) at columns x .. x + 15 of mask m (w the width); the
  * last column has no x difference, and there |grad u| = |ay| as dual_row
@@ -280,15 +241,14 @@ X512 static inline void dual_vec(const flow_row *up, uint32_t x, __mmask16 m, ui
     __m512 ay = _mm512_sub_ps(n1, v1);
     __m512 bx = _mm512_maskz_sub_ps(mx, _mm512_maskz_loadu_ps(mx, up->u2 + x + 1), v2);
     __m512 by = _mm512_sub_ps(n2, v2);
-    __m512 r1, r2;
-    if (mx == m) {
-        r1 = inv_norm(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), tt);
-        r2 = inv_norm(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), tt);
-    } else {
+    __m512 g1 = approx_sqrt(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)));
+    __m512 g2 = approx_sqrt(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)));
+    if (mx != m) {
         __mmask16 last = (__mmask16)(m & ~mx);
-        r1 = inv_norm_at(_mm512_fmadd_ps(ay, ay, _mm512_mul_ps(ax, ax)), ay, last, tt);
-        r2 = inv_norm_at(_mm512_fmadd_ps(by, by, _mm512_mul_ps(bx, bx)), by, last, tt);
+        g1 = _mm512_mask_abs_ps(g1, last, ay);
+        g2 = _mm512_mask_abs_ps(g2, last, by);
     }
+    __m512 r1 = inv_one_plus(g1, tt), r2 = inv_one_plus(g2, tt);
     _mm512_mask_storeu_ps(up->p11 + x, mp,
         _mm512_mul_ps(_mm512_fmadd_ps(tt, ax, _mm512_maskz_loadu_ps(mp, up->p11 + x)), r1));
     _mm512_mask_storeu_ps(up->p12 + x, mp, _mm512_mul_ps(_mm512_fmadd_ps(tt, ay, q12u), r1));
@@ -335,6 +295,13 @@ X512 static float fused_row_fast_x512(const flow_row *r, const flow_row *up, int
             dual_vec(up, x, m, w, n1, n2, q12u, q22u, tt);
     }
     return _mm512_reduce_add_ps(acc);
+}
+
+/* The primal step alone (the kernel table's u_row_fast): the fused pass
+ * without its dual step. */
+X512 static float u_row_fast_x512(const flow_row *r, uint32_t w)
+{
+    return fused_row_fast_x512(r, r, 0, w);
 }
 
 /* The dual step of one row on its own (a tile's top boundary, the last

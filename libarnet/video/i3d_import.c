@@ -240,6 +240,20 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+/* The extractor for a message: the file it was loaded from and, when it
+ * was imported from another, that one ("flow.arnet, imported from
+ * flow_imagenet.pt"). */
+const char *arnet__extractor_name(const arnet_extractor *x, char *buf, size_t n)
+{
+    if (x->path && x->source && strcmp(base_name(x->path), x->source) != 0)
+        snprintf(buf, n, "%s, imported from %s", x->path, x->source);
+    else
+        snprintf(buf, n, "%s", x->path   ? x->path
+                               : x->source ? x->source
+                                           : "(no source file recorded)");
+    return buf;
+}
+
 static int from_torch(const char *path, const arnet__torch_file *tf, arnet_extractor *x)
 {
     fold_ctx c = { path, tf, NULL, 0, x };
