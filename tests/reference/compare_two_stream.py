@@ -100,6 +100,22 @@ def cosine(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def import_networks(exe, j, rgb_seed, flow_seed):
+    """Random reference I3Ds (RGB, and flow with 2 input channels), saved as
+    torch files and imported by `arnet import i3d` to j("rgb.arnet") and
+    j("flow.arnet"): (rgb_net, flow_net), or None after a "Bail out!" line."""
+    rgb_net = i3d_torch.build(seed=rgb_seed)
+    flow_net = i3d_torch.build(seed=flow_seed, in_channels=2)
+    for name, net in (("rgb", rgb_net), ("flow", flow_net)):
+        i3d_torch.save(i3d_torch.state_dict_of(net), j(name + ".pt"), "zip")
+        r = subprocess.run([exe, "import", "i3d", j(name + ".pt"), "--out", j(name + ".arnet"),
+                            "--level", "0"], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("Bail out! arnet import i3d %s.pt: %s" % (name, r.stderr.strip()))
+            return None
+    return rgb_net, flow_net
+
+
 def main():
     exe = os.environ.get("ARNET_EXE", "arnet")
     frames, origin = frames_224()
@@ -110,15 +126,10 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         j = lambda name: os.path.join(tmp, name)  # noqa: E731
-        rgb_net = i3d_torch.build(seed=21)
-        flow_net = i3d_torch.build(seed=22, in_channels=2)
-        for name, net in (("rgb", rgb_net), ("flow", flow_net)):
-            i3d_torch.save(i3d_torch.state_dict_of(net), j(name + ".pt"), "zip")
-            r = subprocess.run([exe, "import", "i3d", j(name + ".pt"), "--out", j(name + ".arnet"),
-                                "--level", "0"], capture_output=True, text=True)
-            if r.returncode != 0:
-                print("Bail out! arnet import i3d %s.pt: %s" % (name, r.stderr.strip()))
-                return 1
+        nets = import_networks(exe, j, 21, 22)
+        if not nets:
+            return 1
+        rgb_net, flow_net = nets
         np.save(j("frames.npy"), frames)
 
         def extract(out, *extra):

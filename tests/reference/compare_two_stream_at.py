@@ -50,8 +50,7 @@ if not hasattr(cv2, "optflow"):
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import i3d_torch  # noqa: E402
-from compare_two_stream import cosine, net_features  # noqa: E402
+from compare_two_stream import cosine, import_networks, net_features  # noqa: E402
 
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 N = 17  # one two-stream clip
@@ -139,15 +138,10 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         j = lambda name: os.path.join(tmp, name)  # noqa: E731
-        rgb_net = i3d_torch.build(seed=31)
-        flow_net = i3d_torch.build(seed=32, in_channels=2)
-        for name, net in (("rgb", rgb_net), ("flow", flow_net)):
-            i3d_torch.save(i3d_torch.state_dict_of(net), j(name + ".pt"), "zip")
-            r = subprocess.run([exe, "import", "i3d", j(name + ".pt"), "--out", j(name + ".arnet"),
-                                "--level", "0"], capture_output=True, text=True)
-            if r.returncode != 0:
-                print("Bail out! arnet import i3d %s.pt: %s" % (name, r.stderr.strip()))
-                return 1
+        nets = import_networks(exe, j, 31, 32)
+        if not nets:
+            return 1
+        rgb_net, flow_net = nets
         np.save(j("frames.npy"), frames)
 
         rgb_clip = np.stack([pil_resize(f, (224, 224)) for f in frames[:16]])
